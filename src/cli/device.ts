@@ -1,0 +1,45 @@
+/**
+ * `mender-binary-delta`: the Mender Update Module (protocol v3) that installs delta Artifacts onto
+ * the inactive A/B rootfs partition. The Mender client runs it as `mender-binary-delta STATE TREE`;
+ * people and scripts use its sub-commands.
+ */
+import { VERSION } from "../version";
+import { runCli } from "./run";
+import { createParser, dispatch } from "./parse";
+import { selfTest } from "./selftest";
+import { isStateName, runUpdateModuleState } from "../device/update-module";
+
+const PROGRAM = "mender-binary-delta";
+
+const HELP = `${PROGRAM} ${VERSION}
+Installs binary-delta rootfs updates for Mender on A/B partitioned devices.
+
+Usage:
+  ${PROGRAM} STATE FILE-TREE     run one Update Module state (the Mender client does this)
+  ${PROGRAM} selftest            check that this binary runs on this machine (worker threads too)
+  ${PROGRAM} --version           print "${PROGRAM} <version>"
+  ${PROGRAM} --help              print this help
+
+Install: copy this file to /usr/share/mender/modules/v3/${PROGRAM} (mode 0755).
+
+Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong command line.
+`;
+
+async function main(argv: string[]): Promise<number | void> {
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    process.stdout.write(`${PROGRAM} ${VERSION}\n`);
+    return 0;
+  }
+  if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h")) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  // The client calls `STATE TREE`; states it adds in later versions must be ignored silently.
+  if (argv.length === 2 && isStateName(argv[0]!)) return runUpdateModuleState(argv[0]!, argv[1]!);
+
+  const cli = createParser(PROGRAM);
+  cli.command("selftest", "check that this binary runs here").action(() => selfTest(PROGRAM, VERSION));
+  return dispatch(cli, argv);
+}
+
+runCli(PROGRAM, main);

@@ -1,0 +1,80 @@
+/**
+ * The built one-file programs, for every target: x86_64 natively, aarch64 and armhf under
+ * qemu-user-static. `npm test` builds them first (node build.mjs).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { TARGETS, binaryPath, runBinary, ROOT } from "./helpers/targets";
+import { needTools, REQUIRE_PEERS } from "./helpers/peers";
+
+const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+
+for (const target of TARGETS) {
+  for (const program of target.programs) {
+    const exe = binaryPath(target, program);
+    test(`${target.arch} ${program}`, async (t) => {
+      if (!existsSync(exe)) {
+        if (REQUIRE_PEERS) assert.fail(`${exe} was not built (run node build.mjs)`);
+        t.skip(`${exe} not built`);
+        return;
+      }
+      if (target.run.length > 0 && !needTools(t, target.run[0]!)) return;
+
+      await t.test("--version prints '<program> <version>', exit 0, nothing on stderr", () => {
+        const r = runBinary(target, program, ["--version"]);
+        assert.equal(r.stderr, "");
+        assert.equal(r.status, 0);
+        assert.equal(r.stdout, `${program} ${VERSION}\n`);
+      });
+
+      await t.test("--help teaches usage, exit 0, nothing on stderr", () => {
+        const r = runBinary(target, program, ["--help"]);
+        assert.equal(r.stderr, "");
+        assert.equal(r.status, 0);
+        assert.match(r.stdout, /Usage:/);
+        assert.match(r.stdout, new RegExp(`${program} ${VERSION.replace(/\./g, "\\.")}`));
+      });
+
+      await t.test("an unknown option is a usage error: exit 2, one hint on stderr", () => {
+        const r = runBinary(target, program, ["--no-such-option"]);
+        assert.equal(r.status, 2);
+        assert.equal(r.stdout, "");
+        assert.equal(r.stderr, `${program}: unknown option '--no-such-option'\nRun '${program} --help' for usage.\n`);
+      });
+
+      await t.test("an unknown command is a usage error: exit 2", () => {
+        const r = runBinary(target, program, ["no-such-command"]);
+        assert.equal(r.status, 2);
+        assert.match(r.stderr, /unknown command 'no-such-command'/);
+      });
+
+      await t.test("selftest: an eval worker thread round-trips data", () => {
+        const r = runBinary(target, program, ["selftest"]);
+        assert.equal(r.stderr, "");
+        assert.equal(r.status, 0);
+        const report = JSON.parse(r.stdout) as Record<string, unknown>;
+        assert.equal(report.worker, "ok");
+        assert.equal(report.program, program);
+        assert.equal(report.node, `v${target.nodeVersion}`);
+      });
+
+      if (program === "mender-binary-delta") {
+        await t.test("an Update Module state it does not know: exit 0, no output", () => {
+          const tree = mkdtempSync(path.join(tmpdir(), "mbd-tree-"));
+          try {
+            const r = runBinary(target, program, ["SomeFutureState", tree]);
+            assert.equal(r.status, 0);
+            assert.equal(r.stdout, "");
+            assert.equal(r.stderr, "");
+          } finally {
+            rmSync(tree, { recursive: true, force: true });
+          }
+        });
+      }
+    });
+  }
+}
