@@ -165,7 +165,10 @@ class ArtifactReader {
     let nextIndex = 0;
     for (;;) {
       const data = await tar.next();
-      if (data === null) break;
+      if (data === null) {
+        await tar.drain();
+        break;
+      }
       const m = /^data\/(\d{4})\.tar(\.gz|\.xz|\.zst)?$/.exec(data.name);
       if (!m) {
         if (isAugment(data.name)) throw new MenderDeltaError(`${this.path}: augmented Artifacts ('${data.name}') are not supported`);

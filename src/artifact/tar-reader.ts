@@ -125,9 +125,17 @@ export class TarReader {
     return this.queue.close();
   }
 
-  /** Reads whatever follows the end-of-archive marker (so a wrapping hash or decompressor sees every byte). */
+  /**
+   * Reads whatever follows the end-of-archive marker (so a wrapping hash or decompressor sees every
+   * byte) and requires it to be zeros: nothing in a tar may change without being noticed.
+   */
   async drain(): Promise<void> {
-    while ((await this.queue.readUpTo(1 << 20)) !== null);
+    for (let part = await this.queue.readUpTo(1 << 20); part !== null; part = await this.queue.readUpTo(1 << 20)) {
+      const at = part.findIndex((b) => b !== 0);
+      if (at >= 0) {
+        throw new MenderDeltaError(`${this.where}: unexpected data after the tar end-of-archive marker (byte ${this.queue.position - part.length + at}); the file is corrupt or was altered`);
+      }
+    }
   }
 
   private async skipRest(): Promise<void> {
@@ -142,8 +150,12 @@ export class TarReader {
 
   private async skipPadding(size: number): Promise<void> {
     const pad = padded(size) - size;
-    // A missing final padding only matters if more headers were expected; the next read reports it.
-    if (pad > 0) await this.queue.skip(pad);
+    if (pad === 0) return;
+    // Padding is never covered by a checksum; requiring zeros means a flipped byte there is noticed too.
+    const start = this.queue.position;
+    const bytes = await this.queue.readExact(pad);
+    if (bytes.length < pad) throw new MenderDeltaError(`${this.where} is truncated inside the padding at byte ${start}; fetch the file again`);
+    if (bytes.some((b) => b !== 0)) throw new MenderDeltaError(`${this.where}: non-zero tar padding at byte ${start}; the file is corrupt or was altered`);
   }
 
   private async readFully(size: number, offset: number, what: string): Promise<Uint8Array> {
