@@ -5,13 +5,14 @@
 import { createHash } from "node:crypto";
 import type { MessagePort } from "node:worker_threads";
 import { gzipSync } from "fflate";
+import { runEncodeWorker, type EncodeWindowsRequest } from "../vcdiff/encode-worker";
 
 export interface SelfTestRequest {
   task: "selftest";
   payload: Uint8Array;
 }
 
-export type WorkerRequest = SelfTestRequest;
+export type WorkerRequest = SelfTestRequest | EncodeWindowsRequest;
 
 export interface SelfTestReply {
   type: "result";
@@ -31,6 +32,8 @@ export async function runWorkerTask(request: WorkerRequest, port: MessagePort): 
       port.postMessage(reply);
       return;
     }
+    case "vcdiff-encode":
+      return runEncodeWorker(request, port);
     default:
       throw new Error(`unknown worker task ${JSON.stringify((request as { task: unknown }).task)}`);
   }

@@ -1,0 +1,207 @@
+/**
+ * Chooses one target window's instructions against the whole source (SourceIndex) and the
+ * window's own earlier bytes. Greedy, left to right; at each target position it tries, cheapest
+ * first:
+ *
+ * 1. continuation: the source right after the previous source copy, shifted by the gap since it
+ *    (catches small edits in place: inode tables, bitmaps, patched files), first seeded with the
+ *    same offset (identical regions);
+ * 2. a RUN of >= 8 equal bytes;
+ * 3. at 4 KiB-aligned positions, the block index (relocated filesystem blocks);
+ * 4. at content-defined anchors, the anchor index (anything moved anywhere, >= ~64 bytes);
+ * 5. target self-matches (4-byte hash chains over this window's literal positions).
+ *
+ * Source candidates are extended backwards over pending literals and forwards to the window end,
+ * and the one covering most bytes wins. Copies never straddle source and target: each is one or
+ * the other. Forward extension compares with Buffer#compare (memcmp) in chunks.
+ */
+import { BLOCK_SIZE, blockHash } from "./block-hash";
+import { anchorBucket, GEAR, GEAR_SPAN } from "./gear-hash";
+import { InstructionList, KIND_ADD, KIND_COPY_SOURCE, KIND_COPY_TARGET, KIND_RUN } from "./instruction-list";
+import type { SourceIndex } from "./source-index";
+
+export interface MatchParams {
+  /** Shortest continuation copy worth its address (bytes). */
+  minContinuation: number;
+  /** Shortest anchor/block copy (bytes, backward extension included). */
+  minSourceMatch: number;
+  /** Self-match candidates followed per position; 0 turns target self-matching off. */
+  selfChain: number;
+  /** Shortest target self-copy (bytes). */
+  minSelfMatch: number;
+  /** A continuation copy at least this long is taken without probing the indexes. */
+  goodEnough: number;
+}
+
+/** Byte counts of one window's program, by instruction kind. */
+export interface WindowMatchStats {
+  added: number;
+  run: number;
+  copiedSource: number;
+  copiedTarget: number;
+}
+
+const MIN_RUN = 8;
+const COMPARE_CHUNK = 512;
+const SELF_HASH_BITS = 16;
+
+/** Length of the common prefix of a[ai..] and b[bi..], at most `max`. */
+function forwardMatch(a: Buffer, ai: number, b: Buffer, bi: number, max: number): number {
+  let len = 0;
+  const first = max < 16 ? max : 16;
+  while (len < first && a[ai + len] === b[bi + len]) len++;
+  if (len < first) return len;
+  while (len + COMPARE_CHUNK <= max && a.compare(b, bi + len, bi + len + COMPARE_CHUNK, ai + len, ai + len + COMPARE_CHUNK) === 0) {
+    len += COMPARE_CHUNK;
+  }
+  while (len < max && a[ai + len] === b[bi + len]) len++;
+  return len;
+}
+
+/** Length of the common suffix of a[..ai) and b[..bi), at most `max`. */
+function backwardMatch(a: Uint8Array, ai: number, b: Uint8Array, bi: number, max: number): number {
+  let len = 0;
+  while (len < max && a[ai - len - 1] === b[bi - len - 1]) len++;
+  return len;
+}
+
+export class WindowMatcher {
+  private readonly selfHead = new Int32Array(1 << SELF_HASH_BITS);
+  private selfPrev: Int32Array;
+
+  constructor(private readonly index: SourceIndex, private readonly params: MatchParams, windowCapacity: number) {
+    this.selfPrev = new Int32Array(params.selfChain > 0 ? windowCapacity : 0);
+  }
+
+  /**
+   * Fills `list` with a program for `target`, the window starting at absolute target offset
+   * `windowStart` (a multiple of 4096). `target` must start 4-byte aligned in its ArrayBuffer.
+   */
+  match(target: Buffer, windowStart: number, list: InstructionList): WindowMatchStats {
+    const ix = this.index;
+    const S = ix.source;
+    const srcSize = ix.size;
+    const T = target;
+    const n = T.length;
+    const tWords = new Int32Array(T.buffer, T.byteOffset, n >>> 2);
+    const { minContinuation, minSourceMatch, selfChain, minSelfMatch, goodEnough } = this.params;
+    const anchorShift = 32 - ix.shared.anchorBits;
+    const bucketBits = ix.shared.bucketBits;
+    const bucketSize = ix.shared.bucketSize;
+    const { anchorPos, anchorCheck, blockKey, blockPos, blockMask } = ix;
+    const selfHead = this.selfHead;
+    const selfPrev = this.selfPrev;
+    if (selfChain > 0) {
+      selfHead.fill(0);
+      if (selfPrev.length < n) this.selfPrev = new Int32Array(n);
+    }
+    const prev = this.selfPrev;
+
+    const stats: WindowMatchStats = { added: 0, run: 0, copiedSource: 0, copiedTarget: 0 };
+    list.clear();
+    let lit = 0; // first byte not yet covered by an instruction
+    let p = 0;
+    let lastT = 0; // continuation: target offset and source position right after the last source copy
+    let lastS = windowStart;
+    let h = 0;
+    let hp = 0; // h covers target bytes [.., hp)
+
+    while (p + 4 <= n) {
+      let bestLen = 0; // bytes covered from bestStart
+      let bestStart = p;
+      let bestKind = 0;
+      let bestPos = 0;
+
+      // 1. Continuation of the previous source copy.
+      const pred = lastS + (p - lastT);
+      if (pred >= 0 && pred + 4 <= srcSize && S[pred] === T[p] && S[pred + 1] === T[p + 1]
+        && S[pred + 2] === T[p + 2] && S[pred + 3] === T[p + 3]) {
+        const len = forwardMatch(T, p, S, pred, Math.min(n - p, srcSize - pred));
+        if (len >= minContinuation) { bestLen = len; bestKind = KIND_COPY_SOURCE; bestPos = pred; }
+      }
+
+      if (bestLen < goodEnough) {
+        // 2. RUN.
+        const b = T[p]!;
+        if (T[p + 1] === b && T[p + 2] === b && T[p + 3] === b) {
+          let r = 4;
+          while (p + r < n && T[p + r] === b) r++;
+          if (r >= MIN_RUN && r > bestLen) { bestLen = r; bestStart = p; bestKind = KIND_RUN; bestPos = p; }
+        }
+
+        // 3. Block index at aligned positions.
+        if ((p & (BLOCK_SIZE - 1)) === 0 && p + BLOCK_SIZE <= n && bestLen < BLOCK_SIZE) {
+          const key = blockHash(tWords, p >>> 2);
+          let slot = key & blockMask;
+          for (;;) {
+            const bp = blockPos[slot]!;
+            if (bp === 0) break;
+            if (blockKey[slot] === key) {
+              const sp = (bp - 1) * BLOCK_SIZE;
+              const f = forwardMatch(T, p, S, sp, Math.min(n - p, srcSize - sp));
+              if (f >= BLOCK_SIZE) {
+                const back = backwardMatch(T, p, S, sp, Math.min(p - lit, sp));
+                if (f + back > bestLen) { bestLen = f + back; bestStart = p - back; bestKind = KIND_COPY_SOURCE; bestPos = sp - back; }
+              }
+              break;
+            }
+            slot = (slot + 1) & blockMask;
+          }
+        }
+
+        // 4. Anchor index.
+        while (hp <= p) h = ((h << 1) + GEAR[T[hp++]!]!) | 0;
+        if (h >>> anchorShift === 0) {
+          const base = anchorBucket(h, bucketBits) * bucketSize;
+          for (let j = base; j < base + bucketSize; j++) {
+            const ap = anchorPos[j]!;
+            if (ap === 0) break;
+            if (anchorCheck[j] !== h) continue;
+            const sp = ap - 1;
+            if (S[sp] !== T[p]) continue;
+            const f = forwardMatch(T, p, S, sp, Math.min(n - p, srcSize - sp));
+            const back = backwardMatch(T, p, S, sp, Math.min(p - lit, sp));
+            if (f + back > bestLen && f + back >= minSourceMatch) {
+              bestLen = f + back; bestStart = p - back; bestKind = KIND_COPY_SOURCE; bestPos = sp - back;
+            }
+          }
+        }
+
+        // 5. Target self-match.
+        if (selfChain > 0) {
+          const hs = Math.imul(T[p]! | (T[p + 1]! << 8) | (T[p + 2]! << 16) | (T[p + 3]! << 24), 0x9e3779b1) >>> (32 - SELF_HASH_BITS);
+          if (bestLen < minSelfMatch * 4) {
+            let c = selfHead[hs]! - 1;
+            for (let k = 0; k < selfChain && c >= 0; k++) {
+              if (T[c] === T[p] && T[c + bestLen] === T[p + bestLen]) {
+                const len = forwardMatch(T, p, T, c, n - p);
+                if (len >= minSelfMatch && len > bestLen) { bestLen = len; bestStart = p; bestKind = KIND_COPY_TARGET; bestPos = c; }
+              }
+              c = prev[c]! - 1;
+            }
+          }
+          prev[p] = selfHead[hs]!;
+          selfHead[hs] = p + 1;
+        }
+      }
+
+      if (bestKind === 0) { p++; continue; }
+
+      if (bestStart > lit) { list.push(KIND_ADD, bestStart - lit, lit); stats.added += bestStart - lit; }
+      list.push(bestKind, bestLen, bestPos);
+      if (bestKind === KIND_COPY_SOURCE) {
+        stats.copiedSource += bestLen;
+        lastT = bestStart + bestLen;
+        lastS = bestPos + bestLen;
+      } else if (bestKind === KIND_RUN) {
+        stats.run += bestLen;
+      } else {
+        stats.copiedTarget += bestLen;
+      }
+      p = lit = bestStart + bestLen;
+      if (hp < p - GEAR_SPAN) { hp = p - GEAR_SPAN; h = 0; }
+    }
+    if (lit < n) { list.push(KIND_ADD, n - lit, lit); stats.added += n - lit; }
+    return stats;
+  }
+}

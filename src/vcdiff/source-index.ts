@@ -1,0 +1,157 @@
+/**
+ * The whole-source index, built once and shared (SharedArrayBuffer) by every window encoder:
+ *
+ * - a block index: the hash of every 4 KiB-aligned source block, open addressing (first
+ *   occurrence wins), for whole relocated filesystem blocks;
+ * - an anchor index: source positions where the gear hash's top `anchorBits` bits are zero
+ *   (one per 2^anchorBits bytes on average, content-defined, so a block that moved anywhere still
+ *   has its anchors), in buckets of `bucketSize` entries (newest first), each entry a position
+ *   and the full hash to reject most false hits without touching the source.
+ *
+ * All-zero 4 KiB blocks get no anchors (free space in images; runs and the block index cover it).
+ * Positions are stored +1 in Uint32Arrays, 0 meaning empty, so sources are limited to 4 GiB.
+ */
+import { anchorBucket, GEAR, GEAR_AFTER_ZEROS } from "./gear-hash";
+import { BLOCK_SIZE, BLOCK_WORDS, blockHash } from "./block-hash";
+
+export interface IndexParams {
+  /** log2 of the mean distance between anchors. */
+  anchorBits: number;
+  /** Entries per anchor bucket. */
+  bucketSize: number;
+}
+
+/** What a worker needs to rebuild the views (all memory shared). */
+export interface SourceIndexShared {
+  source: SharedArrayBuffer;
+  sourceSize: number;
+  anchorBits: number;
+  bucketSize: number;
+  bucketBits: number;
+  anchorPos: SharedArrayBuffer;
+  anchorCheck: SharedArrayBuffer;
+  blockBits: number;
+  blockKey: SharedArrayBuffer;
+  blockPos: SharedArrayBuffer;
+}
+
+/** Largest source the index supports (Uint32 positions; segment + window < 2^32 for xdelta3). */
+export const MAX_SOURCE_SIZE = 2 ** 32 - 2 ** 25;
+
+export class SourceIndex {
+  readonly source: Buffer;
+  readonly words: Int32Array;
+  readonly anchorPos: Uint32Array;
+  readonly anchorCheck: Int32Array;
+  readonly blockKey: Uint32Array;
+  readonly blockPos: Uint32Array;
+  readonly blockMask: number;
+
+  constructor(readonly shared: SourceIndexShared) {
+    this.source = Buffer.from(shared.source, 0, shared.sourceSize);
+    this.words = new Int32Array(shared.source);
+    this.anchorPos = new Uint32Array(shared.anchorPos);
+    this.anchorCheck = new Int32Array(shared.anchorCheck);
+    this.blockKey = new Uint32Array(shared.blockKey);
+    this.blockPos = new Uint32Array(shared.blockPos);
+    this.blockMask = (1 << shared.blockBits) - 1;
+  }
+
+  get size(): number {
+    return this.shared.sourceSize;
+  }
+
+  /** Allocates the shared memory for a source of `sourceSize` bytes (contents filled by SourceIndexBuilder). */
+  static allocate(sourceSize: number, params: IndexParams): SourceIndexShared {
+    const anchors = Math.max(1, Math.ceil(sourceSize / 2 ** params.anchorBits));
+    const bucketBits = Math.max(4, Math.ceil(Math.log2(anchors / params.bucketSize)));
+    const blocks = Math.ceil(sourceSize / BLOCK_SIZE);
+    const blockBits = Math.max(4, Math.ceil(Math.log2(blocks * 2 + 1)));
+    const entries = 2 ** bucketBits * params.bucketSize;
+    return {
+      // Rounded up to whole blocks (zero padded) so block hashing never reads past the end.
+      source: new SharedArrayBuffer(Math.ceil(sourceSize / BLOCK_SIZE) * BLOCK_SIZE || BLOCK_SIZE),
+      sourceSize,
+      anchorBits: params.anchorBits,
+      bucketSize: params.bucketSize,
+      bucketBits,
+      anchorPos: new SharedArrayBuffer(entries * 4),
+      anchorCheck: new SharedArrayBuffer(entries * 4),
+      blockBits,
+      blockKey: new SharedArrayBuffer(2 ** blockBits * 4),
+      blockPos: new SharedArrayBuffer(2 ** blockBits * 4),
+    };
+  }
+}
+
+/** Memory the index needs for a source of `sourceSize` bytes, source copy included. */
+export function indexMemoryBytes(sourceSize: number, params: IndexParams): number {
+  const anchors = Math.max(1, Math.ceil(sourceSize / 2 ** params.anchorBits));
+  const entries = 2 ** Math.max(4, Math.ceil(Math.log2(anchors / params.bucketSize))) * params.bucketSize;
+  const blocks = Math.ceil(sourceSize / BLOCK_SIZE);
+  return sourceSize + entries * 8 + 2 ** Math.max(4, Math.ceil(Math.log2(blocks * 2 + 1))) * 8;
+}
+
+/**
+ * Fills the index while the source is loaded: call `add(end)` each time bytes up to `end` (a
+ * multiple of 4096, or the source size) are in `source`. Blocks are indexed in order.
+ */
+export class SourceIndexBuilder {
+  private readonly index: SourceIndex;
+  private indexed = 0; // bytes indexed so far (block aligned until the end)
+  private h = 0;
+  private readonly zeroBlock = Buffer.alloc(BLOCK_SIZE);
+  private zeroHashSeen = false;
+
+  constructor(index: SourceIndex) {
+    this.index = index;
+  }
+
+  add(end: number): void {
+    const ix = this.index;
+    const src = ix.source;
+    const full = Buffer.from(ix.shared.source);
+    const { anchorPos, anchorCheck, blockKey, blockPos, blockMask } = ix;
+    const anchorShift = 32 - ix.shared.anchorBits;
+    const bucketBits = ix.shared.bucketBits;
+    const bucketSize = ix.shared.bucketSize;
+    let h = this.h;
+    while (this.indexed < end) {
+      const start = this.indexed;
+      const stop = Math.min(start + BLOCK_SIZE, ix.size);
+      if (stop > end) break;
+      // Block index (the last, partial block is zero padded in the shared buffer).
+      const isZero = full.compare(this.zeroBlock, 0, BLOCK_SIZE, start, start + BLOCK_SIZE) === 0;
+      if (stop - start === BLOCK_SIZE && (!isZero || !this.zeroHashSeen)) {
+        if (isZero) this.zeroHashSeen = true;
+        const key = blockHash(ix.words, start >>> 2);
+        let slot = key & blockMask;
+        for (;;) {
+          const p = blockPos[slot]!;
+          if (p === 0) { blockKey[slot] = key; blockPos[slot] = start / BLOCK_SIZE + 1; break; }
+          if (blockKey[slot] === key) break; // keep the first copy of identical content
+          slot = (slot + 1) & blockMask;
+        }
+      }
+      if (isZero) {
+        h = GEAR_AFTER_ZEROS;
+      } else {
+        for (let i = start; i < stop; i++) {
+          h = ((h << 1) + GEAR[src[i]!]!) | 0;
+          if (h >>> anchorShift === 0) {
+            const base = anchorBucket(h, bucketBits) * bucketSize;
+            // Newest first: shift the bucket down by one and drop the oldest.
+            for (let j = base + bucketSize - 1; j > base; j--) {
+              anchorPos[j] = anchorPos[j - 1]!;
+              anchorCheck[j] = anchorCheck[j - 1]!;
+            }
+            anchorPos[base] = i + 1;
+            anchorCheck[base] = h;
+          }
+        }
+      }
+      this.indexed = stop;
+    }
+    this.h = h;
+  }
+}
