@@ -1,0 +1,98 @@
+/**
+ * Applies one delta stream onto the inactive partition, safely:
+ *   1. the active partition's first sourceSize bytes must hash to the depends checksum (O_DIRECT),
+ *      checked before the first byte of the delta is read, so a wrong source costs no download;
+ *   2. the delta is decoded as it arrives, reading the source with O_DIRECT and writing the target
+ *      through a PartitionWriter (skip-unchanged 1 MiB frames, sha256 on the way, fsync);
+ *   3. the written hash must equal the provided rootfs-image.checksum, and a read-back of the
+ *      partition with O_DIRECT must hash the same (catches storage that loses writes).
+ * Only then is the target recorded as verified (tmp/target.json) for ArtifactInstall to activate.
+ */
+import { MenderDeltaError } from "../errors";
+import { openDirectSource } from "../io/direct-source";
+import type { DeltaFacts } from "./delta-header";
+import { decodeDelta } from "./decoder";
+import { logEvent, logWarning } from "./log";
+import { PartitionWriter } from "./partition-writer";
+import { checkSource, hashDevicePrefix } from "./source-check";
+
+/** Source blocks of the decoder's cache: 64 KiB each. */
+const SOURCE_BLOCK = 64 * 1024;
+const DEFAULT_SOURCE_CACHE_BYTES = 64 << 20;
+
+export interface VerifiedTarget {
+  partition: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface ApplyOptions {
+  sourcePath: string;
+  targetPath: string;
+  facts: DeltaFacts;
+  /** Names the delta in messages. */
+  deltaName: string;
+}
+
+/** Step 1, separately callable so Download can fail before it opens the stream. */
+export function verifySource(sourcePath: string, facts: DeltaFacts): void {
+  logEvent(`checking the active partition ${sourcePath} (${facts.sourceSize} bytes) against the delta's source checksum`);
+  checkSource(sourcePath, facts.sourceSize, facts.sourceChecksums);
+  logEvent("active partition matches the delta's source");
+}
+
+/** Steps 2 and 3 (call verifySource first). */
+export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<VerifiedTarget> {
+  const { sourcePath, targetPath, facts } = opts;
+  const source = openDirectSource(sourcePath, { blockSize: SOURCE_BLOCK, onFallback: logWarning });
+  const writer = new PartitionWriter(targetPath);
+  const cacheBytes = Math.min(facts.sourceBufferBytes ?? DEFAULT_SOURCE_CACHE_BYTES, 512 << 20);
+  const expected = facts.declaredSize;
+  let nextReport = 10;
+  logEvent(`applying ${opts.deltaName} onto ${targetPath} (source ${sourcePath})`);
+  try {
+    await decodeDelta(delta, source, writer, {
+      sourceCacheBlocks: Math.max(16, Math.ceil(cacheBytes / SOURCE_BLOCK)),
+      onWindow(info) {
+        if (!expected) return;
+        const percent = Math.floor(((info.targetOffset + info.targetLength) * 100) / expected);
+        if (percent >= nextReport) {
+          logEvent(`progress: ${Math.min(percent, 100)}% (${info.targetOffset + info.targetLength} bytes written)`);
+          nextReport = Math.floor(percent / 10) * 10 + 10;
+        }
+      },
+    });
+    writer.finish();
+  } catch (err) {
+    writer.abort();
+    if (err instanceof MenderDeltaError) {
+      throw new MenderDeltaError(
+        `applying ${opts.deltaName} failed after ${writer.bytesWritten} bytes of ${targetPath}: ${err.message}. ` +
+          `The inactive partition is incomplete and will not be activated; the running system is unchanged.`,
+        err.exitCode,
+      );
+    }
+    throw err;
+  } finally {
+    source.close();
+  }
+  const stats = writer.stats();
+  logEvent(
+    `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} already up to date`,
+  );
+  if (stats.sha256 !== facts.targetChecksum) {
+    throw new MenderDeltaError(
+      `the image written to ${targetPath} has sha256 ${stats.sha256}, the Artifact provides rootfs-image.checksum ${facts.targetChecksum}; ` +
+        `the delta does not produce the image it claims (broken generator or tampered Artifact). Not activating it.`,
+    );
+  }
+  const readBack = hashDevicePrefix(targetPath, stats.bytes);
+  if (readBack !== stats.sha256) {
+    throw new MenderDeltaError(
+      `${targetPath} reads back differently from what was written (sha256 ${readBack}, wrote ${stats.sha256}): ` +
+        `the storage is losing writes. Not activating it; check the storage hardware.`,
+    );
+  }
+  logEvent(`new image verified on ${targetPath} (sha256 ${stats.sha256})`);
+  return { partition: targetPath, sha256: stats.sha256, bytes: stats.bytes };
+}

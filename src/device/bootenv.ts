@@ -1,0 +1,123 @@
+/**
+ * The bootloader environment, through the same tools and in the same discovery order as the Mender
+ * client: GRUB's grub-mender-grubenv-print/-set, systemd-boot's, then U-Boot's fw_printenv/fw_setenv
+ * (all found on PATH). Writes go in one `<set> -s -` batch (script on stdin), which the tools apply
+ * atomically: a power cut leaves the old or the new environment, never half of each.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { MenderDeltaError } from "../errors";
+
+const TOOL_PAIRS: [print: string, set: string][] = [
+  ["grub-mender-grubenv-print", "grub-mender-grubenv-set"],
+  ["systemd-boot-printenv", "systemd-boot-setenv"],
+  ["fw_printenv", "fw_setenv"],
+];
+
+export interface BootEnv {
+  readonly printTool: string;
+  readonly setTool: string;
+  /** Every variable (values as printed). */
+  readAll(): Map<string, string>;
+  /** Sets all of `vars` in one atomic batch, after the canary check. */
+  write(vars: Record<string, string>): void;
+}
+
+function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? "").split(":")) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Parses `name=value` lines (the value may itself contain '='). */
+export function parseEnvListing(text: string, tool: string): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    const eq = line.indexOf("=");
+    if (eq <= 0) throw new MenderDeltaError(`unexpected line from ${tool}: ${JSON.stringify(line)} (expected name=value)`);
+    vars.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return vars;
+}
+
+/** U-Boot sets mender_saveenv_canary=1 when it can save its environment; without it writes would be lost. */
+function checkCanary(vars: Map<string, string>, tool: string): void {
+  if (vars.get("mender_check_saveenv_canary") === "1" && vars.get("mender_saveenv_canary") !== "1") {
+    throw new MenderDeltaError(
+      `the boot environment failed the mender_saveenv_canary check (read with ${tool}): U-Boot did not manage to ` +
+        `save its environment at boot, so the environment tools do not see the one U-Boot uses. ` +
+        `Check the fw_env.config offsets against U-Boot's CONFIG_ENV_OFFSET/CONFIG_ENV_SIZE.`,
+    );
+  }
+}
+
+class ToolBootEnv implements BootEnv {
+  constructor(
+    readonly printTool: string,
+    readonly setTool: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  private readRaw(): Map<string, string> {
+    const r = spawnSync(this.printTool, [], { encoding: "utf8", env: this.env });
+    if (r.error) throw new MenderDeltaError(`cannot run ${this.printTool}: ${r.error.message}`);
+    if (r.status !== 0) {
+      throw new MenderDeltaError(
+        `${this.printTool} failed (exit ${r.status}): ${r.stderr.trim() || "no message"}; cannot read the boot environment`,
+      );
+    }
+    return parseEnvListing(r.stdout, this.printTool);
+  }
+
+  readAll(): Map<string, string> {
+    const vars = this.readRaw();
+    checkCanary(vars, this.printTool);
+    return vars;
+  }
+
+  write(vars: Record<string, string>): void {
+    checkCanary(this.readRaw(), this.printTool);
+    const script = Object.entries(vars)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join("");
+    const r = spawnSync(this.setTool, ["-s", "-"], { input: script, encoding: "utf8", env: this.env });
+    if (r.error) throw new MenderDeltaError(`cannot run ${this.setTool}: ${r.error.message}`);
+    if (r.status !== 0) {
+      throw new MenderDeltaError(
+        `${this.setTool} -s - failed (exit ${r.status}): ${r.stderr.trim() || "no message"}; the boot environment was not changed`,
+      );
+    }
+    // Read back: a tool that silently drops the batch must not pass for success.
+    const after = this.readRaw();
+    for (const [k, v] of Object.entries(vars)) {
+      if (after.get(k) !== v) {
+        throw new MenderDeltaError(
+          `${this.setTool} reported success but ${k} reads back as ${JSON.stringify(after.get(k) ?? null)}, not ${JSON.stringify(v)}`,
+        );
+      }
+    }
+  }
+}
+
+/** Finds the boot environment tools on PATH, in the client's order. */
+export function openBootEnv(env: NodeJS.ProcessEnv = process.env): BootEnv {
+  for (const [print, set] of TOOL_PAIRS) {
+    const p = findOnPath(print, env);
+    const s = findOnPath(set, env);
+    if (p && s) return new ToolBootEnv(p, s, env);
+  }
+  throw new MenderDeltaError(
+    `no boot environment tools found on PATH (${TOOL_PAIRS.map((t) => t.join("/")).join(", ")}); ` +
+      `install libubootenv-tool (U-Boot) or grub-mender-grubenv (GRUB)`,
+  );
+}

@@ -1,0 +1,45 @@
+/**
+ * The check that runs before a single byte of the delta is read: the active partition's first
+ * `size` bytes must hash to the Artifact's rootfs-image.checksum depends. Read with O_DIRECT, so
+ * the hash sees the disk, not the page cache a mounted ext4 journal rewrites.
+ */
+import { createHash } from "node:crypto";
+import { MenderDeltaError } from "../errors";
+import { openDirectSource } from "../io/direct-source";
+import { logWarning } from "./log";
+
+const HASH_BLOCK = 1 << 20;
+
+/** sha256 (hex) of the first `size` bytes of `path`, read with O_DIRECT. */
+export function hashDevicePrefix(path: string, size: number): string {
+  const source = openDirectSource(path, { blockSize: HASH_BLOCK, onFallback: logWarning });
+  try {
+    if (source.size < size) {
+      throw new MenderDeltaError(
+        `${path} holds ${source.size} bytes, less than the ${size}-byte source image the delta was made from; is this the right partition?`,
+      );
+    }
+    const hash = createHash("sha256");
+    const block = source.allocateBlock();
+    const blocks = Math.ceil(size / HASH_BLOCK);
+    for (let i = 0; i < blocks; i++) {
+      const n = source.readBlock(i, block);
+      hash.update(block.subarray(0, Math.min(n, size - i * HASH_BLOCK)));
+    }
+    return hash.digest("hex");
+  } finally {
+    source.close();
+  }
+}
+
+export function checkSource(path: string, size: number, expected: string[]): void {
+  const actual = hashDevicePrefix(path, size);
+  if (!expected.includes(actual)) {
+    throw new MenderDeltaError(
+      `the active partition ${path} is not the image this delta was made from: sha256 of its first ${size} bytes is ${actual}, ` +
+        `the Artifact needs ${expected.join(" or ")}. Nothing was written. Delta updates need a read-only root filesystem that ` +
+        `is bit-identical to the installed image; usual causes: the root was mounted read-write at some point (fstab "defaults", ` +
+        `"rw" on the kernel command line, a state script), or fstrim ran on it. Install a full rootfs-image Artifact instead.`,
+    );
+  }
+}

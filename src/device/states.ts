@@ -1,0 +1,203 @@
+/**
+ * The Update Module states (protocol v3). Download applies the delta straight into the inactive
+ * partition while it streams in (the partition only becomes bootable in ArtifactInstall);
+ * ArtifactInstall switches the boot environment; Commit and Rollback finish or undo that, with the
+ * same variables and checks as Mender's own rootfs-image handling (docs/device.md).
+ */
+import fs from "node:fs";
+import { MenderDeltaError } from "../errors";
+import { applyDelta, verifySource, type VerifiedTarget } from "./apply-delta";
+import { openBootEnv, type BootEnv } from "./bootenv";
+import { loadConfig, type ModuleConfig } from "./config";
+import { checkDeviceType, deltaFacts } from "./delta-header";
+import { hasStreamNext, listPayloadFiles, nextStream, readPayloadHeader, readState, removeState, writeState } from "./file-tree";
+import { logEvent } from "./log";
+import { assertWritableTarget, configuredPartitions, detectRoles, hexNumber, type PartitionRoles } from "./partitions";
+
+const TARGET_STATE = "target.json";
+const ORIG_PART_STATE = "orig-part.json";
+
+interface TargetState extends VerifiedTarget {
+  /** mender_boot_part of the partition written. */
+  number: number;
+}
+
+interface OrigPartState {
+  number: number;
+}
+
+interface Device {
+  config: ModuleConfig;
+  bootEnv: BootEnv;
+  vars: Map<string, string>;
+}
+
+function openDevice(): Device {
+  const config = loadConfig();
+  const bootEnv = openBootEnv();
+  return { config, bootEnv, vars: bootEnv.readAll() };
+}
+
+function requireNoPendingUpdate(vars: Map<string, string>): void {
+  if (vars.get("upgrade_available") === "1") {
+    throw new MenderDeltaError(
+      "the boot environment has upgrade_available=1: another update is waiting for commit or rollback; finish it first",
+    );
+  }
+}
+
+function answer(text: string): number {
+  process.stdout.write(`${text}\n`);
+  return 0;
+}
+
+/** Download and DownloadWithFileSizes: stream the delta into the inactive partition. */
+async function download(tree: string): Promise<number> {
+  const header = readPayloadHeader(tree);
+  checkDeviceType(header);
+  const facts = deltaFacts(header);
+  const { config, vars } = openDevice();
+  requireNoPendingUpdate(vars);
+  const roles = detectRoles(config, vars);
+  assertWritableTarget(roles);
+  removeState(tree, TARGET_STATE);
+  if (!hasStreamNext(tree)) {
+    logEvent("no stream-next in the file tree: the client will store the payload in files/; applying it in ArtifactInstall");
+    return 0;
+  }
+  verifySource(roles.active.realPath, facts);
+  const entry = await nextStream(tree);
+  if (!entry) throw new MenderDeltaError("the payload holds no file; a delta Artifact carries exactly one <image>.delta");
+  const target = await applyDelta(fs.createReadStream(entry.path), {
+    sourcePath: roles.active.realPath,
+    targetPath: roles.inactive.realPath,
+    facts,
+    deltaName: entry.name,
+  });
+  const more = await nextStream(tree);
+  if (more) throw new MenderDeltaError(`the payload holds more than one file (${entry.name}, ${more.name}, ...); a delta Artifact carries exactly one`);
+  writeState(tree, TARGET_STATE, { ...target, number: roles.inactive.number } satisfies TargetState);
+  return 0;
+}
+
+/** The files/ fallback: the client stored the payload instead of streaming it. */
+async function applyFromFiles(tree: string, roles: PartitionRoles): Promise<TargetState> {
+  const files = listPayloadFiles(tree);
+  if (files.length === 0) {
+    throw new MenderDeltaError("nothing was downloaded: no verified image from Download and no payload in files/");
+  }
+  if (files.length > 1) throw new MenderDeltaError(`the payload holds ${files.length} files; a delta Artifact carries exactly one`);
+  const facts = deltaFacts(readPayloadHeader(tree));
+  assertWritableTarget(roles);
+  verifySource(roles.active.realPath, facts);
+  const target = await applyDelta(fs.createReadStream(files[0]!), {
+    sourcePath: roles.active.realPath,
+    targetPath: roles.inactive.realPath,
+    facts,
+    deltaName: files[0]!.split("/").pop()!,
+  });
+  const state = { ...target, number: roles.inactive.number };
+  writeState(tree, TARGET_STATE, state);
+  return state;
+}
+
+async function artifactInstall(tree: string): Promise<number> {
+  const { config, bootEnv, vars } = openDevice();
+  requireNoPendingUpdate(vars);
+  const roles = detectRoles(config, vars);
+  const facts = deltaFacts(readPayloadHeader(tree));
+  const target = readState<TargetState>(tree, TARGET_STATE) ?? (await applyFromFiles(tree, roles));
+  if (target.number !== roles.inactive.number || target.sha256 !== facts.targetChecksum) {
+    throw new MenderDeltaError(
+      `the verified image (partition ${target.number}, sha256 ${target.sha256}) does not match what is to be activated ` +
+        `(partition ${roles.inactive.number}, ${facts.targetChecksum}); the boot environment changed since Download. Not switching.`,
+    );
+  }
+  writeState(tree, ORIG_PART_STATE, { number: roles.active.number } satisfies OrigPartState);
+  const n = roles.inactive.number;
+  bootEnv.write({ mender_boot_part: String(n), mender_boot_part_hex: hexNumber(n), upgrade_available: "1", bootcount: "0" });
+  logEvent(`boot environment switched to ${roles.inactive.path} (mender_boot_part=${n}); reboot to run the new image`);
+  return 0;
+}
+
+/** The bootloader booted the new partition and has not fallen back. */
+function checkBootedNew(state: string): Device {
+  const device = openDevice();
+  if (device.vars.get("upgrade_available") !== "1") {
+    throw new MenderDeltaError(
+      `${state}: upgrade_available is not 1: the new partition failed to boot and the bootloader rolled back. Refusing to commit.`,
+    );
+  }
+  try {
+    detectRoles(device.config, device.vars);
+  } catch (err) {
+    if (!(err instanceof MenderDeltaError)) throw err;
+    throw new MenderDeltaError(`${state}: the device is not running the new partition yet (reboot first): ${err.message}`);
+  }
+  return device;
+}
+
+async function artifactCommit(tree: string): Promise<number> {
+  void tree;
+  const { bootEnv } = checkBootedNew("ArtifactCommit");
+  bootEnv.write({ upgrade_available: "0" });
+  logEvent("update committed (upgrade_available=0)");
+  return 0;
+}
+
+async function artifactRollback(tree: string): Promise<number> {
+  const { config, bootEnv, vars } = openDevice();
+  const orig = readState<OrigPartState>(tree, ORIG_PART_STATE);
+  const [a, b] = configuredPartitions(config);
+  const current = Number(vars.get("mender_boot_part"));
+  let back: number | undefined;
+  if (orig) back = orig.number;
+  else if (vars.get("upgrade_available") === "1") back = current === a.number ? b.number : a.number;
+  if (back === undefined) {
+    logEvent("nothing to roll back: the boot environment was never switched");
+    return 0;
+  }
+  if (current === back && vars.get("upgrade_available") !== "1") {
+    logEvent(`boot environment already points at partition ${back}; nothing to roll back`);
+    return 0;
+  }
+  bootEnv.write({ mender_boot_part: String(back), mender_boot_part_hex: hexNumber(back), upgrade_available: "0" });
+  logEvent(`rolled back the boot environment to partition ${back} (upgrade_available=0)`);
+  return 0;
+}
+
+async function artifactVerifyRollbackReboot(): Promise<number> {
+  const { config, vars } = openDevice();
+  if (vars.get("upgrade_available") === "1") {
+    throw new MenderDeltaError("ArtifactVerifyRollbackReboot: upgrade_available is still 1 after the rollback reboot");
+  }
+  detectRoles(config, vars);
+  return 0;
+}
+
+export type StateHandler = (fileTree: string) => Promise<number | void>;
+
+export const STATE_HANDLERS: Record<string, StateHandler> = {
+  Download: download,
+  DownloadWithFileSizes: download,
+  ProvidePayloadFileSizes: async () => answer("Yes"),
+  SupportsRollback: async () => answer("Yes"),
+  NeedsArtifactReboot: async () => answer("Automatic"),
+  ArtifactInstall: artifactInstall,
+  // NeedsArtifactReboot=Automatic: the client reboots itself; nothing to do here.
+  ArtifactReboot: async () => 0,
+  ArtifactVerifyReboot: async () => {
+    checkBootedNew("ArtifactVerifyReboot");
+    return 0;
+  },
+  ArtifactCommit: artifactCommit,
+  ArtifactRollback: artifactRollback,
+  ArtifactRollbackReboot: async () => 0,
+  ArtifactVerifyRollbackReboot: artifactVerifyRollbackReboot,
+  ArtifactFailure: async () => {
+    logEvent("update failed; the running partition was never written");
+    return 0;
+  },
+  // The client removes the tree (with our tmp/ state) after Cleanup.
+  Cleanup: async () => 0,
+};

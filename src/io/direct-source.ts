@@ -1,0 +1,184 @@
+/**
+ * A BlockSource that reads a file or block device as it is on the storage, bypassing the page
+ * cache (O_DIRECT). Needed for the device's active partition: while an ext4 root is mounted
+ * read-only, jbd2 rewrites the journal superblock in the page cache, so buffered reads of the block
+ * device differ from the image the delta was made from (see docs/device.md).
+ *
+ * O_DIRECT needs the buffer address, file offset and length aligned to the logical block size.
+ * Node's Buffers carry no alignment guarantee; the backing store of a WebAssembly.Memory is
+ * page-aligned, so views into it at multiples of 4096 are valid O_DIRECT buffers.
+ */
+import fs from "node:fs";
+import { MenderDeltaError } from "../errors";
+import type { BlockSource } from "./interfaces";
+import { devName } from "./device-numbers";
+
+const WASM_PAGE = 65536;
+/** The lib settings carry no WebAssembly types; this is the one constructor used here. */
+const WasmMemory = (globalThis as unknown as {
+  WebAssembly: { Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer } };
+}).WebAssembly.Memory;
+/** Alignment that satisfies every logical block size Linux uses (512, 4096). */
+const ALIGNMENT = 4096;
+/** Memory is carved from chunks this large; chunks never grow, since growing detaches old views. */
+const CHUNK_BYTES = 1 << 20;
+
+export interface DirectSourceOptions {
+  /** Power of two >= 4096; default 64 KiB. */
+  blockSize?: number;
+  /** Called once if the kernel refuses O_DIRECT for this file and buffered reads are used. */
+  onFallback?(message: string): void;
+}
+
+/** Page-aligned memory for O_DIRECT transfers. */
+export class AlignedAllocator {
+  private chunk: Uint8Array | undefined;
+  private used = 0;
+
+  allocate(bytes: number): Uint8Array {
+    const size = Math.ceil(bytes / ALIGNMENT) * ALIGNMENT;
+    if (!this.chunk || this.used + size > this.chunk.length) {
+      const chunkBytes = Math.max(CHUNK_BYTES, size);
+      const memory = new WasmMemory({ initial: Math.ceil(chunkBytes / WASM_PAGE) });
+      this.chunk = new Uint8Array(memory.buffer);
+      this.used = 0;
+    }
+    const view = this.chunk.subarray(this.used, this.used + bytes);
+    this.used += size;
+    return view;
+  }
+}
+
+/** One aligned buffer of `bytes` (a multiple of 4096 is best) for O_DIRECT reads. */
+export function allocateAligned(bytes: number): Uint8Array {
+  return new AlignedAllocator().allocate(bytes);
+}
+
+/**
+ * Size in bytes of a regular file or a block device. fstat reports 0 for block devices and Node has
+ * no BLKGETSIZE64, so those are read from sysfs (in 512-byte sectors).
+ */
+export function deviceOrFileSize(path: string): number {
+  const st = fs.statSync(path);
+  if (!st.isBlockDevice()) return st.size;
+  const sysfs = `/sys/dev/block/${devName(st.rdev)}/size`;
+  try {
+    return Number(fs.readFileSync(sysfs, "utf8").trim()) * 512;
+  } catch (err) {
+    throw new MenderDeltaError(
+      `cannot find the size of block device ${path}: reading ${sysfs} failed (${(err as Error).message}); is sysfs mounted on /sys?`,
+    );
+  }
+}
+
+function errnoMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+class DirectBlockSource implements BlockSource {
+  readonly size: number;
+  readonly blockSize: number;
+  private fd: number;
+  private direct: boolean;
+  private readonly allocator = new AlignedAllocator();
+
+  constructor(
+    private readonly path: string,
+    options: DirectSourceOptions,
+  ) {
+    const blockSize = options.blockSize ?? 65536;
+    if (blockSize < ALIGNMENT || (blockSize & (blockSize - 1)) !== 0) {
+      throw new RangeError(`blockSize must be a power of two >= ${ALIGNMENT}, got ${blockSize}`);
+    }
+    this.blockSize = blockSize;
+    this.size = deviceOrFileSize(path);
+    this.onFallback = options.onFallback;
+    try {
+      this.fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+      this.direct = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw openError(path, err);
+      this.fd = openBuffered(path);
+      this.direct = false;
+      this.warnFallback(`the kernel refuses O_DIRECT for ${path} (${errnoMessage(err)})`);
+    }
+  }
+
+  private readonly onFallback: ((message: string) => void) | undefined;
+
+  private warnFallback(why: string): void {
+    this.onFallback?.(
+      `warning: ${why}; reading it through the page cache instead. On a mounted ext4 root that can return bytes that are not on the disk.`,
+    );
+  }
+
+  /** True while reads bypass the page cache. */
+  get isDirect(): boolean {
+    return this.direct;
+  }
+
+  allocateBlock(): Uint8Array {
+    return this.allocator.allocate(this.blockSize);
+  }
+
+  readBlock(index: number, into: Uint8Array): number {
+    const offset = index * this.blockSize;
+    if (offset >= this.size) return 0;
+    const want = Math.min(this.blockSize, this.size - offset);
+    // O_DIRECT lengths must stay aligned: ask for the whole block, the short read at EOF is fine.
+    const ask = this.direct ? this.blockSize : want;
+    let done = 0;
+    while (done < want) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, into, done, ask - done, offset + done);
+      } catch (err) {
+        if (this.direct && (err as NodeJS.ErrnoException).code === "EINVAL") {
+          // Some filesystems accept the O_DIRECT open but refuse the read itself.
+          this.reopenBuffered(err);
+          return this.readBlock(index, into);
+        }
+        throw new MenderDeltaError(
+          `reading ${this.path} at byte ${offset + done} failed: ${errnoMessage(err)}. The storage may be failing.`,
+        );
+      }
+      if (n === 0) break;
+      done += n;
+    }
+    if (done < want) {
+      throw new MenderDeltaError(`${this.path} ended at byte ${offset + done}, expected ${this.size} bytes; was it resized?`);
+    }
+    return want;
+  }
+
+  private reopenBuffered(err: unknown): void {
+    fs.closeSync(this.fd);
+    this.fd = openBuffered(this.path);
+    this.direct = false;
+    this.warnFallback(`O_DIRECT reads of ${this.path} fail (${errnoMessage(err)})`);
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+function openBuffered(path: string): number {
+  try {
+    return fs.openSync(path, fs.constants.O_RDONLY);
+  } catch (err) {
+    throw openError(path, err);
+  }
+}
+
+function openError(path: string, err: unknown): MenderDeltaError {
+  return new MenderDeltaError(`cannot open ${path} for reading: ${errnoMessage(err)}`);
+}
+
+export type DirectSource = BlockSource & { readonly isDirect: boolean };
+
+/** Opens `path` read-only with O_DIRECT (falling back to buffered reads only where the kernel refuses). */
+export function openDirectSource(path: string, options: DirectSourceOptions = {}): DirectSource {
+  return new DirectBlockSource(path, options);
+}

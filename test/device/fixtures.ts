@@ -1,0 +1,238 @@
+/**
+ * Fixtures for the device program tests: small ext4 images, xdelta3 deltas, a file-backed U-Boot
+ * environment driven by the real fw_printenv/fw_setenv (PATH shims adding -c/-f, as the client's
+ * tests do), Update Module file trees, and a way to run the module (from source, or a built binary
+ * named by MBD_MODULE).
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+export function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+export function sha256File(file: string, bytes?: number): string {
+  const data = fs.readFileSync(file);
+  return sha256(bytes === undefined ? data : data.subarray(0, bytes));
+}
+
+/** A reproducible ext4 image of `sizeMiB` with some files; `variant` changes part of the content. */
+export function makeExt4(file: string, variant: number, sizeMiB = 4): void {
+  const dir = `${file}.d`;
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(dir, "etc"), { recursive: true });
+  fs.writeFileSync(path.join(dir, "etc", "version"), `v${variant}\n`);
+  // Deterministic pseudo-random payload, mostly shared between variants.
+  const blob = Buffer.alloc(900_000);
+  let x = 12345;
+  for (let i = 0; i < blob.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    blob[i] = x >>> 24;
+  }
+  for (let i = 0; i < variant * 5000; i++) blob[(i * 97) % blob.length]! ^= variant;
+  fs.writeFileSync(path.join(dir, "etc", "blob"), blob);
+  fs.rmSync(file, { force: true });
+  execFileSync("truncate", ["-s", `${sizeMiB}M`, file]);
+  execFileSync(
+    "mke2fs",
+    ["-q", "-t", "ext4", "-F", "-d", dir, "-U", `11111111-2222-3333-4444-55555555555${variant % 10}`, "-E", "hash_seed=11111111-2222-3333-4444-555555555555", file],
+    { env: { ...process.env, E2FSPROGS_FAKE_TIME: "1600000000" } },
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** `xdelta3 -e -S lzma -A -s old new delta`, as Mender's tooling makes deltas. */
+export function makeDelta(oldFile: string, newFile: string, deltaFile: string): void {
+  fs.rmSync(deltaFile, { force: true });
+  execFileSync("xdelta3", ["-e", "-S", "lzma", "-A", "-s", oldFile, newFile, deltaFile]);
+}
+
+export interface BootEnvFixture {
+  binDir: string;
+  file: string;
+  config: string;
+  read(): Map<string, string>;
+  set(vars: Record<string, string>): void;
+}
+
+/** A 16 KiB file-backed U-Boot environment and PATH shims so fw_printenv/fw_setenv use it. */
+export function makeBootEnv(dir: string, initial: Record<string, string>): BootEnvFixture {
+  const binDir = path.join(dir, "bin");
+  fs.mkdirSync(binDir, { recursive: true });
+  const file = path.join(dir, "uboot.env");
+  const config = path.join(dir, "fw_env.config");
+  const defenv = path.join(dir, "defenv");
+  fs.writeFileSync(file, Buffer.alloc(16384));
+  fs.writeFileSync(config, `${file} 0x0 0x4000\n`);
+  fs.writeFileSync(defenv, Object.entries(initial).map(([k, v]) => `${k}=${v}\n`).join(""));
+  for (const tool of ["fw_printenv", "fw_setenv"]) {
+    fs.writeFileSync(path.join(binDir, tool), `#!/bin/sh\nexec /usr/bin/${tool} -c "${config}" -f "${defenv}" "$@"\n`, { mode: 0o755 });
+  }
+  const read = (): Map<string, string> => {
+    const out = execFileSync("/usr/bin/fw_printenv", ["-c", config, "-f", defenv], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return new Map(out.split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]));
+  };
+  const set = (vars: Record<string, string>): void => {
+    execFileSync("/usr/bin/fw_setenv", ["-c", config, "-f", defenv, "-s", "-"], {
+      input: Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""),
+      stdio: ["pipe", "ignore", "ignore"],
+    });
+  };
+  set(initial); // store it, so reads come from the file, not the defaults
+  return { binDir, file, config, read, set };
+}
+
+export interface TreeOptions {
+  artifactName?: string;
+  deviceType?: string;
+  artifactDeviceTypes?: string[];
+  sourceChecksum: string;
+  targetChecksum: string;
+  metaData: Record<string, unknown>;
+  /** 4.x formats with trailing newlines and compact JSON; 3.x indents JSON, no newline. */
+  clientStyle?: "3.x" | "4.x";
+}
+
+/** The header part of an Update Module file tree, as the client creates it. */
+export function makeTree(tree: string, o: TreeOptions): void {
+  fs.rmSync(tree, { recursive: true, force: true });
+  fs.mkdirSync(path.join(tree, "header"), { recursive: true });
+  fs.mkdirSync(path.join(tree, "tmp"), { recursive: true });
+  const style = o.clientStyle ?? "3.x";
+  const nl = style === "4.x" ? "\n" : "";
+  const json = (v: unknown) => (style === "4.x" ? JSON.stringify(v) : JSON.stringify(v, null, "  "));
+  const name = o.artifactName ?? "release-2";
+  fs.writeFileSync(path.join(tree, "version"), `3${nl}`);
+  fs.writeFileSync(path.join(tree, "current_artifact_name"), `release-1${nl}`);
+  fs.writeFileSync(path.join(tree, "current_artifact_group"), nl);
+  fs.writeFileSync(path.join(tree, "current_device_type"), `${o.deviceType ?? "test-device"}${nl}`);
+  fs.writeFileSync(path.join(tree, "header", "artifact_name"), `${name}${nl}`);
+  fs.writeFileSync(path.join(tree, "header", "artifact_group"), nl);
+  fs.writeFileSync(path.join(tree, "header", "payload_type"), `mender-binary-delta${nl}`);
+  fs.writeFileSync(
+    path.join(tree, "header", "header-info"),
+    json({
+      payloads: [{ type: "mender-binary-delta" }],
+      artifact_provides: { artifact_name: name },
+      artifact_depends: { device_type: o.artifactDeviceTypes ?? ["test-device"] },
+    }),
+  );
+  fs.writeFileSync(
+    path.join(tree, "header", "type-info"),
+    json({
+      type: "mender-binary-delta",
+      artifact_depends: { "rootfs-image.checksum": o.sourceChecksum },
+      artifact_provides: { "rootfs-image.checksum": o.targetChecksum, "rootfs-image.version": name },
+      clears_artifact_provides: ["artifact_group", "rootfs_image_checksum", "rootfs-image.*"],
+    }),
+  );
+  fs.writeFileSync(path.join(tree, "header", "meta-data"), json(o.metaData));
+}
+
+export function mkfifo(file: string): void {
+  execFileSync("mkfifo", ["-m", "600", file]);
+}
+
+/** How to start the module: a built binary (MBD_MODULE=path) or the source through tsx. */
+export function moduleCommand(): string[] {
+  const built = process.env.MBD_MODULE;
+  if (built) return [built];
+  // Absolute loader path: the module runs with the tree as its working directory.
+  return [process.execPath, "--import", pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href, path.join(ROOT, "src", "cli", "device.ts")];
+}
+
+export interface ModuleResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runModuleSync(state: string, tree: string, env: NodeJS.ProcessEnv): ModuleResult {
+  const [cmd, ...args] = moduleCommand();
+  const r = spawnSync(cmd!, [...args, state, tree], { cwd: tree, env, encoding: "utf8", timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts the module in the background (for Download, which the test feeds through FIFOs). */
+export function startModule(state: string, tree: string, env: NodeJS.ProcessEnv): { done: Promise<ModuleResult>; pid: number } {
+  const [cmd, ...args] = moduleCommand();
+  const child = spawn(cmd!, [...args, state, tree], { cwd: tree, env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<ModuleResult>((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
+  return { done, pid: child.pid! };
+}
+
+/**
+ * Plays the client's side of streaming: publishes each file through stream-next and streams/<name>,
+ * then the empty read that ends the list. Gives up quietly when the module has exited.
+ */
+export async function feedStreams(tree: string, files: { name: string; data: Uint8Array; size?: boolean }[], withSizes = false): Promise<void> {
+  fs.mkdirSync(path.join(tree, "streams"), { recursive: true });
+  for (const f of files) {
+    const stream = path.join(tree, "streams", f.name);
+    mkfifo(stream);
+    await fs.promises.writeFile(path.join(tree, "stream-next"), `streams/${f.name}${withSizes ? ` ${f.data.length}` : ""}\n`);
+    await fs.promises.writeFile(stream, f.data);
+  }
+  await fs.promises.writeFile(path.join(tree, "stream-next"), "");
+}
+
+/**
+ * Keeps opening the FIFOs of `tree` for reading (non-blocking) and draining them until `until`
+ * settles, so a client-side writer blocked on a module that already exited gets unblocked (EPIPE).
+ */
+export async function drainFifos(tree: string, until: Promise<unknown>): Promise<void> {
+  let settled = false;
+  void until.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const buf = Buffer.alloc(65536);
+  while (!settled) {
+    const fifos = [path.join(tree, "stream-next")];
+    try {
+      for (const f of fs.readdirSync(path.join(tree, "streams"))) fifos.push(path.join(tree, "streams", f));
+    } catch {
+      // no streams/ yet
+    }
+    for (const f of fifos) {
+      let fd: number;
+      try {
+        fd = fs.openSync(f, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      } catch {
+        continue;
+      }
+      try {
+        while (fs.readSync(fd, buf) > 0);
+      } catch {
+        // EAGAIN: nothing more right now
+      }
+      fs.closeSync(fd);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Runs Download(WithFileSizes) with the test as the client; returns the module's result. */
+export async function downloadStreaming(
+  tree: string,
+  env: NodeJS.ProcessEnv,
+  delta: { name: string; data: Uint8Array },
+  withSizes = false,
+): Promise<ModuleResult> {
+  mkfifo(path.join(tree, "stream-next"));
+  const mod = startModule(withSizes ? "DownloadWithFileSizes" : "Download", tree, env);
+  const feed = feedStreams(tree, [delta], withSizes).catch(() => undefined);
+  const result = await mod.done;
+  await drainFifos(tree, feed);
+  await feed;
+  return result;
+}

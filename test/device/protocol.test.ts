@@ -1,0 +1,234 @@
+/**
+ * The Update Module called state by state on prepared file trees (as the client calls it), with
+ * image files as partitions and a file-backed U-Boot environment through the real fw_printenv/fw_setenv.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { needTools } from "../helpers/peers";
+import {
+  downloadStreaming,
+  makeBootEnv,
+  makeDelta,
+  makeExt4,
+  makeTree,
+  runModuleSync,
+  sha256File,
+  type BootEnvFixture,
+  type TreeOptions,
+} from "./fixtures";
+
+const PART_BYTES = 5 << 20;
+let work: string;
+let v1: string;
+let v2: string;
+let delta: Buffer;
+let sum1: string;
+let sum2: string;
+let imageBytes: number;
+
+before(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-protocol-"));
+  v1 = path.join(work, "v1.ext4");
+  v2 = path.join(work, "v2.ext4");
+  if (!["mke2fs", "xdelta3", "fw_printenv", "fw_setenv"].every((t) => fs.existsSync(`/usr/bin/${t}`) || fs.existsSync(`/sbin/${t}`) || fs.existsSync(`/usr/sbin/${t}`))) return;
+  makeExt4(v1, 1);
+  makeExt4(v2, 2);
+  makeDelta(v1, v2, path.join(work, "v2.ext4.delta"));
+  delta = fs.readFileSync(path.join(work, "v2.ext4.delta"));
+  sum1 = sha256File(v1);
+  sum2 = sha256File(v2);
+  imageBytes = fs.statSync(v1).size;
+});
+
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+interface Device {
+  dir: string;
+  partA: string;
+  partB: string;
+  env: NodeJS.ProcessEnv;
+  bootEnv: BootEnvFixture;
+  tree: string;
+  /** Simulates booting partition `n` (2 = A, 3 = B). */
+  boot(n: 2 | 3): void;
+}
+
+let count = 0;
+function device(treeOptions: Partial<TreeOptions> = {}): Device {
+  const dir = path.join(work, `dev${++count}`);
+  fs.mkdirSync(path.join(dir, "dev"), { recursive: true });
+  const partA = path.join(dir, "dev", "mmcblk0p2");
+  const partB = path.join(dir, "dev", "mmcblk0p3");
+  fs.copyFileSync(v1, partA);
+  fs.truncateSync(partA, PART_BYTES);
+  fs.writeFileSync(partB, Buffer.alloc(PART_BYTES));
+  const conf = path.join(dir, "mender-binary-delta.conf");
+  // Lower-case key on purpose: keys match case-insensitively, as in the client.
+  fs.writeFileSync(conf, JSON.stringify({ RootfsPartA: partA, rootfspartb: partB }));
+  const bootEnv = makeBootEnv(dir, { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${bootEnv.binDir}:${process.env.PATH}`,
+    MENDER_BINARY_DELTA_CONF: conf,
+    MENDER_BINARY_DELTA_TEST_ROOT: partA,
+  };
+  const tree = path.join(dir, "tree");
+  makeTree(tree, {
+    sourceChecksum: sum1,
+    targetChecksum: sum2,
+    metaData: { delta_algorithm: "xdelta3", rootfs_file_size: imageBytes },
+    ...treeOptions,
+  });
+  return { dir, partA, partB, env, bootEnv, tree, boot: (n) => (env.MENDER_BINARY_DELTA_TEST_ROOT = n === 2 ? partA : partB) };
+}
+
+function tools(t: import("node:test").TestContext): boolean {
+  return needTools(t, "mke2fs", "xdelta3", "fw_printenv", "fw_setenv");
+}
+
+function envOf(d: Device): Record<string, string | undefined> {
+  const e = d.bootEnv.read();
+  return { mender_boot_part: e.get("mender_boot_part"), mender_boot_part_hex: e.get("mender_boot_part_hex"), upgrade_available: e.get("upgrade_available"), bootcount: e.get("bootcount") };
+}
+
+const INITIAL_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
+
+test("queries: rollback Yes, reboot Automatic, file sizes Yes; unknown states print nothing", (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  assert.equal(runModuleSync("SupportsRollback", d.tree, d.env).stdout, "Yes\n");
+  assert.equal(runModuleSync("NeedsArtifactReboot", d.tree, d.env).stdout, "Automatic\n");
+  assert.equal(runModuleSync("ProvidePayloadFileSizes", d.tree, d.env).stdout, "Yes\n");
+  const unknown = runModuleSync("SomeFutureState", d.tree, d.env);
+  assert.deepEqual([unknown.status, unknown.stdout, unknown.stderr], [0, "", ""]);
+});
+
+test("streaming Download applies the delta into the inactive partition; install, reboot, commit", async (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta });
+  assert.equal(dl.status, 0, dl.stderr);
+  assert.equal(sha256File(d.partB, imageBytes), sum2);
+  assert.equal(sha256File(d.partA), sha256File(d.partA)); // untouched: checked below against v1
+  assert.equal(sha256File(d.partA, imageBytes), sum1);
+  assert.deepEqual(envOf(d), INITIAL_ENV, "Download must not touch the boot environment");
+  assert.match(dl.stderr, /new image verified/);
+
+  const install = runModuleSync("ArtifactInstall", d.tree, d.env);
+  assert.equal(install.status, 0, install.stderr);
+  assert.deepEqual(envOf(d), { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" });
+
+  // Commit before the reboot is refused: the new partition has not proven it boots.
+  const early = runModuleSync("ArtifactCommit", d.tree, d.env);
+  assert.equal(early.status, 1);
+  assert.match(early.stderr, /not running the new partition yet/);
+
+  d.boot(3);
+  assert.equal(runModuleSync("ArtifactVerifyReboot", d.tree, d.env).status, 0);
+  const commit = runModuleSync("ArtifactCommit", d.tree, d.env);
+  assert.equal(commit.status, 0, commit.stderr);
+  assert.equal(envOf(d).upgrade_available, "0");
+  assert.equal(envOf(d).mender_boot_part, "3");
+  assert.equal(runModuleSync("Cleanup", d.tree, d.env).status, 0);
+});
+
+test("4.x client: DownloadWithFileSizes with sized stream-next lines and 4.x-formatted headers", async (t) => {
+  if (!tools(t)) return;
+  const d = device({ clientStyle: "4.x" });
+  const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta }, true);
+  assert.equal(dl.status, 0, dl.stderr);
+  assert.equal(sha256File(d.partB, imageBytes), sum2);
+});
+
+test("files/ fallback: no stream-next, the delta is applied in ArtifactInstall", (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  const dl = runModuleSync("Download", d.tree, d.env);
+  assert.equal(dl.status, 0, dl.stderr);
+  fs.mkdirSync(path.join(d.tree, "files"));
+  fs.writeFileSync(path.join(d.tree, "files", "v2.ext4.delta"), delta);
+  const install = runModuleSync("ArtifactInstall", d.tree, d.env);
+  assert.equal(install.status, 0, install.stderr);
+  assert.equal(sha256File(d.partB, imageBytes), sum2);
+  assert.equal(envOf(d).mender_boot_part, "3");
+});
+
+test("rollback before and after the reboot restores the original partition", async (t) => {
+  if (!tools(t)) return;
+  for (const rebootFirst of [false, true]) {
+    const d = device();
+    assert.equal((await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta })).status, 0);
+    assert.equal(runModuleSync("ArtifactInstall", d.tree, d.env).status, 0);
+    if (rebootFirst) d.boot(3);
+    const rb = runModuleSync("ArtifactRollback", d.tree, d.env);
+    assert.equal(rb.status, 0, rb.stderr);
+    assert.deepEqual({ ...envOf(d), bootcount: undefined }, { ...INITIAL_ENV, bootcount: undefined });
+    d.boot(2);
+    assert.equal(runModuleSync("ArtifactVerifyRollbackReboot", d.tree, d.env).status, 0);
+  }
+});
+
+async function expectDownloadFailure(d: Device, data: Uint8Array, message: RegExp): Promise<void> {
+  const beforeA = sha256File(d.partA);
+  const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data });
+  assert.equal(dl.status === 0, false, "Download must fail");
+  assert.match(dl.stderr, message);
+  assert.equal(dl.stderr.trim().split("\n").filter((l) => /error/.test(l)).length, 1, "one error line");
+  assert.equal(sha256File(d.partA), beforeA, "active partition unchanged");
+  assert.deepEqual(envOf(d), INITIAL_ENV, "boot environment unchanged");
+  const install = runModuleSync("ArtifactInstall", d.tree, d.env);
+  assert.equal(install.status, 1, "nothing verified, nothing to activate");
+  assert.deepEqual(envOf(d), INITIAL_ENV);
+}
+
+test("wrong source: one byte changed on the active partition fails before the stream is read", async (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  const fd = fs.openSync(d.partA, "r+");
+  fs.writeSync(fd, Buffer.from([0x5a]), 0, 1, 200_000);
+  fs.closeSync(fd);
+  await expectDownloadFailure(d, delta, /not the image this delta was made from.*read-only/);
+  assert.equal(sha256File(d.partB), sha256File(d.partB)); // sanity
+  assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "inactive partition never written");
+});
+
+test("corrupted and truncated deltas fail; nothing is activated", async (t) => {
+  if (!tools(t)) return;
+  const corrupt = Buffer.from(delta);
+  for (let i = 200; i < corrupt.length; i += 97) corrupt[i]! ^= 0xff;
+  await expectDownloadFailure(device(), corrupt, /error: applying v2\.ext4\.delta failed/);
+  await expectDownloadFailure(device(), delta.subarray(0, Math.floor(delta.length / 2)), /error: applying v2\.ext4\.delta failed/);
+});
+
+test("a delta for another device type, or a pending update, is refused", async (t) => {
+  if (!tools(t)) return;
+  await expectDownloadFailure(device({ artifactDeviceTypes: ["other-device"] }), delta, /device type\(s\) other-device/);
+  const d = device();
+  d.bootEnv.set({ upgrade_available: "1" });
+  const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta });
+  assert.equal(dl.status, 1);
+  assert.match(dl.stderr, /upgrade_available=1/);
+});
+
+test("boot environment and mounted root disagreeing is an error; root= on the command line is the fallback", async (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  d.boot(3);
+  const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta });
+  assert.equal(dl.status, 1);
+  assert.match(dl.stderr, /does not match the boot environment.*mounted root is .*mmcblk0p3/);
+  assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "the running partition was not written");
+
+  // The root filesystem is on another device, but root= names the active partition.
+  const e = device();
+  const cmdline = path.join(e.dir, "cmdline");
+  fs.writeFileSync(cmdline, `console=ttyS0 root=${e.partA} ro rootwait\n`);
+  e.env.MENDER_BINARY_DELTA_TEST_ROOT = e.dir;
+  e.env.MENDER_BINARY_DELTA_TEST_CMDLINE = cmdline;
+  const ok = await downloadStreaming(e.tree, e.env, { name: "v2.ext4.delta", data: delta });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stderr, /test overrides in effect/);
+});
