@@ -1,0 +1,204 @@
+/**
+ * The streaming VCDIFF decoder: delta bytes in (any chunking), source read through a bounded block
+ * cache, target windows written in order. Accepts everything stock `xdelta3 -e` (3.0.x) produces:
+ * application header, VCD_ADLER32, LZMA and DJW secondary compression. Memory is one target window,
+ * one window's sections, the source cache and (with LZMA) three xz dictionaries; never the image.
+ *
+ * A window is written only after it was fully decoded and its checksum matched, so a failure leaves
+ * the target with whole, verified windows only.
+ */
+import type { BlockSource, TargetSink } from "../io/interfaces";
+import { AddressCache } from "./address-cache";
+import { adler32 } from "./adler32";
+import { DeltaInput } from "./delta-input";
+import { corruptDelta, sourceMismatch, unsupportedDelta, DeltaFormatError } from "./errors";
+import { ExecuteProblem, executeWindow } from "./execute";
+import {
+  HeaderProblem,
+  MAX_FILE_HEADER,
+  MAX_WINDOW_HEADER,
+  parseFileHeader,
+  parseWindowHeader,
+  VCD_ADDRCOMP,
+  VCD_DATACOMP,
+  VCD_INSTCOMP,
+  type WindowHeader,
+} from "./header";
+import { SecondaryDecoders, SecondaryProblem, SECTION_ADDR, SECTION_DATA, SECTION_INST, type StreamDecompressor } from "./secondary";
+import { SourceCache, SourceTooShort } from "./source-cache";
+import { ByteCursor, VarintProblem } from "./varint-reader";
+
+export interface DecodeOptions {
+  /** Largest target window accepted, default 64 MiB (xdelta3 >= 3.1's limit; 3.0.x makes at most 16 MiB). */
+  maxWindowSize?: number;
+  /** Verify VCD_ADLER32 window checksums, default true. */
+  verifyChecksums?: boolean;
+  /** Source blocks kept in the cache, default 64. */
+  sourceCacheBlocks?: number;
+  /** Called after each window was verified and written. */
+  onWindow?(info: { index: number; targetOffset: number; targetLength: number }): void;
+}
+
+export interface DecodeResult {
+  windows: number;
+  targetBytes: number;
+}
+
+export const DEFAULT_MAX_WINDOW_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_SOURCE_CACHE_BLOCKS = 64;
+/** Largest LZMA dictionary accepted from an xz block header (xdelta3 uses 256 KiB). */
+const MAX_LZMA_DICTIONARY = 64 * 1024 * 1024;
+
+function createLzma(): StreamDecompressor {
+  throw unsupportedDelta("file header", "LZMA secondary compression is not available in this build");
+}
+
+/** Stored sections of a window may exceed the window a little (incompressible data plus headers). */
+function sectionLimit(maxWindowSize: number): number {
+  return 2 * maxWindowSize + (1 << 20);
+}
+
+export async function decodeVcdiff(
+  delta: AsyncIterable<Uint8Array>,
+  source: BlockSource,
+  target: TargetSink,
+  options: DecodeOptions = {},
+): Promise<DecodeResult> {
+  const maxWindowSize = options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE;
+  const verify = options.verifyChecksums ?? true;
+  const maxSectionBytes = sectionLimit(maxWindowSize);
+  const input = new DeltaInput(delta);
+
+  // File header.
+  const head = await input.peek(MAX_FILE_HEADER);
+  const hc = new ByteCursor(head, 0, head.length);
+  let fileHeader;
+  try {
+    fileHeader = parseFileHeader(hc);
+  } catch (err) {
+    throw headerError(err, "the file header", input.offset, head.length < MAX_FILE_HEADER);
+  }
+  input.consume(hc.pos);
+  if (fileHeader.appHeaderLength > 0) {
+    // xdelta3 stores file names and compressor hints here; they do not affect decoding.
+    const skipped = await input.skip(fileHeader.appHeaderLength);
+    if (skipped < fileHeader.appHeaderLength) {
+      throw corruptDelta(`delta byte ${input.offset}`, "the delta ends inside the application header (truncated)");
+    }
+  }
+
+  const secondary =
+    fileHeader.secondaryId === 0
+      ? null
+      : new SecondaryDecoders(fileHeader.secondaryId, createLzma, maxSectionBytes);
+  const sourceCache = new SourceCache(source, options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS);
+  const addressCache = new AddressCache();
+  let targetBuffer = new Uint8Array(0);
+  let sectionBuffer = new Uint8Array(0);
+  let index = 0;
+  let targetOffset = 0;
+
+  for (;;) {
+    const view = await input.peek(MAX_WINDOW_HEADER);
+    if (view.length === 0) break;
+    const windowAt = input.offset;
+    const where = `window ${index} (delta byte ${windowAt}, target byte ${targetOffset})`;
+    const wc = new ByteCursor(view, 0, view.length);
+    let header: WindowHeader;
+    try {
+      header = parseWindowHeader(wc, { hasSecondary: secondary !== null, maxWindowSize, maxSectionBytes });
+    } catch (err) {
+      throw headerError(err, `the header of window ${index}`, windowAt, view.length < MAX_WINDOW_HEADER);
+    }
+    input.consume(wc.pos);
+
+    const { dataLength, instLength, addrLength, targetLength } = header;
+    const stored = dataLength + instLength + addrLength;
+    if (sectionBuffer.length < stored) sectionBuffer = new Uint8Array(Math.max(stored, Math.min(maxSectionBytes, sectionBuffer.length * 2)));
+    const sectionsAt = input.offset;
+    const got = await input.readInto(sectionBuffer, 0, stored);
+    if (got < stored) {
+      throw corruptDelta(`${where}`, `the delta ends ${stored - got} bytes before the end of this window's sections (truncated)`);
+    }
+    let data: Uint8Array = sectionBuffer.subarray(0, dataLength);
+    let inst: Uint8Array = sectionBuffer.subarray(dataLength, dataLength + instLength);
+    let addr: Uint8Array = sectionBuffer.subarray(dataLength + instLength, stored);
+    const compressed = header.deltaIndicator;
+    if (secondary !== null && compressed !== 0) {
+      const sectionStarts = [sectionsAt, sectionsAt + dataLength, sectionsAt + dataLength + instLength];
+      try {
+        if (compressed & VCD_DATACOMP) data = secondary.decode(SECTION_DATA, data);
+        if (compressed & VCD_INSTCOMP) inst = secondary.decode(SECTION_INST, inst);
+        if (compressed & VCD_ADDRCOMP) addr = secondary.decode(SECTION_ADDR, addr);
+      } catch (err) {
+        if (err instanceof SecondaryProblem) {
+          const section = /data/.test(err.message) ? 0 : /instruction/.test(err.message) ? 1 : 2;
+          throw corruptDelta(`${where}, delta byte ${sectionStarts[section]! + err.at}`, err.message);
+        }
+        throw err;
+      }
+    }
+
+    if (targetBuffer.length < targetLength) {
+      targetBuffer = new Uint8Array(Math.max(targetLength, Math.min(maxWindowSize, targetBuffer.length * 2)));
+    }
+    try {
+      executeWindow(header, targetBuffer, data, inst, addr, addressCache, header.sourceLength > 0 ? sourceCache : null);
+    } catch (err) {
+      if (err instanceof ExecuteProblem) {
+        const isCompressed =
+          compressed & (err.section === "data" ? VCD_DATACOMP : err.section === "instruction" ? VCD_INSTCOMP : VCD_ADDRCOMP);
+        const sectionBase =
+          sectionsAt + (err.section === "data" ? 0 : err.section === "instruction" ? dataLength : dataLength + instLength);
+        const spot = isCompressed
+          ? `byte ${err.sectionOffset} of the decompressed ${err.section} section`
+          : `delta byte ${sectionBase + err.sectionOffset}`;
+        throw corruptDelta(`${where}, ${spot}, target byte ${targetOffset + err.targetOffset}`, err.message);
+      }
+      if (err instanceof SourceTooShort) {
+        throw sourceMismatch(
+          where,
+          `source too short (the delta reads source byte ${err.position}, the source has ${err.sourceSize} bytes)`,
+        );
+      }
+      throw err;
+    }
+
+    if (verify && header.checksum >= 0) {
+      const actual = adler32(targetBuffer, 0, targetLength);
+      if (actual !== header.checksum) {
+        throw sourceMismatch(
+          where,
+          `target window checksum mismatch (Adler-32 ${hex(actual)}, the delta expects ${hex(header.checksum)})`,
+        );
+      }
+    }
+    target.write(targetBuffer.subarray(0, targetLength));
+    options.onWindow?.({ index, targetOffset, targetLength });
+    index++;
+    targetOffset += targetLength;
+  }
+  if (index === 0) {
+    throw corruptDelta(`delta byte ${input.offset}`, "the delta has a header but no window (nothing to output; truncated?)");
+  }
+  return { windows: index, targetBytes: targetOffset };
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(8, "0");
+}
+
+/** Turns a header parse failure into an error naming the spot. */
+function headerError(err: unknown, what: string, base: number, shortRead: boolean): unknown {
+  if (err instanceof VarintProblem) {
+    const where = `${what}, delta byte ${base + err.at}`;
+    if (err.kind === "truncated" && shortRead) return corruptDelta(where, "the delta ends inside this header (truncated)");
+    return corruptDelta(where, err.kind === "overflow" ? "integer overflow" : "integer longer than any valid header field");
+  }
+  if (err instanceof HeaderProblem) {
+    const where = `${what}, delta byte ${base + err.at}`;
+    return err.unsupported ? unsupportedDelta(where, err.message) : corruptDelta(where, err.message);
+  }
+  if (err instanceof DeltaFormatError) return err;
+  return err;
+}

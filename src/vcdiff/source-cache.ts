@@ -1,0 +1,99 @@
+/**
+ * A small LRU cache of whole, aligned source blocks on top of a BlockSource. COPY instructions read
+ * arbitrary byte ranges of the source; the cache turns them into aligned block reads (the device's
+ * O_DIRECT source allows nothing else) and keeps memory at `blocks * blockSize`.
+ */
+import type { BlockSource } from "../io/interfaces";
+
+/** A COPY wanted source bytes past the end of the source. */
+export class SourceTooShort extends Error {
+  constructor(
+    readonly position: number,
+    readonly sourceSize: number,
+  ) {
+    super(`source too short: byte ${position} wanted, source has ${sourceSize} bytes`);
+  }
+}
+
+export class SourceCache {
+  readonly blockSize: number;
+  private readonly slots: Uint8Array[] = [];
+  /** Block index held by each slot (-1 = empty). */
+  private readonly slotBlock: Float64Array;
+  /** Valid bytes in each slot (short for the last block). */
+  private readonly slotLength: Int32Array;
+  /** Last use of each slot, for LRU eviction. */
+  private readonly slotUsed: Float64Array;
+  private readonly index = new Map<number, number>();
+  private clock = 0;
+  private lastBlock = -1;
+  private lastSlot = 0;
+  /** Statistics for benchmarks. */
+  reads = 0;
+
+  constructor(
+    private readonly source: BlockSource,
+    private readonly capacity: number,
+  ) {
+    if (!(capacity >= 1)) throw new RangeError("source cache needs at least one block");
+    this.blockSize = source.blockSize;
+    this.slotBlock = new Float64Array(capacity).fill(-1);
+    this.slotLength = new Int32Array(capacity);
+    this.slotUsed = new Float64Array(capacity);
+  }
+
+  /** Copies source[position, position + length) into dest[destPos..]. Throws SourceTooShort. */
+  copy(dest: Uint8Array, destPos: number, position: number, length: number): void {
+    const bs = this.blockSize;
+    while (length > 0) {
+      const block = Math.floor(position / bs);
+      const slot = block === this.lastBlock ? this.lastSlot : this.load(block, position);
+      this.slotUsed[slot] = ++this.clock;
+      const data = this.slots[slot]!;
+      const inBlock = position - block * bs;
+      const available = this.slotLength[slot]! - inBlock;
+      if (available <= 0) throw new SourceTooShort(position, this.source.size);
+      const n = length < available ? length : available;
+      if (n <= 32) {
+        for (let i = 0; i < n; i++) dest[destPos + i] = data[inBlock + i]!;
+      } else {
+        dest.set(data.subarray(inBlock, inBlock + n), destPos);
+      }
+      destPos += n;
+      position += n;
+      length -= n;
+    }
+  }
+
+  private load(block: number, position: number): number {
+    let slot = this.index.get(block);
+    if (slot === undefined) {
+      if (position >= this.source.size) throw new SourceTooShort(position, this.source.size);
+      slot = this.victim();
+      const old = this.slotBlock[slot]!;
+      if (old >= 0) this.index.delete(old);
+      let data = this.slots[slot];
+      if (data === undefined) {
+        data = this.source.allocateBlock();
+        this.slots[slot] = data;
+      }
+      this.slotBlock[slot] = -1; // stays empty if the read throws
+      this.lastBlock = -1;
+      const got = this.source.readBlock(block, data);
+      this.reads++;
+      this.slotBlock[slot] = block;
+      this.slotLength[slot] = got;
+      this.index.set(block, slot);
+    }
+    this.lastBlock = block;
+    this.lastSlot = slot;
+    return slot;
+  }
+
+  private victim(): number {
+    if (this.slots.length < this.capacity) return this.slots.length;
+    let best = 0;
+    for (let i = 1; i < this.capacity; i++) if (this.slotUsed[i]! < this.slotUsed[best]!) best = i;
+    return best;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Shared helpers of the VCDIFF decoder tests: deterministic test images, in-memory source/target,
+ * running stock xdelta3, and decoding a delta with a chosen chunking of the delta stream.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { BlockSource, TargetSink } from "../../src/io/interfaces";
+import { decodeVcdiff, type DecodeOptions } from "../../src/vcdiff/decode";
+
+/** xorshift32: fixed-seed pseudo-random numbers, identical on every run. */
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0 || 1;
+  }
+  next(): number {
+    let x = this.s;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.s = x >>> 0;
+    return this.s;
+  }
+  below(n: number): number {
+    return this.next() % n;
+  }
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.next() & 0xff;
+    return out;
+  }
+}
+
+const WORDS = "the quick brown fox jumps over lazy dog lib usr bin etc share locale systemd kernel module firmware".split(" ");
+
+/**
+ * An image-like buffer: text runs (compressible, self-similar), random runs (incompressible) and
+ * zero runs (free space), so xdelta3 emits ADDs, RUNs, source and target COPYs.
+ */
+export function makeImage(seed: number, size: number): Uint8Array {
+  const rng = new Rng(seed);
+  const out = new Uint8Array(size);
+  let p = 0;
+  while (p < size) {
+    const kind = rng.below(3);
+    const len = Math.min(size - p, 256 + rng.below(16384));
+    if (kind === 0) {
+      let q = p;
+      while (q < p + len) {
+        const w = WORDS[rng.below(WORDS.length)]!;
+        for (let i = 0; i < w.length && q < p + len; i++) out[q++] = w.charCodeAt(i);
+        if (q < p + len) out[q++] = 32;
+      }
+    } else if (kind === 1) {
+      out.set(rng.bytes(len), p);
+    } // kind 2: zeros
+    p += len;
+  }
+  return out;
+}
+
+/** A "new release" of `old`: edits, insertions, deletions and a moved block. */
+export function mutateImage(old: Uint8Array, seed: number, edits = 40): Uint8Array {
+  const rng = new Rng(seed);
+  const parts: Uint8Array[] = [];
+  let p = 0;
+  const step = Math.floor(old.length / (edits + 1));
+  for (let e = 0; e < edits; e++) {
+    const next = Math.min(old.length, p + rng.below(2 * step));
+    parts.push(old.subarray(p, next));
+    const op = rng.below(4);
+    if (op === 0) parts.push(rng.bytes(1 + rng.below(2000))); // insertion
+    else if (op === 1) p = next + rng.below(3000); // deletion
+    else if (op === 2) {
+      parts.push(rng.bytes(1 + rng.below(200))); // replacement
+      p = next + rng.below(200);
+      continue;
+    }
+    if (op === 3) {
+      const from = rng.below(Math.max(1, old.length - 70000));
+      parts.push(old.subarray(from, from + 1 + rng.below(65536))); // moved/duplicated block
+    }
+    p = Math.max(p, next);
+    if (p >= old.length) break;
+  }
+  if (p < old.length) parts.push(old.subarray(p));
+  return Buffer.concat(parts);
+}
+
+/** A scratch directory removed when the process exits. */
+export function scratchDir(name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `mbd-${name}-`));
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Runs xdelta3 with `args`; throws with its stderr when it fails. */
+export function xdelta3(args: string[]): void {
+  const r = spawnSync("xdelta3", args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`xdelta3 ${args.join(" ")} failed: ${r.stderr}`);
+}
+
+/** Encodes `target` against `source` (null = no source) with stock `xdelta3 -e` and `flags`. */
+export function xdelta3Encode(dir: string, source: Uint8Array | null, target: Uint8Array, flags: string[]): Uint8Array {
+  const tag = Math.random().toString(36).slice(2);
+  const src = path.join(dir, `src-${tag}`);
+  const tgt = path.join(dir, `tgt-${tag}`);
+  const out = path.join(dir, `delta-${tag}`);
+  fs.writeFileSync(tgt, target);
+  const args = ["-e", "-f", ...flags];
+  if (source) {
+    fs.writeFileSync(src, source);
+    args.push("-s", src);
+  }
+  xdelta3([...args, tgt, out]);
+  const delta = fs.readFileSync(out);
+  for (const f of [src, tgt, out]) fs.rmSync(f, { force: true });
+  return new Uint8Array(delta);
+}
+
+/** An in-memory BlockSource (4 KiB blocks by default). Counts block reads. */
+export class MemorySource implements BlockSource {
+  readonly size: number;
+  reads = 0;
+  constructor(
+    private readonly data: Uint8Array,
+    readonly blockSize = 4096,
+  ) {
+    this.size = data.length;
+  }
+  allocateBlock(): Uint8Array {
+    return new Uint8Array(this.blockSize);
+  }
+  readBlock(index: number, into: Uint8Array): number {
+    this.reads++;
+    const start = index * this.blockSize;
+    const part = this.data.subarray(start, Math.min(this.size, start + this.blockSize));
+    into.set(part);
+    return part.length;
+  }
+  close(): void {}
+}
+
+/** Collects what the decoder writes. */
+export class MemorySink implements TargetSink {
+  private parts: Uint8Array[] = [];
+  finished = false;
+  write(data: Uint8Array): void {
+    this.parts.push(data.slice());
+  }
+  finish(): void {
+    this.finished = true;
+  }
+  bytes(): Uint8Array {
+    return new Uint8Array(Buffer.concat(this.parts));
+  }
+}
+
+export type Chunking = "whole" | "bytes" | { randomSeed: number; max: number };
+
+async function* chunked(delta: Uint8Array, chunking: Chunking): AsyncGenerator<Uint8Array> {
+  if (chunking === "whole") {
+    yield delta;
+  } else if (chunking === "bytes") {
+    for (let i = 0; i < delta.length; i++) yield delta.subarray(i, i + 1);
+  } else {
+    const rng = new Rng(chunking.randomSeed);
+    for (let i = 0; i < delta.length; ) {
+      const n = 1 + rng.below(chunking.max);
+      yield delta.subarray(i, i + n);
+      i += n;
+    }
+  }
+}
+
+/** Decodes `delta` against `source` (in memory) and returns the target bytes. */
+export async function decodeBuffers(
+  delta: Uint8Array,
+  source: Uint8Array,
+  options: DecodeOptions & { chunking?: Chunking; blockSize?: number } = {},
+): Promise<Uint8Array> {
+  const sink = new MemorySink();
+  await decodeVcdiff(chunked(delta, options.chunking ?? "whole"), new MemorySource(source, options.blockSize), sink, options);
+  return sink.bytes();
+}
