@@ -114,7 +114,7 @@ test("bad instructions (spec 18)", async () => {
 test("wrong source, checksum and file structure (spec 21, 22)", async () => {
   const good = file([rfcWindow({ checksumOf: RFC_TARGET })]);
   const wrongSource = RFC_SOURCE.slice();
-  wrongSource[1] ^= 1;
+  wrongSource[1] = wrongSource[1]! ^ 1;
   const err = await fails(good, wrongSource, /checksum mismatch.*source partition differs from the image the delta was made from/, SourceMismatchError);
   assert.equal((err as MenderDeltaError).exitCode, 3);
   // Without checksum verification the wrong byte goes through (what -n does in xdelta3).
@@ -122,7 +122,7 @@ test("wrong source, checksum and file structure (spec 21, 22)", async () => {
   assert.equal(out[1], RFC_TARGET[1]! ^ 1);
   await fails(good, RFC_SOURCE.subarray(0, 3), /source too short/, SourceMismatchError);
   const flipped = good.slice();
-  flipped[14] ^= 0x10; // inside the 4 checksum bytes
+  flipped[14] = flipped[14]! ^ 0x10; // inside the 4 checksum bytes
   await fails(flipped, RFC_SOURCE, /checksum mismatch/, SourceMismatchError);
   await fails(file([]), RFC_SOURCE, /no window/);
   await fails(Uint8Array.from([...good, 0x00]), RFC_SOURCE, /window 1.*truncated/);
