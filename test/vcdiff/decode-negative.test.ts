@@ -166,7 +166,10 @@ for (const secondary of ["none", "djw"]) {
     for (let i = 0; i < 2000; i++) {
       const bad = delta.slice();
       const flips = 1 + rng.below(3);
-      for (let f = 0; f < flips; f++) bad[rng.below(bad.length)] ^= 1 << rng.below(8);
+      for (let f = 0; f < flips; f++) {
+        const at = rng.below(bad.length);
+        bad[at] = bad[at]! ^ (1 << rng.below(8));
+      }
       await robust(bad, OLD, NEW);
     }
   });
