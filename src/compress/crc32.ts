@@ -1,0 +1,43 @@
+/**
+ * CRC32 (IEEE 802.3, reflected polynomial 0xEDB88320) as xz uses it for headers, the index and
+ * the CRC32 block check. Slicing-by-8 because block checks run over every decompressed byte.
+ */
+const TABLES = buildTables();
+
+function buildTables(): Int32Array {
+  const t = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t[n]!;
+    for (let k = 1; k < 8; k++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[k * 256 + n] = c;
+    }
+  }
+  return t;
+}
+
+/** Continues a CRC32 over data[start..end); pass 0 to begin. Returns the unsigned CRC. */
+export function crc32(data: Uint8Array, crc = 0, start = 0, end = data.length): number {
+  const t = TABLES;
+  let c = ~crc;
+  let i = start;
+  for (const stop8 = end - 8; i <= stop8; i += 8) {
+    const a = c ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
+    c =
+      t[1792 + (a & 0xff)]! ^
+      t[1536 + ((a >>> 8) & 0xff)]! ^
+      t[1280 + ((a >>> 16) & 0xff)]! ^
+      t[1024 + (a >>> 24)]! ^
+      t[768 + data[i + 4]!]! ^
+      t[512 + data[i + 5]!]! ^
+      t[256 + data[i + 6]!]! ^
+      t[data[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}

@@ -1,0 +1,48 @@
+/**
+ * CRC64 (ECMA-182, reflected polynomial 0xC96C5795D7870F42) as xz's CRC64 block check.
+ * The 64-bit value is kept as two uint32 halves so the loop needs no BigInt.
+ */
+const LO = new Int32Array(256);
+const HI = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+  let lo = n;
+  let hi = 0;
+  for (let k = 0; k < 8; k++) {
+    const carry = lo & 1;
+    lo = (lo >>> 1) | (hi << 31);
+    hi = hi >>> 1;
+    if (carry) {
+      lo ^= 0xd7870f42;
+      hi ^= 0xc96c5795;
+    }
+  }
+  LO[n] = lo;
+  HI[n] = hi;
+}
+
+/** An incremental CRC64; `digestInto` writes the little-endian 8 bytes xz stores. */
+export class Crc64 {
+  private lo = -1;
+  private hi = -1;
+
+  update(data: Uint8Array, start = 0, end = data.length): void {
+    let lo = this.lo;
+    let hi = this.hi;
+    for (let i = start; i < end; i++) {
+      const idx = (lo ^ data[i]!) & 0xff;
+      lo = ((lo >>> 8) | (hi << 24)) ^ LO[idx]!;
+      hi = (hi >>> 8) ^ HI[idx]!;
+    }
+    this.lo = lo;
+    this.hi = hi;
+  }
+
+  digestInto(out: Uint8Array, offset = 0): void {
+    const lo = ~this.lo;
+    const hi = ~this.hi;
+    for (let k = 0; k < 4; k++) {
+      out[offset + k] = (lo >>> (8 * k)) & 0xff;
+      out[offset + 4 + k] = (hi >>> (8 * k)) & 0xff;
+    }
+  }
+}

@@ -1,0 +1,566 @@
+/**
+ * The LZMA decoder core under LZMA2: range decoder, probability model and the dictionary ring
+ * buffer. It decodes one LZMA2 chunk at a time from a buffer that holds the whole compressed
+ * chunk (at most 64 KiB), so the hot loop never waits for input; it can stop at any output
+ * position (a match longer than the room left is finished on the next call).
+ *
+ * The range decoder and all bit-tree walks are written inline in `decode` with the coder state
+ * in local variables: that is what makes this loop fast in V8 (no calls, no property writes per
+ * bit). Probabilities live in one Uint16Array at the fixed offsets below.
+ */
+import { XzError } from "./xz-error.js";
+
+const NUM_STATES = 12;
+const POS_STATES_MAX = 16;
+const IS_MATCH = 0;
+const IS_REP = IS_MATCH + NUM_STATES * POS_STATES_MAX;
+const IS_REP0 = IS_REP + NUM_STATES;
+const IS_REP1 = IS_REP0 + NUM_STATES;
+const IS_REP2 = IS_REP1 + NUM_STATES;
+const IS_REP0_LONG = IS_REP2 + NUM_STATES;
+const DIST_SLOT = IS_REP0_LONG + NUM_STATES * POS_STATES_MAX; // 4 length states x 64 slots
+const DIST_SPECIAL = DIST_SLOT + 4 * 64; // distances 4..127: 114 reverse bit-tree probabilities
+const DIST_ALIGN = DIST_SPECIAL + 114;
+// A length coder: choice, choice2, low[16][8], mid[16][8], high[256].
+const LEN_CHOICE2 = 1;
+const LEN_LOW = 2;
+const LEN_MID = LEN_LOW + POS_STATES_MAX * 8;
+const LEN_HIGH = LEN_MID + POS_STATES_MAX * 8;
+const LEN_CODER_SIZE = LEN_HIGH + 256;
+const MATCH_LEN = DIST_ALIGN + 16;
+const REP_LEN = MATCH_LEN + LEN_CODER_SIZE;
+const LITERAL = REP_LEN + LEN_CODER_SIZE;
+const PROBS_SIZE = LITERAL + (0x300 << 4); // lc + lp <= 4 in LZMA2
+
+const RC_TOP = 0x1000000;
+const PROB_INIT = 1024;
+/** First dictionary allocation; it doubles up to the declared size only as output needs it. */
+const DICT_INITIAL = 64 * 1024;
+
+export class LzmaDecoder {
+  /** The dictionary ring buffer; bytes [start, pos) after a `decode` are new output. */
+  dict = new Uint8Array(0);
+  /** Next write position in `dict`. */
+  pos = 0;
+  /** The declared dictionary size: no distance may reach further back. */
+  private dictSize = 0;
+  /** The ring has wrapped since the last reset: all of `dict` is history. */
+  private wrapped = false;
+
+  private readonly probs = new Uint16Array(PROBS_SIZE);
+  private lc = 0;
+  private lpMask = 0;
+  private pbMask = 0;
+  private state = 0;
+  private rep0 = 0;
+  private rep1 = 0;
+  private rep2 = 0;
+  private rep3 = 0;
+  /** Bytes of the current match still to be copied (the output room ran out). */
+  private pendingLen = 0;
+
+  private range = 0;
+  private code = 0;
+  private input: Uint8Array = new Uint8Array(0);
+  private ip = 0;
+  private inEnd = 0;
+  /** Offset in the decoder's whole compressed input of input[0], for error messages. */
+  private inputBase = 0;
+
+  /** Starts a new dictionary of `size` bytes (empty history). */
+  resetDictionary(size: number): void {
+    this.dictSize = size;
+    this.pos = 0;
+    this.wrapped = false;
+  }
+
+  /** Sets lc/lp/pb from an LZMA properties byte; false when the byte is invalid for LZMA2. */
+  setProperties(props: number): boolean {
+    if (props > (4 * 5 + 4) * 9 + 8) return false;
+    const pb = Math.floor(props / 45);
+    const rest = props - pb * 45;
+    const lp = Math.floor(rest / 9);
+    const lc = rest - lp * 9;
+    if (lc + lp > 4) return false;
+    this.lc = lc;
+    this.lpMask = (1 << lp) - 1;
+    this.pbMask = (1 << pb) - 1;
+    return true;
+  }
+
+  /** Resets the probability model, the state and the repeated distances. */
+  resetState(): void {
+    this.probs.fill(PROB_INIT);
+    this.state = 0;
+    this.rep0 = this.rep1 = this.rep2 = this.rep3 = 0;
+    this.pendingLen = 0;
+  }
+
+  /**
+   * Makes room at `pos` (grows the buffer towards the declared size, or wraps the ring) and
+   * returns how many bytes can be written contiguously from `pos`.
+   */
+  ensureSpace(): number {
+    if (this.pos === this.dict.length) {
+      if (this.dict.length < this.dictSize) {
+        // Not wrapped yet (the ring only wraps at full size): growing keeps every position.
+        const size = Math.min(this.dictSize, Math.max(this.dict.length * 2, DICT_INITIAL));
+        const bigger = new Uint8Array(size);
+        bigger.set(this.dict.subarray(0, this.pos));
+        this.dict = bigger;
+      } else {
+        this.pos = 0;
+        this.wrapped = true;
+      }
+    }
+    return this.dict.length - this.pos;
+  }
+
+  /** Records n bytes written at `pos` by the caller (an LZMA2 uncompressed chunk). */
+  advance(n: number): void {
+    this.pos += n;
+  }
+
+  /**
+   * Starts the range decoder on input[start..end), one whole LZMA chunk. `inputOffset` is the
+   * offset of input[start] in the compressed input. Returns false if the chunk cannot start so.
+   */
+  beginChunk(input: Uint8Array, start: number, end: number, inputOffset: number): boolean {
+    if (end - start < 5 || input[start] !== 0) return false;
+    this.input = input;
+    this.inputBase = inputOffset - start;
+    this.code = ((input[start + 1]! << 24) | (input[start + 2]! << 16) | (input[start + 3]! << 8) | input[start + 4]!) >>> 0;
+    this.range = 0xffffffff;
+    this.ip = start + 5;
+    this.inEnd = end;
+    return true;
+  }
+
+  /** After the chunk's last byte of output: true when the chunk ended exactly as LZMA2 requires. */
+  finishChunk(): boolean {
+    if (this.pendingLen !== 0) return false;
+    if (this.range < RC_TOP && this.ip < this.inEnd) {
+      this.range *= 256;
+      this.code = this.code * 256 + this.input[this.ip++]!;
+    }
+    return this.ip === this.inEnd && this.code === 0;
+  }
+
+  /** Input offset just after the current chunk's compressed bytes. */
+  get inputEnd(): number {
+    return this.inputBase + this.inEnd;
+  }
+
+  /** Input offset the range decoder has reached (for error messages). */
+  get inputOffset(): number {
+    return this.inputBase + this.ip;
+  }
+
+  /** Decodes until `pos` reaches `limit` (limit <= dict.length, after ensureSpace). */
+  decode(limit: number): void {
+    const dict = this.dict;
+    const dictLen = dict.length;
+    const dictSize = this.dictSize;
+    const probs = this.probs;
+    const inp = this.input;
+    const inEnd = this.inEnd;
+    const lc = this.lc;
+    const lpMask = this.lpMask;
+    const pbMask = this.pbMask;
+    const wrapped = this.wrapped;
+    let range = this.range;
+    let code = this.code;
+    let ip = this.ip;
+    let pos = this.pos;
+    let state = this.state;
+    let rep0 = this.rep0;
+    let rep1 = this.rep1;
+    let rep2 = this.rep2;
+    let rep3 = this.rep3;
+    let len = this.pendingLen;
+    let i = 0;
+    let p = 0;
+    let bound = 0;
+    let m = 0;
+
+    for (;;) {
+      if (len > 0) {
+        // Copy (the rest of) a match: rep0 + 1 bytes back.
+        let back = pos - rep0 - 1;
+        if (back < 0) back += dictLen;
+        let n = limit - pos;
+        if (n > len) n = len;
+        len -= n;
+        if (n > 32 && rep0 >= n && back + n <= dictLen) {
+          dict.copyWithin(pos, back, back + n);
+          pos += n;
+        } else {
+          do {
+            dict[pos++] = dict[back++]!;
+            if (back === dictLen) back = 0;
+          } while (--n > 0);
+        }
+      }
+      if (pos >= limit) break;
+
+      const posState = pos & pbMask;
+      // is_match[state][posState]
+      i = IS_MATCH + (state << 4) + posState;
+      if (range < RC_TOP) {
+        if (ip >= inEnd) throw this.overrun(ip);
+        range *= 256;
+        code = code * 256 + inp[ip++]!;
+      }
+      p = probs[i]!;
+      bound = (range >>> 11) * p;
+      if (code < bound) {
+        range = bound;
+        probs[i] = p + ((2048 - p) >>> 5);
+        // Literal.
+        const prev = pos > 0 ? dict[pos - 1]! : wrapped ? dict[dictLen - 1]! : 0;
+        const base = LITERAL + 0x300 * (((pos & lpMask) << lc) + (prev >>> (8 - lc)));
+        m = 1;
+        if (state < 7) {
+          do {
+            i = base + m;
+            if (range < RC_TOP) {
+              if (ip >= inEnd) throw this.overrun(ip);
+              range *= 256;
+              code = code * 256 + inp[ip++]!;
+            }
+            p = probs[i]!;
+            bound = (range >>> 11) * p;
+            if (code < bound) {
+              range = bound;
+              probs[i] = p + ((2048 - p) >>> 5);
+              m <<= 1;
+            } else {
+              range -= bound;
+              code -= bound;
+              probs[i] = p - (p >>> 5);
+              m = (m << 1) | 1;
+            }
+          } while (m < 0x100);
+        } else {
+          let back = pos - rep0 - 1;
+          if (back < 0) back += dictLen;
+          let matchByte = dict[back]!;
+          let offset = 0x100;
+          do {
+            matchByte <<= 1;
+            const matchBit = matchByte & offset;
+            i = base + offset + matchBit + m;
+            if (range < RC_TOP) {
+              if (ip >= inEnd) throw this.overrun(ip);
+              range *= 256;
+              code = code * 256 + inp[ip++]!;
+            }
+            p = probs[i]!;
+            bound = (range >>> 11) * p;
+            if (code < bound) {
+              range = bound;
+              probs[i] = p + ((2048 - p) >>> 5);
+              m <<= 1;
+              offset &= ~matchBit;
+            } else {
+              range -= bound;
+              code -= bound;
+              probs[i] = p - (p >>> 5);
+              m = (m << 1) | 1;
+              offset = matchBit;
+            }
+          } while (m < 0x100);
+        }
+        dict[pos++] = m;
+        state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
+        continue;
+      }
+      range -= bound;
+      code -= bound;
+      probs[i] = p - (p >>> 5);
+
+      // is_rep[state]
+      let lenBase = MATCH_LEN;
+      i = IS_REP + state;
+      if (range < RC_TOP) {
+        if (ip >= inEnd) throw this.overrun(ip);
+        range *= 256;
+        code = code * 256 + inp[ip++]!;
+      }
+      p = probs[i]!;
+      bound = (range >>> 11) * p;
+      const isRep = code >= bound;
+      if (!isRep) {
+        range = bound;
+        probs[i] = p + ((2048 - p) >>> 5);
+      } else {
+        range -= bound;
+        code -= bound;
+        probs[i] = p - (p >>> 5);
+        lenBase = REP_LEN;
+        // is_rep0[state]
+        i = IS_REP0 + state;
+        if (range < RC_TOP) {
+          if (ip >= inEnd) throw this.overrun(ip);
+          range *= 256;
+          code = code * 256 + inp[ip++]!;
+        }
+        p = probs[i]!;
+        bound = (range >>> 11) * p;
+        if (code < bound) {
+          range = bound;
+          probs[i] = p + ((2048 - p) >>> 5);
+          // is_rep0_long[state][posState]
+          i = IS_REP0_LONG + (state << 4) + posState;
+          if (range < RC_TOP) {
+            if (ip >= inEnd) throw this.overrun(ip);
+            range *= 256;
+            code = code * 256 + inp[ip++]!;
+          }
+          p = probs[i]!;
+          bound = (range >>> 11) * p;
+          if (code < bound) {
+            range = bound;
+            probs[i] = p + ((2048 - p) >>> 5);
+            // Short rep: one byte from rep0.
+            if (rep0 >= dictSize || (!wrapped && rep0 >= pos)) throw this.badDistance(ip, rep0);
+            let back = pos - rep0 - 1;
+            if (back < 0) back += dictLen;
+            dict[pos] = dict[back]!;
+            pos++;
+            state = state < 7 ? 9 : 11;
+            continue;
+          }
+          range -= bound;
+          code -= bound;
+          probs[i] = p - (p >>> 5);
+        } else {
+          range -= bound;
+          code -= bound;
+          probs[i] = p - (p >>> 5);
+          // is_rep1[state]
+          let dist = 0;
+          i = IS_REP1 + state;
+          if (range < RC_TOP) {
+            if (ip >= inEnd) throw this.overrun(ip);
+            range *= 256;
+            code = code * 256 + inp[ip++]!;
+          }
+          p = probs[i]!;
+          bound = (range >>> 11) * p;
+          if (code < bound) {
+            range = bound;
+            probs[i] = p + ((2048 - p) >>> 5);
+            dist = rep1;
+          } else {
+            range -= bound;
+            code -= bound;
+            probs[i] = p - (p >>> 5);
+            // is_rep2[state]
+            i = IS_REP2 + state;
+            if (range < RC_TOP) {
+              if (ip >= inEnd) throw this.overrun(ip);
+              range *= 256;
+              code = code * 256 + inp[ip++]!;
+            }
+            p = probs[i]!;
+            bound = (range >>> 11) * p;
+            if (code < bound) {
+              range = bound;
+              probs[i] = p + ((2048 - p) >>> 5);
+              dist = rep2;
+            } else {
+              range -= bound;
+              code -= bound;
+              probs[i] = p - (p >>> 5);
+              dist = rep3;
+              rep3 = rep2;
+            }
+            rep2 = rep1;
+          }
+          rep1 = rep0;
+          rep0 = dist;
+        }
+      }
+
+      // Match length: choice bit, choice2 bit, then a 3-bit low/mid or 8-bit high tree.
+      let treeBase = 0;
+      let treeLimit = 8;
+      i = lenBase;
+      if (range < RC_TOP) {
+        if (ip >= inEnd) throw this.overrun(ip);
+        range *= 256;
+        code = code * 256 + inp[ip++]!;
+      }
+      p = probs[i]!;
+      bound = (range >>> 11) * p;
+      if (code < bound) {
+        range = bound;
+        probs[i] = p + ((2048 - p) >>> 5);
+        treeBase = lenBase + LEN_LOW + (posState << 3);
+        len = 2 - 8;
+      } else {
+        range -= bound;
+        code -= bound;
+        probs[i] = p - (p >>> 5);
+        i = lenBase + LEN_CHOICE2;
+        if (range < RC_TOP) {
+          if (ip >= inEnd) throw this.overrun(ip);
+          range *= 256;
+          code = code * 256 + inp[ip++]!;
+        }
+        p = probs[i]!;
+        bound = (range >>> 11) * p;
+        if (code < bound) {
+          range = bound;
+          probs[i] = p + ((2048 - p) >>> 5);
+          treeBase = lenBase + LEN_MID + (posState << 3);
+          len = 10 - 8;
+        } else {
+          range -= bound;
+          code -= bound;
+          probs[i] = p - (p >>> 5);
+          treeBase = lenBase + LEN_HIGH;
+          treeLimit = 256;
+          len = 18 - 256;
+        }
+      }
+      m = 1;
+      do {
+        i = treeBase + m;
+        if (range < RC_TOP) {
+          if (ip >= inEnd) throw this.overrun(ip);
+          range *= 256;
+          code = code * 256 + inp[ip++]!;
+        }
+        p = probs[i]!;
+        bound = (range >>> 11) * p;
+        if (code < bound) {
+          range = bound;
+          probs[i] = p + ((2048 - p) >>> 5);
+          m <<= 1;
+        } else {
+          range -= bound;
+          code -= bound;
+          probs[i] = p - (p >>> 5);
+          m = (m << 1) | 1;
+        }
+      } while (m < treeLimit);
+      len += m;
+
+      if (isRep) {
+        state = state < 7 ? 8 : 11;
+      } else {
+        state = state < 7 ? 7 : 10;
+        rep3 = rep2;
+        rep2 = rep1;
+        rep1 = rep0;
+        // Distance slot: 6-bit tree chosen by min(len - 2, 3).
+        treeBase = DIST_SLOT + (len < 6 ? len - 2 : 3) * 64;
+        m = 1;
+        do {
+          i = treeBase + m;
+          if (range < RC_TOP) {
+            if (ip >= inEnd) throw this.overrun(ip);
+            range *= 256;
+            code = code * 256 + inp[ip++]!;
+          }
+          p = probs[i]!;
+          bound = (range >>> 11) * p;
+          if (code < bound) {
+            range = bound;
+            probs[i] = p + ((2048 - p) >>> 5);
+            m <<= 1;
+          } else {
+            range -= bound;
+            code -= bound;
+            probs[i] = p - (p >>> 5);
+            m = (m << 1) | 1;
+          }
+        } while (m < 64);
+        const slot = m - 64;
+        if (slot < 4) {
+          rep0 = slot;
+        } else {
+          const directBits = (slot >>> 1) - 1;
+          rep0 = ((2 | (slot & 1)) << directBits) >>> 0;
+          let reverseBits = directBits;
+          if (slot < 14) {
+            treeBase = DIST_SPECIAL + rep0 - slot - 1;
+          } else {
+            // Bits above the lowest four are coded at probability 1/2, then 4 "align" bits.
+            let d = 0;
+            for (let k = directBits - 4; k > 0; k--) {
+              if (range < RC_TOP) {
+                if (ip >= inEnd) throw this.overrun(ip);
+                range *= 256;
+                code = code * 256 + inp[ip++]!;
+              }
+              range = range >>> 1;
+              if (code >= range) {
+                code -= range;
+                d = d * 2 + 1;
+              } else {
+                d = d * 2;
+              }
+            }
+            rep0 += d * 16;
+            treeBase = DIST_ALIGN;
+            reverseBits = 4;
+          }
+          m = 1;
+          for (let k = 0; k < reverseBits; k++) {
+            i = treeBase + m;
+            if (range < RC_TOP) {
+              if (ip >= inEnd) throw this.overrun(ip);
+              range *= 256;
+              code = code * 256 + inp[ip++]!;
+            }
+            p = probs[i]!;
+            bound = (range >>> 11) * p;
+            if (code < bound) {
+              range = bound;
+              probs[i] = p + ((2048 - p) >>> 5);
+              m <<= 1;
+            } else {
+              range -= bound;
+              code -= bound;
+              probs[i] = p - (p >>> 5);
+              m = (m << 1) | 1;
+              rep0 += 1 << k;
+            }
+          }
+        }
+      }
+      if (rep0 >= dictSize || (!wrapped && rep0 >= pos)) throw this.badDistance(ip, rep0);
+    }
+
+    this.range = range;
+    this.code = code;
+    this.ip = ip;
+    this.pos = pos;
+    this.state = state;
+    this.rep0 = rep0;
+    this.rep1 = rep1;
+    this.rep2 = rep2;
+    this.rep3 = rep3;
+    this.pendingLen = len;
+  }
+
+  private overrun(ip: number): XzError {
+    return new XzError(
+      "corrupt",
+      this.inputBase + ip,
+      `xz data is corrupt: an LZMA2 chunk needs more compressed bytes than it declares (at compressed offset ${this.inputBase + ip}); the file is damaged or not what it claims to be — obtain it again`,
+    );
+  }
+
+  private badDistance(ip: number, rep0: number): XzError {
+    const have = this.wrapped ? this.dict.length : this.pos;
+    return new XzError(
+      "corrupt",
+      this.inputBase + ip,
+      `xz data is corrupt: an LZMA match refers ${rep0 + 1} bytes back but only ${Math.min(have, this.dictSize)} bytes of history exist (at compressed offset ${this.inputBase + ip}); the file is damaged — obtain it again`,
+    );
+  }
+}
