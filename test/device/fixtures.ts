@@ -236,3 +236,10 @@ export async function downloadStreaming(
   await feed;
   return result;
 }
+
+/** sha256 of the first `bytes` (default: all) of a device as it is on disk: `dd iflag=direct`, not our own reader. */
+export function sha256Direct(device: string, bytes?: number): string {
+  const args = ["if=" + device, "iflag=direct,count_bytes", "bs=1M", "status=none"];
+  if (bytes !== undefined) args.push(`count=${bytes}`);
+  return sha256(execFileSync("dd", args, { maxBuffer: 1 << 30 }));
+}
