@@ -1,0 +1,176 @@
+/**
+ * One generator run: check the inputs (cheap checks first), put both images on disk, encode the
+ * VCDIFF delta, write the delta Artifact (atomically) and describe what was done. Scratch files live
+ * in a directory next to the output (same file system, which has room for the output anyway) and
+ * are removed whatever happens.
+ */
+import { createWriteStream, promises as fsp, readFileSync, rmSync } from "node:fs";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { MenderDeltaError } from "../errors";
+import { signManifest, writeArtifact, type FileSpec } from "../artifact";
+import { encodeVcdiff } from "../vcdiff/encode";
+import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelease } from "./inputs";
+import type { GeneratorOptions } from "./options";
+import { NO_PROGRESS, type Progress } from "./progress";
+import { deltaArtifactSpec, deltaPayloadName } from "./spec";
+import type { GenerationSummary, ReleaseSummary } from "./summary";
+
+export interface GenerateHooks {
+  progress?: Progress;
+  /** Called for each warning as soon as it is known (they are in the summary too). */
+  warn?(message: string): void;
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new MenderDeltaError(`cannot read the ${what} ${file}: ${code === "ENOENT" ? "no such file" : (err as Error).message}`);
+  }
+}
+
+export async function generateDelta(options: GeneratorOptions, hooks: GenerateHooks = {}): Promise<GenerationSummary> {
+  const progress = hooks.progress ?? NO_PROGRESS;
+  const warnings: string[] = [];
+  const warn = (m: string): void => {
+    warnings.push(m);
+    hooks.warn?.(m);
+  };
+  const t0 = Date.now();
+
+  // Keys first: a bad key should not cost an hour of encoding.
+  const signingKey = options.signingKey === undefined ? undefined : readPem(options.signingKey, "signing key");
+  if (signingKey) signManifest(new Uint8Array(0), signingKey);
+  const verifyKey = options.verifyKey === undefined ? undefined : readPem(options.verifyKey, "verification key");
+
+  const fromInfo = await inspectInput("FROM", options.from, verifyKey);
+  const toInfo = await inspectInput("TO", options.to, verifyKey);
+  const toDeviceTypes = toInfo.deviceTypes.length > 0 ? toInfo.deviceTypes : options.deviceTypes;
+  for (const w of checkPair(fromInfo, toInfo, toDeviceTypes, options.output)) warn(w);
+  await checkOutputDirectory(options.output);
+
+  const workDir = await fsp.mkdtemp(path.join(path.dirname(path.resolve(options.output)), ".mender-delta-work-"));
+  // An interrupted run must not leave images behind (the Artifact writer cleans up its own files).
+  const onSignal = (signal: NodeJS.Signals): void => {
+    rmSync(workDir, { recursive: true, force: true });
+    process.kill(process.pid, signal);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const from = await loadImage(fromInfo, workDir, progress);
+    const to = await loadImage(toInfo, workDir, progress);
+    if (from.sha256 === to.sha256) {
+      throw new MenderDeltaError(`FROM and TO hold the same image (sha256 ${from.sha256}): a delta would change nothing; check you picked two different releases`);
+    }
+    const t1 = Date.now();
+
+    const deltaDir = path.join(workDir, "delta");
+    await fsp.mkdir(deltaDir);
+    const deltaPath = path.join(deltaDir, deltaPayloadName(to));
+    progress.start("encoding", 0);
+    let stats;
+    try {
+      stats = await encodeVcdiff(from.imagePath, to.imagePath, countingFile(deltaPath, progress), {
+        windowSize: options.windowSize,
+        threads: options.threads,
+        level: options.level,
+        checksum: options.checksum,
+      });
+    } finally {
+      progress.finish();
+    }
+    const t2 = Date.now();
+
+    const scripts = await writeScripts(to, workDir);
+    const spec = deltaArtifactSpec({
+      from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
+      decoderArguments: options.decoderArguments, deltaPath, scripts, compression: options.compression, signingKey,
+    });
+    progress.start("writing", 0);
+    let written;
+    try {
+      written = await writeArtifact(options.output, spec);
+    } finally {
+      progress.finish();
+    }
+    const t3 = Date.now();
+    const payload = written.payloadFiles[0]!;
+    return {
+      output: options.output,
+      artifactName: spec.artifactName,
+      artifactSize: written.size,
+      compression: options.compression,
+      signed: signingKey !== undefined,
+      deviceTypes: spec.deviceTypes,
+      from: releaseSummary(from),
+      to: releaseSummary(to),
+      delta: {
+        payload: payload.name, size: payload.size, sha256: payload.sha256, windows: stats.windows, windowSize: stats.windowSize,
+        level: stats.level, threads: stats.threads, checksum: options.checksum,
+      },
+      decoderArguments: options.decoderArguments,
+      ratio: written.size / to.inputSize,
+      timeMs: { total: t3 - t0, read: t1 - t0, encode: t2 - t1, write: t3 - t2 },
+      warnings: [...options.notes, ...warnings],
+    };
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    await fsp.rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function checkOutputDirectory(output: string): Promise<void> {
+  const dir = path.dirname(path.resolve(output));
+  try {
+    await fsp.access(dir, 2 /* W_OK */);
+  } catch {
+    throw new MenderDeltaError(`cannot write the output ${output}: the directory ${dir} does not exist or is not writable`);
+  }
+}
+
+function releaseSummary(r: LoadedRelease): ReleaseSummary {
+  return {
+    input: r.source.kind, path: r.source.path, artifactName: r.artifactName, image: r.imageName,
+    imageSize: r.imageSize, sha256: r.sha256, inputSize: r.inputSize,
+  };
+}
+
+/** TO's state scripts as files, for the Artifact writer (which reads scripts from disk). */
+async function writeScripts(to: InputRelease, workDir: string): Promise<FileSpec[]> {
+  if (to.scripts.length === 0) return [];
+  const dir = path.join(workDir, "scripts");
+  await fsp.mkdir(dir);
+  const files: FileSpec[] = [];
+  for (const s of to.scripts) {
+    const file = path.join(dir, s.name);
+    await fsp.writeFile(file, s.content, { mode: s.mode & 0o777 });
+    files.push({ path: file, name: s.name, mode: s.mode & 0o777 });
+  }
+  return files;
+}
+
+/** The delta file as a stream whose writes show as progress (delta bytes; the total is unknown up front). */
+function countingFile(file: string, progress: Progress): Writable {
+  const out = createWriteStream(file, { highWaterMark: 1 << 20 });
+  const stream: Writable = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      progress.advance(chunk.length);
+      if (out.write(chunk)) done();
+      else out.once("drain", () => done());
+    },
+    final(done) {
+      out.once("error", done);
+      out.end(() => done());
+    },
+    destroy(err, done) {
+      out.destroy();
+      done(err);
+    },
+  });
+  out.on("error", (err) => stream.destroy(new MenderDeltaError(`cannot write the delta to ${file}: ${err.message} (is the disk full?)`)));
+  return stream;
+}

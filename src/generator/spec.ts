@@ -1,0 +1,78 @@
+/**
+ * What the delta Artifact says (spec section 4.6): payload type mender-binary-delta, one payload file
+ * `<TO image>.delta`; type-info depends on FROM's image checksum (key spelled as FROM spells it) and
+ * provides what TO provides; rootfs-style clears; meta-data for the device program. Name, device
+ * types, group and state scripts come from TO.
+ */
+import type { ArtifactSpec, Compression, FileSpec, MetaData } from "../artifact";
+import { SOURCE_SIZE_KEY } from "../device/delta-header";
+import { CHECKSUM_KEYS, type LoadedRelease } from "./inputs";
+
+export const DELTA_PAYLOAD_TYPE = "mender-binary-delta";
+/** What mender-artifact gives rootfs-image Artifacts; used when TO has no clears of its own. */
+export const ROOTFS_CLEARS = ["artifact_group", "rootfs_image_checksum", "rootfs-image.*"];
+
+export interface DeltaSpecInput {
+  from: LoadedRelease;
+  to: LoadedRelease;
+  /** The delta's name (-n); default TO's name. */
+  artifactName?: string;
+  /** Device types for a raw TO image (--device-type). */
+  deviceTypes: string[];
+  decoderArguments: string[];
+  deltaPath: string;
+  /** TO's state scripts, written out as files. */
+  scripts: FileSpec[];
+  compression: Exclude<Compression, "xz">;
+  signingKey?: string | Buffer;
+}
+
+export function deltaPayloadName(to: { imageName: string }): string {
+  return `${to.imageName}.delta`;
+}
+
+export function deltaMetaData(from: LoadedRelease, to: LoadedRelease, decoderArguments: string[]): MetaData {
+  return {
+    decoder_arguments: decoderArguments,
+    delta_algorithm: "xdelta3",
+    // The size of the image the delta produces (the size the device hashes after patching).
+    rootfs_file_size: to.imageSize,
+    // The size of the image the device must run: it hashes that many bytes of the active partition.
+    [SOURCE_SIZE_KEY]: from.imageSize,
+  };
+}
+
+export function deltaArtifactSpec(input: DeltaSpecInput): ArtifactSpec {
+  const { from, to } = input;
+  const name = input.artifactName ?? to.artifactName;
+  if (name === undefined) throw new Error("deltaArtifactSpec: no Artifact name (options must require one for a raw TO image)");
+
+  // TO's own depends still apply (they describe the device before the update, as FROM leaves it);
+  // the image checksum is FROM's, under FROM's spelling of the key.
+  const depends: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(to.depends)) if (!(CHECKSUM_KEYS as readonly string[]).includes(k)) depends[k] = v;
+  depends[from.checksumKey] = from.sha256;
+
+  const provides: Record<string, string> = { ...to.provides };
+  provides[to.checksumKey] = to.sha256;
+  // A raw image has no provides of its own: it gets what mender-artifact gives a rootfs-image.
+  if (to.source.kind === "image") provides["rootfs-image.version"] = name;
+
+  return {
+    artifactName: name,
+    artifactGroup: to.artifactGroup,
+    deviceTypes: to.deviceTypes.length > 0 ? to.deviceTypes : input.deviceTypes,
+    dependsGroups: to.dependsGroups,
+    payload: {
+      type: DELTA_PAYLOAD_TYPE,
+      depends,
+      provides,
+      clearsProvides: to.clears && to.clears.length > 0 ? to.clears : ROOTFS_CLEARS,
+      metaData: deltaMetaData(from, to, input.decoderArguments),
+      files: [{ path: input.deltaPath, name: deltaPayloadName(to), mode: 0o644 }],
+    },
+    scripts: input.scripts,
+    compression: input.compression,
+    signingKey: input.signingKey,
+  };
+}

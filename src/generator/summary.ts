@@ -1,0 +1,68 @@
+/**
+ * What a generator run produced, for people (a few lines) and machines (`--json`, one object).
+ */
+
+export interface ReleaseSummary {
+  /** "artifact" or "image": what was given on the command line. */
+  input: "artifact" | "image";
+  path: string;
+  artifactName?: string;
+  image: string;
+  imageSize: number;
+  sha256: string;
+  /** Size of the input file (the full Artifact, or the raw image). */
+  inputSize: number;
+}
+
+export interface GenerationSummary {
+  output: string;
+  artifactName: string;
+  artifactSize: number;
+  compression: string;
+  signed: boolean;
+  deviceTypes: string[];
+  from: ReleaseSummary;
+  to: ReleaseSummary;
+  delta: {
+    payload: string;
+    size: number;
+    sha256: string;
+    windows: number;
+    windowSize: number;
+    level: number;
+    threads: number;
+    checksum: boolean;
+  };
+  decoderArguments: string[];
+  /** Delta Artifact size / TO's full Artifact size (or TO's image size for a raw image). */
+  ratio: number;
+  timeMs: { total: number; read: number; encode: number; write: number };
+  warnings: string[];
+}
+
+function size(bytes: number): string {
+  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+  if (bytes >= 1 << 10) return `${(bytes / (1 << 10)).toFixed(1)} KiB`;
+  return `${bytes} B`;
+}
+
+function percent(r: number): string {
+  return `${(r * 100).toFixed(r < 0.1 ? 2 : 1)}%`;
+}
+
+export function formatSummaryJson(s: GenerationSummary): string {
+  return `${JSON.stringify(s, null, 2)}\n`;
+}
+
+export function formatSummaryText(s: GenerationSummary): string {
+  const full = s.to.input === "artifact" ? `full TO Artifact ${size(s.to.inputSize)}` : `TO image ${size(s.to.inputSize)}`;
+  const lines = [
+    `wrote ${s.output}: delta Artifact '${s.artifactName}' for ${s.deviceTypes.join(", ")}, ${size(s.artifactSize)} (${percent(s.ratio)} of the ${full})`,
+    `  from ${s.from.artifactName ?? s.from.path}  ${s.from.image} ${size(s.from.imageSize)} sha256 ${s.from.sha256}`,
+    `  to   ${s.to.artifactName ?? s.to.path}  ${s.to.image} ${size(s.to.imageSize)} sha256 ${s.to.sha256}`,
+    `  payload ${s.delta.payload} ${size(s.delta.size)}, ${s.delta.windows} window(s) of ${size(s.delta.windowSize)}, level ${s.delta.level}; ` +
+      `Artifact ${s.compression}${s.signed ? ", signed" : ""}`,
+    `  time ${(s.timeMs.total / 1000).toFixed(1)} s (read ${(s.timeMs.read / 1000).toFixed(1)} s, encode ${(s.timeMs.encode / 1000).toFixed(1)} s, write ${(s.timeMs.write / 1000).toFixed(1)} s)`,
+  ];
+  return `${lines.join("\n")}\n`;
+}
