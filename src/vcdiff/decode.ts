@@ -7,6 +7,7 @@
  * A window is written only after it was fully decoded and its checksum matched, so a failure leaves
  * the target with whole, verified windows only.
  */
+import { XzDecoder } from "../compress/xz";
 import type { BlockSource, TargetSink } from "../io/interfaces";
 import { AddressCache } from "./address-cache";
 import { adler32 } from "./adler32";
@@ -50,7 +51,7 @@ export const DEFAULT_SOURCE_CACHE_BLOCKS = 64;
 const MAX_LZMA_DICTIONARY = 64 * 1024 * 1024;
 
 function createLzma(): StreamDecompressor {
-  throw unsupportedDelta("file header", "LZMA secondary compression is not available in this build");
+  return new XzDecoder({ maxDictionarySize: MAX_LZMA_DICTIONARY });
 }
 
 /** Stored sections of a window may exceed the window a little (incompressible data plus headers). */

@@ -148,7 +148,7 @@ async function robust(delta: Uint8Array, source: Uint8Array, expected: Uint8Arra
 const OLD = makeImage(7, 60_000);
 const NEW = mutateImage(OLD, 8, 10);
 
-for (const secondary of ["none", "djw"]) {
+for (const secondary of ["none", "djw", "lzma"]) {
   test(`truncation at every byte offset and random byte flips, -S ${secondary} (spec 23)`, async (t) => {
     if (!needTools(t, "xdelta3")) return;
     const delta = xdelta3Encode(scratchDir("trunc"), OLD, NEW, ["-W", "16384", "-S", secondary]);
