@@ -2,9 +2,11 @@
 // Builds the one-file programs: esbuild bundle -> SEA blob made by the target's own Node (under qemu
 // for arm: blobs are not portable between 32/64-bit or Node majors) -> copy of that Node, stripped
 // BEFORE injection (stripping after injection breaks the binary) -> postject -> fuse check -> smoke run.
-// Then the release archive dist/mender-binary-delta-<version>.tar.xz (x86_64/, aarch64/, arm/).
+// Then the release archive dist/mender-binary-delta-<version>.tar.xz (x86_64/, aarch64/, arm/)
+// and the Debian packages dist/*.deb (targets/deb.mjs).
 //
-//   node build.mjs [--arch x86_64,aarch64,armhf] [--out DIR] [--no-archive]
+//   node build.mjs [--arch x86_64,aarch64,armhf] [--out DIR] [--no-archive] [--no-deb]
+//   (--no-archive skips both release outputs, the archive and the .deb packages)
 import { build } from "esbuild";
 import { inject } from "postject";
 import { isBuiltin } from "node:module";
@@ -12,6 +14,7 @@ import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { copyFileSync, chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, utimesSync } from "node:fs";
 import path from "node:path";
+import { buildDebs } from "./targets/deb.mjs";
 
 const ROOT = path.dirname(new URL(import.meta.url).pathname);
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -28,6 +31,7 @@ const { values: opts } = parseArgs({
     arch: { type: "string" },
     out: { type: "string", default: path.join(ROOT, "dist") },
     "no-archive": { type: "boolean", default: false },
+    "no-deb": { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
   },
 });
@@ -72,7 +76,9 @@ async function bundle(workDir) {
   };
   const results = [worker];
   for (const [program, entry] of Object.entries(ENTRIES)) {
-    results.push(await build({ ...common, entryPoints: [entry], outfile: path.join(workDir, `${program}.cjs`), define }));
+    // The banner puts the literal "<program> <version>" into the binary: Yocto's do_version_check greps for it.
+    const banner = { js: `/* ${program} ${pkg.version} */` };
+    results.push(await build({ ...common, entryPoints: [entry], outfile: path.join(workDir, `${program}.cjs`), define, banner }));
   }
   // A SEA's main script can require() built-in modules only: everything else must be inside the bundle.
   for (const r of results) for (const out of Object.values(r.metafile.outputs))
@@ -148,4 +154,12 @@ for (const arch of archs) {
   for (const program of t.programs) await buildProgram(t, program, workDir, outDir);
 }
 if (!opts["no-archive"]) archive(outDir);
+if (!opts["no-archive"] && !opts["no-deb"]) {
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? gitCommitTime() ?? 0);
+  try {
+    buildDebs({ targets: archs.map((a) => targets[a]), dist: outDir, outDir, version: pkg.version, epoch, log });
+  } catch (e) {
+    fail(`Debian packages: ${e.message}`);
+  }
+}
 rmSync(workDir, { recursive: true, force: true });
