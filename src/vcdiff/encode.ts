@@ -17,6 +17,7 @@ import fs from "node:fs";
 import os from "node:os";
 import type { Writable } from "node:stream";
 import { MenderDeltaError } from "../errors";
+import { deviceOrFileSize } from "../io/direct-source";
 import { startWorker } from "../workers/spawn";
 import type { EncodeJob, EncodeReply, EncodeWindowsRequest } from "./encode-worker";
 import { DEFAULT_LEVEL, levelParams, MAX_LEVEL, MIN_LEVEL } from "./levels";
@@ -96,7 +97,7 @@ export async function encodeVcdiff(
   const targetFd = openForReading(targetPath, "target (new image)");
   let targetSize: number;
   try {
-    targetSize = fs.fstatSync(targetFd).size;
+    targetSize = deviceOrFileSize(targetPath);
   } finally {
     fs.closeSync(targetFd);
   }
@@ -141,26 +142,8 @@ function openForReading(file: string, what: string): number {
   }
 }
 
-/** Size of a regular file or a block device (whose fstat size is 0). */
-function sizeOf(fd: number): number {
-  const st = fs.fstatSync(fd);
-  if (st.isBlockDevice()) {
-    // Find the end by probing reads: Node has no BLKGETSIZE64.
-    let lo = 0;
-    let hi = 1;
-    const one = Buffer.alloc(1);
-    while (fs.readSync(fd, one, 0, 1, hi - 1) === 1) { lo = hi; hi *= 2; }
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (fs.readSync(fd, one, 0, 1, mid - 1) === 1) lo = mid; else hi = mid;
-    }
-    return lo;
-  }
-  return st.size;
-}
-
 function loadAndIndexSource(fd: number, file: string, params: ReturnType<typeof levelParams>["index"]): SourceIndexShared {
-  const size = sizeOf(fd);
+  const size = deviceOrFileSize(file);
   if (size > MAX_SOURCE_SIZE) {
     throw new MenderDeltaError(
       `source (old image) ${file} is ${size} bytes; the encoder supports up to ${MAX_SOURCE_SIZE} bytes (4 GiB - 32 MiB)`,
@@ -175,16 +158,19 @@ function loadAndIndexSource(fd: number, file: string, params: ReturnType<typeof 
       + "the encoder needs about 1.6x the source size in RAM at level 6: free memory or use a lower --level",
     );
   }
-  const index = new SourceIndex(shared);
-  const builder = new SourceIndexBuilder(index);
-  const view = new Uint8Array(shared.source);
+  const builder = new SourceIndexBuilder(new SourceIndex(shared));
+  const chunk = Buffer.allocUnsafe(Math.min(LOAD_CHUNK, Math.max(size, 1)));
   let loaded = 0;
   while (loaded < size) {
     const want = Math.min(LOAD_CHUNK, size - loaded);
-    const n = fs.readSync(fd, view, loaded, want, loaded);
-    if (n === 0) throw new MenderDeltaError(`source (old image) ${file} ended at byte ${loaded} of ${size}: was it truncated while being read?`);
-    loaded += n;
-    builder.add(loaded === size ? size : loaded - (loaded % 4096));
+    let got = 0;
+    while (got < want) {
+      const n = fs.readSync(fd, chunk, got, want - got, loaded + got);
+      if (n === 0) throw new MenderDeltaError(`source (old image) ${file} ended at byte ${loaded + got} of ${size}: was it truncated while being read?`);
+      got += n;
+    }
+    builder.add(chunk.subarray(0, want), loaded);
+    loaded += want;
   }
   return shared;
 }

@@ -93,36 +93,41 @@ export function indexMemoryBytes(sourceSize: number, params: IndexParams): numbe
 }
 
 /**
- * Fills the index while the source is loaded: call `add(end)` each time bytes up to `end` (a
- * multiple of 4096, or the source size) are in `source`. Blocks are indexed in order.
+ * Loads the source and fills the index, chunk by chunk in source order: `add(chunk, at)` with
+ * chunks of a multiple of 4096 bytes (only the last may be shorter). All-zero blocks are not
+ * copied into the shared buffer: its pages stay untouched, so the free space of an image (or a
+ * sparse file) costs neither RAM nor page faults.
  */
 export class SourceIndexBuilder {
   private readonly index: SourceIndex;
-  private indexed = 0; // bytes indexed so far (block aligned until the end)
+  private readonly view: Uint8Array;
+  private indexed = 0;
   private h = 0;
   private readonly zeroBlock = Buffer.alloc(BLOCK_SIZE);
   private zeroHashSeen = false;
 
   constructor(index: SourceIndex) {
     this.index = index;
+    this.view = new Uint8Array(index.shared.source);
   }
 
-  add(end: number): void {
+  add(chunk: Buffer, at: number): void {
     const ix = this.index;
+    if (at !== this.indexed) throw new Error(`source chunk at ${at}, expected ${this.indexed}`);
     const src = ix.source;
-    const full = Buffer.from(ix.shared.source);
     const { anchorPos, anchorCheck, blockKey, blockPos, blockMask } = ix;
     const anchorShift = 32 - ix.shared.anchorBits;
     const bucketBits = ix.shared.bucketBits;
     const bucketSize = ix.shared.bucketSize;
     let h = this.h;
-    while (this.indexed < end) {
-      const start = this.indexed;
-      const stop = Math.min(start + BLOCK_SIZE, ix.size);
-      if (stop > end) break;
-      // Block index (the last, partial block is zero padded in the shared buffer).
-      const isZero = full.compare(this.zeroBlock, 0, BLOCK_SIZE, start, start + BLOCK_SIZE) === 0;
-      if (stop - start === BLOCK_SIZE && (!isZero || !this.zeroHashSeen)) {
+    for (let off = 0; off < chunk.length; off += BLOCK_SIZE) {
+      const len = Math.min(BLOCK_SIZE, chunk.length - off);
+      const start = at + off;
+      const stop = start + len;
+      const isZero = chunk.compare(this.zeroBlock, 0, len, off, off + len) === 0;
+      if (!isZero) this.view.set(chunk.subarray(off, off + len), start);
+      // Block index (a partial last block hashes with the zero padding of the shared buffer).
+      if (len === BLOCK_SIZE && (!isZero || !this.zeroHashSeen)) {
         if (isZero) this.zeroHashSeen = true;
         const key = blockHash(ix.words, start >>> 2);
         let slot = key & blockMask;
@@ -133,7 +138,7 @@ export class SourceIndexBuilder {
           slot = (slot + 1) & blockMask;
         }
       }
-      if (isZero) {
+      if (isZero && len === BLOCK_SIZE) {
         h = GEAR_AFTER_ZEROS;
       } else {
         for (let i = start; i < stop; i++) {
@@ -150,8 +155,8 @@ export class SourceIndexBuilder {
           }
         }
       }
-      this.indexed = stop;
     }
+    this.indexed = at + chunk.length;
     this.h = h;
   }
 }

@@ -18,7 +18,7 @@ import {
 import { varintLength, writeVarint } from "../../src/vcdiff/varint";
 import { FILE_HEADER, WindowWriter } from "../../src/vcdiff/window-writer";
 import { needTools } from "../helpers/peers";
-import { assertAblyDecodes, assertXdelta3Decodes, tempDir } from "./encode-oracles";
+import { assertAblyDecodes, assertXdelta3Decodes, rng, tempDir } from "./encode-oracles";
 
 test("varints are minimal base-128, exact beyond 2^32", () => {
   const cases: [number, number[]][] = [
@@ -104,17 +104,6 @@ function opcodeUse(delta: Uint8Array): { opcodes: Set<number>; modes: Set<number
   return { opcodes, modes };
 }
 
-/** A seeded PRNG (mulberry32): tests are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Builds random windows whose programs exercise every instruction form: short and long ADDs,
  * RUNs, source and (overlapping) target copies of sizes around the table's implied sizes,
@@ -195,4 +184,3 @@ test("random programs: every opcode and address mode decodes with xdelta3 and ab
   assert.ok(opcodes.size >= 200, `only ${opcodes.size} distinct opcodes used`);
 });
 
-export { opcodeUse, rng, randomDelta };
