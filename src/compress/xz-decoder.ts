@@ -203,7 +203,13 @@ export class XzDecoder {
     for (;;) {
       switch (this.state) {
         case State.StreamHeader:
-          if (q.length < STREAM_HEADER_SIZE) return produced;
+          if (q.length < STREAM_HEADER_SIZE) {
+            // Say "not an xz file" as soon as the magic bytes differ, not "truncated" later.
+            for (let k = 0; k < Math.min(q.length, HEADER_MAGIC.length); k++) {
+              if (q.peek(k) !== HEADER_MAGIC[k]) throw this.badMagic(q.consumed);
+            }
+            return produced;
+          }
           this.readStreamHeader();
           break;
 
@@ -298,10 +304,7 @@ export class XzDecoder {
     const h = this.scratch;
     q.readInto(h, 0, STREAM_HEADER_SIZE);
     for (let k = 0; k < HEADER_MAGIC.length; k++) {
-      if (h[k] !== HEADER_MAGIC[k]) {
-        const what = this.streamsDone === 0 ? "this is not an xz file" : "there are bytes after the last xz stream that are not another xz stream";
-        throw this.fail("corrupt", at + k, `${what} (bad magic bytes at compressed offset ${at}); check that the right file was given`);
-      }
+      if (h[k] !== HEADER_MAGIC[k]) throw this.badMagic(at);
     }
     if (crc32(h, 0, 6, 8) !== readUint32(h, 8)) {
       throw this.fail("corrupt", at + 6, `the xz stream header at compressed offset ${at} fails its CRC32; the file is damaged — obtain it again`);
@@ -508,6 +511,11 @@ export class XzDecoder {
     this.streamsDone++;
     this.padding = 0;
     this.state = State.StreamPadding;
+  }
+
+  private badMagic(at: number): XzError {
+    const what = this.streamsDone === 0 ? "this is not an xz file" : "there are bytes after the last xz stream that are not another xz stream";
+    return this.fail("corrupt", at, `${what} (bad magic bytes at compressed offset ${at}); check that the right file was given`);
   }
 
   private fail(kind: ConstructorParameters<typeof XzError>[0], at: number, message: string): XzError {
