@@ -7,6 +7,7 @@ import { VERSION } from "../version";
 import { runCli } from "./run";
 import { createParser, dispatch } from "./parse";
 import { selfTest } from "./selftest";
+import { APPLY_HELP, normalizeApplyArgv, registerApply } from "./apply";
 import { isStateName, runUpdateModuleState } from "../device/update-module";
 
 const PROGRAM = "mender-binary-delta";
@@ -17,12 +18,15 @@ Installs binary-delta rootfs updates for Mender on A/B partitioned devices.
 Usage:
   ${PROGRAM} STATE FILE-TREE     run one Update Module state (the Mender client does this)
   ${PROGRAM} selftest            check that this binary runs on this machine (worker threads too)
+  ${PROGRAM} apply --source OLD --delta FILE|- --target NEW   apply a delta by hand (see below)
   ${PROGRAM} --version           print "${PROGRAM} <version>"
   ${PROGRAM} --help              print this help
 
 Install: copy this file to /usr/share/mender/modules/v3/${PROGRAM} (mode 0755).
 
 Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong command line.
+
+${APPLY_HELP}
 `;
 
 async function main(argv: string[]): Promise<number | void> {
@@ -39,7 +43,8 @@ async function main(argv: string[]): Promise<number | void> {
 
   const cli = createParser(PROGRAM);
   cli.command("selftest", "check that this binary runs here").action(() => selfTest(PROGRAM, VERSION));
-  return dispatch(cli, argv);
+  registerApply(cli);
+  return dispatch(cli, normalizeApplyArgv(argv));
 }
 
 runCli(PROGRAM, main);
