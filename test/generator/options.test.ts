@@ -1,0 +1,88 @@
+/**
+ * The command-line model: the original's interface (-n -o -D, encoder flags after `-- --`), our
+ * additions, and the usage errors (exit 2) for what cannot work.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { UsageError } from "../../src/errors";
+import { parseDecoderArguments, parseEncoderArguments, protectValues, resolveOptions } from "../../src/generator";
+import { runCli } from "./fixtures";
+
+test("protectValues keeps values verbatim: leading zeros, values starting with '-', --opt=value, -oFILE", () => {
+  const { argv, restore } = protectValues(["-n", "0123", "-D", "-B5 -W6", "--device-type=007", "-oout.mender", "a", "--", "--", "-9"]);
+  assert.equal(argv.filter((a) => a.startsWith("-") && !["-n", "-D", "-o", "--", "-9"].includes(a) && !a.startsWith("--device-type=")).length, 0);
+  assert.deepEqual(argv.slice(-3), ["--", "--", "-9"]);
+  const restored = argv.map((a) => (a.startsWith("--device-type=") ? `--device-type=${restore(a.slice(14))}` : restore(a)));
+  assert.deepEqual(restored, ["-n", "0123", "-D", "-B5 -W6", "--device-type=007", "-o", "out.mender", "a", "--", "--", "-9"]);
+});
+
+test("decoder arguments: -B -W -P -I in every spelling; anything else is refused", () => {
+  assert.deepEqual(parseDecoderArguments("-B524288000 -W 150000 -P262144 -I62768"), {
+    words: ["-B524288000", "-W", "150000", "-P262144", "-I62768"], sourceBuffer: 524288000, inputWindow: 150000,
+  });
+  assert.deepEqual(parseDecoderArguments(undefined), { words: [] });
+  assert.throws(() => parseDecoderArguments("-9"), /not a decoder memory option/);
+  assert.throws(() => parseDecoderArguments("-Bmany"), /whole number/);
+  assert.throws(() => parseDecoderArguments("-B1024"), /at least 16384/);
+  assert.throws(() => parseDecoderArguments("-W33554432"), /between 16384 and 16777216/);
+  assert.throws(() => parseDecoderArguments("-P3000"), /power of two/);
+  assert.throws(() => parseDecoderArguments("-B"), /needs a number/);
+});
+
+test("encoder arguments: level, window, -n; xdelta3 tuning flags are accepted and ignored", () => {
+  assert.deepEqual(parseEncoderArguments(["-9", "-W", "1048576", "-n"]), { level: 9, window: 1048576, checksum: false, ignored: [] });
+  assert.deepEqual(parseEncoderArguments(["-0"]).level, 1);
+  assert.deepEqual(parseEncoderArguments(["-B524288000", "-S", "lzma", "-A", "-e", "-P262144", "-I62768"]).ignored, ["-B524288000", "-Slzma", "-A", "-e", "-P262144", "-I62768"]);
+  assert.throws(() => parseEncoderArguments(["--bogus"]), UsageError);
+});
+
+test("resolveOptions: the documented usage; -W rounds to the encoder's 4 KiB windows and caps it", () => {
+  const o = resolveOptions({ output: "d.mender", decoderArgs: "-B524288000 -W150000 -P65536 -I62768", "--": ["--", "-B524288000", "-W150000", "-P65536", "-I62768"] }, ["a.mender", "b.mender"]);
+  assert.deepEqual(o.from, { kind: "artifact", path: "a.mender" });
+  assert.deepEqual(o.to, { kind: "artifact", path: "b.mender" });
+  assert.equal(o.windowSize, 147456);
+  assert.deepEqual(o.decoderArguments, ["-B524288000", "-W150000", "-P65536", "-I62768"]);
+  assert.equal(o.compression, "gzip");
+  assert.equal(o.checksum, true);
+  assert.equal(resolveOptions({ output: "d", decoderArgs: "-W1048576" }, ["a", "b"]).windowSize, 1048576);
+  assert.equal(resolveOptions({ output: "d" }, ["a", "b"]).windowSize, 8 << 20);
+  assert.throws(() => resolveOptions({ output: "d", decoderArgs: "-W1048576", "--": ["--", "-W2097152"] }, ["a", "b"]), /larger than the device's input window/);
+  assert.throws(() => resolveOptions({ output: "d", decoderArgs: "-W20000" }, ["a", "b"]), /below the encoder's smallest window/);
+});
+
+test("resolveOptions: raw images need a name and device types; mixing an Artifact and an image works", () => {
+  const o = resolveOptions({ output: "d", toImage: "v2.ext4", artifactName: "r2", deviceType: ["x", "y"] }, ["r1.mender"]);
+  assert.deepEqual([o.from.kind, o.to.kind, o.artifactName, o.deviceTypes], ["artifact", "image", "r2", ["x", "y"]]);
+  assert.throws(() => resolveOptions({ output: "d", toImage: "v2.ext4", deviceType: "x" }, ["r1.mender"]), /needs --artifact-name/);
+  assert.throws(() => resolveOptions({ output: "d", toImage: "v2.ext4", artifactName: "r2" }, ["r1.mender"]), /needs --device-type/);
+  assert.throws(() => resolveOptions({ output: "d", deviceType: "x" }, ["a", "b"]), /for raw images only/);
+  assert.throws(() => resolveOptions({ output: "d", name: "a", artifactName: "b" }, ["a", "b"]), /disagree/);
+});
+
+test("resolveOptions: wrong argument counts, no output, unknown compression, xz, bad threads", () => {
+  assert.throws(() => resolveOptions({}, ["a", "b"]), /no output file/);
+  assert.throws(() => resolveOptions({ output: "d" }, ["a"]), /expected FROM.mender and TO.mender/);
+  assert.throws(() => resolveOptions({ output: "d" }, ["a", "b", "c"]), /got 3 argument/);
+  assert.throws(() => resolveOptions({ output: "d", compression: "brotli" }, ["a", "b"]), /unknown/);
+  assert.throws(() => resolveOptions({ output: "d", compression: "xz" }, ["a", "b"]), /not offered/);
+  assert.throws(() => resolveOptions({ output: "d", threads: "0" }, ["a", "b"]), /1 to 256/);
+  assert.throws(() => resolveOptions({ output: "d", "--": ["x", "--", "-9"] }, ["a", "b"]), /between '--' and '--'/);
+  assert.equal(resolveOptions({ output: "d", compression: "none" }, ["a", "b"]).compression, "none");
+});
+
+test("CLI: usage errors exit 2 with a hint; --help has worked examples; --version", () => {
+  const usage = runCli(["-o", "x.mender", "only-one.mender"]);
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /expected FROM.mender and TO.mender[\s\S]*Run 'mender-binary-delta-generator --help'/);
+  const unknown = runCli(["--frobnicate", "a", "b"]);
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown option '--frobnicate'/);
+  const badD = runCli(["-o", "x", "-D", "-9", "a", "b"]);
+  assert.equal(badD.status, 2);
+  assert.match(badD.stderr, /'-9' is not a decoder memory option/);
+  const help = runCli(["--help"]);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Examples:[\s\S]*-D "\$\{XDELTA_FLAGS\}"[\s\S]*--from-image/);
+  const version = runCli(["--version"]);
+  assert.match(version.stdout, /^mender-binary-delta-generator \d+\.\d+\.\d+/);
+});

@@ -1,0 +1,165 @@
+/**
+ * The delta Artifact itself: accepted by the real mender-artifact (validate, read; signed with RSA
+ * and ECDSA, unsigned), laid out as spec 4.6 says, and its payload decodes with stock xdelta3 to
+ * TO's image. Inputs are made by the real `mender-artifact write rootfs-image`.
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { readArtifact, readArtifactHeaders } from "../../src/artifact";
+import { needTools } from "../helpers/peers";
+import { generate, makeKeys, makeReleases, mender, rootfsArtifact, runCli, sha256File, type Releases } from "./fixtures";
+
+let work: string;
+let rel: Releases;
+let ready = false;
+const TOOLS = ["mender-artifact", "xdelta3", "mke2fs", "openssl"];
+
+before(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-gen-out-"));
+  if (!TOOLS.every((t) => ["/usr/bin", "/usr/sbin", "/sbin"].some((d) => fs.existsSync(path.join(d, t))))) return;
+  rel = makeReleases(path.join(work, "rel"));
+  ready = true;
+});
+
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function usable(t: import("node:test").TestContext): boolean {
+  if (!needTools(t, ...TOOLS)) return false;
+  assert.ok(ready, "fixtures made");
+  return true;
+}
+
+/** Extracts the (single) payload file of an Artifact with our reader. */
+async function extractPayload(artifact: string, out: string): Promise<string> {
+  let name = "";
+  await readArtifact(artifact, {
+    onPayloadFile(f) {
+      name = f.name;
+      return fs.createWriteStream(out);
+    },
+  });
+  return name;
+}
+
+/** Stock `xdelta3 -d -s FROM` must rebuild TO from the payload. */
+async function assertDecodesToTo(artifact: string, fromImage: string, toImage: string): Promise<void> {
+  const delta = path.join(work, `payload-${path.basename(artifact)}`);
+  await extractPayload(artifact, delta);
+  const out = `${delta}.out`;
+  execFileSync("xdelta3", ["-d", "-f", "-s", fromImage, delta, out]);
+  assert.equal(sha256File(out), sha256File(toImage), "xdelta3 -d gives TO's image");
+}
+
+test("unsigned delta: mender-artifact validate and read accept it; headers per spec 4.6; xdelta3 -d rebuilds TO", async (t) => {
+  if (!usable(t)) return;
+  const out = path.join(work, "unsigned.mender");
+  const s = await generate({ output: out }, rel.r1, rel.r2);
+  assert.equal(mender(["validate", out]).status, 0);
+  const read = mender(["read", out]);
+  assert.equal(read.status, 0, read.stderr);
+  assert.match(read.stdout, /Type:\s+mender-binary-delta/);
+  assert.match(read.stdout, /Signature: no signature/);
+
+  const h = await readArtifactHeaders(out);
+  assert.deepEqual(h.headerInfo, { payloadTypes: ["mender-binary-delta"], artifactName: "release-2", deviceTypes: ["test-device"] });
+  const p = h.payloads[0]!;
+  assert.equal(p.typeInfo.type, "mender-binary-delta");
+  assert.deepEqual(p.typeInfo.depends, { "rootfs-image.checksum": sha256File(rel.v1) });
+  assert.deepEqual(p.typeInfo.provides, { "rootfs-image.checksum": sha256File(rel.v2), "rootfs-image.version": "release-2" });
+  assert.deepEqual(p.typeInfo.clearsProvides, ["artifact_group", "rootfs_image_checksum", "rootfs-image.*"]);
+  const size = fs.statSync(rel.v2).size;
+  assert.deepEqual(p.metaData, { decoder_arguments: [], delta_algorithm: "xdelta3", rootfs_file_size: size, source_rootfs_file_size: fs.statSync(rel.v1).size });
+  assert.deepEqual(p.files.map((f) => f.name), ["rootfs-v2.ext4.delta"]);
+  assert.equal(h.compression, "gzip");
+  assert.equal(h.signed, false);
+
+  assert.equal(s.artifactSize, fs.statSync(out).size);
+  assert.ok(s.artifactSize < fs.statSync(rel.r2).size, `delta Artifact (${s.artifactSize}) smaller than the full one (${fs.statSync(rel.r2).size})`);
+  await assertDecodesToTo(out, rel.v1, rel.v2);
+});
+
+for (const kind of ["rsa", "ec"] as const) {
+  test(`signed with ${kind === "rsa" ? "RSA" : "ECDSA P-256"}: mender-artifact validate/read verify it with the public key`, async (t) => {
+    if (!usable(t)) return;
+    const keys = makeKeys(work, kind);
+    const out = path.join(work, `signed-${kind}.mender`);
+    const s = await generate({ output: out, key: keys.key }, rel.r1, rel.r2);
+    assert.equal(s.signed, true);
+    const v = mender(["validate", "-k", keys.pub, out]);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    const r = mender(["read", "-k", keys.pub, out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Signature: signed and verified correctly/);
+    await assertDecodesToTo(out, rel.v1, rel.v2);
+  });
+}
+
+test("-n names the delta; -D is recorded as decoder_arguments and its -W bounds the windows; --compression none", async (t) => {
+  if (!usable(t)) return;
+  const out = path.join(work, "named.mender");
+  const s = await generate({ output: out, name: "release-2-from-1", decoderArgs: "-B67108864 -W100000", compression: "none" }, rel.r1, rel.r2);
+  assert.equal(s.delta.windowSize, 98304);
+  assert.equal(s.delta.windows, Math.ceil(fs.statSync(rel.v2).size / 98304));
+  assert.equal(mender(["validate", out]).status, 0);
+  const h = await readArtifactHeaders(out);
+  assert.equal(h.headerInfo.artifactName, "release-2-from-1");
+  assert.equal(h.compression, "none");
+  assert.deepEqual(h.payloads[0]!.metaData!.decoder_arguments, ["-B67108864", "-W100000"]);
+  assert.equal(h.payloads[0]!.typeInfo.provides["rootfs-image.version"], "release-2", "the software version stays TO's");
+  await assertDecodesToTo(out, rel.v1, rel.v2);
+});
+
+test("group, state scripts and extra provides come from TO; a legacy checksum key in FROM is kept in depends", async (t) => {
+  if (!usable(t)) return;
+  const script = path.join(work, "ArtifactInstall_Enter_00_hello");
+  fs.writeFileSync(script, "#!/bin/sh\necho hello\n", { mode: 0o755 });
+  const r1 = rootfsArtifact(path.join(work, "legacy-1.mender"), rel.v1, "release-1", ["--legacy-rootfs-image-checksum"]);
+  const r2 = rootfsArtifact(path.join(work, "fancy-2.mender"), rel.v2, "release-2", ["-g", "beta", "-s", script, "-p", "rootfs-image.update-module.mender-binary-delta.version:release-2"]);
+  const out = path.join(work, "inherit.mender");
+  await generate({ output: out }, r1, r2);
+  assert.equal(mender(["validate", out]).status, 0);
+  const h = await readArtifactHeaders(out);
+  assert.equal(h.headerInfo.artifactGroup, "beta");
+  assert.deepEqual(h.scripts.map((s) => [s.name, s.mode & 0o777, Buffer.from(s.content).toString()]), [["ArtifactInstall_Enter_00_hello", 0o755, "#!/bin/sh\necho hello\n"]]);
+  const ti = h.payloads[0]!.typeInfo;
+  assert.deepEqual(ti.depends, { rootfs_image_checksum: sha256File(rel.v1) });
+  assert.equal(ti.provides["rootfs-image.update-module.mender-binary-delta.version"], "release-2");
+  assert.equal(ti.provides["rootfs-image.checksum"], sha256File(rel.v2));
+});
+
+test("raw images as input: --from-image/--to-image with --artifact-name and --device-type", async (t) => {
+  if (!usable(t)) return;
+  const out = path.join(work, "raw.mender");
+  const s = await generate({ output: out, fromImage: rel.v1, toImage: rel.v2, artifactName: "raw-2", deviceType: ["dev-a", "dev-b"] });
+  assert.equal(s.to.input, "image");
+  assert.equal(mender(["validate", out]).status, 0);
+  const h = await readArtifactHeaders(out);
+  assert.deepEqual(h.headerInfo.deviceTypes, ["dev-a", "dev-b"]);
+  assert.deepEqual(h.payloads[0]!.typeInfo.provides, { "rootfs-image.checksum": sha256File(rel.v2), "rootfs-image.version": "raw-2" });
+  assert.deepEqual(h.payloads[0]!.files.map((f) => f.name), ["rootfs-v2.ext4.delta"]);
+  await assertDecodesToTo(out, rel.v1, rel.v2);
+});
+
+test("CLI without mender-artifact or xdelta3 on PATH: --json summary with sizes, checksums, ratio, time; no scratch files left", (t) => {
+  if (!usable(t)) return;
+  const dir = path.join(work, "cli");
+  fs.mkdirSync(dir);
+  const out = path.join(dir, "delta.mender");
+  const r = runCli(["--json", "-o", out, rel.r1, rel.r2], { ...process.env, PATH: "/nonexistent" });
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.equal(s.artifactName, "release-2");
+  assert.equal(s.artifactSize, fs.statSync(out).size);
+  assert.equal(s.from.sha256, sha256File(rel.v1));
+  assert.equal(s.to.sha256, sha256File(rel.v2));
+  assert.equal(s.to.inputSize, fs.statSync(rel.r2).size);
+  assert.ok(Math.abs(s.ratio - s.artifactSize / s.to.inputSize) < 1e-12);
+  assert.ok(s.delta.size > 0 && s.delta.sha256.length === 64);
+  assert.ok(s.timeMs.total >= s.timeMs.encode);
+  assert.equal(r.stderr, "", "no progress bar when stderr is not a terminal");
+  assert.deepEqual(fs.readdirSync(dir), ["delta.mender"]);
+});
