@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { readArtifact } from "../../src/artifact";
+import { readArtifact } from "../../src/artifact/reader";
 import { XzDecoder } from "../../src/compress/xz";
 import type { TargetSink } from "../../src/io/interfaces";
 import { decodeVcdiff } from "../../src/vcdiff/decode";
