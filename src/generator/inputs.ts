@@ -27,6 +27,8 @@ export interface InputRelease {
   /** Device types the Artifact is for; empty for a raw image. */
   deviceTypes: string[];
   dependsGroups?: string[];
+  /** header-info `artifact_depends.artifact_name`: the releases this one installs over. */
+  dependsArtifactNames?: string[];
   /** The image's file name (the payload file in the Artifact, or the raw image's basename). */
   imageName: string;
   /** The provide key naming the image checksum, as this release spells it. */
@@ -85,6 +87,7 @@ export async function inspectInput(side: Side, source: InputSource, verifyKey?: 
     artifactGroup: headers.headerInfo.artifactGroup,
     deviceTypes: headers.headerInfo.deviceTypes,
     dependsGroups: headers.headerInfo.dependsGroups,
+    dependsArtifactNames: headers.headerInfo.dependsArtifactNames,
     imageName: payload.files[0]!.name,
     checksumKey,
     declaredChecksum: declared === undefined ? undefined : declared.toLowerCase(),
@@ -163,8 +166,7 @@ export function checkPair(from: InputRelease, to: InputRelease, toDeviceTypes: s
 /** Why the arguments look swapped (FROM is the release on the device, TO the new one), if they do. */
 function reversedHint(from: InputRelease, to: InputRelease): string | undefined {
   const swapHint = "FROM is the release running on the devices, TO the new one; swap them if that is not what you meant";
-  const names = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-  if (to.artifactName && names(from.depends["artifact_name"]).includes(to.artifactName)) {
+  if (to.artifactName && from.dependsArtifactNames?.includes(to.artifactName)) {
     return `FROM (${from.artifactName}) depends on TO (${to.artifactName}): the arguments look reversed; ${swapHint}`;
   }
   if (from.artifactName && to.artifactName && compareVersionNames(from.artifactName, to.artifactName) > 0) {
