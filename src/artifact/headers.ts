@@ -98,11 +98,44 @@ export function encodeMetaData(m: MetaData): Uint8Array {
 
 // ---- decoding ----
 
+/**
+ * Deepest nesting accepted in header JSON. Real headers nest a few levels; a deeply nested value
+ * (a JSON bomb) would make every recursive consumer (JSON.stringify, goJson) overflow the stack.
+ * mender-artifact (Go's encoding/json) refuses more than 10000 levels.
+ */
+const MAX_JSON_DEPTH = 1000;
+
+/** Nesting depth of arrays/objects in JSON text (brackets inside strings do not count). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 function parseJsonObject(bytes: Uint8Array, where: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    const depth = jsonDepth(text);
+    if (depth > MAX_JSON_DEPTH) {
+      throw new MenderDeltaError(
+        `${where} nests ${depth} levels deep (limit ${MAX_JSON_DEPTH}); the Artifact is corrupt or crafted to exhaust the reader`,
+      );
+    }
+    value = JSON.parse(text);
   } catch (err) {
+    if (err instanceof MenderDeltaError) throw err;
     throw new MenderDeltaError(`${where} is not valid JSON (${err instanceof Error ? err.message : String(err)}); the Artifact is corrupt`);
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {

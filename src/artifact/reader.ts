@@ -278,6 +278,12 @@ class ArtifactReader {
       const payloads = headerInfo.payloadTypes.map((type, index): PayloadHeader => {
         const typeInfo = typeInfos[index];
         if (!typeInfo) throw new MenderDeltaError(`${where}: payload ${index} has no headers/${String(index).padStart(4, "0")}/type-info; the Artifact is corrupt`);
+        // mender-artifact 3.9 writes "" as the type-info type of rootfs-image payloads.
+        if (typeInfo.type !== null && typeInfo.type !== "" && type !== null && typeInfo.type !== type) {
+          throw new MenderDeltaError(
+            `${where}: payload ${index} is of type '${type}' in header-info but '${typeInfo.type}' in its type-info; the Artifact is corrupt or crafted`,
+          );
+        }
         const prefix = `data/${String(index).padStart(4, "0")}/`;
         const files = [...this.manifest].filter(([name]) => name.startsWith(prefix)).map(([name, sha256]) => ({ name: name.slice(prefix.length), sha256 }));
         return { index, type, typeInfo, metaData: metaData[index] ?? null, files };
