@@ -3,8 +3,11 @@
  * computed over the reconstructed target window, initial value 1.
  */
 const MOD = 65521;
-/** Largest n such that 255·n·(n+1)/2 + (n+1)·(MOD−1) stays below 2^32 (zlib's NMAX). */
-const NMAX = 5552;
+/**
+ * Bytes summed between reductions. zlib's NMAX (5552) keeps the sums below 2^32; this smaller
+ * bound keeps them below 2^31, so V8 keeps them small integers instead of doubles.
+ */
+const NMAX = 3800;
 
 export function adler32(data: Uint8Array, start = 0, end = data.length, initial = 1): number {
   let a = initial & 0xffff;

@@ -88,7 +88,7 @@ export class WindowMatcher {
     const anchorShift = 32 - ix.shared.anchorBits;
     const bucketBits = ix.shared.bucketBits;
     const bucketSize = ix.shared.bucketSize;
-    const { anchorPos, anchorCheck, blockKey, blockPos, blockMask } = ix;
+    const { anchors, blockKey, blockPos, blockMask } = ix;
     const selfHead = this.selfHead;
     const selfPrev = this.selfPrev;
     if (selfChain > 0) {
@@ -96,6 +96,9 @@ export class WindowMatcher {
       if (selfPrev.length < n) this.selfPrev = new Int32Array(n);
     }
     const prev = this.selfPrev;
+    // Module bindings as locals: outside a bundle each access would go through an export getter.
+    const gear = GEAR;
+    const KIND_SOURCE = KIND_COPY_SOURCE, KIND_TARGET = KIND_COPY_TARGET, KIND_R = KIND_RUN;
 
     const stats: WindowMatchStats = { added: 0, run: 0, copiedSource: 0, copiedTarget: 0 };
     list.clear();
@@ -117,7 +120,7 @@ export class WindowMatcher {
       if (pred >= 0 && pred + 4 <= srcSize && S[pred] === T[p] && S[pred + 1] === T[p + 1]
         && S[pred + 2] === T[p + 2] && S[pred + 3] === T[p + 3]) {
         const len = forwardMatch(T, p, S, pred, Math.min(n - p, srcSize - pred));
-        if (len >= minContinuation) { bestLen = len; bestKind = KIND_COPY_SOURCE; bestPos = pred; }
+        if (len >= minContinuation) { bestLen = len; bestKind = KIND_SOURCE; bestPos = pred; }
       }
 
       if (bestLen < goodEnough) {
@@ -126,7 +129,7 @@ export class WindowMatcher {
         if (T[p + 1] === b && T[p + 2] === b && T[p + 3] === b) {
           let r = 4;
           while (p + r < n && T[p + r] === b) r++;
-          if (r >= MIN_RUN && r > bestLen) { bestLen = r; bestStart = p; bestKind = KIND_RUN; bestPos = p; }
+          if (r >= MIN_RUN && r > bestLen) { bestLen = r; bestStart = p; bestKind = KIND_R; bestPos = p; }
         }
 
         // 3. Block index at aligned positions.
@@ -141,7 +144,7 @@ export class WindowMatcher {
               const f = forwardMatch(T, p, S, sp, Math.min(n - p, srcSize - sp));
               if (f >= BLOCK_SIZE) {
                 const back = backwardMatch(T, p, S, sp, Math.min(p - lit, sp));
-                if (f + back > bestLen) { bestLen = f + back; bestStart = p - back; bestKind = KIND_COPY_SOURCE; bestPos = sp - back; }
+                if (f + back > bestLen) { bestLen = f + back; bestStart = p - back; bestKind = KIND_SOURCE; bestPos = sp - back; }
               }
               break;
             }
@@ -150,19 +153,20 @@ export class WindowMatcher {
         }
 
         // 4. Anchor index.
-        while (hp <= p) h = ((h << 1) + GEAR[T[hp++]!]!) | 0;
+        while (hp <= p) h = ((h << 1) + gear[T[hp++]!]!) | 0;
         if (h >>> anchorShift === 0) {
-          const base = anchorBucket(h, bucketBits) * bucketSize;
-          for (let j = base; j < base + bucketSize; j++) {
-            const ap = anchorPos[j]!;
+          const base = anchorBucket(h, bucketBits) * bucketSize * 2;
+          const hu = h >>> 0;
+          for (let j = base; j < base + bucketSize * 2; j += 2) {
+            const ap = anchors[j]!;
             if (ap === 0) break;
-            if (anchorCheck[j] !== h) continue;
+            if (anchors[j + 1] !== hu) continue;
             const sp = ap - 1;
             if (S[sp] !== T[p]) continue;
             const f = forwardMatch(T, p, S, sp, Math.min(n - p, srcSize - sp));
             const back = backwardMatch(T, p, S, sp, Math.min(p - lit, sp));
             if (f + back > bestLen && f + back >= minSourceMatch) {
-              bestLen = f + back; bestStart = p - back; bestKind = KIND_COPY_SOURCE; bestPos = sp - back;
+              bestLen = f + back; bestStart = p - back; bestKind = KIND_SOURCE; bestPos = sp - back;
             }
           }
         }
@@ -175,7 +179,7 @@ export class WindowMatcher {
             for (let k = 0; k < selfChain && c >= 0; k++) {
               if (T[c] === T[p] && T[c + bestLen] === T[p + bestLen]) {
                 const len = forwardMatch(T, p, T, c, n - p);
-                if (len >= minSelfMatch && len > bestLen) { bestLen = len; bestStart = p; bestKind = KIND_COPY_TARGET; bestPos = c; }
+                if (len >= minSelfMatch && len > bestLen) { bestLen = len; bestStart = p; bestKind = KIND_TARGET; bestPos = c; }
               }
               c = prev[c]! - 1;
             }
@@ -189,11 +193,11 @@ export class WindowMatcher {
 
       if (bestStart > lit) { list.push(KIND_ADD, bestStart - lit, lit); stats.added += bestStart - lit; }
       list.push(bestKind, bestLen, bestPos);
-      if (bestKind === KIND_COPY_SOURCE) {
+      if (bestKind === KIND_SOURCE) {
         stats.copiedSource += bestLen;
         lastT = bestStart + bestLen;
         lastS = bestPos + bestLen;
-      } else if (bestKind === KIND_RUN) {
+      } else if (bestKind === KIND_R) {
         stats.run += bestLen;
       } else {
         stats.copiedTarget += bestLen;

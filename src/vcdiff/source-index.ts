@@ -6,7 +6,9 @@
  * - an anchor index: source positions where the gear hash's top `anchorBits` bits are zero
  *   (one per 2^anchorBits bytes on average, content-defined, so a block that moved anywhere still
  *   has its anchors), in buckets of `bucketSize` entries (newest first), each entry a position
- *   and the full hash to reject most false hits without touching the source.
+ *   and the full hash to reject most false hits without touching the source. Entries are
+ *   interleaved (pos, hash, pos, hash, ...) so a bucket of 8 is one 64-byte cache line: inserting
+ *   and probing cost one cache miss.
  *
  * All-zero 4 KiB blocks get no anchors (free space in images; runs and the block index cover it).
  * Positions are stored +1 in Uint32Arrays, 0 meaning empty, so sources are limited to 4 GiB.
@@ -28,8 +30,8 @@ export interface SourceIndexShared {
   anchorBits: number;
   bucketSize: number;
   bucketBits: number;
-  anchorPos: SharedArrayBuffer;
-  anchorCheck: SharedArrayBuffer;
+  /** Interleaved Uint32 pairs: position + 1 (0 = empty), then the gear hash. */
+  anchors: SharedArrayBuffer;
   blockBits: number;
   blockKey: SharedArrayBuffer;
   blockPos: SharedArrayBuffer;
@@ -41,8 +43,7 @@ export const MAX_SOURCE_SIZE = 2 ** 32 - 2 ** 25;
 export class SourceIndex {
   readonly source: Buffer;
   readonly words: Int32Array;
-  readonly anchorPos: Uint32Array;
-  readonly anchorCheck: Int32Array;
+  readonly anchors: Uint32Array;
   readonly blockKey: Uint32Array;
   readonly blockPos: Uint32Array;
   readonly blockMask: number;
@@ -50,8 +51,7 @@ export class SourceIndex {
   constructor(readonly shared: SourceIndexShared) {
     this.source = Buffer.from(shared.source, 0, shared.sourceSize);
     this.words = new Int32Array(shared.source);
-    this.anchorPos = new Uint32Array(shared.anchorPos);
-    this.anchorCheck = new Int32Array(shared.anchorCheck);
+    this.anchors = new Uint32Array(shared.anchors);
     this.blockKey = new Uint32Array(shared.blockKey);
     this.blockPos = new Uint32Array(shared.blockPos);
     this.blockMask = (1 << shared.blockBits) - 1;
@@ -75,8 +75,7 @@ export class SourceIndex {
       anchorBits: params.anchorBits,
       bucketSize: params.bucketSize,
       bucketBits,
-      anchorPos: new SharedArrayBuffer(entries * 4),
-      anchorCheck: new SharedArrayBuffer(entries * 4),
+      anchors: new SharedArrayBuffer(entries * 8),
       blockBits,
       blockKey: new SharedArrayBuffer(2 ** blockBits * 4),
       blockPos: new SharedArrayBuffer(2 ** blockBits * 4),
@@ -115,10 +114,11 @@ export class SourceIndexBuilder {
     const ix = this.index;
     if (at !== this.indexed) throw new Error(`source chunk at ${at}, expected ${this.indexed}`);
     const src = ix.source;
-    const { anchorPos, anchorCheck, blockKey, blockPos, blockMask } = ix;
+    const { anchors, blockKey, blockPos, blockMask } = ix;
     const anchorShift = 32 - ix.shared.anchorBits;
     const bucketBits = ix.shared.bucketBits;
     const bucketSize = ix.shared.bucketSize;
+    const gear = GEAR; // a local: outside a bundle each module-binding access is a getter call
     let h = this.h;
     for (let off = 0; off < chunk.length; off += BLOCK_SIZE) {
       const len = Math.min(BLOCK_SIZE, chunk.length - off);
@@ -142,16 +142,13 @@ export class SourceIndexBuilder {
         h = GEAR_AFTER_ZEROS;
       } else {
         for (let i = start; i < stop; i++) {
-          h = ((h << 1) + GEAR[src[i]!]!) | 0;
+          h = ((h << 1) + gear[src[i]!]!) | 0;
           if (h >>> anchorShift === 0) {
-            const base = anchorBucket(h, bucketBits) * bucketSize;
-            // Newest first: shift the bucket down by one and drop the oldest.
-            for (let j = base + bucketSize - 1; j > base; j--) {
-              anchorPos[j] = anchorPos[j - 1]!;
-              anchorCheck[j] = anchorCheck[j - 1]!;
-            }
-            anchorPos[base] = i + 1;
-            anchorCheck[base] = h;
+            const base = anchorBucket(h, bucketBits) * bucketSize * 2;
+            // Newest first: shift the bucket down by one entry and drop the oldest.
+            anchors.copyWithin(base + 2, base, base + bucketSize * 2 - 2);
+            anchors[base] = i + 1;
+            anchors[base + 1] = h;
           }
         }
       }
