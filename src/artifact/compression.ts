@@ -2,7 +2,8 @@
  * Compression of the Artifact's inner tars (`header.tar<ext>`, `data/NNNN.tar<ext>`). As in
  * mender-artifact, the member name's suffix is the only indication of the compressor.
  *
- * - gzip: fflate, streaming (read and write).
+ * - gzip: read with Node's zlib (native speed, full validation), write with fflate (streaming,
+ *   pinned, so the same bytes on every runtime).
  * - zstd: Node's zlib, which has it from Node 22.15 / 23.8 (the generator's runtime); a Mender
  *   client older than 3.5 (and mender-artifact older than 3.10) cannot read zstd Artifacts.
  * - xz: read only (the project's xz decoder). Writing xz is not offered: neither Node nor fflate has
@@ -10,7 +11,7 @@
  */
 import { Transform, type TransformCallback } from "node:stream";
 import * as zlib from "node:zlib";
-import { Gunzip, Gzip } from "fflate";
+import { Gzip } from "fflate";
 import { MenderDeltaError } from "../errors";
 
 export type Compression = "none" | "gzip" | "xz" | "zstd";
@@ -46,37 +47,22 @@ function zstdZlib(action: string): ZstdZlib {
   return z as ZstdZlib;
 }
 
-/** A gzip stream through fflate, in a Node Transform so it composes with pipelines. */
-class FflateTransform extends Transform {
-  private readonly codec: Gzip | Gunzip;
-  constructor(kind: "compress" | "decompress", level: number) {
+/** gzip writing through fflate (pinned: the same bytes on every Node version), as a Node Transform. */
+class FflateGzip extends Transform {
+  private readonly gzip: Gzip;
+  constructor(level: number) {
     super();
-    const ondata = (chunk: Uint8Array): void => {
-      this.push(chunk);
-    };
     // mtime 0 keeps the gzip header, and so the Artifact, reproducible.
-    this.codec = kind === "compress" ? new Gzip({ level: level as 6, mtime: 0 }, ondata) : new Gunzip(ondata);
+    this.gzip = new Gzip({ level: level as 6, mtime: 0 }, (chunk) => this.push(chunk));
   }
   override _transform(chunk: Uint8Array, _enc: BufferEncoding, done: TransformCallback): void {
-    try {
-      this.codec.push(chunk, false);
-      done();
-    } catch (err) {
-      done(gzipError(err));
-    }
+    this.gzip.push(chunk, false);
+    done();
   }
   override _flush(done: TransformCallback): void {
-    try {
-      this.codec.push(new Uint8Array(0), true);
-      done();
-    } catch (err) {
-      done(gzipError(err));
-    }
+    this.gzip.push(new Uint8Array(0), true);
+    done();
   }
-}
-
-function gzipError(err: unknown): MenderDeltaError {
-  return new MenderDeltaError(`invalid gzip data (${err instanceof Error ? err.message : String(err)})`);
 }
 
 /** A decompressing Transform for `kind` ("none" passes bytes through). */
@@ -85,7 +71,9 @@ export function createDecompressor(kind: Compression): Transform {
     case "none":
       return new Transform({ transform: (chunk, _e, done) => done(null, chunk) });
     case "gzip":
-      return new FflateTransform("decompress", 0);
+      // Node's zlib, not fflate: 6-10x faster on multi-GB images, and it checks what fflate skips
+      // (stored-block lengths, the CRC-32/length trailer), so a flipped byte cannot pass unnoticed.
+      return zlib.createGunzip();
     case "zstd":
       return zstdZlib("read").createZstdDecompress();
     case "xz":
@@ -99,7 +87,7 @@ export function createCompressor(kind: Compression, level?: number): Transform {
     case "none":
       return new Transform({ transform: (chunk, _e, done) => done(null, chunk) });
     case "gzip":
-      return new FflateTransform("compress", level ?? 6);
+      return new FflateGzip(level ?? 6);
     case "zstd": {
       const z = zstdZlib("write");
       return z.createZstdCompress({ params: { [z.constants.ZSTD_c_compressionLevel]: level ?? 3 } });

@@ -147,10 +147,11 @@ function readNumber(block: Uint8Array, offset: number, length: number, field: st
     }
     return value;
   }
-  const text = readString(block, offset, length).trim();
-  if (text === "") return 0;
-  if (!/^[0-7]+$/.test(text)) throw new MenderDeltaError(`${where}: ${field} field ${JSON.stringify(text)} is not an octal number; the tar is corrupt`);
-  return parseInt(text, 8);
+  // The whole field must be digits padded with spaces/NULs: stray bytes anywhere mean corruption.
+  const raw = String.fromCharCode(...block.subarray(offset, offset + length));
+  const m = /^ *([0-7]*)[ \0]*$/.exec(raw);
+  if (!m) throw new MenderDeltaError(`${where}: ${field} field ${JSON.stringify(raw)} is not an octal number; the tar is corrupt`);
+  return m[1] === "" ? 0 : parseInt(m[1]!, 8);
 }
 
 function kindOf(typeflag: string): RawTypeflag {

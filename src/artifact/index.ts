@@ -1,0 +1,11 @@
+/**
+ * Mender Artifact v3: the public API (docs/artifact-library.md). Everything else in this directory
+ * is an implementation detail.
+ */
+export { readArtifact, readArtifactHeaders } from "./reader";
+export type { ArtifactHeaders, ArtifactInfo, PayloadFileInfo, PayloadHeader, PayloadSink, ReadArtifactOptions, StateScript } from "./reader";
+export { writeArtifact } from "./writer";
+export type { ArtifactSpec, FileSpec, PayloadSpec, WrittenArtifact } from "./writer";
+export type { HeaderInfo, MetaData, TypeInfo } from "./headers";
+export type { Compression } from "./compression";
+export { signManifest, verifyManifestSignature } from "./signature";
