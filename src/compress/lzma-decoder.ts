@@ -6,7 +6,8 @@
  *
  * The range decoder and all bit-tree walks are written inline in `decode` with the coder state
  * in local variables: that is what makes this loop fast in V8 (no calls, no property writes per
- * bit). Probabilities live in one Uint16Array at the fixed offsets below.
+ * bit). `range` and `code` are uint32 values kept as int32 bit patterns (compared with `>>> 0`)
+ * so V8 never boxes them as doubles. Probabilities live in one Uint16Array at the offsets below.
  */
 import { XzError } from "./xz-error.js";
 
@@ -32,7 +33,6 @@ const REP_LEN = MATCH_LEN + LEN_CODER_SIZE;
 const LITERAL = REP_LEN + LEN_CODER_SIZE;
 const PROBS_SIZE = LITERAL + (0x300 << 4); // lc + lp <= 4 in LZMA2
 
-const RC_TOP = 0x1000000;
 const PROB_INIT = 1024;
 /** First dictionary allocation; it doubles up to the declared size only as output needs it. */
 const DICT_INITIAL = 64 * 1024;
@@ -129,8 +129,8 @@ export class LzmaDecoder {
     if (end - start < 5 || input[start] !== 0) return false;
     this.input = input;
     this.inputBase = inputOffset - start;
-    this.code = ((input[start + 1]! << 24) | (input[start + 2]! << 16) | (input[start + 3]! << 8) | input[start + 4]!) >>> 0;
-    this.range = 0xffffffff;
+    this.code = (input[start + 1]! << 24) | (input[start + 2]! << 16) | (input[start + 3]! << 8) | input[start + 4]!;
+    this.range = -1; // 0xFFFFFFFF
     this.ip = start + 5;
     this.inEnd = end;
     return true;
@@ -139,9 +139,9 @@ export class LzmaDecoder {
   /** After the chunk's last byte of output: true when the chunk ended exactly as LZMA2 requires. */
   finishChunk(): boolean {
     if (this.pendingLen !== 0) return false;
-    if (this.range < RC_TOP && this.ip < this.inEnd) {
-      this.range *= 256;
-      this.code = this.code * 256 + this.input[this.ip++]!;
+    if ((this.range & 0xff000000) === 0 && this.ip < this.inEnd) {
+      this.range <<= 8;
+      this.code = (this.code << 8) | this.input[this.ip++]!;
     }
     return this.ip === this.inEnd && this.code === 0;
   }
@@ -206,14 +206,14 @@ export class LzmaDecoder {
       const posState = pos & pbMask;
       // is_match[state][posState]
       i = IS_MATCH + (state << 4) + posState;
-      if (range < RC_TOP) {
+      if ((range & 0xff000000) === 0) {
         if (ip >= inEnd) throw this.overrun(ip);
-        range *= 256;
-        code = code * 256 + inp[ip++]!;
+        range <<= 8;
+        code = (code << 8) | inp[ip++]!;
       }
       p = probs[i]!;
-      bound = (range >>> 11) * p;
-      if (code < bound) {
+      bound = Math.imul(range >>> 11, p);
+      if (code >>> 0 < bound >>> 0) {
         range = bound;
         probs[i] = p + ((2048 - p) >>> 5);
         // Literal.
@@ -223,20 +223,20 @@ export class LzmaDecoder {
         if (state < 7) {
           do {
             i = base + m;
-            if (range < RC_TOP) {
+            if ((range & 0xff000000) === 0) {
               if (ip >= inEnd) throw this.overrun(ip);
-              range *= 256;
-              code = code * 256 + inp[ip++]!;
+              range <<= 8;
+              code = (code << 8) | inp[ip++]!;
             }
             p = probs[i]!;
-            bound = (range >>> 11) * p;
-            if (code < bound) {
+            bound = Math.imul(range >>> 11, p);
+            if (code >>> 0 < bound >>> 0) {
               range = bound;
               probs[i] = p + ((2048 - p) >>> 5);
               m <<= 1;
             } else {
-              range -= bound;
-              code -= bound;
+              range = (range - bound) | 0;
+              code = (code - bound) | 0;
               probs[i] = p - (p >>> 5);
               m = (m << 1) | 1;
             }
@@ -250,21 +250,21 @@ export class LzmaDecoder {
             matchByte <<= 1;
             const matchBit = matchByte & offset;
             i = base + offset + matchBit + m;
-            if (range < RC_TOP) {
+            if ((range & 0xff000000) === 0) {
               if (ip >= inEnd) throw this.overrun(ip);
-              range *= 256;
-              code = code * 256 + inp[ip++]!;
+              range <<= 8;
+              code = (code << 8) | inp[ip++]!;
             }
             p = probs[i]!;
-            bound = (range >>> 11) * p;
-            if (code < bound) {
+            bound = Math.imul(range >>> 11, p);
+            if (code >>> 0 < bound >>> 0) {
               range = bound;
               probs[i] = p + ((2048 - p) >>> 5);
               m <<= 1;
               offset &= ~matchBit;
             } else {
-              range -= bound;
-              code -= bound;
+              range = (range - bound) | 0;
+              code = (code - bound) | 0;
               probs[i] = p - (p >>> 5);
               m = (m << 1) | 1;
               offset = matchBit;
@@ -275,51 +275,51 @@ export class LzmaDecoder {
         state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
         continue;
       }
-      range -= bound;
-      code -= bound;
+      range = (range - bound) | 0;
+      code = (code - bound) | 0;
       probs[i] = p - (p >>> 5);
 
       // is_rep[state]
       let lenBase = MATCH_LEN;
       i = IS_REP + state;
-      if (range < RC_TOP) {
+      if ((range & 0xff000000) === 0) {
         if (ip >= inEnd) throw this.overrun(ip);
-        range *= 256;
-        code = code * 256 + inp[ip++]!;
+        range <<= 8;
+        code = (code << 8) | inp[ip++]!;
       }
       p = probs[i]!;
-      bound = (range >>> 11) * p;
-      const isRep = code >= bound;
+      bound = Math.imul(range >>> 11, p);
+      const isRep = code >>> 0 >= bound >>> 0;
       if (!isRep) {
         range = bound;
         probs[i] = p + ((2048 - p) >>> 5);
       } else {
-        range -= bound;
-        code -= bound;
+        range = (range - bound) | 0;
+        code = (code - bound) | 0;
         probs[i] = p - (p >>> 5);
         lenBase = REP_LEN;
         // is_rep0[state]
         i = IS_REP0 + state;
-        if (range < RC_TOP) {
+        if ((range & 0xff000000) === 0) {
           if (ip >= inEnd) throw this.overrun(ip);
-          range *= 256;
-          code = code * 256 + inp[ip++]!;
+          range <<= 8;
+          code = (code << 8) | inp[ip++]!;
         }
         p = probs[i]!;
-        bound = (range >>> 11) * p;
-        if (code < bound) {
+        bound = Math.imul(range >>> 11, p);
+        if (code >>> 0 < bound >>> 0) {
           range = bound;
           probs[i] = p + ((2048 - p) >>> 5);
           // is_rep0_long[state][posState]
           i = IS_REP0_LONG + (state << 4) + posState;
-          if (range < RC_TOP) {
+          if ((range & 0xff000000) === 0) {
             if (ip >= inEnd) throw this.overrun(ip);
-            range *= 256;
-            code = code * 256 + inp[ip++]!;
+            range <<= 8;
+            code = (code << 8) | inp[ip++]!;
           }
           p = probs[i]!;
-          bound = (range >>> 11) * p;
-          if (code < bound) {
+          bound = Math.imul(range >>> 11, p);
+          if (code >>> 0 < bound >>> 0) {
             range = bound;
             probs[i] = p + ((2048 - p) >>> 5);
             // Short rep: one byte from rep0.
@@ -331,47 +331,47 @@ export class LzmaDecoder {
             state = state < 7 ? 9 : 11;
             continue;
           }
-          range -= bound;
-          code -= bound;
+          range = (range - bound) | 0;
+          code = (code - bound) | 0;
           probs[i] = p - (p >>> 5);
         } else {
-          range -= bound;
-          code -= bound;
+          range = (range - bound) | 0;
+          code = (code - bound) | 0;
           probs[i] = p - (p >>> 5);
           // is_rep1[state]
           let dist = 0;
           i = IS_REP1 + state;
-          if (range < RC_TOP) {
+          if ((range & 0xff000000) === 0) {
             if (ip >= inEnd) throw this.overrun(ip);
-            range *= 256;
-            code = code * 256 + inp[ip++]!;
+            range <<= 8;
+            code = (code << 8) | inp[ip++]!;
           }
           p = probs[i]!;
-          bound = (range >>> 11) * p;
-          if (code < bound) {
+          bound = Math.imul(range >>> 11, p);
+          if (code >>> 0 < bound >>> 0) {
             range = bound;
             probs[i] = p + ((2048 - p) >>> 5);
             dist = rep1;
           } else {
-            range -= bound;
-            code -= bound;
+            range = (range - bound) | 0;
+            code = (code - bound) | 0;
             probs[i] = p - (p >>> 5);
             // is_rep2[state]
             i = IS_REP2 + state;
-            if (range < RC_TOP) {
+            if ((range & 0xff000000) === 0) {
               if (ip >= inEnd) throw this.overrun(ip);
-              range *= 256;
-              code = code * 256 + inp[ip++]!;
+              range <<= 8;
+              code = (code << 8) | inp[ip++]!;
             }
             p = probs[i]!;
-            bound = (range >>> 11) * p;
-            if (code < bound) {
+            bound = Math.imul(range >>> 11, p);
+            if (code >>> 0 < bound >>> 0) {
               range = bound;
               probs[i] = p + ((2048 - p) >>> 5);
               dist = rep2;
             } else {
-              range -= bound;
-              code -= bound;
+              range = (range - bound) | 0;
+              code = (code - bound) | 0;
               probs[i] = p - (p >>> 5);
               dist = rep3;
               rep3 = rep2;
@@ -387,38 +387,38 @@ export class LzmaDecoder {
       let treeBase = 0;
       let treeLimit = 8;
       i = lenBase;
-      if (range < RC_TOP) {
+      if ((range & 0xff000000) === 0) {
         if (ip >= inEnd) throw this.overrun(ip);
-        range *= 256;
-        code = code * 256 + inp[ip++]!;
+        range <<= 8;
+        code = (code << 8) | inp[ip++]!;
       }
       p = probs[i]!;
-      bound = (range >>> 11) * p;
-      if (code < bound) {
+      bound = Math.imul(range >>> 11, p);
+      if (code >>> 0 < bound >>> 0) {
         range = bound;
         probs[i] = p + ((2048 - p) >>> 5);
         treeBase = lenBase + LEN_LOW + (posState << 3);
         len = 2 - 8;
       } else {
-        range -= bound;
-        code -= bound;
+        range = (range - bound) | 0;
+        code = (code - bound) | 0;
         probs[i] = p - (p >>> 5);
         i = lenBase + LEN_CHOICE2;
-        if (range < RC_TOP) {
+        if ((range & 0xff000000) === 0) {
           if (ip >= inEnd) throw this.overrun(ip);
-          range *= 256;
-          code = code * 256 + inp[ip++]!;
+          range <<= 8;
+          code = (code << 8) | inp[ip++]!;
         }
         p = probs[i]!;
-        bound = (range >>> 11) * p;
-        if (code < bound) {
+        bound = Math.imul(range >>> 11, p);
+        if (code >>> 0 < bound >>> 0) {
           range = bound;
           probs[i] = p + ((2048 - p) >>> 5);
           treeBase = lenBase + LEN_MID + (posState << 3);
           len = 10 - 8;
         } else {
-          range -= bound;
-          code -= bound;
+          range = (range - bound) | 0;
+          code = (code - bound) | 0;
           probs[i] = p - (p >>> 5);
           treeBase = lenBase + LEN_HIGH;
           treeLimit = 256;
@@ -428,20 +428,20 @@ export class LzmaDecoder {
       m = 1;
       do {
         i = treeBase + m;
-        if (range < RC_TOP) {
+        if ((range & 0xff000000) === 0) {
           if (ip >= inEnd) throw this.overrun(ip);
-          range *= 256;
-          code = code * 256 + inp[ip++]!;
+          range <<= 8;
+          code = (code << 8) | inp[ip++]!;
         }
         p = probs[i]!;
-        bound = (range >>> 11) * p;
-        if (code < bound) {
+        bound = Math.imul(range >>> 11, p);
+        if (code >>> 0 < bound >>> 0) {
           range = bound;
           probs[i] = p + ((2048 - p) >>> 5);
           m <<= 1;
         } else {
-          range -= bound;
-          code -= bound;
+          range = (range - bound) | 0;
+          code = (code - bound) | 0;
           probs[i] = p - (p >>> 5);
           m = (m << 1) | 1;
         }
@@ -460,20 +460,20 @@ export class LzmaDecoder {
         m = 1;
         do {
           i = treeBase + m;
-          if (range < RC_TOP) {
+          if ((range & 0xff000000) === 0) {
             if (ip >= inEnd) throw this.overrun(ip);
-            range *= 256;
-            code = code * 256 + inp[ip++]!;
+            range <<= 8;
+            code = (code << 8) | inp[ip++]!;
           }
           p = probs[i]!;
-          bound = (range >>> 11) * p;
-          if (code < bound) {
+          bound = Math.imul(range >>> 11, p);
+          if (code >>> 0 < bound >>> 0) {
             range = bound;
             probs[i] = p + ((2048 - p) >>> 5);
             m <<= 1;
           } else {
-            range -= bound;
-            code -= bound;
+            range = (range - bound) | 0;
+            code = (code - bound) | 0;
             probs[i] = p - (p >>> 5);
             m = (m << 1) | 1;
           }
@@ -491,14 +491,14 @@ export class LzmaDecoder {
             // Bits above the lowest four are coded at probability 1/2, then 4 "align" bits.
             let d = 0;
             for (let k = directBits - 4; k > 0; k--) {
-              if (range < RC_TOP) {
+              if ((range & 0xff000000) === 0) {
                 if (ip >= inEnd) throw this.overrun(ip);
-                range *= 256;
-                code = code * 256 + inp[ip++]!;
+                range <<= 8;
+                code = (code << 8) | inp[ip++]!;
               }
               range = range >>> 1;
-              if (code >= range) {
-                code -= range;
+              if (code >>> 0 >= range) {
+                code = (code - range) | 0;
                 d = d * 2 + 1;
               } else {
                 d = d * 2;
@@ -511,20 +511,20 @@ export class LzmaDecoder {
           m = 1;
           for (let k = 0; k < reverseBits; k++) {
             i = treeBase + m;
-            if (range < RC_TOP) {
+            if ((range & 0xff000000) === 0) {
               if (ip >= inEnd) throw this.overrun(ip);
-              range *= 256;
-              code = code * 256 + inp[ip++]!;
+              range <<= 8;
+              code = (code << 8) | inp[ip++]!;
             }
             p = probs[i]!;
-            bound = (range >>> 11) * p;
-            if (code < bound) {
+            bound = Math.imul(range >>> 11, p);
+            if (code >>> 0 < bound >>> 0) {
               range = bound;
               probs[i] = p + ((2048 - p) >>> 5);
               m <<= 1;
             } else {
-              range -= bound;
-              code -= bound;
+              range = (range - bound) | 0;
+              code = (code - bound) | 0;
               probs[i] = p - (p >>> 5);
               m = (m << 1) | 1;
               rep0 += 1 << k;
