@@ -1,0 +1,193 @@
+/**
+ * Decoder throughput and peak memory next to `xdelta3 -d` on the same delta, as ratios.
+ *   npx tsx test/bench/decode.ts [SIZE_MIB ...]        (default: 64 512)
+ * Uses the corpus pair (A1-minbase.ext4 -> A2-ssh.ext4 from /work/shared/corpus/make-corpus.sh,
+ * found through $CORPUS or ~/.cache/mbd-corpus) when it exists; otherwise generates sparse-ish image
+ * pairs of each size: zero blocks (free space), text-like and random blocks, and a new release with
+ * rewritten blocks and moved/duplicated extents. Each pair is encoded with stock `xdelta3 -e` (LZMA
+ * secondary, as Mender's tooling does) and with `-S none`.
+ *
+ * Throughput is output bytes per CPU second (user + system, best of 3; the machine is shared, so
+ * wall time is noise). Memory is the peak RSS of the decoding process; ours is also shown above the
+ * runtime's idle RSS (same process setup, decoder loaded, nothing decoded). Output goes to /dev/null.
+ */
+import { buildSync } from "esbuild";
+import { spawnSync } from "node:child_process";
+import { createCipheriv } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { FileBlockSource } from "../../src/io/file-source";
+import type { TargetSink } from "../../src/io/interfaces";
+import { decodeVcdiff } from "../../src/vcdiff/decode";
+
+const RUNS = 3;
+const MIB = 1 << 20;
+
+/** Child mode: decode once (or only load, with --idle) and print CPU seconds and peak RSS as JSON. */
+async function child(args: string[]): Promise<void> {
+  if (args[0] === "--idle") {
+    console.log(JSON.stringify({ seconds: 0, maxRssKiB: process.resourceUsage().maxRSS }));
+    return;
+  }
+  const [oldFile, deltaFile] = args as [string, string];
+  const out = fs.openSync("/dev/null", "w");
+  const sink: TargetSink = {
+    write(data) {
+      fs.writeSync(out, data);
+    },
+    finish() {},
+  };
+  const source = new FileBlockSource(oldFile);
+  const t0 = process.cpuUsage();
+  const result = await decodeVcdiff(fs.createReadStream(deltaFile, { highWaterMark: 1 << 20 }), source, sink);
+  const used = process.cpuUsage(t0);
+  source.close();
+  console.log(JSON.stringify({ seconds: (used.user + used.system) / 1e6, maxRssKiB: process.resourceUsage().maxRSS, bytes: result.targetBytes }));
+}
+
+interface Run {
+  seconds: number;
+  maxRssKiB: number;
+}
+
+/** The child runs as one esbuild bundle under plain node, like the shipped program (no tsx in its RSS). */
+let childBundle = "";
+
+function runOurs(args: string[]): Run {
+  const r = spawnSync(process.execPath, [childBundle, "--child", ...args], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`our decoder failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Run;
+}
+
+function runXdelta3(oldFile: string, deltaFile: string): Run {
+  const r = spawnSync("/usr/bin/time", ["-f", "%U %S %M", "sh", "-c", `xdelta3 -d -c -s '${oldFile}' '${deltaFile}' > /dev/null`], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`xdelta3 -d failed: ${r.stderr}`);
+  const [user, sys, rss] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number) as [number, number, number];
+  return { seconds: user + sys, maxRssKiB: rss };
+}
+
+function best(run: () => Run): Run {
+  let b: Run = { seconds: Infinity, maxRssKiB: 0 };
+  for (let i = 0; i < RUNS; i++) {
+    const r = run();
+    b = { seconds: Math.min(b.seconds, r.seconds), maxRssKiB: Math.max(b.maxRssKiB, r.maxRssKiB) };
+  }
+  return b;
+}
+
+/** Deterministic fast pseudo-random bytes (AES-128-CTR over zeros). */
+function randomStream(seed: number): (n: number) => Buffer {
+  const key = Buffer.alloc(16);
+  key.writeUInt32BE(seed);
+  const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
+  return (n) => cipher.update(Buffer.alloc(n));
+}
+
+const WORDS = Buffer.from(
+  "usr lib share locale systemd kernel module firmware libc.so.6 /etc/ssh/sshd_config python3 ELF \x7fELF\x02\x01\x01 ".repeat(2000),
+);
+
+/** Writes an old/new image pair of `mib` MiB: ~35% zero blocks, text and random blocks; the new one changes ~3%. */
+function generatePair(dir: string, mib: number): [string, string] {
+  const oldFile = path.join(dir, `old-${mib}.img`);
+  const newFile = path.join(dir, `new-${mib}.img`);
+  const oldFd = fs.openSync(oldFile, "w");
+  const newFd = fs.openSync(newFile, "w");
+  const rnd = randomStream(mib);
+  const chunkBytes = 4 * MIB;
+  const recent: Buffer[] = []; // for "moved" extents: content from earlier in the image
+  for (let off = 0; off < mib * MIB; off += chunkBytes) {
+    const choice = rnd(chunkBytes / 4096 + 64);
+    const old = Buffer.alloc(chunkBytes);
+    for (let b = 0; b < chunkBytes / 4096; b++) {
+      const kind = choice[b]! % 20;
+      const at = b * 4096;
+      if (kind < 7) continue; // free space: zeros
+      if (kind < 14) {
+        const from = (choice.readUInt16LE(b % 32) * 7) % (WORDS.length - 4096);
+        WORDS.copy(old, at, from, from + 4096);
+      } else {
+        rnd(4096).copy(old, at);
+      }
+    }
+    const neu = Buffer.from(old);
+    // ~3% of the blocks rewritten (package updates), plus an occasional extent moved from earlier.
+    for (let b = 0; b < chunkBytes / 4096; b++) if (choice[b]! >= 250) rnd(4096).copy(neu, b * 4096);
+    if (recent.length > 0 && choice[choice.length - 1]! < 64) {
+      const src = recent[choice[choice.length - 2]! % recent.length]!;
+      src.copy(neu, (choice[choice.length - 3]! % 512) * 4096, 0, 256 * 1024);
+    }
+    recent.push(old.subarray(0, 256 * 1024));
+    if (recent.length > 16) recent.shift();
+    fs.writeSync(oldFd, old);
+    fs.writeSync(newFd, neu);
+  }
+  fs.closeSync(oldFd);
+  fs.closeSync(newFd);
+  return [oldFile, newFile];
+}
+
+function corpusPair(): [string, string] | null {
+  const dir = process.env.CORPUS ?? path.join(os.homedir(), ".cache", "mbd-corpus");
+  for (const sub of ["", "images"]) {
+    const a = path.join(dir, sub, "A1-minbase.ext4");
+    const b = path.join(dir, sub, "A2-ssh.ext4");
+    if (fs.existsSync(a) && fs.existsSync(b)) return [a, b];
+  }
+  return null;
+}
+
+function encode(oldFile: string, newFile: string, deltaFile: string, flags: string[]): void {
+  const r = spawnSync("xdelta3", ["-e", "-f", ...flags, "-s", oldFile, newFile, deltaFile], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`xdelta3 -e failed: ${r.stderr}`);
+}
+
+async function main(): Promise<void> {
+  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-bench-decode-"));
+  try {
+    childBundle = path.join(dir, "decode-child.cjs");
+    buildSync({ entryPoints: [__filename], bundle: true, platform: "node", format: "cjs", outfile: childBundle, logLevel: "error" });
+    const pairs: [string, string, string][] = [];
+    const corpus = corpusPair();
+    if (corpus) pairs.push(["corpus A1-minbase -> A2-ssh", ...corpus]);
+    else for (const mib of sizes.length > 0 ? sizes : [64, 512]) pairs.push([`generated ${mib} MiB`, ...generatePair(dir, mib)]);
+    const idle = runOurs(["--idle"]);
+    console.log(`node ${process.version}, xdelta3 3.0.11; best of ${RUNS}, CPU time; idle RSS of our process ${(idle.maxRssKiB / 1024).toFixed(1)} MiB`);
+    for (const [label, oldFile, newFile] of pairs) {
+      const size = fs.statSync(newFile).size;
+      for (const [profile, flags] of [["stock (LZMA)", []], ["-S none", ["-S", "none"]]] as const) {
+        const deltaFile = path.join(dir, "delta");
+        encode(oldFile, newFile, deltaFile, [...flags]);
+        const deltaSize = fs.statSync(deltaFile).size;
+        const o = best(() => runOurs([oldFile, deltaFile]));
+        const x = best(() => runXdelta3(oldFile, deltaFile));
+        const mbs = (s: number) => (size / 1e6 / s).toFixed(0);
+        const mib = (k: number) => (k / 1024).toFixed(1);
+        console.log(
+          `${label}, ${profile}: delta ${(deltaSize / 1e6).toFixed(2)} MB -> ${(size / 1e6).toFixed(0)} MB | ` +
+            `ours ${mbs(o.seconds)} MB/s, xdelta3 -d ${mbs(x.seconds)} MB/s, throughput ratio ${(x.seconds / o.seconds).toFixed(2)}x | ` +
+            `peak RSS ours ${mib(o.maxRssKiB)} MiB (+${mib(o.maxRssKiB - idle.maxRssKiB)} over idle), xdelta3 ${mib(x.maxRssKiB)} MiB`,
+        );
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === "--generate") {
+  // Writes a pair for profiling by hand: --generate DIR MIB
+  console.log(generatePair(process.argv[3]!, Number(process.argv[4])).join(" "));
+} else if (process.argv[2] === "--child") {
+  child(process.argv.slice(3)).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+} else {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
