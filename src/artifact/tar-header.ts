@@ -52,7 +52,7 @@ function putChecksum(block: Uint8Array): void {
   putString(block, 148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
 }
 
-function baseHeader(name: string, size: number, typeflag: string, h: Omit<TarEntryHeader, "name" | "size">): Uint8Array {
+function baseHeader(name: string, size: number, typeflag: string, h: Omit<TarEntryHeader, "name" | "size">, devNumbers = true): Uint8Array {
   const block = new Uint8Array(BLOCK);
   putString(block, 0, 100, name);
   putOctal(block, 100, 8, h.mode);
@@ -64,8 +64,10 @@ function baseHeader(name: string, size: number, typeflag: string, h: Omit<TarEnt
   putString(block, 257, 8, "ustar\u000000");
   putString(block, 265, 32, h.uname);
   putString(block, 297, 32, h.gname);
-  putOctal(block, 329, 8, 0);
-  putOctal(block, 337, 8, 0);
+  if (devNumbers) {
+    putOctal(block, 329, 8, 0);
+    putOctal(block, 337, 8, 0);
+  }
   putChecksum(block);
   return block;
 }
@@ -104,7 +106,8 @@ export function encodeFileHeader(h: TarEntryHeader): Uint8Array {
   const data = encoder.encode(records.join(""));
   const slash = h.name.lastIndexOf("/");
   const paxName = (slash >= 0 ? `${h.name.slice(0, slash)}/PaxHeaders.0/` : "PaxHeaders.0/") + h.name.slice(slash + 1);
-  const pax = baseHeader(paxName, data.length, "x", { mode: 0, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" });
+  // Go writes the PAX header with only name, mode, ids, size and mtime set (no device numbers).
+  const pax = baseHeader(paxName, data.length, "x", { mode: 0, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" }, false);
   const out = new Uint8Array(BLOCK * 2 + padded(data.length));
   out.set(pax, 0);
   out.set(data, BLOCK);

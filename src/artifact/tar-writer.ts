@@ -2,7 +2,6 @@
  * A streaming tar writer producing the bytes Go's archive/tar writes (mender-artifact's layout):
  * ustar headers, members padded to 512 bytes, two zero blocks at the end and no record padding.
  */
-import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { MenderDeltaError } from "../errors";
 import { BLOCK, encodeFileHeader, padded, type TarEntryHeader } from "./tar-header";
@@ -51,7 +50,8 @@ export class TarWriter {
 
   private async write(bytes: Uint8Array): Promise<void> {
     this.written += bytes.length;
-    if (!this.out.write(bytes)) await once(this.out, "drain");
+    if (this.out.destroyed) throw this.out.errored ?? new Error("tar output stream was closed");
+    if (!this.out.write(bytes)) await drained(this.out);
   }
 }
 
@@ -63,4 +63,23 @@ export function tarBytes(members: { header: Omit<TarEntryHeader, "size">; data: 
   }
   parts.push(ZEROS);
   return Buffer.concat(parts);
+}
+
+/** Waits for 'drain'; rejects if the stream errors or closes first (a drain would never come). */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error | null): void => {
+      out.off("drain", onDrain);
+      out.off("error", onError);
+      out.off("close", onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = (): void => done();
+    const onError = (err: Error): void => done(err);
+    const onClose = (): void => done(out.errored ?? new Error("tar output stream was closed"));
+    out.on("drain", onDrain);
+    out.on("error", onError);
+    out.on("close", onClose);
+  });
 }

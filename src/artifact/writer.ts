@@ -93,6 +93,10 @@ const VERSION_JSON = new TextEncoder().encode('{"format":"mender","version":3}')
 export async function writeArtifact(outPath: string, spec: ArtifactSpec): Promise<WrittenArtifact> {
   const compression = spec.compression ?? "gzip";
   checkSpec(spec, compression);
+  const dir = path.dirname(path.resolve(outPath));
+  if (!(await fsp.stat(dir).then((st) => st.isDirectory(), () => false))) {
+    throw new MenderDeltaError(`cannot write Artifact ${outPath}: directory ${dir} does not exist`);
+  }
   const suffix = `.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
   const tmpOut = outPath + suffix;
   const tmpData = `${outPath}.data${suffix}`;
@@ -157,6 +161,10 @@ async function writeDataTar(tmpData: string, spec: ArtifactSpec, compression: Co
   const files: WrittenArtifact["payloadFiles"] = [];
   const compressor = createCompressor(compression, spec.compressionLevel);
   const done = pipeline(compressor, createWriteStream(tmpData, { mode: 0o600 }));
+  // A failure (e.g. the disk is full) rejects `done` while the tar is still being written: keep it
+  // from being reported as unhandled; it is awaited below, and writing stops because the
+  // compressor is destroyed with it.
+  done.catch(() => undefined);
   const tar = new TarWriter(compressor);
   try {
     for (const f of spec.payload.files) {
