@@ -78,7 +78,7 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   }
   const stats = writer.stats();
   logEvent(
-    `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} already up to date`,
+    `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} skipped (already held the right bytes)`,
   );
   if (stats.sha256 !== facts.targetChecksum) {
     throw new MenderDeltaError(

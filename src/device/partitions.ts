@@ -105,10 +105,13 @@ interface MountedRoot {
   cmdlinePath: string;
 }
 
+let overridesAnnounced = false;
+
 function mountedRoot(env: NodeJS.ProcessEnv): MountedRoot {
   const testRoot = env[TEST_ROOT_ENV];
   const testCmdline = env[TEST_CMDLINE_ENV];
-  if (testRoot || testCmdline) {
+  if ((testRoot || testCmdline) && !overridesAnnounced) {
+    overridesAnnounced = true;
     logWarning(
       `test overrides in effect (${[testRoot && `${TEST_ROOT_ENV}=${testRoot}`, testCmdline && `${TEST_CMDLINE_ENV}=${testCmdline}`]
         .filter(Boolean)

@@ -138,9 +138,14 @@ export function mkfifo(file: string): void {
   execFileSync("mkfifo", ["-m", "600", file]);
 }
 
-/** How to start the module: a built binary (MBD_MODULE=path) or the source through tsx. */
+/**
+ * How to start the module: a built binary (MBD_MODULE=path, or a JSON array such as
+ * '["qemu-aarch64-static","-L","/usr/aarch64-linux-gnu","dist/aarch64/mender-binary-delta"]'),
+ * else the source through tsx.
+ */
 export function moduleCommand(): string[] {
   const built = process.env.MBD_MODULE;
+  if (built && built.startsWith("[")) return JSON.parse(built) as string[];
   if (built) return [built];
   // Absolute loader path: the module runs with the tree as its working directory.
   return [process.execPath, "--import", pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href, path.join(ROOT, "src", "cli", "device.ts")];
@@ -152,15 +157,20 @@ export interface ModuleResult {
   stderr: string;
 }
 
-export function runModuleSync(state: string, tree: string, env: NodeJS.ProcessEnv): ModuleResult {
-  const [cmd, ...args] = moduleCommand();
+export function runModuleSync(state: string, tree: string, env: NodeJS.ProcessEnv, command = moduleCommand()): ModuleResult {
+  const [cmd, ...args] = command;
   const r = spawnSync(cmd!, [...args, state, tree], { cwd: tree, env, encoding: "utf8", timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts the module in the background (for Download, which the test feeds through FIFOs). */
-export function startModule(state: string, tree: string, env: NodeJS.ProcessEnv): { done: Promise<ModuleResult>; pid: number } {
-  const [cmd, ...args] = moduleCommand();
+export function startModule(
+  state: string,
+  tree: string,
+  env: NodeJS.ProcessEnv,
+  command = moduleCommand(),
+): { done: Promise<ModuleResult>; pid: number } {
+  const [cmd, ...args] = command;
   const child = spawn(cmd!, [...args, state, tree], { cwd: tree, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -227,9 +237,10 @@ export async function downloadStreaming(
   env: NodeJS.ProcessEnv,
   delta: { name: string; data: Uint8Array },
   withSizes = false,
+  command = moduleCommand(),
 ): Promise<ModuleResult> {
   mkfifo(path.join(tree, "stream-next"));
-  const mod = startModule(withSizes ? "DownloadWithFileSizes" : "Download", tree, env);
+  const mod = startModule(withSizes ? "DownloadWithFileSizes" : "Download", tree, env, command);
   const feed = feedStreams(tree, [delta], withSizes).catch(() => undefined);
   const result = await mod.done;
   await drainFifos(tree, feed);

@@ -1,0 +1,124 @@
+/**
+ * The built single-file binaries as the module: the host one through the protocol states, the
+ * aarch64 one under qemu-user through a full flow with the real Mender 3.4 client. They use
+ * dist/<arch>/mender-binary-delta (`node build.mjs --arch x86_64,aarch64 --no-archive`; DIST=dir to
+ * use another output directory).
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { REQUIRE_PEERS, needRoot, needTools } from "../helpers/peers";
+import { HOST_TARGET, TARGETS, binaryPath, type Target } from "../helpers/targets";
+import { ClientSandbox } from "./client-sandbox";
+import { downloadStreaming, makeBootEnv, makeDelta, makeExt4, makeTree, runModuleSync, sha256Direct, sha256File } from "./fixtures";
+
+let work: string;
+let v1: string;
+let v2: string;
+let deltaFile: string;
+
+before(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-binaries-"));
+  v1 = path.join(work, "v1.ext4");
+  v2 = path.join(work, "v2.ext4");
+  fs.mkdirSync(path.join(work, "delta"));
+  deltaFile = path.join(work, "delta", "v2.ext4.delta");
+  if (!fs.existsSync("/usr/bin/xdelta3")) return;
+  makeExt4(v1, 1);
+  makeExt4(v2, 2);
+  makeDelta(v1, v2, deltaFile);
+});
+
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** The module command for a target's built binary, or undefined (skipped loudly) when not built. */
+function builtModule(t: import("node:test").TestContext, target: Target): string[] | undefined {
+  const bin = binaryPath(target, "mender-binary-delta");
+  if (!fs.existsSync(bin)) {
+    const msg = `${bin} is not built (node build.mjs --arch ${target.arch} --no-archive)`;
+    if (REQUIRE_PEERS) throw new Error(`${msg}; REQUIRE_PEERS=1 forbids skipping`);
+    process.stderr.write(`SKIPPED: ${msg}\n`);
+    t.skip(msg);
+    return undefined;
+  }
+  if (target.run.length > 0 && !needTools(t, target.run[0]!)) return undefined;
+  return [...target.run, bin];
+}
+
+test("host binary: queries, streaming Download from a FIFO, ArtifactInstall", async (t) => {
+  if (!needTools(t, "xdelta3", "mke2fs", "fw_printenv", "fw_setenv")) return;
+  const cmd = builtModule(t, HOST_TARGET);
+  if (!cmd) return;
+  const dir = path.join(work, "host");
+  fs.mkdirSync(path.join(dir, "dev"), { recursive: true });
+  const partA = path.join(dir, "dev", "mmcblk0p2");
+  const partB = path.join(dir, "dev", "mmcblk0p3");
+  fs.copyFileSync(v1, partA);
+  fs.truncateSync(partA, 5 << 20);
+  fs.writeFileSync(partB, Buffer.alloc(5 << 20));
+  fs.writeFileSync(path.join(dir, "conf"), JSON.stringify({ RootfsPartA: partA, RootfsPartB: partB }));
+  const bootEnv = makeBootEnv(dir, { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" });
+  const env = {
+    ...process.env,
+    PATH: `${bootEnv.binDir}:${process.env.PATH}`,
+    MENDER_BINARY_DELTA_CONF: path.join(dir, "conf"),
+    MENDER_BINARY_DELTA_TEST_ROOT: partA,
+  };
+  const tree = path.join(dir, "tree");
+  const size = fs.statSync(v1).size;
+  makeTree(tree, { sourceChecksum: sha256File(v1), targetChecksum: sha256File(v2), metaData: { delta_algorithm: "xdelta3", rootfs_file_size: size } });
+  assert.equal(runModuleSync("SupportsRollback", tree, env, cmd).stdout, "Yes\n");
+  assert.equal(runModuleSync("NeedsArtifactReboot", tree, env, cmd).stdout, "Automatic\n");
+  const dl = await downloadStreaming(tree, env, { name: "v2.ext4.delta", data: fs.readFileSync(deltaFile) }, false, cmd);
+  assert.equal(dl.status, 0, dl.stderr);
+  assert.equal(sha256File(partB, size), sha256File(v2));
+  const install = runModuleSync("ArtifactInstall", tree, env, cmd);
+  assert.equal(install.status, 0, install.stderr);
+  assert.equal(bootEnv.read().get("mender_boot_part"), "3");
+  assert.equal(bootEnv.read().get("upgrade_available"), "1");
+});
+
+test("aarch64 binary under qemu-user: full flow with the real client (seed, install, reboot, commit)", async (t) => {
+  const target = TARGETS.find((x) => x.arch === "aarch64")!;
+  if (!needRoot(t, "loop devices, mounts and mount namespaces")) return;
+  if (!needTools(t, "mender", "mender-artifact", "fw_printenv", "fw_setenv", "xdelta3", "mke2fs", "losetup", "unshare")) return;
+  const cmd = builtModule(t, target);
+  if (!cmd) return;
+  const partA = path.join(work, "a.img");
+  const partB = path.join(work, "b.img");
+  fs.copyFileSync(v1, partA);
+  fs.truncateSync(partA, 6 << 20);
+  fs.writeFileSync(partB, Buffer.alloc(6 << 20));
+  const s = new ClientSandbox(path.join(work, "sb"), [partA, partB], cmd);
+  try {
+    const sum1 = sha256File(v1);
+    const sum2 = sha256File(v2);
+    const size = fs.statSync(v1).size;
+    let r = s.mender(
+      "install",
+      s.artifact("seed", { type: "noop-module", provides: [`rootfs-image.checksum:${sum1}`, "rootfs-image.version:release-1"] }),
+    );
+    assert.equal(r.status, 0, r.log);
+    const art = s.artifact("release-2", {
+      file: deltaFile,
+      depends: [`rootfs-image.checksum:${sum1}`],
+      provides: [`rootfs-image.checksum:${sum2}`, "rootfs-image.version:release-2"],
+      clears: ["artifact_group", "rootfs_image_checksum", "rootfs-image.*"],
+      meta: { delta_algorithm: "xdelta3", rootfs_file_size: size },
+    });
+    r = s.mender("install", art);
+    assert.equal(r.status, 0, r.log);
+    assert.deepEqual(s.env(), { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" });
+    assert.equal(sha256Direct(s.loops[1], size), sum2);
+    s.reboot();
+    r = s.mender("commit");
+    assert.equal(r.status, 0, r.log);
+    assert.equal(s.env().upgrade_available, "0");
+    assert.equal(s.provides().get("rootfs-image.checksum"), sum2);
+
+  } finally {
+    s.close();
+  }
+});
