@@ -4,9 +4,8 @@
  * in a directory next to the output (same file system, which has room for the output anyway) and
  * are removed whatever happens.
  */
-import { createWriteStream, promises as fsp, readFileSync, rmSync } from "node:fs";
+import { promises as fsp, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { MenderDeltaError } from "../errors";
 import { signManifest, writeArtifact, type FileSpec } from "../artifact";
 import { encodeVcdiff } from "../vcdiff/encode";
@@ -70,14 +69,19 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     const deltaDir = path.join(workDir, "delta");
     await fsp.mkdir(deltaDir);
     const deltaPath = path.join(deltaDir, deltaPayloadName(to));
-    progress.start("encoding", 0);
+    progress.start("encoding", to.imageSize);
     let stats;
     try {
-      stats = await encodeVcdiff(from.imagePath, to.imagePath, countingFile(deltaPath, progress), {
+      let shown = 0;
+      stats = await encodeVcdiff(from.imagePath, to.imagePath, deltaPath, {
         windowSize: options.windowSize,
         threads: options.threads,
         level: options.level,
         checksum: options.checksum,
+        onProgress: (done) => {
+          progress.advance(done - shown);
+          shown = done;
+        },
       });
     } finally {
       progress.finish();
@@ -151,26 +155,4 @@ async function writeScripts(to: InputRelease, workDir: string): Promise<FileSpec
     files.push({ path: file, name: s.name, mode: s.mode & 0o777 });
   }
   return files;
-}
-
-/** The delta file as a stream whose writes show as progress (delta bytes; the total is unknown up front). */
-function countingFile(file: string, progress: Progress): Writable {
-  const out = createWriteStream(file, { highWaterMark: 1 << 20 });
-  const stream: Writable = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      progress.advance(chunk.length);
-      if (out.write(chunk)) done();
-      else out.once("drain", () => done());
-    },
-    final(done) {
-      out.once("error", done);
-      out.end(() => done());
-    },
-    destroy(err, done) {
-      out.destroy();
-      done(err);
-    },
-  });
-  out.on("error", (err) => stream.destroy(new MenderDeltaError(`cannot write the delta to ${file}: ${err.message} (is the disk full?)`)));
-  return stream;
 }

@@ -36,7 +36,7 @@ export function createProgress(stream: NodeJS.WriteStream, enabled: boolean): Pr
       const filled = Math.round(frac * BAR);
       line = `${label.padEnd(12)} [${"#".repeat(filled)}${".".repeat(BAR - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${mib(Math.min(done, total))}/${mib(total)} MiB`;
     } else {
-      line = `${label.padEnd(12)} ${mib(done)} MiB`;
+      line = done > 0 ? `${label.padEnd(12)} ${mib(done)} MiB` : label;
     }
     const width = stream.columns ? stream.columns - 1 : 79;
     stream.write(`\r${line.slice(0, width).padEnd(Math.min(width, line.length))}\x1b[K`);

@@ -40,6 +40,8 @@ export interface EncodeOptions {
   level?: number;
   /** xdelta3's per-window adler32 (VCD_ADLER32); default true. Off only for decoders that cannot skip it. */
   checksum?: boolean;
+  /** Called after each window is written, with the target bytes encoded so far (for progress displays). */
+  onProgress?(targetDone: number, targetSize: number): void;
 }
 
 export interface EncodeStats {
@@ -111,6 +113,7 @@ export async function encodeVcdiff(
   try {
     await sink.write(FILE_HEADER);
     stats.deltaSize += FILE_HEADER.length;
+    let targetDone = 0;
     const onWindow = async (bytes: Uint8Array, w: WindowMatchStats): Promise<void> => {
       stats.copiedFromSource += w.copiedSource;
       stats.copiedFromTarget += w.copiedTarget;
@@ -118,6 +121,8 @@ export async function encodeVcdiff(
       stats.addedBytes += w.added;
       stats.deltaSize += bytes.length;
       await sink.write(bytes);
+      targetDone = Math.min(targetSize, targetDone + windowSize);
+      options.onProgress?.(targetDone, targetSize);
     };
     const request: EncodeWindowsRequest = {
       task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath,
