@@ -38,6 +38,6 @@ export function sourceMismatch(where: string, what: string): SourceMismatchError
   return new SourceMismatchError(
     `${what} at ${where}: the source partition differs from the image the delta was made from ` +
       `(e.g. the active rootfs was mounted read-write or modified, or the delta is for another release). ` +
-      `Nothing was installed; use a delta made from exactly the installed image, or a full rootfs Artifact`,
+      `Use a delta made from exactly the installed image, or a full rootfs Artifact`,
   );
 }
