@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
-import { mutatedInput } from "./mutate";
+import { fuzzInput } from "./inputs";
 import type { TargetName } from "./targets";
 import type { Finding, InputResult, WorkerJob } from "./worker";
 
@@ -114,7 +114,7 @@ function runSegment(job: FuzzJob, first: number, count: number, report: FuzzRepo
     progress,
   };
   const inputAt = (index: number): Uint8Array =>
-    job.inputs ? job.inputs[index]! : mutatedInput(job.seeds, job.seed, index, { varints: job.target === "vcdiff", maxLength: 256 << 10 });
+    job.inputs ? job.inputs[index]! : fuzzInput(job.target, job.seeds, job.seed, index);
 
   return new Promise<Finding | null>((resolve, reject) => {
     const worker = new Worker(workerSource(), { eval: true, workerData: workerJob });

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { MenderDeltaError } from "../../src/errors";
-import { mutatedInput } from "./mutate";
+import { fuzzInput } from "./inputs";
 import { PropertyViolation, runTarget, type TargetName } from "./targets";
 
 export interface WorkerJob {
@@ -50,12 +50,11 @@ async function main(job: WorkerJob): Promise<void> {
   const current = new Int32Array(job.progress, 0, 1);
   const startedAt = new Float64Array(job.progress, 8, 1);
   const scratch = mkdtempSync(path.join(os.tmpdir(), `mbd-fuzz-${job.target}-`));
-  const varints = job.target === "vcdiff";
   try {
     const count = job.inputs ? job.inputs.length : job.count;
     for (let k = 0; k < count; k++) {
       const index = job.first + k;
-      const input = job.inputs ? job.inputs[k]! : mutatedInput(job.seeds, job.seed, index, { varints, maxLength: 256 << 10 });
+      const input = job.inputs ? job.inputs[k]! : fuzzInput(job.target, job.seeds, job.seed, index);
       const t0 = Date.now();
       startedAt[0] = t0;
       Atomics.store(current, 0, index);
