@@ -7,7 +7,13 @@
  * The range decoder and all bit-tree walks are written inline in `decode` with the coder state
  * in local variables: that is what makes this loop fast in V8 (no calls, no property writes per
  * bit). `range` and `code` are uint32 values kept as int32 bit patterns (compared with `>>> 0`)
- * so V8 never boxes them as doubles. Probabilities live in one Uint16Array at the offsets below.
+ * so V8 never boxes them as doubles. Bits inside bit trees (literals, lengths, distances) are
+ * close to random, so those are decoded without branches: with bit = 0/1 and mask = -bit,
+ *   range = bit ? range - bound : bound       ->  bound + ((range - 2 * bound) & mask)
+ *   code  = bit ? code - bound : code         ->  code - (bound & mask)
+ *   prob += bit ? -(prob >> 5) : (2048 - prob) >> 5   ->  prob - ((prob - (2017 & ~mask)) >> 5)
+ * (2017 = 2048 - 31 makes the arithmetic shift round like the unsigned one.) The decisions that
+ * choose a code path (is_match, is_rep...) stay branches. Probabilities live in one Uint16Array at the offsets below.
  */
 import { XzError } from "./xz-error.js";
 
@@ -221,6 +227,7 @@ export class LzmaDecoder {
         const base = LITERAL + 0x300 * (((pos & lpMask) << lc) + (prev >>> (8 - lc)));
         m = 1;
         if (state < 7) {
+          // Literal bits are close to random: decode them without branches (see bitMask below).
           do {
             i = base + m;
             if ((range & 0xff000000) === 0) {
@@ -230,16 +237,12 @@ export class LzmaDecoder {
             }
             p = probs[i]!;
             bound = Math.imul(range >>> 11, p);
-            if (code >>> 0 < bound >>> 0) {
-              range = bound;
-              probs[i] = p + ((2048 - p) >>> 5);
-              m <<= 1;
-            } else {
-              range = (range - bound) | 0;
-              code = (code - bound) | 0;
-              probs[i] = p - (p >>> 5);
-              m = (m << 1) | 1;
-            }
+            const bit = +(code >>> 0 >= bound >>> 0);
+            const mask = -bit;
+            range = (bound + ((range - bound - bound) & mask)) | 0;
+            code = (code - (bound & mask)) | 0;
+            probs[i] = p - ((p - (2017 & ~mask)) >> 5);
+            m = (m << 1) | bit;
           } while (m < 0x100);
         } else {
           let back = pos - rep0 - 1;
@@ -257,18 +260,14 @@ export class LzmaDecoder {
             }
             p = probs[i]!;
             bound = Math.imul(range >>> 11, p);
-            if (code >>> 0 < bound >>> 0) {
-              range = bound;
-              probs[i] = p + ((2048 - p) >>> 5);
-              m <<= 1;
-              offset &= ~matchBit;
-            } else {
-              range = (range - bound) | 0;
-              code = (code - bound) | 0;
-              probs[i] = p - (p >>> 5);
-              m = (m << 1) | 1;
-              offset = matchBit;
-            }
+            const bit = +(code >>> 0 >= bound >>> 0);
+            const mask = -bit;
+            range = (bound + ((range - bound - bound) & mask)) | 0;
+            code = (code - (bound & mask)) | 0;
+            probs[i] = p - ((p - (2017 & ~mask)) >> 5);
+            m = (m << 1) | bit;
+            // matchBit is 0 or offset: a 1 keeps offset only if the match byte had a 1 too.
+            offset &= matchBit ^ ~mask;
           } while (m < 0x100);
         }
         dict[pos++] = m;
@@ -435,16 +434,12 @@ export class LzmaDecoder {
         }
         p = probs[i]!;
         bound = Math.imul(range >>> 11, p);
-        if (code >>> 0 < bound >>> 0) {
-          range = bound;
-          probs[i] = p + ((2048 - p) >>> 5);
-          m <<= 1;
-        } else {
-          range = (range - bound) | 0;
-          code = (code - bound) | 0;
-          probs[i] = p - (p >>> 5);
-          m = (m << 1) | 1;
-        }
+        const bit = +(code >>> 0 >= bound >>> 0);
+        const mask = -bit;
+        range = (bound + ((range - bound - bound) & mask)) | 0;
+        code = (code - (bound & mask)) | 0;
+        probs[i] = p - ((p - (2017 & ~mask)) >> 5);
+        m = (m << 1) | bit;
       } while (m < treeLimit);
       len += m;
 
@@ -467,16 +462,12 @@ export class LzmaDecoder {
           }
           p = probs[i]!;
           bound = Math.imul(range >>> 11, p);
-          if (code >>> 0 < bound >>> 0) {
-            range = bound;
-            probs[i] = p + ((2048 - p) >>> 5);
-            m <<= 1;
-          } else {
-            range = (range - bound) | 0;
-            code = (code - bound) | 0;
-            probs[i] = p - (p >>> 5);
-            m = (m << 1) | 1;
-          }
+          const bit = +(code >>> 0 >= bound >>> 0);
+          const mask = -bit;
+          range = (bound + ((range - bound - bound) & mask)) | 0;
+          code = (code - (bound & mask)) | 0;
+          probs[i] = p - ((p - (2017 & ~mask)) >> 5);
+          m = (m << 1) | bit;
         } while (m < 64);
         const slot = m - 64;
         if (slot < 4) {
@@ -518,17 +509,13 @@ export class LzmaDecoder {
             }
             p = probs[i]!;
             bound = Math.imul(range >>> 11, p);
-            if (code >>> 0 < bound >>> 0) {
-              range = bound;
-              probs[i] = p + ((2048 - p) >>> 5);
-              m <<= 1;
-            } else {
-              range = (range - bound) | 0;
-              code = (code - bound) | 0;
-              probs[i] = p - (p >>> 5);
-              m = (m << 1) | 1;
-              rep0 += 1 << k;
-            }
+            const bit = +(code >>> 0 >= bound >>> 0);
+            const mask = -bit;
+            range = (bound + ((range - bound - bound) & mask)) | 0;
+            code = (code - (bound & mask)) | 0;
+            probs[i] = p - ((p - (2017 & ~mask)) >> 5);
+            m = (m << 1) | bit;
+            rep0 += bit << k;
           }
         }
       }
