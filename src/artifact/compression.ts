@@ -12,6 +12,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import * as zlib from "node:zlib";
 import { Gzip } from "fflate";
+import { createXzDecompressStream } from "../compress/xz";
 import { MenderDeltaError } from "../errors";
 
 export type Compression = "none" | "gzip" | "xz" | "zstd";
@@ -77,7 +78,8 @@ export function createDecompressor(kind: Compression): Transform {
     case "zstd":
       return zstdZlib("read").createZstdDecompress();
     case "xz":
-      throw new MenderDeltaError("cannot read xz-compressed Artifact members yet (xz decoder not available in this build); re-create the Artifact with --compression gzip");
+      // mender-artifact's `--compression lzma` is xz preset 9: a 64 MiB dictionary, the decoder's default limit.
+      return createXzDecompressStream();
   }
 }
 

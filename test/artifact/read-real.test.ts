@@ -33,7 +33,7 @@ function setup(t: TestContext): { dir: string; image: Buffer; imagePath: string 
   return { dir, image: readFileSync(imagePath), imagePath };
 }
 
-for (const compression of ["none", "gzip"]) {
+for (const compression of ["none", "gzip", "lzma"]) {
   test(`mender-artifact rootfs-image, --compression ${compression}: fields, payload bytes, checksums`, async (t) => {
     if (!needTools(t, "mender-artifact")) return;
     const { dir, image, imagePath } = setup(t);
@@ -68,34 +68,38 @@ for (const compression of ["none", "gzip"]) {
   });
 }
 
-test("mender-artifact module-image (mender-binary-delta) with meta-data, two files and a state script", async (t) => {
-  if (!needTools(t, "mender-artifact")) return;
-  const { dir, image, imagePath } = setup(t);
-  const second = makeFile(path.join(dir, "extra.bin"), 1000, 7);
-  const meta = path.join(dir, "meta.json");
-  writeFileSync(meta, '{\n  "delta_algorithm": "xdelta3",\n  "rootfs_file_size": 964689920,\n  "decoder_arguments": ["-B", "1024"]\n}\n');
-  const script = path.join(dir, "ArtifactInstall_Enter_00_check");
-  writeFileSync(script, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-  const out = path.join(dir, "delta.mender");
-  ok("mender-artifact", [
-    "write", "module-image", "-T", "mender-binary-delta", "-t", "qemux86-64", "-n", "release-2", "-f", imagePath, "-f", second, "-m", meta, "-s", script,
-    "-d", "rootfs-image.checksum:aaaa", "-p", "rootfs-image.checksum:bbbb", "-p", "rootfs-image.version:release-2", "-o", out,
-  ]);
-  const { info, files } = await readAll(out);
-  const p = info.payloads[0]!;
-  assert.equal(p.type, "mender-binary-delta");
-  assert.deepEqual(p.typeInfo, {
-    type: "mender-binary-delta",
-    depends: { "rootfs-image.checksum": "aaaa" },
-    provides: { "rootfs-image.checksum": "bbbb", "rootfs-image.mender-binary-delta.version": "release-2", "rootfs-image.version": "release-2" },
-    clearsProvides: ["rootfs-image.mender-binary-delta.*"],
+for (const compression of ["none", "gzip", "lzma"]) {
+  test(`mender-artifact module-image (mender-binary-delta), --compression ${compression}, ECDSA-signed, with meta-data, two files and a state script`, async (t) => {
+    if (!needTools(t, "mender-artifact", "openssl")) return;
+    const { dir, image, imagePath } = setup(t);
+    const second = makeFile(path.join(dir, "extra.bin"), 1000, 7);
+    const meta = path.join(dir, "meta.json");
+    writeFileSync(meta, '{\n  "delta_algorithm": "xdelta3",\n  "rootfs_file_size": 964689920,\n  "decoder_arguments": ["-B", "1024"]\n}\n');
+    const script = path.join(dir, "ArtifactInstall_Enter_00_check");
+    writeFileSync(script, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const out = path.join(dir, "delta.mender");
+    const keys = makeKeys(dir);
+    ok("mender-artifact", [
+      "write", "module-image", "--compression", compression, "-k", keys.ecKey, "-T", "mender-binary-delta", "-t", "qemux86-64", "-n", "release-2", "-f", imagePath, "-f", second, "-m", meta, "-s", script,
+      "-d", "rootfs-image.checksum:aaaa", "-p", "rootfs-image.checksum:bbbb", "-p", "rootfs-image.version:release-2", "-o", out,
+    ]);
+    const { info, files } = await readAll(out, { verifyKey: readFileSync(keys.ecPub) });
+    assert.equal(info.signatureVerified, true);
+    const p = info.payloads[0]!;
+    assert.equal(p.type, "mender-binary-delta");
+    assert.deepEqual(p.typeInfo, {
+      type: "mender-binary-delta",
+      depends: { "rootfs-image.checksum": "aaaa" },
+      provides: { "rootfs-image.checksum": "bbbb", "rootfs-image.mender-binary-delta.version": "release-2", "rootfs-image.version": "release-2" },
+      clearsProvides: ["rootfs-image.mender-binary-delta.*"],
+    });
+    assert.deepEqual(p.metaData, { decoder_arguments: ["-B", "1024"], delta_algorithm: "xdelta3", rootfs_file_size: 964689920 });
+    assert.deepEqual(info.scripts.map((s) => [s.name, Buffer.from(s.content).toString()]), [["ArtifactInstall_Enter_00_check", "#!/bin/sh\nexit 0\n"]]);
+    assert.deepEqual(p.files.map((f) => f.name), ["rootfs.ext4", "extra.bin"]);
+    assert.ok(files.get("rootfs.ext4")!.equals(image));
+    assert.ok(files.get("extra.bin")!.equals(readFileSync(second)));
   });
-  assert.deepEqual(p.metaData, { decoder_arguments: ["-B", "1024"], delta_algorithm: "xdelta3", rootfs_file_size: 964689920 });
-  assert.deepEqual(info.scripts.map((s) => [s.name, Buffer.from(s.content).toString()]), [["ArtifactInstall_Enter_00_check", "#!/bin/sh\nexit 0\n"]]);
-  assert.deepEqual(p.files.map((f) => f.name), ["rootfs.ext4", "extra.bin"]);
-  assert.ok(files.get("rootfs.ext4")!.equals(image));
-  assert.ok(files.get("extra.bin")!.equals(readFileSync(second)));
-});
+}
 
 for (const keyType of ["rsa", "ec"] as const) {
   test(`mender-artifact signed with ${keyType === "rsa" ? "RSA" : "ECDSA P-256"}: verifies; wrong key, unsigned and every flipped byte fail`, async (t) => {
