@@ -10,30 +10,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { needTools } from "../helpers/peers";
-import { decodeBuffers, makeImage, mutateImage, Rng, scratchDir, xdelta3, xdelta3Encode } from "./helpers";
+import { assertSameBytes, decodeBuffers, makeImage, mutateImage, Rng, scratchDir, xdelta3, xdelta3Encode, XDELTA3_FLAG_MATRIX } from "./helpers";
 
 const OLD = makeImage(1, 1_500_000);
 const NEW = mutateImage(OLD, 2);
 
-const same = (a: Uint8Array, b: Uint8Array) => assert.ok(Buffer.from(a).equals(Buffer.from(b)), `output differs (${a.length} vs ${b.length} bytes)`);
+const same = assertSameBytes;
 
-const MATRIX: string[][] = [
-  [],
-  ["-S", "lzma"],
-  ["-n"],
-  ["-A="],
-  ["-0"],
-  ["-1"],
-  ["-3"],
-  ["-6"],
-  ["-9"],
-  ["-N"],
-  ["-B", "134217728"],
-  ["-W", "16384"],
-  ["-W", "16777216"],
-  ["-I", "0"],
-  ["-P", "65536"],
-];
+const MATRIX: string[][] = [...XDELTA3_FLAG_MATRIX, ["-S", "lzma"]];
 
 test("stock xdelta3 -e (LZMA secondary) flag matrix: byte-exact", async (t) => {
   if (!needTools(t, "xdelta3")) return;

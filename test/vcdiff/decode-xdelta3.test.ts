@@ -7,37 +7,20 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decode as ablyDecode } from "@ably/vcdiff-decoder";
 import { needTools } from "../helpers/peers";
-import { decodeBuffers, makeImage, mutateImage, scratchDir, xdelta3Encode } from "./helpers";
+import { assertSameBytes, decodeBuffers, makeImage, mutateImage, scratchDir, xdelta3Encode, XDELTA3_FLAG_MATRIX } from "./helpers";
 
 const OLD = makeImage(1, 1_500_000);
 const NEW = mutateImage(OLD, 2);
 const EMPTY = new Uint8Array(0);
 
-/** The issue's matrix; each entry is combined with `-S none`, `-S djw` and `-S djw9`. */
-const MATRIX: string[][] = [
-  [],
-  ["-n"],
-  ["-A="],
-  ["-0"],
-  ["-1"],
-  ["-3"],
-  ["-6"],
-  ["-9"],
-  ["-N"],
-  ["-B", "134217728"],
-  ["-W", "16384"],
-  ["-W", "16777216"],
-  ["-I", "0"],
-  ["-P", "65536"],
-];
+const same = assertSameBytes;
 
-const same = (a: Uint8Array, b: Uint8Array) => assert.ok(Buffer.from(a).equals(Buffer.from(b)), `output differs (${a.length} vs ${b.length} bytes)`);
-
+// The issue's flag matrix, each entry combined with `-S none`, `-S djw` and `-S djw9`.
 for (const secondary of ["none", "djw", "djw9"]) {
   test(`stock xdelta3 -e flag matrix, -S ${secondary}: byte-exact`, async (t) => {
     if (!needTools(t, "xdelta3")) return;
     const dir = scratchDir("matrix");
-    for (const flags of MATRIX) {
+    for (const flags of XDELTA3_FLAG_MATRIX) {
       const delta = xdelta3Encode(dir, OLD, NEW, [...flags, "-S", secondary]);
       same(await decodeBuffers(delta, OLD), NEW);
     }

@@ -2,6 +2,7 @@
  * Shared helpers of the VCDIFF decoder tests: deterministic test images, in-memory source/target,
  * running stock xdelta3, and decoding a delta with a chosen chunking of the delta stream.
  */
+import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -185,4 +186,26 @@ export async function decodeBuffers(
   const sink = new MemorySink();
   await decodeVcdiff(chunked(delta, options.chunking ?? "whole"), new MemorySource(source, options.blockSize), sink, options);
   return sink.bytes();
+}
+
+/** The issue's stock `xdelta3 -e` flag matrix (secondary compression is chosen by each test). */
+export const XDELTA3_FLAG_MATRIX: string[][] = [
+  [],
+  ["-n"],
+  ["-A="],
+  ["-0"],
+  ["-1"],
+  ["-3"],
+  ["-6"],
+  ["-9"],
+  ["-N"],
+  ["-B", "134217728"],
+  ["-W", "16384"],
+  ["-W", "16777216"],
+  ["-I", "0"],
+  ["-P", "65536"],
+];
+
+export function assertSameBytes(actual: Uint8Array, expected: Uint8Array): void {
+  assert.ok(Buffer.from(actual).equals(Buffer.from(expected)), `output differs (${actual.length} vs ${expected.length} bytes)`);
 }
