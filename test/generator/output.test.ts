@@ -9,7 +9,8 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readArtifact, readArtifactHeaders } from "../../src/artifact";
+import { readArtifact, readArtifactHeaders, writeArtifact } from "../../src/artifact";
+import { binaryPath, HOST_TARGET, runBinary } from "../helpers/targets";
 import { needTools } from "../helpers/peers";
 import { generate, makeKeys, makeReleases, mender, rootfsArtifact, runCli, sha256File, type Releases } from "./fixtures";
 
@@ -162,4 +163,30 @@ test("CLI without mender-artifact or xdelta3 on PATH: --json summary with sizes,
   assert.ok(s.timeMs.total >= s.timeMs.encode);
   assert.equal(r.stderr, "", "no progress bar when stderr is not a terminal");
   assert.deepEqual(fs.readdirSync(dir), ["delta.mender"]);
+});
+
+test("reproducible: the built binary and the source give byte-identical Artifacts; a failed run leaves an existing output alone", async (t) => {
+  if (!usable(t)) return;
+  const a = path.join(work, "repro-a.mender");
+  // Four windows, so the threads really split the work.
+  const s = await generate({ output: a, threads: "1", decoderArgs: "-W1048576" }, rel.r1, rel.r2);
+  assert.equal(s.delta.windows, 4);
+  const exe = binaryPath(HOST_TARGET, "mender-binary-delta-generator");
+  if (fs.existsSync(exe)) {
+    const b = path.join(work, "repro-b.mender");
+    const r = runBinary(HOST_TARGET, "mender-binary-delta-generator", ["--threads", "2", "-D", "-W1048576", "-o", b, rel.r1, rel.r2]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(sha256File(b), sha256File(a), "built binary (2 threads) = source (1 thread)");
+  } else {
+    process.stderr.write(`SKIPPED part: ${exe} not built\n`);
+  }
+  const before = sha256File(a);
+  const wrongTo = path.join(work, "repro-wrong.mender");
+  await writeArtifact(wrongTo, {
+    artifactName: "wrong", deviceTypes: ["test-device"],
+    payload: { type: "rootfs-image", provides: { "rootfs-image.checksum": "1".repeat(64) }, files: [{ path: rel.v2 }] },
+  });
+  await assert.rejects(generate({ output: a }, rel.r1, wrongTo), /hashes to/);
+  assert.equal(sha256File(a), before, "the existing output is untouched");
+  assert.deepEqual(fs.readdirSync(work).filter((f) => f.startsWith(".")), [], "no scratch directories left");
 });
