@@ -58,7 +58,8 @@ function stringKey(obj: Json, key: string, path: string): string | undefined {
   return value;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): ModuleConfig {
+/** `menderConfigPaths` is for tests; the device uses the client's locations. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, menderConfigPaths = MENDER_CONFIG_PATHS): ModuleConfig {
   const ownPath = env[CONFIG_ENV] || DEFAULT_CONFIG_PATH;
   const own = readJsonFile(ownPath);
   if (!own && env[CONFIG_ENV]) {
@@ -66,7 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ModuleConfig {
   }
   const layers: [string, Json][] = [];
   if (own) layers.push([ownPath, own]);
-  for (const p of MENDER_CONFIG_PATHS) {
+  for (const p of menderConfigPaths) {
     const obj = readJsonFile(p);
     if (obj) layers.push([p, obj]);
   }
@@ -85,7 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ModuleConfig {
   const rootfsPartB = pick("RootfsPartB");
   const flashTool = pick("FlashTool");
   if (!rootfsPartA || !rootfsPartB) {
-    const looked = [ownPath, ...MENDER_CONFIG_PATHS].join(", ");
+    const looked = [ownPath, ...menderConfigPaths].join(", ");
     throw new MenderDeltaError(
       `RootfsPartA and RootfsPartB are not both set (looked in ${looked}). ` +
         `Write them to ${DEFAULT_CONFIG_PATH}, e.g. {"RootfsPartA": "/dev/mmcblk0p2", "RootfsPartB": "/dev/mmcblk0p3"}`,

@@ -1,0 +1,134 @@
+/** The device program's small modules on their own: configuration, boot environment, writer, headers. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { needTools } from "../helpers/peers";
+import { loadConfig } from "../../src/device/config";
+import { openBootEnv, parseEnvListing } from "../../src/device/bootenv";
+import { PartitionWriter, FRAME_BYTES } from "../../src/device/partition-writer";
+import { deltaFacts, sourceBufferFromArguments } from "../../src/device/delta-header";
+import { configuredPartitions, hexNumber, rootFromCmdline } from "../../src/device/partitions";
+import { MenderDeltaError } from "../../src/errors";
+import { makeBootEnv, sha256 } from "./fixtures";
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "mbd-units-"));
+
+test("config: own file first, mender.conf keys as fallback, keys case-insensitive, env var names the file", () => {
+  const dir = tmp();
+  const own = path.join(dir, "mbd.conf");
+  const main = path.join(dir, "mender.conf");
+  const fallback = path.join(dir, "var-mender.conf");
+  fs.writeFileSync(own, JSON.stringify({ rootfsparta: "/dev/own2" }));
+  fs.writeFileSync(main, JSON.stringify({ RootfsPartA: "/dev/main2", ROOTFSPARTB: "/dev/main3" }));
+  fs.writeFileSync(fallback, JSON.stringify({ RootfsPartB: "/dev/var3", FlashTool: "mender-flash" }));
+  const c = loadConfig({ MENDER_BINARY_DELTA_CONF: own }, [main, fallback]);
+  assert.deepEqual([c.rootfsPartA, c.rootfsPartB, c.flashTool], ["/dev/own2", "/dev/main3", "mender-flash"]);
+
+  assert.throws(() => loadConfig({ MENDER_BINARY_DELTA_CONF: path.join(dir, "missing") }, [main]), /names .*missing, which does not exist/);
+  assert.throws(() => loadConfig({ MENDER_BINARY_DELTA_CONF: own }, []), /RootfsPartA and RootfsPartB are not both set/);
+  fs.writeFileSync(own, "{ not json");
+  assert.throws(() => loadConfig({ MENDER_BINARY_DELTA_CONF: own }, []), (e) => e instanceof MenderDeltaError && /not valid JSON/.test(e.message));
+  fs.writeFileSync(own, JSON.stringify({ RootfsPartA: "/dev/a2", RootfsPartB: "/dev/a3", FlashTool: "ubiupdatevol" }));
+  assert.throws(() => loadConfig({ MENDER_BINARY_DELTA_CONF: own }, []), /FlashTool "ubiupdatevol" is not supported/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("boot env: one batch through fw_setenv -s -, read back; the canary check refuses writes", (t) => {
+  if (!needTools(t, "fw_printenv", "fw_setenv")) return;
+  const dir = tmp();
+  const fx = makeBootEnv(dir, { mender_boot_part: "2", upgrade_available: "0" });
+  const env = { PATH: `${fx.binDir}:${process.env.PATH}` };
+  const be = openBootEnv(env);
+  assert.equal(path.basename(be.setTool), "fw_setenv");
+  be.write({ mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" });
+  assert.equal(fx.read().get("mender_boot_part"), "3");
+  assert.equal(fx.read().get("upgrade_available"), "1");
+
+  fx.set({ mender_check_saveenv_canary: "1" });
+  assert.throws(() => be.write({ upgrade_available: "0" }), /mender_saveenv_canary check/);
+  assert.equal(fx.read().get("upgrade_available"), "1", "nothing written");
+  assert.throws(() => be.readAll(), /mender_saveenv_canary check/);
+  fx.set({ mender_saveenv_canary: "1" });
+  be.write({ upgrade_available: "0" });
+  assert.equal(fx.read().get("upgrade_available"), "0");
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("boot env: GRUB's grub-mender-grubenv tools win over fw_printenv, as in the client", (t) => {
+  if (!needTools(t, "fw_printenv", "fw_setenv")) return;
+  const dir = tmp();
+  const fx = makeBootEnv(dir, { mender_boot_part: "2" });
+  // Stand-ins with GRUB's names (same command-line contract: print name=value lines, -s - script).
+  fs.copyFileSync(path.join(fx.binDir, "fw_printenv"), path.join(fx.binDir, "grub-mender-grubenv-print"));
+  fs.copyFileSync(path.join(fx.binDir, "fw_setenv"), path.join(fx.binDir, "grub-mender-grubenv-set"));
+  const be = openBootEnv({ PATH: `${fx.binDir}:${process.env.PATH}` });
+  assert.equal(path.basename(be.printTool), "grub-mender-grubenv-print");
+  assert.equal(path.basename(be.setTool), "grub-mender-grubenv-set");
+  assert.equal(be.readAll().get("mender_boot_part"), "2");
+  assert.throws(() => openBootEnv({ PATH: path.join(dir, "nothing") }), /no boot environment tools found/);
+  assert.throws(() => parseEnvListing("a=1\nbroken\n", "x"), /unexpected line/);
+  assert.deepEqual([...parseEnvListing("bootcmd=run a=b; boot\n", "x")], [["bootcmd", "run a=b; boot"]]);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("partition writer: frames that already hold the right bytes are not rewritten; too large an image is refused", () => {
+  const dir = tmp();
+  const target = path.join(dir, "p3");
+  fs.writeFileSync(target, Buffer.alloc(4 * FRAME_BYTES));
+  const image = Buffer.alloc(3 * FRAME_BYTES + 1234);
+  for (let i = 0; i < image.length; i += 4096) image[i] = ((i / 4096) % 255) + 1;
+  const write = () => {
+    const w = new PartitionWriter(target);
+    for (let i = 0; i < image.length; i += 100_000) w.write(image.subarray(i, i + 100_000));
+    w.finish();
+    return w.stats();
+  };
+  const first = write();
+  assert.deepEqual([first.framesWritten, first.framesSkipped, first.bytes, first.sha256], [4, 0, image.length, sha256(image)]);
+  const second = write();
+  assert.deepEqual([second.framesWritten, second.framesSkipped], [0, 4]);
+  assert.equal(sha256(fs.readFileSync(target).subarray(0, image.length)), sha256(image));
+
+  fs.truncateSync(target, FRAME_BYTES);
+  const w = new PartitionWriter(target);
+  assert.throws(() => w.write(image), /does not fit/);
+  w.abort();
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("headers: checksums (also the legacy key), source size, decoder -B, algorithm", () => {
+  const base = {
+    artifactName: "r2",
+    payloadType: "mender-binary-delta",
+    currentDeviceType: "dev",
+    headerInfo: {},
+    typeInfo: { artifact_depends: { rootfs_image_checksum: "A".repeat(64) }, artifact_provides: { "rootfs-image.checksum": "b".repeat(64) } },
+    metaData: { delta_algorithm: "xdelta3", rootfs_file_size: 1000, decoder_arguments: ["-B", "524288000", "-W150000"] },
+  };
+  const f = deltaFacts(base);
+  assert.deepEqual(f.sourceChecksums, ["a".repeat(64)]);
+  assert.equal(f.sourceSize, 1000);
+  assert.equal(f.sourceBufferBytes, 524288000);
+  assert.equal(deltaFacts({ ...base, metaData: { rootfs_file_size: 1000, source_rootfs_file_size: "900" } }).sourceSize, 900);
+  assert.equal(sourceBufferFromArguments(["-B1048576"]), 1048576);
+  assert.throws(() => deltaFacts({ ...base, metaData: { delta_algorithm: "bsdiff", rootfs_file_size: 1 } }), /only "xdelta3"/);
+  assert.throws(() => deltaFacts({ ...base, metaData: {} }), /size of the source image/);
+  assert.throws(() => deltaFacts({ ...base, typeInfo: { artifact_provides: base.typeInfo.artifact_provides } }), /does not depend on rootfs-image.checksum/);
+});
+
+test("partitions: numbers, hex as the 3.4 client writes it, root= parsing, A and B must differ", () => {
+  assert.equal(hexNumber(10), "A");
+  assert.equal(rootFromCmdline("console=ttyS0 root=PARTUUID=abc-02 rootwait"), "PARTUUID=abc-02");
+  assert.equal(rootFromCmdline("quiet"), undefined);
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, "p2"), "");
+  fs.symlinkSync(path.join(dir, "p2"), path.join(dir, "p3"));
+  assert.throws(
+    () => configuredPartitions({ rootfsPartA: path.join(dir, "p2"), rootfsPartB: path.join(dir, "p3"), sources: [] }),
+    /must be two different partitions/,
+  );
+  assert.throws(() => configuredPartitions({ rootfsPartA: "ubi0_0", rootfsPartB: "ubi0_1", sources: [] }), /UBI volumes/);
+  fs.rmSync(dir, { recursive: true });
+});
