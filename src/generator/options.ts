@@ -90,7 +90,7 @@ export function protectValues(argv: string[]): { argv: string[]; restore: (v: un
     } else if (VALUE_OPTIONS.includes(token) && i + 1 < argv.length) {
       out.push(token, hold(argv[++i]!));
     } else if (/^-[a-zA-Z]./.test(token) && VALUE_OPTIONS.includes(token.slice(0, 2))) {
-      out.push(token.slice(0, 2), hold(token.slice(2)));
+      out.push(token.slice(0, 2), hold(token.slice(2).replace(/^=/, "")));
     } else {
       out.push(token);
     }

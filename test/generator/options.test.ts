@@ -14,6 +14,8 @@ test("protectValues keeps values verbatim: leading zeros, values starting with '
   assert.deepEqual(argv.slice(-3), ["--", "--", "-9"]);
   const restored = argv.map((a) => (a.startsWith("--device-type=") ? `--device-type=${restore(a.slice(14))}` : restore(a)));
   assert.deepEqual(restored, ["-n", "0123", "-D", "-B5 -W6", "--device-type=007", "-o", "out.mender", "a", "--", "--", "-9"]);
+  const short = protectValues(["-D=-B5"]);
+  assert.deepEqual(short.argv.map(short.restore), ["-D", "-B5"]);
 });
 
 test("decoder arguments: -B -W -P -I in every spelling; anything else is refused", () => {
