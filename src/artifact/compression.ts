@@ -42,7 +42,7 @@ function zstdZlib(action: string): ZstdZlib {
   if (typeof z.createZstdCompress !== "function" || typeof z.createZstdDecompress !== "function") {
     throw new MenderDeltaError(
       `cannot ${action} zstd: this program runs on Node ${process.versions.node}, which has no zstd (Node 22.15+ has it); ` +
-        `use gzip, which every Mender client reads`,
+        `use gzip, which every Mender client reads (zstd Artifacts need Mender client 3.5 or newer anyway)`,
     );
   }
   return z as ZstdZlib;
