@@ -23,6 +23,9 @@ Usage:
   ${PROGRAM} --help              print this help
 
 Install: copy this file to /usr/share/mender/modules/v3/${PROGRAM} (mode 0755).
+Configuration: RootfsPartA/RootfsPartB in /etc/mender/mender-binary-delta.conf (another file:
+MENDER_BINARY_DELTA_CONF=path), else in the client's mender.conf. The root filesystem must stay
+read-only. Details: docs/device.md.
 
 Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong command line.
 
