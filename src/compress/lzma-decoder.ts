@@ -40,6 +40,12 @@ const LITERAL = REP_LEN + LEN_CODER_SIZE;
 const PROBS_SIZE = LITERAL + (0x300 << 4); // lc + lp <= 4 in LZMA2
 
 const PROB_INIT = 1024;
+/**
+ * Zero bytes the caller must provide after a chunk's compressed bytes: the range decoder checks
+ * for overrun once per symbol, and one symbol consumes far fewer bytes than this.
+ */
+export const INPUT_PADDING = 64;
+
 /** First dictionary allocation; it doubles up to the declared size only as output needs it. */
 const DICT_INITIAL = 64 * 1024;
 
@@ -128,8 +134,9 @@ export class LzmaDecoder {
   }
 
   /**
-   * Starts the range decoder on input[start..end), one whole LZMA chunk. `inputOffset` is the
-   * offset of input[start] in the compressed input. Returns false if the chunk cannot start so.
+   * Starts the range decoder on input[start..end), one whole LZMA chunk, followed by
+   * INPUT_PADDING zero bytes. `inputOffset` is the offset of input[start] in the compressed
+   * input. Returns false if the chunk cannot start so.
    */
   beginChunk(input: Uint8Array, start: number, end: number, inputOffset: number): boolean {
     if (end - start < 5 || input[start] !== 0) return false;
@@ -208,12 +215,14 @@ export class LzmaDecoder {
         }
       }
       if (pos >= limit) break;
+      // One symbol reads at most ~20 bytes, so checking here (not per bit) with INPUT_PADDING
+      // readable zero bytes after the chunk keeps every read in bounds.
+      if (ip > inEnd) throw this.overrun(ip);
 
       const posState = pos & pbMask;
       // is_match[state][posState]
       i = IS_MATCH + (state << 4) + posState;
       if ((range & 0xff000000) === 0) {
-        if (ip >= inEnd) throw this.overrun(ip);
         range <<= 8;
         code = (code << 8) | inp[ip++]!;
       }
@@ -231,7 +240,6 @@ export class LzmaDecoder {
           do {
             i = base + m;
             if ((range & 0xff000000) === 0) {
-              if (ip >= inEnd) throw this.overrun(ip);
               range <<= 8;
               code = (code << 8) | inp[ip++]!;
             }
@@ -254,7 +262,6 @@ export class LzmaDecoder {
             const matchBit = matchByte & offset;
             i = base + offset + matchBit + m;
             if ((range & 0xff000000) === 0) {
-              if (ip >= inEnd) throw this.overrun(ip);
               range <<= 8;
               code = (code << 8) | inp[ip++]!;
             }
@@ -282,7 +289,6 @@ export class LzmaDecoder {
       let lenBase = MATCH_LEN;
       i = IS_REP + state;
       if ((range & 0xff000000) === 0) {
-        if (ip >= inEnd) throw this.overrun(ip);
         range <<= 8;
         code = (code << 8) | inp[ip++]!;
       }
@@ -300,7 +306,6 @@ export class LzmaDecoder {
         // is_rep0[state]
         i = IS_REP0 + state;
         if ((range & 0xff000000) === 0) {
-          if (ip >= inEnd) throw this.overrun(ip);
           range <<= 8;
           code = (code << 8) | inp[ip++]!;
         }
@@ -312,7 +317,6 @@ export class LzmaDecoder {
           // is_rep0_long[state][posState]
           i = IS_REP0_LONG + (state << 4) + posState;
           if ((range & 0xff000000) === 0) {
-            if (ip >= inEnd) throw this.overrun(ip);
             range <<= 8;
             code = (code << 8) | inp[ip++]!;
           }
@@ -341,7 +345,6 @@ export class LzmaDecoder {
           let dist = 0;
           i = IS_REP1 + state;
           if ((range & 0xff000000) === 0) {
-            if (ip >= inEnd) throw this.overrun(ip);
             range <<= 8;
             code = (code << 8) | inp[ip++]!;
           }
@@ -358,7 +361,6 @@ export class LzmaDecoder {
             // is_rep2[state]
             i = IS_REP2 + state;
             if ((range & 0xff000000) === 0) {
-              if (ip >= inEnd) throw this.overrun(ip);
               range <<= 8;
               code = (code << 8) | inp[ip++]!;
             }
@@ -387,7 +389,6 @@ export class LzmaDecoder {
       let treeLimit = 8;
       i = lenBase;
       if ((range & 0xff000000) === 0) {
-        if (ip >= inEnd) throw this.overrun(ip);
         range <<= 8;
         code = (code << 8) | inp[ip++]!;
       }
@@ -404,7 +405,6 @@ export class LzmaDecoder {
         probs[i] = p - (p >>> 5);
         i = lenBase + LEN_CHOICE2;
         if ((range & 0xff000000) === 0) {
-          if (ip >= inEnd) throw this.overrun(ip);
           range <<= 8;
           code = (code << 8) | inp[ip++]!;
         }
@@ -428,7 +428,6 @@ export class LzmaDecoder {
       do {
         i = treeBase + m;
         if ((range & 0xff000000) === 0) {
-          if (ip >= inEnd) throw this.overrun(ip);
           range <<= 8;
           code = (code << 8) | inp[ip++]!;
         }
@@ -456,7 +455,6 @@ export class LzmaDecoder {
         do {
           i = treeBase + m;
           if ((range & 0xff000000) === 0) {
-            if (ip >= inEnd) throw this.overrun(ip);
             range <<= 8;
             code = (code << 8) | inp[ip++]!;
           }
@@ -483,7 +481,6 @@ export class LzmaDecoder {
             let d = 0;
             for (let k = directBits - 4; k > 0; k--) {
               if ((range & 0xff000000) === 0) {
-                if (ip >= inEnd) throw this.overrun(ip);
                 range <<= 8;
                 code = (code << 8) | inp[ip++]!;
               }
@@ -503,7 +500,6 @@ export class LzmaDecoder {
           for (let k = 0; k < reverseBits; k++) {
             i = treeBase + m;
             if ((range & 0xff000000) === 0) {
-              if (ip >= inEnd) throw this.overrun(ip);
               range <<= 8;
               code = (code << 8) | inp[ip++]!;
             }

@@ -6,7 +6,7 @@
  * dictionary to the caller's output.
  */
 import type { InputQueue } from "./input-queue.js";
-import { LzmaDecoder } from "./lzma-decoder.js";
+import { INPUT_PADDING, LzmaDecoder } from "./lzma-decoder.js";
 import { XzError } from "./xz-error.js";
 
 const enum Phase {
@@ -21,7 +21,7 @@ const MAX_CHUNK_COMPRESSED = 1 << 16;
 
 export class Lzma2Decoder {
   private readonly lzma = new LzmaDecoder();
-  private readonly chunk = new Uint8Array(MAX_CHUNK_COMPRESSED);
+  private readonly chunk = new Uint8Array(MAX_CHUNK_COMPRESSED + INPUT_PADDING);
   private phase = Phase.Finished;
   private needDictReset = true;
   private needProps = true;
@@ -114,6 +114,7 @@ export class Lzma2Decoder {
             if (q.length < size) return produced;
             const at = q.consumed;
             q.readInto(this.chunk, 0, size);
+            this.chunk.fill(0, size, size + INPUT_PADDING);
             if (!lz.beginChunk(this.chunk, 0, size, at)) {
               throw this.corrupt(at, "an LZMA chunk does not start like one (first byte must be 0)");
             }
