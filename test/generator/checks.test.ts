@@ -2,41 +2,22 @@
  * Every input check of the generator, each with the error (or warning) a person sees, and nothing
  * written when a check fails.
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { writeArtifact } from "../../src/artifact";
 import { MenderDeltaError } from "../../src/errors";
-import { needTools } from "../helpers/peers";
-import { DEVICE_TYPE, generate, makeKeys, makeReleases, rootfsArtifact, runCli, sha256File, type Releases } from "./fixtures";
+import { DEVICE_TYPE, generate, makeKeys, rootfsArtifact, runCli, sha256File, releaseSuite } from "./fixtures";
 import { execFileSync } from "node:child_process";
 
-let work: string;
-let rel: Releases;
-let ready = false;
-const TOOLS = ["mender-artifact", "mke2fs", "openssl"];
-
-before(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-gen-checks-"));
-  if (!TOOLS.every((t) => ["/usr/bin", "/usr/sbin", "/sbin"].some((d) => fs.existsSync(path.join(d, t))))) return;
-  rel = makeReleases(path.join(work, "rel"));
-  ready = true;
-});
-
-after(() => fs.rmSync(work, { recursive: true, force: true }));
-
-function usable(t: import("node:test").TestContext): boolean {
-  if (!needTools(t, ...TOOLS)) return false;
-  assert.ok(ready, "fixtures made");
-  return true;
-}
+const suite = releaseSuite("mbd-gen-checks-", ["mender-artifact", "mke2fs", "openssl"]);
+const usable = (t: import("node:test").TestContext): boolean => suite.usable(t);
 
 let outputs = 0;
 /** Runs the generator into a fresh directory; asserts it fails with `message` and leaves that directory empty. */
 async function refused(message: RegExp, raw: Parameters<typeof generate>[0], ...inputs: string[]): Promise<void> {
-  const dir = path.join(work, `out-${++outputs}`);
+  const dir = path.join(suite.work, `out-${++outputs}`);
   fs.mkdirSync(dir);
   await assert.rejects(generate({ output: path.join(dir, "delta.mender"), ...raw }, ...inputs), (err: unknown) => {
     assert.ok(err instanceof MenderDeltaError, `expected a MenderDeltaError, got ${String(err)}`);
@@ -48,104 +29,104 @@ async function refused(message: RegExp, raw: Parameters<typeof generate>[0], ...
 
 test("an input that is not a rootfs-image Artifact: module-image, an existing delta, a bootstrap", async (t) => {
   if (!usable(t)) return;
-  const mod = path.join(work, "module.mender");
-  execFileSync("mender-artifact", ["write", "module-image", "-T", "script", "-t", DEVICE_TYPE, "-n", "m", "-f", rel.v1, "-o", mod], { stdio: "ignore" });
-  await refused(/FROM Artifact .*module\.mender has a 'script' payload, not rootfs-image; make it with 'mender-artifact write rootfs-image'/, {}, mod, rel.r2);
-  const delta = path.join(work, "a-delta.mender");
-  await generate({ output: delta }, rel.r1, rel.r2);
-  await refused(/TO Artifact .* has a 'mender-binary-delta' payload, not rootfs-image; it is already a delta Artifact/, {}, rel.r1, delta);
-  const boot = path.join(work, "bootstrap.mender");
+  const mod = path.join(suite.work, "module.mender");
+  execFileSync("mender-artifact", ["write", "module-image", "-T", "script", "-t", DEVICE_TYPE, "-n", "m", "-f", suite.rel.v1, "-o", mod], { stdio: "ignore" });
+  await refused(/FROM Artifact .*module\.mender has a 'script' payload, not rootfs-image; make it with 'mender-artifact write rootfs-image'/, {}, mod, suite.rel.r2);
+  const delta = path.join(suite.work, "a-delta.mender");
+  await generate({ output: delta }, suite.rel.r1, suite.rel.r2);
+  await refused(/TO Artifact .* has a 'mender-binary-delta' payload, not rootfs-image; it is already a delta Artifact/, {}, suite.rel.r1, delta);
+  const boot = path.join(suite.work, "bootstrap.mender");
   execFileSync("mender-artifact", ["write", "bootstrap-artifact", "-t", DEVICE_TYPE, "-n", "b", "-o", boot], { stdio: "ignore" });
-  await refused(/has a 'empty \(bootstrap\)' payload, not rootfs-image/, {}, boot, rel.r2);
+  await refused(/has a 'empty \(bootstrap\)' payload, not rootfs-image/, {}, boot, suite.rel.r2);
 });
 
 test("a rootfs-image payload with two files is refused", async (t) => {
   if (!usable(t)) return;
-  const two = path.join(work, "two-files.mender");
+  const two = path.join(suite.work, "two-files.mender");
   await writeArtifact(two, {
     artifactName: "two", deviceTypes: [DEVICE_TYPE],
-    payload: { type: "rootfs-image", provides: { "rootfs-image.checksum": sha256File(rel.v2) }, files: [{ path: rel.v2 }, { path: rel.v1 }] },
+    payload: { type: "rootfs-image", provides: { "rootfs-image.checksum": sha256File(suite.rel.v2) }, files: [{ path: suite.rel.v2 }, { path: suite.rel.v1 }] },
   });
-  await refused(/its rootfs-image payload has 2 files; a rootfs-image Artifact holds exactly one filesystem image/, {}, rel.r1, two);
+  await refused(/its rootfs-image payload has 2 files; a rootfs-image Artifact holds exactly one filesystem image/, {}, suite.rel.r1, two);
 });
 
 test("a declared rootfs-image.checksum that does not match the image is refused (FROM and TO)", async (t) => {
   if (!usable(t)) return;
   const wrong = "0".repeat(64);
   for (const side of ["FROM", "TO"] as const) {
-    const bad = path.join(work, `wrong-sum-${side}.mender`);
+    const bad = path.join(suite.work, `wrong-sum-${side}.mender`);
     await writeArtifact(bad, {
       artifactName: `wrong-${side}`, deviceTypes: [DEVICE_TYPE],
-      payload: { type: "rootfs-image", provides: { "rootfs-image.checksum": wrong, "rootfs-image.version": "x" }, files: [{ path: side === "FROM" ? rel.v1 : rel.v2 }] },
+      payload: { type: "rootfs-image", provides: { "rootfs-image.checksum": wrong, "rootfs-image.version": "x" }, files: [{ path: side === "FROM" ? suite.rel.v1 : suite.rel.v2 }] },
     });
     const message = new RegExp(`${side} Artifact .* declares rootfs-image.checksum 0{64}, but its image rootfs-v[12].ext4 hashes to [0-9a-f]{64}`);
-    await (side === "FROM" ? refused(message, {}, bad, rel.r2) : refused(message, {}, rel.r1, bad));
+    await (side === "FROM" ? refused(message, {}, bad, suite.rel.r2) : refused(message, {}, suite.rel.r1, bad));
   }
 });
 
 test("device types that do not overlap are refused; overlapping ones are fine", async (t) => {
   if (!usable(t)) return;
-  const other = path.join(work, "other-device.mender");
+  const other = path.join(suite.work, "other-device.mender");
   fs.rmSync(other, { force: true });
-  execFileSync("mender-artifact", ["write", "rootfs-image", "-t", "other-device", "-t", "third-device", "-n", "release-2", "-f", rel.v2, "-o", other], { stdio: "ignore" });
-  await refused(/FROM is for device type\(s\) test-device and TO for other-device, third-device: no device runs FROM and can install TO/, {}, rel.r1, other);
-  const both = path.join(work, "both-devices.mender");
+  execFileSync("mender-artifact", ["write", "rootfs-image", "-t", "other-device", "-t", "third-device", "-n", "release-2", "-f", suite.rel.v2, "-o", other], { stdio: "ignore" });
+  await refused(/FROM is for device type\(s\) test-device and TO for other-device, third-device: no device runs FROM and can install TO/, {}, suite.rel.r1, other);
+  const both = path.join(suite.work, "both-devices.mender");
   fs.rmSync(both, { force: true });
-  execFileSync("mender-artifact", ["write", "rootfs-image", "-t", "other-device", "-t", DEVICE_TYPE, "-n", "release-2", "-f", rel.v2, "-o", both], { stdio: "ignore" });
-  const s = await generate({ output: path.join(work, "both.mender") }, rel.r1, both);
+  execFileSync("mender-artifact", ["write", "rootfs-image", "-t", "other-device", "-t", DEVICE_TYPE, "-n", "release-2", "-f", suite.rel.v2, "-o", both], { stdio: "ignore" });
+  const s = await generate({ output: path.join(suite.work, "both.mender") }, suite.rel.r1, both);
   assert.deepEqual(s.deviceTypes, ["other-device", DEVICE_TYPE]);
 });
 
 test("FROM and TO must differ: the same file, the same image in two Artifacts, identical raw images", async (t) => {
   if (!usable(t)) return;
-  await refused(/FROM and TO are the same file/, {}, rel.r1, rel.r1);
-  const again = rootfsArtifact(path.join(work, "release-1-again.mender"), rel.v1, "release-1-again");
-  await refused(/FROM and TO declare the same rootfs-image.checksum .*the images are identical/, {}, rel.r1, again);
-  const copy = path.join(work, "copy-of-v1.ext4");
-  fs.copyFileSync(rel.v1, copy);
-  await refused(/FROM and TO hold the same image \(sha256 [0-9a-f]{64}\)/, { fromImage: rel.v1, toImage: copy, artifactName: "x", deviceType: DEVICE_TYPE });
+  await refused(/FROM and TO are the same file/, {}, suite.rel.r1, suite.rel.r1);
+  const again = rootfsArtifact(path.join(suite.work, "release-1-again.mender"), suite.rel.v1, "release-1-again");
+  await refused(/FROM and TO declare the same rootfs-image.checksum .*the images are identical/, {}, suite.rel.r1, again);
+  const copy = path.join(suite.work, "copy-of-v1.ext4");
+  fs.copyFileSync(suite.rel.v1, copy);
+  await refused(/FROM and TO hold the same image \(sha256 [0-9a-f]{64}\)/, { fromImage: suite.rel.v1, toImage: copy, artifactName: "x", deviceType: DEVICE_TYPE });
 });
 
 test("arguments that look reversed give a warning (a delta back to an older release is still made)", async (t) => {
   if (!usable(t)) return;
-  const s = await generate({ output: path.join(work, "back.mender") }, rel.r2, rel.r1);
+  const s = await generate({ output: path.join(suite.work, "back.mender") }, suite.rel.r2, suite.rel.r1);
   assert.equal(s.artifactName, "release-1");
   assert.ok(s.warnings.some((w) => /FROM's name 'release-2' looks newer than TO's 'release-1': the arguments may be reversed/.test(w)), s.warnings.join("\n"));
-  const r1dep = rootfsArtifact(path.join(work, "r1-depends-on-r2.mender"), rel.v1, "r-a", ["-N", "r-b"]);
-  const r2 = rootfsArtifact(path.join(work, "r-b.mender"), rel.v2, "r-b");
-  const s2 = await generate({ output: path.join(work, "dep.mender") }, r1dep, r2);
+  const r1dep = rootfsArtifact(path.join(suite.work, "r1-depends-on-r2.mender"), suite.rel.v1, "r-a", ["-N", "r-b"]);
+  const r2 = rootfsArtifact(path.join(suite.work, "r-b.mender"), suite.rel.v2, "r-b");
+  const s2 = await generate({ output: path.join(suite.work, "dep.mender") }, r1dep, r2);
   assert.ok(s2.warnings.some((w) => /FROM \(r-a\) depends on TO \(r-b\): the arguments look reversed/.test(w)), s2.warnings.join("\n"));
-  const s3 = await generate({ output: path.join(work, "forward.mender") }, rel.r1, rel.r2);
+  const s3 = await generate({ output: path.join(suite.work, "forward.mender") }, suite.rel.r1, suite.rel.r2);
   assert.deepEqual(s3.warnings, [], "no warning for the right order");
-  const cli = runCli(["-o", path.join(work, "back-cli.mender"), rel.r2, rel.r1]);
+  const cli = runCli(["-o", path.join(suite.work, "back-cli.mender"), suite.rel.r2, suite.rel.r1]);
   assert.equal(cli.status, 0, cli.stderr);
   assert.match(cli.stderr, /^mender-binary-delta-generator: warning: FROM's name 'release-2' looks newer/m);
 });
 
-test("signatures: --verify-key refuses unsigned inputs and wrong keys; a bad signing key fails before any work", async (t) => {
+test("signatures: --verify-key refuses unsigned inputs and wrong keys; a bad signing key fails before any suite.work", async (t) => {
   if (!usable(t)) return;
-  const keys = makeKeys(work, "ec");
-  const other = makeKeys(fs.mkdtempSync(path.join(work, "k-")), "ec");
-  await refused(/not signed \(no manifest.sig\), but a verification key was given/, { verifyKey: keys.pub }, rel.r1, rel.r2);
-  const s1 = rootfsArtifact(path.join(work, "signed-1.mender"), rel.v1, "release-1", ["-k", keys.key]);
-  const s2 = rootfsArtifact(path.join(work, "signed-2.mender"), rel.v2, "release-2", ["-k", keys.key]);
+  const keys = makeKeys(suite.work, "ec");
+  const other = makeKeys(fs.mkdtempSync(path.join(suite.work, "k-")), "ec");
+  await refused(/not signed \(no manifest.sig\), but a verification key was given/, { verifyKey: keys.pub }, suite.rel.r1, suite.rel.r2);
+  const s1 = rootfsArtifact(path.join(suite.work, "signed-1.mender"), suite.rel.v1, "release-1", ["-k", keys.key]);
+  const s2 = rootfsArtifact(path.join(suite.work, "signed-2.mender"), suite.rel.v2, "release-2", ["-k", keys.key]);
   await refused(/signature/i, { verifyKey: other.pub }, s1, s2);
-  const ok = await generate({ output: path.join(work, "verified.mender"), verifyKey: keys.pub, key: keys.key }, s1, s2);
+  const ok = await generate({ output: path.join(suite.work, "verified.mender"), verifyKey: keys.pub, key: keys.key }, s1, s2);
   assert.equal(ok.signed, true);
 
-  const notKey = path.join(work, "not-a-key.pem");
+  const notKey = path.join(suite.work, "not-a-key.pem");
   fs.writeFileSync(notKey, "hello\n");
-  await refused(/cannot load the private key/, { key: notKey }, rel.r1, rel.r2);
-  await refused(/cannot read the signing key .*no such file/, { key: path.join(work, "missing.key") }, rel.r1, rel.r2);
+  await refused(/cannot load the private key/, { key: notKey }, suite.rel.r1, suite.rel.r2);
+  await refused(/cannot read the signing key .*no such file/, { key: path.join(suite.work, "missing.key") }, suite.rel.r1, suite.rel.r2);
 });
 
 test("missing inputs, an output that is an input, an output directory that does not exist", async (t) => {
   if (!usable(t)) return;
-  await refused(/cannot read the FROM Artifact .*nope\.mender: no such file/, {}, path.join(work, "nope.mender"), rel.r2);
-  await refused(/cannot read the TO image .*nope\.ext4: no such file/, { toImage: path.join(work, "nope.ext4"), artifactName: "x", deviceType: "d" }, rel.r1);
-  await assert.rejects(generate({ output: rel.r2 }, rel.r1, rel.r2), /the output .* is the TO input/);
-  await assert.rejects(generate({ output: path.join(work, "no", "such", "dir", "d.mender") }, rel.r1, rel.r2), /directory .* does not exist or is not writable/);
-  const notArtifact = path.join(work, "not-an-artifact.mender");
+  await refused(/cannot read the FROM Artifact .*nope\.mender: no such file/, {}, path.join(suite.work, "nope.mender"), suite.rel.r2);
+  await refused(/cannot read the TO image .*nope\.ext4: no such file/, { toImage: path.join(suite.work, "nope.ext4"), artifactName: "x", deviceType: "d" }, suite.rel.r1);
+  await assert.rejects(generate({ output: suite.rel.r2 }, suite.rel.r1, suite.rel.r2), /the output .* is the TO input/);
+  await assert.rejects(generate({ output: path.join(suite.work, "no", "such", "dir", "d.mender") }, suite.rel.r1, suite.rel.r2), /directory .* does not exist or is not writable/);
+  const notArtifact = path.join(suite.work, "not-an-artifact.mender");
   fs.writeFileSync(notArtifact, Buffer.alloc(4096, 7));
-  await refused(/not-an-artifact\.mender/, {}, notArtifact, rel.r2);
+  await refused(/not-an-artifact\.mender/, {}, notArtifact, suite.rel.r2);
 });

@@ -7,8 +7,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { after, before, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import os from "node:os";
 import { generateDelta, resolveOptions, type GenerationSummary, type RawOptions } from "../../src/generator";
 import { makeExt4, ROOT } from "../device/fixtures";
+import { hasTool, needTools } from "../helpers/peers";
 
 export { makeExt4, sha256File } from "../device/fixtures";
 
@@ -39,6 +43,39 @@ export function makeReleases(dir: string): Releases {
   makeExt4(v1, 1);
   makeExt4(v2, 2);
   return { dir, v1, v2, r1: rootfsArtifact(path.join(dir, "release-1.mender"), v1, "release-1"), r2: rootfsArtifact(path.join(dir, "release-2.mender"), v2, "release-2") };
+}
+
+export interface ReleaseSuite {
+  /** The suite's scratch directory. */
+  readonly work: string;
+  readonly rel: Releases;
+  /** Skips (or fails under REQUIRE_PEERS=1) when a tool is missing; true when the test can run. */
+  usable(t: TestContext): boolean;
+}
+
+/** Registers hooks making the two releases in a fresh directory (when `tools` exist) and removing it afterwards. */
+export function releaseSuite(prefix: string, tools: string[]): ReleaseSuite {
+  let work = "";
+  let rel: Releases | undefined;
+  before(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    if (tools.every(hasTool)) rel = makeReleases(path.join(work, "rel"));
+  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
+  return {
+    get work() {
+      return work;
+    },
+    get rel() {
+      assert.ok(rel, "releases made");
+      return rel;
+    },
+    usable(t) {
+      if (!needTools(t, ...tools)) return false;
+      assert.ok(rel, "releases made");
+      return true;
+    },
+  };
 }
 
 /** An RSA (3072) or ECDSA P-256 key pair as PEM files (PKCS#1 / SEC1, as mender-artifact 3.9 reads). */

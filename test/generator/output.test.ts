@@ -3,36 +3,17 @@
  * and ECDSA, unsigned), laid out as spec 4.6 says, and its payload decodes with stock xdelta3 to
  * TO's image. Inputs are made by the real `mender-artifact write rootfs-image`.
  */
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { readArtifact, readArtifactHeaders, writeArtifact } from "../../src/artifact";
 import { binaryPath, HOST_TARGET, runBinary } from "../helpers/targets";
-import { needTools } from "../helpers/peers";
-import { generate, makeKeys, makeReleases, mender, rootfsArtifact, runCli, sha256File, type Releases } from "./fixtures";
+import { generate, makeKeys, mender, rootfsArtifact, runCli, sha256File, releaseSuite } from "./fixtures";
 
-let work: string;
-let rel: Releases;
-let ready = false;
-const TOOLS = ["mender-artifact", "xdelta3", "mke2fs", "openssl"];
-
-before(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-gen-out-"));
-  if (!TOOLS.every((t) => ["/usr/bin", "/usr/sbin", "/sbin"].some((d) => fs.existsSync(path.join(d, t))))) return;
-  rel = makeReleases(path.join(work, "rel"));
-  ready = true;
-});
-
-after(() => fs.rmSync(work, { recursive: true, force: true }));
-
-function usable(t: import("node:test").TestContext): boolean {
-  if (!needTools(t, ...TOOLS)) return false;
-  assert.ok(ready, "fixtures made");
-  return true;
-}
+const suite = releaseSuite("mbd-gen-out-", ["mender-artifact", "xdelta3", "mke2fs", "openssl"]);
+const usable = (t: import("node:test").TestContext): boolean => suite.usable(t);
 
 /** Extracts the (single) payload file of an Artifact with our reader. */
 async function extractPayload(artifact: string, out: string): Promise<string> {
@@ -48,7 +29,7 @@ async function extractPayload(artifact: string, out: string): Promise<string> {
 
 /** Stock `xdelta3 -d -s FROM` must rebuild TO from the payload. */
 async function assertDecodesToTo(artifact: string, fromImage: string, toImage: string): Promise<void> {
-  const delta = path.join(work, `payload-${path.basename(artifact)}`);
+  const delta = path.join(suite.work, `payload-${path.basename(artifact)}`);
   await extractPayload(artifact, delta);
   const out = `${delta}.out`;
   execFileSync("xdelta3", ["-d", "-f", "-s", fromImage, delta, out]);
@@ -57,8 +38,8 @@ async function assertDecodesToTo(artifact: string, fromImage: string, toImage: s
 
 test("unsigned delta: mender-artifact validate and read accept it; headers per spec 4.6; xdelta3 -d rebuilds TO", async (t) => {
   if (!usable(t)) return;
-  const out = path.join(work, "unsigned.mender");
-  const s = await generate({ output: out }, rel.r1, rel.r2);
+  const out = path.join(suite.work, "unsigned.mender");
+  const s = await generate({ output: out }, suite.rel.r1, suite.rel.r2);
   assert.equal(mender(["validate", out]).status, 0);
   const read = mender(["read", out]);
   assert.equal(read.status, 0, read.stderr);
@@ -69,95 +50,95 @@ test("unsigned delta: mender-artifact validate and read accept it; headers per s
   assert.deepEqual(h.headerInfo, { payloadTypes: ["mender-binary-delta"], artifactName: "release-2", deviceTypes: ["test-device"] });
   const p = h.payloads[0]!;
   assert.equal(p.typeInfo.type, "mender-binary-delta");
-  assert.deepEqual(p.typeInfo.depends, { "rootfs-image.checksum": sha256File(rel.v1) });
-  assert.deepEqual(p.typeInfo.provides, { "rootfs-image.checksum": sha256File(rel.v2), "rootfs-image.version": "release-2" });
+  assert.deepEqual(p.typeInfo.depends, { "rootfs-image.checksum": sha256File(suite.rel.v1) });
+  assert.deepEqual(p.typeInfo.provides, { "rootfs-image.checksum": sha256File(suite.rel.v2), "rootfs-image.version": "release-2" });
   assert.deepEqual(p.typeInfo.clearsProvides, ["artifact_group", "rootfs_image_checksum", "rootfs-image.*"]);
-  const size = fs.statSync(rel.v2).size;
-  assert.deepEqual(p.metaData, { decoder_arguments: [], delta_algorithm: "xdelta3", rootfs_file_size: size, source_rootfs_file_size: fs.statSync(rel.v1).size });
+  const size = fs.statSync(suite.rel.v2).size;
+  assert.deepEqual(p.metaData, { decoder_arguments: [], delta_algorithm: "xdelta3", rootfs_file_size: size, source_rootfs_file_size: fs.statSync(suite.rel.v1).size });
   assert.deepEqual(p.files.map((f) => f.name), ["rootfs-v2.ext4.delta"]);
   assert.equal(h.compression, "gzip");
   assert.equal(h.signed, false);
 
   assert.equal(s.artifactSize, fs.statSync(out).size);
-  assert.ok(s.artifactSize < fs.statSync(rel.r2).size, `delta Artifact (${s.artifactSize}) smaller than the full one (${fs.statSync(rel.r2).size})`);
-  await assertDecodesToTo(out, rel.v1, rel.v2);
+  assert.ok(s.artifactSize < fs.statSync(suite.rel.r2).size, `delta Artifact (${s.artifactSize}) smaller than the full one (${fs.statSync(suite.rel.r2).size})`);
+  await assertDecodesToTo(out, suite.rel.v1, suite.rel.v2);
 });
 
 for (const kind of ["rsa", "ec"] as const) {
   test(`signed with ${kind === "rsa" ? "RSA" : "ECDSA P-256"}: mender-artifact validate/read verify it with the public key`, async (t) => {
     if (!usable(t)) return;
-    const keys = makeKeys(work, kind);
-    const out = path.join(work, `signed-${kind}.mender`);
-    const s = await generate({ output: out, key: keys.key }, rel.r1, rel.r2);
+    const keys = makeKeys(suite.work, kind);
+    const out = path.join(suite.work, `signed-${kind}.mender`);
+    const s = await generate({ output: out, key: keys.key }, suite.rel.r1, suite.rel.r2);
     assert.equal(s.signed, true);
     const v = mender(["validate", "-k", keys.pub, out]);
     assert.equal(v.status, 0, v.stdout + v.stderr);
     const r = mender(["read", "-k", keys.pub, out]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Signature: signed and verified correctly/);
-    await assertDecodesToTo(out, rel.v1, rel.v2);
+    await assertDecodesToTo(out, suite.rel.v1, suite.rel.v2);
   });
 }
 
 test("-n names the delta; -D is recorded as decoder_arguments and its -W bounds the windows; --compression none", async (t) => {
   if (!usable(t)) return;
-  const out = path.join(work, "named.mender");
-  const s = await generate({ output: out, name: "release-2-from-1", decoderArgs: "-B67108864 -W100000", compression: "none" }, rel.r1, rel.r2);
+  const out = path.join(suite.work, "named.mender");
+  const s = await generate({ output: out, name: "release-2-from-1", decoderArgs: "-B67108864 -W100000", compression: "none" }, suite.rel.r1, suite.rel.r2);
   assert.equal(s.delta.windowSize, 98304);
-  assert.equal(s.delta.windows, Math.ceil(fs.statSync(rel.v2).size / 98304));
+  assert.equal(s.delta.windows, Math.ceil(fs.statSync(suite.rel.v2).size / 98304));
   assert.equal(mender(["validate", out]).status, 0);
   const h = await readArtifactHeaders(out);
   assert.equal(h.headerInfo.artifactName, "release-2-from-1");
   assert.equal(h.compression, "none");
   assert.deepEqual(h.payloads[0]!.metaData!.decoder_arguments, ["-B67108864", "-W100000"]);
   assert.equal(h.payloads[0]!.typeInfo.provides["rootfs-image.version"], "release-2", "the software version stays TO's");
-  await assertDecodesToTo(out, rel.v1, rel.v2);
+  await assertDecodesToTo(out, suite.rel.v1, suite.rel.v2);
 });
 
 test("group, state scripts and extra provides come from TO; a legacy checksum key in FROM is kept in depends", async (t) => {
   if (!usable(t)) return;
-  const script = path.join(work, "ArtifactInstall_Enter_00_hello");
+  const script = path.join(suite.work, "ArtifactInstall_Enter_00_hello");
   fs.writeFileSync(script, "#!/bin/sh\necho hello\n", { mode: 0o755 });
-  const r1 = rootfsArtifact(path.join(work, "legacy-1.mender"), rel.v1, "release-1", ["--legacy-rootfs-image-checksum"]);
-  const r2 = rootfsArtifact(path.join(work, "fancy-2.mender"), rel.v2, "release-2", ["-g", "beta", "-s", script, "-p", "rootfs-image.update-module.mender-binary-delta.version:release-2"]);
-  const out = path.join(work, "inherit.mender");
+  const r1 = rootfsArtifact(path.join(suite.work, "legacy-1.mender"), suite.rel.v1, "release-1", ["--legacy-rootfs-image-checksum"]);
+  const r2 = rootfsArtifact(path.join(suite.work, "fancy-2.mender"), suite.rel.v2, "release-2", ["-g", "beta", "-s", script, "-p", "rootfs-image.update-module.mender-binary-delta.version:release-2"]);
+  const out = path.join(suite.work, "inherit.mender");
   await generate({ output: out }, r1, r2);
   assert.equal(mender(["validate", out]).status, 0);
   const h = await readArtifactHeaders(out);
   assert.equal(h.headerInfo.artifactGroup, "beta");
   assert.deepEqual(h.scripts.map((s) => [s.name, s.mode & 0o777, Buffer.from(s.content).toString()]), [["ArtifactInstall_Enter_00_hello", 0o755, "#!/bin/sh\necho hello\n"]]);
   const ti = h.payloads[0]!.typeInfo;
-  assert.deepEqual(ti.depends, { rootfs_image_checksum: sha256File(rel.v1) });
+  assert.deepEqual(ti.depends, { rootfs_image_checksum: sha256File(suite.rel.v1) });
   assert.equal(ti.provides["rootfs-image.update-module.mender-binary-delta.version"], "release-2");
-  assert.equal(ti.provides["rootfs-image.checksum"], sha256File(rel.v2));
+  assert.equal(ti.provides["rootfs-image.checksum"], sha256File(suite.rel.v2));
 });
 
 test("raw images as input: --from-image/--to-image with --artifact-name and --device-type", async (t) => {
   if (!usable(t)) return;
-  const out = path.join(work, "raw.mender");
-  const s = await generate({ output: out, fromImage: rel.v1, toImage: rel.v2, artifactName: "raw-2", deviceType: ["dev-a", "dev-b"] });
+  const out = path.join(suite.work, "raw.mender");
+  const s = await generate({ output: out, fromImage: suite.rel.v1, toImage: suite.rel.v2, artifactName: "raw-2", deviceType: ["dev-a", "dev-b"] });
   assert.equal(s.to.input, "image");
   assert.equal(mender(["validate", out]).status, 0);
   const h = await readArtifactHeaders(out);
   assert.deepEqual(h.headerInfo.deviceTypes, ["dev-a", "dev-b"]);
-  assert.deepEqual(h.payloads[0]!.typeInfo.provides, { "rootfs-image.checksum": sha256File(rel.v2), "rootfs-image.version": "raw-2" });
+  assert.deepEqual(h.payloads[0]!.typeInfo.provides, { "rootfs-image.checksum": sha256File(suite.rel.v2), "rootfs-image.version": "raw-2" });
   assert.deepEqual(h.payloads[0]!.files.map((f) => f.name), ["rootfs-v2.ext4.delta"]);
-  await assertDecodesToTo(out, rel.v1, rel.v2);
+  await assertDecodesToTo(out, suite.rel.v1, suite.rel.v2);
 });
 
 test("CLI without mender-artifact or xdelta3 on PATH: --json summary with sizes, checksums, ratio, time; no scratch files left", (t) => {
   if (!usable(t)) return;
-  const dir = path.join(work, "cli");
+  const dir = path.join(suite.work, "cli");
   fs.mkdirSync(dir);
   const out = path.join(dir, "delta.mender");
-  const r = runCli(["--json", "-o", out, rel.r1, rel.r2], { ...process.env, PATH: "/nonexistent" });
+  const r = runCli(["--json", "-o", out, suite.rel.r1, suite.rel.r2], { ...process.env, PATH: "/nonexistent" });
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.artifactName, "release-2");
   assert.equal(s.artifactSize, fs.statSync(out).size);
-  assert.equal(s.from.sha256, sha256File(rel.v1));
-  assert.equal(s.to.sha256, sha256File(rel.v2));
-  assert.equal(s.to.inputSize, fs.statSync(rel.r2).size);
+  assert.equal(s.from.sha256, sha256File(suite.rel.v1));
+  assert.equal(s.to.sha256, sha256File(suite.rel.v2));
+  assert.equal(s.to.inputSize, fs.statSync(suite.rel.r2).size);
   assert.ok(Math.abs(s.ratio - s.artifactSize / s.to.inputSize) < 1e-12);
   assert.ok(s.delta.size > 0 && s.delta.sha256.length === 64);
   assert.ok(s.timeMs.total >= s.timeMs.encode);
@@ -167,26 +148,26 @@ test("CLI without mender-artifact or xdelta3 on PATH: --json summary with sizes,
 
 test("reproducible: the built binary and the source give byte-identical Artifacts; a failed run leaves an existing output alone", async (t) => {
   if (!usable(t)) return;
-  const a = path.join(work, "repro-a.mender");
-  // Four windows, so the threads really split the work.
-  const s = await generate({ output: a, threads: "1", decoderArgs: "-W1048576" }, rel.r1, rel.r2);
+  const a = path.join(suite.work, "repro-a.mender");
+  // Four windows, so the threads really split the suite.work.
+  const s = await generate({ output: a, threads: "1", decoderArgs: "-W1048576" }, suite.rel.r1, suite.rel.r2);
   assert.equal(s.delta.windows, 4);
   const exe = binaryPath(HOST_TARGET, "mender-binary-delta-generator");
   if (fs.existsSync(exe)) {
-    const b = path.join(work, "repro-b.mender");
-    const r = runBinary(HOST_TARGET, "mender-binary-delta-generator", ["--threads", "2", "-D", "-W1048576", "-o", b, rel.r1, rel.r2]);
+    const b = path.join(suite.work, "repro-b.mender");
+    const r = runBinary(HOST_TARGET, "mender-binary-delta-generator", ["--threads", "2", "-D", "-W1048576", "-o", b, suite.rel.r1, suite.rel.r2]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(sha256File(b), sha256File(a), "built binary (2 threads) = source (1 thread)");
   } else {
     process.stderr.write(`SKIPPED part: ${exe} not built\n`);
   }
   const before = sha256File(a);
-  const wrongTo = path.join(work, "repro-wrong.mender");
+  const wrongTo = path.join(suite.work, "repro-wrong.mender");
   await writeArtifact(wrongTo, {
     artifactName: "wrong", deviceTypes: ["test-device"],
-    payload: { type: "rootfs-image", provides: { "rootfs-image.checksum": "1".repeat(64) }, files: [{ path: rel.v2 }] },
+    payload: { type: "rootfs-image", provides: { "rootfs-image.checksum": "1".repeat(64) }, files: [{ path: suite.rel.v2 }] },
   });
-  await assert.rejects(generate({ output: a }, rel.r1, wrongTo), /hashes to/);
+  await assert.rejects(generate({ output: a }, suite.rel.r1, wrongTo), /hashes to/);
   assert.equal(sha256File(a), before, "the existing output is untouched");
-  assert.deepEqual(fs.readdirSync(work).filter((f) => f.startsWith(".")), [], "no scratch directories left");
+  assert.deepEqual(fs.readdirSync(suite.work).filter((f) => f.startsWith(".")), [], "no scratch directories left");
 });
