@@ -1,7 +1,11 @@
-/** The word-at-a-time Adler-32 against the definition: every alignment, worst-case bytes (0xff), ranges. */
+/**
+ * Adler-32 (SIMD when the runtime has it, and the scalar word-at-a-time version) against the
+ * definition: every alignment, worst-case bytes (0xff), chunk boundaries, continuation.
+ */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { adler32 } from "../../src/vcdiff/adler32";
+import { adler32, scalarAdler32 } from "../../src/vcdiff/adler32";
+import { createSimdAdler32, SIMD_CHUNK } from "../../src/vcdiff/adler32-simd";
 import { Rng } from "./helpers";
 
 function naive(d: Uint8Array, start: number, end: number): number {
@@ -22,6 +26,20 @@ test("adler32 matches the definition at every alignment and length, incl. all-0x
       const end = start + (t < 100 ? rng.below(130) : rng.below(data.length - 64));
       assert.equal(adler32(data, start, end), naive(data, start, end), `range ${start}..${end}`);
       assert.equal(adler32(data.subarray(start, end)), naive(data, start, end));
+      assert.equal(scalarAdler32(data, start, end), naive(data, start, end));
     }
+  }
+});
+
+test("SIMD Adler-32: available on this runtime, exact at block, NMAX and chunk boundaries, continues a sum", () => {
+  const simd = createSimdAdler32();
+  assert.ok(simd, "Node 20+ on x86_64 has wasm SIMD");
+  const rng = new Rng(78);
+  for (const data of [rng.bytes(3 * SIMD_CHUNK + 100), new Uint8Array(3 * SIMD_CHUNK + 100).fill(0xff)]) {
+    for (const n of [0, 1, 15, 16, 17, 5551, 5552, 5553, SIMD_CHUNK - 1, SIMD_CHUNK, SIMD_CHUNK + 1, data.length]) {
+      assert.equal(simd(data, 0, n, 1), naive(data, 0, n), `length ${n}`);
+    }
+    const half = 100_001;
+    assert.equal(simd(data, half, data.length, simd(data, 0, half, 1)), naive(data, 0, data.length));
   }
 });
