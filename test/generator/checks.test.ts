@@ -103,7 +103,7 @@ test("arguments that look reversed give a warning (a delta back to an older rele
   assert.match(cli.stderr, /^mender-binary-delta-generator: warning: FROM's name 'release-2' looks newer/m);
 });
 
-test("signatures: --verify-key refuses unsigned inputs and wrong keys; a bad signing key fails before any suite.work", async (t) => {
+test("signatures: --verify-key refuses unsigned inputs and wrong keys; a bad signing key fails before any work", async (t) => {
   if (!usable(t)) return;
   const keys = makeKeys(suite.work, "ec");
   const other = makeKeys(fs.mkdtempSync(path.join(suite.work, "k-")), "ec");
