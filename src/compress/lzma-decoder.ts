@@ -204,9 +204,16 @@ export class LzmaDecoder {
         let n = limit - pos;
         if (n > len) n = len;
         len -= n;
-        if (n > 32 && rep0 >= n && back + n <= dictLen) {
-          dict.copyWithin(pos, back, back + n);
-          pos += n;
+        if (back + n <= dictLen) {
+          if (n > 32 && rep0 >= n) {
+            dict.copyWithin(pos, back, back + n); // no overlap: a plain memmove
+            pos += n;
+          } else {
+            // Overlapping (a run) or short: byte by byte, as LZ77 defines it.
+            const end = pos + n;
+            do dict[pos++] = dict[back++]!;
+            while (pos < end);
+          }
         } else {
           do {
             dict[pos++] = dict[back++]!;
