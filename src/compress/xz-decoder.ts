@@ -171,6 +171,14 @@ export class XzDecoder {
       }
       return;
     }
+    if (this.state === State.BlockData && this.pendingInput > 0 && this.run(this.scratch, 0, 1) > 0) {
+      // Not truncated: decoding could go on; the reader stopped before the end of the data.
+      throw this.fail(
+        "corrupt",
+        at,
+        `the xz data holds more than was read: ${this.pendingInput} compressed bytes were still undecoded in ${this.describePosition()} when the input was declared complete`,
+      );
+    }
     throw this.fail(
       "truncated",
       at,

@@ -184,3 +184,12 @@ test("an error is sticky, chunked decoding fails the same way, and the Transform
   );
   assert.ok(decodeWhole(file).equals(Buffer.from(DATA)));
 });
+
+test("end() before all output was read says so instead of claiming truncation", (t) => {
+  if (!needTools(t, "xz")) return;
+  const d = new XzDecoder();
+  d.push(xz(["-6"], DATA));
+  assert.equal(d.readInto(new Uint8Array(100), 0, 100), 100);
+  assert.ok(d.pendingInput > 0);
+  assert.throws(() => d.end(), (e: unknown) => e instanceof XzError && e.kind === "corrupt" && /holds more than was read/.test(e.message));
+});
