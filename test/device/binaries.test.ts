@@ -12,7 +12,7 @@ import path from "node:path";
 import { REQUIRE_PEERS, needRoot, needTools } from "../helpers/peers";
 import { HOST_TARGET, TARGETS, binaryPath, type Target } from "../helpers/targets";
 import { ClientSandbox } from "./client-sandbox";
-import { downloadStreaming, makeBootEnv, makeDelta, makeExt4, makeTree, runModuleSync, sha256Direct, sha256File } from "./fixtures";
+import { downloadStreaming, makeDelta, makeExt4, makeFileDevice, runModuleSync, sha256Direct, sha256File } from "./fixtures";
 
 let work: string;
 let v1: string;
@@ -51,24 +51,12 @@ test("host binary: queries, streaming Download from a FIFO, ArtifactInstall", as
   if (!needTools(t, "xdelta3", "mke2fs", "fw_printenv", "fw_setenv")) return;
   const cmd = builtModule(t, HOST_TARGET);
   if (!cmd) return;
-  const dir = path.join(work, "host");
-  fs.mkdirSync(path.join(dir, "dev"), { recursive: true });
-  const partA = path.join(dir, "dev", "mmcblk0p2");
-  const partB = path.join(dir, "dev", "mmcblk0p3");
-  fs.copyFileSync(v1, partA);
-  fs.truncateSync(partA, 5 << 20);
-  fs.writeFileSync(partB, Buffer.alloc(5 << 20));
-  fs.writeFileSync(path.join(dir, "conf"), JSON.stringify({ RootfsPartA: partA, RootfsPartB: partB }));
-  const bootEnv = makeBootEnv(dir, { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" });
-  const env = {
-    ...process.env,
-    PATH: `${bootEnv.binDir}:${process.env.PATH}`,
-    MENDER_BINARY_DELTA_CONF: path.join(dir, "conf"),
-    MENDER_BINARY_DELTA_TEST_ROOT: partA,
-  };
-  const tree = path.join(dir, "tree");
   const size = fs.statSync(v1).size;
-  makeTree(tree, { sourceChecksum: sha256File(v1), targetChecksum: sha256File(v2), metaData: { delta_algorithm: "xdelta3", rootfs_file_size: size } });
+  const { partB, env, bootEnv, tree } = makeFileDevice(path.join(work, "host"), v1, {
+    sourceChecksum: sha256File(v1),
+    targetChecksum: sha256File(v2),
+    metaData: { delta_algorithm: "xdelta3", rootfs_file_size: size },
+  });
   assert.equal(runModuleSync("SupportsRollback", tree, env, cmd).stdout, "Yes\n");
   assert.equal(runModuleSync("NeedsArtifactReboot", tree, env, cmd).stdout, "Automatic\n");
   const dl = await downloadStreaming(tree, env, { name: "v2.ext4.delta", data: fs.readFileSync(deltaFile) }, false, cmd);

@@ -281,3 +281,53 @@ export function sha256Direct(device: string, bytes?: number): string {
   if (bytes !== undefined) args.push(`count=${bytes}`);
   return sha256(execFileSync("dd", args, { maxBuffer: 1 << 30 }));
 }
+
+export const INITIAL_BOOT_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
+
+export interface FileDevice {
+  dir: string;
+  /** Partition A (number 2, running) and B (number 3) as image files. */
+  partA: string;
+  partB: string;
+  conf: string;
+  env: NodeJS.ProcessEnv;
+  bootEnv: BootEnvFixture;
+  tree: string;
+  /** The four variables the module writes, as they are now. */
+  readEnv(): Record<string, string | undefined>;
+  /** Simulates booting partition `n` (2 = A, 3 = B). */
+  boot(n: 2 | 3): void;
+}
+
+/**
+ * A simulated device in `dir`: partition A holds `runningImage`, B is zeros, both `partBytes`
+ * long; a module configuration file; a file-backed U-Boot env running A; a file tree for `tree`.
+ */
+export function makeFileDevice(dir: string, runningImage: string, tree: TreeOptions, partBytes = 5 << 20): FileDevice {
+  fs.mkdirSync(path.join(dir, "dev"), { recursive: true });
+  const partA = path.join(dir, "dev", "mmcblk0p2");
+  const partB = path.join(dir, "dev", "mmcblk0p3");
+  fs.copyFileSync(runningImage, partA);
+  fs.truncateSync(partA, partBytes);
+  fs.writeFileSync(partB, Buffer.alloc(partBytes));
+  const conf = path.join(dir, "mender-binary-delta.conf");
+  // Lower-case key on purpose: keys match case-insensitively, as in the client.
+  fs.writeFileSync(conf, JSON.stringify({ RootfsPartA: partA, rootfspartb: partB }));
+  const bootEnv = makeBootEnv(dir, INITIAL_BOOT_ENV);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${bootEnv.binDir}:${process.env.PATH}`,
+    MENDER_BINARY_DELTA_CONF: conf,
+    MENDER_BINARY_DELTA_TEST_ROOT: partA,
+  };
+  const treeDir = path.join(dir, "tree");
+  makeTree(treeDir, tree);
+  const readEnv = (): Record<string, string | undefined> => {
+    const e = bootEnv.read();
+    return Object.fromEntries(Object.keys(INITIAL_BOOT_ENV).map((k) => [k, e.get(k)]));
+  };
+  const boot = (n: 2 | 3): void => {
+    env.MENDER_BINARY_DELTA_TEST_ROOT = n === 2 ? partA : partB;
+  };
+  return { dir, partA, partB, conf, env, bootEnv, tree: treeDir, readEnv, boot };
+}

@@ -9,14 +9,14 @@ import os from "node:os";
 import path from "node:path";
 import { needTools } from "../helpers/peers";
 import {
+  INITIAL_BOOT_ENV,
   downloadStreaming,
-  makeBootEnv,
+  makeFileDevice,
   makeDelta,
   makeExt4,
-  makeTree,
   runModuleSync,
   sha256File,
-  type BootEnvFixture,
+  type FileDevice,
   type TreeOptions,
 } from "./fixtures";
 
@@ -45,56 +45,25 @@ before(() => {
 
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-interface Device {
-  dir: string;
-  partA: string;
-  partB: string;
-  env: NodeJS.ProcessEnv;
-  bootEnv: BootEnvFixture;
-  tree: string;
-  /** Simulates booting partition `n` (2 = A, 3 = B). */
-  boot(n: 2 | 3): void;
-}
+type Device = FileDevice;
 
 let count = 0;
 function device(treeOptions: Partial<TreeOptions> = {}): Device {
-  const dir = path.join(work, `dev${++count}`);
-  fs.mkdirSync(path.join(dir, "dev"), { recursive: true });
-  const partA = path.join(dir, "dev", "mmcblk0p2");
-  const partB = path.join(dir, "dev", "mmcblk0p3");
-  fs.copyFileSync(v1, partA);
-  fs.truncateSync(partA, PART_BYTES);
-  fs.writeFileSync(partB, Buffer.alloc(PART_BYTES));
-  const conf = path.join(dir, "mender-binary-delta.conf");
-  // Lower-case key on purpose: keys match case-insensitively, as in the client.
-  fs.writeFileSync(conf, JSON.stringify({ RootfsPartA: partA, rootfspartb: partB }));
-  const bootEnv = makeBootEnv(dir, { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" });
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: `${bootEnv.binDir}:${process.env.PATH}`,
-    MENDER_BINARY_DELTA_CONF: conf,
-    MENDER_BINARY_DELTA_TEST_ROOT: partA,
-  };
-  const tree = path.join(dir, "tree");
-  makeTree(tree, {
+  return makeFileDevice(path.join(work, `dev${++count}`), v1, {
     sourceChecksum: sum1,
     targetChecksum: sum2,
     metaData: { delta_algorithm: "xdelta3", rootfs_file_size: imageBytes },
     ...treeOptions,
-  });
-  return { dir, partA, partB, env, bootEnv, tree, boot: (n) => (env.MENDER_BINARY_DELTA_TEST_ROOT = n === 2 ? partA : partB) };
+  }, PART_BYTES);
 }
 
 function tools(t: import("node:test").TestContext): boolean {
   return needTools(t, "mke2fs", "xdelta3", "fw_printenv", "fw_setenv");
 }
 
-function envOf(d: Device): Record<string, string | undefined> {
-  const e = d.bootEnv.read();
-  return { mender_boot_part: e.get("mender_boot_part"), mender_boot_part_hex: e.get("mender_boot_part_hex"), upgrade_available: e.get("upgrade_available"), bootcount: e.get("bootcount") };
-}
+const envOf = (d: Device) => d.readEnv();
 
-const INITIAL_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
+const INITIAL_ENV = INITIAL_BOOT_ENV;
 
 test("queries: rollback Yes, reboot Automatic, file sizes Yes; unknown states print nothing", (t) => {
   if (!tools(t)) return;
