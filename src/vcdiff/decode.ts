@@ -65,10 +65,18 @@ export async function decodeVcdiff(
   target: TargetSink,
   options: DecodeOptions = {},
 ): Promise<DecodeResult> {
+  const input = new DeltaInput(delta);
+  try {
+    return await decodeFrom(input, source, target, options);
+  } finally {
+    await input.close();
+  }
+}
+
+async function decodeFrom(input: DeltaInput, source: BlockSource, target: TargetSink, options: DecodeOptions): Promise<DecodeResult> {
   const maxWindowSize = options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE;
   const verify = options.verifyChecksums ?? true;
   const maxSectionBytes = sectionLimit(maxWindowSize);
-  const input = new DeltaInput(delta);
 
   // File header.
   const head = await input.peek(MAX_FILE_HEADER);

@@ -103,6 +103,17 @@ export class DeltaInput {
     return done;
   }
 
+  /** Stops the underlying stream early (after an error), so a file or pipe behind it is released. */
+  async close(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    try {
+      await this.iterator.return?.();
+    } catch {
+      // The stream's own error does not matter any more: the caller reports the first failure.
+    }
+  }
+
   /** True when every byte of the delta has been consumed. */
   async atEnd(): Promise<boolean> {
     return (await this.peek(1)).length === 0;
