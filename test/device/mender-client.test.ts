@@ -187,22 +187,27 @@ test("real client: module SIGKILLed during Download -> install fails cleanly, th
   fs.rmSync(killLog, { force: true });
   const real = `${moduleCommand().map((c) => `'${c}'`).join(" ")} "$@"`;
   try {
-    for (const delay of ["0.3", "1", "2"]) {
+    // Kill points: while hashing the source, while decoding into the target, while verifying it.
+    for (const point of ["checking the active partition", "applying ", "wrote [0-9]* bytes"]) {
       s.reset();
       seed(s, sum1, "release-1");
-      const marker = path.join(work, "kill-after");
-      fs.writeFileSync(marker, delay);
+      const marker = path.join(work, "kill-at");
+      const stderr = path.join(work, "module.stderr");
+      fs.writeFileSync(marker, point);
       fs.writeFileSync(
         path.join(s.modules, "mender-binary-delta"),
         `#!/bin/sh\nif [ "$1" = Download ] && [ -f '${marker}' ]; then\n` +
-          `  d=$(cat '${marker}'); rm -f '${marker}'\n` +
-          `  ${real} &\n  pid=$!; sleep "$d"; kill -9 $pid 2>/dev/null && echo "killed after $d s" >> '${killLog}'; wait $pid; exit $?\nfi\n` +
+          `  p=$(cat '${marker}'); rm -f '${marker}'\n` +
+          `  ${real} 2>'${stderr}' &\n  pid=$!\n` +
+          `  while kill -0 $pid 2>/dev/null && ! grep -q "$p" '${stderr}'; do sleep 0.005; done\n` +
+          `  kill -9 $pid 2>/dev/null && echo "killed at: $p" >> '${killLog}'\n` +
+          `  wait $pid; rc=$?; cat '${stderr}' >&2; exit $rc\nfi\n` +
           `exec ${real}\n`,
         { mode: 0o755 },
       );
       const art = deltaArtifact(s, "release-2", delta12, sum1, sum2);
       const first = s.mender("install", art);
-      if (first.status === 0) continue; // finished before the kill: nothing to show at this delay
+      if (first.status === 0) continue; // finished before the kill landed: nothing to show at this point
       assert.deepEqual(s.env(), INITIAL_ENV, "killed Download leaves the boot environment alone");
       const retry = s.mender("install", art);
       assert.equal(retry.status, 0, retry.log);
@@ -210,6 +215,7 @@ test("real client: module SIGKILLed during Download -> install fails cleanly, th
       assert.equal(sha256Direct(s.loops[1], imageBytes), sum2);
     }
     const kills = fs.existsSync(killLog) ? fs.readFileSync(killLog, "utf8").trim().split("\n") : [];
+    t.diagnostic(kills.join("; "));
     assert.ok(kills.length >= 2, `the module was killed during Download at least twice (${kills.join("; ")})`);
   } finally {
     s.setModule(moduleCommand());
