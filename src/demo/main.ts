@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { readArtifact, readArtifactHeaders, writeArtifact } from "../artifact";
-import { downloadStreaming, makeBootEnv, makeTree, runModuleSync } from "../../test/device/fixtures";
+import { downloadStreaming, makeFileDevice, runModuleSync } from "../../test/device/fixtures";
 
 const dist = path.resolve(__dirname, "..", "..", "dist", "x86_64");
 const GENERATOR = path.join(dist, "mender-binary-delta-generator");
@@ -143,41 +143,23 @@ async function story(work: string): Promise<void> {
   say(gen.stdout.trimEnd().split("\n").map((l) => `   ${l}`).join("\n"));
 
   say("4. A device running release-1: partitions A (running) and B as image files, U-Boot env in a file");
-  const dev = path.join(work, "device");
-  fs.mkdirSync(path.join(dev, "dev"), { recursive: true });
-  const partA = path.join(dev, "dev", "mmcblk0p2");
-  const partB = path.join(dev, "dev", "mmcblk0p3");
-  fs.copyFileSync(v1, partA);
-  fs.truncateSync(partA, PART_BYTES);
-  fs.writeFileSync(partB, Buffer.alloc(PART_BYTES));
-  const conf = path.join(dev, "mender-binary-delta.conf");
-  fs.writeFileSync(conf, JSON.stringify({ RootfsPartA: partA, RootfsPartB: partB }, null, 2));
-  const bootEnv = makeBootEnv(dev, { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" });
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: `${bootEnv.binDir}:${process.env.PATH}`,
-    MENDER_BINARY_DELTA_CONF: conf,
-    MENDER_BINARY_DELTA_TEST_ROOT: partA,
-  };
-  process.env.MBD_MODULE = MODULE;
-  const showEnv = (): string => {
-    const e = bootEnv.read();
-    return ["mender_boot_part", "upgrade_available", "bootcount"].map((k) => `${k}=${e.get(k)}`).join(" ");
-  };
-  say(`   boot env: ${showEnv()}`);
-
-  say("5. Install: the client hands the delta to the mender-binary-delta Update Module");
+  // The client gives the module the delta's headers in a file tree; these are the ones it would write.
   const headers = await readArtifactHeaders(delta);
   const payload = headers.payloads[0]!;
-  const tree = path.join(dev, "modules", "v3", "payloads", "0000", "tree");
-  makeTree(tree, {
+  const device = makeFileDevice(path.join(work, "device"), v1, {
     artifactName: headers.headerInfo.artifactName,
     deviceType: DEVICE_TYPE,
     artifactDeviceTypes: headers.headerInfo.deviceTypes,
     sourceChecksum: String(payload.typeInfo.depends["rootfs-image.checksum"]),
     targetChecksum: payload.typeInfo.provides["rootfs-image.checksum"]!,
     metaData: payload.metaData ?? {},
-  });
+  }, PART_BYTES);
+  const { env, tree, partB } = device;
+  process.env.MBD_MODULE = MODULE;
+  const showEnv = (): string => Object.entries(device.readEnv()).filter(([k]) => k !== "mender_boot_part_hex").map(([k, v]) => `${k}=${v}`).join(" ");
+  say(`   boot env: ${showEnv()}`);
+
+  say("5. Install: the client hands the delta to the mender-binary-delta Update Module");
   const chunks: Buffer[] = [];
   await readArtifact(delta, { onPayloadFile: () => ({ write: (c: Uint8Array) => void chunks.push(Buffer.from(c)) }) });
   const deltaBytes = Buffer.concat(chunks);
@@ -194,7 +176,7 @@ async function story(work: string): Promise<void> {
   say(`   NeedsArtifactReboot: ${step("NeedsArtifactReboot")}`);
 
   say("6. Reboot into B, verify, commit");
-  env.MENDER_BINARY_DELTA_TEST_ROOT = partB;
+  device.boot(3);
   step("ArtifactVerifyReboot");
   step("ArtifactCommit");
   step("Cleanup");
