@@ -12,6 +12,8 @@ class XzDecompressStream extends Transform {
   private readonly decoder: XzDecoder;
   /** Set while paused by back-pressure: continues the interrupted transform or flush. */
   private continuePump: (() => void) | null = null;
+  /** Output buffer being filled; small outputs are copied out of it so it can be reused. */
+  private piece: Buffer | null = null;
   /** The reader asked for data (possibly re-entrantly, from inside our own push). */
   private readWanted = false;
 
@@ -52,11 +54,18 @@ class XzDecompressStream extends Transform {
   private pump(callback: (error?: Error | null) => void, atEnd: boolean): void {
     try {
       for (;;) {
-        const piece = Buffer.allocUnsafe(OUTPUT_PIECE);
+        const piece = (this.piece ??= Buffer.allocUnsafe(OUTPUT_PIECE));
         const n = this.decoder.readInto(piece, 0, piece.length);
         if (n === 0) break;
+        let out: Buffer;
+        if (n >= OUTPUT_PIECE / 4) {
+          out = piece.subarray(0, n); // handed over: the next piece is a new buffer
+          this.piece = null;
+        } else {
+          out = Buffer.from(piece.subarray(0, n)); // small: copy, so it does not pin 64 KiB
+        }
         this.readWanted = false;
-        if (!this.push(piece.subarray(0, n)) && !this.readWanted) {
+        if (!this.push(out) && !this.readWanted) {
           this.continuePump = () => this.pump(callback, atEnd);
           return;
         }

@@ -98,6 +98,13 @@ test("createXzDecompressStream decodes a file through a pipeline with back-press
   await pipeline(Readable.from(chunksOf(file, 9000)), createXzDecompressStream(), slowSink);
   assertSame(Buffer.concat(pieces), expected, "pipeline");
   for (const p of pieces) assert.ok(p.length <= 64 * 1024, "output pieces stay small");
+
+  // Tiny input pieces give tiny outputs: each is its own small buffer, not a view of 64 KiB.
+  const small = data.subarray(0, 40000);
+  const tiny: Buffer[] = [];
+  await pipeline(Readable.from(chunksOf(xz(["-0"], small), 7)), createXzDecompressStream(), new Writable({ write: (c: Buffer, _e, cb) => (tiny.push(c), cb()) }));
+  assertSame(Buffer.concat(tiny), small, "7-byte input pieces");
+  assert.ok(tiny.every((p) => p.length >= 16 * 1024 || p.buffer.byteLength < 64 * 1024), "small outputs do not pin 64 KiB each");
 });
 
 function* chunksOf(b: Buffer, n: number): Generator<Buffer> {
