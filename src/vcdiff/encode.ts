@@ -16,14 +16,16 @@
 import fs from "node:fs";
 import os from "node:os";
 import type { Writable } from "node:stream";
+import type { Worker } from "node:worker_threads";
 import { MenderDeltaError } from "../errors";
 import { deviceOrFileSize } from "../io/direct-source";
 import { startWorker } from "../workers/spawn";
-import type { EncodeJob, EncodeReply, EncodeWindowsRequest } from "./encode-worker";
+import { EncodeJobRunner, type EncodeJob, type EncodeReply, type EncodeWindowsRequest } from "./encode-worker";
 import { DEFAULT_LEVEL, levelParams, MAX_LEVEL, MIN_LEVEL } from "./levels";
 import type { WindowMatchStats } from "./match-window";
-import { MAX_SOURCE_SIZE, SourceIndex, SourceIndexBuilder, type SourceIndexShared } from "./source-index";
-import { WindowEncoder } from "./window-encoder";
+import {
+  buildBlockIndex, MAX_SOURCE_SIZE, SourceIndex, SourceLoader, sourceRanges, type IndexParams, type SourceIndexShared,
+} from "./source-index";
 import { FILE_HEADER } from "./window-writer";
 
 export const DEFAULT_WINDOW_SIZE = 8 * 1024 * 1024;
@@ -87,30 +89,26 @@ export async function encodeVcdiff(
   const params = levelParams(level);
 
   const t0 = Date.now();
-  const sourceFd = openForReading(sourcePath, "source (old image)");
-  let shared: SourceIndexShared;
-  try {
-    shared = loadAndIndexSource(sourceFd, sourcePath, params.index);
-  } finally {
-    fs.closeSync(sourceFd);
-  }
-  const t1 = Date.now();
-
-  const targetFd = openForReading(targetPath, "target (new image)");
-  let targetSize: number;
-  try {
-    targetSize = deviceOrFileSize(targetPath);
-  } finally {
-    fs.closeSync(targetFd);
-  }
+  const targetSize = sizeOf(targetPath, "target (new image)");
   const windows = Math.max(1, Math.ceil(targetSize / windowSize));
+  const shared = allocateIndex(sourcePath, params.index);
+  const request: EncodeWindowsRequest = {
+    task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath,
+  };
+  // Workers start while the source loads; they get the shared memory, which fills meanwhile.
+  const runner: JobRunner = threads <= 1 ? new LocalRunner(request) : new WorkerRunner(request, threads);
   const stats: EncodeStats = {
     sourceSize: shared.sourceSize, targetSize, deltaSize: 0, windows,
     copiedFromSource: 0, copiedFromTarget: 0, runBytes: 0, addedBytes: 0,
-    indexMs: t1 - t0, encodeMs: 0, threads: Math.min(threads, windows), level, windowSize,
+    indexMs: 0, encodeMs: 0, threads, level, windowSize,
   };
-  const sink = await openSink(out);
+  let sink: Sink | undefined;
   try {
+    loadSource(sourcePath, shared);
+    await buildIndex(runner, shared);
+    const t1 = Date.now();
+    stats.indexMs = t1 - t0;
+    sink = await openSink(out);
     await sink.write(FILE_HEADER);
     stats.deltaSize += FILE_HEADER.length;
     let targetDone = 0;
@@ -120,22 +118,31 @@ export async function encodeVcdiff(
       stats.runBytes += w.run;
       stats.addedBytes += w.added;
       stats.deltaSize += bytes.length;
-      await sink.write(bytes);
+      await sink!.write(bytes);
       targetDone = Math.min(targetSize, targetDone + windowSize);
       options.onProgress?.(targetDone, targetSize);
     };
-    const request: EncodeWindowsRequest = {
-      task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath,
-    };
-    if (stats.threads <= 1) await encodeOnThisThread(request, targetSize, windows, onWindow);
-    else await encodeWithWorkers(request, targetSize, windows, stats.threads, onWindow);
+    await encodeWindows(runner, targetSize, windowSize, windows, onWindow);
     await sink.finish();
+    stats.encodeMs = Date.now() - t1;
   } catch (err) {
-    sink.abort();
-    throw err;
+    sink?.abort();
+    throw asEncoderError(err);
+  } finally {
+    runner.close();
   }
-  stats.encodeMs = Date.now() - t1;
   return stats;
+}
+
+function sizeOf(file: string, what: string): number {
+  fs.closeSync(openForReading(file, what));
+  return deviceOrFileSize(file);
+}
+
+function asEncoderError(err: unknown): Error {
+  if (err instanceof MenderDeltaError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new MenderDeltaError(`encoding failed: ${message}`);
 }
 
 function openForReading(file: string, what: string): number {
@@ -147,133 +154,186 @@ function openForReading(file: string, what: string): number {
   }
 }
 
-function loadAndIndexSource(fd: number, file: string, params: ReturnType<typeof levelParams>["index"]): SourceIndexShared {
-  const size = deviceOrFileSize(file);
+function allocateIndex(file: string, params: IndexParams): SourceIndexShared {
+  const size = sizeOf(file, "source (old image)");
   if (size > MAX_SOURCE_SIZE) {
     throw new MenderDeltaError(
       `source (old image) ${file} is ${size} bytes; the encoder supports up to ${MAX_SOURCE_SIZE} bytes (4 GiB - 32 MiB)`,
     );
   }
-  let shared: SourceIndexShared;
   try {
-    shared = SourceIndex.allocate(size, params);
+    return SourceIndex.allocate(size, params);
   } catch (err) {
     throw new MenderDeltaError(
       `cannot allocate memory to index the ${size}-byte source ${file} (${(err as Error).message}); `
-      + "the encoder needs about 1.6x the source size in RAM at level 6: free memory or use a lower --level",
+      + "the encoder needs up to about 1.3x the source size in RAM at level 6 (see docs/encoder.md): free memory or use level 1-3",
     );
   }
-  const builder = new SourceIndexBuilder(new SourceIndex(shared));
-  const chunk = Buffer.allocUnsafe(Math.min(LOAD_CHUNK, Math.max(size, 1)));
-  let loaded = 0;
-  while (loaded < size) {
-    const want = Math.min(LOAD_CHUNK, size - loaded);
-    let got = 0;
-    while (got < want) {
-      const n = fs.readSync(fd, chunk, got, want - got, loaded + got);
-      if (n === 0) throw new MenderDeltaError(`source (old image) ${file} ended at byte ${loaded + got} of ${size}: was it truncated while being read?`);
-      got += n;
-    }
-    builder.add(chunk.subarray(0, want), loaded);
-    loaded += want;
-  }
-  return shared;
 }
 
-type WindowHandler = (bytes: Uint8Array, stats: WindowMatchStats) => Promise<void>;
-
-async function encodeOnThisThread(request: EncodeWindowsRequest, targetSize: number, windows: number, onWindow: WindowHandler): Promise<void> {
-  const encoder = new WindowEncoder(request.index, request.match, request.windowSize, request.checksum);
-  const fd = openForReading(request.targetPath, "target (new image)");
+/** Index phase 1: the source into shared memory, zero blocks only marked (source-index.ts). */
+function loadSource(file: string, shared: SourceIndexShared): void {
+  const size = shared.sourceSize;
+  const fd = openForReading(file, "source (old image)");
   try {
-    for (let w = 0; w < windows; w++) {
-      const start = w * request.windowSize;
-      const { bytes, stats } = encoder.encode(fd, start, Math.min(request.windowSize, targetSize - start));
-      await onWindow(bytes, stats);
+    const loader = new SourceLoader(shared);
+    const chunk = Buffer.allocUnsafe(Math.min(LOAD_CHUNK, Math.max(size, 1)));
+    let loaded = 0;
+    while (loaded < size) {
+      const want = Math.min(LOAD_CHUNK, size - loaded);
+      let got = 0;
+      while (got < want) {
+        const n = fs.readSync(fd, chunk, got, want - got, loaded + got);
+        if (n === 0) throw new MenderDeltaError(`source (old image) ${file} ended at byte ${loaded + got} of ${size}: was it truncated while being read?`);
+        got += n;
+      }
+      loader.add(chunk.subarray(0, want), loaded);
+      loaded += want;
     }
-  } catch (err) {
-    throw asEncoderError(err);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-function asEncoderError(err: unknown): Error {
-  if (err instanceof MenderDeltaError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new MenderDeltaError(`encoding failed: ${message}`);
+type WindowHandler = (bytes: Uint8Array, stats: WindowMatchStats) => Promise<void>;
+
+/** Jobs of one encode, run by worker threads or, with one thread, right here. */
+interface JobRunner {
+  readonly lanes: number;
+  call(lane: number, job: Exclude<EncodeJob, { type: "close" }>, transfer?: ArrayBuffer[]): Promise<EncodeReply>;
+  close(): void;
+}
+
+class LocalRunner implements JobRunner {
+  readonly lanes = 1;
+  private readonly runner: EncodeJobRunner;
+  constructor(request: EncodeWindowsRequest) {
+    this.runner = new EncodeJobRunner(request);
+  }
+  async call(_lane: number, job: Exclude<EncodeJob, { type: "close" }>): Promise<EncodeReply> {
+    return this.runner.run(job).reply;
+  }
+  close(): void {
+    this.runner.close();
+  }
+}
+
+/** One worker per lane; each answers its jobs in order. The first failure fails every call. */
+class WorkerRunner implements JobRunner {
+  private readonly workers: Worker[];
+  private readonly waiting: { resolve: (r: EncodeReply) => void; reject: (e: Error) => void }[][];
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(request: EncodeWindowsRequest, readonly lanes: number) {
+    this.workers = [];
+    this.waiting = [];
+    for (let i = 0; i < lanes; i++) {
+      const worker = startWorker(request);
+      const queue: { resolve: (r: EncodeReply) => void; reject: (e: Error) => void }[] = [];
+      worker.on("message", (reply: EncodeReply) => {
+        const w = queue.shift();
+        if (reply.type === "error") this.fail(new Error(reply.message));
+        else w?.resolve(reply);
+      });
+      worker.on("error", (err) => this.fail(err));
+      worker.on("exit", (code) => { if (!this.closed) this.fail(new Error(`encoder worker exited with code ${code}`)); });
+      this.workers.push(worker);
+      this.waiting.push(queue);
+    }
+  }
+
+  call(lane: number, job: Exclude<EncodeJob, { type: "close" }>, transfer: ArrayBuffer[] = []): Promise<EncodeReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<EncodeReply>((resolve, reject) => {
+      this.waiting[lane]!.push({ resolve, reject });
+      this.workers[lane]!.postMessage(job, transfer);
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.failure || this.closed) return;
+    this.failure = err;
+    for (const queue of this.waiting) for (const w of queue.splice(0)) w.reject(err);
+    for (const worker of this.workers) void worker.terminate();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.failure) return;
+    for (const worker of this.workers) worker.postMessage({ type: "close" } satisfies EncodeJob);
+  }
 }
 
 /**
- * Hands windows to `threads` workers (at most 2 in flight each) and writes the results in window
- * order, so memory stays bounded by threads x 2 finished windows whatever the image size.
+ * Index phases 2-4 (see source-index.ts): scan ranges for anchors on every lane, gather the lists in
+ * source order into shared memory, insert them with each lane owning a share of the buckets, and
+ * build the block table here meanwhile. The index comes out the same for any number of lanes.
  */
-function encodeWithWorkers(
-  request: EncodeWindowsRequest, targetSize: number, windows: number, threads: number, onWindow: WindowHandler,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const workers = Array.from({ length: threads }, () => startWorker(request));
-    const done = new Map<number, { bytes: Uint8Array; stats: WindowMatchStats }>();
-    let nextToSend = 0;
-    let nextToWrite = 0;
-    let writing = false;
-    let failed = false;
-    const maxAhead = threads * 2;
+async function buildIndex(runner: JobRunner, shared: SourceIndexShared): Promise<void> {
+  const ranges = sourceRanges(shared.sourceSize, runner.lanes * 2);
+  const scans = await Promise.all(ranges.map(([from, to], i) => runner.call(i % runner.lanes, { type: "scan", from, to })));
+  let total = 0;
+  for (const r of scans) if (r.type === "scanned") total += r.count;
+  const pairs = new Uint32Array(runner.lanes > 1 ? new SharedArrayBuffer(Math.max(8, total * 8)) : new ArrayBuffer(Math.max(8, total * 8)));
+  let at = 0;
+  for (const r of scans) {
+    if (r.type !== "scanned") continue;
+    pairs.set(r.pairs.subarray(0, r.count * 2), at);
+    at += r.count * 2;
+  }
+  scans.length = 0; // the per-range lists can go
+  const inserts = Array.from({ length: runner.lanes }, (_, part) =>
+    runner.call(part, { type: "insert", pairs, count: total, part, parts: runner.lanes }));
+  buildBlockIndex(new SourceIndex(shared));
+  await Promise.all(inserts);
+}
 
-    const finish = (err?: unknown): void => {
-      if (failed) return;
-      if (err !== undefined) failed = true;
-      for (const worker of workers) {
-        if (err === undefined) worker.postMessage({ type: "close" } satisfies EncodeJob);
-        else void worker.terminate();
-      }
-      if (err !== undefined) reject(asEncoderError(err));
-      else resolve();
-    };
-    const send = (worker: (typeof workers)[number]): void => {
-      if (failed || nextToSend >= windows || nextToSend - nextToWrite >= maxAhead) return;
-      const seq = nextToSend++;
-      const start = seq * request.windowSize;
-      const job: EncodeJob = { type: "window", seq, start, length: Math.min(request.windowSize, targetSize - start) };
-      worker.postMessage(job);
-    };
-    const idle: (typeof workers)[number][] = [];
-    const flush = async (): Promise<void> => {
-      if (writing) return;
-      writing = true;
-      try {
-        while (!failed && done.has(nextToWrite)) {
-          const result = done.get(nextToWrite)!;
-          done.delete(nextToWrite);
-          nextToWrite++;
-          await onWindow(result.bytes, result.stats);
-          while (idle.length > 0 && nextToSend < windows && nextToSend - nextToWrite < maxAhead) send(idle.pop()!);
-        }
-      } catch (err) {
-        finish(err);
-        return;
-      } finally {
-        writing = false;
-      }
-      if (!failed && nextToWrite === windows) finish();
-    };
-    for (const worker of workers) {
-      worker.on("message", (reply: EncodeReply) => {
-        if (reply.type === "error") { finish(new Error(reply.message)); return; }
-        done.set(reply.seq, { bytes: reply.bytes, stats: reply.stats });
-        if (nextToSend < windows && nextToSend - nextToWrite < maxAhead) send(worker);
-        else idle.push(worker);
-        void flush();
-      });
-      worker.on("error", (err) => finish(err));
-      worker.on("exit", (code) => {
-        if (!failed && nextToWrite < windows) finish(new Error(`encoder worker exited with code ${code}`));
-      });
-      // Two jobs per worker in flight keeps it busy while the main thread writes.
-      send(worker);
-      send(worker);
+/**
+ * Encodes the windows on every lane and writes them in window order; at most two finished or
+ * running windows per lane, so memory stays bounded whatever the image size.
+ */
+async function encodeWindows(runner: JobRunner, targetSize: number, windowSize: number, windows: number, onWindow: WindowHandler): Promise<void> {
+  const done = new Map<number, { bytes: Uint8Array; stats: WindowMatchStats }>();
+  const maxAhead = runner.lanes * 2;
+  let nextToSend = 0;
+  let nextToWrite = 0;
+  let writing: Promise<void> = Promise.resolve();
+  let wakeUp: (() => void)[] = [];
+  let failure: unknown;
+
+  const flush = async (): Promise<void> => {
+    while (done.has(nextToWrite)) {
+      const result = done.get(nextToWrite)!;
+      done.delete(nextToWrite);
+      await onWindow(result.bytes, result.stats);
+      nextToWrite++;
+      const waiters = wakeUp;
+      wakeUp = [];
+      for (const w of waiters) w();
     }
-  });
+  };
+  const lane = async (i: number): Promise<void> => {
+    for (;;) {
+      while (failure === undefined && nextToSend < windows && nextToSend - nextToWrite >= maxAhead) {
+        await new Promise<void>((resolve) => wakeUp.push(resolve));
+      }
+      if (failure !== undefined || nextToSend >= windows) return;
+      const seq = nextToSend++;
+      const start = seq * windowSize;
+      const reply = await runner.call(i, { type: "window", start, length: Math.min(windowSize, targetSize - start) });
+      if (reply.type !== "window") throw new Error(`unexpected reply ${reply.type} to a window job`);
+      done.set(seq, { bytes: reply.bytes, stats: reply.stats });
+      writing = writing.then(flush).catch((err: unknown) => {
+        failure = err;
+        for (const w of wakeUp.splice(0)) w();
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: runner.lanes }, (_, i) => lane(i)));
+  await writing;
+  if (failure !== undefined) throw failure;
 }
 
 interface Sink {

@@ -9,7 +9,7 @@
  * 2. a RUN of >= 8 equal bytes;
  * 3. at 4 KiB-aligned positions, the block index (relocated filesystem blocks);
  * 4. at content-defined anchors, the anchor index (anything moved anywhere, >= ~64 bytes);
- * 5. target self-matches (4-byte hash chains over this window's literal positions).
+ * 5. long target self-repeats (8-byte hash chains over this window's literal positions).
  *
  * Source candidates are extended backwards over pending literals and forwards to the window end,
  * and the one covering most bytes wins. Copies never straddle source and target: each is one or
@@ -44,6 +44,8 @@ export interface WindowMatchStats {
 const MIN_RUN = 8;
 const COMPARE_CHUNK = 512;
 const SELF_HASH_BITS = 16;
+/** Self-match lookups happen at multiples of this (self-copies are >= 256 bytes, levels.ts). */
+const SELF_STRIDE = 16;
 
 /** Length of the common prefix of a[ai..] and b[bi..], at most `max`. */
 function forwardMatch(a: Buffer, ai: number, b: Buffer, bi: number, max: number): number {
@@ -171,21 +173,27 @@ export class WindowMatcher {
           }
         }
 
-        // 5. Target self-match.
-        if (selfChain > 0) {
-          const hs = Math.imul(T[p]! | (T[p + 1]! << 8) | (T[p + 2]! << 16) | (T[p + 3]! << 24), 0x9e3779b1) >>> (32 - SELF_HASH_BITS);
-          if (bestLen < minSelfMatch * 4) {
-            let c = selfHead[hs]! - 1;
+        // 5. Target self-match: only long repeats are worth it (levels.ts), so every position is
+        // inserted but candidates are looked up every SELF_STRIDE bytes and extended backwards.
+        if (selfChain > 0 && p + 8 <= n) {
+          const hs = Math.imul(T[p]! | (T[p + 1]! << 8) | (T[p + 2]! << 16) | (T[p + 3]! << 24), 0x9e3779b1)
+            ^ Math.imul(T[p + 4]! | (T[p + 5]! << 8) | (T[p + 6]! << 16) | (T[p + 7]! << 24), 0x85ebca6b);
+          const slot = hs >>> (32 - SELF_HASH_BITS);
+          if ((p & (SELF_STRIDE - 1)) === 0 && bestLen < minSelfMatch * 4) {
+            let c = selfHead[slot]! - 1;
             for (let k = 0; k < selfChain && c >= 0; k++) {
-              if (T[c] === T[p] && T[c + bestLen] === T[p + bestLen]) {
-                const len = forwardMatch(T, p, T, c, n - p);
-                if (len >= minSelfMatch && len > bestLen) { bestLen = len; bestStart = p; bestKind = KIND_TARGET; bestPos = c; }
+              if (T[c] === T[p] && T[c + 7] === T[p + 7]) {
+                const f = forwardMatch(T, p, T, c, n - p);
+                const back = backwardMatch(T, p, T, c, Math.min(p - lit, c));
+                if (f + back >= minSelfMatch && f + back > bestLen) {
+                  bestLen = f + back; bestStart = p - back; bestKind = KIND_TARGET; bestPos = c - back;
+                }
               }
               c = prev[c]! - 1;
             }
           }
-          prev[p] = selfHead[hs]!;
-          selfHead[hs] = p + 1;
+          prev[p] = selfHead[slot]!;
+          selfHead[slot] = p + 1;
         }
       }
 

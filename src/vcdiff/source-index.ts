@@ -12,9 +12,18 @@
  *
  * All-zero 4 KiB blocks get no anchors (free space in images; runs and the block index cover it).
  * Positions are stored +1 in Uint32Arrays, 0 meaning empty, so sources are limited to 4 GiB.
+ *
+ * Building, in phases that parallelise and still give the same index for any thread count:
+ * 1. SourceLoader (main thread): reads the source, copies non-zero blocks into shared memory and
+ *    marks zero blocks.
+ * 2. scanSourceRange (any thread, disjoint ranges): anchors of the range as a (pos, hash) list,
+ *    and the hash of every block into `blockHashes`.
+ * 3. insertAnchors (any thread, disjoint sets of buckets): the lists in source order into the
+ *    buckets a thread owns; so every bucket receives its anchors in source order.
+ * 4. buildBlockIndex (main thread): the block hashes into the block table in source order.
  */
-import { anchorBucket, GEAR, GEAR_AFTER_ZEROS } from "./gear-hash";
-import { BLOCK_SIZE, BLOCK_WORDS, blockHash } from "./block-hash";
+import { anchorBucket, GEAR, GEAR_AFTER_ZEROS, GEAR_SPAN } from "./gear-hash";
+import { BLOCK_SIZE, blockHash } from "./block-hash";
 
 export interface IndexParams {
   /** log2 of the mean distance between anchors. */
@@ -35,6 +44,10 @@ export interface SourceIndexShared {
   blockBits: number;
   blockKey: SharedArrayBuffer;
   blockPos: SharedArrayBuffer;
+  /** Per 4 KiB block: 1 when all zero (set while loading). */
+  zeroBlocks: SharedArrayBuffer;
+  /** Per 4 KiB block: its hash (set by scanSourceRange for full, non-zero blocks). */
+  blockHashes: SharedArrayBuffer;
 }
 
 /** Largest source the index supports (Uint32 positions; segment + window < 2^32 for xdelta3). */
@@ -79,6 +92,8 @@ export class SourceIndex {
       blockBits,
       blockKey: new SharedArrayBuffer(2 ** blockBits * 4),
       blockPos: new SharedArrayBuffer(2 ** blockBits * 4),
+      zeroBlocks: new SharedArrayBuffer(Math.max(1, blocks)),
+      blockHashes: new SharedArrayBuffer(Math.max(1, blocks) * 4),
     };
   }
 }
@@ -92,68 +107,136 @@ export function indexMemoryBytes(sourceSize: number, params: IndexParams): numbe
 }
 
 /**
- * Loads the source and fills the index, chunk by chunk in source order: `add(chunk, at)` with
- * chunks of a multiple of 4096 bytes (only the last may be shorter). All-zero blocks are not
- * copied into the shared buffer: its pages stay untouched, so the free space of an image (or a
- * sparse file) costs neither RAM nor page faults.
+ * Phase 1: takes the source chunk by chunk in order (`add(chunk, at)`, chunks a multiple of 4096
+ * bytes but the last). All-zero blocks are not copied into the shared buffer: its pages stay
+ * untouched, so the free space of an image (or a sparse file) costs neither RAM nor page faults.
  */
-export class SourceIndexBuilder {
-  private readonly index: SourceIndex;
+export class SourceLoader {
   private readonly view: Uint8Array;
-  private indexed = 0;
-  private h = 0;
+  private readonly zero: Uint8Array;
   private readonly zeroBlock = Buffer.alloc(BLOCK_SIZE);
-  private zeroHashSeen = false;
+  private loaded = 0;
 
-  constructor(index: SourceIndex) {
-    this.index = index;
-    this.view = new Uint8Array(index.shared.source);
+  constructor(shared: SourceIndexShared) {
+    this.view = new Uint8Array(shared.source);
+    this.zero = new Uint8Array(shared.zeroBlocks);
   }
 
   add(chunk: Buffer, at: number): void {
-    const ix = this.index;
-    if (at !== this.indexed) throw new Error(`source chunk at ${at}, expected ${this.indexed}`);
-    const src = ix.source;
-    const { anchors, blockKey, blockPos, blockMask } = ix;
-    const anchorShift = 32 - ix.shared.anchorBits;
-    const bucketBits = ix.shared.bucketBits;
-    const bucketSize = ix.shared.bucketSize;
-    const gear = GEAR; // a local: outside a bundle each module-binding access is a getter call
-    let h = this.h;
+    if (at !== this.loaded) throw new Error(`source chunk at ${at}, expected ${this.loaded}`);
     for (let off = 0; off < chunk.length; off += BLOCK_SIZE) {
       const len = Math.min(BLOCK_SIZE, chunk.length - off);
-      const start = at + off;
-      const stop = start + len;
-      const isZero = chunk.compare(this.zeroBlock, 0, len, off, off + len) === 0;
-      if (!isZero) this.view.set(chunk.subarray(off, off + len), start);
-      // Block index (a partial last block hashes with the zero padding of the shared buffer).
-      if (len === BLOCK_SIZE && (!isZero || !this.zeroHashSeen)) {
-        if (isZero) this.zeroHashSeen = true;
-        const key = blockHash(ix.words, start >>> 2);
-        let slot = key & blockMask;
-        for (;;) {
-          const p = blockPos[slot]!;
-          if (p === 0) { blockKey[slot] = key; blockPos[slot] = start / BLOCK_SIZE + 1; break; }
-          if (blockKey[slot] === key) break; // keep the first copy of identical content
-          slot = (slot + 1) & blockMask;
+      if (chunk.compare(this.zeroBlock, 0, len, off, off + len) === 0) this.zero[(at + off) / BLOCK_SIZE] = 1;
+      else this.view.set(chunk.subarray(off, off + len), at + off);
+    }
+    this.loaded = at + chunk.length;
+  }
+}
+
+/** Anchors found by scanSourceRange: `count` (position + 1, hash) pairs. */
+export interface AnchorList {
+  pairs: Uint32Array;
+  count: number;
+}
+
+/** Splits [0, size) into `parts` block-aligned ranges (some may be empty). */
+export function sourceRanges(size: number, parts: number): [number, number][] {
+  const blocks = Math.ceil(size / BLOCK_SIZE);
+  const out: [number, number][] = [];
+  for (let i = 0; i < parts; i++) {
+    const a = Math.floor((blocks * i) / parts) * BLOCK_SIZE;
+    const b = Math.min(size, Math.floor((blocks * (i + 1)) / parts) * BLOCK_SIZE);
+    out.push([a, b]);
+  }
+  return out;
+}
+
+/**
+ * Phase 2: anchors of source bytes [from, to) (block aligned) in source order, and block hashes.
+ * The gear hash is warmed up on the 32 bytes before `from`, so ranges give the same anchors as one
+ * pass over everything.
+ */
+export function scanSourceRange(index: SourceIndex, from: number, to: number): AnchorList {
+  const src = index.source;
+  const zero = new Uint8Array(index.shared.zeroBlocks);
+  const hashes = new Uint32Array(index.shared.blockHashes);
+  const anchorShift = 32 - index.shared.anchorBits;
+  const gear = GEAR; // a local: outside a bundle each module-binding access is a getter call
+  let pairs = new Uint32Array(Math.max(64, Math.ceil(((to - from) / 2 ** index.shared.anchorBits) * 1.25) * 2));
+  let n = 0;
+  let h = 0;
+  for (let i = Math.max(0, from - GEAR_SPAN); i < from; i++) h = ((h << 1) + gear[src[i]!]!) | 0;
+  for (let start = from; start < to; start += BLOCK_SIZE) {
+    const stop = Math.min(start + BLOCK_SIZE, to);
+    const block = start / BLOCK_SIZE;
+    if (zero[block] === 1 && stop - start === BLOCK_SIZE) {
+      h = GEAR_AFTER_ZEROS;
+      continue;
+    }
+    if (stop - start === BLOCK_SIZE) hashes[block] = blockHash(index.words, start / 4);
+    for (let i = start; i < stop; i++) {
+      h = ((h << 1) + gear[src[i]!]!) | 0;
+      if (h >>> anchorShift === 0) {
+        if (n + 2 > pairs.length) {
+          const grown = new Uint32Array(pairs.length * 2);
+          grown.set(pairs);
+          pairs = grown;
         }
-      }
-      if (isZero && len === BLOCK_SIZE) {
-        h = GEAR_AFTER_ZEROS;
-      } else {
-        for (let i = start; i < stop; i++) {
-          h = ((h << 1) + gear[src[i]!]!) | 0;
-          if (h >>> anchorShift === 0) {
-            const base = anchorBucket(h, bucketBits) * bucketSize * 2;
-            // Newest first: shift the bucket down by one entry and drop the oldest.
-            anchors.copyWithin(base + 2, base, base + bucketSize * 2 - 2);
-            anchors[base] = i + 1;
-            anchors[base + 1] = h;
-          }
-        }
+        pairs[n++] = i + 1;
+        pairs[n++] = h;
       }
     }
-    this.indexed = at + chunk.length;
-    this.h = h;
+  }
+  return { pairs, count: n / 2 };
+}
+
+/**
+ * Phase 3: inserts the anchors of `lists` (in source order) whose bucket number is `part` modulo
+ * `parts`: threads given different parts never touch the same bucket.
+ */
+export function insertAnchors(index: SourceIndex, lists: AnchorList[], part: number, parts: number): void {
+  const anchors = index.anchors;
+  const bucketBits = index.shared.bucketBits;
+  const bucketSize = index.shared.bucketSize;
+  for (const { pairs, count } of lists) {
+    for (let k = 0; k < count * 2; k += 2) {
+      const h = pairs[k + 1]!;
+      const bucket = anchorBucket(h, bucketBits);
+      if (bucket % parts !== part) continue;
+      const base = bucket * bucketSize * 2;
+      // Newest first: shift the bucket down by one entry and drop the oldest (a loop: a
+      // copyWithin call costs more than these few moves).
+      for (let j = base + bucketSize * 2 - 2; j > base; j -= 2) {
+        anchors[j] = anchors[j - 2]!;
+        anchors[j + 1] = anchors[j - 1]!;
+      }
+      anchors[base] = pairs[k]!;
+      anchors[base + 1] = h;
+    }
+  }
+}
+
+/** Phase 4: the block table, in source order (the first copy of identical content wins). */
+export function buildBlockIndex(index: SourceIndex): void {
+  const { blockKey, blockPos, blockMask } = index;
+  const zero = new Uint8Array(index.shared.zeroBlocks);
+  const hashes = new Uint32Array(index.shared.blockHashes);
+  const fullBlocks = Math.floor(index.size / BLOCK_SIZE);
+  let zeroSeen = false;
+  for (let b = 0; b < fullBlocks; b++) {
+    let key: number;
+    if (zero[b] === 1) {
+      if (zeroSeen) continue;
+      zeroSeen = true;
+      key = blockHash(index.words, (b * BLOCK_SIZE) / 4);
+    } else {
+      key = hashes[b]!;
+    }
+    let slot = key & blockMask;
+    for (;;) {
+      if (blockPos[slot] === 0) { blockKey[slot] = key; blockPos[slot] = b + 1; break; }
+      if (blockKey[slot] === key) break;
+      slot = (slot + 1) & blockMask;
+    }
   }
 }
