@@ -137,8 +137,7 @@ function checkBootedNew(state: string): Device {
   return device;
 }
 
-async function artifactCommit(tree: string): Promise<number> {
-  void tree;
+async function artifactCommit(): Promise<number> {
   const { bootEnv } = checkBootedNew("ArtifactCommit");
   bootEnv.write({ upgrade_available: "0" });
   logEvent("update committed (upgrade_available=0)");

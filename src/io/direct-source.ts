@@ -20,8 +20,12 @@ const WasmMemory = (globalThis as unknown as {
 }).WebAssembly.Memory;
 /** Alignment that satisfies every logical block size Linux uses (512, 4096). */
 const ALIGNMENT = 4096;
-/** Memory is carved from chunks this large; chunks never grow, since growing detaches old views. */
-const CHUNK_BYTES = 1 << 20;
+/**
+ * Memory is carved from chunks this large; chunks never grow, since growing detaches old views.
+ * Few large chunks rather than many small ones: on 64-bit hosts V8 reserves gigabytes of address
+ * space per WebAssembly.Memory (guard regions) and caps the total. Untouched pages cost no RAM.
+ */
+const CHUNK_BYTES = 16 << 20;
 
 export interface DirectSourceOptions {
   /** Power of two >= 4096; default 64 KiB. */
