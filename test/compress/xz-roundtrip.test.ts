@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { pipeline } from "node:stream/promises";
 import { Readable, Writable } from "node:stream";
 import { needTools } from "../helpers/peers.js";
-import { createXzDecompressStream } from "../../src/compress/xz.js";
+import { XzDecoder, createXzDecompressStream } from "../../src/compress/xz.js";
 import { decodeChunked, decodeWhole, mixedData, randomBytes, rng, xz } from "./xz-fixtures.js";
 
 const MIXED = mixedData(600000, 7);
@@ -114,3 +114,26 @@ function* chunksOf(b: Buffer, n: number): Generator<Buffer> {
 function xzDecompress(file: Uint8Array): Buffer {
   return xz(["-d"], file);
 }
+
+test("memory is bounded by the dictionary, not by the output size", (t) => {
+  if (!needTools(t, "xz")) return;
+  // 48 MiB of output from a few KB of input with a 1 MiB dictionary.
+  const total = 48 << 20;
+  const file = xz(["--lzma2=preset=1,dict=1MiB"], new Uint8Array(total));
+  assert.ok(file.length < 100000);
+  const d = new XzDecoder();
+  const out = new Uint8Array(1 << 20);
+  const before = process.memoryUsage().arrayBuffers;
+  let peak = 0;
+  let produced = 0;
+  d.push(file);
+  for (;;) {
+    const n = d.readInto(out, 0, out.length);
+    if (n === 0) break;
+    produced += n;
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
+  }
+  d.end();
+  assert.equal(produced, total);
+  assert.ok(peak < 4 << 20, `array buffers grew by ${(peak / 1048576).toFixed(1)} MiB decoding ${total >> 20} MiB`);
+});
