@@ -58,3 +58,18 @@ export function makeFile(file: string, size: number, seed = 1): string {
   writeFileSync(file, data);
   return file;
 }
+
+/** Where a member of an Artifact's outer tar sits (one ustar header per member, as mender-artifact writes). */
+export function outerMember(artifact: Buffer, member: string): { header: number; start: number; end: number; mtime: number } {
+  for (let off = 0; off + 512 <= artifact.length; ) {
+    const name = artifact.subarray(off, off + 100).toString("latin1").replace(/\0.*$/s, "");
+    const size = parseInt(artifact.subarray(off + 124, off + 136).toString("latin1"), 8);
+    if (name === member) {
+      const mtime = parseInt(artifact.subarray(off + 136, off + 148).toString("latin1"), 8);
+      return { header: off, start: off + 512, end: off + 512 + size, mtime };
+    }
+    if (name === "") break;
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error(`${member} is not in the Artifact`);
+}

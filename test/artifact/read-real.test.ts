@@ -10,7 +10,7 @@ import { test, type TestContext } from "node:test";
 import { readArtifact, type ArtifactInfo, type ReadArtifactOptions } from "../../src/artifact";
 import { MenderDeltaError } from "../../src/errors";
 import { needTools } from "../helpers/peers";
-import { makeFile, makeKeys, ok, tempDir } from "./fixtures";
+import { makeFile, makeKeys, ok, outerMember, tempDir } from "./fixtures";
 
 const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
@@ -128,7 +128,7 @@ for (const keyType of ["rsa", "ec"] as const) {
     // bits that do not change the output (the gzip header's FTEXT/MTIME/XFL/OS, some Huffman
     // table bits): a flip there must either fail or read back exactly the original payload.
     const original = readFileSync(out);
-    const dataBody = memberBody(original, "data/0000.tar.gz");
+    const dataBody = outerMember(original, "data/0000.tar.gz");
     const flipped = path.join(dir, "flipped.mender");
     const payload = readFileSync(small);
     let checked = 0;
@@ -153,16 +153,4 @@ for (const keyType of ["rsa", "ec"] as const) {
     }
     t.diagnostic(`${checked} flipped bytes checked, ${harmless} harmless (deflate/gzip-header bits with identical output)`);
   });
-}
-
-/** Byte range of the named outer member's content (ustar layout, one header block per member). */
-function memberBody(artifact: Buffer, member: string): { start: number; end: number } {
-  for (let off = 0; off + 512 <= artifact.length; ) {
-    const name = artifact.subarray(off, off + 100).toString("latin1").replace(/\0.*$/s, "");
-    const size = parseInt(artifact.subarray(off + 124, off + 136).toString("latin1"), 8);
-    if (name === member) return { start: off + 512, end: off + 512 + size };
-    if (name === "") break;
-    off += 512 + Math.ceil(size / 512) * 512;
-  }
-  throw new Error(`${member} not found`);
 }

@@ -11,21 +11,9 @@ import { test } from "node:test";
 import { readArtifact, writeArtifact, type ArtifactSpec } from "../../src/artifact";
 import { MenderDeltaError } from "../../src/errors";
 import { needRoot, needTools } from "../helpers/peers";
-import { makeFile, makeKeys, ok, run, tempDir } from "./fixtures";
+import { makeFile, makeKeys, ok, outerMember, run, tempDir } from "./fixtures";
 
 const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
-
-/** mtime (seconds) of a member of an uncompressed outer tar, as mender-artifact wrote it. */
-function memberMtime(artifact: Buffer, member: string): number {
-  for (let off = 0; off + 512 <= artifact.length; ) {
-    const name = artifact.subarray(off, off + 100).toString("latin1").replace(/\0.*$/s, "");
-    const size = parseInt(artifact.subarray(off + 124, off + 136).toString("latin1"), 8);
-    if (name === member) return parseInt(artifact.subarray(off + 136, off + 148).toString("latin1"), 8);
-    if (name === "") break;
-    off += 512 + Math.ceil(size / 512) * 512;
-  }
-  throw new Error(`${member} not in the Artifact`);
-}
 
 /** A file's mode and mtime as mender-artifact records them (Go rounds the time to the nearest second). */
 function fileMeta(file: string): { mode: number; mtime: number } {
@@ -50,7 +38,7 @@ test("rootfs-image, --compression none: byte-identical to mender-artifact 3.9 (a
       deviceTypes: ["qemux86-64", "beaglebone"],
       dependsArtifactNames: ["release-0"],
       compression: "none",
-      mtime: memberMtime(theirBytes, "header.tar"),
+      mtime: outerMember(theirBytes, "header.tar").mtime,
       payload: {
         type: "rootfs-image",
         provides: { "rootfs-image.checksum": sha(readFileSync(image)), "rootfs-image.version": "release-1" },
@@ -83,7 +71,7 @@ test("module-image (mender-binary-delta), --compression none, meta-data and a st
     artifactName: "release-2",
     deviceTypes: ["qemux86-64"],
     compression: "none",
-    mtime: memberMtime(theirBytes, "header.tar"),
+    mtime: outerMember(theirBytes, "header.tar").mtime,
     scripts: [{ path: script, ...fileMeta(script) }],
     payload: {
       type: "mender-binary-delta",
