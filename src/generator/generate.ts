@@ -51,7 +51,7 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   await checkOutputDirectory(options.output);
 
   const workDir = await fsp.mkdtemp(path.join(path.dirname(path.resolve(options.output)), ".mender-delta-work-"));
-  // An interrupted run must not leave images behind (the Artifact writer cleans up its own files).
+  // An interrupted run must not leave images or a partial Artifact behind.
   const onSignal = (signal: NodeJS.Signals): void => {
     rmSync(workDir, { recursive: true, force: true });
     process.kill(process.pid, signal);
@@ -96,7 +96,13 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     progress.start("writing", 0);
     let written;
     try {
-      written = await writeArtifact(options.output, spec);
+      // Written inside the scratch directory (same file system as the output), then renamed: an
+      // interrupted run leaves nothing behind, a finished one replaces the output atomically.
+      const staged = path.join(workDir, "delta.mender");
+      written = await writeArtifact(staged, spec);
+      await fsp.rename(staged, options.output).catch((err: NodeJS.ErrnoException) => {
+        throw new MenderDeltaError(`cannot write the output ${options.output}: ${err.message}; give a file path in a writable directory`);
+      });
     } finally {
       progress.finish();
     }
