@@ -12,7 +12,7 @@ import type { BlockSource, TargetSink } from "../io/interfaces";
 import { AddressCache } from "./address-cache";
 import { adler32 } from "./adler32";
 import { DeltaInput } from "./delta-input";
-import { corruptDelta, sourceMismatch, unsupportedDelta, DeltaFormatError } from "./errors";
+import { corruptDelta, sourceMismatch, unsupportedDelta } from "./errors";
 import { ExecuteProblem, executeWindow } from "./execute";
 import {
   HeaderProblem,
@@ -141,8 +141,7 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
         if (compressed & VCD_ADDRCOMP) addr = secondary.decode(SECTION_ADDR, addr);
       } catch (err) {
         if (err instanceof SecondaryProblem) {
-          const section = /data/.test(err.message) ? 0 : /instruction/.test(err.message) ? 1 : 2;
-          throw corruptDelta(`${where}, delta byte ${sectionStarts[section]! + err.at}`, err.message);
+          throw corruptDelta(`${where}, delta byte ${sectionStarts[err.section]! + err.at}`, err.message);
         }
         throw err;
       }
@@ -208,6 +207,5 @@ function headerError(err: unknown, what: string, base: number, shortRead: boolea
     const where = `${what}, delta byte ${base + err.at}`;
     return err.unsupported ? unsupportedDelta(where, err.message) : corruptDelta(where, err.message);
   }
-  if (err instanceof DeltaFormatError) return err;
   return err;
 }

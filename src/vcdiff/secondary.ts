@@ -25,10 +25,11 @@ export const SECTION_INST = 1;
 export const SECTION_ADDR = 2;
 const SECTION_NAMES = ["data", "instruction", "address"] as const;
 
-/** A compressed section could not be decoded; `at` is the offset inside the stored section. */
+/** A compressed section (SECTION_*) could not be decoded; `at` is the offset inside the stored section. */
 export class SecondaryProblem extends Error {
   constructor(
     message: string,
+    readonly section: number,
     readonly at: number,
   ) {
     super(message);
@@ -55,12 +56,12 @@ export class SecondaryDecoders {
     try {
       size = c.size();
     } catch (err) {
-      if (err instanceof VarintProblem) throw new SecondaryProblem(`compressed ${name} section: decoded length ${err.message}`, 0);
+      if (err instanceof VarintProblem) throw new SecondaryProblem(`compressed ${name} section: decoded length ${err.message}`, section, 0);
       throw err;
     }
-    if (size === 0) throw new SecondaryProblem(`compressed ${name} section declares a decoded length of 0`, 0);
+    if (size === 0) throw new SecondaryProblem(`compressed ${name} section declares a decoded length of 0`, section, 0);
     if (size > this.maxDecodedSize) {
-      throw new SecondaryProblem(`compressed ${name} section declares ${size} decoded bytes, more than plausible (${this.maxDecodedSize})`, 0);
+      throw new SecondaryProblem(`compressed ${name} section declares ${size} decoded bytes, more than plausible (${this.maxDecodedSize})`, section, 0);
     }
     let out = this.outputs[section]!;
     if (out.length < size) {
@@ -71,7 +72,7 @@ export class SecondaryDecoders {
       try {
         decodeDjw(stored, c.pos, stored.length, out, size);
       } catch (err) {
-        if (err instanceof DjwProblem) throw new SecondaryProblem(`DJW-compressed ${name} section: ${err.message}`, c.pos);
+        if (err instanceof DjwProblem) throw new SecondaryProblem(`DJW-compressed ${name} section: ${err.message}`, section, c.pos);
         throw err;
       }
     } else if (this.id === SECONDARY_LZMA) {
@@ -86,14 +87,14 @@ export class SecondaryDecoders {
         got = stream.readInto(out, 0, size);
       } catch (err) {
         // The xz decoder reports bad input as MenderDeltaErrors (XzError); anything else is a bug.
-        if (err instanceof MenderDeltaError) throw new SecondaryProblem(`LZMA-compressed ${name} section: ${err.message}`, c.pos);
+        if (err instanceof MenderDeltaError) throw new SecondaryProblem(`LZMA-compressed ${name} section: ${err.message}`, section, c.pos);
         throw err;
       }
       if (got < size) {
-        throw new SecondaryProblem(`LZMA-compressed ${name} section decodes to ${got} bytes, ${size} declared (short output)`, c.pos);
+        throw new SecondaryProblem(`LZMA-compressed ${name} section decodes to ${got} bytes, ${size} declared (short output)`, section, c.pos);
       }
       if (stream.pendingInput !== 0) {
-        throw new SecondaryProblem(`LZMA-compressed ${name} section has ${stream.pendingInput} bytes of unused input`, c.pos);
+        throw new SecondaryProblem(`LZMA-compressed ${name} section has ${stream.pendingInput} bytes of unused input`, section, c.pos);
       }
     } else {
       throw new Error(`secondary id ${this.id} not handled`);
