@@ -105,6 +105,10 @@ export class WindowMatcher {
     const stats: WindowMatchStats = { added: 0, run: 0, copiedSource: 0, copiedTarget: 0 };
     list.clear();
     let lit = 0; // first byte not yet covered by an instruction
+    // Instructions ending after `floor` are short copies (and the ADDs between them): a longer
+    // source match found later may extend backwards over them and erase them (xdelta3's
+    // "1.5-pass" promotion, which also does what lazy matching would).
+    let floor = 0;
     let p = 0;
     let lastT = 0; // continuation: target offset and source position right after the last source copy
     let lastS = windowStart;
@@ -145,7 +149,7 @@ export class WindowMatcher {
               const sp = (bp - 1) * BLOCK_SIZE;
               const f = forwardMatch(T, p, S, sp, Math.min(n - p, srcSize - sp));
               if (f >= BLOCK_SIZE) {
-                const back = backwardMatch(T, p, S, sp, Math.min(p - lit, sp));
+                const back = backwardMatch(T, p, S, sp, Math.min(p - floor, sp));
                 if (f + back > bestLen) { bestLen = f + back; bestStart = p - back; bestKind = KIND_SOURCE; bestPos = sp - back; }
               }
               break;
@@ -166,7 +170,7 @@ export class WindowMatcher {
             const sp = ap - 1;
             if (S[sp] !== T[p]) continue;
             const f = forwardMatch(T, p, S, sp, Math.min(n - p, srcSize - sp));
-            const back = backwardMatch(T, p, S, sp, Math.min(p - lit, sp));
+            const back = backwardMatch(T, p, S, sp, Math.min(p - floor, sp));
             if (f + back > bestLen && f + back >= minSourceMatch) {
               bestLen = f + back; bestStart = p - back; bestKind = KIND_SOURCE; bestPos = sp - back;
             }
@@ -199,21 +203,32 @@ export class WindowMatcher {
 
       if (bestKind === 0) { p++; continue; }
 
-      if (bestStart > lit) { list.push(KIND_ADD, bestStart - lit, lit); stats.added += bestStart - lit; }
+      if (bestStart < lit) {
+        // Erase the instructions the match covers whole; it starts where the others end.
+        while (list.count > 0 && lit - list.size[list.count - 1]! >= bestStart) {
+          lit -= list.size[list.count - 1]!;
+          list.count--;
+        }
+        if (bestStart < lit) { const cut = lit - bestStart; bestStart = lit; bestLen -= cut; bestPos += cut; }
+      }
+      if (bestStart > lit) list.push(KIND_ADD, bestStart - lit, lit);
       list.push(bestKind, bestLen, bestPos);
       if (bestKind === KIND_SOURCE) {
-        stats.copiedSource += bestLen;
         lastT = bestStart + bestLen;
         lastS = bestPos + bestLen;
-      } else if (bestKind === KIND_R) {
-        stats.run += bestLen;
-      } else {
-        stats.copiedTarget += bestLen;
       }
       p = lit = bestStart + bestLen;
+      if (bestKind !== KIND_SOURCE || bestLen >= goodEnough) floor = lit;
       if (hp < p - GEAR_SPAN) { hp = p - GEAR_SPAN; h = 0; }
     }
-    if (lit < n) { list.push(KIND_ADD, n - lit, lit); stats.added += n - lit; }
+    if (lit < n) list.push(KIND_ADD, n - lit, lit);
+    for (let i = 0; i < list.count; i++) {
+      const k = list.kind[i]!, size = list.size[i]!;
+      if (k === KIND_ADD) stats.added += size;
+      else if (k === KIND_RUN) stats.run += size;
+      else if (k === KIND_COPY_SOURCE) stats.copiedSource += size;
+      else stats.copiedTarget += size;
+    }
     return stats;
   }
 }
