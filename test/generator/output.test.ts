@@ -5,11 +5,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { pathToFileURL } from "node:url";
 import fs from "node:fs";
 import path from "node:path";
 import { readArtifact, readArtifactHeaders, writeArtifact } from "../../src/artifact";
-import { binaryPath, HOST_TARGET, runBinary } from "../helpers/targets";
+import { binaryPath, HOST_TARGET, ROOT, runBinary } from "../helpers/targets";
 import { generate, makeKeys, mender, rootfsArtifact, runCli, sha256File, releaseSuite } from "./fixtures";
 
 const suite = releaseSuite("mbd-gen-out-", ["mender-artifact", "xdelta3", "mke2fs", "openssl"]);
@@ -170,4 +171,19 @@ test("reproducible: the built binary and the source give byte-identical Artifact
   await assert.rejects(generate({ output: a }, suite.rel.r1, wrongTo), /hashes to/);
   assert.equal(sha256File(a), before, "the existing output is untouched");
   assert.deepEqual(fs.readdirSync(suite.work).filter((f) => f.startsWith(".")), [], "no scratch directories left");
+});
+
+test("SIGINT during a run: the process ends by the signal and leaves no scratch files or partial output", async (t) => {
+  if (!usable(t)) return;
+  const dir = path.join(suite.work, "interrupted");
+  fs.mkdirSync(dir);
+  const loader = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+  const child = spawn(process.execPath, ["--import", loader, path.join(ROOT, "src", "cli", "generator.ts"), "-o", path.join(dir, "d.mender"), "--threads", "1", "-D", "-W65536", suite.rel.r1, suite.rel.r2, "--", "--", "-9"], { stdio: "ignore" });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  // Interrupt as soon as the scratch directory exists (the run is then reading or encoding).
+  for (let i = 0; i < 3000 && child.exitCode === null && fs.readdirSync(dir).length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  child.kill("SIGINT");
+  const end = await exited;
+  if (end.signal === "SIGINT") assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
+  else assert.deepEqual([end.code, fs.readdirSync(dir)], [0, ["d.mender"]], "finished before the signal: only the complete output");
 });
