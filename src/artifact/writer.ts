@@ -10,7 +10,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
+import type { Writable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
 import { MenderDeltaError } from "../errors";
 import { compressionSuffix, createCompressor, type Compression } from "./compression";
 import { encodeHeaderInfo, encodeMetaData, encodeTypeInfo, type MetaData } from "./headers";
@@ -88,6 +89,8 @@ export interface WrittenArtifact {
 const PAYLOAD_NAME = /^[\w\-.,]+$/;
 const SCRIPT_NAME = /^(ArtifactInstall|ArtifactReboot|ArtifactCommit|ArtifactRollback|ArtifactRollbackReboot|ArtifactFailure)_(Enter|Leave|Error)_\d\d(_\S+)?$/;
 const VERSION_JSON = new TextEncoder().encode('{"format":"mender","version":3}');
+/** Header fields of version, manifest, manifest.sig and the JSON members of header.tar (as Go writes them). */
+const SMALL_MEMBER: Omit<TarEntryHeader, "name" | "size"> = { mode: 0o600, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" };
 
 /** Writes the Artifact described by `spec` to `outPath` (atomically: temp file + rename). */
 export async function writeArtifact(outPath: string, spec: ArtifactSpec): Promise<WrittenArtifact> {
@@ -132,41 +135,22 @@ async function writeTo(outPath: string, tmpOut: string, tmpData: string, spec: A
   const signature = spec.signingKey !== undefined ? new TextEncoder().encode(signManifest(manifestBytes, spec.signingKey)) : undefined;
 
   const out = createWriteStream(tmpOut, { mode: 0o644 });
-  const tar = new TarWriter(out);
-  const closed = new Promise<void>((resolve, reject) => {
-    out.once("close", resolve);
-    out.once("error", reject);
-  });
-  try {
-    const meta = { mode: 0o600, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" };
-    await tar.addBytes({ ...meta, name: "version" }, VERSION_JSON);
-    await tar.addBytes({ ...meta, name: "manifest" }, manifestBytes);
-    if (signature) await tar.addBytes({ ...meta, name: "manifest.sig" }, signature);
+  const size = await writeTar(out, finished(out), async (tar) => {
+    await tar.addBytes({ ...SMALL_MEMBER, name: "version" }, VERSION_JSON);
+    await tar.addBytes({ ...SMALL_MEMBER, name: "manifest" }, manifestBytes);
+    if (signature) await tar.addBytes({ ...SMALL_MEMBER, name: "manifest.sig" }, signature);
     const member = { mode: 0o600, uid: 0, gid: 0, mtime, uname: owner, gname: owner };
     await tar.addBytes({ ...member, name: `header.tar${ext}` }, headerStored);
     const dataSize = (await fsp.stat(tmpData)).size;
     await tar.addStream({ ...member, name: `data/0000.tar${ext}`, size: dataSize }, createReadStream(tmpData, { highWaterMark: 1 << 20 }));
-    await tar.finish();
-    out.end();
-    await closed;
-  } catch (err) {
-    out.destroy();
-    await closed.catch(() => undefined);
-    throw err;
-  }
-  return { path: outPath, size: tar.written, manifest, payloadFiles };
+  });
+  return { path: outPath, size, manifest, payloadFiles };
 }
 
 async function writeDataTar(tmpData: string, spec: ArtifactSpec, compression: Compression, owner: string): Promise<WrittenArtifact["payloadFiles"]> {
   const files: WrittenArtifact["payloadFiles"] = [];
   const compressor = createCompressor(compression, spec.compressionLevel);
-  const done = pipeline(compressor, createWriteStream(tmpData, { mode: 0o600 }));
-  // A failure (e.g. the disk is full) rejects `done` while the tar is still being written: keep it
-  // from being reported as unhandled; it is awaited below, and writing stops because the
-  // compressor is destroyed with it.
-  done.catch(() => undefined);
-  const tar = new TarWriter(compressor);
-  try {
+  await writeTar(compressor, pipeline(compressor, createWriteStream(tmpData, { mode: 0o600 })), async (tar) => {
     for (const f of spec.payload.files) {
       const name = f.name ?? path.basename(f.path);
       const size = await regularFileSize(f.path, "payload file");
@@ -174,23 +158,35 @@ async function writeDataTar(tmpData: string, spec: ArtifactSpec, compression: Co
       await tar.addStream(fileHeader(f, name, size, 0o644, spec, owner), hashing(createReadStream(f.path, { highWaterMark: 1 << 20 }), hash));
       files.push({ name, size, sha256: hash.digest("hex") });
     }
-    await tar.finish();
-    compressor.end();
-    await done;
-  } catch (err) {
-    compressor.destroy();
-    await done.catch(() => undefined);
-    throw err;
-  }
+  });
   return files;
 }
 
+/**
+ * Writes a tar into `out` through `body`, ends `out` and waits for `done` (the file is complete).
+ * On failure both are torn down; `done` rejecting early (a full disk) is never left unhandled.
+ */
+async function writeTar(out: Writable, done: Promise<unknown>, body: (tar: TarWriter) => Promise<void>): Promise<number> {
+  done.catch(() => undefined);
+  const tar = new TarWriter(out);
+  try {
+    await body(tar);
+    await tar.finish();
+    out.end();
+    await done;
+  } catch (err) {
+    out.destroy();
+    await done.catch(() => undefined);
+    throw err;
+  }
+  return tar.written;
+}
+
 async function headerMembers(spec: ArtifactSpec, owner: string): Promise<{ header: Omit<TarEntryHeader, "size">; data: Uint8Array }[]> {
-  const meta = { mode: 0o600, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" };
   const p = spec.payload;
   const members = [
     {
-      header: { ...meta, name: "header-info" },
+      header: { ...SMALL_MEMBER, name: "header-info" },
       data: encodeHeaderInfo({
         payloadTypes: [p.type],
         artifactName: spec.artifactName,
@@ -215,9 +211,9 @@ async function headerMembers(spec: ArtifactSpec, owner: string): Promise<{ heade
     provides: p.provides ?? {},
     clearsProvides: p.clearsProvides,
   });
-  members.push({ header: { ...meta, name: "headers/0000/type-info" }, data: typeInfo });
-  if (p.metaData !== undefined) members.push({ header: { ...meta, name: "headers/0000/meta-data" }, data: encodeMetaData(p.metaData) });
-  else if (p.type === "rootfs-image") members.push({ header: { ...meta, name: "headers/0000/meta-data" }, data: new Uint8Array(0) });
+  members.push({ header: { ...SMALL_MEMBER, name: "headers/0000/type-info" }, data: typeInfo });
+  if (p.metaData !== undefined) members.push({ header: { ...SMALL_MEMBER, name: "headers/0000/meta-data" }, data: encodeMetaData(p.metaData) });
+  else if (p.type === "rootfs-image") members.push({ header: { ...SMALL_MEMBER, name: "headers/0000/meta-data" }, data: new Uint8Array(0) });
   return members;
 }
 
