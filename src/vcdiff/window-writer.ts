@@ -4,6 +4,7 @@
  * cheapest address mode per copy under the per-window near/same caches, double opcodes of the
  * default code table, and minimal integers everywhere.
  */
+import { AddressCache } from "./address-cache";
 import { adler32 } from "./adler32";
 import { ByteSink } from "./byte-sink";
 import {
@@ -23,9 +24,8 @@ export class WindowWriter {
   private readonly data = new ByteSink(1 << 16);
   private readonly inst = new ByteSink(1 << 16);
   private readonly addr = new ByteSink(1 << 16);
-  private readonly near = new Float64Array(NEAR_SLOTS);
-  private nextNear = 0;
-  private readonly same = new Float64Array(SAME_CACHE_SIZE);
+  /** The same near/same caches the decoder keeps, updated after every COPY as it does. */
+  private readonly cache = new AddressCache();
   // Result of chooseAddress (fields, not an object, on a hot path).
   private mode = 0;
   private value = 0;
@@ -52,7 +52,7 @@ export class WindowWriter {
     if (!hasSource) segStart = 0;
 
     this.data.reset(); this.inst.reset(); this.addr.reset();
-    this.near.fill(0); this.nextNear = 0; this.same.fill(0);
+    this.cache.reset();
 
     let written = 0; // target bytes produced so far in this window
     let i = 0;
@@ -121,7 +121,7 @@ export class WindowWriter {
     const hc = varintLength(h);
     if (hc < cost) { mode = MODE_HERE; value = h; cost = hc; }
     for (let j = 0; j < NEAR_SLOTS && cost > 1; j++) {
-      const d = addr - this.near[j]!;
+      const d = addr - this.cache.near[j]!;
       if (d >= 0) {
         const c = varintLength(d);
         if (c < cost) { mode = MODE_NEAR0 + j; value = d; cost = c; }
@@ -129,7 +129,7 @@ export class WindowWriter {
     }
     if (cost > 1) {
       const slot = addr % SAME_CACHE_SIZE;
-      if (this.same[slot] === addr) { mode = MODE_SAME0 + Math.floor(slot / 256); value = slot % 256; }
+      if (this.cache.same[slot] === addr) { mode = MODE_SAME0 + Math.floor(slot / 256); value = slot % 256; }
     }
     this.mode = mode;
     this.value = value;
@@ -139,9 +139,7 @@ export class WindowWriter {
   private emitAddress(addr: number): void {
     if (this.mode >= MODE_SAME0) this.addr.byte(this.value);
     else this.varint(this.addr, this.value);
-    this.near[this.nextNear] = addr;
-    this.nextNear = (this.nextNear + 1) % NEAR_SLOTS;
-    this.same[addr % SAME_CACHE_SIZE] = addr;
+    this.cache.update(addr);
   }
 
   private varint(sink: ByteSink, value: number): void {
