@@ -111,12 +111,14 @@ export interface StreamEntry {
 export async function nextStream(tree: string): Promise<StreamEntry | undefined> {
   const text = (await fs.promises.readFile(path.join(tree, "stream-next"), "utf8")).trim();
   if (text === "") return undefined;
-  const m = /^(\S+)(?:\s+(\d+))?$/.exec(text);
-  if (!m || !m[1]!.startsWith("streams/")) {
-    throw new MenderDeltaError(`unexpected line from stream-next: ${JSON.stringify(text)} (expected "streams/<file> [size]")`);
+  // The file name comes from the Artifact: exactly one path component, so the FIFO we open is
+  // always inside the tree ("streams/../../x" would make us read, and apply, any file).
+  const m = /^streams\/([^/\s]+)(?:\s+(\d+))?$/.exec(text);
+  if (!m || m[1] === "." || m[1] === "..") {
+    throw new MenderDeltaError(`unexpected line from stream-next: ${JSON.stringify(text)} (expected "streams/<file> [size]", one file name without '/' or '..')`);
   }
-  const rel = m[1]!;
-  return { path: path.join(tree, rel), name: path.basename(rel), size: m[2] === undefined ? undefined : Number(m[2]) };
+  const name = m[1]!;
+  return { path: path.join(tree, "streams", name), name, size: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
 export function hasStreamNext(tree: string): boolean {
