@@ -73,8 +73,9 @@ export interface ReadArtifactOptions {
   onHeaders?(headers: ArtifactHeaders): void | Promise<void>;
   /**
    * Called for each payload file; returns where its bytes go (null/undefined: discard, still checked).
-   * The bytes reach the sink before the file's checksum can be compared: until readArtifact
-   * resolves, treat what the sink received as unverified.
+   * The bytes reach the sink before the file's checksum can be compared: a sink is ended only after
+   * its file verified (a Writable is destroyed instead when reading fails), and until readArtifact
+   * resolves, treat what any sink received as unverified.
    */
   onPayloadFile?(file: PayloadFileInfo): PayloadSink | null | undefined | Promise<PayloadSink | null | undefined>;
 }
@@ -321,15 +322,22 @@ class ArtifactReader {
         const info: PayloadFileInfo = { payloadIndex: payload.index, name: e.name, size: e.size, sha256: want, mode: e.mode, mtime: e.mtime, payload };
         const sink = (await this.options.onPayloadFile?.(info)) ?? null;
         const hash = createHash("sha256");
-        for await (const chunk of inner.body()) {
-          hash.update(chunk);
-          if (sink) await writeTo(sink, chunk);
+        let got: string;
+        try {
+          for await (const chunk of inner.body()) {
+            hash.update(chunk);
+            if (sink) await writeTo(sink, chunk);
+          }
+          got = hash.digest("hex");
+          if (got !== want) {
+            throw new MenderDeltaError(`${where}: checksum mismatch for payload file '${key}': manifest says ${want}, content is ${got}; the Artifact is corrupt or was altered`);
+          }
+        } catch (err) {
+          // A Writable sink is only ended (its 'finish' only fires) once its content is verified.
+          if (sink instanceof Writable) sink.destroy();
+          throw err;
         }
         if (sink) await endSink(sink);
-        const got = hash.digest("hex");
-        if (got !== want) {
-          throw new MenderDeltaError(`${where}: checksum mismatch for payload file '${key}': manifest says ${want}, content is ${got}; the Artifact is corrupt or was altered`);
-        }
         this.seen.add(key);
         out.push({ payloadIndex: payload.index, name: e.name, size: e.size, sha256: got });
       }

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { PassThrough } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { readArtifact } from "../../src/artifact";
 import { encodeFileHeader } from "../../src/artifact/tar-header";
@@ -232,6 +233,21 @@ test("not an Artifact at all, and a missing file", async (t) => {
   writeFileSync(empty, "");
   await rejects(empty, /truncated/);
   await rejects(path.join(dir, "nope.mender"), /cannot open Artifact .*nope.mender: no such file/);
+});
+
+test("on a checksum mismatch a Writable sink is destroyed, never finished; a callback sink is never ended", async (t) => {
+  const dir = tempDir(t);
+  const file = craft(dir, { manifest: (l) => l.map((x) => (x.endsWith("rootfs.img") ? `${"0".repeat(64)}${x.slice(64)}` : x)) });
+  const sink = new PassThrough();
+  sink.resume();
+  let finished = false;
+  sink.on("finish", () => (finished = true));
+  await assert.rejects(readArtifact(file, { onPayloadFile: () => sink }), /checksum mismatch/);
+  assert.equal(sink.destroyed, true);
+  assert.equal(finished, false);
+  let ended = false;
+  await assert.rejects(readArtifact(file, { onPayloadFile: () => ({ write: () => undefined, end: () => void (ended = true) }) }), /checksum mismatch/);
+  assert.equal(ended, false);
 });
 
 test("a consumer's own failure is passed through unchanged", async (t) => {

@@ -154,3 +154,20 @@ for (const keyType of ["rsa", "ec"] as const) {
     t.diagnostic(`${checked} flipped bytes checked, ${harmless} harmless (deflate/gzip-header bits with identical output)`);
   });
 }
+
+test("mender-artifact bootstrap Artifact (null type, empty data tar) reads; a format-2 Artifact is refused clearly", async (t) => {
+  if (!needTools(t, "mender-artifact")) return;
+  const { dir, imagePath } = setup(t);
+  const bootstrap = path.join(dir, "bootstrap.mender");
+  ok("mender-artifact", ["write", "bootstrap-artifact", "-t", "qemux86-64", "-n", "bootstrap-1", "-p", "rootfs-image.checksum:abc", "-o", bootstrap, "--no-progress"]);
+  const { info } = await readAll(bootstrap);
+  assert.deepEqual(info.headerInfo.payloadTypes, [null]);
+  assert.equal(info.payloads[0]!.typeInfo.type, null);
+  assert.deepEqual(info.payloads[0]!.typeInfo.provides, { "rootfs-image.checksum": "abc" });
+  assert.equal(info.payloads[0]!.typeInfo.clearsProvides, undefined);
+  assert.deepEqual(info.payloadFiles, []);
+
+  const v2 = path.join(dir, "v2.mender");
+  ok("mender-artifact", ["write", "rootfs-image", "-v", "2", "-t", "qemux86-64", "-n", "old", "-f", imagePath, "-o", v2, "--no-progress"]);
+  await assert.rejects(readArtifact(v2), (err) => err instanceof MenderDeltaError && /format version 2 is not supported \(only version 3\)/.test(err.message));
+});
