@@ -3,7 +3,9 @@
  * `require`/`include`, assignments (`=`, `?=`, `??=`, `:=`, `+=`, `=+`, `.=`, `=.`), overrides
  * (`VAR:arm`), `:append`/`:prepend`, line continuations, and shell functions. Python (`python`
  * functions, `${@...}` expressions) is not evaluated: a variable whose value needs it must be given
- * by the caller, as BitBake's configuration would (see `Recipe.expand`).
+ * by the caller, as BitBake's configuration would (see `Recipe.expand`). The anonymous python
+ * function can be run with python3 against given variable values and a stand-in for the few `bb`
+ * functions it uses (`runAnonymous`).
  */
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -19,6 +21,7 @@ const VAR_REF = /\$\{([A-Za-z0-9\-_+./~:]+)\}/g;
 export class Recipe {
   readonly assignments = new Map<string, Assignment[]>();
   readonly shellFunctions = new Map<string, string>();
+  readonly pythonFunctions = new Map<string, string>();
   readonly tasks: string[] = [];
 
   /** file: a .bb; PN and PV come from its name (`<pn>_<pv>.bb`) as in BitBake. */
@@ -44,7 +47,7 @@ export class Recipe {
       if (func) {
         const body: string[] = [];
         while (++i < lines.length && lines[i] !== "}") body.push(lines[i]!);
-        if (!func[1]) this.shellFunctions.set(func[2]!, body.join("\n"));
+        (func[1] ? this.pythonFunctions : this.shellFunctions).set(func[2]!, body.join("\n"));
         continue;
       }
       while (line.endsWith("\\") && i + 1 < lines.length) line = `${line.slice(0, -1)}${lines[++i]}`;
@@ -116,6 +119,46 @@ export class Recipe {
     ].join("\n");
     return spawnSync("sh", ["-c", script], { cwd, encoding: "utf8" });
   }
+}
+
+/** The parts of BitBake's `bb` module the recipes' anonymous python uses, and a `d` that returns given values. */
+const PYTHON_PRELUDE = `
+import json, re, sys
+class SkipRecipe(Exception):
+    pass
+class _Namespace:
+    pass
+def vercmp_string(a, b):
+    pa, pb = [int(x) for x in re.findall(r"\\d+", a)], [int(x) for x in re.findall(r"\\d+", b)]
+    return (pa > pb) - (pa < pb)
+bb = _Namespace(); bb.parse = _Namespace(); bb.utils = _Namespace()
+bb.parse.SkipRecipe = SkipRecipe
+bb.utils.vercmp_string = vercmp_string
+class _Data:
+    def __init__(self, values):
+        self.values = values
+    def getVar(self, name, expand=True):
+        return self.values.get(name)
+`;
+
+export type AnonymousOutcome = { skipped: false } | { skipped: true; reason: string };
+
+/** Runs the recipe's `python __anonymous()` with python3; `vars` are what d.getVar returns (others: None). */
+export function runAnonymous(recipe: Recipe, vars: Record<string, string>): AnonymousOutcome {
+  const body = recipe.pythonFunctions.get("__anonymous");
+  if (body === undefined) throw new Error(`${recipe.file}: no anonymous python function`);
+  const script = `${PYTHON_PRELUDE}
+def __anonymous(d):
+${body}
+try:
+    __anonymous(_Data(json.loads(sys.argv[1])))
+    print(json.dumps({"skipped": False}))
+except SkipRecipe as e:
+    print(json.dumps({"skipped": True, "reason": str(e)}))
+`;
+  const r = spawnSync("python3", ["-c", script, JSON.stringify(vars)], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as AnonymousOutcome;
 }
 
 function combine(left: string, op: Op, right: string): string {

@@ -12,8 +12,8 @@ import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DIST, HOST_TARGET, ROOT, TARGETS } from "../helpers/targets";
-import { REQUIRE_PEERS } from "../helpers/peers";
-import { Recipe } from "./bitbake";
+import { needTools, REQUIRE_PEERS } from "../helpers/peers";
+import { Recipe, runAnonymous } from "./bitbake";
 
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const ARCHIVE = path.join(DIST, `mender-binary-delta-${VERSION}.tar.xz`);
@@ -116,6 +116,30 @@ test("no stripping, no debug split, already-stripped accepted; runtime dependenc
   }
   assert.match(module.value("FILES", [pn], {})!, /\$\{datadir\}\/mender\/modules\/v3\/mender-binary-delta/);
   assert.equal(module.value("CONFFILES", [pn], {}), "${sysconfdir}/mender/mender-binary-delta.conf");
+});
+
+test("the recipe skips itself for musl, glibc < 2.28 and arm tunes that are not ARMv7 hard-float", (t) => {
+  if (!needTools(t, "python3")) return;
+  const recipe = new Recipe(MODULE_RECIPE);
+  const cortexA7 = "arm armv7ve vfp thumb neon vfpv4 callconvention-hard cortexa7";
+  const supported: Record<string, string>[] = [
+    { TCLIBC: "glibc", GLIBCVERSION: "2.35%", TARGET_ARCH: "x86_64" },
+    { TCLIBC: "glibc", GLIBCVERSION: "2.39%", TARGET_ARCH: "aarch64", TUNE_FEATURES: "aarch64 armv8a crc crypto" },
+    { TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: cortexA7 },
+    { TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: "arm armv7a vfp thumb vfpv3 callconvention-hard" },
+  ];
+  for (const vars of supported) assert.deepEqual(runAnonymous(recipe, vars), { skipped: false }, JSON.stringify(vars));
+  const skipped: [Record<string, string>, RegExp][] = [
+    [{ TCLIBC: "musl", TARGET_ARCH: "x86_64" }, /needs glibc \(TCLIBC is 'musl'\)/],
+    [{ TCLIBC: "glibc", GLIBCVERSION: "2.27%", TARGET_ARCH: "x86_64" }, /needs glibc >= 2\.28 \(GLIBCVERSION is 2\.27\)/],
+    [{ TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: "arm armv7a vfp thumb neon" }, /ARMv7 hard-float tune/],
+    [{ TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: "arm armv6 vfp callconvention-hard arm1176jzfs" }, /ARMv7 hard-float tune/],
+  ];
+  for (const [vars, reason] of skipped) {
+    const outcome = runAnonymous(recipe, vars);
+    assert.ok(outcome.skipped, JSON.stringify(vars));
+    assert.match(outcome.reason, reason);
+  }
 });
 
 for (const target of TARGETS) {
