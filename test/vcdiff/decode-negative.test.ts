@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { MenderDeltaError } from "../../src/errors";
 import { DeltaFormatError, SourceMismatchError } from "../../src/vcdiff/errors";
 import { needTools } from "../helpers/peers";
-import { decodeBuffers, makeImage, mutateImage, Rng, scratchDir, xdelta3Encode } from "./helpers";
+import { countCompressedWindows, decodeBuffers, makeImage, mutateImage, Rng, scratchDir, xdelta3Encode } from "./helpers";
 import { file, RFC_SOURCE, RFC_TARGET, rfcWindow, varint, window } from "./vectors";
 
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
@@ -153,6 +153,7 @@ for (const secondary of ["none", "djw", "lzma"]) {
     if (!needTools(t, "xdelta3")) return;
     const delta = xdelta3Encode(scratchDir("trunc"), OLD, NEW, ["-W", "16384", "-S", secondary]);
     assert.ok(delta.length < 20000, `delta of ${delta.length} bytes is too big for this test`);
+    if (secondary !== "none") assert.ok(countCompressedWindows(delta).compressed > 0, `no ${secondary}-compressed section`);
     const windows = Math.ceil(NEW.length / 16384);
     let accepted = 0;
     for (let n = 0; n < delta.length; n++) {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decode as ablyDecode } from "@ably/vcdiff-decoder";
 import { needTools } from "../helpers/peers";
-import { assertSameBytes, decodeBuffers, makeImage, mutateImage, scratchDir, xdelta3Encode, XDELTA3_FLAG_MATRIX } from "./helpers";
+import { assertSameBytes, countCompressedWindows, decodeBuffers, makeImage, mutateImage, scratchDir, xdelta3Encode, XDELTA3_FLAG_MATRIX } from "./helpers";
 
 const OLD = makeImage(1, 1_500_000);
 const NEW = mutateImage(OLD, 2);
@@ -20,18 +20,21 @@ for (const secondary of ["none", "djw", "djw9"]) {
   test(`stock xdelta3 -e flag matrix, -S ${secondary}: byte-exact`, async (t) => {
     if (!needTools(t, "xdelta3")) return;
     const dir = scratchDir("matrix");
+    let compressed = 0;
     for (const flags of XDELTA3_FLAG_MATRIX) {
       const delta = xdelta3Encode(dir, OLD, NEW, [...flags, "-S", secondary]);
+      compressed += countCompressedWindows(delta).compressed;
       same(await decodeBuffers(delta, OLD), NEW);
     }
+    if (secondary !== "none") assert.ok(compressed > 0, "the matrix must exercise DJW-compressed sections");
   });
 }
 
-test("inputs without a source, empty and identical targets, -S none and djw", async (t) => {
+test("inputs without a source (multi-table DJW with djw9), empty and identical targets", async (t) => {
   if (!needTools(t, "xdelta3")) return;
   const dir = scratchDir("edge");
   const zeros = new Uint8Array(300_000);
-  for (const secondary of ["none", "djw"]) {
+  for (const secondary of ["none", "djw", "djw9"]) {
     const cases: [Uint8Array | null, Uint8Array][] = [
       [null, NEW], // compression only: target copies and runs
       [null, zeros],

@@ -9,6 +9,8 @@ import os from "node:os";
 import path from "node:path";
 import type { BlockSource, TargetSink } from "../../src/io/interfaces";
 import { decodeVcdiff, type DecodeOptions } from "../../src/vcdiff/decode";
+import { parseFileHeader, parseWindowHeader } from "../../src/vcdiff/header";
+import { ByteCursor } from "../../src/vcdiff/varint-reader";
 
 /** xorshift32: fixed-seed pseudo-random numbers, identical on every run. */
 export class Rng {
@@ -63,7 +65,10 @@ export function makeImage(seed: number, size: number): Uint8Array {
   return out;
 }
 
-/** A "new release" of `old`: edits, insertions, deletions and a moved block. */
+/**
+ * A "new release" of `old`: edits, insertions, deletions and a moved block. New content is
+ * image-like (mostly text), so the data sections compress and secondary compressors get used.
+ */
 export function mutateImage(old: Uint8Array, seed: number, edits = 40): Uint8Array {
   const rng = new Rng(seed);
   const parts: Uint8Array[] = [];
@@ -73,10 +78,10 @@ export function mutateImage(old: Uint8Array, seed: number, edits = 40): Uint8Arr
     const next = Math.min(old.length, p + rng.below(2 * step));
     parts.push(old.subarray(p, next));
     const op = rng.below(4);
-    if (op === 0) parts.push(rng.bytes(1 + rng.below(2000))); // insertion
+    if (op === 0) parts.push(makeImage(rng.next(), 1 + rng.below(6000))); // insertion
     else if (op === 1) p = next + rng.below(3000); // deletion
     else if (op === 2) {
-      parts.push(rng.bytes(1 + rng.below(200))); // replacement
+      parts.push(makeImage(rng.next(), 1 + rng.below(400))); // replacement
       p = next + rng.below(200);
       continue;
     }
@@ -208,4 +213,20 @@ export const XDELTA3_FLAG_MATRIX: string[][] = [
 
 export function assertSameBytes(actual: Uint8Array, expected: Uint8Array): void {
   assert.ok(Buffer.from(actual).equals(Buffer.from(expected)), `output differs (${actual.length} vs ${expected.length} bytes)`);
+}
+
+/** Windows of a delta and how many have at least one secondary-compressed section. */
+export function countCompressedWindows(delta: Uint8Array): { windows: number; compressed: number } {
+  const c = new ByteCursor(delta, 0, delta.length);
+  const appHeaderLength = parseFileHeader(c).appHeaderLength;
+  c.pos += appHeaderLength;
+  let windows = 0;
+  let compressed = 0;
+  while (c.pos < delta.length) {
+    const w = parseWindowHeader(c, { hasSecondary: true, maxWindowSize: 2 ** 26, maxSectionBytes: 2 ** 28 });
+    c.pos += w.dataLength + w.instLength + w.addrLength;
+    windows++;
+    if (w.deltaIndicator !== 0) compressed++;
+  }
+  return { windows, compressed };
 }
