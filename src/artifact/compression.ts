@@ -74,7 +74,7 @@ export function createDecompressor(kind: Compression): Transform {
     case "gzip":
       // Node's zlib, not fflate: 6-10x faster on multi-GB images, and it checks what fflate skips
       // (stored-block lengths, the CRC-32/length trailer), so a flipped byte cannot pass unnoticed.
-      return zlib.createGunzip();
+      return zlib.createGunzip({ chunkSize: 1 << 16 });
     case "zstd":
       return zstdZlib("read").createZstdDecompress();
     case "xz":

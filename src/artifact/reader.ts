@@ -121,7 +121,7 @@ class ArtifactReader {
         reject(new MenderDeltaError(`cannot open Artifact ${this.path}: ${err.code === "ENOENT" ? "no such file" : err.message}`)),
       );
     });
-    const tar = new TarReader(stream, this.path);
+    const tar = new TarReader(readErrorsNamed(stream, this.path), this.path);
     try {
       return await this.readMembers(tar, headersOnly);
     } finally {
@@ -349,6 +349,17 @@ class ArtifactReader {
     } finally {
       await inner.close();
     }
+  }
+}
+
+/** An I/O failure while reading (EISDIR, EIO) is an expected error: say which file. */
+async function* readErrorsNamed(source: AsyncIterable<Uint8Array>, file: string): AsyncGenerator<Uint8Array> {
+  try {
+    yield* source;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) throw new MenderDeltaError(`cannot read Artifact ${file}: ${(err as Error).message}`);
+    throw err;
   }
 }
 

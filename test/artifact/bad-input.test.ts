@@ -233,6 +233,7 @@ test("not an Artifact at all, and a missing file", async (t) => {
   writeFileSync(empty, "");
   await rejects(empty, /truncated/);
   await rejects(path.join(dir, "nope.mender"), /cannot open Artifact .*nope.mender: no such file/);
+  await rejects(dir, /cannot read Artifact .*: EISDIR/);
 });
 
 test("on a checksum mismatch a Writable sink is destroyed, never finished; a callback sink is never ended", async (t) => {
