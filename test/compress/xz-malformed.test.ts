@@ -9,6 +9,7 @@ import { Readable, Writable } from "node:stream";
 import { needTools } from "../helpers/peers.js";
 import { MenderDeltaError } from "../../src/errors.js";
 import { XzDecoder, XzError, createXzDecompressStream, type XzErrorKind } from "../../src/compress/xz.js";
+import { crc32 } from "../../src/compress/crc32.js";
 import { decodeChunked, decodeWhole, mixedData, rng, xz } from "./xz-fixtures.js";
 
 const DATA = mixedData(6000, 41);
@@ -192,4 +193,21 @@ test("end() before all output was read says so instead of claiming truncation", 
   assert.equal(d.readInto(new Uint8Array(100), 0, 100), 100);
   assert.ok(d.pendingInput > 0);
   assert.throws(() => d.end(), (e: unknown) => e instanceof XzError && e.kind === "corrupt" && /holds more than was read/.test(e.message));
+});
+
+test("check types other than none/CRC32/CRC64/SHA-256 and unknown stream flags are refused", (t) => {
+  if (!needTools(t, "xz")) return;
+  const withFlags = (flags: number, check = "none") => {
+    const file = Buffer.from(xz(["-1", `--check=${check}`], DATA));
+    file[6] = flags >> 8;
+    file[7] = flags & 0xff;
+    file.writeUInt32LE(crc32(file, 0, 6, 8), 8);
+    return file;
+  };
+  let e = assertXzError(attempt(withFlags(0x0002)).error, "unsupported", "check type 2");
+  assert.match(e.message, /integrity check type 2.*--check=crc64/);
+  e = assertXzError(attempt(withFlags(0x0100)).error, "unsupported", "stream flags");
+  assert.match(e.message, /stream flags/);
+  // A CRC32 file relabelled "no check": the CRC bytes no longer fit anywhere.
+  assertXzError(attempt(withFlags(0x0000, "crc32")).error, ["corrupt", "truncated"], "check type changed");
 });
