@@ -9,8 +9,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { needRoot, needTools } from "../helpers/peers";
-import { ClientSandbox } from "./client-sandbox";
-import { makeDelta, makeExt4, moduleCommand, sha256Direct, sha256File } from "./fixtures";
+import { execFileSync, spawnSync } from "node:child_process";
+import { ClientSandbox, DEVICE_TYPE } from "./client-sandbox";
+import { ROOT, makeDelta, makeExt4, moduleCommand, sha256Direct, sha256File } from "./fixtures";
 
 const PART_BYTES = 6 << 20;
 let work: string;
@@ -220,4 +221,35 @@ test("real client: module SIGKILLed during Download -> install fails cleanly, th
   } finally {
     s.setModule(moduleCommand());
   }
+});
+
+test("real client: a delta Artifact made by mender-binary-delta-generator from two rootfs-image Artifacts installs", (t) => {
+  const s = usable(t);
+  if (!s) return;
+  s.reset();
+  seed(s, sum1, "release-1");
+  const from = path.join(work, "rootfs-1.mender");
+  const to = path.join(work, "rootfs-2.mender");
+  for (const [img, name, out] of [[path.join(work, "v1.ext4"), "release-1", from], [path.join(work, "v2.ext4"), "release-2", to]] as const) {
+    execFileSync("mender-artifact", ["write", "rootfs-image", "-t", DEVICE_TYPE, "-n", name, "-f", img, "-o", out, "--no-progress"], { stdio: "ignore" });
+  }
+  const delta = path.join(work, "generated.mender");
+  const gen = spawnSync(
+    process.execPath,
+    ["--import", "tsx", path.join(ROOT, "src", "cli", "generator.ts"), "-q", "-o", delta, from, to],
+    { cwd: ROOT, encoding: "utf8" },
+  );
+  assert.equal(gen.status, 0, gen.stderr);
+
+  let r = s.mender("install", delta);
+  assert.equal(r.status, 0, r.log);
+  assert.deepEqual(s.env(), { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" });
+  assert.equal(sha256Direct(s.loops[1], imageBytes), sum2);
+  s.reboot();
+  r = s.mender("commit");
+  assert.equal(r.status, 0, r.log);
+  const p = s.provides();
+  assert.equal(p.get("rootfs-image.checksum"), sum2);
+  assert.equal(p.get("rootfs-image.version"), "release-2");
+  assert.equal(p.get("artifact_name"), "release-2");
 });
