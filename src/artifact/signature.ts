@@ -64,9 +64,12 @@ export function verifyManifestSignature(manifest: Uint8Array, signature: Uint8Ar
     ok = false;
   }
   if (!ok) {
+    // A P-256 signature is 64 bytes raw or at most 72 as DER; RSA ones are the key's size (256+).
+    const kindMismatch =
+      type === "ec" && raw.length > 72 ? "; it looks like an RSA signature: use the RSA public key" : type === "rsa" && raw.length <= 72 ? "; it looks like an ECDSA signature: use the ECDSA public key" : "";
     throw new MenderDeltaError(
       `${where}: the signature does not verify with the given ${type === "ec" ? "ECDSA" : "RSA"} public key ` +
-        `(wrong key, or the manifest or signature was altered)`,
+        `(wrong key, or the manifest or signature was altered)${kindMismatch}`,
     );
   }
 }
