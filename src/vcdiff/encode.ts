@@ -233,8 +233,13 @@ class WorkerRunner implements JobRunner {
       const queue: { resolve: (r: EncodeReply) => void; reject: (e: Error) => void }[] = [];
       worker.on("message", (reply: EncodeReply) => {
         const w = queue.shift();
-        if (reply.type === "error") this.fail(new Error(reply.message));
-        else w?.resolve(reply);
+        if (reply.type === "error") {
+          const err = new Error(reply.message);
+          w?.reject(err);
+          this.fail(err);
+        } else {
+          w?.resolve(reply);
+        }
       });
       worker.on("error", (err) => this.fail(err));
       worker.on("exit", (code) => { if (!this.closed) this.fail(new Error(`encoder worker exited with code ${code}`)); });

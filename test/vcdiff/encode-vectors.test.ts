@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { closeSync, ftruncateSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
+import { PassThrough } from "node:stream";
 import { MenderDeltaError } from "../../src/errors";
 import { encodeVcdiff, type EncodeOptions, type EncodeStats } from "../../src/vcdiff/encode";
 import { needTools } from "../helpers/peers";
@@ -203,4 +204,23 @@ test("bad options and missing files are MenderDeltaErrors that say what to do", 
     e instanceof MenderDeltaError && /cannot open the source .*ENOENT/.test(e.message));
   await assert.rejects(encodeVcdiff(pair.source, pair.target, path.join(dir, "no", "such", "dir")), (e: Error) =>
     e instanceof MenderDeltaError && /cannot create the delta file/.test(e.message));
+  // A failure inside a worker thread comes back as a MenderDeltaError too (and stops the others).
+  await assert.rejects(encodeVcdiff(pair.source, dir, out, { threads: 2 }), (e: Error) =>
+    e instanceof MenderDeltaError && /EISDIR/.test(e.message));
+});
+
+test("a Writable output gets the same bytes as a file, and is ended", async (t) => {
+  const dir = tempDir(t);
+  const source = random(20, 300 * KiB);
+  const pair = writePair(dir, "stream", source, Buffer.concat([source.subarray(1000), random(21, 5000), source.subarray(0, 1000)]));
+  const file = path.join(dir, "file.vcdiff");
+  await encodeVcdiff(pair.source, pair.target, file, { threads: 1, windowSize: W });
+  const chunks: Buffer[] = [];
+  const stream = new PassThrough({ highWaterMark: 16 });
+  stream.on("data", (c: Buffer) => chunks.push(c));
+  const ended = new Promise<void>((resolve) => stream.on("end", resolve));
+  const stats = await encodeVcdiff(pair.source, pair.target, stream, { threads: 2, windowSize: W });
+  await ended;
+  assert.ok(Buffer.concat(chunks).equals(readFileSync(file)));
+  assert.equal(stats.deltaSize, statSync(file).size);
 });
