@@ -20,6 +20,7 @@ import {
   MAX_WINDOW_HEADER,
   parseFileHeader,
   parseWindowHeader,
+  plausibleSectionBytes,
   VCD_ADDRCOMP,
   VCD_DATACOMP,
   VCD_INSTCOMP,
@@ -99,7 +100,8 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
   const secondary =
     fileHeader.secondaryId === 0
       ? null
-      : new SecondaryDecoders(fileHeader.secondaryId, createLzma, maxSectionBytes);
+      : new SecondaryDecoders(fileHeader.secondaryId, createLzma);
+  const limits = { hasSecondary: secondary !== null, maxWindowSize, maxSectionBytes };
   const sourceCache = new SourceCache(source, options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS);
   const addressCache = new AddressCache();
   let targetBuffer = new Uint8Array(0);
@@ -115,7 +117,7 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     const wc = new ByteCursor(view, 0, view.length);
     let header: WindowHeader;
     try {
-      header = parseWindowHeader(wc, { hasSecondary: secondary !== null, maxWindowSize, maxSectionBytes });
+      header = parseWindowHeader(wc, limits);
     } catch (err) {
       throw headerError(err, `the header of window ${index}`, windowAt, view.length < MAX_WINDOW_HEADER);
     }
@@ -136,9 +138,10 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     if (secondary !== null && compressed !== 0) {
       const sectionStarts = [sectionsAt, sectionsAt + dataLength, sectionsAt + dataLength + instLength];
       try {
-        if (compressed & VCD_DATACOMP) data = secondary.decode(SECTION_DATA, data);
-        if (compressed & VCD_INSTCOMP) inst = secondary.decode(SECTION_INST, inst);
-        if (compressed & VCD_ADDRCOMP) addr = secondary.decode(SECTION_ADDR, addr);
+        const maxDecoded = plausibleSectionBytes(targetLength, limits);
+        if (compressed & VCD_DATACOMP) data = secondary.decode(SECTION_DATA, data, maxDecoded);
+        if (compressed & VCD_INSTCOMP) inst = secondary.decode(SECTION_INST, inst, maxDecoded);
+        if (compressed & VCD_ADDRCOMP) addr = secondary.decode(SECTION_ADDR, addr, maxDecoded);
       } catch (err) {
         if (err instanceof SecondaryProblem) {
           throw corruptDelta(`${where}, delta byte ${sectionStarts[err.section]! + err.at}`, err.message);

@@ -97,8 +97,18 @@ export interface WindowHeader {
 export interface WindowLimits {
   hasSecondary: boolean;
   maxWindowSize: number;
-  /** Largest total of the three stored sections accepted (memory guard). */
+  /** Largest total of the three stored sections accepted for any window (memory guard). */
   maxSectionBytes: number;
+}
+
+/**
+ * The most section bytes (stored, or one decoded section) a window of `targetLength` bytes can
+ * plausibly need: xdelta3 spends at most about 1 instruction byte, 1 data byte and 1.25 address
+ * bytes per target byte. Checked before anything is allocated, so a damaged header cannot make a
+ * small device allocate hundreds of MiB.
+ */
+export function plausibleSectionBytes(targetLength: number, limits: WindowLimits): number {
+  return Math.min(limits.maxSectionBytes, 4 * targetLength + 65536);
 }
 
 const MAX_USIZE = 0xffffffff;
@@ -167,7 +177,7 @@ export function parseWindowHeader(c: ByteCursor, limits: WindowLimits): WindowHe
       encLengthAt,
     );
   }
-  if (dataLength + instLength + addrLength > limits.maxSectionBytes) {
+  if (dataLength + instLength + addrLength > plausibleSectionBytes(targetLength, limits)) {
     throw new HeaderProblem(
       `sections of ${dataLength + instLength + addrLength} bytes are implausibly large for a ${targetLength}-byte window`,
       encLengthAt,

@@ -44,12 +44,13 @@ export class SecondaryDecoders {
     private readonly id: number,
     /** Creates one persistent LZMA stream decoder (xz container). */
     private readonly createLzma: () => StreamDecompressor,
-    /** Largest decoded section accepted (memory guard). */
-    private readonly maxDecodedSize: number,
   ) {}
 
-  /** Decodes `stored` (one section of one window) and returns a view of the decoded bytes. */
-  decode(section: number, stored: Uint8Array): Uint8Array {
+  /**
+   * Decodes `stored` (one section of one window) and returns a view of the decoded bytes, which
+   * may not exceed `maxDecodedSize` (memory guard, checked before allocating).
+   */
+  decode(section: number, stored: Uint8Array, maxDecodedSize: number): Uint8Array {
     const name = SECTION_NAMES[section]!;
     const c = new ByteCursor(stored, 0, stored.length);
     let size: number;
@@ -60,12 +61,12 @@ export class SecondaryDecoders {
       throw err;
     }
     if (size === 0) throw new SecondaryProblem(`compressed ${name} section declares a decoded length of 0`, section, 0);
-    if (size > this.maxDecodedSize) {
-      throw new SecondaryProblem(`compressed ${name} section declares ${size} decoded bytes, more than plausible (${this.maxDecodedSize})`, section, 0);
+    if (size > maxDecodedSize) {
+      throw new SecondaryProblem(`compressed ${name} section declares ${size} decoded bytes, more than plausible for this window (${maxDecodedSize})`, section, 0);
     }
     let out = this.outputs[section]!;
     if (out.length < size) {
-      out = new Uint8Array(Math.max(size, Math.min(this.maxDecodedSize, out.length * 2)));
+      out = new Uint8Array(Math.max(size, Math.min(maxDecodedSize, out.length * 2)));
       this.outputs[section] = out;
     }
     if (this.id === SECONDARY_DJW) {

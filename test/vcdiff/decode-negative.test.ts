@@ -86,6 +86,13 @@ test("bad window headers (spec 16, 17, 19, 20)", async () => {
   await fails(file([[0x00, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00]]), src, /window 0.*integer overflow/);
   await fails(file([[0x00, ...[0x90, 0x80, 0x80, 0x80, 0x00]]]), src, /integer overflow/);
   await fails(file([[0x01, 0x04, ...Array(10).fill(0xff), 0x7f]]), src, /integer overflow/);
+  // Sections far larger than the window could need are refused before anything is allocated.
+  const huge = window({ targetLength: 10, data: [], inst: [] });
+  const hugeHeader = [huge[0]!, ...varint(1 + 1 + 4 + 1 + 1 + 200_000_000), 10, 0, ...varint(200_000_000), 0, 0];
+  await fails(file([hugeHeader]), src, /sections of 200000000 bytes are implausibly large for a 10-byte window/);
+  // ... and so are compressed sections that claim a huge decoded size.
+  const bigClaim = window({ targetLength: 4, deltaIndicator: 1, data: [...varint(100_000_000), 1, 2, 3], inst: [0x05] });
+  await fails(file([bigClaim], [0x01, 0x02]), src, /declares 100000000 decoded bytes, more than plausible/);
   // Window above the configured maximum.
   await fails(file([rfcWindow()]), src, /28 bytes exceeds the limit of 16 bytes/, DeltaFormatError, { maxWindowSize: 16 });
   // Second window is bad: the message names it.
