@@ -30,6 +30,8 @@ export class Lzma2Decoder {
   private remaining = 0;
   /** Compressed size of the current LZMA chunk, 0 while it is not read from the queue yet. */
   private chunkSize = 0;
+  /** Compressed size the current LZMA chunk's header declares (to wait for). */
+  private pendingChunkSize = 0;
   /** Bytes produced since the last `start`. */
   produced = 0;
   /** Limits declared by the container; output or input beyond them is an error before it happens. */
@@ -140,8 +142,6 @@ export class Lzma2Decoder {
       }
     }
   }
-
-  private pendingChunkSize = 0;
 
   /** Parses the chunk header at the queue head; false when it is not all there yet. */
   private readChunkHeader(q: InputQueue, control: number): boolean {
