@@ -112,7 +112,7 @@ class DirectBlockSource implements BlockSource {
 
   private warnFallback(why: string): void {
     this.onFallback?.(
-      `warning: ${why}; reading it through the page cache instead. On a mounted ext4 root that can return bytes that are not on the disk.`,
+      `${why}; reading it through the page cache instead. On a mounted ext4 root that can return bytes that are not on the disk.`,
     );
   }
 

@@ -71,6 +71,15 @@ test("aligned memory: O_DIRECT reads of a regular file land in WebAssembly.Memor
   assert.equal(allocateAligned(4096).byteOffset % 4096, 0);
 });
 
+test("where the kernel refuses O_DIRECT (procfs here), one warning and buffered reads", () => {
+  const warnings: string[] = [];
+  const src = openDirectSource("/proc/self/cmdline", { onFallback: (m) => warnings.push(m) });
+  assert.equal(src.isDirect, false);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /refuses O_DIRECT for \/proc\/self\/cmdline.*page cache/);
+  src.close();
+});
+
 test("read-only mounted ext4 on a loop device: buffered differs, O_DIRECT hash matches, delta applies byte-exact", async (t) => {
   if (!needRoot(t, "loop devices and mount") || !needTools(t, "mke2fs", "losetup", "mount", "xdelta3")) return;
   const v1 = path.join(work, "v1.ext4");
