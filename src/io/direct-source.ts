@@ -79,6 +79,8 @@ function errnoMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+const fallbackWarned = new Set<string>();
+
 class DirectBlockSource implements BlockSource {
   readonly size: number;
   readonly blockSize: number;
@@ -111,6 +113,9 @@ class DirectBlockSource implements BlockSource {
   private readonly onFallback: ((message: string) => void) | undefined;
 
   private warnFallback(why: string): void {
+    // Once per file and process: the device program opens the active partition more than once.
+    if (fallbackWarned.has(this.path)) return;
+    fallbackWarned.add(this.path);
     this.onFallback?.(
       `${why}; reading it through the page cache instead. On a mounted ext4 root that can return bytes that are not on the disk.`,
     );

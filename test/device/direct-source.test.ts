@@ -78,6 +78,8 @@ test("where the kernel refuses O_DIRECT (procfs here), one warning and buffered 
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /refuses O_DIRECT for \/proc\/self\/cmdline.*page cache/);
   src.close();
+  openDirectSource("/proc/self/cmdline", { onFallback: (m) => warnings.push(m) }).close();
+  assert.equal(warnings.length, 1, "warned once per file");
 });
 
 test("read-only mounted ext4 on a loop device: buffered differs, O_DIRECT hash matches, delta applies byte-exact", async (t) => {
