@@ -9,6 +9,8 @@ import { ByteQueue } from "./byte-queue";
 import { BLOCK, MAX_EXTENDED_HEADER, decodeHeader, isZeroBlock, padded, parsePaxRecords, type TarEntryHeader } from "./tar-header";
 
 const utf8 = new TextDecoder();
+/** Padding accepted after the end-of-archive marker: GNU tar pads to 10 KiB records, `tar -b 2048` to 1 MiB. */
+const MAX_TRAILER = 1 << 20;
 
 export interface TarEntry extends TarEntryHeader {
   /** Byte offset of the entry's (first) header within the tar stream. */
@@ -127,13 +129,19 @@ export class TarReader {
 
   /**
    * Reads whatever follows the end-of-archive marker (so a wrapping hash or decompressor sees every
-   * byte) and requires it to be zeros: nothing in a tar may change without being noticed.
+   * byte) and requires it to be zeros: nothing in a tar may change without being noticed. At most
+   * MAX_TRAILER bytes (record padding of any common tar blocking factor); more is refused, so that a
+   * small compressed member cannot expand into endless zeros.
    */
   async drain(): Promise<void> {
-    for (let part = await this.queue.readUpTo(1 << 20); part !== null; part = await this.queue.readUpTo(1 << 20)) {
+    const end = this.queue.position;
+    for (let part = await this.queue.readUpTo(1 << 16); part !== null; part = await this.queue.readUpTo(1 << 16)) {
       const at = part.findIndex((b) => b !== 0);
       if (at >= 0) {
         throw new MenderDeltaError(`${this.where}: unexpected data after the tar end-of-archive marker (byte ${this.queue.position - part.length + at}); the file is corrupt or was altered`);
+      }
+      if (this.queue.position - end > MAX_TRAILER) {
+        throw new MenderDeltaError(`${this.where}: more than ${MAX_TRAILER} bytes of padding after the tar end-of-archive marker; the file is corrupt or crafted`);
       }
     }
   }

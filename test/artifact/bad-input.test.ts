@@ -217,6 +217,15 @@ test("invalid JSON and invalid header fields", async (t) => {
   await rejects(craft(dir, { compress: (b) => Buffer.concat([gzipSync(b).subarray(0, 20), text("garbage")]) }), /header.tar.gz: cannot decompress|header.tar.gz.*gzip|incorrect header check|unexpected end/);
 });
 
+test("endless zeros after a tar's end (a small gzip member expanding to GBs) are refused", async (t) => {
+  const dir = tempDir(t);
+  const bomb = (b: Uint8Array): Uint8Array => gzipSync(Buffer.concat([b, Buffer.alloc(64 << 20)]), { level: 9 });
+  await rejects(craft(dir, { compress: bomb }), /header.tar.gz: more than 1048576 bytes of padding after the tar end-of-archive marker/);
+  // Record padding as GNU tar writes it (to 10 KiB) is fine.
+  const info = await readArtifact(craft(dir, { compress: (b) => gzipSync(Buffer.concat([b, Buffer.alloc(10240 - (b.length % 10240))])) }));
+  assert.equal(info.payloadFiles.length, 1);
+});
+
 test("unknown format versions", async (t) => {
   const dir = tempDir(t);
   await rejects(craft(dir, { version: '{"format":"mender","version":2}' }), /format version 2 is not supported \(only version 3\)/);
