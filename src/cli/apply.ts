@@ -62,8 +62,22 @@ function openDelta(file: string): AsyncIterable<Uint8Array> {
   return fs.createReadStream("", { fd, highWaterMark: 1 << 20 });
 }
 
+/** True when both paths name the same file or device (writing the target would destroy the source). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const sa = fs.statSync(a);
+    const sb = fs.statSync(b);
+    return sa.isBlockDevice() && sb.isBlockDevice() ? sa.rdev === sb.rdev : sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
 /** Applies the delta; returns a one-line summary. Throws MenderDeltaError on every expected failure. */
 export async function applyDelta(options: ApplyOptions): Promise<string> {
+  if (sameFile(options.source, options.target)) {
+    throw new MenderDeltaError(`--source and --target are the same (${options.target}); the new image must go elsewhere`);
+  }
   const source = openSource(options.source);
   try {
     const delta = openDelta(options.delta);

@@ -79,6 +79,10 @@ test("apply: success, stdin, wrong source, truncated delta, usage errors", async
   r = apply(["--source", oldFile, "--delta", deltaFile, "--target", target, "--max-window-size", "1000"]);
   assert.equal(r.status, 1);
   assert.match(r.stderr, /exceeds the limit of 1000 bytes/);
+  r = apply(["--source", oldFile, "--delta", deltaFile, "--target", oldFile]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /--source and --target are the same/);
+  assert.ok(fs.readFileSync(oldFile).equals(Buffer.from(old)), "the source is untouched");
   r = apply(["--source", oldFile, "--target", target]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /apply needs --delta/);
