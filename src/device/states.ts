@@ -5,11 +5,12 @@
  * same variables and checks as Mender's own rootfs-image handling (docs/device.md).
  */
 import fs from "node:fs";
+import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { applyDelta, verifySource, type VerifiedTarget } from "./apply-delta";
 import { openBootEnv, type BootEnv } from "./bootenv";
 import { loadConfig, type ModuleConfig } from "./config";
-import { checkDeviceType, deltaFacts } from "./delta-header";
+import { checkDeviceType, deltaFacts, type DeltaFacts } from "./delta-header";
 import { hasStreamNext, listPayloadFiles, nextStream, readPayloadHeader, readState, removeState, writeState } from "./file-tree";
 import { logEvent } from "./log";
 import { assertWritableTarget, configuredPartitions, detectRoles, hexNumber, type PartitionRoles } from "./partitions";
@@ -65,19 +66,26 @@ async function download(tree: string): Promise<number> {
     logEvent("no stream-next in the file tree: the client will store the payload in files/; applying it in ArtifactInstall");
     return 0;
   }
+  // Before the first byte of the stream is read: a wrong source must cost no download.
   verifySource(roles.active.realPath, facts);
   const entry = await nextStream(tree);
   if (!entry) throw new MenderDeltaError("the payload holds no file; a delta Artifact carries exactly one <image>.delta");
-  const target = await applyDelta(fs.createReadStream(entry.path), {
+  const target = await applyPayload(entry.path, entry.name, roles, facts);
+  const more = await nextStream(tree);
+  if (more) throw new MenderDeltaError(`the payload holds more than one file (${entry.name}, ${more.name}, ...); a delta Artifact carries exactly one`);
+  writeState(tree, TARGET_STATE, target);
+  return 0;
+}
+
+/** Decodes the delta in `file` (a FIFO or a regular file) onto the inactive partition and verifies it. */
+async function applyPayload(file: string, name: string, roles: PartitionRoles, facts: DeltaFacts): Promise<TargetState> {
+  const target = await applyDelta(fs.createReadStream(file), {
     sourcePath: roles.active.realPath,
     targetPath: roles.inactive.realPath,
     facts,
-    deltaName: entry.name,
+    deltaName: name,
   });
-  const more = await nextStream(tree);
-  if (more) throw new MenderDeltaError(`the payload holds more than one file (${entry.name}, ${more.name}, ...); a delta Artifact carries exactly one`);
-  writeState(tree, TARGET_STATE, { ...target, number: roles.inactive.number } satisfies TargetState);
-  return 0;
+  return { ...target, number: roles.inactive.number };
 }
 
 /** The files/ fallback: the client stored the payload instead of streaming it. */
@@ -90,13 +98,7 @@ async function applyFromFiles(tree: string, roles: PartitionRoles): Promise<Targ
   const facts = deltaFacts(readPayloadHeader(tree));
   assertWritableTarget(roles);
   verifySource(roles.active.realPath, facts);
-  const target = await applyDelta(fs.createReadStream(files[0]!), {
-    sourcePath: roles.active.realPath,
-    targetPath: roles.inactive.realPath,
-    facts,
-    deltaName: files[0]!.split("/").pop()!,
-  });
-  const state = { ...target, number: roles.inactive.number };
+  const state = await applyPayload(files[0]!, path.basename(files[0]!), roles, facts);
   writeState(tree, TARGET_STATE, state);
   return state;
 }
