@@ -42,19 +42,33 @@ export interface WindowMatchStats {
 }
 
 const MIN_RUN = 8;
-const COMPARE_CHUNK = 512;
+const MIN_COMPARE_CHUNK = 256;
+const MAX_COMPARE_CHUNK = 1 << 16;
 const SELF_HASH_BITS = 16;
 /** Self-match lookups happen at multiples of this (self-copies are >= 256 bytes, levels.ts). */
 const SELF_STRIDE = 16;
 
-/** Length of the common prefix of a[ai..] and b[bi..], at most `max`. */
+/**
+ * Length of the common prefix of a[ai..] and b[bi..], at most `max`. Long equal runs are compared
+ * natively (Buffer#compare) in chunks that double while equal and halve around the first
+ * difference, so both a 16 MiB identical stretch and a 20-byte match cost few calls.
+ */
 function forwardMatch(a: Buffer, ai: number, b: Buffer, bi: number, max: number): number {
   let len = 0;
   const first = max < 16 ? max : 16;
   while (len < first && a[ai + len] === b[bi + len]) len++;
   if (len < first) return len;
-  while (len + COMPARE_CHUNK <= max && a.compare(b, bi + len, bi + len + COMPARE_CHUNK, ai + len, ai + len + COMPARE_CHUNK) === 0) {
-    len += COMPARE_CHUNK;
+  let chunk = MIN_COMPARE_CHUNK;
+  while (max - len >= 16) {
+    const c = chunk < max - len ? chunk : max - len;
+    if (a.compare(b, bi + len, bi + len + c, ai + len, ai + len + c) === 0) {
+      len += c;
+      if (chunk < MAX_COMPARE_CHUNK) chunk *= 2;
+    } else if (c <= 32) {
+      break;
+    } else {
+      chunk = c >>> 1;
+    }
   }
   while (len < max && a[ai + len] === b[bi + len]) len++;
   return len;
