@@ -1,0 +1,331 @@
+/**
+ * Fault injection against the real Mender 3.4 client (standalone install/commit/rollback) and our
+ * module: the module SIGKILLed at many points of Download, ArtifactInstall, ArtifactCommit and
+ * ArtifactRollback (kill points found in its log, or exactly before/after its fw_setenv call),
+ * fw_setenv failing or killed, and the Artifact stream cut at several offsets. After each fault:
+ *   - the boot environment is whole (mender_boot_part == mender_boot_part_hex, in {2, 3},
+ *     upgrade_available in {0, 1});
+ *   - the active partition (A, the running v1) is never modified;
+ *   - the partition the environment boots holds a complete, verified image (v1 on A, v2 on B);
+ * then the client's next actions (reboot, commit or rollback) keep all of that, and a retry of
+ * the install ends on v2. A summary table is printed.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { needRoot, needTools } from "../helpers/peers";
+import { binaryPath, HOST_TARGET } from "../helpers/targets";
+import { ClientSandbox } from "../device/client-sandbox";
+import { makeDelta, makeExt4, moduleCommand, sha256Direct, sha256File } from "../device/fixtures";
+
+const PART_BYTES = 6 << 20;
+const TOOLS = ["mender", "mender-artifact", "fw_printenv", "fw_setenv", "xdelta3", "mke2fs", "losetup", "unshare", "mount"];
+const CLEARS = ["artifact_group", "rootfs_image_checksum", "rootfs-image.*"];
+
+let work = "";
+let sb: ClientSandbox | undefined;
+let sum1 = "";
+let sum2 = "";
+let imageBytes = 0;
+let delta12 = "";
+let ready = false;
+
+/** The built program when there is one (as in `npm test`: fast start), else the source via tsx. */
+function moduleCmd(): string[] {
+  const built = binaryPath(HOST_TARGET, "mender-binary-delta");
+  return fs.existsSync(built) ? [built] : moduleCommand();
+}
+
+before(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-faults-"));
+  if (process.getuid?.() !== 0) return;
+  if (!TOOLS.every((t) => ["/usr/bin", "/bin", "/sbin", "/usr/sbin"].some((d) => fs.existsSync(`${d}/${t}`)))) return;
+  const v1 = path.join(work, "v1.ext4");
+  const v2 = path.join(work, "v2.ext4");
+  makeExt4(v1, 1);
+  makeExt4(v2, 2);
+  fs.mkdirSync(path.join(work, "d12"));
+  delta12 = path.join(work, "d12", "v2.ext4.delta");
+  makeDelta(v1, v2, delta12);
+  sum1 = sha256File(v1);
+  sum2 = sha256File(v2);
+  imageBytes = fs.statSync(v1).size;
+  const partA = path.join(work, "partA.img");
+  const partB = path.join(work, "partB.img");
+  fs.copyFileSync(v1, partA);
+  fs.truncateSync(partA, PART_BYTES);
+  fs.writeFileSync(partB, Buffer.alloc(PART_BYTES));
+  sb = new ClientSandbox(path.join(work, "sb"), [partA, partB], moduleCmd());
+  ready = true;
+});
+
+after(() => {
+  sb?.close();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+function seed(s: ClientSandbox): void {
+  const art = s.artifact("seed", { type: "noop-module", provides: [`rootfs-image.checksum:${sum1}`, "rootfs-image.version:release-1"] });
+  const r = s.mender("install", art);
+  assert.equal(r.status, 0, r.log);
+}
+
+function deltaArtifact(s: ClientSandbox): string {
+  return s.artifact("release-2", {
+    file: delta12,
+    depends: [`rootfs-image.checksum:${sum1}`],
+    provides: [`rootfs-image.checksum:${sum2}`, "rootfs-image.version:release-2"],
+    clears: CLEARS,
+    meta: { delta_algorithm: "xdelta3", rootfs_file_size: imageBytes },
+  });
+}
+
+const quoted = (cmd: string[]): string => cmd.map((c) => `'${c}'`).join(" ");
+
+/**
+ * Module wrapper: in `state`, once (a marker file), runs the module and SIGKILLs it as soon as
+ * its log matches `pattern`.
+ */
+function killModuleAt(s: ClientSandbox, state: string, pattern: string): void {
+  const marker = path.join(work, "kill-marker");
+  const stderr = path.join(work, "module.stderr");
+  fs.writeFileSync(marker, pattern);
+  const real = `${quoted(moduleCmd())} "$@"`;
+  fs.writeFileSync(
+    path.join(s.modules, "mender-binary-delta"),
+    `#!/bin/sh\nif [ "$1" = '${state}' ] && [ -f '${marker}' ]; then\n` +
+      `  p=$(cat '${marker}'); rm -f '${marker}'\n` +
+      `  ${real} 2>'${stderr}' &\n  pid=$!\n` +
+      `  while kill -0 $pid 2>/dev/null && ! grep -q "$p" '${stderr}'; do sleep 0.002; done\n` +
+      `  kill -9 $pid 2>/dev/null && echo killed >> '${path.join(work, "fired")}'\n` +
+      `  wait $pid; rc=$?; cat '${stderr}' >&2; exit $rc\nfi\n` +
+      `exec ${real}\n`,
+    { mode: 0o755 },
+  );
+}
+
+/**
+ * fw_setenv shim: when called by the module in `state` (once), does `what`:
+ * kill the module before or after the real fw_setenv, fail without writing, or get killed itself.
+ */
+function faultFwSetenv(s: ClientSandbox, state: string, what: "kill-module-before" | "kill-module-after" | "fail" | "killed"): void {
+  const shim = path.join(s.bootEnv.binDir, "fw_setenv");
+  const original = fs.readFileSync(shim, "utf8");
+  const realLine = original.split("\n").find((l) => l.startsWith("exec "))!.replace(/^exec /, "");
+  const marker = path.join(work, "fw-marker");
+  fs.writeFileSync(marker, "");
+  const fired = `echo fired >> '${path.join(work, "fired")}'`;
+  const action = {
+    "kill-module-before": `${fired}; kill -9 $PPID; exit 1`,
+    "kill-module-after": `${realLine}; rc=$?; ${fired}; kill -9 $PPID; exit $rc`,
+    fail: `${fired}; echo "fw_setenv: Cannot write environment: Input/output error" >&2; exit 1`,
+    killed: `${fired}; kill -9 $$`,
+  }[what];
+  fs.writeFileSync(
+    shim,
+    `#!/bin/sh\nif [ -f '${marker}' ] && tr '\\0' ' ' < /proc/$PPID/cmdline | grep -q ' ${state}'; then\n` +
+      `  rm -f '${marker}'\n  ${action}\nfi\nexec ${realLine}\n`,
+    { mode: 0o755 },
+  );
+}
+
+interface Check {
+  ok: boolean;
+  notes: string[];
+}
+
+/** The invariants that must hold at any moment a fault can leave the device in. */
+function invariants(s: ClientSandbox, when: string, check: Check): void {
+  const e = s.env();
+  const fail = (m: string): void => {
+    check.ok = false;
+    check.notes.push(`${when}: ${m}`);
+  };
+  if (e.mender_boot_part !== e.mender_boot_part_hex || !["2", "3"].includes(e.mender_boot_part ?? "")) fail(`boot env half-written: ${JSON.stringify(e)}`);
+  if (!["0", "1"].includes(e.upgrade_available ?? "")) fail(`upgrade_available=${e.upgrade_available}`);
+  if (sha256Direct(s.loops[0], imageBytes) !== sum1) fail("active partition A modified");
+  if (e.mender_boot_part === "3" && sha256Direct(s.loops[1], imageBytes) !== sum2) fail("the env boots B, which does not hold the verified v2");
+}
+
+/** The client's next actions after a fault: reboot into what the env says, then commit or roll back. */
+function settle(s: ClientSandbox, check: Check): void {
+  s.reboot();
+  invariants(s, "after reboot", check);
+  if (s.env().upgrade_available === "1") {
+    const c = s.mender("commit");
+    if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- commit log:\n${c.log}\n`);
+    if (c.status !== 0) {
+      const r = s.mender("rollback");
+      if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- rollback log:\n${r.log}\n`);
+      s.reboot();
+    }
+    invariants(s, "after commit/rollback", check);
+  }
+}
+
+/**
+ * Installs v2 again (if not already running it) and commits: the device must end on v2. A failed
+ * ArtifactRollback is the exception: the client then marks the Artifact '<name>_INCONSISTENT'
+ * (Mender's documented outcome: only a full image fixes it), and all that is asked of the module
+ * is that the environment boots a complete, verified image, which invariants() checks.
+ */
+function recover(s: ClientSandbox, art: string, check: Check): void {
+  const provides = s.provides();
+  if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- provides: ${JSON.stringify([...provides])}\n`);
+  if (/_INCONSISTENT$/.test(provides.get("artifact_name") ?? "")) {
+    check.notes.push(`client marked ${provides.get("artifact_name")}; env boots ${s.env().mender_boot_part} (verified image)`);
+    return;
+  }
+  if (provides.get("rootfs-image.checksum") !== sum2) {
+    const r = s.mender("install", art);
+    if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- retry install log:\n${r.log}\n`);
+    if (r.status !== 0) {
+      check.ok = false;
+      check.notes.push(`retry install failed: ${r.log.split("\n").filter((l) => /error/i.test(l)).slice(-2).join(" | ")}`);
+      return;
+    }
+    s.reboot();
+    const c = s.mender("commit");
+    if (c.status !== 0) {
+      check.ok = false;
+      check.notes.push("commit after the retry failed");
+      return;
+    }
+  }
+  invariants(s, "after recovery", check);
+  const e = s.env();
+  if (e.mender_boot_part !== "3" || e.upgrade_available !== "0" || s.provides().get("rootfs-image.checksum") !== sum2) {
+    check.ok = false;
+    check.notes.push(`not on v2 after recovery: ${JSON.stringify(e)}`);
+  }
+}
+
+interface Case {
+  name: string;
+  /** Runs the scenario with the fault armed; returns the status of the faulted client command. */
+  run(s: ClientSandbox, art: string): number | null;
+}
+
+function installWith(arm: (s: ClientSandbox) => void): Case["run"] {
+  return (s, art) => {
+    arm(s);
+    return s.mender("install", art).status;
+  };
+}
+
+function commitWith(arm: (s: ClientSandbox) => void): Case["run"] {
+  return (s, art) => {
+    assert.equal(s.mender("install", art).status, 0);
+    s.reboot();
+    arm(s);
+    return s.mender("commit").status;
+  };
+}
+
+function rollbackWith(arm: (s: ClientSandbox) => void): Case["run"] {
+  return (s, art) => {
+    assert.equal(s.mender("install", art).status, 0);
+    arm(s);
+    const r = s.mender("rollback");
+    if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- faulted rollback log:\n${r.log}\n`);
+    return r.status;
+  };
+}
+
+const DOWNLOAD_POINTS = ["checking the active partition", "active partition matches", "applying ", "progress", "wrote [0-9]* bytes", "new image verified"];
+
+const CASES: Case[] = [
+  ...DOWNLOAD_POINTS.map((p): Case => ({ name: `SIGKILL in Download at "${p}"`, run: installWith((s) => killModuleAt(s, "Download", p)) })),
+  { name: "SIGKILL in ArtifactInstall before fw_setenv", run: installWith((s) => faultFwSetenv(s, "ArtifactInstall", "kill-module-before")) },
+  { name: "SIGKILL in ArtifactInstall after fw_setenv", run: installWith((s) => faultFwSetenv(s, "ArtifactInstall", "kill-module-after")) },
+  { name: "fw_setenv fails in ArtifactInstall", run: installWith((s) => faultFwSetenv(s, "ArtifactInstall", "fail")) },
+  { name: "fw_setenv killed in ArtifactInstall", run: installWith((s) => faultFwSetenv(s, "ArtifactInstall", "killed")) },
+  { name: "SIGKILL in ArtifactCommit before fw_setenv", run: commitWith((s) => faultFwSetenv(s, "ArtifactCommit", "kill-module-before")) },
+  { name: "SIGKILL in ArtifactCommit after fw_setenv", run: commitWith((s) => faultFwSetenv(s, "ArtifactCommit", "kill-module-after")) },
+  { name: "fw_setenv fails in ArtifactCommit", run: commitWith((s) => faultFwSetenv(s, "ArtifactCommit", "fail")) },
+  { name: "SIGKILL in ArtifactRollback before fw_setenv", run: rollbackWith((s) => faultFwSetenv(s, "ArtifactRollback", "kill-module-before")) },
+  { name: "SIGKILL in ArtifactRollback after fw_setenv", run: rollbackWith((s) => faultFwSetenv(s, "ArtifactRollback", "kill-module-after")) },
+  { name: "fw_setenv fails in ArtifactRollback", run: rollbackWith((s) => faultFwSetenv(s, "ArtifactRollback", "fail")) },
+  {
+    name: "target partition smaller than the image (ENOSPC)",
+    run: (s, art) => {
+      // Shrink B's backing file and tell the loop device; give it its size back afterwards.
+      const backing = path.join(work, "partB.img");
+      const resize = (bytes: number): void => {
+        fs.truncateSync(backing, bytes);
+        execFileSync("losetup", ["-c", s.loops[1]]);
+      };
+      resize(2 << 20);
+      try {
+        const r = s.mender("install", art);
+        if (!/does not fit|too small|ENOSPC|no space/i.test(r.log)) throw new Error(`no clear message about the size: ${r.log.split("\n").filter((l) => /mender-binary-delta/.test(l)).slice(-3).join(" | ")}`);
+        fs.appendFileSync(path.join(work, "fired"), "enospc\n");
+        return r.status;
+      } finally {
+        resize(PART_BYTES);
+      }
+    },
+  },
+  ...[0.05, 0.3, 0.55, 0.8, 0.97].map(
+    (f): Case => ({
+      name: `Artifact stream cut at ${Math.round(f * 100)}%`,
+      run: (s, art) => {
+        const bytes = fs.readFileSync(art);
+        const cut = path.join(s.art, "cut.mender");
+        fs.writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * f)));
+        fs.appendFileSync(path.join(work, "fired"), "cut\n");
+        return s.mender("install", cut).status;
+      },
+    }),
+  ),
+];
+
+/** MBD_FAULT_CASES=<substring>: run only the matching cases (debugging). */
+const SELECTED = CASES.filter((c) => !process.env.MBD_FAULT_CASES || c.name.includes(process.env.MBD_FAULT_CASES));
+
+test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`, (t) => {
+  if (!needRoot(t, "loop devices, mounts and mount namespaces") || !needTools(t, ...TOOLS)) return;
+  assert.ok(ready && sb, "sandbox set up");
+  const s = sb;
+  const rows: string[] = [];
+  let passed = 0;
+  for (const c of SELECTED) {
+    s.reset();
+    s.setModule(moduleCmd());
+    seed(s);
+    const art = deltaArtifact(s);
+    const firedLog = path.join(work, "fired");
+    fs.rmSync(firedLog, { force: true });
+    const check: Check = { ok: true, notes: [] };
+    let status: number | null = null;
+    try {
+      status = c.run(s, art);
+      // Disarm: the client's next actions run without the fault.
+      s.setModule(moduleCmd());
+      for (const m of ["kill-marker", "fw-marker"]) fs.rmSync(path.join(work, m), { force: true });
+      invariants(s, "right after the fault", check);
+      settle(s, check);
+      recover(s, art, check);
+    } catch (err) {
+      check.ok = false;
+      check.notes.push(`exception: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const fired = fs.existsSync(firedLog);
+    if (check.ok) passed++;
+    rows.push(
+      `  ${c.name.padEnd(48)} ${fired ? "fault hit " : "not hit   "} client exit ${String(status).padEnd(4)} ${check.ok ? "PASS" : "FAIL"} ${check.notes.join("; ")}`,
+    );
+  }
+  s.setModule(moduleCmd());
+  const table = [
+    `fault injection (module: ${moduleCmd().length === 1 ? path.basename(moduleCmd()[0]!) + " (built)" : "tsx src/cli/device.ts"}): ` +
+      `checked after each fault, after reboot+commit/rollback and after a retry: env whole, A unmodified, booted partition holds a verified image`,
+    ...rows,
+    `fault injection: ${SELECTED.length} cases run, ${passed} passed`,
+  ].join("\n");
+  process.stdout.write(`${table}\n`);
+  assert.equal(passed, SELECTED.length, table);
+});
