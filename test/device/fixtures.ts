@@ -59,6 +59,8 @@ export interface BootEnvFixture {
   config: string;
   read(): Map<string, string>;
   set(vars: Record<string, string>): void;
+  /** The scripts given to `fw_setenv -s -` through PATH so far (one string per call), then forgotten. */
+  takeSetBatches(): string[];
 }
 
 /** A 16 KiB file-backed U-Boot environment and PATH shims so fw_printenv/fw_setenv use it. */
@@ -71,9 +73,19 @@ export function makeBootEnv(dir: string, initial: Record<string, string>): BootE
   fs.writeFileSync(file, Buffer.alloc(16384));
   fs.writeFileSync(config, `${file} 0x0 0x4000\n`);
   fs.writeFileSync(defenv, Object.entries(initial).map(([k, v]) => `${k}=${v}\n`).join(""));
-  for (const tool of ["fw_printenv", "fw_setenv"]) {
-    fs.writeFileSync(path.join(binDir, tool), `#!/bin/sh\nexec /usr/bin/${tool} -c "${config}" -f "${defenv}" "$@"\n`, { mode: 0o755 });
-  }
+  const setLog = path.join(dir, "fw_setenv.log");
+  fs.writeFileSync(
+    path.join(binDir, "fw_printenv"),
+    `#!/bin/sh\nexec /usr/bin/fw_printenv -c "${config}" -f "${defenv}" "$@"\n`,
+    { mode: 0o755 },
+  );
+  // Records every call (arguments, then the script on stdin) so tests can check the batches.
+  fs.writeFileSync(
+    path.join(binDir, "fw_setenv"),
+    `#!/bin/sh\nIN=$(cat)\nprintf '%s\\n%s\\n\\0' "$*" "$IN" >> "${setLog}"\n` +
+      `printf '%s\\n' "$IN" | exec /usr/bin/fw_setenv -c "${config}" -f "${defenv}" "$@"\n`,
+    { mode: 0o755 },
+  );
   const read = (): Map<string, string> => {
     const out = execFileSync("/usr/bin/fw_printenv", ["-c", config, "-f", defenv], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
     return new Map(out.split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]));
@@ -84,8 +96,20 @@ export function makeBootEnv(dir: string, initial: Record<string, string>): BootE
       stdio: ["pipe", "ignore", "ignore"],
     });
   };
+  const takeSetBatches = (): string[] => {
+    const text = fs.existsSync(setLog) ? fs.readFileSync(setLog, "utf8") : "";
+    fs.rmSync(setLog, { force: true });
+    return text
+      .split("\0")
+      .map((c) => c.replace(/^\n/, ""))
+      .filter(Boolean)
+      .map((c) => {
+        const [args, ...script] = c.trimEnd().split("\n");
+        return `${args}: ${script.join(";")}`;
+      });
+  };
   set(initial); // store it, so reads come from the file, not the defaults
-  return { binDir, file, config, read, set };
+  return { binDir, file, config, read, set, takeSetBatches };
 }
 
 export interface TreeOptions {

@@ -99,6 +99,7 @@ test("real client: install -> env switched, commit -> provides; delta back to v1
   const art12 = deltaArtifact(s, "release-2", delta12, sum1, sum2);
   let r = s.mender("install", art12);
   assert.equal(r.status, 0, r.log);
+  assert.deepEqual(s.bootEnv.takeSetBatches(), ["-s -: mender_boot_part=3;mender_boot_part_hex=3;upgrade_available=1;bootcount=0"]);
   assert.deepEqual(s.env(), { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" });
   assert.equal(sha256Direct(s.loops[1], imageBytes), sum2, "inactive partition holds the new image");
   assert.match(r.log, /active partition matches the delta's source/);
@@ -127,8 +128,10 @@ test("real client: install -> env switched, commit -> provides; delta back to v1
   // Install, then roll back before rebooting: env restored, provides unchanged.
   r = s.mender("install", art12);
   assert.equal(r.status, 0, r.log);
+  s.bootEnv.takeSetBatches();
   r = s.mender("rollback");
   assert.equal(r.status, 0, r.log);
+  assert.deepEqual(s.bootEnv.takeSetBatches(), ["-s -: mender_boot_part=2;mender_boot_part_hex=2;upgrade_available=0"]);
   assert.deepEqual({ ...s.env(), bootcount: "0" }, INITIAL_ENV);
   assert.equal(s.provides().get("rootfs-image.checksum"), sum1);
 });
@@ -139,6 +142,7 @@ function expectRefused(s: ClientSandbox, artifact: string, message: RegExp): voi
   assert.equal(r.status, 1, r.log);
   assert.match(r.log, message);
   assert.deepEqual(s.env(), INITIAL_ENV, "boot environment unchanged");
+  assert.deepEqual(s.bootEnv.takeSetBatches(), [], "fw_setenv never called");
   assert.equal(sha256Direct(s.loops[0]), activeBefore, "active partition unchanged");
   assert.equal(s.provides().get("rootfs-image.checksum"), sum1);
 }

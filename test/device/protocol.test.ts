@@ -86,9 +86,12 @@ test("streaming Download applies the delta into the inactive partition; install,
   assert.deepEqual(envOf(d), INITIAL_ENV, "Download must not touch the boot environment");
   assert.match(dl.stderr, /new image verified/);
 
+  assert.deepEqual(d.bootEnv.takeSetBatches(), []);
   const install = runModuleSync("ArtifactInstall", d.tree, d.env);
   assert.equal(install.status, 0, install.stderr);
   assert.deepEqual(envOf(d), { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" });
+  // One atomic batch, exactly the variables of the client's own dual-rootfs install.
+  assert.deepEqual(d.bootEnv.takeSetBatches(), ["-s -: mender_boot_part=3;mender_boot_part_hex=3;upgrade_available=1;bootcount=0"]);
 
   // Commit before the reboot is refused: the new partition has not proven it boots.
   const early = runModuleSync("ArtifactCommit", d.tree, d.env);
@@ -99,6 +102,7 @@ test("streaming Download applies the delta into the inactive partition; install,
   assert.equal(runModuleSync("ArtifactVerifyReboot", d.tree, d.env).status, 0);
   const commit = runModuleSync("ArtifactCommit", d.tree, d.env);
   assert.equal(commit.status, 0, commit.stderr);
+  assert.deepEqual(d.bootEnv.takeSetBatches(), ["-s -: upgrade_available=0"]);
   assert.equal(envOf(d).upgrade_available, "0");
   assert.equal(envOf(d).mender_boot_part, "3");
   assert.equal(runModuleSync("Cleanup", d.tree, d.env).status, 0);
@@ -132,8 +136,10 @@ test("rollback before and after the reboot restores the original partition", asy
     assert.equal((await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta })).status, 0);
     assert.equal(runModuleSync("ArtifactInstall", d.tree, d.env).status, 0);
     if (rebootFirst) d.boot(3);
+    d.bootEnv.takeSetBatches();
     const rb = runModuleSync("ArtifactRollback", d.tree, d.env);
     assert.equal(rb.status, 0, rb.stderr);
+    assert.deepEqual(d.bootEnv.takeSetBatches(), ["-s -: mender_boot_part=2;mender_boot_part_hex=2;upgrade_available=0"]);
     assert.deepEqual({ ...envOf(d), bootcount: undefined }, { ...INITIAL_ENV, bootcount: undefined });
     d.boot(2);
     assert.equal(runModuleSync("ArtifactVerifyRollbackReboot", d.tree, d.env).status, 0);
