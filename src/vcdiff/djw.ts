@@ -20,36 +20,71 @@ const CLEN_MTF_INIT = [0, 4, 5, 6, 7, 8, 9, 10, 3, 11, 2, 12, 13, 1, 14, 15, 16,
 /** Why a DJW section could not be decoded (the caller adds where). */
 export class DjwProblem extends Error {}
 
+/**
+ * Bits in stream order: each byte's bits from least to most significant. Up to 32 bits are kept in
+ * `acc` (next bit = lowest) so the Huffman decoder can look several bits ahead at once.
+ */
 class BitReader {
-  private curByte = 0;
-  private curMask = 0x100;
+  private acc = 0;
+  private count = 0;
   constructor(
     private readonly buf: Uint8Array,
-    public pos: number,
+    private pos: number,
     private readonly end: number,
   ) {}
 
+  /** True when every input byte was needed and none is left over (xdelta3 requires this). */
   get exhausted(): boolean {
-    return this.pos >= this.end;
+    return this.pos >= this.end && this.count < 8;
+  }
+
+  private fill(): void {
+    while (this.count <= 24 && this.pos < this.end) {
+      this.acc |= this.buf[this.pos++]! << this.count;
+      this.count += 8;
+    }
   }
 
   bit(): number {
-    if (this.curMask === 0x100) {
-      if (this.pos >= this.end) throw new DjwProblem("compressed section ends early");
-      this.curByte = this.buf[this.pos++]!;
-      this.curMask = 1;
+    if (this.count === 0) {
+      this.fill();
+      if (this.count === 0) throw new DjwProblem("compressed section ends early");
     }
-    const b = this.curByte & this.curMask ? 1 : 0;
-    this.curMask <<= 1;
+    const b = this.acc & 1;
+    this.acc >>>= 1;
+    this.count--;
     return b;
   }
 
+  /** The next `n` (<= 24) bits in stream order, first bit lowest; missing bits at the end read as 0. */
+  peek(n: number): number {
+    if (this.count < n) this.fill();
+    return this.acc & ((1 << n) - 1);
+  }
+
+  /** Whether `n` more bits exist. */
+  has(n: number): boolean {
+    if (this.count < n) this.fill();
+    return this.count >= n;
+  }
+
+  skip(n: number): void {
+    this.acc >>>= n;
+    this.count -= n;
+  }
+
+  /** `n` bits assembled most significant first (xdelta3's xd3_decode_bits). */
   bits(n: number): number {
     let v = 0;
     for (let i = 0; i < n; i++) v = (v << 1) | this.bit();
     return v;
   }
 }
+
+/** Bits resolved by one table lookup; longer codes take the bit-by-bit path. */
+const LOOKUP_BITS = 10;
+/** Lookup entry for "not resolved within LOOKUP_BITS bits". */
+const LOOKUP_MISS = 0;
 
 /** Canonical Huffman decoder built like xdelta3's djw_build_decoder (zlib inftrees style). */
 class Decoder {
@@ -94,7 +129,46 @@ class Decoder {
     }
   }
 
+  /**
+   * Resolves every LOOKUP_BITS-bit stream prefix the way `decodeSlow` would: (length << 16 | symbol),
+   * or LOOKUP_MISS when the code is longer (or invalid: the slow path then reports it).
+   */
+  buildLookup(): void {
+    const lookup = this.lookup ?? new Int32Array(1 << LOOKUP_BITS);
+    this.lookup = lookup;
+    const { minLen, maxLen, limit, base, count, inorder } = this;
+    const longest = Math.min(maxLen, LOOKUP_BITS);
+    for (let prefix = 0; prefix < 1 << LOOKUP_BITS; prefix++) {
+      let entry = LOOKUP_MISS;
+      let code = 0;
+      for (let len = 1; len <= longest; len++) {
+        code = code * 2 + ((prefix >>> (len - 1)) & 1);
+        if (len >= minLen && code <= limit[len]!) {
+          const offset = code - base[len]!;
+          if (offset >= 0 && offset < count) entry = (len << 16) | inorder[offset]!;
+          break;
+        }
+      }
+      lookup[prefix] = entry;
+    }
+  }
+
+  private lookup: Int32Array | undefined;
+
+  /** Decodes one symbol: by table when built and enough bits remain, else bit by bit. */
   decode(bits: BitReader): number {
+    const lookup = this.lookup;
+    if (lookup !== undefined) {
+      const entry = lookup[bits.peek(LOOKUP_BITS)]!;
+      if (entry !== LOOKUP_MISS && bits.has(entry >>> 16)) {
+        bits.skip(entry >>> 16);
+        return entry & 0xffff;
+      }
+    }
+    return this.decodeSlow(bits);
+  }
+
+  private decodeSlow(bits: BitReader): number {
     let code = 0;
     let len = 0;
     const { minLen, maxLen, limit } = this;
@@ -195,6 +269,8 @@ export function decodeDjw(input: Uint8Array, start: number, end: number, out: Ui
     decode12(bits, selDecoder, selMtf, sectors, 0, selectors);
   }
 
+  // Table lookups pay off once a section is more than a few hundred symbols.
+  if (outLength >= 1024) for (const table of tables) if (table.count > 0) table.buildLookup();
   let o = 0;
   for (let c = 0; c < sectors; c++) {
     const g = selectors[c]!;
