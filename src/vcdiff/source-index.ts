@@ -124,11 +124,16 @@ export class SourceLoader {
 
   add(chunk: Buffer, at: number): void {
     if (at !== this.loaded) throw new Error(`source chunk at ${at}, expected ${this.loaded}`);
+    let runStart = 0; // start of the current run of non-zero blocks, copied in one go
     for (let off = 0; off < chunk.length; off += BLOCK_SIZE) {
       const len = Math.min(BLOCK_SIZE, chunk.length - off);
-      if (chunk.compare(this.zeroBlock, 0, len, off, off + len) === 0) this.zero[(at + off) / BLOCK_SIZE] = 1;
-      else this.view.set(chunk.subarray(off, off + len), at + off);
+      if (chunk.compare(this.zeroBlock, 0, len, off, off + len) === 0) {
+        this.zero[(at + off) / BLOCK_SIZE] = 1;
+        if (runStart < off) this.view.set(chunk.subarray(runStart, off), at + runStart);
+        runStart = off + len;
+      }
     }
+    if (runStart < chunk.length) this.view.set(chunk.subarray(runStart), at + runStart);
     this.loaded = at + chunk.length;
   }
 }
