@@ -181,3 +181,41 @@ test(`hostile Download input: ${CASES.length} cases fail cleanly, nothing writte
   process.stdout.write(`hostile Download input: ${rows.length}/${CASES.length} failed cleanly\n${rows.join("\n")}\n`);
   assert.deepEqual(failures, []);
 });
+
+/** Source faults: the active partition is short (reads end early) or cannot be read at all. */
+const SOURCE_FAULTS: { name: string; break(d: Device): void; message: RegExp }[] = [
+  { name: "active partition shorter than the delta's source (short reads)", break: (d) => fs.truncateSync(d.partA, 1 << 20), message: /active partition|source/ },
+  {
+    name: "active partition unreadable (EISDIR)",
+    break: (d) => {
+      fs.rmSync(d.partA);
+      fs.mkdirSync(d.partA);
+    },
+    message: /mmcblk0p2/,
+  },
+];
+
+test(`source faults in Download: ${SOURCE_FAULTS.length} cases fail cleanly, inactive partition untouched`, async (t) => {
+  if (!needTools(t, "mke2fs", "xdelta3", "fw_printenv", "fw_setenv")) return;
+  assert.ok(ready);
+  const rows: string[] = [];
+  const failures: string[] = [];
+  for (const c of SOURCE_FAULTS) {
+    const d = device(goodMeta());
+    c.break(d);
+    try {
+      const dl = await download(d, [{ line: "streams/v2.ext4.delta", data: delta }]);
+      assert.notEqual(dl.status, 0, `Download must fail; stderr: ${dl.stderr}`);
+      assert.match(dl.stderr, c.message);
+      assert.doesNotMatch(dl.stderr, /^\s+at /m, "a stack trace: not a typed error");
+      assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "inactive partition written");
+      assert.deepEqual(d.readEnv(), INITIAL_ENV, "boot environment changed");
+      const errorLine = dl.stderr.trim().split("\n").filter((l) => /error/i.test(l));
+      rows.push(`  ${c.name.padEnd(62)} exit ${dl.status}  ${(errorLine[0] ?? dl.stderr.trim()).slice(0, 120)}`);
+    } catch (err) {
+      failures.push(`${c.name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  process.stdout.write(`source faults: ${rows.length}/${SOURCE_FAULTS.length} failed cleanly\n${rows.join("\n")}\n`);
+  assert.deepEqual(failures, []);
+});
