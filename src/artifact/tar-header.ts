@@ -82,32 +82,33 @@ function paxRecord(key: string, value: string): string {
 }
 
 /**
- * The header block(s) Go's archive/tar writes for a regular file: one ustar block normally; a PAX
- * extended header first when the size does not fit 11 octal digits (>= 8 GiB) or the name does
- * not fit 100 bytes (names without '/' cannot use the ustar prefix field).
+ * The header block(s) Go's archive/tar writes for a regular file: one ustar block normally (a long
+ * ASCII path split into the prefix field when it can be); a PAX extended header first when the size
+ * does not fit 11 octal digits (>= 8 GiB) or the name is longer than 100 bytes and cannot be split
+ * or is not ASCII. As in Go, the ustar name fields then hold the name with non-ASCII characters
+ * dropped, cut to 100 bytes.
  */
 export function encodeFileHeader(h: TarEntryHeader): Uint8Array {
   const records: string[] = [];
-  const nameBytes = encoder.encode(h.name).length;
-  let ustarName = h.name;
-  if (nameBytes > 100) {
-    const slash = h.name.lastIndexOf("/");
-    const prefix = h.name.slice(0, Math.max(slash, 0));
-    const base = h.name.slice(slash + 1);
-    if (slash > 0 && encoder.encode(prefix).length <= 155 && encoder.encode(base).length <= 100) {
-      return withPrefix(h, prefix, base);
+  const ascii = isAscii(h.name);
+  if (!ascii || h.name.length > 100) {
+    const split = ascii ? splitUstarPath(h.name) : undefined;
+    if (split && h.size <= MAX_USTAR_SIZE) {
+      const block = baseHeader(split.name, h.size, "0", h);
+      putString(block, 345, 155, split.prefix);
+      putChecksum(block);
+      return block;
     }
     records.push(paxRecord("path", h.name));
-    ustarName = h.name;
   }
   if (h.size > MAX_USTAR_SIZE) records.push(paxRecord("size", String(h.size)));
-  const main = baseHeader(ustarName, h.size > MAX_USTAR_SIZE ? 0 : h.size, "0", h);
+  const main = baseHeader(toAscii(h.name), h.size > MAX_USTAR_SIZE ? 0 : h.size, "0", h);
   if (records.length === 0) return main;
   const data = encoder.encode(records.join(""));
   const slash = h.name.lastIndexOf("/");
   const paxName = (slash >= 0 ? `${h.name.slice(0, slash)}/PaxHeaders.0/` : "PaxHeaders.0/") + h.name.slice(slash + 1);
   // Go writes the PAX header with only name, mode, ids, size and mtime set (no device numbers).
-  const pax = baseHeader(paxName, data.length, "x", { mode: 0, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" }, false);
+  const pax = baseHeader(toAscii(paxName), data.length, "x", { mode: 0, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" }, false);
   const out = new Uint8Array(BLOCK * 2 + padded(data.length));
   out.set(pax, 0);
   out.set(data, BLOCK);
@@ -115,11 +116,24 @@ export function encodeFileHeader(h: TarEntryHeader): Uint8Array {
   return out;
 }
 
-function withPrefix(h: TarEntryHeader, prefix: string, base: string): Uint8Array {
-  const block = baseHeader(base, h.size, "0", h);
-  putString(block, 345, 155, prefix);
-  putChecksum(block);
-  return block;
+function isAscii(s: string): boolean {
+  return /^[\x00-\x7f]*$/.test(s);
+}
+
+function toAscii(s: string): string {
+  return s.replace(/[^\x00-\x7f]/g, "");
+}
+
+/** Go's splitUSTARPath: a prefix (<= 155 bytes) and a name (<= 100 bytes) split at a '/'. */
+function splitUstarPath(name: string): { prefix: string; name: string } | undefined {
+  let length = name.length;
+  if (length <= 100) return undefined;
+  if (length > 156) length = 156;
+  else if (name[length - 1] === "/") length--;
+  const i = name.lastIndexOf("/", length - 1);
+  const nameLength = name.length - i - 1;
+  if (i <= 0 || nameLength > 100 || nameLength === 0 || i > 155) return undefined;
+  return { prefix: name.slice(0, i), name: name.slice(i + 1) };
 }
 
 /** Bytes up to the next 512-byte boundary. */

@@ -50,14 +50,15 @@ test("rootfs-image, --compression none: byte-identical to mender-artifact 3.9 (a
   }
 });
 
-test("module-image (mender-binary-delta), --compression none, meta-data and a state script: byte-identical to mender-artifact 3.9", async (t) => {
+test("module-image (mender-binary-delta), --compression none, meta-data and a non-ASCII-named state script: byte-identical to mender-artifact 3.9", async (t) => {
   if (!needTools(t, "mender-artifact")) return;
   if (!needRoot(t, "byte comparison with mender-artifact assumes files owned by root")) return;
   const dir = tempDir(t);
   const delta = makeFile(path.join(dir, "rootfs.ext4.delta"), 5000, 2);
   const meta = path.join(dir, "meta.json");
   writeFileSync(meta, '{"rootfs_file_size": 8388608, "delta_algorithm": "xdelta3", "note": "<&>"}');
-  const script = path.join(dir, "ArtifactCommit_Leave_50_log");
+  // A non-ASCII description: Go writes a PAX path record and drops the non-ASCII from the ustar name.
+  const script = path.join(dir, "ArtifactCommit_Leave_50_log-é");
   writeFileSync(script, "#!/bin/sh\necho done\n", { mode: 0o750 });
   const theirs = path.join(dir, "theirs.mender");
   ok("mender-artifact", [
