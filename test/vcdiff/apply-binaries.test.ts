@@ -39,7 +39,8 @@ for (const target of TARGETS.filter((t) => t.programs.includes("mender-binary-de
       assert.equal(r.status, 0, r.stderr);
       assert.ok(fs.readFileSync(out).equals(Buffer.from(neu)), `${name}: output differs`);
     }
-    // A wrong source (every byte differs) is refused with exit code 3.
+    // A wrong source (every byte differs) is refused with exit code 3 (host only: qemu runs are slow).
+    if (target.run.length > 0) return;
     fs.writeFileSync(oldFile, old.map((b) => b ^ 0x55));
     const r = runBinary(target, "mender-binary-delta", ["apply", "--source", oldFile, "--delta", deltaFile, "--target", path.join(dir, "x")]);
     assert.equal(r.status, 3, r.stderr);
