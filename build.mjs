@@ -12,7 +12,7 @@ import { inject } from "postject";
 import { isBuiltin } from "node:module";
 import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { copyFileSync, chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, utimesSync } from "node:fs";
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, utimesSync } from "node:fs";
 import path from "node:path";
 import { buildDebs } from "./targets/deb.mjs";
 
@@ -48,18 +48,24 @@ function fail(msg) {
   process.exit(1);
 }
 
-/** The target's Node binary, from the npm registry tarball (no install, no scripts), pinned by integrity. */
+/**
+ * The target's Node binary, from the npm registry tarball (no install, no scripts), pinned by
+ * integrity. Its LICENSE is kept next to it (package/LICENSE): the Debian packages ship it.
+ */
 function nodeBinary(t) {
   const dir = path.join(CACHE, `${t.nodePackage}-${t.nodeVersion}`);
   const bin = path.join(dir, "package", "bin", "node");
-  if (existsSync(bin)) return bin;
+  if (existsSync(bin) && existsSync(path.join(dir, "package", "LICENSE"))) return bin;
+  // A cache from before the LICENSE was kept only gets that added: another build may be copying bin/node.
+  const members = existsSync(bin) ? ["package/LICENSE"] : ["package/bin/node", "package/LICENSE"];
   mkdirSync(dir, { recursive: true });
+  const packDir = mkdtempSync(path.join(dir, ".pack-"));
   log(`fetching ${t.nodePackage}@${t.nodeVersion}`);
-  const [packed] = JSON.parse(execFileSync("npm", ["pack", `${t.nodePackage}@${t.nodeVersion}`, "--json", "--pack-destination", dir],
+  const [packed] = JSON.parse(execFileSync("npm", ["pack", `${t.nodePackage}@${t.nodeVersion}`, "--json", "--pack-destination", packDir],
     { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
   if (packed.integrity !== t.integrity) fail(`${t.nodePackage}@${t.nodeVersion}: integrity ${packed.integrity} does not match the pin ${t.integrity}`);
-  execFileSync("tar", ["-xzf", path.join(dir, packed.filename), "-C", dir, "package/bin/node"]);
-  rmSync(path.join(dir, packed.filename));
+  execFileSync("tar", ["-xzf", path.join(packDir, packed.filename), "-C", dir, ...members]);
+  rmSync(packDir, { recursive: true, force: true });
   return bin;
 }
 

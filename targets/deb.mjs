@@ -17,6 +17,7 @@ import { parseArgs } from "node:util";
 /** Debian's name of each build target's architecture. */
 export const DEB_ARCH = { x86_64: "amd64", aarch64: "arm64", armhf: "armhf" };
 
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const MAINTAINER = "mender-binary-delta maintainers <maintainers@mender-binary-delta.invalid>";
 const HOMEPAGE = "https://mender.io";
 
@@ -98,7 +99,7 @@ export function buildDebs({ targets, dist, outDir, version, epoch, log = () => {
         const spec = PACKAGES[program](path.join(dist, t.arch, program));
         const stage = path.join(stageRoot, `${program}_${debArch}`);
         const file = path.join(outDir, debFileName(program, version, debArch));
-        stagePackage(stage, { name: program, version, debArch, spec });
+        stagePackage(stage, { name: program, version, debArch, spec, nodeLicense: nodeLicense(t) });
         fixTimes(stage, epoch);
         execFileSync("dpkg-deb", ["--root-owner-group", ...compressorArgs(), "--build", stage, file], {
           env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) },
@@ -115,8 +116,15 @@ export function buildDebs({ targets, dist, outDir, version, epoch, log = () => {
   return built;
 }
 
-function stagePackage(stage, { name, version, debArch, spec }) {
-  const files = { ...spec.files, [`usr/share/doc/${name}/copyright`]: [{ text: copyright(name) }, 0o644] };
+/** The license of the Node.js runtime inside the target's binaries, kept by build.mjs next to the cached runtime. */
+function nodeLicense(t) {
+  const file = path.join(ROOT, ".cache", "node", `${t.nodePackage}-${t.nodeVersion}`, "package", "LICENSE");
+  if (!existsSync(file)) throw new Error(`${file} is missing: run 'node build.mjs --arch ${t.arch}' once, it keeps the Node.js license there`);
+  return { version: t.nodeVersion, text: readFileSync(file, "utf8") };
+}
+
+function stagePackage(stage, { name, version, debArch, spec, nodeLicense }) {
+  const files = { ...spec.files, [`usr/share/doc/${name}/copyright`]: [{ text: copyright(name, nodeLicense) }, 0o644] };
   let installedBytes = 0;
   for (const [rel, [source, mode]] of Object.entries(files)) {
     const dest = path.join(stage, rel);
@@ -151,17 +159,24 @@ function stagePackage(stage, { name, version, debArch, spec }) {
   for (const dir of walkDirs(stage)) chmodSync(dir, 0o755);
 }
 
-function copyright(name) {
+/** A machine-readable debian/copyright: ours, and the license of the Node.js runtime the executable contains. */
+function copyright(name, node) {
+  // Continuation lines of a field start with a space; an empty line is written " .".
+  const nodeText = node.text.replace(/\r\n/g, "\n").trimEnd().split("\n").map((l) => (l.trim() === "" ? " ." : ` ${l}`)).join("\n");
   return `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: ${name}
 
 Files: *
 Copyright: mender-binary-delta contributors
+License: Apache-2.0 and Node.js
+Comment: the executable is the Node.js ${node.version} runtime (https://nodejs.org) with this
+ program embedded in it.
+
 License: Apache-2.0
  On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.
-Comment: the executable contains the Node.js runtime (https://nodejs.org),
- MIT licensed, with third-party components under their own permissive licenses
- (see https://github.com/nodejs/node/blob/main/LICENSE).
+
+License: Node.js
+${nodeText}
 `;
 }
 

@@ -124,6 +124,11 @@ for (const target of TARGETS) {
       assert.equal(sha256(installed), sha256(binaryPath(target, program)), `${program}: bytes differ from dist/`);
       assert.equal(statSync(installed).mode & 0o777, 0o755);
       assert.equal(versionOf(target, installed), `${program} ${VERSION}\n`);
+      // The executable is a Node.js runtime: its license has to travel with it.
+      const copyright = readFileSync(path.join(root, "usr/share/doc", program, "copyright"), "utf8");
+      assert.match(copyright, /^License: Apache-2\.0 and Node\.js$/m);
+      assert.match(copyright, new RegExp(`the Node\\.js ${target.nodeVersion.replace(/\./g, "\\.")} runtime`));
+      assert.match(copyright, /^License: Node\.js\n Node\.js is licensed for use as follows:\n \.\n/m);
     }
     rmSync(root, { recursive: true, force: true });
   });
