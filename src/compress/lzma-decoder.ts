@@ -333,7 +333,7 @@ export class LzmaDecoder {
             range = bound;
             probs[i] = p + ((2048 - p) >>> 5);
             // Short rep: one byte from rep0.
-            if (rep0 >= dictSize || (!wrapped && rep0 >= pos)) throw this.badDistance(ip, rep0);
+            if (rep0 >= dictSize || (!wrapped && rep0 >= pos)) throw this.badDistance(ip, rep0, pos);
             let back = pos - rep0 - 1;
             if (back < 0) back += dictLen;
             dict[pos] = dict[back]!;
@@ -522,7 +522,7 @@ export class LzmaDecoder {
           }
         }
       }
-      if (rep0 >= dictSize || (!wrapped && rep0 >= pos)) throw this.badDistance(ip, rep0);
+      if (rep0 >= dictSize || (!wrapped && rep0 >= pos)) throw this.badDistance(ip, rep0, pos);
     }
 
     this.range = range;
@@ -545,8 +545,9 @@ export class LzmaDecoder {
     );
   }
 
-  private badDistance(ip: number, rep0: number): XzError {
-    const have = this.wrapped ? this.dict.length : this.pos;
+  /** `pos`: the decode loop's position (this.pos is only stored when the loop ends). */
+  private badDistance(ip: number, rep0: number, pos: number): XzError {
+    const have = this.wrapped ? this.dict.length : pos;
     return new XzError(
       "corrupt",
       this.inputBase + ip,
