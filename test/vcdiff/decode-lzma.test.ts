@@ -17,7 +17,8 @@ const NEW = mutateImage(OLD, 2);
 
 const same = assertSameBytes;
 
-const MATRIX: string[][] = [...XDELTA3_FLAG_MATRIX, ["-S", "lzma"]];
+/** Plus Mender's documented window size (150 000 bytes: not a power of two). */
+const MATRIX: string[][] = [...XDELTA3_FLAG_MATRIX, ["-S", "lzma"], ["-S", "lzma", "-A", "-W", "150000"]];
 
 test("stock xdelta3 -e (LZMA secondary) flag matrix: byte-exact", async (t) => {
   if (!needTools(t, "xdelta3")) return;
