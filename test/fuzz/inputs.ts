@@ -5,6 +5,7 @@
  */
 import { resealArtifact } from "./artifact-seal";
 import { mutatedInput } from "./mutate";
+import { resealXz } from "./xz-seal";
 import type { TargetName } from "./targets";
 
 /** Largest input: keeps every run fast. */
@@ -15,5 +16,7 @@ export function fuzzInput(target: TargetName, seeds: readonly Uint8Array[], seed
   // Every other Artifact gets checksums that match the mutation: otherwise nearly all mutations
   // stop at the manifest check and the parsers behind it are never reached.
   if (target === "artifact" && index % 2 === 1) return resealArtifact(input);
+  // Same for the CRC32s of the xz headers, index and footer.
+  if (target === "xz" && index % 2 === 1) return resealXz(input);
   return input;
 }
