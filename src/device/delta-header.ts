@@ -36,7 +36,7 @@ function sizeValue(v: unknown, key: string): number | undefined {
   if (v === undefined || v === null) return undefined;
   const n = typeof v === "string" ? Number(v) : v;
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0) {
-    throw new MenderDeltaError(`meta-data ${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    throw new MenderDeltaError(`meta-data ${key} must be a positive integer (bytes, at most ${Number.MAX_SAFE_INTEGER}), got ${JSON.stringify(v)}`);
   }
   return n;
 }
