@@ -54,19 +54,24 @@ export class ClientSandbox {
     }
     this.loops = [a, b];
     this.parts = [path.join(dir, "dev", "mmcblk0p2"), path.join(dir, "dev", "mmcblk0p3")];
-    fs.symlinkSync(a, this.parts[0]);
-    fs.symlinkSync(b, this.parts[1]);
-    this.setModule(moduleCmd);
-    // A module that does nothing, to seed the provides (3.4 rejects bootstrap Artifacts).
-    fs.writeFileSync(path.join(this.modules, "noop-module"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-    fs.writeFileSync(path.join(this.etc, "artifact_info"), "artifact_name=initial\n");
-    // The module's own configuration at its default path (the sandbox's /etc/mender).
-    fs.writeFileSync(path.join(this.etc, "mender-binary-delta.conf"), JSON.stringify({ RootfsPartA: this.parts[0], RootfsPartB: this.parts[1] }, null, 2));
-    fs.writeFileSync(
-      path.join(dir, "mender.conf"),
-      JSON.stringify({ ModuleTimeoutSeconds: 300, ServerURL: "https://127.0.0.1:1" }, null, 2),
-    );
-    this.reset();
+    try {
+      fs.symlinkSync(a, this.parts[0]);
+      fs.symlinkSync(b, this.parts[1]);
+      this.setModule(moduleCmd);
+      // A module that does nothing, to seed the provides (3.4 rejects bootstrap Artifacts).
+      fs.writeFileSync(path.join(this.modules, "noop-module"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      fs.writeFileSync(path.join(this.etc, "artifact_info"), "artifact_name=initial\n");
+      // The module's own configuration at its default path (the sandbox's /etc/mender).
+      fs.writeFileSync(path.join(this.etc, "mender-binary-delta.conf"), JSON.stringify({ RootfsPartA: this.parts[0], RootfsPartB: this.parts[1] }, null, 2));
+      fs.writeFileSync(
+        path.join(dir, "mender.conf"),
+        JSON.stringify({ ModuleTimeoutSeconds: 300, ServerURL: "https://127.0.0.1:1" }, null, 2),
+      );
+      this.reset();
+    } catch (err) {
+      this.close(); // no loop device or mount left behind
+      throw err;
+    }
   }
 
   /** The module the client runs: `cmd` plus the state arguments. */
