@@ -242,7 +242,7 @@ class ArtifactReader {
     this.seen.add(entry.name);
     const compression = compressionOfName(entry.name);
     const where = `${this.path}: ${entry.name}`;
-    const inner = new TarReader(decompress(single(stored), compression), where);
+    const inner = new TarReader(decompress(single(stored), compression, where), where);
     try {
       const first = await inner.next();
       if (first === null || first.name !== "header-info") {
@@ -299,8 +299,6 @@ class ArtifactReader {
         );
       }
       return { formatVersion: 3, headerInfo, payloads, scripts, ...sig, compression, manifest: this.manifest };
-    } catch (err) {
-      throw locate(err, where);
     } finally {
       await inner.close();
     }
@@ -308,7 +306,7 @@ class ArtifactReader {
 
   private async readData(tar: TarReader, entry: TarEntry, payload: PayloadHeader, out: ArtifactInfo["payloadFiles"]): Promise<void> {
     const where = `${this.path}: ${entry.name}`;
-    const inner = new TarReader(decompress(tar.body(), compressionOfName(entry.name)), where);
+    const inner = new TarReader(decompress(tar.body(), compressionOfName(entry.name), where), where);
     const prefix = `data/${String(payload.index).padStart(4, "0")}/`;
     try {
       for (let e = await inner.next(); e !== null; e = await inner.next()) {
@@ -344,8 +342,6 @@ class ArtifactReader {
       // Reading to the very end lets the decompressor check its trailer (gzip CRC and length).
       await inner.drain();
       this.seen.add(entry.name);
-    } catch (err) {
-      throw locate(err, where);
     } finally {
       await inner.close();
     }
@@ -371,13 +367,33 @@ async function* single(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes;
 }
 
-/** The decompressed bytes of `source`, through a Node Transform (errors and early exits propagate). */
-function decompress(source: AsyncIterable<Uint8Array>, kind: Compression): AsyncIterable<Uint8Array> {
-  if (kind === "none") return source;
-  const transform = createDecompressor(kind);
-  return pipeline(source, transform, () => {
-    /* errors surface through the iteration of `transform` */
+/**
+ * The decompressed bytes of `source`, through a Node Transform (errors and early exits propagate).
+ * A decompressor's complaint is bad input: it gets the member's name (`where`). Errors from the
+ * source (a truncated Artifact) already name it and pass unchanged; so does anything a consumer
+ * throws, which never passes through here.
+ */
+async function* decompress(source: AsyncIterable<Uint8Array>, kind: Compression, where: string): AsyncGenerator<Uint8Array> {
+  if (kind === "none") {
+    yield* source;
+    return;
+  }
+  const transform = pipeline(source, createDecompressor(kind), () => {
+    /* errors surface through the iteration of the transform */
   });
+  try {
+    yield* transform;
+  } catch (err) {
+    const artifact = where.slice(0, where.lastIndexOf(": "));
+    if (err instanceof MenderDeltaError) {
+      throw err.message.startsWith(artifact) ? err : new MenderDeltaError(`${where}: ${err.message}; the Artifact is corrupt`);
+    }
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && /^(Z_|ERR_ZSTD|ERR_ZLIB)/.test(code)) {
+      throw new MenderDeltaError(`${where}: cannot decompress (${(err as Error).message}); the Artifact is corrupt`);
+    }
+    throw err;
+  }
 }
 
 async function writeTo(sink: PayloadSink, chunk: Uint8Array): Promise<void> {
@@ -395,16 +411,4 @@ async function endSink(sink: PayloadSink): Promise<void> {
   } else {
     await sink.end?.();
   }
-}
-
-/** Decompressor failures are bad input: give them the member's name. Other errors pass unchanged. */
-function locate(err: unknown, where: string): unknown {
-  if (err instanceof MenderDeltaError) {
-    return err.message.startsWith(where.split(": ")[0]!) ? err : new MenderDeltaError(`${where}: ${err.message}; the Artifact is corrupt`);
-  }
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && /^(Z_|ERR_ZSTD|ERR_ZLIB)/.test(code)) {
-    return new MenderDeltaError(`${where}: cannot decompress (${(err as Error).message}); the Artifact is corrupt`);
-  }
-  return err;
 }

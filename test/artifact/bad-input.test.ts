@@ -264,4 +264,7 @@ test("a consumer's own failure is passed through unchanged", async (t) => {
   const file = craft(tempDir(t));
   const mine = new Error("disk full in the consumer");
   await assert.rejects(readArtifact(file, { onPayloadFile: () => ({ write: () => Promise.reject(mine) }) }), (err) => err === mine);
+  // Also an expected error of the consumer's own: not blamed on the Artifact.
+  const theirs = new MenderDeltaError("cannot write /tmp/out: no space left on device");
+  await assert.rejects(readArtifact(file, { onPayloadFile: () => ({ write: () => Promise.reject(theirs) }) }), (err) => err === theirs);
 });
