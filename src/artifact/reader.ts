@@ -267,6 +267,7 @@ class ArtifactReader {
             if (typeInfos[index]) throw new MenderDeltaError(`${where}: '${e.name}' appears twice`);
             typeInfos[index] = decodeTypeInfo(await inner.readAll(JSON_LIMIT), `${where}: ${e.name}`);
           } else {
+            if (metaData[index] !== undefined) throw new MenderDeltaError(`${where}: '${e.name}' appears twice`);
             metaData[index] = decodeMetaData(await inner.readAll(JSON_LIMIT), `${where}: ${e.name}`);
           }
         } else {

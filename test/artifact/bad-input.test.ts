@@ -213,6 +213,12 @@ test("invalid JSON and invalid header fields", async (t) => {
     craft(dir, { headerMembers: [{ name: "header-info", data: text(HEADER_INFO) }, { name: "headers/0000/type-info", data: text(TYPE_INFO) }, { name: "headers/0000/meta-data", data: text("{]") }] }),
     /meta-data is not valid JSON/,
   );
+  const typeInfo = { name: "headers/0000/type-info", data: text(TYPE_INFO) };
+  const metaData = { name: "headers/0000/meta-data", data: text("{}") };
+  await rejects(craft(dir, { headerMembers: [{ name: "header-info", data: text(HEADER_INFO) }, typeInfo, typeInfo] }), /'headers\/0000\/type-info' appears twice/);
+  await rejects(craft(dir, { headerMembers: [{ name: "header-info", data: text(HEADER_INFO) }, typeInfo, metaData, metaData] }), /'headers\/0000\/meta-data' appears twice/);
+  await rejects(craft(dir, { headerMembers: [{ name: "header-info", data: text(HEADER_INFO) }, { ...typeInfo, name: "headers/0001/type-info" }] }), /belongs to payload 1, but header-info declares 1/);
+  await rejects(craft(dir, { headerMembers: [{ name: "header-info", data: text(HEADER_INFO) }, typeInfo, { name: "headers/0000/files", data: text("{}") }] }), /unexpected member 'headers\/0000\/files'/);
   await rejects(craft(dir, { version: "{format" }), /'version' is not valid JSON/);
   await rejects(craft(dir, { compress: (b) => Buffer.concat([gzipSync(b).subarray(0, 20), text("garbage")]) }), /header.tar.gz: cannot decompress|header.tar.gz.*gzip|incorrect header check|unexpected end/);
 });
