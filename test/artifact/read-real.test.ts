@@ -34,16 +34,18 @@ function setup(t: TestContext): { dir: string; image: Buffer; imagePath: string 
 }
 
 for (const compression of ["none", "gzip", "lzma"]) {
-  test(`mender-artifact rootfs-image, --compression ${compression}: fields, payload bytes, checksums`, async (t) => {
-    if (!needTools(t, "mender-artifact")) return;
+  test(`mender-artifact rootfs-image, --compression ${compression}, RSA-signed: fields, payload bytes, checksums`, async (t) => {
+    if (!needTools(t, "mender-artifact", "openssl")) return;
     const { dir, image, imagePath } = setup(t);
     const out = path.join(dir, "a.mender");
+    const keys = makeKeys(dir);
     ok("mender-artifact", [
-      "write", "rootfs-image", "--compression", compression, "-t", "qemux86-64", "-t", "other-dev", "-n", "release-1", "-f", imagePath, "-o", out,
+      "write", "rootfs-image", "--compression", compression, "-k", keys.rsaKey, "-t", "qemux86-64", "-t", "other-dev", "-n", "release-1", "-f", imagePath, "-o", out,
       "-N", "release-0", "-g", "group-b", "-G", "group-a", "-p", "custom.key:val", "-d", "custom.dep:x", "--software-version", "1.2.3", "--no-progress",
     ]);
-    const { info, files } = await readAll(out);
+    const { info, files } = await readAll(out, { verifyKey: readFileSync(keys.rsaPub) });
     assert.equal(info.formatVersion, 3);
+    assert.equal(info.signatureVerified, true);
     assert.equal(info.compression, compression === "lzma" ? "xz" : compression);
     assert.deepEqual(info.headerInfo, {
       payloadTypes: ["rootfs-image"],
@@ -64,7 +66,6 @@ for (const compression of ["none", "gzip", "lzma"]) {
     assert.equal(p.metaData, null);
     assert.deepEqual(info.payloadFiles, [{ payloadIndex: 0, name: "rootfs.ext4", size: image.length, sha256: sha(image) }]);
     assert.ok(files.get("rootfs.ext4")!.equals(image));
-    assert.equal(info.signed, false);
   });
 }
 
