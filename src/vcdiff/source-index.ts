@@ -167,6 +167,7 @@ export function scanSourceRange(index: SourceIndex, from: number, to: number): A
   const hashes = new Uint32Array(index.shared.blockHashes);
   const anchorShift = 32 - index.shared.anchorBits;
   const gear = GEAR; // a local: outside a bundle each module-binding access is a getter call
+  const words = new Uint32Array(index.shared.source);
   let pairs = new Uint32Array(Math.max(64, Math.ceil(((to - from) / 2 ** index.shared.anchorBits) * 1.25) * 2));
   let n = 0;
   let h = 0;
@@ -179,20 +180,39 @@ export function scanSourceRange(index: SourceIndex, from: number, to: number): A
       continue;
     }
     if (stop - start === BLOCK_SIZE) hashes[block] = blockHash(index.words, start / 4);
-    for (let i = start; i < stop; i++) {
+    // Whole 32-bit words where possible: one load per four bytes (about 2x the byte loop).
+    const wordEnd = LITTLE_ENDIAN ? start + ((stop - start) & ~3) : start;
+    for (let w = start >>> 2, i = start; i < wordEnd; w++, i += 4) {
+      const x = words[w]!;
+      h = ((h << 1) + gear[x & 0xff]!) | 0;
+      if (h >>> anchorShift === 0) pairs = pushAnchor(pairs, n, i, h), n += 2;
+      h = ((h << 1) + gear[(x >>> 8) & 0xff]!) | 0;
+      if (h >>> anchorShift === 0) pairs = pushAnchor(pairs, n, i + 1, h), n += 2;
+      h = ((h << 1) + gear[(x >>> 16) & 0xff]!) | 0;
+      if (h >>> anchorShift === 0) pairs = pushAnchor(pairs, n, i + 2, h), n += 2;
+      h = ((h << 1) + gear[x >>> 24]!) | 0;
+      if (h >>> anchorShift === 0) pairs = pushAnchor(pairs, n, i + 3, h), n += 2;
+    }
+    for (let i = wordEnd; i < stop; i++) {
       h = ((h << 1) + gear[src[i]!]!) | 0;
-      if (h >>> anchorShift === 0) {
-        if (n + 2 > pairs.length) {
-          const grown = new Uint32Array(pairs.length * 2);
-          grown.set(pairs);
-          pairs = grown;
-        }
-        pairs[n++] = i + 1;
-        pairs[n++] = h;
-      }
+      if (h >>> anchorShift === 0) pairs = pushAnchor(pairs, n, i, h), n += 2;
     }
   }
   return { pairs, count: n / 2 };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** Stores anchor (pos, h) at pairs[n], growing the list when full; returns the list. */
+function pushAnchor(pairs: Uint32Array<ArrayBuffer>, n: number, pos: number, h: number): Uint32Array<ArrayBuffer> {
+  if (n + 2 > pairs.length) {
+    const grown = new Uint32Array(pairs.length * 2);
+    grown.set(pairs);
+    pairs = grown;
+  }
+  pairs[n] = pos + 1;
+  pairs[n + 1] = h;
+  return pairs;
 }
 
 /**
