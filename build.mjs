@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, utimesSync } from "node:fs";
 import path from "node:path";
-import { buildDebs } from "./targets/deb.mjs";
+import { buildDebs, commitTime } from "./targets/deb.mjs";
 
 const ROOT = path.dirname(new URL(import.meta.url).pathname);
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -118,10 +118,9 @@ async function buildProgram(t, program, workDir, outDir) {
 }
 
 /** A tar.xz laid out like the original product's release: x86_64/, aarch64/, arm/. Reproducible. */
-function archive(outDir) {
+function archive(outDir, epoch) {
   const stage = path.join(outDir, ".release");
   rmSync(stage, { recursive: true, force: true });
-  const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? gitCommitTime() ?? 0);
   for (const arch of archs) {
     const t = targets[arch];
     mkdirSync(path.join(stage, t.releaseDir), { recursive: true });
@@ -142,14 +141,6 @@ function archive(outDir) {
   log(`release: ${path.relative(process.cwd(), file)}`);
 }
 
-function gitCommitTime() {
-  try {
-    return execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 const outDir = path.resolve(opts.out);
 const workDir = path.join(outDir, ".work");
 rmSync(workDir, { recursive: true, force: true });
@@ -159,9 +150,10 @@ for (const arch of archs) {
   const t = targets[arch];
   for (const program of t.programs) await buildProgram(t, program, workDir, outDir);
 }
-if (!opts["no-archive"]) archive(outDir);
+// One timestamp for every release output: the commit's time, so that rebuilds are byte-identical.
+const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? commitTime(ROOT));
+if (!opts["no-archive"]) archive(outDir, epoch);
 if (!opts["no-archive"] && !opts["no-deb"]) {
-  const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? gitCommitTime() ?? 0);
   try {
     buildDebs({ targets: archs.map((a) => targets[a]), dist: outDir, outDir, version: pkg.version, epoch, log });
   } catch (e) {
