@@ -59,7 +59,7 @@ const CASES: Case[] = [
   { name: "outer member declaring 1 TiB", parts: { outerMembers: [{ name: "data/0001.tar", declaredSize: 2 ** 40, data: text("x") }] }, message: /truncated|ends|header-info declares/ },
   { name: "payload file declaring 2^50 bytes", parts: { dataMembers: [{ name: "rootfs.ext4", declaredSize: 2 ** 50, data: PAYLOAD }] }, message: /truncated|ends/ },
   { name: "payload file declaring 2^62 bytes (beyond exact integers)", parts: { dataMembers: [{ name: "rootfs.ext4", declaredSize: 2 ** 62, data: PAYLOAD }] }, message: /size|truncated|large/ },
-  { name: "header member declaring 8 GiB", parts: { headerMembers: [{ name: "headers/0000/meta-data", declaredSize: 8 * 2 ** 30 - 1, data: text("{}") }] }, message: /8589934591 bytes, more than the \d+ allowed/ },
+  { name: "state script declaring 8 GiB", parts: { headerScripts: [{ name: "scripts/ArtifactInstall_Enter_00", declaredSize: 8 * 2 ** 30 - 1, data: text("#!/bin/sh\n") }] }, message: /8589934591 bytes, more than the \d+ allowed/ },
   // JSON bombs.
   { name: "meta-data nested 300000 levels", parts: { metaData: text(`{"a":${deep(300000)}}`) }, message: /nests \d+ levels/ },
   { name: "header-info nested 5000 levels", parts: { headerInfo: text(JSON.stringify(headerInfo()).replace(/}$/, `,"x":${deep(5000)}}`)) }, message: /nests \d+ levels/ },

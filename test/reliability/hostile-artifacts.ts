@@ -79,6 +79,8 @@ export interface ArtifactParts {
   dataMembers?: RawMember[];
   /** Extra members of header.tar, after the payload headers. */
   headerMembers?: RawMember[];
+  /** Extra members of header.tar right after header-info (where state scripts go). */
+  headerScripts?: RawMember[];
   /** Extra members of the outer tar, after data/0000.tar. */
   outerMembers?: RawMember[];
   /** Manifest names to leave out. */
@@ -98,6 +100,7 @@ export function buildArtifact(p: ArtifactParts = {}): Uint8Array {
   const typeInfo = p.typeInfo ?? text(JSON.stringify({ type: p.typeInfoType ?? type, artifact_provides: { "rootfs-image.version": "release-2" } }));
   const headerTar = tar([
     { name: "header-info", data: headerInfo },
+    ...(p.headerScripts ?? []),
     { name: "headers/0000/type-info", data: typeInfo },
     { name: "headers/0000/meta-data", data: p.metaData ?? new Uint8Array(0) },
     ...(p.headerMembers ?? []),
