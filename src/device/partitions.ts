@@ -58,7 +58,10 @@ function describe(p: string): Partition {
   } catch (err) {
     throw new MenderDeltaError(`partition ${p} does not exist (${(err as Error).message}); check RootfsPartA/B`);
   }
-  return { path: p, realPath, number: partitionNumber(p) };
+  // As the client: udev links (by-partuuid, by-partlabel, ...) and /dev/root are resolved before the
+  // partition number is taken from the name; other paths are taken as written.
+  const named = p.startsWith("/dev/disk/") || p === "/dev/root" ? realPath : p;
+  return { path: p, realPath, number: partitionNumber(named) };
 }
 
 /** The configured A/B partitions with their numbers; they must differ. */
