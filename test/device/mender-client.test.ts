@@ -167,6 +167,11 @@ test("real client: wrong source, corrupted delta, truncated delta, other device 
 
   expectRefused(s, deltaArtifact(s, "otherdev", delta12, sum1, sum2, { deviceType: "other-device" }), /other-device/);
 
+  // U-Boot could not save its environment at boot (canary unset): nothing may be written.
+  s.bootEnv.set({ mender_check_saveenv_canary: "1" });
+  expectRefused(s, deltaArtifact(s, "release-2", delta12, sum1, sum2), /mender_saveenv_canary check/);
+  s.bootEnv.set({ mender_check_saveenv_canary: "0" });
+
   // One byte of the running partition changed (in the image's free space), behind the mount's back.
   const offset = imageBytes - 4096 * 3;
   const fd = fs.openSync(s.loops[0], "r+");
