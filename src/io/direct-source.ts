@@ -79,6 +79,7 @@ function errnoMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Files the fallback warning was printed for (once per file and process). */
 const fallbackWarned = new Set<string>();
 
 class DirectBlockSource implements BlockSource {
@@ -87,6 +88,7 @@ class DirectBlockSource implements BlockSource {
   private fd: number;
   private direct: boolean;
   private readonly allocator = new AlignedAllocator();
+  private readonly onFallback: ((message: string) => void) | undefined;
 
   constructor(
     private readonly path: string,
@@ -110,10 +112,8 @@ class DirectBlockSource implements BlockSource {
     }
   }
 
-  private readonly onFallback: ((message: string) => void) | undefined;
-
   private warnFallback(why: string): void {
-    // Once per file and process: the device program opens the active partition more than once.
+    // The device program opens the active partition more than once per run.
     if (fallbackWarned.has(this.path)) return;
     fallbackWarned.add(this.path);
     this.onFallback?.(
