@@ -112,22 +112,23 @@ function killModuleAt(s: ClientSandbox, state: string, pattern: string): void {
  * kill the module before or after the real fw_setenv, fail without writing, or get killed itself.
  */
 function faultFwSetenv(s: ClientSandbox, state: string, what: "kill-module-before" | "kill-module-after" | "fail" | "killed"): void {
+  // The sandbox's own shim (it points fw_setenv at the file-backed env) is kept and called.
   const shim = path.join(s.bootEnv.binDir, "fw_setenv");
-  const original = fs.readFileSync(shim, "utf8");
-  const realLine = original.split("\n").find((l) => l.startsWith("exec "))!.replace(/^exec /, "");
+  const inner = `${shim}.inner`;
+  fs.renameSync(shim, inner);
   const marker = path.join(work, "fw-marker");
   fs.writeFileSync(marker, "");
   const fired = `echo fired >> '${path.join(work, "fired")}'`;
   const action = {
     "kill-module-before": `${fired}; kill -9 $PPID; exit 1`,
-    "kill-module-after": `${realLine}; rc=$?; ${fired}; kill -9 $PPID; exit $rc`,
+    "kill-module-after": `'${inner}' "$@"; rc=$?; ${fired}; kill -9 $PPID; exit $rc`,
     fail: `${fired}; echo "fw_setenv: Cannot write environment: Input/output error" >&2; exit 1`,
     killed: `${fired}; kill -9 $$`,
   }[what];
   fs.writeFileSync(
     shim,
     `#!/bin/sh\nif [ -f '${marker}' ] && tr '\\0' ' ' < /proc/$PPID/cmdline | grep -q ' ${state}'; then\n` +
-      `  rm -f '${marker}'\n  ${action}\nfi\nexec ${realLine}\n`,
+      `  rm -f '${marker}'\n  ${action}\nfi\nexec '${inner}' "$@"\n`,
     { mode: 0o755 },
   );
 }
