@@ -18,7 +18,7 @@ import {
 import { varintLength, writeVarint } from "../../src/vcdiff/varint";
 import { FILE_HEADER, WindowWriter } from "../../src/vcdiff/window-writer";
 import { needTools } from "../helpers/peers";
-import { assertAblyDecodes, assertXdelta3Decodes, rng, tempDir } from "./encode-oracles";
+import { assertAblyDecodes, assertOurDecoderDecodes, assertXdelta3Decodes, rng, tempDir } from "./encode-oracles";
 
 test("varints are minimal base-128, exact beyond 2^32", () => {
   const cases: [number, number[]][] = [
@@ -159,7 +159,7 @@ function randomDelta(seed: number, source: Uint8Array, windows: number, checksum
   return { delta: Buffer.concat(parts), target: Buffer.concat(targets) };
 }
 
-test("random programs: all 256 opcodes and 9 address modes, decoded by xdelta3 and ably", (t) => {
+test("random programs: all 256 opcodes and 9 address modes, decoded by xdelta3, our decoder and ably", async (t) => {
   if (!needTools(t, "xdelta3")) return;
   const dir = tempDir(t);
   const source = new Uint8Array(5000).map(() => 0);
@@ -176,6 +176,7 @@ test("random programs: all 256 opcodes and 9 address modes, decoded by xdelta3 a
     writeFileSync(path.join(dir, "delta"), withSum.delta);
     writeFileSync(path.join(dir, "target"), withSum.target);
     assertXdelta3Decodes(srcPath, path.join(dir, "delta"), path.join(dir, "target"), path.join(dir, "out"));
+    await assertOurDecoderDecodes(srcPath, path.join(dir, "delta"), path.join(dir, "target"), path.join(dir, "out"));
     const plain = randomDelta(seed, src, 1 + (seed % 4), false);
     assertAblyDecodes(src, plain.delta, plain.target);
     const use = opcodeUse(withSum.delta);
