@@ -17,9 +17,9 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { needRoot, needTools } from "../helpers/peers";
-import { binaryPath, HOST_TARGET } from "../helpers/targets";
 import { ClientSandbox } from "../device/client-sandbox";
 import { makeDelta, makeExt4, moduleCommand, sha256Direct, sha256File } from "../device/fixtures";
+import { copyOfBuiltProgram } from "./built-binary";
 
 const PART_BYTES = 6 << 20;
 const TOOLS = ["mender", "mender-artifact", "fw_printenv", "fw_setenv", "xdelta3", "mke2fs", "losetup", "unshare", "mount"];
@@ -33,15 +33,17 @@ let imageBytes = 0;
 let delta12 = "";
 let ready = false;
 
+let builtCopy: string | null = null;
+
 /** The built program when there is one (as in `npm test`: fast start), else the source via tsx. */
 function moduleCmd(): string[] {
-  const built = binaryPath(HOST_TARGET, "mender-binary-delta");
-  return fs.existsSync(built) ? [built] : moduleCommand();
+  return builtCopy ? [builtCopy] : moduleCommand();
 }
 
 before(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-faults-"));
   if (process.getuid?.() !== 0) return;
+  builtCopy = copyOfBuiltProgram(work);
   if (!TOOLS.every((t) => ["/usr/bin", "/bin", "/sbin", "/usr/sbin"].some((d) => fs.existsSync(`${d}/${t}`)))) return;
   const v1 = path.join(work, "v1.ext4");
   const v2 = path.join(work, "v2.ext4");

@@ -15,6 +15,7 @@ import { test } from "node:test";
 import { needTools } from "../helpers/peers";
 import { binaryPath, HOST_TARGET, ROOT } from "../helpers/targets";
 import { Rng } from "../vcdiff/helpers";
+import { copyOfBuiltProgram } from "./built-binary";
 
 const MiB = 1 << 20;
 const CHUNK = 4096;
@@ -49,10 +50,12 @@ function targetDir(fallback: string): string {
   return fallback;
 }
 
+let builtCopy: string | null | undefined;
+
 /** The built host binary when there is one (as in `npm test`), else the source through tsx. */
-function deviceCommand(): { cmd: string[]; what: string } {
-  const built = binaryPath(HOST_TARGET, "mender-binary-delta");
-  if (fs.existsSync(built)) return { cmd: [built], what: path.relative(ROOT, built) };
+function deviceCommand(work: string): { cmd: string[]; what: string } {
+  if (builtCopy === undefined) builtCopy = copyOfBuiltProgram(work);
+  if (builtCopy) return { cmd: [builtCopy], what: `${path.relative(ROOT, binaryPath(HOST_TARGET, "mender-binary-delta"))} (a copy)` };
   const loader = path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs");
   return { cmd: [process.execPath, "--import", `file://${loader}`, path.join(ROOT, "src", "cli", "device.ts")], what: "tsx src/cli/device.ts" };
 }
@@ -77,7 +80,7 @@ function measure(work: string, outDir: string, sizeMiB: number, seed: number): M
   const enc = spawnSync("xdelta3", ["-e", "-0", "-S", "none", "-f", "-s", oldImage, newImage, delta], { encoding: "utf8" });
   assert.equal(enc.status, 0, `xdelta3 -e failed: ${enc.stderr}`);
   try {
-    const { cmd } = deviceCommand();
+    const { cmd } = deviceCommand(work);
     const t0 = Date.now();
     const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KIB=%M", ...cmd, "apply", "--source", oldImage, "--delta", delta, "--target", target], {
       encoding: "utf8",
@@ -102,7 +105,7 @@ test("decoder peak RSS is the same for a 512 MiB and a 2 GiB image", (t) => {
   try {
     const small = measure(work, out, 512, 512);
     const large = measure(work, out, 2048, 2048);
-    const { what } = deviceCommand();
+    const { what } = deviceCommand(work);
     for (const m of [small, large]) {
       process.stdout.write(
         `resource bounds: ${what} apply, ${m.sizeMiB} MiB image, ${m.deltaBytes}-byte delta: peak RSS ${m.peakMiB.toFixed(1)} MiB, ${m.seconds.toFixed(1)} s\n`,
