@@ -104,8 +104,7 @@ export async function encodeVcdiff(
   };
   let sink: Sink | undefined;
   try {
-    loadSource(sourcePath, shared);
-    await buildIndex(runner, shared);
+    await buildIndex(runner, shared, (onLoaded) => loadSource(sourcePath, shared, onLoaded));
     const t1 = Date.now();
     stats.indexMs = t1 - t0;
     sink = await openSink(out);
@@ -172,7 +171,7 @@ function allocateIndex(file: string, params: IndexParams): SourceIndexShared {
 }
 
 /** Index phase 1: the source into shared memory, zero blocks only marked (source-index.ts). */
-function loadSource(file: string, shared: SourceIndexShared): void {
+function loadSource(file: string, shared: SourceIndexShared, onLoaded: (bytes: number) => void): void {
   const size = shared.sourceSize;
   const fd = openForReading(file, "source (old image)");
   try {
@@ -189,6 +188,7 @@ function loadSource(file: string, shared: SourceIndexShared): void {
       }
       loader.add(chunk.subarray(0, want), loaded);
       loaded += want;
+      onLoaded(loaded);
     }
   } finally {
     fs.closeSync(fd);
@@ -276,9 +276,23 @@ class WorkerRunner implements JobRunner {
  * source order into shared memory, insert them with each lane owning a share of the buckets, and
  * build the block table here meanwhile. The index comes out the same for any number of lanes.
  */
-async function buildIndex(runner: JobRunner, shared: SourceIndexShared): Promise<void> {
-  const ranges = sourceRanges(shared.sourceSize, runner.lanes * 2);
-  const scans = await Promise.all(ranges.map(([from, to], i) => runner.call(i % runner.lanes, { type: "scan", from, to })));
+async function buildIndex(
+  runner: JobRunner, shared: SourceIndexShared, load: (onLoaded: (bytes: number) => void) => void,
+): Promise<void> {
+  // Each range is scanned as soon as it is loaded, while the main thread reads on.
+  const ranges = sourceRanges(shared.sourceSize, runner.lanes * 4);
+  const pending: Promise<EncodeReply>[] = [];
+  const dispatch = (loaded: number): void => {
+    while (pending.length < ranges.length && ranges[pending.length]![1] <= loaded) {
+      const [from, to] = ranges[pending.length]!;
+      const call = runner.call(pending.length % runner.lanes, { type: "scan", from, to });
+      call.catch(() => { /* reported by Promise.all below, or moot once loading failed */ });
+      pending.push(call);
+    }
+  };
+  load(dispatch);
+  dispatch(Infinity);
+  const scans = await Promise.all(pending);
   let total = 0;
   for (const r of scans) if (r.type === "scanned") total += r.count;
   const pairs = new Uint32Array(runner.lanes > 1 ? new SharedArrayBuffer(Math.max(8, total * 8)) : new ArrayBuffer(Math.max(8, total * 8)));
