@@ -5,7 +5,8 @@
  * written as regression files (test/fuzz/regressions/<target>/<sha256 prefix>.bin).
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { fuzzInput } from "./inputs";
@@ -112,6 +113,7 @@ function runSegment(job: FuzzJob, first: number, count: number, report: FuzzRepo
     verifyKey: job.verifyKey,
     xzOracle: job.xzOracle,
     progress,
+    scratch: mkdtempSync(path.join(os.tmpdir(), `mbd-fuzz-${job.target}-`)),
   };
   const inputAt = (index: number): Uint8Array =>
     job.inputs ? job.inputs[index]! : fuzzInput(job.target, job.seeds, job.seed, index);
@@ -123,7 +125,7 @@ function runSegment(job: FuzzJob, first: number, count: number, report: FuzzRepo
     const finish = (): void => {
       settled = true;
       clearInterval(watchdog);
-      void worker.terminate();
+      void worker.terminate().finally(() => rmSync(workerJob.scratch, { recursive: true, force: true }));
     };
     const stop = (kind: Finding["kind"], message: string): void => {
       if (settled) return;

@@ -3,9 +3,6 @@
  * through shared memory, which input it is on and since when. The main thread terminates it when
  * one input takes too long (a hang) and starts a new worker after that input.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
 import { MenderDeltaError } from "../../src/errors";
 import { fuzzInput } from "./inputs";
@@ -25,6 +22,8 @@ export interface WorkerJob {
   xzOracle?: boolean;
   /** Int32 [0]: index of the input running (-1 idle); Float64 [1]: Date.now() when it started. */
   progress: SharedArrayBuffer;
+  /** Scratch directory, made and removed by the main thread (a stopped worker cannot clean up). */
+  scratch: string;
 }
 
 export interface Finding {
@@ -49,7 +48,7 @@ export interface InputResult {
 async function main(job: WorkerJob): Promise<void> {
   const current = new Int32Array(job.progress, 0, 1);
   const startedAt = new Float64Array(job.progress, 8, 1);
-  const scratch = mkdtempSync(path.join(os.tmpdir(), `mbd-fuzz-${job.target}-`));
+  const scratch = job.scratch;
   try {
     const count = job.inputs ? job.inputs.length : job.count;
     for (let k = 0; k < count; k++) {
@@ -79,7 +78,6 @@ async function main(job: WorkerJob): Promise<void> {
     }
   } finally {
     Atomics.store(current, 0, -1);
-    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
