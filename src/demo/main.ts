@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { readArtifact, readArtifactHeaders, writeArtifact } from "../artifact";
-import { downloadStreaming, makeFileDevice, runModuleSync } from "../../test/device/fixtures";
+import { downloadStreaming, makeFileDevice, runModuleSync } from "./simulated-device";
 
 const dist = path.resolve(__dirname, "..", "..", "dist", "x86_64");
 const GENERATOR = path.join(dist, "mender-binary-delta-generator");
@@ -155,7 +155,6 @@ async function story(work: string): Promise<void> {
     metaData: payload.metaData ?? {},
   }, PART_BYTES);
   const { env, tree, partB } = device;
-  process.env.MBD_MODULE = MODULE;
   const showEnv = (): string => Object.entries(device.readEnv()).filter(([k]) => k !== "mender_boot_part_hex").map(([k, v]) => `${k}=${v}`).join(" ");
   say(`   boot env: ${showEnv()}`);
 
@@ -164,11 +163,11 @@ async function story(work: string): Promise<void> {
   await readArtifact(delta, { onPayloadFile: () => ({ write: (c: Uint8Array) => void chunks.push(Buffer.from(c)) }) });
   const deltaBytes = Buffer.concat(chunks);
   const step = (state: string): string => {
-    const r = runModuleSync(state, tree, env);
+    const r = runModuleSync(state, tree, env, [MODULE]);
     if (r.status !== 0) fail(`${state} failed:\n${r.stderr}`);
     return r.stdout.trim();
   };
-  const dl = await downloadStreaming(tree, env, { name: payload.files[0]!.name, data: deltaBytes });
+  const dl = await downloadStreaming(tree, env, { name: payload.files[0]!.name, data: deltaBytes }, false, [MODULE]);
   if (dl.status !== 0) fail(`Download failed:\n${dl.stderr}`);
   say(`   Download: ${kib(deltaBytes.length)} of delta streamed into partition B`);
   step("ArtifactInstall");
