@@ -1,12 +1,16 @@
 /**
  * The encoder's worker task. A worker answers jobs from the main thread one at a time, in order:
- * scan a source range for anchors, insert the anchors of its share of buckets, encode a window
+ * load a source range into shared memory and scan it for anchors, insert the anchors of its share of buckets, encode a window
  * (bytes moved back, not copied). Source and index are shared memory, never copied.
  */
 import fs from "node:fs";
 import type { MessagePort } from "node:worker_threads";
 import type { MatchParams, WindowMatchStats } from "./match-window";
-import { insertAnchors, scanSourceRange, SourceIndex, type SourceIndexShared } from "./source-index";
+import { MenderDeltaError } from "../errors";
+import { GEAR_SPAN } from "./gear-hash";
+import {
+  insertAnchors, scanSourceRange, SourceIndex, SourceLoader, type AnchorList, type SourceIndexShared,
+} from "./source-index";
 import { WindowEncoder } from "./window-encoder";
 
 export interface EncodeWindowsRequest {
@@ -16,10 +20,11 @@ export interface EncodeWindowsRequest {
   windowSize: number;
   checksum: boolean;
   targetPath: string;
+  sourcePath: string;
 }
 
 export type EncodeJob =
-  | { type: "scan"; from: number; to: number }
+  | { type: "load"; from: number; to: number }
   | { type: "insert"; pairs: Uint32Array; count: number; part: number; parts: number }
   | { type: "window"; start: number; length: number }
   | { type: "close" };
@@ -35,6 +40,9 @@ export class EncodeJobRunner {
   private readonly index: SourceIndex;
   private encoder: WindowEncoder | undefined;
   private fd = -1;
+  private sourceFd = -1;
+  private loader: SourceLoader | undefined;
+  private chunk: Buffer | undefined;
 
   constructor(private readonly request: EncodeWindowsRequest) {
     this.index = new SourceIndex(request.index);
@@ -42,8 +50,8 @@ export class EncodeJobRunner {
 
   run(job: Exclude<EncodeJob, { type: "close" }>): { reply: EncodeReply; transfer: ArrayBuffer[] } {
     switch (job.type) {
-      case "scan": {
-        const list = scanSourceRange(this.index, job.from, job.to);
+      case "load": {
+        const list = this.loadAndScan(job.from, job.to);
         return { reply: { type: "scanned", pairs: list.pairs, count: list.count }, transfer: [list.pairs.buffer as ArrayBuffer] };
       }
       case "insert":
@@ -59,9 +67,50 @@ export class EncodeJobRunner {
     }
   }
 
+  /** Index phases 1 and 2 for source bytes [from, to): read with positional reads, then scan. */
+  private loadAndScan(from: number, to: number): AnchorList {
+    const r = this.request;
+    if (this.sourceFd < 0) this.sourceFd = openOrExplain(r.sourcePath, "source (old image)");
+    this.loader ??= new SourceLoader(r.index);
+    const chunk = (this.chunk ??= Buffer.allocUnsafe(LOAD_CHUNK));
+    const before = Buffer.alloc(Math.min(from, GEAR_SPAN));
+    readFully(this.sourceFd, before, from - before.length, r.sourcePath);
+    for (let at = from; at < to; at += LOAD_CHUNK) {
+      const piece = chunk.subarray(0, Math.min(LOAD_CHUNK, to - at));
+      readFully(this.sourceFd, piece, at, r.sourcePath);
+      this.loader.add(piece, at);
+    }
+    return scanSourceRange(this.index, from, to, before);
+  }
+
   close(): void {
     if (this.fd >= 0) fs.closeSync(this.fd);
+    if (this.sourceFd >= 0) fs.closeSync(this.sourceFd);
     this.fd = -1;
+    this.sourceFd = -1;
+  }
+}
+
+/** Source bytes are read in pieces of this size (a multiple of 4096). */
+const LOAD_CHUNK = 4 * 1024 * 1024;
+
+function openOrExplain(file: string, what: string): number {
+  try {
+    return fs.openSync(file, "r");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new MenderDeltaError(`cannot open the ${what} ${file}: ${code}; check the path and its permissions`);
+  }
+}
+
+function readFully(fd: number, into: Buffer, position: number, file: string): void {
+  let got = 0;
+  while (got < into.length) {
+    const n = fs.readSync(fd, into, got, into.length - got, position + got);
+    if (n === 0) {
+      throw new MenderDeltaError(`source (old image) ${file} ended at byte ${position + got}: was it truncated while being read?`);
+    }
+    got += n;
   }
 }
 

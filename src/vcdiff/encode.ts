@@ -24,7 +24,7 @@ import { EncodeJobRunner, type EncodeJob, type EncodeReply, type EncodeWindowsRe
 import { DEFAULT_LEVEL, levelParams, MAX_LEVEL, MIN_LEVEL } from "./levels";
 import type { WindowMatchStats } from "./match-window";
 import {
-  buildBlockIndex, MAX_SOURCE_SIZE, SourceIndex, SourceLoader, sourceRanges, type IndexParams, type SourceIndexShared,
+  buildBlockIndex, MAX_SOURCE_SIZE, SourceIndex, sourceRanges, type IndexParams, type SourceIndexShared,
 } from "./source-index";
 import { FILE_HEADER } from "./window-writer";
 
@@ -64,7 +64,6 @@ export interface EncodeStats {
   windowSize: number;
 }
 
-const LOAD_CHUNK = 16 * 1024 * 1024;
 
 /** Encodes the delta from `sourcePath` to `targetPath` into `out` (a file path or a stream). */
 export async function encodeVcdiff(
@@ -93,9 +92,8 @@ export async function encodeVcdiff(
   const windows = Math.max(1, Math.ceil(targetSize / windowSize));
   const shared = allocateIndex(sourcePath, params.index);
   const request: EncodeWindowsRequest = {
-    task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath,
+    task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath, sourcePath,
   };
-  // Workers start while the source loads; they get the shared memory, which fills meanwhile.
   const runner: JobRunner = threads <= 1 ? new LocalRunner(request) : new WorkerRunner(request, threads);
   const stats: EncodeStats = {
     sourceSize: shared.sourceSize, targetSize, deltaSize: 0, windows,
@@ -104,7 +102,7 @@ export async function encodeVcdiff(
   };
   let sink: Sink | undefined;
   try {
-    await buildIndex(runner, shared, (onLoaded) => loadSource(sourcePath, shared, onLoaded));
+    await buildIndex(runner, shared);
     const t1 = Date.now();
     stats.indexMs = t1 - t0;
     sink = await openSink(out);
@@ -167,31 +165,6 @@ function allocateIndex(file: string, params: IndexParams): SourceIndexShared {
       `cannot allocate memory to index the ${size}-byte source ${file} (${(err as Error).message}); `
       + "the encoder needs up to about 1.3x the source size in RAM at level 6 (see docs/encoder.md): free memory or use level 1-3",
     );
-  }
-}
-
-/** Index phase 1: the source into shared memory, zero blocks only marked (source-index.ts). */
-function loadSource(file: string, shared: SourceIndexShared, onLoaded: (bytes: number) => void): void {
-  const size = shared.sourceSize;
-  const fd = openForReading(file, "source (old image)");
-  try {
-    const loader = new SourceLoader(shared);
-    const chunk = Buffer.allocUnsafe(Math.min(LOAD_CHUNK, Math.max(size, 1)));
-    let loaded = 0;
-    while (loaded < size) {
-      const want = Math.min(LOAD_CHUNK, size - loaded);
-      let got = 0;
-      while (got < want) {
-        const n = fs.readSync(fd, chunk, got, want - got, loaded + got);
-        if (n === 0) throw new MenderDeltaError(`source (old image) ${file} ended at byte ${loaded + got} of ${size}: was it truncated while being read?`);
-        got += n;
-      }
-      loader.add(chunk.subarray(0, want), loaded);
-      loaded += want;
-      onLoaded(loaded);
-    }
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
@@ -276,22 +249,10 @@ class WorkerRunner implements JobRunner {
  * source order into shared memory, insert them with each lane owning a share of the buckets, and
  * build the block table here meanwhile. The index comes out the same for any number of lanes.
  */
-async function buildIndex(
-  runner: JobRunner, shared: SourceIndexShared, load: (onLoaded: (bytes: number) => void) => void,
-): Promise<void> {
-  // Each range is scanned as soon as it is loaded, while the main thread reads on.
+async function buildIndex(runner: JobRunner, shared: SourceIndexShared): Promise<void> {
+  // Phases 1-2: every lane loads and scans its ranges (reads in parallel, no copy through here).
   const ranges = sourceRanges(shared.sourceSize, runner.lanes * 4);
-  const pending: Promise<EncodeReply>[] = [];
-  const dispatch = (loaded: number): void => {
-    while (pending.length < ranges.length && ranges[pending.length]![1] <= loaded) {
-      const [from, to] = ranges[pending.length]!;
-      const call = runner.call(pending.length % runner.lanes, { type: "scan", from, to });
-      call.catch(() => { /* reported by Promise.all below, or moot once loading failed */ });
-      pending.push(call);
-    }
-  };
-  load(dispatch);
-  dispatch(Infinity);
+  const pending = ranges.map(([from, to], i) => runner.call(i % runner.lanes, { type: "load", from, to }));
   const scans = await Promise.all(pending);
   let total = 0;
   for (const r of scans) if (r.type === "scanned") total += r.count;

@@ -14,9 +14,9 @@
  * Positions are stored +1 in Uint32Arrays, 0 meaning empty, so sources are limited to 4 GiB.
  *
  * Building, in phases that parallelise and still give the same index for any thread count:
- * 1. SourceLoader (main thread): reads the source, copies non-zero blocks into shared memory and
+ * 1. SourceLoader (any thread, disjoint ranges): copies non-zero blocks into shared memory and
  *    marks zero blocks.
- * 2. scanSourceRange (any thread, disjoint ranges): anchors of the range as a (pos, hash) list,
+ * 2. scanSourceRange (the same thread, right after): anchors of the range as a (pos, hash) list,
  *    and the hash of every block into `blockHashes`.
  * 3. insertAnchors (any thread, disjoint sets of buckets): the lists in source order into the
  *    buckets a thread owns; so every bucket receives its anchors in source order.
@@ -107,15 +107,15 @@ export function indexMemoryBytes(sourceSize: number, params: IndexParams): numbe
 }
 
 /**
- * Phase 1: takes the source chunk by chunk in order (`add(chunk, at)`, chunks a multiple of 4096
- * bytes but the last). All-zero blocks are not copied into the shared buffer: its pages stay
- * untouched, so the free space of an image (or a sparse file) costs neither RAM nor page faults.
+ * Phase 1: puts source bytes into the shared buffer (`add(chunk, at)`, `at` block aligned, chunks
+ * a multiple of 4096 bytes but the source's last). All-zero blocks are only marked, not copied: the
+ * buffer's pages stay untouched, so the free space of an image (or a sparse file) costs neither RAM
+ * nor page faults. Disjoint parts of the source may be added from different threads.
  */
 export class SourceLoader {
   private readonly view: Uint8Array;
   private readonly zero: Uint8Array;
   private readonly zeroBlock = Buffer.alloc(BLOCK_SIZE);
-  private loaded = 0;
 
   constructor(shared: SourceIndexShared) {
     this.view = new Uint8Array(shared.source);
@@ -123,7 +123,6 @@ export class SourceLoader {
   }
 
   add(chunk: Buffer, at: number): void {
-    if (at !== this.loaded) throw new Error(`source chunk at ${at}, expected ${this.loaded}`);
     let runStart = 0; // start of the current run of non-zero blocks, copied in one go
     for (let off = 0; off < chunk.length; off += BLOCK_SIZE) {
       const len = Math.min(BLOCK_SIZE, chunk.length - off);
@@ -134,7 +133,6 @@ export class SourceLoader {
       }
     }
     if (runStart < chunk.length) this.view.set(chunk.subarray(runStart), at + runStart);
-    this.loaded = at + chunk.length;
   }
 }
 
@@ -158,10 +156,10 @@ export function sourceRanges(size: number, parts: number): [number, number][] {
 
 /**
  * Phase 2: anchors of source bytes [from, to) (block aligned) in source order, and block hashes.
- * The gear hash is warmed up on the 32 bytes before `from`, so ranges give the same anchors as one
- * pass over everything.
+ * The gear hash is warmed up on the 32 bytes before `from` (`before`, when another thread may still
+ * be loading them), so ranges give the same anchors as one pass over everything.
  */
-export function scanSourceRange(index: SourceIndex, from: number, to: number): AnchorList {
+export function scanSourceRange(index: SourceIndex, from: number, to: number, before?: Uint8Array): AnchorList {
   const src = index.source;
   const zero = new Uint8Array(index.shared.zeroBlocks);
   const hashes = new Uint32Array(index.shared.blockHashes);
@@ -171,7 +169,8 @@ export function scanSourceRange(index: SourceIndex, from: number, to: number): A
   let pairs = new Uint32Array(Math.max(64, Math.ceil(((to - from) / 2 ** index.shared.anchorBits) * 1.25) * 2));
   let n = 0;
   let h = 0;
-  for (let i = Math.max(0, from - GEAR_SPAN); i < from; i++) h = ((h << 1) + gear[src[i]!]!) | 0;
+  if (before !== undefined) for (let i = 0; i < before.length; i++) h = ((h << 1) + gear[before[i]!]!) | 0;
+  else for (let i = Math.max(0, from - GEAR_SPAN); i < from; i++) h = ((h << 1) + gear[src[i]!]!) | 0;
   for (let start = from; start < to; start += BLOCK_SIZE) {
     const stop = Math.min(start + BLOCK_SIZE, to);
     const block = start / BLOCK_SIZE;
