@@ -98,14 +98,6 @@ export class SourceIndex {
   }
 }
 
-/** Memory the index needs for a source of `sourceSize` bytes, source copy included. */
-export function indexMemoryBytes(sourceSize: number, params: IndexParams): number {
-  const anchors = Math.max(1, Math.ceil(sourceSize / 2 ** params.anchorBits));
-  const entries = 2 ** Math.max(4, Math.ceil(Math.log2(anchors / params.bucketSize))) * params.bucketSize;
-  const blocks = Math.ceil(sourceSize / BLOCK_SIZE);
-  return sourceSize + entries * 8 + 2 ** Math.max(4, Math.ceil(Math.log2(blocks * 2 + 1))) * 8;
-}
-
 /**
  * Phase 1: puts source bytes into the shared buffer (`add(chunk, at)`, `at` block aligned, chunks
  * a multiple of 4096 bytes but the source's last). All-zero blocks are only marked, not copied: the
