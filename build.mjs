@@ -117,7 +117,7 @@ async function buildProgram(t, program, workDir, outDir) {
   log(`${t.arch}: ${version} (node ${t.nodeVersion})`);
 }
 
-/** A tar.xz laid out like the original product's release: x86_64/, aarch64/, arm/. Reproducible. */
+/** A tar.xz laid out like the original product's release: x86_64/, aarch64/, arm/, plus the licenses. Reproducible. */
 function archive(outDir, epoch) {
   const stage = path.join(outDir, ".release");
   rmSync(stage, { recursive: true, force: true });
@@ -130,8 +130,15 @@ function archive(outDir, epoch) {
       chmodSync(dest, 0o755);
     }
   }
+  // The licenses travel with the binaries: ours, and that of each Node runtime inside them.
+  copyFileSync(path.join(ROOT, "LICENSE"), path.join(stage, "LICENSE"));
+  mkdirSync(path.join(stage, "licenses"));
+  for (const t of new Map(archs.map((a) => [targets[a].nodeVersion, targets[a]])).values()) {
+    copyFileSync(path.join(CACHE, `${t.nodePackage}-${t.nodeVersion}`, "package", "LICENSE"),
+      path.join(stage, "licenses", `node-v${t.nodeVersion}.LICENSE`));
+  }
   const file = path.join(outDir, `mender-binary-delta-${pkg.version}.tar.xz`);
-  const dirs = archs.map((a) => targets[a].releaseDir).sort();
+  const dirs = ["LICENSE", "licenses", ...archs.map((a) => targets[a].releaseDir)].sort();
   const tar = execFileSync("tar", ["--sort=name", `--mtime=@${epoch}`, "--owner=0", "--group=0", "--numeric-owner",
     "--mode=u+rwX,go+rX,go-w", "--format=gnu", "-cf", "-", "-C", stage, ...dirs], { maxBuffer: 2 ** 31 });
   // Fixed block size and thread count: xz's output then depends only on the input bytes.

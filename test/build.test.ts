@@ -41,16 +41,17 @@ test("two builds from the same commit give byte-identical binaries", { timeout: 
   }
 });
 
-test("the release archive holds x86_64/, aarch64/, arm/ with the built programs, mode 0755", (t) => {
+test("the release archive holds x86_64/, aarch64/, arm/ with the built programs (mode 0755) and the licenses", (t) => {
   if (!requireBuilt(t, ARCHIVE)) return;
   const list = spawnSync("tar", ["-tvJf", ARCHIVE], { encoding: "utf8", maxBuffer: 1 << 24 });
   assert.equal(list.status, 0, list.stderr);
   const files = list.stdout.trim().split("\n").filter((l) => l.startsWith("-"))
     .map((l) => { const f = l.split(/\s+/); return { mode: f[0], owner: f[1], name: f[f.length - 1]! }; });
-  const expected = TARGETS.flatMap((tg) => tg.programs.map((p) => `${tg.releaseDir}/${p}`)).sort();
-  assert.deepEqual(files.map((f) => f.name).sort(), expected);
+  const programs = TARGETS.flatMap((tg) => tg.programs.map((p) => `${tg.releaseDir}/${p}`));
+  const licenses = ["LICENSE", ...new Set(TARGETS.map((tg) => `licenses/node-v${tg.nodeVersion}.LICENSE`))];
+  assert.deepEqual(files.map((f) => f.name).sort(), [...programs, ...licenses].sort());
   for (const f of files) {
-    assert.equal(f.mode, "-rwxr-xr-x", f.name);
+    assert.equal(f.mode, programs.includes(f.name) ? "-rwxr-xr-x" : "-rw-r--r--", f.name);
     assert.equal(f.owner, "0/0", f.name);
   }
   const out = mkdtempSync(path.join(tmpdir(), "mbd-release-"));
@@ -64,6 +65,8 @@ test("the release archive holds x86_64/, aarch64/, arm/ with the built programs,
         assert.equal(statSync(extracted).mode & 0o777, 0o755);
       }
     }
+    assert.deepEqual(readFileSync(path.join(out, "LICENSE")), readFileSync(path.join(ROOT, "LICENSE")));
+    assert.match(readFileSync(path.join(out, "licenses", `node-v${TARGETS[0]!.nodeVersion}.LICENSE`), "utf8"), /Node\.js is licensed/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
