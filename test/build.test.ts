@@ -6,27 +6,20 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DIST, ROOT, TARGETS, binaryPath } from "./helpers/targets";
-import { REQUIRE_PEERS } from "./helpers/peers";
+import { needBuilt } from "./helpers/peers";
 
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const ARCHIVE = path.join(DIST, `mender-binary-delta-${VERSION}.tar.xz`);
 
 const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
 
-function requireBuilt(t: import("node:test").TestContext, file: string): boolean {
-  if (existsSync(file)) return true;
-  if (REQUIRE_PEERS) assert.fail(`${file} was not built (run node build.mjs)`);
-  t.skip(`${file} not built`);
-  return false;
-}
-
 test("two builds from the same commit give byte-identical binaries", { timeout: 900_000 }, (t) => {
   const firsts = TARGETS.flatMap((tg) => tg.programs.map((p) => binaryPath(tg, p)));
-  if (!firsts.every((f) => requireBuilt(t, f))) return;
+  if (!needBuilt(t, ...firsts)) return;
   const out = mkdtempSync(path.join(tmpdir(), "mbd-rebuild-"));
   try {
     const r = spawnSync(process.execPath, ["build.mjs", "--out", out, "--no-archive", "--quiet"], { cwd: ROOT, encoding: "utf8" });
@@ -42,7 +35,7 @@ test("two builds from the same commit give byte-identical binaries", { timeout: 
 });
 
 test("the release archive holds x86_64/, aarch64/, arm/ with the built programs (mode 0755) and the licenses", (t) => {
-  if (!requireBuilt(t, ARCHIVE)) return;
+  if (!needBuilt(t, ARCHIVE)) return;
   const list = spawnSync("tar", ["-tvJf", ARCHIVE], { encoding: "utf8", maxBuffer: 1 << 24 });
   assert.equal(list.status, 0, list.stderr);
   const files = list.stdout.trim().split("\n").filter((l) => l.startsWith("-"))

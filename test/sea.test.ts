@@ -4,12 +4,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { TARGETS, binaryPath, runBinary, ROOT } from "./helpers/targets";
-import { needTools, REQUIRE_PEERS } from "./helpers/peers";
+import { needBuilt, needTools } from "./helpers/peers";
 
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
@@ -17,11 +16,7 @@ for (const target of TARGETS) {
   for (const program of target.programs) {
     const exe = binaryPath(target, program);
     test(`${target.arch} ${program}`, async (t) => {
-      if (!existsSync(exe)) {
-        if (REQUIRE_PEERS) assert.fail(`${exe} was not built (run node build.mjs)`);
-        t.skip(`${exe} not built`);
-        return;
-      }
+      if (!needBuilt(t, exe)) return;
       if (target.run.length > 0 && !needTools(t, target.run[0]!)) return;
 
       await t.test("--version prints '<program> <version>', exit 0, nothing on stderr", () => {

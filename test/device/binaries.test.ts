@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { REQUIRE_PEERS, needRoot, needTools } from "../helpers/peers";
+import { needBuilt, needRoot, needTools } from "../helpers/peers";
 import { HOST_TARGET, TARGETS, binaryPath, type Target } from "../helpers/targets";
 import { ClientSandbox } from "./client-sandbox";
 import { downloadStreaming, makeDelta, makeExt4, makeFileDevice, runModuleSync, sha256Direct, sha256File } from "./fixtures";
@@ -37,13 +37,7 @@ after(() => fs.rmSync(work, { recursive: true, force: true }));
 /** The module command for a target's built binary, or undefined (skipped loudly) when not built. */
 function builtModule(t: import("node:test").TestContext, target: Target): string[] | undefined {
   const bin = binaryPath(target, "mender-binary-delta");
-  if (!fs.existsSync(bin)) {
-    const msg = `${bin} is not built (node build.mjs --arch ${target.arch} --no-archive)`;
-    if (REQUIRE_PEERS) throw new Error(`${msg}; REQUIRE_PEERS=1 forbids skipping`);
-    process.stderr.write(`SKIPPED: ${msg}\n`);
-    t.skip(msg);
-    return undefined;
-  }
+  if (!needBuilt(t, bin)) return undefined;
   if (target.run.length > 0 && !needTools(t, target.run[0]!)) return undefined;
   return [...target.run, bin];
 }

@@ -4,6 +4,7 @@
  * message, except under REQUIRE_PEERS=1 (CI), where a missing peer is a failure.
  */
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import type { TestContext } from "node:test";
 
 export const REQUIRE_PEERS = process.env.REQUIRE_PEERS === "1";
@@ -19,6 +20,14 @@ export function hasTool(name: string): boolean {
   return ok;
 }
 
+/** Skips the test loudly, or fails it under REQUIRE_PEERS=1; the caller returns at once. */
+function skipOrFail(t: TestContext, msg: string): false {
+  if (REQUIRE_PEERS) throw new Error(`${msg}; REQUIRE_PEERS=1 forbids skipping`);
+  process.stderr.write(`SKIPPED: ${msg}\n`);
+  t.skip(msg);
+  return false;
+}
+
 /**
  * Returns true when every tool is present. Otherwise skips the test (or fails it under
  * REQUIRE_PEERS=1) and returns false; the caller returns at once.
@@ -26,19 +35,18 @@ export function hasTool(name: string): boolean {
 export function needTools(t: TestContext, ...names: string[]): boolean {
   const missing = names.filter((n) => !hasTool(n));
   if (missing.length === 0) return true;
-  const msg = `missing peer tool(s): ${missing.join(", ")} (.ci/run installs them)`;
-  if (REQUIRE_PEERS) throw new Error(`${msg}; REQUIRE_PEERS=1 forbids skipping`);
-  process.stderr.write(`SKIPPED: ${msg}\n`);
-  t.skip(msg);
-  return false;
+  return skipOrFail(t, `missing peer tool(s): ${missing.join(", ")} (.ci/run installs them)`);
+}
+
+/** Like needTools, for files that `node build.mjs` makes (binaries, the release archive, packages). */
+export function needBuilt(t: TestContext, ...files: string[]): boolean {
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length === 0) return true;
+  return skipOrFail(t, `not built: ${missing.join(", ")} (run node build.mjs)`);
 }
 
 /** Skip (or fail under REQUIRE_PEERS=1) unless running as root: loop devices, mounts. */
 export function needRoot(t: TestContext, why: string): boolean {
   if (process.getuid?.() === 0) return true;
-  const msg = `needs root: ${why}`;
-  if (REQUIRE_PEERS) throw new Error(`${msg}; REQUIRE_PEERS=1 forbids skipping`);
-  process.stderr.write(`SKIPPED: ${msg}\n`);
-  t.skip(msg);
-  return false;
+  return skipOrFail(t, `needs root: ${why}`);
 }

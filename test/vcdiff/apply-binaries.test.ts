@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { REQUIRE_PEERS, needTools } from "../helpers/peers";
+import { needBuilt, needTools } from "../helpers/peers";
 import { TARGETS, binaryPath, runBinary } from "../helpers/targets";
 import { makeImage, mutateImage, scratchDir, xdelta3Encode } from "./helpers";
 
@@ -15,13 +15,7 @@ for (const target of TARGETS.filter((t) => t.programs.includes("mender-binary-de
   test(`${target.arch} binary: apply a stock xdelta3 delta (LZMA, checksums), from a file and from stdin`, (t) => {
     if (!needTools(t, "xdelta3", ...target.run.slice(0, 1))) return;
     const bin = binaryPath(target, "mender-binary-delta");
-    if (!fs.existsSync(bin)) {
-      const msg = `${bin} is not built (node build.mjs --arch ${target.arch} --no-archive)`;
-      if (REQUIRE_PEERS) throw new Error(`${msg}; REQUIRE_PEERS=1 forbids skipping`);
-      process.stderr.write(`SKIPPED: ${msg}\n`);
-      t.skip(msg);
-      return;
-    }
+    if (!needBuilt(t, bin)) return;
     const dir = scratchDir(`apply-${target.arch}`);
     const old = makeImage(11, 600_000);
     const neu = mutateImage(old, 12);
