@@ -12,10 +12,8 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { needTools } from "../helpers/peers";
-import { drainFifos, makeBootEnv, makeDelta, makeExt4, makeTree, mkfifo, runModuleSync, sha256File, startModule, type ModuleResult } from "../device/fixtures";
+import { INITIAL_BOOT_ENV, drainFifos, makeDelta, makeExt4, makeFileDevice, mkfifo, runModuleSync, sha256File, startModule, type FileDevice, type ModuleResult } from "../device/fixtures";
 
-const PART_BYTES = 5 << 20;
-const INITIAL_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
 let work = "";
 let v1 = "";
 let delta: Buffer;
@@ -41,36 +39,16 @@ before(() => {
 
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-interface Device {
-  dir: string;
-  partA: string;
-  partB: string;
-  env: NodeJS.ProcessEnv;
-  tree: string;
-  readEnv(): Record<string, string | undefined>;
-}
-
 let count = 0;
-function device(metaData: Record<string, unknown> | string): Device {
-  const dir = path.join(work, `dev${++count}`);
-  fs.mkdirSync(path.join(dir, "dev"), { recursive: true });
-  const partA = path.join(dir, "dev", "mmcblk0p2");
-  const partB = path.join(dir, "dev", "mmcblk0p3");
-  fs.copyFileSync(v1, partA);
-  fs.truncateSync(partA, PART_BYTES);
-  fs.writeFileSync(partB, Buffer.alloc(PART_BYTES));
-  const conf = path.join(dir, "mender-binary-delta.conf");
-  fs.writeFileSync(conf, JSON.stringify({ RootfsPartA: partA, RootfsPartB: partB }));
-  const bootEnv = makeBootEnv(dir, INITIAL_ENV);
-  const env = { ...process.env, PATH: `${bootEnv.binDir}:${process.env.PATH}`, MENDER_BINARY_DELTA_CONF: conf, MENDER_BINARY_DELTA_TEST_ROOT: partA };
-  const tree = path.join(dir, "tree");
-  makeTree(tree, { sourceChecksum: sum1, targetChecksum: sum2, metaData: typeof metaData === "string" ? {} : metaData });
-  if (typeof metaData === "string") fs.writeFileSync(path.join(tree, "header", "meta-data"), metaData);
-  const readEnv = (): Record<string, string | undefined> => {
-    const e = bootEnv.read();
-    return Object.fromEntries(Object.keys(INITIAL_ENV).map((k) => [k, e.get(k)]));
-  };
-  return { dir, partA, partB, env, tree, readEnv };
+/** The shared simulated device (src/demo/simulated-device.ts); a string `metaData` replaces the meta-data file verbatim. */
+function device(metaData: Record<string, unknown> | string): FileDevice {
+  const d = makeFileDevice(path.join(work, `dev${++count}`), v1, {
+    sourceChecksum: sum1,
+    targetChecksum: sum2,
+    metaData: typeof metaData === "string" ? {} : metaData,
+  });
+  if (typeof metaData === "string") fs.writeFileSync(path.join(d.tree, "header", "meta-data"), metaData);
+  return d;
 }
 
 /**
@@ -78,7 +56,7 @@ function device(metaData: Record<string, unknown> | string): Device {
  * line names (resolved the way a careless reader would), then the empty line that ends the list.
  * FIFOs the module never opens are drained afterwards so the feeder does not block forever.
  */
-async function download(d: Device, lines: { line: string; data: Uint8Array }[]): Promise<ModuleResult> {
+async function download(d: FileDevice, lines: { line: string; data: Uint8Array }[]): Promise<ModuleResult> {
   mkfifo(path.join(d.tree, "stream-next"));
   fs.mkdirSync(path.join(d.tree, "streams"), { recursive: true });
   const fifos = lines.map((l) => path.join(d.tree, l.line.split(" ")[0]!));
@@ -165,11 +143,11 @@ test(`hostile Download input: ${CASES.length} cases fail cleanly, nothing writte
       assert.doesNotMatch(dl.stderr, /^\s+at /m, "a stack trace: not a typed error");
       assert.equal(sha256File(d.partA, imageBytes), sum1, "active partition changed");
       if (c.beforeWriting) assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "inactive partition written");
-      assert.deepEqual(d.readEnv(), INITIAL_ENV, "boot environment changed");
+      assert.deepEqual(d.readEnv(), INITIAL_BOOT_ENV, "boot environment changed");
       // Nothing verified was recorded, so there is nothing to activate.
       const install = runModuleSync("ArtifactInstall", d.tree, d.env);
       assert.equal(install.status, 1, `ArtifactInstall after the failed Download must fail: ${install.stderr}`);
-      assert.deepEqual(d.readEnv(), INITIAL_ENV, "boot environment changed by ArtifactInstall");
+      assert.deepEqual(d.readEnv(), INITIAL_BOOT_ENV, "boot environment changed by ArtifactInstall");
       const outside = fs.readdirSync(d.dir).sort();
       assert.deepEqual(outside.filter((f) => !["bin", "defenv", "dev", "fw_env.config", "mender-binary-delta.conf", "tree", "uboot.env"].includes(f)), []);
       const errorLine = dl.stderr.trim().split("\n").filter((l) => /error/i.test(l));
@@ -183,7 +161,7 @@ test(`hostile Download input: ${CASES.length} cases fail cleanly, nothing writte
 });
 
 /** Source faults: the active partition is short (reads end early) or cannot be read at all. */
-const SOURCE_FAULTS: { name: string; break(d: Device): void; message: RegExp }[] = [
+const SOURCE_FAULTS: { name: string; break(d: FileDevice): void; message: RegExp }[] = [
   { name: "active partition shorter than the delta's source (short reads)", break: (d) => fs.truncateSync(d.partA, 1 << 20), message: /active partition|source/ },
   {
     name: "active partition unreadable (EISDIR)",
@@ -209,7 +187,7 @@ test(`source faults in Download: ${SOURCE_FAULTS.length} cases fail cleanly, ina
       assert.match(dl.stderr, c.message);
       assert.doesNotMatch(dl.stderr, /^\s+at /m, "a stack trace: not a typed error");
       assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "inactive partition written");
-      assert.deepEqual(d.readEnv(), INITIAL_ENV, "boot environment changed");
+      assert.deepEqual(d.readEnv(), INITIAL_BOOT_ENV, "boot environment changed");
       const errorLine = dl.stderr.trim().split("\n").filter((l) => /error/i.test(l));
       rows.push(`  ${c.name.padEnd(62)} exit ${dl.status}  ${(errorLine[0] ?? dl.stderr.trim()).slice(0, 120)}`);
     } catch (err) {
