@@ -4,7 +4,7 @@
  * in a directory next to the output (same file system, which has room for the output anyway) and
  * are removed whatever happens.
  */
-import { promises as fsp, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, promises as fsp, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { signManifest, writeArtifact, type FileSpec } from "../artifact";
@@ -50,15 +50,18 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   for (const w of checkPair(fromInfo, toInfo, toDeviceTypes, options.output)) warn(w);
   await checkOutputDirectory(options.output);
 
-  const workDir = await fsp.mkdtemp(path.join(path.dirname(path.resolve(options.output)), ".mender-delta-work-"));
-  // An interrupted run must not leave images or a partial Artifact behind.
+  // An interrupted run must not leave images or a partial Artifact behind. The handlers are in place
+  // before the scratch directory exists, and it is made synchronously: a signal is only handled
+  // once `scratch` names it.
+  let scratch: string | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    rmSync(workDir, { recursive: true, force: true });
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
     process.kill(process.pid, signal);
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
+    const workDir = (scratch = mkdtempSync(path.join(path.dirname(path.resolve(options.output)), ".mender-delta-work-")));
     const from = await loadImage(fromInfo, workDir, progress);
     const to = await loadImage(toInfo, workDir, progress);
     if (from.sha256 === to.sha256) {
@@ -129,7 +132,7 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
-    await fsp.rm(workDir, { recursive: true, force: true });
+    if (scratch !== undefined) await fsp.rm(scratch, { recursive: true, force: true });
   }
 }
 
