@@ -17,29 +17,26 @@
  */
 import { XzError } from "./xz-error.js";
 
-const NUM_STATES = 12;
-const POS_STATES_MAX = 16;
-const IS_MATCH = 0;
-const IS_REP = IS_MATCH + NUM_STATES * POS_STATES_MAX;
-const IS_REP0 = IS_REP + NUM_STATES;
-const IS_REP1 = IS_REP0 + NUM_STATES;
-const IS_REP2 = IS_REP1 + NUM_STATES;
-const IS_REP0_LONG = IS_REP2 + NUM_STATES;
-const DIST_SLOT = IS_REP0_LONG + NUM_STATES * POS_STATES_MAX; // 4 length states x 64 slots
-const DIST_SPECIAL = DIST_SLOT + 4 * 64; // distances 4..127: 114 reverse bit-tree probabilities
-const DIST_ALIGN = DIST_SPECIAL + 114;
-// A length coder: choice, choice2, low[16][8], mid[16][8], high[256].
-const LEN_CHOICE2 = 1;
-const LEN_LOW = 2;
-const LEN_MID = LEN_LOW + POS_STATES_MAX * 8;
-const LEN_HIGH = LEN_MID + POS_STATES_MAX * 8;
-const LEN_CODER_SIZE = LEN_HIGH + 256;
-const MATCH_LEN = DIST_ALIGN + 16;
-const REP_LEN = MATCH_LEN + LEN_CODER_SIZE;
-const LITERAL = REP_LEN + LEN_CODER_SIZE;
-const PROBS_SIZE = LITERAL + (0x300 << 4); // lc + lp <= 4 in LZMA2
-
-const PROB_INIT = 1024;
+import {
+  DIST_ALIGN,
+  DIST_SLOT,
+  DIST_SPECIAL,
+  IS_MATCH,
+  IS_REP,
+  IS_REP0,
+  IS_REP0_LONG,
+  IS_REP1,
+  IS_REP2,
+  LEN_CHOICE2,
+  LEN_HIGH,
+  LEN_LOW,
+  LEN_MID,
+  LITERAL,
+  MATCH_LEN,
+  PROB_INIT,
+  PROBS_SIZE,
+  REP_LEN,
+} from "./lzma-layout.js";
 /**
  * Zero bytes the caller must provide after a chunk's compressed bytes: the range decoder checks
  * for overrun once per symbol, and one symbol consumes far fewer bytes than this.

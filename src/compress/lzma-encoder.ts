@@ -1,0 +1,324 @@
+/**
+ * The LZMA encoder core under LZMA2: the parser that chooses literals, matches and repeated
+ * matches, and the coding of those symbols with the adaptive model (lc=3, lp=0, pb=2).
+ *
+ * The parser is liblzma's "fast" heuristic: take the longest match found, prefer a repeated
+ * distance when it is nearly as long, and look one byte ahead to prefer a clearly better match
+ * starting there (lazy matching). It needs no price tables, runs in one pass and keeps the
+ * output a pure function of the input bytes: how the input arrives never changes a bit of it.
+ */
+import { MatchFinder } from "./lz-match-finder.js";
+import {
+  DIST_ALIGN,
+  DIST_SLOT,
+  DIST_SPECIAL,
+  IS_MATCH,
+  IS_REP,
+  IS_REP0,
+  IS_REP0_LONG,
+  IS_REP1,
+  IS_REP2,
+  LEN_CHOICE2,
+  LEN_HIGH,
+  LEN_LOW,
+  LEN_MID,
+  LITERAL,
+  MATCH_LEN,
+  MATCH_LEN_MAX,
+  PROB_INIT,
+  PROBS_SIZE,
+  REP_LEN,
+} from "./lzma-layout.js";
+import { RangeEncoder } from "./range-encoder.js";
+
+/** The LZMA properties byte for lc=3, lp=0, pb=2: (pb * 5 + lp) * 9 + lc. */
+export const LZMA_PROPS = (2 * 5 + 0) * 9 + 3;
+const PB_MASK = 3;
+
+export interface LzmaEncoderOptions {
+  dictSize: number;
+  niceLen: number;
+  depth: number;
+  /** History kept for the caller besides the dictionary (LZMA2 replays a chunk stored raw). */
+  keepExtra: number;
+}
+
+/** `big` is so much farther than `small` that the shorter match at `small` is the better buy. */
+function changePair(small: number, big: number): boolean {
+  return big >>> 7 > small;
+}
+
+export class LzmaEncoder {
+  readonly mf: MatchFinder;
+  readonly rc = new RangeEncoder(65536 + 1024);
+  /** Absolute position of the next byte to code. */
+  pos = 0;
+
+  private readonly probs = new Uint16Array(PROBS_SIZE);
+  private state = 0;
+  private rep0 = 0;
+  private rep1 = 0;
+  private rep2 = 0;
+  private rep3 = 0;
+  private readonly niceLen: number;
+
+  // Matches at `pos` (current) and at pos + 1 (found by the look-ahead, used by the next step).
+  private lens = new Int32Array(MATCH_LEN_MAX + 1);
+  private dists = new Int32Array(MATCH_LEN_MAX + 1);
+  private aheadLens = new Int32Array(MATCH_LEN_MAX + 1);
+  private aheadDists = new Int32Array(MATCH_LEN_MAX + 1);
+  private aheadCount = -1;
+
+  constructor(options: LzmaEncoderOptions) {
+    this.mf = new MatchFinder(options);
+    this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
+    this.resetState();
+  }
+
+  /** Resets the model, the state and the repeated distances (LZMA2 state reset). */
+  resetState(): void {
+    this.probs.fill(PROB_INIT);
+    this.state = 0;
+    this.rep0 = this.rep1 = this.rep2 = this.rep3 = 0;
+  }
+
+  /**
+   * Codes one symbol at `pos` and returns its length in bytes. The caller guarantees
+   * MATCH_LEN_MAX + 2 bytes after `pos` are in the window, or that the input has ended.
+   */
+  step(): number {
+    const mf = this.mf;
+    const w = mf.window;
+    const i = this.pos - mf.base;
+    const avail = Math.min(mf.end - i, MATCH_LEN_MAX);
+
+    let count: number;
+    if (this.aheadCount >= 0) {
+      count = this.aheadCount;
+      this.aheadCount = -1;
+      const l = this.lens;
+      const d = this.dists;
+      this.lens = this.aheadLens;
+      this.dists = this.aheadDists;
+      this.aheadLens = l;
+      this.aheadDists = d;
+    } else {
+      count = mf.find(this.lens, this.dists);
+    }
+    const lens = this.lens;
+    const dists = this.dists;
+    if (avail < 2) return this.literal();
+
+    // The longest repeated-distance match.
+    let repLen = 0;
+    let repIndex = 0;
+    const history = Math.min(this.pos, i);
+    for (let r = 0; r < 4; r++) {
+      const d = (r === 0 ? this.rep0 : r === 1 ? this.rep1 : r === 2 ? this.rep2 : this.rep3) + 1;
+      if (d > history) continue;
+      const j = i - d;
+      if (w[j] !== w[i] || w[j + 1] !== w[i + 1]) continue;
+      let len = 2;
+      while (len < avail && w[j + len] === w[i + len]) len++;
+      if (len >= this.niceLen) {
+        mf.skip(len - 1);
+        return this.repMatch(r, len);
+      }
+      if (len > repLen) {
+        repIndex = r;
+        repLen = len;
+      }
+    }
+
+    let mainLen = count > 0 ? lens[count - 1]! : 0;
+    if (mainLen >= this.niceLen) {
+      mf.skip(mainLen - 1);
+      return this.match(dists[count - 1]!, mainLen);
+    }
+    let mainDist = 0;
+    if (mainLen >= 2) {
+      mainDist = dists[count - 1]!;
+      // A match one byte shorter at a much nearer distance codes cheaper.
+      while (count > 1 && mainLen === lens[count - 2]! + 1 && changePair(dists[count - 2]!, mainDist)) {
+        count--;
+        mainLen = lens[count - 1]!;
+        mainDist = dists[count - 1]!;
+      }
+      if (mainLen === 2 && mainDist >= 0x80) mainLen = 1;
+    }
+
+    if (
+      repLen >= 2 &&
+      (repLen + 1 >= mainLen || (repLen + 2 >= mainLen && mainDist > 1 << 9) || (repLen + 3 >= mainLen && mainDist > 1 << 15))
+    ) {
+      mf.skip(repLen - 1);
+      return this.repMatch(repIndex, repLen);
+    }
+    if (mainLen < 2 || avail <= 2) return this.literal();
+
+    // Look one byte ahead: a literal now is better when a clearly better match starts there.
+    const ahead = mf.find(this.aheadLens, this.aheadDists);
+    this.aheadCount = ahead;
+    if (ahead > 0) {
+      const nextLen = this.aheadLens[ahead - 1]!;
+      const nextDist = this.aheadDists[ahead - 1]!;
+      if (
+        (nextLen >= mainLen && nextDist < mainDist) ||
+        (nextLen === mainLen + 1 && !changePair(mainDist, nextDist)) ||
+        nextLen > mainLen + 1 ||
+        (nextLen + 1 >= mainLen && mainLen >= 3 && changePair(nextDist, mainDist))
+      ) {
+        return this.literal();
+      }
+    }
+    const limit = Math.max(mainLen - 1, 2);
+    const i1 = i + 1;
+    for (let r = 0; r < 4; r++) {
+      const d = (r === 0 ? this.rep0 : r === 1 ? this.rep1 : r === 2 ? this.rep2 : this.rep3) + 1;
+      if (d > history + 1) continue;
+      const j = i1 - d;
+      if (w[j] !== w[i1] || w[j + 1] !== w[i1 + 1]) continue;
+      let len = 2;
+      while (len < limit && w[j + len] === w[i1 + len]) len++;
+      if (len >= limit) return this.literal();
+    }
+    this.aheadCount = -1;
+    mf.skip(mainLen - 2);
+    return this.match(mainDist, mainLen);
+  }
+
+  private literal(): number {
+    const rc = this.rc;
+    const probs = this.probs;
+    const w = this.mf.window;
+    const i = this.pos - this.mf.base;
+    const state = this.state;
+    rc.bit(probs, IS_MATCH + (state << 4) + (this.pos & PB_MASK), 0);
+    const prev = this.pos === 0 ? 0 : w[i - 1]!;
+    const base = LITERAL + 0x300 * (prev >>> 5);
+    const byte = w[i]!;
+    if (state < 7) {
+      rc.tree(probs, base, 8, byte);
+    } else {
+      // A matched literal: coded against the byte at rep0 until the first differing bit.
+      const matchByte = w[i - this.rep0 - 1]!;
+      let m = 1;
+      let k = 7;
+      for (; k >= 0; k--) {
+        const matchBit = (matchByte >>> k) & 1;
+        const b = (byte >>> k) & 1;
+        rc.bit(probs, base + 0x100 + (matchBit << 8) + m, b);
+        m = (m << 1) | b;
+        if (matchBit !== b) {
+          k--;
+          break;
+        }
+      }
+      for (; k >= 0; k--) {
+        const b = (byte >>> k) & 1;
+        rc.bit(probs, base + m, b);
+        m = (m << 1) | b;
+      }
+    }
+    this.state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
+    this.pos++;
+    return 1;
+  }
+
+  private length(coder: number, len: number, posState: number): void {
+    const rc = this.rc;
+    const probs = this.probs;
+    const l = len - 2;
+    if (l < 8) {
+      rc.bit(probs, coder, 0);
+      rc.tree(probs, coder + LEN_LOW + (posState << 3), 3, l);
+    } else if (l < 16) {
+      rc.bit(probs, coder, 1);
+      rc.bit(probs, coder + LEN_CHOICE2, 0);
+      rc.tree(probs, coder + LEN_MID + (posState << 3), 3, l - 8);
+    } else {
+      rc.bit(probs, coder, 1);
+      rc.bit(probs, coder + LEN_CHOICE2, 1);
+      rc.tree(probs, coder + LEN_HIGH, 8, l - 16);
+    }
+  }
+
+  /** A match at zero-based distance `dist`. */
+  private match(dist: number, len: number): number {
+    const rc = this.rc;
+    const probs = this.probs;
+    const posState = this.pos & PB_MASK;
+    const state = this.state;
+    rc.bit(probs, IS_MATCH + (state << 4) + posState, 1);
+    rc.bit(probs, IS_REP + state, 0);
+    this.length(MATCH_LEN, len, posState);
+    const lenState = len < 5 ? len - 2 : 3;
+    let slot: number;
+    if (dist < 4) {
+      slot = dist;
+    } else {
+      const n = 31 - Math.clz32(dist);
+      slot = (n << 1) | ((dist >>> (n - 1)) & 1);
+    }
+    rc.tree(probs, DIST_SLOT + (lenState << 6), 6, slot);
+    if (slot >= 4) {
+      const footer = (slot >>> 1) - 1;
+      const base = (2 | (slot & 1)) << footer;
+      const reduced = dist - base;
+      if (slot < 14) {
+        rc.reverseTree(probs, DIST_SPECIAL + base - slot - 1, footer, reduced);
+      } else {
+        rc.direct(reduced >>> 4, footer - 4);
+        rc.reverseTree(probs, DIST_ALIGN, 4, reduced & 15);
+      }
+    }
+    this.rep3 = this.rep2;
+    this.rep2 = this.rep1;
+    this.rep1 = this.rep0;
+    this.rep0 = dist;
+    this.state = state < 7 ? 7 : 10;
+    this.pos += len;
+    return len;
+  }
+
+  /** A match at repeated distance number r (0..3); len 1 is the "short rep" of rep0. */
+  private repMatch(r: number, len: number): number {
+    const rc = this.rc;
+    const probs = this.probs;
+    const posState = this.pos & PB_MASK;
+    const state = this.state;
+    rc.bit(probs, IS_MATCH + (state << 4) + posState, 1);
+    rc.bit(probs, IS_REP + state, 1);
+    if (r === 0) {
+      rc.bit(probs, IS_REP0 + state, 0);
+      rc.bit(probs, IS_REP0_LONG + (state << 4) + posState, len === 1 ? 0 : 1);
+    } else {
+      rc.bit(probs, IS_REP0 + state, 1);
+      let dist: number;
+      if (r === 1) {
+        rc.bit(probs, IS_REP1 + state, 0);
+        dist = this.rep1;
+      } else {
+        rc.bit(probs, IS_REP1 + state, 1);
+        rc.bit(probs, IS_REP2 + state, r === 3 ? 1 : 0);
+        if (r === 3) {
+          dist = this.rep3;
+          this.rep3 = this.rep2;
+        } else {
+          dist = this.rep2;
+        }
+        this.rep2 = this.rep1;
+      }
+      this.rep1 = this.rep0;
+      this.rep0 = dist;
+    }
+    if (len === 1) {
+      this.state = state < 7 ? 9 : 11;
+    } else {
+      this.length(REP_LEN, len, posState);
+      this.state = state < 7 ? 8 : 11;
+    }
+    this.pos += len;
+    return len;
+  }
+}

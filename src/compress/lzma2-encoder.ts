@@ -1,0 +1,128 @@
+/**
+ * LZMA2 framing around the LZMA encoder: the stream is cut into chunks of at most 2 MiB of input
+ * and 64 KiB of output; a chunk that would not shrink is stored raw instead (and the model is
+ * then reset, since the decoder never saw the symbols the encoder adapted to).
+ */
+import { LZMA_PROPS, LzmaEncoder } from "./lzma-encoder.js";
+import { MATCH_LEN_MAX } from "./lzma-layout.js";
+
+const UNCOMPRESSED_MAX = 1 << 21;
+const COMPRESSED_MAX = 1 << 16;
+const RAW_CHUNK_MAX = 1 << 16;
+/** Room kept in a chunk's output for one more symbol (a symbol codes to at most ~20 bytes). */
+const SYMBOL_MARGIN = 64;
+
+export interface Lzma2EncoderOptions {
+  /** Dictionary size: the longest distance a match may reach. */
+  dictSize: number;
+  /** Matches this long are taken at once (longer: slower, a little smaller). Default 128. */
+  niceLen?: number;
+  /** Hash chain entries examined per position (longer: slower, a little smaller). Default 64. */
+  depth?: number;
+}
+
+export class Lzma2Encoder {
+  private readonly lzma: LzmaEncoder;
+  private chunkOpen = false;
+  private chunkStart = 0;
+  private needDictReset = true;
+  private needProps = true;
+  private needStateReset = true;
+
+  /** `emit` receives each piece of the LZMA2 stream (a fresh array, the caller may keep it). */
+  constructor(
+    options: Lzma2EncoderOptions,
+    private readonly emit: (bytes: Uint8Array) => void,
+  ) {
+    this.lzma = new LzmaEncoder({
+      dictSize: options.dictSize,
+      niceLen: options.niceLen ?? 128,
+      depth: options.depth ?? 64,
+      keepExtra: UNCOMPRESSED_MAX,
+    });
+  }
+
+  write(data: Uint8Array): void {
+    let start = 0;
+    while (start < data.length) {
+      start += this.lzma.mf.append(data, start, data.length);
+      this.encode(false);
+    }
+  }
+
+  /** Codes what is left and writes the end marker. */
+  end(): void {
+    this.encode(true);
+    if (this.chunkOpen) this.closeChunk();
+    this.emit(new Uint8Array([0x00]));
+  }
+
+  private encode(final: boolean): void {
+    const lzma = this.lzma;
+    const mf = lzma.mf;
+    const rc = lzma.rc;
+    for (;;) {
+      const left = mf.base + mf.end - lzma.pos;
+      // Without the final bytes the parser's view (a full match length plus one byte of look-ahead)
+      // must be complete, so the output never depends on how the input was split.
+      if (left === 0 || (!final && left < MATCH_LEN_MAX + 2)) return;
+      if (!this.chunkOpen) {
+        rc.reset();
+        if (this.needStateReset) lzma.resetState();
+        this.chunkStart = lzma.pos;
+        this.chunkOpen = true;
+      }
+      lzma.step();
+      if (lzma.pos - this.chunkStart > UNCOMPRESSED_MAX - MATCH_LEN_MAX || rc.pending > COMPRESSED_MAX - SYMBOL_MARGIN) {
+        this.closeChunk();
+      }
+    }
+  }
+
+  private closeChunk(): void {
+    const lzma = this.lzma;
+    const rc = lzma.rc;
+    rc.finish();
+    this.chunkOpen = false;
+    const unpacked = lzma.pos - this.chunkStart;
+    const packed = rc.outPos;
+    const rawChunks = Math.ceil(unpacked / RAW_CHUNK_MAX);
+    if (packed + 6 >= unpacked + 3 * rawChunks) {
+      this.storeRaw(unpacked);
+      return;
+    }
+    const reset = this.needDictReset ? 3 : this.needProps ? 2 : this.needStateReset ? 1 : 0;
+    const header = new Uint8Array(reset >= 2 ? 6 : 5);
+    header[0] = 0x80 | (reset << 5) | ((unpacked - 1) >>> 16);
+    header[1] = ((unpacked - 1) >>> 8) & 0xff;
+    header[2] = (unpacked - 1) & 0xff;
+    header[3] = ((packed - 1) >>> 8) & 0xff;
+    header[4] = (packed - 1) & 0xff;
+    if (reset >= 2) header[5] = LZMA_PROPS;
+    const chunk = new Uint8Array(header.length + packed);
+    chunk.set(header);
+    chunk.set(rc.out.subarray(0, packed), header.length);
+    this.emit(chunk);
+    this.needDictReset = this.needProps = this.needStateReset = false;
+  }
+
+  /** Writes the chunk's input as raw LZMA2 chunks (it did not compress). */
+  private storeRaw(unpacked: number): void {
+    const mf = this.lzma.mf;
+    let at = this.chunkStart - mf.base;
+    const end = at + unpacked;
+    while (at < end) {
+      const n = Math.min(RAW_CHUNK_MAX, end - at);
+      const chunk = new Uint8Array(3 + n);
+      chunk[0] = this.needDictReset ? 0x01 : 0x02;
+      chunk[1] = ((n - 1) >>> 8) & 0xff;
+      chunk[2] = (n - 1) & 0xff;
+      chunk.set(mf.window.subarray(at, at + n), 3);
+      this.emit(chunk);
+      this.needDictReset = false;
+      at += n;
+    }
+    // The encoder's model moved on with symbols the decoder never sees.
+    this.needStateReset = true;
+  }
+}
