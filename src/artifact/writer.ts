@@ -64,11 +64,12 @@ export interface ArtifactSpec {
   /** State scripts, named `<State>_<Enter|Leave|Error>_<NN>[_<description>]`. */
   scripts?: FileSpec[];
   /**
-   * gzip (default; every Mender client), none, or zstd (only on a runtime with zstd: Node 22.15+;
-   * Mender clients older than 3.5 and mender-artifact older than 3.10 cannot read zstd).
+   * gzip (default; every Mender client), xz (every Mender client; the smallest), none, or zstd
+   * (only on a runtime with zstd: Node 22.15+; Mender clients older than 3.5 and mender-artifact
+   * older than 3.10 cannot read zstd).
    */
-  compression?: Exclude<Compression, "xz">;
-  /** Compressor level (gzip 0-9, default 6; zstd 1-19, default 3). */
+  compression?: Compression;
+  /** Compressor level (gzip 0-9, default 6; zstd 1-19, default 3; xz 0-9, default 9: the dictionary size as xz -0..-9). */
   compressionLevel?: number;
   /** PEM private key (RSA, or ECDSA P-256) to sign the manifest with. */
   signingKey?: string | Buffer;
@@ -115,7 +116,7 @@ export async function writeArtifact(outPath: string, spec: ArtifactSpec): Promis
   }
 }
 
-async function writeTo(outPath: string, tmpOut: string, tmpData: string, spec: ArtifactSpec, compression: Exclude<Compression, "xz">): Promise<WrittenArtifact> {
+async function writeTo(outPath: string, tmpOut: string, tmpData: string, spec: ArtifactSpec, compression: Compression): Promise<WrittenArtifact> {
   const mtime = spec.mtime ?? 0;
   const owner = spec.owner ?? "root";
   const ext = compressionSuffix(compression);
@@ -149,7 +150,10 @@ async function writeTo(outPath: string, tmpOut: string, tmpData: string, spec: A
 
 async function writeDataTar(tmpData: string, spec: ArtifactSpec, compression: Compression, owner: string): Promise<WrittenArtifact["payloadFiles"]> {
   const files: WrittenArtifact["payloadFiles"] = [];
-  const compressor = createCompressor(compression, spec.compressionLevel);
+  // The inner tar's size (headers and padding included) lets xz size its dictionary to the payload.
+  let tarSize = 1024;
+  for (const f of spec.payload.files) tarSize += 1024 + (await regularFileSize(f.path, "payload file"));
+  const compressor = createCompressor(compression, spec.compressionLevel, tarSize);
   await writeTar(compressor, pipeline(compressor, createWriteStream(tmpData, { mode: 0o600 })), async (tar) => {
     for (const f of spec.payload.files) {
       const name = f.name ?? path.basename(f.path);
@@ -232,8 +236,8 @@ function checkSpec(spec: ArtifactSpec, compression: Compression): void {
   if (!spec.artifactName) bad("the Artifact name is empty");
   if (spec.deviceTypes.length === 0 || spec.deviceTypes.some((d) => d === "")) bad("at least one (non-empty) device type is required");
   if (!spec.payload.type) bad("the payload type is empty");
-  if (!["gzip", "none", "zstd"].includes(compression)) {
-    bad(`compression '${compression}' is not supported for writing (use gzip, none, or zstd; xz writing is not offered)`);
+  if (!["gzip", "none", "xz", "zstd"].includes(compression)) {
+    bad(`compression '${compression}' is not supported for writing (use gzip, xz, zstd or none)`);
   }
   const names = new Set<string>();
   for (const f of spec.payload.files) {
@@ -271,7 +275,7 @@ async function* hashing(source: AsyncIterable<Uint8Array>, hash: ReturnType<type
 }
 
 async function compressBytes(data: Uint8Array, compression: Compression, level: number | undefined): Promise<Uint8Array> {
-  const c = createCompressor(compression, level);
+  const c = createCompressor(compression, level, data.length);
   const chunks: Uint8Array[] = [];
   c.on("data", (chunk: Uint8Array) => chunks.push(chunk));
   c.end(data);

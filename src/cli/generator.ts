@@ -29,7 +29,8 @@ Options:
   -D, --decoder-args FLAGS  xdelta3 decoder memory flags for the device, recorded in the Artifact:
                             -B<source buffer> -W<input window> -P<duplicates window> -I<instruction buffer>;
                             -W also caps the encoder's window size (the device buffers one window)
-  --compression KIND        gzip (default: every Mender client reads it), zstd (client 3.5+), none
+  --compression KIND        xz (default: the smallest; every Mender client reads it; also "lzma"),
+                            gzip (every client; faster to write), zstd (client 3.5+), none
   -k, --key FILE            sign with this PEM private key (RSA, or ECDSA P-256)
   --verify-key FILE         the inputs must be signed and verify with this PEM public key
   --from-image FILE         FROM as a raw filesystem image instead of an Artifact

@@ -31,7 +31,7 @@ export interface GeneratorOptions {
   /** xdelta3's per-window adler32 (off with the encoder flag -n). */
   checksum: boolean;
   threads?: number;
-  compression: Exclude<Compression, "xz">;
+  compression: Compression;
   /** PEM file with the private key to sign with. */
   signingKey?: string;
   /** PEM file with the public key the inputs' signatures must verify with. */
@@ -219,7 +219,7 @@ function windowFrom(bytes: number, what: string): number {
   return rounded;
 }
 
-const COMPRESSIONS = ["gzip", "none", "zstd"];
+const COMPRESSIONS = ["xz", "gzip", "none", "zstd"];
 
 /** Turns cac's parse result (values restored) and the positional arguments into validated options. */
 export function resolveOptions(raw: RawOptions, positional: string[]): GeneratorOptions {
@@ -268,11 +268,10 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
     notes.push(`window size ${windowSize} bytes (-W${decoder.inputWindow} rounded down to a multiple of 4096)`);
   }
 
-  const compression = lastString(raw.compression, "--compression") ?? "gzip";
-  if (compression === "xz" || compression === "lzma") {
-    throw new UsageError("--compression xz is not offered (no LZMA2 encoder available); use gzip (default, every Mender client), zstd (client 3.5+) or none");
-  }
-  if (!COMPRESSIONS.includes(compression)) throw new UsageError(`--compression '${compression}' is unknown; use gzip (default), zstd or none`);
+  // xz is the default: every Mender client reads it, and it is the smallest (mender-artifact calls it lzma).
+  const named = lastString(raw.compression, "--compression") ?? "xz";
+  const compression = named === "lzma" ? "xz" : named;
+  if (!COMPRESSIONS.includes(compression)) throw new UsageError(`--compression '${named}' is unknown; use xz (default), gzip, zstd or none`);
 
   const threadsText = lastString(raw.threads, "--threads");
   const threads = threadsText === undefined ? undefined : integer(threadsText, "--threads");

@@ -23,7 +23,7 @@ export interface DeltaSpecInput {
   deltaPath: string;
   /** TO's state scripts, written out as files. */
   scripts: FileSpec[];
-  compression: Exclude<Compression, "xz">;
+  compression: Compression;
   signingKey?: string | Buffer;
 }
 

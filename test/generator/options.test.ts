@@ -44,7 +44,7 @@ test("resolveOptions: the documented usage; -W rounds to the encoder's 4 KiB win
   assert.deepEqual(o.to, { kind: "artifact", path: "b.mender" });
   assert.equal(o.windowSize, 147456);
   assert.deepEqual(o.decoderArguments, ["-B524288000", "-W150000", "-P65536", "-I62768"]);
-  assert.equal(o.compression, "gzip");
+  assert.equal(o.compression, "xz");
   assert.equal(o.checksum, true);
   assert.equal(resolveOptions({ output: "d", decoderArgs: "-W1048576" }, ["a", "b"]).windowSize, 1048576);
   assert.equal(resolveOptions({ output: "d" }, ["a", "b"]).windowSize, 8 << 20);
@@ -61,12 +61,13 @@ test("resolveOptions: raw images need a name and device types; mixing an Artifac
   assert.throws(() => resolveOptions({ output: "d", name: "a", artifactName: "b" }, ["a", "b"]), /disagree/);
 });
 
-test("resolveOptions: wrong argument counts, no output, unknown compression, xz, bad threads", () => {
+test("resolveOptions: wrong argument counts, no output, unknown compression, bad threads; xz is the default, lzma its alias", () => {
   assert.throws(() => resolveOptions({}, ["a", "b"]), /no output file/);
   assert.throws(() => resolveOptions({ output: "d" }, ["a"]), /expected FROM.mender and TO.mender/);
   assert.throws(() => resolveOptions({ output: "d" }, ["a", "b", "c"]), /got 3 argument/);
   assert.throws(() => resolveOptions({ output: "d", compression: "brotli" }, ["a", "b"]), /unknown/);
-  assert.throws(() => resolveOptions({ output: "d", compression: "xz" }, ["a", "b"]), /not offered/);
+  assert.equal(resolveOptions({ output: "d", compression: "lzma" }, ["a", "b"]).compression, "xz");
+  assert.equal(resolveOptions({ output: "d", compression: "gzip" }, ["a", "b"]).compression, "gzip");
   assert.throws(() => resolveOptions({ output: "d", threads: "0" }, ["a", "b"]), /1 to 256/);
   assert.throws(() => resolveOptions({ output: "d", "--": ["x", "--", "-9"] }, ["a", "b"]), /between '--' and '--'/);
   assert.equal(resolveOptions({ output: "d", compression: "none" }, ["a", "b"]).compression, "none");

@@ -57,7 +57,7 @@ test("unsigned delta: mender-artifact validate and read accept it; headers per s
   const size = fs.statSync(suite.rel.v2).size;
   assert.deepEqual(p.metaData, { decoder_arguments: [], delta_algorithm: "xdelta3", rootfs_file_size: size, source_rootfs_file_size: fs.statSync(suite.rel.v1).size });
   assert.deepEqual(p.files.map((f) => f.name), ["rootfs-v2.ext4.delta"]);
-  assert.equal(h.compression, "gzip");
+  assert.equal(h.compression, "xz");
   assert.equal(h.signed, false);
 
   assert.equal(s.artifactSize, fs.statSync(out).size);
