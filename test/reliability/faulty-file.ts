@@ -200,7 +200,7 @@ export async function serveFaultyFile(mountDir: string, backing: string, name: s
     stdio: ["ignore", "pipe", "inherit", dev],
   });
   let out = "";
-  server.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  server.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => server.on("close", () => resolve()));
   // The kernel ties the mount to the open /dev/fuse file; mount(8) gets it as its fd 3.
   const m = spawnSync("mount", ["-i", "-t", "fuse", "-o", "fd=3,rootmode=40000,user_id=0,group_id=0,ro", "mbd-faulty", mountDir], {
