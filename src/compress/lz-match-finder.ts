@@ -8,7 +8,11 @@
  * is a ring indexed by position, one slot per dictionary byte, so a slot is only overwritten
  * once its position is out of reach.
  */
-import { MATCH_LEN_MAX } from "./lzma-layout.js";
+import * as layout from "./lzma-layout.js";
+
+// Local copies: a module loader that turns imports into property reads (tsx in the tests) would
+// otherwise pay for one on every use in the hot loops.
+const { MATCH_LEN_MAX } = layout;
 
 const HASH2_SIZE = 1 << 16;
 const HASH3_BITS = 16;
@@ -137,6 +141,8 @@ export class MatchFinder {
         if (best >= nice) return count;
       }
     }
+    const chain = this.chain;
+    const mask = this.chainMask;
     let d = (cur - candidate) >>> 0;
     for (let depth = this.depth; depth > 0 && d >= 1 && d <= reach; depth--) {
       const j = i - d;
@@ -151,7 +157,7 @@ export class MatchFinder {
           if (best >= nice) break;
         }
       }
-      candidate = this.chain[candidate & this.chainMask]!;
+      candidate = chain[candidate & mask]!;
       const next = (cur - candidate) >>> 0;
       if (next <= d) break; // chains only go back in time; anything else is a stale slot
       d = next;

@@ -17,26 +17,11 @@
  */
 import { XzError } from "./xz-error.js";
 
-import {
-  DIST_ALIGN,
-  DIST_SLOT,
-  DIST_SPECIAL,
-  IS_MATCH,
-  IS_REP,
-  IS_REP0,
-  IS_REP0_LONG,
-  IS_REP1,
-  IS_REP2,
-  LEN_CHOICE2,
-  LEN_HIGH,
-  LEN_LOW,
-  LEN_MID,
-  LITERAL,
-  MATCH_LEN,
-  PROB_INIT,
-  PROBS_SIZE,
-  REP_LEN,
-} from "./lzma-layout.js";
+import * as layout from "./lzma-layout.js";
+
+// Local copies: a module loader that turns imports into property reads (tsx in the tests) would
+// otherwise pay for one on every use in the hot loops.
+const { DIST_ALIGN, DIST_SLOT, DIST_SPECIAL, IS_MATCH, IS_REP, IS_REP0, IS_REP0_LONG, IS_REP1, IS_REP2, LEN_CHOICE2, LEN_HIGH, LEN_LOW, LEN_MID, LITERAL, MATCH_LEN, PROB_INIT, PROBS_SIZE, REP_LEN } = layout;
 /**
  * Zero bytes the caller must provide after a chunk's compressed bytes: the range decoder checks
  * for overrun once per symbol, and one symbol consumes far fewer bytes than this.

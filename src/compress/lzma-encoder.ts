@@ -8,28 +8,12 @@
  * output a pure function of the input bytes: how the input arrives never changes a bit of it.
  */
 import { MatchFinder } from "./lz-match-finder.js";
-import {
-  DIST_ALIGN,
-  DIST_SLOT,
-  DIST_SPECIAL,
-  IS_MATCH,
-  IS_REP,
-  IS_REP0,
-  IS_REP0_LONG,
-  IS_REP1,
-  IS_REP2,
-  LEN_CHOICE2,
-  LEN_HIGH,
-  LEN_LOW,
-  LEN_MID,
-  LITERAL,
-  MATCH_LEN,
-  MATCH_LEN_MAX,
-  PROB_INIT,
-  PROBS_SIZE,
-  REP_LEN,
-} from "./lzma-layout.js";
+import * as layout from "./lzma-layout.js";
 import { RangeEncoder } from "./range-encoder.js";
+
+// Local copies: a module loader that turns imports into property reads (tsx in the tests) would
+// otherwise pay for one on every use in the hot loops.
+const { DIST_ALIGN, DIST_SLOT, DIST_SPECIAL, IS_MATCH, IS_REP, IS_REP0, IS_REP0_LONG, IS_REP1, IS_REP2, LEN_CHOICE2, LEN_HIGH, LEN_LOW, LEN_MID, LITERAL, MATCH_LEN, MATCH_LEN_MAX, PROB_INIT, PROBS_SIZE, REP_LEN } = layout;
 
 /** The LZMA properties byte for lc=3, lp=0, pb=2: (pb * 5 + lp) * 9 + lc. */
 export const LZMA_PROPS = (2 * 5 + 0) * 9 + 3;

@@ -4,7 +4,11 @@
  * then reset, since the decoder never saw the symbols the encoder adapted to).
  */
 import { LZMA_PROPS, LzmaEncoder } from "./lzma-encoder.js";
-import { MATCH_LEN_MAX } from "./lzma-layout.js";
+import * as layout from "./lzma-layout.js";
+
+// Local copies: a module loader that turns imports into property reads (tsx in the tests) would
+// otherwise pay for one on every use in the hot loops.
+const { MATCH_LEN_MAX } = layout;
 
 const UNCOMPRESSED_MAX = 1 << 21;
 const COMPRESSED_MAX = 1 << 16;

@@ -63,7 +63,7 @@ const COVERAGE: Record<string, Coverage> = {
   "mender-artifact write rootfs-image -t raspberrypi4 -n release-2 -f rootfs-v2.ext4 -o rootfs-v2.mender": "run",
   "mender-binary-delta-generator -o delta-v1-v2.mender rootfs-v1.mender rootfs-v2.mender": "run",
   "mender-artifact read delta-v1-v2.mender": "run",
-  "tar -xOf delta-v1-v2.mender data/0000.tar.gz | tar -xzO > delta.vcdiff": "run",
+  "tar -xOf delta-v1-v2.mender data/0000.tar.xz | tar -xJO > delta.vcdiff": "run",
   "mender-binary-delta apply --source rootfs-v1.ext4 --delta delta.vcdiff --target check.ext4": "run",
   "cmp check.ext4 rootfs-v2.ext4": "run",
   "dd if=rootfs-v1.ext4 bs=1M count=$((SIZE / 1048576)) iflag=direct status=none | sha256sum": "run",
