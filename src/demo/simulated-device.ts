@@ -12,22 +12,31 @@ import path from "node:path";
 export interface BootEnvFixture {
   binDir: string;
   file: string;
+  /** Every copy: `file`, then the redundant one if there is one. */
+  files: string[];
   config: string;
+  /** The default environment file (fw_printenv/fw_setenv -f). */
+  defaults: string;
   read(): Map<string, string>;
   set(vars: Record<string, string>): void;
   /** The scripts given to `fw_setenv -s -` through PATH so far (one string per call), then forgotten. */
   takeSetBatches(): string[];
 }
 
-/** A 16 KiB file-backed U-Boot environment and PATH shims so fw_printenv/fw_setenv use it. */
-export function makeBootEnv(dir: string, initial: Record<string, string>): BootEnvFixture {
+/**
+ * A 16 KiB file-backed U-Boot environment and PATH shims so fw_printenv/fw_setenv use it. With
+ * `copies: 2` the environment is redundant (two files, as two flash areas): fw_setenv writes the
+ * copy not in use with a higher flags byte, fw_printenv reads the valid copy with the higher one.
+ */
+export function makeBootEnv(dir: string, initial: Record<string, string>, copies: 1 | 2 = 1): BootEnvFixture {
   const binDir = path.join(dir, "bin");
   fs.mkdirSync(binDir, { recursive: true });
   const file = path.join(dir, "uboot.env");
+  const files = copies === 2 ? [file, path.join(dir, "uboot-redund.env")] : [file];
   const config = path.join(dir, "fw_env.config");
   const defenv = path.join(dir, "defenv");
-  fs.writeFileSync(file, Buffer.alloc(16384));
-  fs.writeFileSync(config, `${file} 0x0 0x4000\n`);
+  for (const f of files) fs.writeFileSync(f, Buffer.alloc(16384));
+  fs.writeFileSync(config, files.map((f) => `${f} 0x0 0x4000\n`).join(""));
   fs.writeFileSync(defenv, Object.entries(initial).map(([k, v]) => `${k}=${v}\n`).join(""));
   const setLog = path.join(dir, "fw_setenv.log");
   fs.writeFileSync(
@@ -65,7 +74,7 @@ export function makeBootEnv(dir: string, initial: Record<string, string>): BootE
       });
   };
   set(initial); // store it, so reads come from the file, not the defaults
-  return { binDir, file, config, read, set, takeSetBatches };
+  return { binDir, file, files, config, defaults: defenv, read, set, takeSetBatches };
 }
 
 export interface TreeOptions {

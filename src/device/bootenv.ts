@@ -81,6 +81,23 @@ class ToolBootEnv implements BootEnv {
     return parseEnvListing(r.stdout, this.printTool);
   }
 
+  /**
+   * What a failed write left behind, read back rather than assumed: the tool may have died part-way
+   * through writing. A redundant environment then still reads as the old copy; a single copy may not.
+   */
+  private afterFailedWrite(before: Map<string, string>, vars: Record<string, string>): string {
+    let now: Map<string, string>;
+    try {
+      now = this.readRaw();
+    } catch (err) {
+      return `reading the boot environment back failed too (${(err as Error).message}): it may be damaged; repair it before the device reboots`;
+    }
+    const changed = Object.keys(vars).filter((k) => now.get(k) !== before.get(k));
+    if (changed.length === 0) return "the boot environment reads back unchanged";
+    if (Object.entries(vars).every(([k, v]) => now.get(k) === v)) return "yet the boot environment reads back with all the new values";
+    return `the boot environment reads back partly changed (${changed.map((k) => `${k}=${now.get(k) ?? "unset"}`).join(", ")})`;
+  }
+
   readAll(): Map<string, string> {
     const vars = this.readRaw();
     checkCanary(vars, this.printTool);
@@ -88,15 +105,17 @@ class ToolBootEnv implements BootEnv {
   }
 
   write(vars: Record<string, string>): void {
-    checkCanary(this.readRaw(), this.printTool);
+    const before = this.readRaw();
+    checkCanary(before, this.printTool);
     const script = Object.entries(vars)
       .map(([k, v]) => `${k}=${v}\n`)
       .join("");
     const r = spawnSync(this.setTool, ["-s", "-"], { input: script, encoding: "utf8", env: this.env });
     if (r.error) throw new MenderDeltaError(`cannot run ${this.setTool}: ${r.error.message}`);
     if (r.status !== 0) {
+      const how = r.status === null ? `killed by ${r.signal}` : `exit ${r.status}`;
       throw new MenderDeltaError(
-        `${this.setTool} -s - failed (exit ${r.status}): ${r.stderr.trim() || "no message"}; the boot environment was not changed`,
+        `${this.setTool} -s - failed (${how}): ${r.stderr.trim() || "no message"}; ${this.afterFailedWrite(before, vars)}`,
       );
     }
     // Read back what the bootloader acts on: a tool that silently drops the batch must not pass for

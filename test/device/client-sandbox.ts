@@ -27,6 +27,8 @@ export class ClientSandbox {
   readonly loops: [string, string];
   readonly parts: [string, string];
   bootEnv!: BootEnvFixture;
+  /** Copies of the U-Boot environment that reset() makes: 2 is a redundant environment. */
+  envCopies: 1 | 2 = 1;
   private mounted: string | undefined;
   private runs = 0;
 
@@ -87,7 +89,7 @@ export class ClientSandbox {
     fs.writeFileSync(path.join(this.data, "device_type"), `device_type=${DEVICE_TYPE}\n`);
     const envDir = path.join(this.dir, "env");
     fs.rmSync(envDir, { recursive: true, force: true });
-    this.bootEnv = makeBootEnv(envDir, INITIAL_ENV);
+    this.bootEnv = makeBootEnv(envDir, INITIAL_ENV, this.envCopies);
     this.boot(2);
   }
 

@@ -2,13 +2,15 @@
  * Fault injection against the real Mender 3.4 client (standalone install/commit/rollback) and our
  * module: the module SIGKILLed at many points of Download, ArtifactInstall, ArtifactCommit and
  * ArtifactRollback (kill points found in its log, or exactly before/after its fw_setenv call),
- * fw_setenv failing or killed, and the Artifact stream cut at several offsets. After each fault:
+ * fw_setenv failing or killed, fw_setenv killed part-way through writing a redundant (two-copy)
+ * environment, and the Artifact stream cut at several offsets. After each fault:
  *   - the boot environment is whole (mender_boot_part == mender_boot_part_hex, in {2, 3},
  *     upgrade_available in {0, 1});
  *   - the active partition (A, the running v1) is never modified;
  *   - the partition the environment boots holds a complete, verified image (v1 on A, v2 on B);
  * then the client's next actions (reboot, commit or rollback) keep all of that, and a retry of
- * the install ends on v2. A summary table is printed.
+ * the install ends on v2. A summary table is printed. When fw_setenv is cut mid-write, the
+ * environment fw_printenv reads right after must be all the old one or all the new one.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -19,6 +21,7 @@ import { after, before, test } from "node:test";
 import { needRoot, needTools } from "../helpers/peers";
 import { ClientSandbox } from "../device/client-sandbox";
 import { makeDelta, makeExt4, moduleCommand, sha256Direct, sha256File } from "../device/fixtures";
+import { crc32 } from "../../src/compress/crc32";
 import { copyOfBuiltProgram } from "./built-binary";
 
 const PART_BYTES = 6 << 20;
@@ -109,11 +112,20 @@ function killModuleAt(s: ClientSandbox, state: string, pattern: string): void {
   );
 }
 
+/** fw_setenv's write to the environment file stops after this many bytes (then SIGXFSZ kills it). */
+interface CutWrite {
+  cutAfterBytes: number;
+}
+
 /**
  * fw_setenv shim: when called by the module in `state` (once), does `what`:
- * kill the module before or after the real fw_setenv, fail without writing, or get killed itself.
+ * kill the module before or after the real fw_setenv, fail without writing, get killed itself, or
+ * run the real fw_setenv with a file size limit so its write of the environment copy stops part-way
+ * and the kernel kills it (SIGXFSZ, as a power cut would leave the flash: a partly written copy).
+ * In the last case the environment before the call, the batch and what fw_printenv reads right
+ * after the cut are kept (env-before, env-batch, env-after-cut).
  */
-function faultFwSetenv(s: ClientSandbox, state: string, what: "kill-module-before" | "kill-module-after" | "fail" | "killed"): void {
+function faultFwSetenv(s: ClientSandbox, state: string, what: "kill-module-before" | "kill-module-after" | "fail" | "killed" | CutWrite): void {
   // The sandbox's own shim (it points fw_setenv at the file-backed env) is kept and called.
   const shim = path.join(s.bootEnv.binDir, "fw_setenv");
   const inner = `${shim}.inner`;
@@ -121,12 +133,23 @@ function faultFwSetenv(s: ClientSandbox, state: string, what: "kill-module-befor
   const marker = path.join(work, "fw-marker");
   fs.writeFileSync(marker, "");
   const fired = `echo fired >> '${path.join(work, "fired")}'`;
-  const action = {
-    "kill-module-before": `${fired}; kill -9 $PPID; exit 1`,
-    "kill-module-after": `'${inner}' "$@"; rc=$?; ${fired}; kill -9 $PPID; exit $rc`,
-    fail: `${fired}; echo "fw_setenv: Cannot write environment: Input/output error" >&2; exit 1`,
-    killed: `${fired}; kill -9 $$`,
-  }[what];
+  const { config, defaults } = s.bootEnv;
+  const action =
+    typeof what === "object"
+      ? // ulimit -f counts 512-byte blocks; the real tool is run directly (the recording shim would hit the limit itself).
+        `IN=$(cat); /usr/bin/fw_printenv -c '${config}' -f '${defaults}' > '${path.join(work, "env-before")}'; ` +
+        `printf '%s\\n' "$IN" > '${path.join(work, "env-batch")}'; ${fired}; ` +
+        `printf '%s\\n' "$IN" | ( ulimit -f ${what.cutAfterBytes / 512}; exec /usr/bin/fw_setenv -c '${config}' -f '${defaults}' "$@" ); rc=$?; ` +
+        `/usr/bin/fw_printenv -c '${config}' -f '${defaults}' > '${path.join(work, "env-after-cut")}' 2>&1 || echo "fw_printenv failed" >> '${path.join(work, "env-after-cut")}'; ` +
+        `mkdir -p '${copiesAfterCut()}'; cp ${s.bootEnv.files.map((f) => `'${f}'`).join(" ")} '${copiesAfterCut()}/'; ` +
+        // Die the way the tool died (the module sees the signal, as it would on a device).
+        `[ $rc -eq ${128 + os.constants.signals.SIGXFSZ} ] && kill -s XFSZ $$; exit $rc`
+      : {
+          "kill-module-before": `${fired}; kill -9 $PPID; exit 1`,
+          "kill-module-after": `'${inner}' "$@"; rc=$?; ${fired}; kill -9 $PPID; exit $rc`,
+          fail: `${fired}; echo "fw_setenv: Cannot write environment: Input/output error" >&2; exit 1`,
+          killed: `${fired}; kill -9 $$`,
+        }[what];
   fs.writeFileSync(
     shim,
     `#!/bin/sh\nif [ -f '${marker}' ] && tr '\\0' ' ' < /proc/$PPID/cmdline | grep -q ' ${state}'; then\n` +
@@ -151,6 +174,59 @@ function invariants(s: ClientSandbox, when: string, check: Check): void {
   if (!["0", "1"].includes(e.upgrade_available ?? "")) fail(`upgrade_available=${e.upgrade_available}`);
   if (sha256Direct(s.loops[0], imageBytes) !== sum1) fail("active partition A modified");
   if (e.mender_boot_part === "3" && sha256Direct(s.loops[1], imageBytes) !== sum2) fail("the env boots B, which does not hold the verified v2");
+}
+
+/** The environment copies as fw_setenv left them when it was cut. */
+const copiesAfterCut = (): string => path.join(work, "env-copies-after-cut");
+
+/** Each copy of a redundant U-Boot environment: its flags byte and whether its CRC32 matches its data. */
+function describeCopies(dir: string): { flags: number; valid: boolean }[] {
+  return fs
+    .readdirSync(dir)
+    .sort()
+    .map((f) => {
+      const b = fs.readFileSync(path.join(dir, f));
+      return { flags: b[4]!, valid: crc32(b.subarray(5)) === b.readUInt32LE(0) };
+    });
+}
+
+/**
+ * Right after fw_setenv was cut mid-write (before the client's next step): fw_printenv must read,
+ * from a valid copy (not the defaults), a complete environment that is exactly the one before the
+ * call or exactly that one with the whole batch applied (every variable, not only the four the
+ * module writes).
+ */
+function allOrNothing(s: ClientSandbox, check: Check): void {
+  const parse = (text: string): Map<string, string> =>
+    new Map(text.split("\n").filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]));
+  const before = parse(fs.readFileSync(path.join(work, "env-before"), "utf8"));
+  const updated = new Map([...before, ...parse(fs.readFileSync(path.join(work, "env-batch"), "utf8"))]);
+  const afterCut = fs.readFileSync(path.join(work, "env-after-cut"), "utf8");
+  if (process.env.MBD_FAULT_DEBUG) {
+    for (const f of ["env-before", "env-batch", "env-after-cut"]) process.stdout.write(`--- ${f}:\n${fs.readFileSync(path.join(work, f), "utf8").replace(/x{20,}/g, "x...")}\n`);
+  }
+  if (/Cannot read environment|fw_printenv failed/.test(afterCut)) {
+    check.ok = false;
+    check.notes.push(`fw_printenv after the cut: ${afterCut.split("\n").filter((l) => !l.includes("=")).join(" ")}`);
+    return;
+  }
+  const copies = describeCopies(copiesAfterCut());
+  check.notes.push(`copies after the cut: ${copies.map((c, i) => `${i + 1}: flags ${c.flags} CRC ${c.valid ? "ok" : "BAD"}`).join(", ")}`);
+  if (copies.every((c) => c.valid)) {
+    check.ok = false;
+    check.notes.push("no copy was torn: the write was not cut");
+  }
+  const now = parse(afterCut);
+  const same = (a: Map<string, string>, b: Map<string, string>): boolean => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+  if (same(now, before)) check.notes.push("env after the cut: all old");
+  else if (same(now, updated)) check.notes.push("env after the cut: all new");
+  else {
+    check.ok = false;
+    const diff = [...new Set([...before.keys(), ...updated.keys(), ...now.keys()])]
+      .filter((k) => now.get(k) !== before.get(k) || now.get(k) !== updated.get(k))
+      .map((k) => `${k}: old ${before.get(k)} new ${updated.get(k)} now ${now.get(k)}`);
+    check.notes.push(`env after the cut is neither the old nor the new one: ${diff.join(", ")}`);
+  }
 }
 
 /** The client's next actions after a fault: reboot into what the env says, then commit or roll back. */
@@ -210,12 +286,23 @@ interface Case {
   name: string;
   /** Runs the scenario with the fault armed; returns the status of the faulted client command. */
   run(s: ClientSandbox, art: string): number | null;
+  /** A redundant (two-copy) U-Boot environment, several KiB long, so a cut write lands inside the data. */
+  redundantEnv?: boolean;
+  /** fw_setenv is cut mid-write: check allOrNothing() right after the fault. */
+  cutWrite?: boolean;
+  /** The faulted client command's log (with the module's stderr) must match. */
+  log?: RegExp;
 }
+
+/** The log of the client command that ran with the fault armed. */
+let faultedLog = "";
 
 function installWith(arm: (s: ClientSandbox) => void): Case["run"] {
   return (s, art) => {
     arm(s);
-    return s.mender("install", art).status;
+    const r = s.mender("install", art);
+    faultedLog = r.log;
+    return r.status;
   };
 }
 
@@ -224,7 +311,9 @@ function commitWith(arm: (s: ClientSandbox) => void): Case["run"] {
     assert.equal(s.mender("install", art).status, 0);
     s.reboot();
     arm(s);
-    return s.mender("commit").status;
+    const r = s.mender("commit");
+    faultedLog = r.log;
+    return r.status;
   };
 }
 
@@ -233,10 +322,14 @@ function rollbackWith(arm: (s: ClientSandbox) => void): Case["run"] {
     assert.equal(s.mender("install", art).status, 0);
     arm(s);
     const r = s.mender("rollback");
+    faultedLog = r.log;
     if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- faulted rollback log:\n${r.log}\n`);
     return r.status;
   };
 }
+
+/** The module's message when fw_setenv dies part-way: the tool, how it ended, what the environment reads now. */
+const CUT_MESSAGE = /fw_setenv -s - failed \(killed by SIGXFSZ\): .*; the boot environment reads back unchanged/;
 
 const DOWNLOAD_POINTS = ["checking the active partition", "active partition matches", "applying ", "progress", "wrote [0-9]* bytes", "new image verified"];
 
@@ -272,6 +365,26 @@ const CASES: Case[] = [
       }
     },
   },
+  ...[
+    { state: "ArtifactInstall", bytes: 512, run: installWith },
+    { state: "ArtifactInstall", bytes: 4096, run: installWith },
+    { state: "ArtifactCommit", bytes: 4096, run: commitWith },
+    { state: "ArtifactRollback", bytes: 512, run: rollbackWith },
+  ].map(
+    (p): Case => ({
+      name: `fw_setenv cut at ${p.bytes} B in ${p.state} (redundant env)`,
+      run: p.run((s) => faultFwSetenv(s, p.state, { cutAfterBytes: p.bytes })),
+      redundantEnv: true,
+      cutWrite: true,
+      log: CUT_MESSAGE,
+    }),
+  ),
+  {
+    name: "fw_setenv fails in ArtifactInstall (redundant env)",
+    run: installWith((s) => faultFwSetenv(s, "ArtifactInstall", "fail")),
+    redundantEnv: true,
+    log: /fw_setenv -s - failed \(exit 1\): fw_setenv: Cannot write environment: Input\/output error; the boot environment reads back unchanged/,
+  },
   ...[0.05, 0.3, 0.55, 0.8, 0.97].map(
     (f): Case => ({
       name: `Artifact stream cut at ${Math.round(f * 100)}%`,
@@ -296,7 +409,11 @@ test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`
   const rows: string[] = [];
   let passed = 0;
   for (const c of SELECTED) {
+    s.envCopies = c.redundantEnv ? 2 : 1;
     s.reset();
+    // Real environments are a few KiB (bootcmd, bootargs, ...): a cut write then ends inside the
+    // data. (Eight variables: fw_setenv -s reads lines of at most 4 KiB.)
+    if (c.redundantEnv) s.bootEnv.set(Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`board_filler_${i}`, "x".repeat(1000)])));
     s.setModule(moduleCmd());
     seed(s);
     const art = deltaArtifact(s);
@@ -304,11 +421,21 @@ test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`
     fs.rmSync(firedLog, { force: true });
     const check: Check = { ok: true, notes: [] };
     let status: number | null = null;
+    faultedLog = "";
     try {
       status = c.run(s, art);
+      if (c.log) {
+        const line = faultedLog.split("\n").find((l) => c.log!.test(l));
+        if (line) check.notes.push(`module: ${line.replace(/^.*?(fw_setenv -s - failed)/, "$1").replace(/"$/, "").slice(0, 150)}`);
+        else {
+          check.ok = false;
+          check.notes.push(`no module message matching ${c.log} in the client's log`);
+        }
+      }
+      if (c.cutWrite) allOrNothing(s, check);
       // Disarm: the client's next actions run without the fault.
       s.setModule(moduleCmd());
-      for (const m of ["kill-marker", "fw-marker"]) fs.rmSync(path.join(work, m), { force: true });
+      for (const m of ["kill-marker", "fw-marker", "env-before", "env-batch", "env-after-cut", "env-copies-after-cut"]) fs.rmSync(path.join(work, m), { recursive: true, force: true });
       invariants(s, "right after the fault", check);
       settle(s, check);
       recover(s, art, check);
