@@ -104,7 +104,8 @@ export function createCompressor(kind: Compression, level?: number, sizeHint?: n
     case "xz": {
       const l = level ?? 9;
       if (!Number.isInteger(l) || l < 0 || l > 9) throw new MenderDeltaError(`xz level ${l} is out of range: use 0 to 9 (it sets the dictionary size, as xz -0 to -9)`);
-      return createXzCompressStream({ dictSize: XZ_LEVEL_DICT[l], sizeHint });
+      // As xz's presets: 0-3 use the fast parser, 4-9 the optimal one.
+      return createXzCompressStream({ dictSize: XZ_LEVEL_DICT[l], sizeHint, mode: l <= 3 ? "fast" : "normal" });
     }
   }
 }

@@ -18,6 +18,8 @@ const HASH2_SIZE = 1 << 16;
 const HASH3_BITS = 16;
 const HASH4_BITS = 20;
 const GOLDEN = 0x9e3779b1 | 0;
+/** How far the encoder's coding position may trail the finder (the optimal parser plans ahead). */
+const PLANNED_MAX = 8192;
 /** Input the window takes beyond the history it must keep (larger: fewer, bigger slides). */
 const WINDOW_SLACK = 4 << 20;
 
@@ -58,7 +60,7 @@ export class MatchFinder {
     this.chainMask = ring - 1;
     // Strictly less than the ring: the slot of a position `ring` back is the current one.
     this.maxDistance = Math.min(options.dictSize, ring - 1);
-    this.keep = Math.max(options.dictSize, options.keepExtra) + MATCH_LEN_MAX + 8;
+    this.keep = Math.max(options.dictSize, options.keepExtra) + PLANNED_MAX + MATCH_LEN_MAX + 8;
     this.window = new Uint8Array(this.keep + WINDOW_SLACK);
     this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
     this.depth = options.depth;

@@ -9,6 +9,8 @@
  */
 import { MatchFinder } from "./lz-match-finder.js";
 import * as layout from "./lzma-layout.js";
+import { OPTS, OptimumParser } from "./lzma-optimum.js";
+import { distSlot } from "./lzma-prices.js";
 import { RangeEncoder } from "./range-encoder.js";
 
 // Local copies: a module loader that turns imports into property reads (tsx in the tests) would
@@ -20,6 +22,8 @@ export const LZMA_PROPS = (2 * 5 + 0) * 9 + 3;
 const PB_MASK = 3;
 
 export interface LzmaEncoderOptions {
+  /** "normal": the optimal parser (smaller, slower); "fast": greedy with one byte of look-ahead. */
+  mode: "normal" | "fast";
   dictSize: number;
   niceLen: number;
   depth: number;
@@ -39,12 +43,16 @@ export class LzmaEncoder {
   pos = 0;
 
   private readonly probs = new Uint16Array(PROBS_SIZE);
-  private state = 0;
-  private rep0 = 0;
-  private rep1 = 0;
-  private rep2 = 0;
-  private rep3 = 0;
+  // The coder's state and repeated distances (zero-based), read by the optimal parser.
+  state = 0;
+  rep0 = 0;
+  rep1 = 0;
+  rep2 = 0;
+  rep3 = 0;
   private readonly niceLen: number;
+  private readonly optimum: OptimumParser | null;
+  /** Bytes after `pos` that must be in the window before `step` (unless the input has ended). */
+  readonly lookahead: number;
 
   // Matches at `pos` (current) and at pos + 1 (found by the look-ahead, used by the next step).
   private lens = new Int32Array(MATCH_LEN_MAX + 1);
@@ -56,6 +64,8 @@ export class LzmaEncoder {
   constructor(options: LzmaEncoderOptions) {
     this.mf = new MatchFinder(options);
     this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
+    this.optimum = options.mode === "normal" ? new OptimumParser(this.mf, this.probs, this.niceLen) : null;
+    this.lookahead = (options.mode === "normal" ? OPTS : 0) + MATCH_LEN_MAX + 2;
     this.resetState();
   }
 
@@ -71,6 +81,30 @@ export class LzmaEncoder {
    * MATCH_LEN_MAX + 2 bytes after `pos` are in the window, or that the input has ended.
    */
   step(): number {
+    const optimum = this.optimum;
+    if (optimum !== null) {
+      if (optimum.seqNext === optimum.seqCount) optimum.plan(this);
+      const len = optimum.seqLen[optimum.seqNext]!;
+      const dist = optimum.seqDist[optimum.seqNext++]!;
+      optimum.coded();
+      return this.code(len, dist);
+    }
+    return this.stepFast();
+  }
+
+  /** Codes a planned symbol: a distance equal to a repeated one is coded as that rep. */
+  private code(len: number, dist: number): number {
+    if (dist < 0) return this.literal();
+    if (len === 1) return dist === this.rep0 ? this.repMatch(0, 1) : this.literal();
+    if (dist === this.rep0) return this.repMatch(0, len);
+    if (dist === this.rep1) return this.repMatch(1, len);
+    if (dist === this.rep2) return this.repMatch(2, len);
+    if (dist === this.rep3) return this.repMatch(3, len);
+    return this.match(dist, len);
+  }
+
+  /** liblzma's fast parser: one symbol from the longest match and one byte of look-ahead. */
+  private stepFast(): number {
     const mf = this.mf;
     const w = mf.window;
     const i = this.pos - mf.base;
@@ -237,13 +271,7 @@ export class LzmaEncoder {
     rc.bit(probs, IS_REP + state, 0);
     this.length(MATCH_LEN, len, posState);
     const lenState = len < 5 ? len - 2 : 3;
-    let slot: number;
-    if (dist < 4) {
-      slot = dist;
-    } else {
-      const n = 31 - Math.clz32(dist);
-      slot = (n << 1) | ((dist >>> (n - 1)) & 1);
-    }
+    const slot = distSlot(dist);
     rc.tree(probs, DIST_SLOT + (lenState << 6), 6, slot);
     if (slot >= 4) {
       const footer = (slot >>> 1) - 1;

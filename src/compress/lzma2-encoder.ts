@@ -21,8 +21,10 @@ export interface Lzma2EncoderOptions {
   dictSize: number;
   /** Matches this long are taken at once (longer: slower, a little smaller). Default 128. */
   niceLen?: number;
-  /** Hash chain entries examined per position (longer: slower, a little smaller). Default 64. */
+  /** Hash chain entries examined per position (longer: slower, a little smaller). Default 48. */
   depth?: number;
+  /** The parser: "normal" (optimal parsing, default) or "fast" (greedy, about 2x faster, ~6% larger). */
+  mode?: "normal" | "fast";
 }
 
 export class Lzma2Encoder {
@@ -39,9 +41,10 @@ export class Lzma2Encoder {
     private readonly emit: (bytes: Uint8Array) => void,
   ) {
     this.lzma = new LzmaEncoder({
+      mode: options.mode ?? "normal",
       dictSize: options.dictSize,
       niceLen: options.niceLen ?? 128,
-      depth: options.depth ?? 64,
+      depth: options.depth ?? 48,
       keepExtra: UNCOMPRESSED_MAX,
     });
   }
@@ -67,9 +70,9 @@ export class Lzma2Encoder {
     const rc = lzma.rc;
     for (;;) {
       const left = mf.base + mf.end - lzma.pos;
-      // Without the final bytes the parser's view (a full match length plus one byte of look-ahead)
+      // Without the final bytes the parser's view (what it plans over, plus a full match length)
       // must be complete, so the output never depends on how the input was split.
-      if (left === 0 || (!final && left < MATCH_LEN_MAX + 2)) return;
+      if (left === 0 || (!final && left < lzma.lookahead)) return;
       if (!this.chunkOpen) {
         rc.reset();
         if (this.needStateReset) lzma.resetState();

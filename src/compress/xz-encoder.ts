@@ -23,7 +23,8 @@ export interface XzEncoderOptions {
   dictSize?: number;
   /** The expected input size: the dictionary is not made larger than needed for it. */
   sizeHint?: number;
-  /** Match finder effort (see Lzma2EncoderOptions). */
+  /** Parser and match finder effort (see Lzma2EncoderOptions). */
+  mode?: "normal" | "fast";
   niceLen?: number;
   depth?: number;
 }
@@ -74,7 +75,7 @@ export class XzEncoder {
     const want = options.sizeHint !== undefined ? Math.min(cap, Math.max(options.sizeHint, MIN_DICT)) : cap;
     const dict = dictionaryFor(Math.max(want, MIN_DICT));
     this.dictSize = dict.size;
-    this.lzma2 = new Lzma2Encoder({ dictSize: dict.size, niceLen: options.niceLen, depth: options.depth }, (bytes) => {
+    this.lzma2 = new Lzma2Encoder({ dictSize: dict.size, mode: options.mode, niceLen: options.niceLen, depth: options.depth }, (bytes) => {
       this.blockData += bytes.length;
       this.emit(bytes);
     });

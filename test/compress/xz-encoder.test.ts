@@ -47,11 +47,11 @@ const CASES: Array<[string, () => Uint8Array]> = [
   ["zeros (2 MiB chunks of maximal matches), 5 MiB", () => new Uint8Array(5 << 20)],
 ];
 
-for (const [name, make] of CASES) {
-  test(`xz encoder round trip: ${name}`, (t) => {
+for (const [name, make] of CASES) for (const mode of ["normal", "fast"] as const) {
+  test(`xz encoder round trip (${mode} parser): ${name}`, (t) => {
     if (!needTools(t, "xz")) return;
     const data = make();
-    const file = encode(data);
+    const file = encode(data, { mode });
     assert.ok(xzDecode(file).equals(data), "xz -d output differs from the input");
     assert.ok(decodeWhole(file).equals(data), "our decoder's output differs from the input");
     // Stored raw, a chunk costs 3 bytes per 64 KiB: incompressible input barely grows.
@@ -59,15 +59,17 @@ for (const [name, make] of CASES) {
   });
 }
 
-test("xz encoder: the output does not depend on how the input is split", () => {
-  const data = mixedData(2500 << 10, 11);
-  const whole = encode(data);
-  const r = rng(5);
-  const pieces = encode(data, {}, () => 1 + Math.floor(r() * 70000));
-  const bytes = encode(data, {}, () => 1 + Math.floor(r() * 300));
-  assert.ok(pieces.equals(whole), "random pieces up to 70 KB changed the output");
-  assert.ok(bytes.equals(whole), "pieces of a few bytes changed the output");
-});
+for (const mode of ["normal", "fast"] as const) {
+  test(`xz encoder (${mode} parser): the output does not depend on how the input is split`, () => {
+    const data = mixedData(2500 << 10, 11);
+    const whole = encode(data, { mode });
+    const r = rng(5);
+    const pieces = encode(data, { mode }, () => 1 + Math.floor(r() * 70000));
+    const bytes = encode(data, { mode }, () => 1 + Math.floor(r() * 300));
+    assert.ok(pieces.equals(whole), "random pieces up to 70 KB changed the output");
+    assert.ok(bytes.equals(whole), "pieces of a few bytes changed the output");
+  });
+}
 
 test("xz encoder: a dictionary smaller than the input (the window slides), read back by xz", (t) => {
   if (!needTools(t, "xz")) return;
@@ -92,15 +94,19 @@ test("xz encoder: the dictionary is sized to the expected input, capped at 64 Mi
   assert.equal(declaredDictionary(encode(data)), 64 << 20);
 });
 
-test("xz encoder: compresses mixed data about as well as xz -3 (a fast preset), better than gzip -9", (t) => {
+test("xz encoder: the optimal parser compresses like xz -6 (normal mode), the fast one like xz -3, both far below gzip -9", (t) => {
   if (!needTools(t, "xz", "gzip")) return;
   const data = mixedData(2 << 20, 13);
-  const ours = encode(data, { sizeHint: data.length }).length;
+  const normal = encode(data, { sizeHint: data.length }).length;
+  const fast = encode(data, { sizeHint: data.length, mode: "fast" }).length;
+  const xz6 = xz(["-6"], data).length;
   const xz3 = xz(["-3"], data).length;
   const gz = spawnSync("gzip", ["-9c"], { input: data, maxBuffer: 1 << 30 }).stdout.length;
-  t.diagnostic(`ours ${ours} B, xz -3 ${xz3} B (${(ours / xz3).toFixed(3)}x), gzip -9 ${gz} B (${(ours / gz).toFixed(3)}x)`);
-  assert.ok(ours <= xz3 * 1.05, `ours ${ours} B is more than 5% above xz -3's ${xz3} B`);
-  assert.ok(ours < gz, `ours ${ours} B is not below gzip -9's ${gz} B`);
+  t.diagnostic(`normal ${normal} B (${(normal / xz6).toFixed(3)}x xz -6 ${xz6} B), fast ${fast} B (${(fast / xz3).toFixed(3)}x xz -3 ${xz3} B), gzip -9 ${gz} B`);
+  assert.ok(normal <= xz6 * 1.03, `normal: ${normal} B is more than 3% above xz -6's ${xz6} B`);
+  assert.ok(fast <= xz3 * 1.05, `fast: ${fast} B is more than 5% above xz -3's ${xz3} B`);
+  assert.ok(normal < fast, "the optimal parser is not smaller than the fast one");
+  assert.ok(fast < gz * 0.5, `fast: ${fast} B is not half of gzip -9's ${gz} B`);
 });
 
 test("createXzCompressStream: a Transform whose output xz reads back", async (t) => {
