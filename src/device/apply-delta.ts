@@ -71,7 +71,7 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
     writer.abort();
     if (err instanceof MenderDeltaError) {
       throw new MenderDeltaError(
-        `applying ${opts.deltaName} failed after ${writer.bytesWritten} bytes of ${targetPath}: ${err.message}. ` +
+        `applying ${opts.deltaName} failed after ${writer.bytesWritten} bytes of ${targetPath}: ${err.message.replace(/\.$/, "")}. ` +
           `The inactive partition is incomplete and will not be activated; the running system is unchanged.`,
         err.exitCode,
       );

@@ -142,7 +142,7 @@ test(`source read faults in Download (FUSE): ${CASES.length} cases`, async (t) =
         const failure = runModuleSync("ArtifactFailure", d.tree, d.env, command);
         assert.equal(failure.status, 0, `ArtifactFailure: ${failure.stderr}`);
         assert.deepEqual(d.readEnv(), INITIAL_BOOT_ENV, "boot environment changed after the failure");
-        notes.push(errorLines[0]!.replace(/^.*?error:?\s*/i, "").slice(0, 110));
+        notes.push(errorLines[0]!.replace(/^.*?error:?\s*/i, ""));
       }
     } catch (err) {
       notes.push(`FAILED: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
