@@ -187,3 +187,42 @@ export class MatchFinder {
     }
   }
 }
+
+/**
+ * The matches at the parser's position, from the finder or from a look-ahead the parser kept:
+ * a parser that searched one position further and then stopped there hands those matches to
+ * the next step instead of searching again.
+ */
+export class MatchCursor {
+  lens = new Int32Array(MATCH_LEN_MAX + 1);
+  dists = new Int32Array(MATCH_LEN_MAX + 1);
+  private keptLens = new Int32Array(MATCH_LEN_MAX + 1);
+  private keptDists = new Int32Array(MATCH_LEN_MAX + 1);
+  private keptCount = -1;
+
+  constructor(private readonly mf: MatchFinder) {}
+
+  /** The matches at the finder's next position (or the kept ones) into lens/dists; returns how many. */
+  next(): number {
+    if (this.keptCount < 0) return this.mf.find(this.lens, this.dists);
+    const count = this.keptCount;
+    this.keptCount = -1;
+    this.swap();
+    return count;
+  }
+
+  /** Keeps the `count` matches in lens/dists for the next `next()`: the next step starts at their position. */
+  keep(count: number): void {
+    this.swap();
+    this.keptCount = count;
+  }
+
+  private swap(): void {
+    const l = this.lens;
+    const d = this.dists;
+    this.lens = this.keptLens;
+    this.dists = this.keptDists;
+    this.keptLens = l;
+    this.keptDists = d;
+  }
+}

@@ -7,7 +7,7 @@
  * starting there (lazy matching). It needs no price tables, runs in one pass and keeps the
  * output a pure function of the input bytes: how the input arrives never changes a bit of it.
  */
-import { MatchFinder } from "./lz-match-finder.js";
+import { MatchCursor, MatchFinder } from "./lz-match-finder.js";
 import * as layout from "./lzma-layout.js";
 import { OPTS, OptimumParser } from "./lzma-optimum.js";
 import { distSlot } from "./lzma-prices.js";
@@ -54,17 +54,13 @@ export class LzmaEncoder {
   /** Bytes after `pos` that must be in the window before `step` (unless the input has ended). */
   readonly lookahead: number;
 
-  // Matches at `pos` (current) and at pos + 1 (found by the look-ahead, used by the next step).
-  private lens = new Int32Array(MATCH_LEN_MAX + 1);
-  private dists = new Int32Array(MATCH_LEN_MAX + 1);
-  private aheadLens = new Int32Array(MATCH_LEN_MAX + 1);
-  private aheadDists = new Int32Array(MATCH_LEN_MAX + 1);
-  private aheadCount = -1;
+  private readonly matches: MatchCursor;
 
   constructor(options: LzmaEncoderOptions) {
     this.mf = new MatchFinder(options);
+    this.matches = new MatchCursor(this.mf);
     this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
-    this.optimum = options.mode === "normal" ? new OptimumParser(this.mf, this.probs, this.niceLen) : null;
+    this.optimum = options.mode === "normal" ? new OptimumParser(this.mf, this.matches, this.probs, this.niceLen) : null;
     this.lookahead = (options.mode === "normal" ? OPTS : 0) + MATCH_LEN_MAX + 2;
     this.resetState();
   }
@@ -78,7 +74,7 @@ export class LzmaEncoder {
 
   /**
    * Codes one symbol at `pos` and returns its length in bytes. The caller guarantees
-   * MATCH_LEN_MAX + 2 bytes after `pos` are in the window, or that the input has ended.
+   * `lookahead` bytes after `pos` are in the window, or that the input has ended.
    */
   step(): number {
     const optimum = this.optimum;
@@ -110,21 +106,10 @@ export class LzmaEncoder {
     const i = this.pos - mf.base;
     const avail = Math.min(mf.end - i, MATCH_LEN_MAX);
 
-    let count: number;
-    if (this.aheadCount >= 0) {
-      count = this.aheadCount;
-      this.aheadCount = -1;
-      const l = this.lens;
-      const d = this.dists;
-      this.lens = this.aheadLens;
-      this.dists = this.aheadDists;
-      this.aheadLens = l;
-      this.aheadDists = d;
-    } else {
-      count = mf.find(this.lens, this.dists);
-    }
-    const lens = this.lens;
-    const dists = this.dists;
+    const matches = this.matches;
+    let count = matches.next();
+    const lens = matches.lens;
+    const dists = matches.dists;
     if (avail < 2) return this.literal();
 
     // The longest repeated-distance match.
@@ -175,17 +160,17 @@ export class LzmaEncoder {
     if (mainLen < 2 || avail <= 2) return this.literal();
 
     // Look one byte ahead: a literal now is better when a clearly better match starts there.
-    const ahead = mf.find(this.aheadLens, this.aheadDists);
-    this.aheadCount = ahead;
+    const ahead = matches.next();
     if (ahead > 0) {
-      const nextLen = this.aheadLens[ahead - 1]!;
-      const nextDist = this.aheadDists[ahead - 1]!;
+      const nextLen = matches.lens[ahead - 1]!;
+      const nextDist = matches.dists[ahead - 1]!;
       if (
         (nextLen >= mainLen && nextDist < mainDist) ||
         (nextLen === mainLen + 1 && !changePair(mainDist, nextDist)) ||
         nextLen > mainLen + 1 ||
         (nextLen + 1 >= mainLen && mainLen >= 3 && changePair(nextDist, mainDist))
       ) {
+        matches.keep(ahead); // the next step starts where they were found
         return this.literal();
       }
     }
@@ -198,9 +183,11 @@ export class LzmaEncoder {
       if (w[j] !== w[i1] || w[j + 1] !== w[i1 + 1]) continue;
       let len = 2;
       while (len < limit && w[j + len] === w[i1 + len]) len++;
-      if (len >= limit) return this.literal();
+      if (len >= limit) {
+        matches.keep(ahead);
+        return this.literal();
+      }
     }
-    this.aheadCount = -1;
     mf.skip(mainLen - 2);
     return this.match(mainDist, mainLen);
   }

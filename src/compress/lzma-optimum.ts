@@ -10,7 +10,7 @@
  * LZMA2 state reset between planning and coding (which clears those distances) only makes a
  * symbol a little dearer, never wrong.
  */
-import type { MatchFinder } from "./lz-match-finder.js";
+import type { MatchCursor, MatchFinder } from "./lz-match-finder.js";
 import * as layout from "./lzma-layout.js";
 import { INFINITY_PRICE, LzmaPrices, price0, price1 } from "./lzma-prices.js";
 
@@ -48,15 +48,11 @@ export class OptimumParser {
   private readonly back = new Int32Array(OPTS + 2);
   private readonly nodeState = new Uint8Array(OPTS + 2);
   private readonly reps = new Int32Array(4 * (OPTS + 2));
-  private lens = new Int32Array(MATCH_LEN_MAX + 1);
-  private dists = new Int32Array(MATCH_LEN_MAX + 1);
-  private aheadLens = new Int32Array(MATCH_LEN_MAX + 1);
-  private aheadDists = new Int32Array(MATCH_LEN_MAX + 1);
-  private aheadCount = -1;
   private readonly repLens = new Int32Array(4);
 
   constructor(
     private readonly mf: MatchFinder,
+    private readonly matches: MatchCursor,
     private readonly probs: Uint16Array,
     private readonly niceLen: number,
   ) {
@@ -66,21 +62,6 @@ export class OptimumParser {
   /** Called after each coded symbol: the price tables follow the model every few hundred symbols. */
   coded(): void {
     this.symbolsSinceRefresh++;
-  }
-
-  private findMatches(): number {
-    if (this.aheadCount >= 0) {
-      const count = this.aheadCount;
-      this.aheadCount = -1;
-      const l = this.lens;
-      const d = this.dists;
-      this.lens = this.aheadLens;
-      this.dists = this.aheadDists;
-      this.aheadLens = l;
-      this.aheadDists = d;
-      return count;
-    }
-    return this.mf.find(this.lens, this.dists);
   }
 
   private single(len: number, dist: number): void {
@@ -103,9 +84,10 @@ export class OptimumParser {
     const niceLen = this.niceLen;
     const i = c.pos - mf.base;
     const history = Math.min(c.pos, i);
-    let count = this.findMatches();
-    let lens = this.lens;
-    let dists = this.dists;
+    const matches = this.matches;
+    let count = matches.next();
+    let lens = matches.lens;
+    let dists = matches.dists;
     const avail = Math.min(mf.end - i, MATCH_LEN_MAX);
     if (avail < 2) return this.single(1, -1);
 
@@ -199,17 +181,12 @@ export class OptimumParser {
     for (;;) {
       cur++;
       if (cur === lenEnd) break;
-      count = this.findMatches();
-      lens = this.lens;
-      dists = this.dists;
+      count = matches.next();
+      lens = matches.lens;
+      dists = matches.dists;
       let newLen = count > 0 ? lens[count - 1]! : 0;
       if (newLen >= niceLen) {
-        // Keep these matches for the next plan, which starts here.
-        this.aheadCount = count;
-        this.lens = this.aheadLens;
-        this.dists = this.aheadDists;
-        this.aheadLens = lens;
-        this.aheadDists = dists;
+        matches.keep(count); // the next plan starts here
         break;
       }
 
