@@ -292,6 +292,8 @@ interface Case {
   cutWrite?: boolean;
   /** The faulted client command's log (with the module's stderr) must match. */
   log?: RegExp;
+  /** ... and show these steps after it: the module's exit code, the client's rollback path. */
+  next?: RegExp[];
 }
 
 /** The log of the client command that ran with the fault armed. */
@@ -330,6 +332,12 @@ function rollbackWith(arm: (s: ClientSandbox) => void): Case["run"] {
 
 /** The module's message when fw_setenv dies part-way: the tool, how it ended, what the environment reads now. */
 const CUT_MESSAGE = /fw_setenv -s - failed \(killed by SIGXFSZ\): .*; the boot environment reads back unchanged/;
+/** After ArtifactInstall fails: exit 1, the client runs ArtifactRollback, which finds the environment still on A. */
+const INSTALL_FAILED = [/Installation failed: Update module terminated abnormally: exit status 1/, /boot environment already points at partition 2; nothing to roll back/];
+/** After ArtifactCommit fails: exit 1, the client runs ArtifactRollback, which switches back to A. */
+const COMMIT_FAILED = [/Commit failed: Update module terminated abnormally: exit status 1/, /rolled back the boot environment to partition 2/];
+/** After ArtifactRollback fails: exit 1, reported by the client (which then marks the Artifact _INCONSISTENT). */
+const ROLLBACK_FAILED = [/Error rolling back: Update module terminated abnormally: exit status 1/];
 
 const DOWNLOAD_POINTS = ["checking the active partition", "active partition matches", "applying ", "progress", "wrote [0-9]* bytes", "new image verified"];
 
@@ -366,10 +374,10 @@ const CASES: Case[] = [
     },
   },
   ...[
-    { state: "ArtifactInstall", bytes: 512, run: installWith },
-    { state: "ArtifactInstall", bytes: 4096, run: installWith },
-    { state: "ArtifactCommit", bytes: 4096, run: commitWith },
-    { state: "ArtifactRollback", bytes: 512, run: rollbackWith },
+    { state: "ArtifactInstall", bytes: 512, run: installWith, next: INSTALL_FAILED },
+    { state: "ArtifactInstall", bytes: 4096, run: installWith, next: INSTALL_FAILED },
+    { state: "ArtifactCommit", bytes: 4096, run: commitWith, next: COMMIT_FAILED },
+    { state: "ArtifactRollback", bytes: 512, run: rollbackWith, next: ROLLBACK_FAILED },
   ].map(
     (p): Case => ({
       name: `fw_setenv cut at ${p.bytes} B in ${p.state} (redundant env)`,
@@ -377,6 +385,7 @@ const CASES: Case[] = [
       redundantEnv: true,
       cutWrite: true,
       log: CUT_MESSAGE,
+      next: p.next,
     }),
   ),
   {
@@ -384,6 +393,7 @@ const CASES: Case[] = [
     run: installWith((s) => faultFwSetenv(s, "ArtifactInstall", "fail")),
     redundantEnv: true,
     log: /fw_setenv -s - failed \(exit 1\): fw_setenv: Cannot write environment: Input\/output error; the boot environment reads back unchanged/,
+    next: INSTALL_FAILED,
   },
   ...[0.05, 0.3, 0.55, 0.8, 0.97].map(
     (f): Case => ({
@@ -424,6 +434,7 @@ test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`
     faultedLog = "";
     try {
       status = c.run(s, art);
+      if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- faulted command log:\n${faultedLog}\n`);
       if (c.log) {
         const line = faultedLog.split("\n").find((l) => c.log!.test(l));
         if (line) check.notes.push(`module: ${line.replace(/^.*?(fw_setenv -s - failed)/, "$1").replace(/"$/, "").slice(0, 150)}`);
@@ -431,6 +442,11 @@ test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`
           check.ok = false;
           check.notes.push(`no module message matching ${c.log} in the client's log`);
         }
+      }
+      for (const step of c.next ?? []) {
+        if (step.test(faultedLog)) continue;
+        check.ok = false;
+        check.notes.push(`the client's log lacks ${step}`);
       }
       if (c.cutWrite) allOrNothing(s, check);
       // Disarm: the client's next actions run without the fault.
@@ -446,7 +462,7 @@ test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`
     const fired = fs.existsSync(firedLog);
     if (check.ok) passed++;
     rows.push(
-      `  ${c.name.padEnd(48)} ${fired ? "fault hit " : "not hit   "} client exit ${String(status).padEnd(4)} ${check.ok ? "PASS" : "FAIL"} ${check.notes.join("; ")}`,
+      `  ${c.name.padEnd(58)} ${fired ? "fault hit " : "not hit   "} client exit ${String(status).padEnd(4)} ${check.ok ? "PASS" : "FAIL"} ${check.notes.join("; ")}`,
     );
   }
   s.setModule(moduleCmd());
