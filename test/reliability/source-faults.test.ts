@@ -5,7 +5,8 @@
  * block device, but it is not in every kernel; FUSE reaches the module's own read loop directly.
  *
  *   - short reads: Download must still apply the delta (every read loop continues after a short
- *     result), the new image on B verified, A unchanged;
+ *     result), the new image on B verified, A unchanged; `apply` (which reads image files with
+ *     its own reader) must still make the new image;
  *   - EIO found by the source check, and EIO while decoding (the storage fails after the check):
  *     Download fails with one error line naming the active partition and the I/O error, exit 1;
  *     the boot environment and A are unchanged; ArtifactInstall then has nothing to activate, and
@@ -14,6 +15,7 @@
  * Runs the built program when there is one (a private copy), else the source.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -63,8 +65,13 @@ after(async () => {
 interface Case {
   name: string;
   faults: () => Faults;
-  /** Download succeeds (short reads), or fails with this message. */
-  expect: "installs" | RegExp;
+  /**
+   * Download succeeds (short reads), `apply --source <the served file>` makes the new image (the
+   * other source reader, for image files), or Download fails with this message.
+   */
+  expect: "installs" | "applies" | RegExp;
+  /** Fails before the first byte of B is written: B stays all zeros. */
+  beforeWriting?: boolean;
   /** The server must have given at least one short reply / one EIO. */
   must: (c: ServerCounters) => boolean;
 }
@@ -77,9 +84,16 @@ const CASES: Case[] = [
     must: (c) => c.shortReplies > 100,
   },
   {
+    name: "short reads of apply's --source (1..4093 bytes each)",
+    faults: () => ({ maxReplyBytes: 4093 }),
+    expect: "applies",
+    must: (c) => c.shortReplies > 100,
+  },
+  {
     name: "EIO in the active partition (found by the source check)",
     faults: () => ({ eio: { from: 1 << 20, to: (1 << 20) + 512 } }),
     expect: /reading \S*mmcblk0p2 at byte \d+ failed: EIO/,
+    beforeWriting: true,
     must: (c) => c.eioReplies > 0,
   },
   {
@@ -105,7 +119,47 @@ async function faultyDevice(dir: string, faults: Faults): Promise<{ d: FileDevic
   return { d, close, backing: d.partA };
 }
 
-test(`source read faults in Download (FUSE): ${CASES.length} cases`, async (t) => {
+/** Runs one case on its device; assertion failures throw. Returns the exit code of the faulted command. */
+async function runCase(c: Case, d: FileDevice, notes: string[]): Promise<number | null> {
+  if (c.expect === "applies") {
+    const deltaFile = path.join(d.dir, "v2.ext4.delta");
+    const out = path.join(d.dir, "applied.ext4");
+    fs.writeFileSync(deltaFile, delta);
+    const [cmd, ...pre] = command;
+    const r = spawnSync(cmd!, [...pre, "apply", "--source", d.env.MENDER_BINARY_DELTA_TEST_ROOT!, "--delta", deltaFile, "--target", out], { encoding: "utf8", timeout: 120_000 });
+    assert.equal(r.status, 0, `apply failed: ${r.stderr}`);
+    assert.equal(sha256File(out), sum2, "apply made a different image");
+    notes.push("the output is the verified v2");
+    return r.status;
+  }
+  const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta }, false, command);
+  if (c.expect === "installs") {
+    assert.equal(dl.status, 0, `Download failed: ${dl.stderr}`);
+    const inst = runModuleSync("ArtifactInstall", d.tree, d.env, command);
+    assert.equal(inst.status, 0, `ArtifactInstall failed: ${inst.stderr}`);
+    assert.deepEqual(d.readEnv(), { ...INITIAL_BOOT_ENV, mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1" });
+    assert.equal(sha256File(d.partB, imageBytes), sum2, "B does not hold the new image");
+    notes.push("B holds the verified v2, env boots B");
+    return dl.status;
+  }
+  const errorLines = dl.stderr.split("\n").filter((l) => /error/i.test(l));
+  assert.equal(dl.status, 1, `Download must fail with exit 1: ${dl.stderr}`);
+  assert.equal(errorLines.length, 1, `one error line expected:\n${dl.stderr}`);
+  assert.match(errorLines[0]!, c.expect);
+  assert.doesNotMatch(dl.stderr, /^\s+at /m, "a stack trace: not a typed error");
+  assert.deepEqual(d.readEnv(), INITIAL_BOOT_ENV, "boot environment changed by Download");
+  // The client's next steps: ArtifactInstall has nothing verified to activate; ArtifactFailure.
+  const inst = runModuleSync("ArtifactInstall", d.tree, d.env, command);
+  assert.equal(inst.status, 1, `ArtifactInstall after the failed Download must fail: ${inst.stderr}`);
+  const failure = runModuleSync("ArtifactFailure", d.tree, d.env, command);
+  assert.equal(failure.status, 0, `ArtifactFailure: ${failure.stderr}`);
+  assert.deepEqual(d.readEnv(), INITIAL_BOOT_ENV, "boot environment changed after the failure");
+  if (c.beforeWriting) assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "B written although the source check failed");
+  notes.push(errorLines[0]!.replace(/^.*?error:?\s*/i, ""));
+  return dl.status;
+}
+
+test(`source read faults in Download and apply (FUSE): ${CASES.length} cases`, async (t) => {
   if (!needRoot(t, "FUSE mounts") || !needTools(t, "mke2fs", "xdelta3", "fw_printenv", "fw_setenv", "mount", "umount")) return;
   if (!fs.existsSync("/dev/fuse")) {
     assert.ok(process.env.REQUIRE_PEERS !== "1", "/dev/fuse is missing; REQUIRE_PEERS=1 forbids skipping");
@@ -117,33 +171,11 @@ test(`source read faults in Download (FUSE): ${CASES.length} cases`, async (t) =
   let passed = 0;
   for (const [i, c] of CASES.entries()) {
     const { d, close, backing } = await faultyDevice(path.join(work, `dev${i}`), c.faults());
-    let counters: ServerCounters | undefined;
     const notes: string[] = [];
     let status: number | null = null;
+    let counters: ServerCounters;
     try {
-      const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta }, false, command);
-      status = dl.status;
-      const errorLines = dl.stderr.split("\n").filter((l) => /error/i.test(l));
-      if (c.expect === "installs") {
-        assert.equal(dl.status, 0, `Download failed: ${dl.stderr}`);
-        const inst = runModuleSync("ArtifactInstall", d.tree, d.env, command);
-        assert.equal(inst.status, 0, `ArtifactInstall failed: ${inst.stderr}`);
-        assert.deepEqual(d.readEnv(), { ...INITIAL_BOOT_ENV, mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1" });
-        assert.equal(sha256File(d.partB, imageBytes), sum2, "B does not hold the new image");
-        notes.push("B holds the verified v2, env boots B");
-      } else {
-        assert.equal(dl.status, 1, `Download must fail with exit 1: ${dl.stderr}`);
-        assert.equal(errorLines.length, 1, `one error line expected:\n${dl.stderr}`);
-        assert.match(errorLines[0]!, c.expect);
-        assert.doesNotMatch(dl.stderr, /^\s+at /m, "a stack trace: not a typed error");
-        assert.deepEqual(d.readEnv(), INITIAL_BOOT_ENV, "boot environment changed by Download");
-        const inst = runModuleSync("ArtifactInstall", d.tree, d.env, command);
-        assert.equal(inst.status, 1, `ArtifactInstall after the failed Download must fail: ${inst.stderr}`);
-        const failure = runModuleSync("ArtifactFailure", d.tree, d.env, command);
-        assert.equal(failure.status, 0, `ArtifactFailure: ${failure.stderr}`);
-        assert.deepEqual(d.readEnv(), INITIAL_BOOT_ENV, "boot environment changed after the failure");
-        notes.push(errorLines[0]!.replace(/^.*?error:?\s*/i, ""));
-      }
+      status = await runCase(c, d, notes);
     } catch (err) {
       notes.push(`FAILED: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
     } finally {
