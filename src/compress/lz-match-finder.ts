@@ -55,7 +55,7 @@ export class MatchFinder {
 
   constructor(options: MatchFinderOptions) {
     let ring = 1;
-    while (ring < options.dictSize + 1) ring *= 2;
+    while (ring < options.dictSize) ring *= 2;
     this.chain = new Uint32Array(ring);
     this.chainMask = ring - 1;
     // Strictly less than the ring: the slot of a position `ring` back is the current one.

@@ -94,7 +94,7 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     const scripts = await writeScripts(to, workDir);
     const spec = deltaArtifactSpec({
       from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
-      decoderArguments: options.decoderArguments, deltaPath, scripts, compression: options.compression, signingKey,
+      decoderArguments: options.decoderArguments, deltaPath, scripts, compression: options.compression, compressionLevel: options.compressionLevel, signingKey,
     });
     progress.start("writing", 0);
     let written;

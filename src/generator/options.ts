@@ -32,6 +32,8 @@ export interface GeneratorOptions {
   checksum: boolean;
   threads?: number;
   compression: Compression;
+  /** The compressor's level (xz 0-9, gzip 0-9, zstd 1-19); undefined: its default. */
+  compressionLevel?: number;
   /** PEM file with the private key to sign with. */
   signingKey?: string;
   /** PEM file with the public key the inputs' signatures must verify with. */
@@ -53,6 +55,7 @@ export interface RawOptions {
   fromImage?: string;
   toImage?: string;
   compression?: string;
+  compressionLevel?: string;
   key?: string;
   verifyKey?: string;
   threads?: string;
@@ -64,7 +67,7 @@ export interface RawOptions {
 /** Options that take a value, by every spelling; their values must reach us verbatim. */
 export const VALUE_OPTIONS = [
   "-o", "--output", "-n", "--name", "--artifact-name", "-D", "--decoder-args", "--device-type", "--from-image", "--to-image",
-  "--compression", "-k", "--key", "--verify-key", "--threads",
+  "--compression", "--compression-level", "-k", "--key", "--verify-key", "--threads",
 ];
 
 const MARK = "\u0001value:";
@@ -220,6 +223,8 @@ function windowFrom(bytes: number, what: string): number {
 }
 
 const COMPRESSIONS = ["xz", "gzip", "none", "zstd"];
+/** Each compressor's levels (none has none). */
+const LEVELS: Record<string, [number, number]> = { xz: [0, 9], gzip: [0, 9], zstd: [1, 19], none: [1, 0] };
 
 /** Turns cac's parse result (values restored) and the positional arguments into validated options. */
 export function resolveOptions(raw: RawOptions, positional: string[]): GeneratorOptions {
@@ -273,6 +278,17 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
   const compression = named === "lzma" ? "xz" : named;
   if (!COMPRESSIONS.includes(compression)) throw new UsageError(`--compression '${named}' is unknown; use xz (default), gzip, zstd or none`);
 
+  const levelText = lastString(raw.compressionLevel, "--compression-level");
+  const compressionLevel = levelText === undefined ? undefined : integer(levelText, "--compression-level");
+  const levels = LEVELS[compression]!;
+  if (compressionLevel !== undefined && (compressionLevel < levels[0] || compressionLevel > levels[1])) {
+    throw new UsageError(
+      compression === "none"
+        ? "--compression-level needs a compressor: --compression none has no levels"
+        : `--compression-level ${compressionLevel}: ${compression} takes ${levels[0]} to ${levels[1]}`,
+    );
+  }
+
   const threadsText = lastString(raw.threads, "--threads");
   const threads = threadsText === undefined ? undefined : integer(threadsText, "--threads");
   if (threads !== undefined && (threads < 1 || threads > 256)) throw new UsageError(`--threads ${threads}: use 1 to 256`);
@@ -285,6 +301,7 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
     checksum: encoder.checksum,
     threads,
     compression: compression as GeneratorOptions["compression"],
+    compressionLevel,
     signingKey: lastString(raw.key, "-k/--key"),
     verifyKey: lastString(raw.verifyKey, "--verify-key"),
     json: raw.json === true,

@@ -24,6 +24,7 @@ export interface DeltaSpecInput {
   /** TO's state scripts, written out as files. */
   scripts: FileSpec[];
   compression: Compression;
+  compressionLevel?: number;
   signingKey?: string | Buffer;
 }
 
@@ -73,6 +74,7 @@ export function deltaArtifactSpec(input: DeltaSpecInput): ArtifactSpec {
     },
     scripts: input.scripts,
     compression: input.compression,
+    compressionLevel: input.compressionLevel,
     signingKey: input.signingKey,
   };
 }

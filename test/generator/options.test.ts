@@ -73,6 +73,16 @@ test("resolveOptions: wrong argument counts, no output, unknown compression, bad
   assert.equal(resolveOptions({ output: "d", compression: "none" }, ["a", "b"]).compression, "none");
 });
 
+test("resolveOptions: --compression-level per compressor (xz 0-9, gzip 0-9, zstd 1-19, none has none)", () => {
+  assert.equal(resolveOptions({ output: "d" }, ["a", "b"]).compressionLevel, undefined);
+  assert.equal(resolveOptions({ output: "d", compressionLevel: "2" }, ["a", "b"]).compressionLevel, 2);
+  assert.equal(resolveOptions({ output: "d", compression: "zstd", compressionLevel: "19" }, ["a", "b"]).compressionLevel, 19);
+  assert.throws(() => resolveOptions({ output: "d", compressionLevel: "10" }, ["a", "b"]), /--compression-level 10: xz takes 0 to 9/);
+  assert.throws(() => resolveOptions({ output: "d", compression: "zstd", compressionLevel: "0" }, ["a", "b"]), /zstd takes 1 to 19/);
+  assert.throws(() => resolveOptions({ output: "d", compression: "none", compressionLevel: "1" }, ["a", "b"]), /none has no levels/);
+  assert.throws(() => resolveOptions({ output: "d", compressionLevel: "fast" }, ["a", "b"]), /whole number/);
+});
+
 test("CLI: usage errors exit 2 with a hint; --help has worked examples; --version", () => {
   const usage = runCli(["-o", "x.mender", "only-one.mender"]);
   assert.equal(usage.status, 2);

@@ -96,6 +96,17 @@ test("-n names the delta; -D is recorded as decoder_arguments and its -W bounds 
   await assertDecodesToTo(out, suite.rel.v1, suite.rel.v2);
 });
 
+test("--compression gzip and --compression xz --compression-level 1 (fast parser): mender-artifact validates, xdelta3 -d rebuilds TO", async (t) => {
+  if (!usable(t)) return;
+  for (const [compression, compressionLevel] of [["gzip", undefined], ["xz", "1"]] as const) {
+    const out = path.join(suite.work, `level-${compression}.mender`);
+    await generate({ output: out, compression, compressionLevel }, suite.rel.r1, suite.rel.r2);
+    assert.equal(mender(["validate", out]).status, 0);
+    assert.equal((await readArtifactHeaders(out)).compression, compression);
+    await assertDecodesToTo(out, suite.rel.v1, suite.rel.v2);
+  }
+});
+
 test("group, state scripts and extra provides come from TO; a legacy checksum key in FROM is kept in depends", async (t) => {
   if (!usable(t)) return;
   const script = path.join(suite.work, "ArtifactInstall_Enter_00_hello");
