@@ -54,6 +54,27 @@ export function makeDelta(oldFile: string, newFile: string, deltaFile: string): 
   execFileSync("xdelta3", ["-e", "-S", "lzma", "-A", "-s", oldFile, newFile, deltaFile]);
 }
 
+export interface ReleasePair {
+  v1: string;
+  v2: string;
+  deltaFile: string;
+  delta: Buffer;
+  sum1: string;
+  sum2: string;
+  imageBytes: number;
+}
+
+/** Two small ext4 releases in `dir` (v1.ext4, v2.ext4), the delta between them (v2.ext4.delta) and their sha256s. */
+export function makeReleasePair(dir: string): ReleasePair {
+  const v1 = path.join(dir, "v1.ext4");
+  const v2 = path.join(dir, "v2.ext4");
+  const deltaFile = path.join(dir, "v2.ext4.delta");
+  makeExt4(v1, 1);
+  makeExt4(v2, 2);
+  makeDelta(v1, v2, deltaFile);
+  return { v1, v2, deltaFile, delta: fs.readFileSync(deltaFile), sum1: sha256File(v1), sum2: sha256File(v2), imageBytes: fs.statSync(v1).size };
+}
+
 let bundled: string | undefined;
 
 /**

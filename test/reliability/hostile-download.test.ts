@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { needTools } from "../helpers/peers";
-import { INITIAL_BOOT_ENV, drainFifos, makeDelta, makeExt4, makeFileDevice, mkfifo, runModuleSync, sha256File, startModule, type FileDevice, type ModuleResult } from "../device/fixtures";
+import { INITIAL_BOOT_ENV, drainFifos, makeFileDevice, makeReleasePair, mkfifo, runModuleSync, sha256File, startModule, type FileDevice, type ModuleResult } from "../device/fixtures";
 
 let work = "";
 let v1 = "";
@@ -25,15 +25,7 @@ let ready = false;
 before(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-hostile-dl-"));
   if (!["mke2fs", "xdelta3", "fw_printenv", "fw_setenv"].every((t) => ["/usr/bin", "/sbin", "/usr/sbin"].some((d) => fs.existsSync(`${d}/${t}`)))) return;
-  v1 = path.join(work, "v1.ext4");
-  const v2 = path.join(work, "v2.ext4");
-  makeExt4(v1, 1);
-  makeExt4(v2, 2);
-  makeDelta(v1, v2, path.join(work, "v2.ext4.delta"));
-  delta = fs.readFileSync(path.join(work, "v2.ext4.delta"));
-  sum1 = sha256File(v1);
-  sum2 = sha256File(v2);
-  imageBytes = fs.statSync(v1).size;
+  ({ v1, delta, sum1, sum2, imageBytes } = makeReleasePair(work));
   ready = true;
 });
 

@@ -22,7 +22,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { needRoot, needTools } from "../helpers/peers";
 import { ROOT } from "../helpers/targets";
-import { INITIAL_BOOT_ENV, downloadStreaming, makeDelta, makeExt4, makeFileDevice, moduleCommand, runModuleSync, sha256File, type FileDevice } from "../device/fixtures";
+import { INITIAL_BOOT_ENV, downloadStreaming, makeFileDevice, makeReleasePair, moduleCommand, runModuleSync, sha256File, type FileDevice } from "../device/fixtures";
 import { copyOfBuiltProgram } from "./built-binary";
 import { serveFaultyFile, type Faults, type ServerCounters } from "./faulty-file";
 
@@ -40,15 +40,7 @@ let ready = false;
 before(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-source-faults-"));
   if (!["mke2fs", "xdelta3", "fw_printenv", "fw_setenv"].every((t) => ["/usr/bin", "/sbin", "/usr/sbin"].some((d) => fs.existsSync(`${d}/${t}`)))) return;
-  v1 = path.join(work, "v1.ext4");
-  const v2 = path.join(work, "v2.ext4");
-  makeExt4(v1, 1);
-  makeExt4(v2, 2);
-  makeDelta(v1, v2, path.join(work, "v2.ext4.delta"));
-  delta = fs.readFileSync(path.join(work, "v2.ext4.delta"));
-  sum1 = sha256File(v1);
-  sum2 = sha256File(v2);
-  imageBytes = fs.statSync(v1).size;
+  ({ v1, delta, sum1, sum2, imageBytes } = makeReleasePair(work));
   const built = copyOfBuiltProgram(work);
   command = built ? [built] : moduleCommand();
   ready = true;
