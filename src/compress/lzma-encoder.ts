@@ -7,7 +7,9 @@
  * starting there (lazy matching). It needs no price tables, runs in one pass and keeps the
  * output a pure function of the input bytes: how the input arrives never changes a bit of it.
  */
-import { MatchCursor, MatchFinder } from "./lz-match-finder.js";
+import { BinaryTreeFinder } from "./lz-binary-tree.js";
+import { HashChainFinder } from "./lz-hash-chain.js";
+import { MatchCursor, type MatchFinder } from "./lz-match-finder.js";
 import * as layout from "./lzma-layout.js";
 import { OPTS, OptimumParser } from "./lzma-optimum.js";
 import { distSlot } from "./lzma-prices.js";
@@ -57,7 +59,9 @@ export class LzmaEncoder {
   private readonly matches: MatchCursor;
 
   constructor(options: LzmaEncoderOptions) {
-    this.mf = new MatchFinder(options);
+    // As liblzma: the optimal parser searches every position, where a binary tree pays off; the
+    // fast one skips most, where a hash chain's cheap updates do.
+    this.mf = options.mode === "normal" ? new BinaryTreeFinder(options) : new HashChainFinder(options);
     this.matches = new MatchCursor(this.mf);
     this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
     this.optimum = options.mode === "normal" ? new OptimumParser(this.mf, this.matches, this.probs, this.niceLen) : null;
