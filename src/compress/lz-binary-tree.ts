@@ -34,6 +34,8 @@ export class BinaryTreeFinder extends MatchFinder {
    * 0 a position too far back to follow.
    */
   private offset: number;
+  /** Never written: `insert` asks for matches longer than any the walk can find. */
+  private readonly unused = new Int32Array(0);
 
   constructor(options: MatchFinderOptions) {
     super(options);
@@ -97,50 +99,7 @@ export class BinaryTreeFinder extends MatchFinder {
     }
     if (best < 3) best = 3;
 
-    // Walk the tree from the newest position with this hash, inserting `cur` at its root.
-    const son = this.son;
-    const cp = this.cyclicPos;
-    let ptr0 = (cp << 1) + 1;
-    let ptr1 = cp << 1;
-    let len0 = 0;
-    let len1 = 0;
-    let candidate = head;
-    for (let depth = this.depth; ; depth--) {
-      const delta = cur - candidate;
-      if (depth === 0 || delta >= cyc) {
-        son[ptr0] = 0;
-        son[ptr1] = 0;
-        break;
-      }
-      const pair = (cp - delta + (delta > cp ? cyc : 0)) << 1;
-      const j = i - delta;
-      let len = len0 < len1 ? len0 : len1;
-      if (w[j + len] === w[i + len]) {
-        len++;
-        while (len < lenLimit && w[j + len] === w[i + len]) len++;
-        if (len > best) {
-          best = len;
-          lens[count] = len;
-          dists[count++] = delta - 1;
-          if (len === lenLimit) {
-            son[ptr1] = son[pair]!;
-            son[ptr0] = son[pair + 1]!;
-            break;
-          }
-        }
-      }
-      if (w[j + len]! < w[i + len]!) {
-        son[ptr1] = candidate;
-        ptr1 = pair + 1;
-        candidate = son[ptr1]!;
-        len1 = len;
-      } else {
-        son[ptr0] = candidate;
-        ptr0 = pair;
-        candidate = son[ptr0]!;
-        len0 = len;
-      }
-    }
+    count = this.walk(lenLimit, cur, head, i, lens, dists, count, best);
     this.extendLast(lens, dists, count, i, avail);
     this.advance();
     return count;
@@ -167,8 +126,12 @@ export class BinaryTreeFinder extends MatchFinder {
     }
   }
 
-  /** Inserts `cur` (window index i) into its tree without reporting matches. */
-  private insert(lenLimit: number, cur: number, head: number, i: number): void {
+  /**
+   * Inserts `cur` (window index i) at the root of its tree, walking down from `head`, the newest
+   * position with the same hash: each node is a candidate, and a longer match than `best` is
+   * appended to lens/dists. Returns the new count.
+   */
+  private walk(lenLimit: number, cur: number, head: number, i: number, lens: Int32Array, dists: Int32Array, count: number, best: number): number {
     const w = this.window;
     const son = this.son;
     const cyc = this.cyclicSize;
@@ -183,18 +146,25 @@ export class BinaryTreeFinder extends MatchFinder {
       if (depth === 0 || delta >= cyc) {
         son[ptr0] = 0;
         son[ptr1] = 0;
-        return;
+        return count;
       }
       const pair = (cp - delta + (delta > cp ? cyc : 0)) << 1;
       const j = i - delta;
+      // Both subtrees' bounds share at least min(len0, len1) bytes with cur: start comparing there.
       let len = len0 < len1 ? len0 : len1;
       if (w[j + len] === w[i + len]) {
         len++;
         while (len < lenLimit && w[j + len] === w[i + len]) len++;
+        if (len > best) {
+          best = len;
+          lens[count] = len;
+          dists[count++] = delta - 1;
+        }
         if (len === lenLimit) {
+          // As long as we compare: cur takes this node's place and children.
           son[ptr1] = son[pair]!;
           son[ptr0] = son[pair + 1]!;
-          return;
+          return count;
         }
       }
       if (w[j + len]! < w[i + len]!) {
@@ -209,6 +179,11 @@ export class BinaryTreeFinder extends MatchFinder {
         len0 = len;
       }
     }
+  }
+
+  /** Inserts `cur` into its tree without reporting matches. */
+  private insert(lenLimit: number, cur: number, head: number, i: number): void {
+    this.walk(lenLimit, cur, head, i, this.unused, this.unused, 0, lenLimit);
   }
 
   /** The tree stops comparing at the nice length; the parser wants the whole match. */
