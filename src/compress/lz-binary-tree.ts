@@ -36,6 +36,8 @@ export class BinaryTreeFinder extends MatchFinder {
   private offset: number;
   /** Never written: `insert` asks for matches longer than any the walk can find. */
   private readonly unused = new Int32Array(0);
+  /** The window as 32-bit words at any offset, for comparing four bytes at once. */
+  private readonly view: DataView;
 
   constructor(options: MatchFinderOptions) {
     super(options);
@@ -46,6 +48,7 @@ export class BinaryTreeFinder extends MatchFinder {
     const bits = Math.min(24, Math.max(16, Math.ceil(Math.log2(options.dictSize)) - 1));
     this.hash4 = new Uint32Array(1 << bits);
     this.hash4Shift = 32 - bits;
+    this.view = new DataView(this.window.buffer, this.window.byteOffset, this.window.byteLength);
   }
 
   override find(lens: Int32Array, dists: Int32Array): number {
@@ -133,6 +136,7 @@ export class BinaryTreeFinder extends MatchFinder {
    */
   private walk(lenLimit: number, cur: number, head: number, i: number, lens: Int32Array, dists: Int32Array, count: number, best: number): number {
     const w = this.window;
+    const view = this.view;
     const son = this.son;
     const cyc = this.cyclicSize;
     const cp = this.cyclicPos;
@@ -154,6 +158,8 @@ export class BinaryTreeFinder extends MatchFinder {
       let len = len0 < len1 ? len0 : len1;
       if (w[j + len] === w[i + len]) {
         len++;
+        // Four bytes a step while they last (a third of the time on long runs of one byte).
+        while (len + 4 <= lenLimit && view.getUint32(j + len) === view.getUint32(i + len)) len += 4;
         while (len < lenLimit && w[j + len] === w[i + len]) len++;
         if (len > best) {
           best = len;
