@@ -31,8 +31,8 @@ Options:
                             -W also caps the encoder's window size (the device buffers one window)
   --compression KIND        xz (default: the smallest; every Mender client reads it; also "lzma"),
                             gzip (every client; faster to write), zstd (client 3.5+), none
-  --compression-level N     xz 0-9 (default 9; 0-3 parse fast: about 3x faster, ~5% larger;
-                            the level caps the dictionary as xz -N does), gzip 0-9 (6), zstd 1-19 (3)
+  --compression-level N     xz 0-9 (default 9: smallest; the level caps the dictionary as xz -N does,
+                            and 0-3 use a faster parser: quicker to write, larger), gzip 0-9 (6), zstd 1-19 (3)
   -k, --key FILE            sign with this PEM private key (RSA, or ECDSA P-256)
   --verify-key FILE         the inputs must be signed and verify with this PEM public key
   --from-image FILE         FROM as a raw filesystem image instead of an Artifact
