@@ -39,7 +39,11 @@ export class BinaryTreeFinder extends MatchFinder {
   /** The window as 32-bit words at any offset, for comparing four bytes at once. */
   private readonly view: DataView;
 
-  constructor(options: MatchFinderOptions) {
+  /** `rebaseAt` (tests only) lowers the stored position at which positions are rebased. */
+  constructor(
+    options: MatchFinderOptions,
+    private readonly rebaseAt = REBASE_AT,
+  ) {
     super(options);
     this.cyclicSize = options.dictSize + 1;
     this.son = new Uint32Array(2 * this.cyclicSize);
@@ -206,7 +210,7 @@ export class BinaryTreeFinder extends MatchFinder {
   private advance(): void {
     this.pos++;
     if (++this.cyclicPos === this.cyclicSize) this.cyclicPos = 0;
-    if (this.pos + this.offset >= REBASE_AT) this.rebase();
+    if (this.pos + this.offset >= this.rebaseAt) this.rebase();
   }
 
   /** Moves every stored position down so the current one is cyclicSize again; older ones become 0. */

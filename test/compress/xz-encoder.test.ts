@@ -45,7 +45,16 @@ const CASES: Array<[string, () => Uint8Array]> = [
   ["mixed text, random runs, repeats (3 MiB)", () => mixedData(3 << 20, 7)],
   ["random (incompressible, stored raw), 300 KiB", () => randomBytes(300 << 10, 3)],
   ["zeros (2 MiB chunks of maximal matches), 5 MiB", () => new Uint8Array(5 << 20)],
+  ["random and text alternating by 300 KiB (raw chunks, then state resets mid-plan), 2.4 MiB", () => alternating(2400 << 10, 300 << 10)],
 ];
+
+function alternating(size: number, run: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let at = 0, k = 0; at < size; at += run, k++) {
+    out.set((k % 2 === 0 ? randomBytes : mixedData)(Math.min(run, size - at), 100 + k).subarray(0, Math.min(run, size - at)), at);
+  }
+  return out;
+}
 
 for (const [name, make] of CASES) for (const mode of ["normal", "fast"] as const) {
   test(`xz encoder round trip (${mode} parser): ${name}`, (t) => {
