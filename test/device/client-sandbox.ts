@@ -31,6 +31,8 @@ export class ClientSandbox {
   envCopies: 1 | 2 = 1;
   private mounted: string | undefined;
   private runs = 0;
+  /** What the module takes as the mounted root (MENDER_BINARY_DELTA_TEST_ROOT): see serveActiveFrom. */
+  private testRoot: string;
 
   /** `partFiles`: the two partition image files (A holds the running image). */
   constructor(
@@ -43,6 +45,7 @@ export class ClientSandbox {
     this.data = path.join(dir, "data");
     this.art = path.join(dir, "art");
     this.rootMount = path.join(dir, "root");
+    this.testRoot = this.rootMount;
     for (const d of [this.modules, this.etc, this.data, this.art, this.rootMount, path.join(dir, "dev"), path.join(dir, "log")]) {
       fs.mkdirSync(d, { recursive: true });
     }
@@ -80,6 +83,32 @@ export class ClientSandbox {
   setModule(cmd: string[]): void {
     const quoted = cmd.map((c) => `'${c}'`).join(" ");
     fs.writeFileSync(path.join(this.modules, "mender-binary-delta"), `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
+  }
+
+  /**
+   * Partition A becomes `file` (its device node links to it) and the module's mounted root is that
+   * file: a stand-in for A, such as a FUSE-served file with read faults, while A is booted.
+   * Undefined gives A its loop device and the mounted root back.
+   */
+  serveActiveFrom(file: string | undefined): void {
+    fs.rmSync(this.parts[0]);
+    fs.symlinkSync(file ?? this.loops[0], this.parts[0]);
+    this.testRoot = file ?? this.rootMount;
+  }
+
+  /**
+   * Zeroes the first `bytes` of partition B through its loop device (flushed), so that an install
+   * has to write every byte of the new image: the module skips frames that already hold it.
+   */
+  eraseB(bytes: number): void {
+    const fd = fs.openSync(this.loops[1], "r+");
+    try {
+      const zeros = Buffer.alloc(1 << 20);
+      for (let at = 0; at < bytes; at += zeros.length) fs.writeSync(fd, zeros, 0, Math.min(zeros.length, bytes - at), at);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Fresh client database and boot environment, running partition A. */
@@ -132,7 +161,7 @@ export class ClientSandbox {
       env: {
         ...process.env,
         PATH: `${this.bootEnv.binDir}:${process.env.PATH}`,
-        MENDER_BINARY_DELTA_TEST_ROOT: this.rootMount,
+        MENDER_BINARY_DELTA_TEST_ROOT: this.testRoot,
       },
       timeout: 600_000,
     });

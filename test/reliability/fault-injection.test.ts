@@ -3,7 +3,8 @@
  * module: the module SIGKILLed at many points of Download, ArtifactInstall, ArtifactCommit and
  * ArtifactRollback (kill points found in its log, or exactly before/after its fw_setenv call),
  * fw_setenv failing or killed, fw_setenv killed part-way through writing a redundant (two-copy)
- * environment, and the Artifact stream cut at several offsets. After each fault:
+ * environment, the Artifact stream cut at several offsets, and short reads or EIO from the active
+ * partition (served through FUSE, faulty-file.ts) while the client installs. After each fault:
  *   - the boot environment is whole (mender_boot_part == mender_boot_part_hex, in {2, 3},
  *     upgrade_available in {0, 1});
  *   - the active partition (A, the running v1) is never modified;
@@ -18,15 +19,18 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { needRoot, needTools } from "../helpers/peers";
+import { REQUIRE_PEERS, needRoot, needTools } from "../helpers/peers";
 import { ClientSandbox } from "../device/client-sandbox";
-import { makeDelta, makeExt4, moduleCommand, sha256Direct, sha256File } from "../device/fixtures";
+import { makeDelta, makeExt4, moduleCommand, sha256, sha256Direct, sha256File } from "../device/fixtures";
 import { crc32 } from "../../src/compress/crc32";
 import { copyOfBuiltProgram } from "./built-binary";
+import { serveFaultyFile, type Faults, type FaultyFile, type ServerCounters } from "./faulty-file";
 
 const PART_BYTES = 6 << 20;
 const TOOLS = ["mender", "mender-artifact", "fw_printenv", "fw_setenv", "xdelta3", "mke2fs", "losetup", "unshare", "mount"];
 const CLEARS = ["artifact_group", "rootfs_image_checksum", "rootfs-image.*"];
+/** The Artifact the device runs before each case (seed()), as `mender show-artifact` names it. */
+const SEED_NAME = "seed";
 
 let work = "";
 let sb: ClientSandbox | undefined;
@@ -73,7 +77,7 @@ after(() => {
 });
 
 function seed(s: ClientSandbox): void {
-  const art = s.artifact("seed", { type: "noop-module", provides: [`rootfs-image.checksum:${sum1}`, "rootfs-image.version:release-1"] });
+  const art = s.artifact(SEED_NAME, { type: "noop-module", provides: [`rootfs-image.checksum:${sum1}`, "rootfs-image.version:release-1"] });
   const r = s.mender("install", art);
   assert.equal(r.status, 0, r.log);
 }
@@ -229,20 +233,23 @@ function allOrNothing(s: ClientSandbox, check: Check): void {
   }
 }
 
-/** The client's next actions after a fault: reboot into what the env says, then commit or roll back. */
-function settle(s: ClientSandbox, check: Check): void {
+/**
+ * The client's next actions after a fault: reboot into what the env says, then commit or roll back.
+ * Returns the commit's exit code (undefined: no update pending, nothing to commit).
+ */
+function settle(s: ClientSandbox, check: Check): number | null | undefined {
   s.reboot();
   invariants(s, "after reboot", check);
-  if (s.env().upgrade_available === "1") {
-    const c = s.mender("commit");
-    if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- commit log:\n${c.log}\n`);
-    if (c.status !== 0) {
-      const r = s.mender("rollback");
-      if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- rollback log:\n${r.log}\n`);
-      s.reboot();
-    }
-    invariants(s, "after commit/rollback", check);
+  if (s.env().upgrade_available !== "1") return undefined;
+  const c = s.mender("commit");
+  if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- commit log:\n${c.log}\n`);
+  if (c.status !== 0) {
+    const r = s.mender("rollback");
+    if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- rollback log:\n${r.log}\n`);
+    s.reboot();
   }
+  invariants(s, "after commit/rollback", check);
+  return c.status;
 }
 
 /**
@@ -282,6 +289,43 @@ function recover(s: ClientSandbox, art: string, check: Check): void {
   }
 }
 
+/**
+ * The module's error reaches the client's log as one line: exactly one line mentions the I/O
+ * error (EIO) and none is a stack trace (an untyped error).
+ */
+function oneErrorLine(log: string, check: Check): void {
+  const lines = log.split("\n").filter((l) => /EIO/.test(l));
+  if (lines.length !== 1 || /^\s+at /m.test(log)) {
+    check.ok = false;
+    check.notes.push(`expected one error line about EIO and no stack trace, got ${lines.length}: ${lines.join(" | ").slice(0, 300)}`);
+  }
+}
+
+/** Checks the faulted install's outcome (Case.outcome), right after it and before the client's next step. */
+function checkOutcome(s: ClientSandbox, outcome: "installed" | "refused", status: number | null, envBefore: Map<string, string>, check: Check): void {
+  const fail = (m: string): void => {
+    check.ok = false;
+    check.notes.push(m);
+  };
+  const e = s.env();
+  if (outcome === "installed") {
+    if (status !== 0) fail(`the install exited ${status}`);
+    if (e.mender_boot_part !== "3" || e.mender_boot_part_hex !== "3" || e.upgrade_available !== "1") fail(`the env does not boot B with the upgrade pending: ${JSON.stringify(e)}`);
+    else if (sha256Direct(s.loops[1], imageBytes) !== sum2) fail("B does not hold v2");
+    else check.notes.push("B holds v2, env boots B (upgrade pending)");
+    return;
+  }
+  if (status === 0) fail("the install succeeded");
+  const now = s.bootEnv.read();
+  const changed = [...new Set([...envBefore.keys(), ...now.keys()])].filter((k) => envBefore.get(k) !== now.get(k));
+  if (changed.length > 0 || now.get("mender_boot_part") !== "2") fail(`the env changed: ${changed.map((k) => `${k}: ${envBefore.get(k)} -> ${now.get(k)}`).join(", ")}`);
+  const shown = s.mender("show-artifact");
+  // The name is the one line that is not the client's log (stdout and stderr arrive together).
+  const name = shown.log.split("\n").filter((l) => l && !l.startsWith("time=")).pop();
+  if (shown.status !== 0 || name !== SEED_NAME) fail(`mender show-artifact: ${JSON.stringify(name)} (exit ${shown.status}), expected ${SEED_NAME}`);
+  if (check.ok) check.notes.push(`env unchanged (boots A), show-artifact: ${name}`);
+}
+
 interface Case {
   name: string;
   /** Runs the scenario with the fault armed; returns the status of the faulted client command. */
@@ -294,6 +338,21 @@ interface Case {
   log?: RegExp;
   /** ... and show these steps after it: the module's exit code, the client's rollback path. */
   next?: RegExp[];
+  /**
+   * While the faulted command runs, partition A is a file served through FUSE with these read
+   * faults (the kernel makes them: faulty-file.ts); `happened` tells from the server's counters
+   * that the fault really occurred.
+   */
+  activeFaults?: { faults: () => Faults; happened: (c: ServerCounters) => boolean };
+  /**
+   * What the faulted install must end in. "installed": exit 0, the environment boots B with the
+   * upgrade pending, and the client's commit after the reboot succeeds. "refused": a non-zero
+   * exit, the environment exactly as before (booting A) and `mender show-artifact` still naming
+   * the running release.
+   */
+  outcome?: "installed" | "refused";
+  /** The fault stops the install before it writes B: B still holds the zeros eraseB() left. */
+  bUntouched?: boolean;
 }
 
 /** The log of the client command that ran with the fault armed. */
@@ -334,6 +393,10 @@ function rollbackWith(arm: (s: ClientSandbox) => void): Case["run"] {
 const CUT_MESSAGE = /fw_setenv -s - failed \(killed by SIGXFSZ\): .*; the boot environment reads back unchanged/;
 /** After ArtifactInstall fails: exit 1, the client runs ArtifactRollback, which finds the environment still on A. */
 const INSTALL_FAILED = [/Installation failed: Update module terminated abnormally: exit status 1/, /boot environment already points at partition 2; nothing to roll back/];
+/** `mender install` with nothing armed: the fault is elsewhere (Case.activeFaults: the partition itself). */
+const PLAIN_INSTALL = installWith(() => {});
+/** After Download fails: the client saw the module exit 1. */
+const DOWNLOAD_FAILED = [/Download failed: .*Update module terminated abnormally: exit status 1/];
 /** After ArtifactCommit fails: exit 1, the client runs ArtifactRollback, which switches back to A. */
 const COMMIT_FAILED = [/Commit failed: Update module terminated abnormally: exit status 1/, /rolled back the boot environment to partition 2/];
 /** After ArtifactRollback fails: exit 1, reported by the client (which then marks the Artifact _INCONSISTENT). */
@@ -395,6 +458,30 @@ const CASES: Case[] = [
     log: /fw_setenv -s - failed \(exit 1\): fw_setenv: Cannot write environment: Input\/output error; the boot environment reads back unchanged/,
     next: INSTALL_FAILED,
   },
+  {
+    name: "short reads of the active partition (FUSE, 1..4093 B each)",
+    run: PLAIN_INSTALL,
+    activeFaults: { faults: () => ({ maxReplyBytes: 4093 }), happened: (c) => c.shortReplies > 100 },
+    outcome: "installed",
+  },
+  {
+    name: "EIO from the active partition in the source check (FUSE)",
+    run: PLAIN_INSTALL,
+    activeFaults: { faults: () => ({ eio: { from: 1 << 20, to: (1 << 20) + 512 } }), happened: (c) => c.eioReplies > 0 },
+    outcome: "refused",
+    next: DOWNLOAD_FAILED,
+    log: /reading \S*mmcblk0p2 at byte 1048576 failed: EIO/,
+    bUntouched: true,
+  },
+  {
+    name: "EIO from the active partition while decoding (FUSE)",
+    run: PLAIN_INSTALL,
+    // Every read fails once the source check has read the whole image (storage failing after the check).
+    activeFaults: { faults: () => ({ eio: { from: 0, to: 1 << 30, afterBytes: imageBytes } }), happened: (c) => c.eioReplies > 0 },
+    outcome: "refused",
+    next: DOWNLOAD_FAILED,
+    log: /applying \S+ failed after \d+ bytes .*reading \S*mmcblk0p2 at byte \d+ failed: EIO/,
+  },
   ...[0.05, 0.3, 0.55, 0.8, 0.97].map(
     (f): Case => ({
       name: `Artifact stream cut at ${Math.round(f * 100)}%`,
@@ -412,19 +499,27 @@ const CASES: Case[] = [
 /** MBD_FAULT_CASES=<substring>: run only the matching cases (debugging). */
 const SELECTED = CASES.filter((c) => !process.env.MBD_FAULT_CASES || c.name.includes(process.env.MBD_FAULT_CASES));
 
-test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`, (t) => {
+test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`, async (t) => {
   if (!needRoot(t, "loop devices, mounts and mount namespaces") || !needTools(t, ...TOOLS)) return;
   assert.ok(ready && sb, "sandbox set up");
   const s = sb;
+  let cases = SELECTED;
+  if (!fs.existsSync("/dev/fuse") && cases.some((c) => c.activeFaults)) {
+    assert.ok(!REQUIRE_PEERS, "/dev/fuse is missing (the source read fault cases need it); REQUIRE_PEERS=1 forbids skipping");
+    process.stderr.write("SKIPPED: the source read fault cases (no /dev/fuse)\n");
+    cases = cases.filter((c) => !c.activeFaults);
+  }
   const rows: string[] = [];
   let passed = 0;
-  for (const c of SELECTED) {
+  for (const c of cases) {
     s.envCopies = c.redundantEnv ? 2 : 1;
     s.reset();
     // Real environments are a few KiB (bootcmd, bootargs, ...): a cut write then ends inside the
     // data. (Eight variables: fw_setenv -s reads lines of at most 4 KiB.)
     if (c.redundantEnv) s.bootEnv.set(Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`board_filler_${i}`, "x".repeat(1000)])));
     s.setModule(moduleCmd());
+    // B must not hold v2 already (an earlier case installed it): the module leaves bytes that are right as they are.
+    s.eraseB(imageBytes);
     seed(s);
     const art = deltaArtifact(s);
     const firedLog = path.join(work, "fired");
@@ -432,16 +527,31 @@ test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`
     const check: Check = { ok: true, notes: [] };
     let status: number | null = null;
     faultedLog = "";
+    const envBefore = s.bootEnv.read();
+    let served: FaultyFile | undefined;
+    let counters: ServerCounters | undefined;
+    const stopServing = async (): Promise<void> => {
+      if (!served) return;
+      const f = served;
+      served = undefined;
+      s.serveActiveFrom(undefined);
+      counters = await f.close();
+    };
     try {
+      if (c.activeFaults) {
+        served = await serveFaultyFile(path.join(work, "fuse"), path.join(work, "partA.img"), "mmcblk0p2", c.activeFaults.faults());
+        s.serveActiveFrom(served.path);
+      }
       status = c.run(s, art);
       if (process.env.MBD_FAULT_DEBUG) process.stdout.write(`--- faulted command log:\n${faultedLog}\n`);
       if (c.log) {
         const line = faultedLog.split("\n").find((l) => c.log!.test(l));
-        if (line) check.notes.push(`module: ${line.replace(/^.*?(fw_setenv -s - failed)/, "$1").replace(/"$/, "").slice(0, 150)}`);
+        if (line) check.notes.push(`module: ${line.replace(/^.*?(fw_setenv -s - failed|reading \S+ at|applying )/, "$1").replace(/"$/, "").slice(0, 150)}`);
         else {
           check.ok = false;
           check.notes.push(`no module message matching ${c.log} in the client's log`);
         }
+        if (c.activeFaults) oneErrorLine(faultedLog, check);
       }
       for (const step of c.next ?? []) {
         if (step.test(faultedLog)) continue;
@@ -452,14 +562,34 @@ test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`
       // Disarm: the client's next actions run without the fault.
       s.setModule(moduleCmd());
       for (const m of ["kill-marker", "fw-marker", "env-before", "env-batch", "env-after-cut", "env-copies-after-cut"]) fs.rmSync(path.join(work, m), { recursive: true, force: true });
+      await stopServing();
       invariants(s, "right after the fault", check);
-      settle(s, check);
+      if (c.outcome) checkOutcome(s, c.outcome, status, envBefore, check);
+      if (c.bUntouched && sha256Direct(s.loops[1], imageBytes) !== sha256(Buffer.alloc(imageBytes))) {
+        check.ok = false;
+        check.notes.push("B was written although the source check failed");
+      }
+      const commit = settle(s, check);
+      if (c.outcome === "installed") {
+        if (commit === 0) check.notes.push("commit after the reboot: exit 0");
+        else {
+          check.ok = false;
+          check.notes.push(`the client's commit after the reboot ${commit === undefined ? "did not run (no update pending)" : `failed (exit ${commit})`}`);
+        }
+      }
       recover(s, art, check);
     } catch (err) {
       check.ok = false;
       check.notes.push(`exception: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      await stopServing();
     }
-    const fired = fs.existsSync(firedLog);
+    let fired = fs.existsSync(firedLog);
+    if (c.activeFaults) {
+      fired = counters !== undefined && c.activeFaults.happened(counters);
+      check.notes.push(`FUSE replies: ${counters ? `${counters.reads} reads, ${counters.shortReplies} short, ${counters.eioReplies} EIO` : "none"}`);
+      if (!fired) check.ok = false;
+    }
     if (check.ok) passed++;
     rows.push(
       `  ${c.name.padEnd(58)} ${fired ? "fault hit " : "not hit   "} client exit ${String(status).padEnd(4)} ${check.ok ? "PASS" : "FAIL"} ${check.notes.join("; ")}`,
@@ -470,8 +600,8 @@ test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`
     `fault injection (module: ${moduleCmd().length === 1 ? path.basename(moduleCmd()[0]!) + " (built)" : "tsx src/cli/device.ts"}): ` +
       `checked after each fault, after reboot+commit/rollback and after a retry: env whole, A unmodified, booted partition holds a verified image`,
     ...rows,
-    `fault injection: ${SELECTED.length} cases run, ${passed} passed`,
+    `fault injection: ${cases.length} cases run, ${passed} passed`,
   ].join("\n");
   process.stdout.write(`${table}\n`);
-  assert.equal(passed, SELECTED.length, table);
+  assert.equal(passed, cases.length, table);
 });

@@ -15,6 +15,10 @@
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { ROOT } from "../helpers/targets";
+
+/** Starts this file (the server) with the running Node through the tsx loader. */
+const TSX_LOADER = ["--import", `file://${path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")}`];
 
 export interface Faults {
   /** Every read reply carries at most this many bytes (varied between 1 and this, never 0 before the end). */
@@ -190,13 +194,12 @@ function serve(fd: number, backing: string, name: string, faults: Faults): Serve
 
 /**
  * Mounts a FUSE file system at `mountDir` holding one file `name` with the bytes of `backing`
- * and the given read faults. Needs root and /dev/fuse. `loaderArgs` start a TypeScript file with
- * this Node (the tsx loader).
+ * and the given read faults. Needs root and /dev/fuse.
  */
-export async function serveFaultyFile(mountDir: string, backing: string, name: string, faults: Faults, loaderArgs: string[]): Promise<FaultyFile> {
+export async function serveFaultyFile(mountDir: string, backing: string, name: string, faults: Faults): Promise<FaultyFile> {
   fs.mkdirSync(mountDir, { recursive: true });
   const dev = fs.openSync("/dev/fuse", "r+");
-  const server = spawn(process.execPath, [...loaderArgs, __filename, "3", backing, name, JSON.stringify(faults)], {
+  const server = spawn(process.execPath, [...TSX_LOADER, __filename, "3", backing, name, JSON.stringify(faults)], {
     stdio: ["ignore", "pipe", "inherit", dev],
   });
   let out = "";
