@@ -22,6 +22,13 @@ const REFRESH_SYMBOLS = 256;
 const PB_MASK = 3;
 
 const nextLiteral = (s: number): number => (s < 4 ? 0 : s < 10 ? s - 3 : s - 6);
+const nextMatch = (s: number): number => (s < 7 ? 7 : 10);
+const nextRep = (s: number): number => (s < 7 ? 8 : 11);
+const nextShortRep = (s: number): number => (s < 7 ? 9 : 11);
+
+const STEP_ONE = 0;
+const STEP_LIT_REP0 = 1;
+const STEP_SYM_LIT_REP0 = 2;
 
 /** What the parser plans from: the coder's position, state and repeated distances. */
 export interface CoderState {
@@ -31,6 +38,27 @@ export interface CoderState {
   rep1: number;
   rep2: number;
   rep3: number;
+}
+
+/** The repeated distances after symbol `back` (see OptimumParser.back), from reps[from..] into reps[to..]. */
+function applyReps(reps: Int32Array, from: number, to: number, back: number): void {
+  if (back < 0) {
+    reps[to] = reps[from]!;
+    reps[to + 1] = reps[from + 1]!;
+    reps[to + 2] = reps[from + 2]!;
+    reps[to + 3] = reps[from + 3]!;
+  } else if (back < 4) {
+    reps[to] = reps[from + back]!;
+    for (let k = 1, src = 0; k < 4; k++, src++) {
+      if (src === back) src++;
+      reps[to + k] = reps[from + src]!;
+    }
+  } else {
+    reps[to] = back - 4;
+    reps[to + 1] = reps[from]!;
+    reps[to + 2] = reps[from + 1]!;
+    reps[to + 3] = reps[from + 2]!;
+  }
 }
 
 export class OptimumParser {
@@ -46,9 +74,19 @@ export class OptimumParser {
   private readonly posPrev = new Int32Array(OPTS + 2);
   /** -1 literal, 0..3 rep index (length 1 at 0: short rep), >= 4: distance + 4. */
   private readonly back = new Int32Array(OPTS + 2);
+  /**
+   * How a node is reached from posPrev: STEP_ONE (the symbol `back`), STEP_LIT_REP0 (a literal,
+   * then rep0), STEP_SYM_LIT_REP0 (the symbol `back2` of `len2` bytes, a literal, then rep0 at the
+   * first symbol's distance: a match interrupted by one changed byte).
+   */
+  private readonly step = new Uint8Array(OPTS + 2);
+  private readonly back2 = new Int32Array(OPTS + 2);
+  private readonly len2 = new Int32Array(OPTS + 2);
   private readonly nodeState = new Uint8Array(OPTS + 2);
   private readonly reps = new Int32Array(4 * (OPTS + 2));
   private readonly repLens = new Int32Array(4);
+  /** The stream position the current plan starts at. */
+  private planPos = 0;
 
   constructor(
     private readonly mf: MatchFinder,
@@ -80,6 +118,7 @@ export class OptimumParser {
     const mf = this.mf;
     const w = mf.window;
     const probs = this.probs;
+    this.planPos = c.pos;
     const prices = this.prices;
     const niceLen = this.niceLen;
     const i = c.pos - mf.base;
@@ -135,6 +174,10 @@ export class OptimumParser {
     price[1] = price0(probs[IS_MATCH + (state << 4) + posState]!) + prices.literal(prevByte, state >= 7, matchByte, curByte);
     posPrev[1] = 0;
     back[1] = -1;
+    const step = this.step;
+    const back2 = this.back2;
+    const len2 = this.len2;
+    step[1] = STEP_ONE;
     let matchPrice = price1(probs[IS_MATCH + (state << 4) + posState]!);
     let repMatchPrice = matchPrice + price1(probs[IS_REP + state]!);
     if (matchByte === curByte) {
@@ -157,6 +200,7 @@ export class OptimumParser {
           price[l] = p;
           posPrev[l] = 0;
           back[l] = r;
+          step[l] = STEP_ONE;
         }
       }
     }
@@ -172,6 +216,7 @@ export class OptimumParser {
           price[l] = p;
           posPrev[l] = 0;
           back[l] = dist + 4;
+          step[l] = STEP_ONE;
         }
         if (l === lens[k]! && ++k === count) break;
       }
@@ -192,29 +237,17 @@ export class OptimumParser {
 
       // The state and repeated distances at `cur`, from the node it is reached from.
       const pp = posPrev[cur]!;
-      const b = back[cur]!;
-      let st = nodeState[pp]!;
       const rb = cur * 4;
-      const pb = pp * 4;
-      if (b < 0) {
-        st = nextLiteral(st);
-        reps[rb] = reps[pb]!;
-        reps[rb + 1] = reps[pb + 1]!;
-        reps[rb + 2] = reps[pb + 2]!;
-        reps[rb + 3] = reps[pb + 3]!;
-      } else if (b < 4) {
-        st = cur - pp === 1 ? (st < 7 ? 9 : 11) : st < 7 ? 8 : 11;
-        reps[rb] = reps[pb + b]!;
-        for (let k = 1, from = 0; k < 4; k++, from++) {
-          if (from === b) from++;
-          reps[rb + k] = reps[pb + from]!;
-        }
+      let st = nodeState[pp]!;
+      const kind = step[cur]!;
+      // The first (or only) symbol of the step decides the repeated distances.
+      const first = kind === STEP_ONE ? back[cur]! : kind === STEP_LIT_REP0 ? -1 : back2[cur]!;
+      applyReps(reps, pp * 4, rb, first);
+      if (kind === STEP_ONE) {
+        st = first < 0 ? nextLiteral(st) : first >= 4 ? nextMatch(st) : cur - pp === 1 ? nextShortRep(st) : nextRep(st);
       } else {
-        st = st < 7 ? 7 : 10;
-        reps[rb] = b - 4;
-        reps[rb + 1] = reps[pb]!;
-        reps[rb + 2] = reps[pb + 1]!;
-        reps[rb + 3] = reps[pb + 2]!;
+        if (kind === STEP_SYM_LIT_REP0) st = first >= 4 ? nextMatch(st) : nextRep(st);
+        st = nextRep(nextLiteral(st)); // the literal, then rep0 (which keeps the distances)
       }
       nodeState[cur] = st;
       state = st;
@@ -228,10 +261,12 @@ export class OptimumParser {
       posState = (c.pos + cur) & PB_MASK;
       const isMatchProb = probs[IS_MATCH + (state << 4) + posState]!;
       const litPrice = curPrice + price0(isMatchProb) + prices.literal(w[ci - 1]!, state >= 7, mb, cb);
-      if (litPrice < price[cur + 1]!) {
+      const nextIsLiteral = litPrice < price[cur + 1]!;
+      if (nextIsLiteral) {
         price[cur + 1] = litPrice;
         posPrev[cur + 1] = cur;
         back[cur + 1] = -1;
+        step[cur + 1] = STEP_ONE;
       }
       matchPrice = curPrice + price1(isMatchProb);
       repMatchPrice = matchPrice + price1(probs[IS_REP + state]!);
@@ -241,10 +276,34 @@ export class OptimumParser {
           price[cur + 1] = p;
           posPrev[cur + 1] = cur;
           back[cur + 1] = 0;
+          step[cur + 1] = STEP_ONE;
         }
       }
       const availFull = Math.min(mf.end - ci, OPTS - 1 - cur, MATCH_LEN_MAX);
       if (availFull < 2) continue;
+
+      // A literal, then rep0 from the next byte: reaches past cur + 1 with this node's distances,
+      // which the best path into cur + 1 may not have.
+      if (!nextIsLiteral && mb !== cb && r0 + 1 <= hist) {
+        const j = ci - r0 - 1;
+        const limit = Math.min(availFull, niceLen + 1);
+        let len = 0;
+        while (1 + len < limit && w[j + 1 + len] === w[ci + 1 + len]) len++;
+        if (len >= 2) {
+          const st2 = nextLiteral(state);
+          const ps2 = (posState + 1) & PB_MASK;
+          const p =
+            litPrice + price1(probs[IS_MATCH + (st2 << 4) + ps2]!) + price1(probs[IS_REP + st2]!) + prices.repSelect(0, st2, ps2) + prices.len(1, len, ps2);
+          const end = cur + 1 + len;
+          while (lenEnd < end) price[++lenEnd] = INFINITY_PRICE;
+          if (p < price[end]!) {
+            price[end] = p;
+            posPrev[end] = cur;
+            back[end] = 0;
+            step[end] = STEP_LIT_REP0;
+          }
+        }
+      }
 
       let startLen = 2;
       for (let r = 0; r < 4; r++) {
@@ -262,9 +321,11 @@ export class OptimumParser {
             price[cur + ln] = p;
             posPrev[cur + ln] = cur;
             back[cur + ln] = r;
+            step[cur + ln] = STEP_ONE;
           }
         }
         if (r === 0) startLen = len + 1;
+        lenEnd = this.trySymLitRep0(cur, ci, j, len, base + prices.len(1, len, posState), nextRep(state), r, availFull, lenEnd);
       }
 
       if (newLen > availFull) {
@@ -286,23 +347,76 @@ export class OptimumParser {
             price[cur + ln] = p;
             posPrev[cur + ln] = cur;
             back[cur + ln] = dist + 4;
+            step[cur + ln] = STEP_ONE;
           }
-          if (ln === lens[k]! && ++k === count) break;
+          if (ln === lens[k]!) {
+            lenEnd = this.trySymLitRep0(cur, ci, ci - dist - 1, ln, p, nextMatch(state), dist + 4, availFull, lenEnd);
+            if (++k === count) break;
+          }
         }
       }
     }
     this.backtrack(cur);
   }
 
+  /**
+   * After a match or rep of `len` bytes from `cur` at window index j (costing `price`, leaving
+   * state `st`): one changed byte as a literal, then rep0 (the same distance) again. Returns the
+   * new lenEnd.
+   */
+  private trySymLitRep0(cur: number, ci: number, j: number, len: number, price: number, st: number, first: number, availFull: number, lenEnd: number): number {
+    const w = this.mf.window;
+    const limit = Math.min(availFull, len + 1 + this.niceLen);
+    let k = len + 1;
+    while (k < limit && w[j + k] === w[ci + k]) k++;
+    const len2 = k - len - 1;
+    if (len2 < 2) return lenEnd;
+    const probs = this.probs;
+    const psLit = (this.planPos + cur + len) & PB_MASK;
+    let p = price + price0(probs[IS_MATCH + (st << 4) + psLit]!) + this.prices.literal(w[ci + len - 1]!, true, w[j + len]!, w[ci + len]!);
+    const st2 = nextLiteral(st);
+    const psRep = (psLit + 1) & PB_MASK;
+    p += price1(probs[IS_MATCH + (st2 << 4) + psRep]!) + price1(probs[IS_REP + st2]!) + this.prices.repSelect(0, st2, psRep) + this.prices.len(1, len2, psRep);
+    const end = cur + len + 1 + len2;
+    while (lenEnd < end) this.price[++lenEnd] = INFINITY_PRICE;
+    if (p < this.price[end]!) {
+      this.price[end] = p;
+      this.posPrev[end] = cur;
+      this.back[end] = 0;
+      this.step[end] = STEP_SYM_LIT_REP0;
+      this.back2[end] = first;
+      this.len2[end] = len;
+    }
+    return lenEnd;
+  }
+
   /** Writes the cheapest path to `end` into the sequence, first symbol first. */
   private backtrack(end: number): void {
     let n = 0;
+    const seqLen = this.seqLen;
+    const seqDist = this.seqDist;
     for (let node = end; node > 0; ) {
       const pp = this.posPrev[node]!;
-      const b = this.back[node]!;
-      this.seqLen[n] = node - pp;
-      this.seqDist[n] = b < 0 ? -1 : b < 4 ? this.reps[pp * 4 + b]! : b - 4;
-      n++;
+      const kind = this.step[node]!;
+      if (kind === STEP_ONE) {
+        const b = this.back[node]!;
+        seqLen[n] = node - pp;
+        seqDist[n++] = b < 0 ? -1 : b < 4 ? this.reps[pp * 4 + b]! : b - 4;
+      } else {
+        // Pushed last symbol first (the sequence is reversed below).
+        const firstLen = kind === STEP_LIT_REP0 ? 1 : this.len2[node]!;
+        const b2 = this.back2[node]!;
+        const firstDist = kind === STEP_LIT_REP0 ? -1 : b2 < 4 ? this.reps[pp * 4 + b2]! : b2 - 4;
+        const rep0 = kind === STEP_LIT_REP0 ? this.reps[pp * 4]! : firstDist;
+        seqLen[n] = node - pp - firstLen - (kind === STEP_LIT_REP0 ? 0 : 1);
+        seqDist[n++] = rep0;
+        if (kind === STEP_SYM_LIT_REP0) {
+          seqLen[n] = 1;
+          seqDist[n++] = -1;
+        }
+        seqLen[n] = firstLen;
+        seqDist[n++] = firstDist;
+      }
       node = pp;
     }
     this.seqLen.subarray(0, n).reverse();
