@@ -105,7 +105,15 @@ export function createCompressor(kind: Compression, level?: number, sizeHint?: n
       const l = level ?? 9;
       if (!Number.isInteger(l) || l < 0 || l > 9) throw new MenderDeltaError(`xz level ${l} is out of range: use 0 to 9 (it sets the dictionary size, as xz -0 to -9)`);
       // As xz's presets: 0-3 use the fast parser, 4-9 the optimal one.
-      return createXzCompressStream({ dictSize: XZ_LEVEL_DICT[l], sizeHint, mode: l <= 3 ? "fast" : "normal" });
+      try {
+        return createXzCompressStream({ dictSize: XZ_LEVEL_DICT[l], sizeHint, mode: l <= 3 ? "fast" : "normal" });
+      } catch (err) {
+        if (!(err instanceof RangeError)) throw err;
+        // The match finder's tables take about 10 bytes per dictionary byte.
+        throw new MenderDeltaError(
+          `not enough memory for the xz encoder at level ${l} (about 10 bytes per byte of its dictionary, up to ${XZ_LEVEL_DICT[l]! >> 20 || 1} MiB): use a lower level (e.g. --compression-level 6: 8 MiB) or gzip`,
+        );
+      }
     }
   }
 }

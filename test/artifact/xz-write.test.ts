@@ -5,9 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { build } from "esbuild";
 import { readArtifact, writeArtifact, type ArtifactSpec } from "../../src/artifact";
 import { needTools } from "../helpers/peers";
 import { makeFile, makeKeys, ok, run, tempDir } from "./fixtures";
@@ -71,4 +72,23 @@ test("xz Artifact signed with RSA: mender-artifact validate -k verifies it", asy
   const out = path.join(dir, "xs.mender");
   await writeArtifact(out, spec(dir, { signingKey: readFileSync(keys.rsaKey) }));
   ok("mender-artifact", ["validate", "-k", keys.rsaPub, out]);
+});
+
+test("xz writer without the memory for its dictionary: a clear error that names the way out, not a crash", async (t) => {
+  // Run under a virtual-memory limit that Node itself fits in but the 64 MiB dictionary's tables do
+  // not (tsx reserves too much for such a limit, so the check runs as a small esbuild bundle).
+  const dir = tempDir(t);
+  const script = path.join(dir, "alloc.ts");
+  writeFileSync(
+    script,
+    `import { createCompressor } from ${JSON.stringify(path.resolve(__dirname, "../../src/artifact/compression"))};\n` +
+      `try { createCompressor("xz", 9, 64 << 20); console.log("allocated"); } catch (e) { console.log(String((e as Error).name), (e as Error).message); }\n`,
+  );
+  const bundle = path.join(dir, "alloc.js");
+  await build({ entryPoints: [script], bundle: true, platform: "node", outfile: bundle, logLevel: "error" });
+  const limited = run("sh", ["-c", `ulimit -v 1200000 && exec "${process.execPath}" "${bundle}"`]);
+  assert.equal(limited.status, 0, limited.stderr);
+  assert.match(limited.stdout, /MenderDeltaError not enough memory for the xz encoder at level 9 .*--compression-level 6.* or gzip/);
+  const unlimited = run(process.execPath, [bundle]);
+  assert.equal(unlimited.stdout.trim(), "allocated");
 });
