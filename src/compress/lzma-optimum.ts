@@ -12,9 +12,12 @@
  */
 import type { MatchCursor, MatchFinder } from "./lz-match-finder.js";
 import * as layout from "./lzma-layout.js";
-import { INFINITY_PRICE, LzmaPrices, price0, price1 } from "./lzma-prices.js";
+import * as pricing from "./lzma-prices.js";
 
+// Local copies: a module loader that turns imports into property reads (tsx in the tests) would
+// otherwise pay for one on every use in the hot loops.
 const { IS_MATCH, IS_REP, MATCH_LEN_MAX } = layout;
+const { INFINITY_PRICE, LzmaPrices, price0, price1 } = pricing;
 
 /** Positions planned at most in one go; also the look-ahead the caller must provide. */
 export const OPTS = 4096;
@@ -68,7 +71,7 @@ export class OptimumParser {
   seqCount = 0;
   seqNext = 0;
 
-  private readonly prices: LzmaPrices;
+  private readonly prices: pricing.LzmaPrices;
   private symbolsSinceRefresh = REFRESH_SYMBOLS;
   private readonly price = new Int32Array(OPTS + 2);
   private readonly posPrev = new Int32Array(OPTS + 2);
