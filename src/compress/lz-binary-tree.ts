@@ -15,17 +15,10 @@ import { MatchFinder, type MatchFinderOptions } from "./lz-match-finder.js";
 
 const { MATCH_LEN_MAX } = layout;
 
-const HASH2_SIZE = 1 << 16;
-const HASH3_BITS = 16;
-const GOLDEN = 0x9e3779b1 | 0;
 /** Rebase the stored positions before they reach 2^32. */
 const REBASE_AT = 0xffffffff - (1 << 24);
 
 export class BinaryTreeFinder extends MatchFinder {
-  private readonly hash2 = new Uint32Array(HASH2_SIZE);
-  private readonly hash3 = new Uint32Array(1 << HASH3_BITS);
-  private readonly hash4: Uint32Array;
-  private readonly hash4Shift: number;
   private readonly son: Uint32Array;
   private readonly cyclicSize: number;
   private cyclicPos = 0;
@@ -44,14 +37,11 @@ export class BinaryTreeFinder extends MatchFinder {
     options: MatchFinderOptions,
     private readonly rebaseAt = REBASE_AT,
   ) {
-    super(options);
+    // About one head per two dictionary bytes, 2^16 to 2^24 (as liblzma sizes it).
+    super(options, Math.min(24, Math.max(16, Math.ceil(Math.log2(options.dictSize)) - 1)));
     this.cyclicSize = options.dictSize + 1;
     this.son = new Uint32Array(2 * this.cyclicSize);
     this.offset = this.cyclicSize;
-    // About one head per two dictionary bytes, 2^16 to 2^24 (as liblzma sizes it).
-    const bits = Math.min(24, Math.max(16, Math.ceil(Math.log2(options.dictSize)) - 1));
-    this.hash4 = new Uint32Array(1 << bits);
-    this.hash4Shift = 32 - bits;
     this.view = new DataView(this.window.buffer, this.window.byteOffset, this.window.byteLength);
   }
 
@@ -68,16 +58,9 @@ export class BinaryTreeFinder extends MatchFinder {
     const b0 = w[i]!;
     const b1 = w[i + 1]!;
     const b2 = w[i + 2]!;
-    const word3 = b0 | (b1 << 8) | (b2 << 16);
-    const h2 = b0 | (b1 << 8);
-    const h3 = Math.imul(word3, GOLDEN) >>> (32 - HASH3_BITS);
-    const h4 = Math.imul(word3 | (w[i + 3]! << 24), GOLDEN) >>> this.hash4Shift;
-    let delta2 = cur - this.hash2[h2]!;
-    const delta3 = cur - this.hash3[h3]!;
-    const head = this.hash4[h4]!;
-    this.hash2[h2] = cur;
-    this.hash3[h3] = cur;
-    this.hash4[h4] = cur;
+    const head = this.enterPrefixes(i, cur);
+    let delta2 = cur - this.prev2;
+    const delta3 = cur - this.prev3;
 
     const cyc = this.cyclicSize;
     let count = 0;
@@ -113,20 +96,12 @@ export class BinaryTreeFinder extends MatchFinder {
   }
 
   override skip(n: number): void {
-    const w = this.window;
     for (; n > 0; n--) {
       const i = this.pos - this.base;
       const avail = Math.min(this.end - i, MATCH_LEN_MAX);
       if (avail >= 4) {
         const cur = this.pos + this.offset;
-        const b0 = w[i]!;
-        const b1 = w[i + 1]!;
-        const word3 = b0 | (b1 << 8) | (w[i + 2]! << 16);
-        const h4 = Math.imul(word3 | (w[i + 3]! << 24), GOLDEN) >>> this.hash4Shift;
-        this.hash2[b0 | (b1 << 8)] = cur;
-        this.hash3[Math.imul(word3, GOLDEN) >>> (32 - HASH3_BITS)] = cur;
-        const head = this.hash4[h4]!;
-        this.hash4[h4] = cur;
+        const head = this.enterPrefixes(i, cur);
         this.insert(Math.min(this.niceLen, avail), cur, head, i);
       }
       this.advance();
@@ -216,12 +191,10 @@ export class BinaryTreeFinder extends MatchFinder {
   /** Moves every stored position down so the current one is cyclicSize again; older ones become 0. */
   private rebase(): void {
     const by = this.pos + this.offset - this.cyclicSize;
-    for (const table of [this.hash2, this.hash3, this.hash4, this.son]) {
-      for (let k = 0; k < table.length; k++) {
-        const v = table[k]!;
-        table[k] = v <= by ? 0 : v - by;
-      }
-    }
+    const rebase = (v: number): number => (v <= by ? 0 : v - by);
+    this.remapPrefixes(rebase);
+    const son = this.son;
+    for (let k = 0; k < son.length; k++) son[k] = rebase(son[k]!);
     this.offset -= by;
   }
 }

@@ -13,21 +13,15 @@ import { MatchFinder, type MatchFinderOptions } from "./lz-match-finder.js";
 
 const { MATCH_LEN_MAX } = layout;
 
-const HASH2_SIZE = 1 << 16;
-const HASH3_BITS = 16;
 const HASH4_BITS = 20;
-const GOLDEN = 0x9e3779b1 | 0;
 
 export class HashChainFinder extends MatchFinder {
-  private readonly hash2 = new Uint32Array(HASH2_SIZE);
-  private readonly hash3 = new Uint32Array(1 << HASH3_BITS);
-  private readonly hash4 = new Uint32Array(1 << HASH4_BITS);
   private readonly chain: Uint32Array;
   private readonly chainMask: number;
   private readonly maxDistance: number;
 
   constructor(options: MatchFinderOptions) {
-    super(options);
+    super(options, HASH4_BITS);
     let ring = 1;
     while (ring < options.dictSize) ring *= 2;
     this.chain = new Uint32Array(ring);
@@ -48,16 +42,9 @@ export class HashChainFinder extends MatchFinder {
     const b0 = w[i]!;
     const b1 = w[i + 1]!;
     const b2 = w[i + 2]!;
-    const word3 = b0 | (b1 << 8) | (b2 << 16);
-    const h2 = b0 | (b1 << 8);
-    const h3 = Math.imul(word3, GOLDEN) >>> (32 - HASH3_BITS);
-    const h4 = Math.imul(word3 | (w[i + 3]! << 24), GOLDEN) >>> (32 - HASH4_BITS);
-    const d2 = (cur - this.hash2[h2]!) >>> 0;
-    const d3 = (cur - this.hash3[h3]!) >>> 0;
-    let candidate = this.hash4[h4]!;
-    this.hash2[h2] = cur;
-    this.hash3[h3] = cur;
-    this.hash4[h4] = cur;
+    let candidate = this.enterPrefixes(i, cur);
+    const d2 = (cur - this.prev2) >>> 0;
+    const d3 = (cur - this.prev3) >>> 0;
     this.chain[cur & this.chainMask] = candidate;
     this.pos++;
 
@@ -110,19 +97,11 @@ export class HashChainFinder extends MatchFinder {
   }
 
   override skip(n: number): void {
-    const w = this.window;
     for (; n > 0; n--) {
       const i = this.pos - this.base;
       if (this.end - i >= 4) {
         const cur = this.pos >>> 0;
-        const b0 = w[i]!;
-        const b1 = w[i + 1]!;
-        const word3 = b0 | (b1 << 8) | (w[i + 2]! << 16);
-        const h4 = Math.imul(word3 | (w[i + 3]! << 24), GOLDEN) >>> (32 - HASH4_BITS);
-        this.hash2[b0 | (b1 << 8)] = cur;
-        this.hash3[Math.imul(word3, GOLDEN) >>> (32 - HASH3_BITS)] = cur;
-        this.chain[cur & this.chainMask] = this.hash4[h4]!;
-        this.hash4[h4] = cur;
+        this.chain[cur & this.chainMask] = this.enterPrefixes(i, cur);
       }
       this.pos++;
     }

@@ -10,6 +10,10 @@ import * as layout from "./lzma-layout.js";
 // otherwise pay for one on every use in the hot loops.
 const { MATCH_LEN_MAX } = layout;
 
+const HASH2_SIZE = 1 << 16;
+const HASH3_BITS = 16;
+const GOLDEN = 0x9e3779b1 | 0;
+
 /** How far the encoder's coding position may trail the finder (the optimal parser plans ahead). */
 const PLANNED_MAX = 8192;
 /** Input the window takes beyond the history it must keep (larger: fewer, bigger slides). */
@@ -38,12 +42,48 @@ export abstract class MatchFinder {
   private readonly keep: number;
   protected readonly niceLen: number;
   protected readonly depth: number;
+  // Newest position (in the finder's stored form) per 2-, 3- and 4-byte prefix hash.
+  private readonly hash2 = new Uint32Array(HASH2_SIZE);
+  private readonly hash3 = new Uint32Array(1 << HASH3_BITS);
+  private readonly hash4: Uint32Array;
+  private readonly hash4Shift: number;
+  /** What `enterPrefixes` found for the 2- and 3-byte prefixes. */
+  protected prev2 = 0;
+  protected prev3 = 0;
 
-  constructor(options: MatchFinderOptions) {
+  constructor(options: MatchFinderOptions, hash4Bits: number) {
+    this.hash4 = new Uint32Array(1 << hash4Bits);
+    this.hash4Shift = 32 - hash4Bits;
     this.keep = Math.max(options.dictSize, options.keepExtra) + PLANNED_MAX + MATCH_LEN_MAX + 8;
     this.window = new Uint8Array(this.keep + WINDOW_SLACK);
     this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
     this.depth = options.depth;
+  }
+
+  /**
+   * Makes `stored` the newest position for the prefixes of the 4 bytes at window index i. Leaves
+   * the previous newest for 2 and 3 bytes in prev2/prev3 and returns the one for 4 bytes.
+   */
+  protected enterPrefixes(i: number, stored: number): number {
+    const w = this.window;
+    const b01 = w[i]! | (w[i + 1]! << 8);
+    const word3 = b01 | (w[i + 2]! << 16);
+    const h3 = Math.imul(word3, GOLDEN) >>> (32 - HASH3_BITS);
+    const h4 = Math.imul(word3 | (w[i + 3]! << 24), GOLDEN) >>> this.hash4Shift;
+    this.prev2 = this.hash2[b01]!;
+    this.prev3 = this.hash3[h3]!;
+    const head = this.hash4[h4]!;
+    this.hash2[b01] = stored;
+    this.hash3[h3] = stored;
+    this.hash4[h4] = stored;
+    return head;
+  }
+
+  /** Rewrites every stored position in the prefix tables with `f`. */
+  protected remapPrefixes(f: (v: number) => number): void {
+    for (const table of [this.hash2, this.hash3, this.hash4]) {
+      for (let k = 0; k < table.length; k++) table[k] = f(table[k]!);
+    }
   }
 
   /** Bytes received but not yet looked up. */
