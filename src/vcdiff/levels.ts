@@ -28,10 +28,11 @@ export function levelParams(level: number): LevelParams {
     index: { anchorBits: l <= 3 ? 7 : l <= 6 ? 6 : 5, bucketSize: l <= 6 ? 4 : 8 },
     match: {
       minContinuation: 12,
-      minSourceMatch: l <= 3 ? 64 : 48,
+      minSourceMatch: l <= 3 ? 64 : 80,
       selfChain: l <= 3 ? 0 : l <= 6 ? 2 : 4,
       minSelfMatch: l <= 6 ? 512 : 256,
       goodEnough: l <= 3 ? 64 : l <= 6 ? 256 : 4096,
+      minRun: 32,
     },
   };
 }

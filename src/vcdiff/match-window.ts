@@ -6,7 +6,7 @@
  * 1. continuation: the source right after the previous source copy, shifted by the gap since it
  *    (catches small edits in place: inode tables, bitmaps, patched files), first seeded with the
  *    same offset (identical regions);
- * 2. a RUN of >= 8 equal bytes;
+ * 2. a RUN of >= minRun equal bytes;
  * 3. at 4 KiB-aligned positions, the block index (relocated filesystem blocks);
  * 4. at content-defined anchors, the anchor index (anything moved anywhere, >= ~64 bytes);
  * 5. long target self-repeats (8-byte hash chains over this window's literal positions).
@@ -31,6 +31,11 @@ export interface MatchParams {
   minSelfMatch: number;
   /** A continuation copy at least this long is taken without probing the indexes. */
   goodEnough: number;
+  /**
+   * Shortest RUN (equal bytes). Short runs inside literal data cost the outer xz more as
+   * instructions (they split the ADD around them) than as the literal bytes they replace.
+   */
+  minRun: number;
 }
 
 /** Byte counts of one window's program, by instruction kind. */
@@ -41,7 +46,6 @@ export interface WindowMatchStats {
   copiedTarget: number;
 }
 
-const MIN_RUN = 8;
 const MIN_COMPARE_CHUNK = 256;
 const MAX_COMPARE_CHUNK = 1 << 16;
 const SELF_HASH_BITS = 16;
@@ -100,7 +104,7 @@ export class WindowMatcher {
     const T = target;
     const n = T.length;
     const tWords = new Int32Array(T.buffer, T.byteOffset, n >>> 2);
-    const { minContinuation, minSourceMatch, selfChain, minSelfMatch, goodEnough } = this.params;
+    const { minContinuation, minSourceMatch, selfChain, minSelfMatch, goodEnough, minRun } = this.params;
     const anchorShift = 32 - ix.shared.anchorBits;
     const bucketBits = ix.shared.bucketBits;
     const bucketSize = ix.shared.bucketSize;
@@ -149,7 +153,7 @@ export class WindowMatcher {
         if (T[p + 1] === b && T[p + 2] === b && T[p + 3] === b) {
           let r = 4;
           while (p + r < n && T[p + r] === b) r++;
-          if (r >= MIN_RUN && r > bestLen) { bestLen = r; bestStart = p; bestKind = KIND_R; bestPos = p; }
+          if (r >= minRun && r > bestLen) { bestLen = r; bestStart = p; bestKind = KIND_R; bestPos = p; }
         }
 
         // 3. Block index at aligned positions.
