@@ -12,8 +12,7 @@ import {
   INITIAL_BOOT_ENV,
   downloadStreaming,
   makeFileDevice,
-  makeDelta,
-  makeExt4,
+  makeReleasePair,
   runModuleSync,
   sha256File,
   type FileDevice,
@@ -34,13 +33,7 @@ before(() => {
   v1 = path.join(work, "v1.ext4");
   v2 = path.join(work, "v2.ext4");
   if (!["mke2fs", "xdelta3", "fw_printenv", "fw_setenv"].every((t) => fs.existsSync(`/usr/bin/${t}`) || fs.existsSync(`/sbin/${t}`) || fs.existsSync(`/usr/sbin/${t}`))) return;
-  makeExt4(v1, 1);
-  makeExt4(v2, 2);
-  makeDelta(v1, v2, path.join(work, "v2.ext4.delta"));
-  delta = fs.readFileSync(path.join(work, "v2.ext4.delta"));
-  sum1 = sha256File(v1);
-  sum2 = sha256File(v2);
-  imageBytes = fs.statSync(v1).size;
+  ({ v1, v2, delta, sum1, sum2, imageBytes } = makeReleasePair(work));
 });
 
 after(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -81,7 +74,6 @@ test("streaming Download applies the delta into the inactive partition; install,
   const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta });
   assert.equal(dl.status, 0, dl.stderr);
   assert.equal(sha256File(d.partB, imageBytes), sum2);
-  assert.equal(sha256File(d.partA), sha256File(d.partA)); // untouched: checked below against v1
   assert.equal(sha256File(d.partA, imageBytes), sum1);
   assert.deepEqual(envOf(d), INITIAL_ENV, "Download must not touch the boot environment");
   assert.match(dl.stderr, /new image verified/);
