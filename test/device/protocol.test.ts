@@ -158,7 +158,6 @@ test("wrong source: one byte changed on the active partition fails before the st
   fs.writeSync(fd, Buffer.from([0x5a]), 0, 1, 200_000);
   fs.closeSync(fd);
   await expectDownloadFailure(d, delta, /not the image this delta was made from.*read-only/);
-  assert.equal(sha256File(d.partB), sha256File(d.partB)); // sanity
   assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "inactive partition never written");
 });
 
