@@ -17,11 +17,9 @@ import { RangeEncoder } from "./range-encoder.js";
 
 // Local copies: a module loader that turns imports into property reads (tsx in the tests) would
 // otherwise pay for one on every use in the hot loops.
-const { DIST_ALIGN, DIST_SLOT, DIST_SPECIAL, IS_MATCH, IS_REP, IS_REP0, IS_REP0_LONG, IS_REP1, IS_REP2, LEN_CHOICE2, LEN_HIGH, LEN_LOW, LEN_MID, LITERAL, MATCH_LEN, MATCH_LEN_MAX, PROB_INIT, PROBS_SIZE, REP_LEN } = layout;
+const { DIST_ALIGN, DIST_SLOT, DIST_SPECIAL, IS_MATCH, IS_REP, IS_REP0, IS_REP0_LONG, IS_REP1, IS_REP2, LEN_CHOICE2, LEN_HIGH, LEN_LOW, LEN_MID, LITERAL, MATCH_LEN, MATCH_LEN_MAX, PROB_INIT, PROBS_SIZE, REP_LEN, nextLiteral, nextMatch, nextRep, nextShortRep } = layout;
+const PB_MASK = layout.ENCODER_PB_MASK;
 
-/** The LZMA properties byte for lc=3, lp=0, pb=2: (pb * 5 + lp) * 9 + lc. */
-export const LZMA_PROPS = (2 * 5 + 0) * 9 + 3;
-const PB_MASK = 3;
 
 export interface LzmaEncoderOptions {
   /** "normal": the optimal parser (smaller, slower); "fast": greedy with one byte of look-ahead. */
@@ -229,7 +227,7 @@ export class LzmaEncoder {
         m = (m << 1) | b;
       }
     }
-    this.state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
+    this.state = nextLiteral(state);
     this.pos++;
     return 1;
   }
@@ -279,7 +277,7 @@ export class LzmaEncoder {
     this.rep2 = this.rep1;
     this.rep1 = this.rep0;
     this.rep0 = dist;
-    this.state = state < 7 ? 7 : 10;
+    this.state = nextMatch(state);
     this.pos += len;
     return len;
   }
@@ -316,10 +314,10 @@ export class LzmaEncoder {
       this.rep0 = dist;
     }
     if (len === 1) {
-      this.state = state < 7 ? 9 : 11;
+      this.state = nextShortRep(state);
     } else {
       this.length(REP_LEN, len, posState);
-      this.state = state < 7 ? 8 : 11;
+      this.state = nextRep(state);
     }
     this.pos += len;
     return len;

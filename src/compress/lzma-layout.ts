@@ -27,6 +27,20 @@ export const PROBS_SIZE = LITERAL + (0x300 << 4); // lc + lp <= 4 in LZMA2
 
 export const PROB_INIT = 1024;
 
+/** What the encoder writes: lc=3, lp=0, pb=2 (xz's defaults), as the properties byte (pb * 5 + lp) * 9 + lc. */
+export const ENCODER_PROPS = (2 * 5 + 0) * 9 + 3;
+/** pb=2: the position's two low bits select the position-dependent probabilities. */
+export const ENCODER_PB_MASK = 3;
+
+/**
+ * The state after each kind of symbol (12 states remember the last few symbol kinds; 0-6 follow a
+ * literal). The decoder spells these out inline in its hot loop.
+ */
+export const nextLiteral = (state: number): number => (state < 4 ? 0 : state < 10 ? state - 3 : state - 6);
+export const nextMatch = (state: number): number => (state < 7 ? 7 : 10);
+export const nextRep = (state: number): number => (state < 7 ? 8 : 11);
+export const nextShortRep = (state: number): number => (state < 7 ? 9 : 11);
+
 /** Shortest and longest match LZMA can code. */
 export const MATCH_LEN_MIN = 2;
 export const MATCH_LEN_MAX = 273;

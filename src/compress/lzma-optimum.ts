@@ -16,18 +16,13 @@ import * as pricing from "./lzma-prices.js";
 
 // Local copies: a module loader that turns imports into property reads (tsx in the tests) would
 // otherwise pay for one on every use in the hot loops.
-const { IS_MATCH, IS_REP, MATCH_LEN_MAX } = layout;
+const { IS_MATCH, IS_REP, MATCH_LEN_MAX, nextLiteral, nextMatch, nextRep, nextShortRep } = layout;
 const { INFINITY_PRICE, LzmaPrices, price0, price1 } = pricing;
 
 /** Positions planned at most in one go; also the look-ahead the caller must provide. */
 export const OPTS = 4096;
 const REFRESH_SYMBOLS = 256;
-const PB_MASK = 3;
-
-const nextLiteral = (s: number): number => (s < 4 ? 0 : s < 10 ? s - 3 : s - 6);
-const nextMatch = (s: number): number => (s < 7 ? 7 : 10);
-const nextRep = (s: number): number => (s < 7 ? 8 : 11);
-const nextShortRep = (s: number): number => (s < 7 ? 9 : 11);
+const PB_MASK = layout.ENCODER_PB_MASK;
 
 const STEP_ONE = 0;
 const STEP_LIT_REP0 = 1;

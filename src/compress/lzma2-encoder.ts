@@ -3,7 +3,7 @@
  * and 64 KiB of output; a chunk that would not shrink is stored raw instead (and the model is
  * then reset, since the decoder never saw the symbols the encoder adapted to).
  */
-import { LZMA_PROPS, LzmaEncoder } from "./lzma-encoder.js";
+import { LzmaEncoder } from "./lzma-encoder.js";
 import * as layout from "./lzma-layout.js";
 
 // Local copies: a module loader that turns imports into property reads (tsx in the tests) would
@@ -105,7 +105,7 @@ export class Lzma2Encoder {
     header[2] = (unpacked - 1) & 0xff;
     header[3] = ((packed - 1) >>> 8) & 0xff;
     header[4] = (packed - 1) & 0xff;
-    if (reset >= 2) header[5] = LZMA_PROPS;
+    if (reset >= 2) header[5] = layout.ENCODER_PROPS;
     const chunk = new Uint8Array(header.length + packed);
     chunk.set(header);
     chunk.set(rc.out.subarray(0, packed), header.length);
