@@ -150,14 +150,15 @@ async function writeTo(outPath: string, tmpOut: string, tmpData: string, spec: A
 
 async function writeDataTar(tmpData: string, spec: ArtifactSpec, compression: Compression, owner: string): Promise<WrittenArtifact["payloadFiles"]> {
   const files: WrittenArtifact["payloadFiles"] = [];
+  const sizes: number[] = [];
+  for (const f of spec.payload.files) sizes.push(await regularFileSize(f.path, "payload file"));
   // The inner tar's size (headers and padding included) lets xz size its dictionary to the payload.
-  let tarSize = 1024;
-  for (const f of spec.payload.files) tarSize += 1024 + (await regularFileSize(f.path, "payload file"));
+  const tarSize = sizes.reduce((sum, size) => sum + 1024 + size, 1024);
   const compressor = createCompressor(compression, spec.compressionLevel, tarSize);
   await writeTar(compressor, pipeline(compressor, createWriteStream(tmpData, { mode: 0o600 })), async (tar) => {
-    for (const f of spec.payload.files) {
+    for (const [k, f] of spec.payload.files.entries()) {
       const name = f.name ?? path.basename(f.path);
-      const size = await regularFileSize(f.path, "payload file");
+      const size = sizes[k]!;
       const hash = createHash("sha256");
       await tar.addStream(fileHeader(f, name, size, 0o644, spec, owner), hashing(createReadStream(f.path, { highWaterMark: 1 << 20 }), hash));
       files.push({ name, size, sha256: hash.digest("hex") });
