@@ -223,8 +223,8 @@ function windowFrom(bytes: number, what: string): number {
 }
 
 const COMPRESSIONS = ["xz", "gzip", "none", "zstd"];
-/** Each compressor's levels (none has none). */
-const LEVELS: Record<string, [number, number]> = { xz: [0, 9], gzip: [0, 9], zstd: [1, 19], none: [1, 0] };
+/** Each compressor's levels. */
+const LEVELS: Record<string, [number, number]> = { xz: [0, 9], gzip: [0, 9], zstd: [1, 19] };
 
 /** Turns cac's parse result (values restored) and the positional arguments into validated options. */
 export function resolveOptions(raw: RawOptions, positional: string[]): GeneratorOptions {
@@ -280,13 +280,12 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
 
   const levelText = lastString(raw.compressionLevel, "--compression-level");
   const compressionLevel = levelText === undefined ? undefined : integer(levelText, "--compression-level");
-  const levels = LEVELS[compression]!;
-  if (compressionLevel !== undefined && (compressionLevel < levels[0] || compressionLevel > levels[1])) {
-    throw new UsageError(
-      compression === "none"
-        ? "--compression-level needs a compressor: --compression none has no levels"
-        : `--compression-level ${compressionLevel}: ${compression} takes ${levels[0]} to ${levels[1]}`,
-    );
+  if (compressionLevel !== undefined) {
+    const levels = LEVELS[compression];
+    if (!levels) throw new UsageError("--compression-level needs a compressor: --compression none has no levels");
+    if (compressionLevel < levels[0] || compressionLevel > levels[1]) {
+      throw new UsageError(`--compression-level ${compressionLevel}: ${compression} takes ${levels[0]} to ${levels[1]}`);
+    }
   }
 
   const threadsText = lastString(raw.threads, "--threads");
