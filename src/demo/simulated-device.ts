@@ -242,6 +242,13 @@ export interface FileDevice {
   boot(n: 2 | 3): void;
 }
 
+/** Image-file partitions: A holds `runningImage` padded to `partBytes`, B is `partBytes` of zeros. */
+export function makeImagePartitions(partA: string, partB: string, runningImage: string, partBytes: number): void {
+  fs.copyFileSync(runningImage, partA);
+  fs.truncateSync(partA, partBytes);
+  fs.writeFileSync(partB, Buffer.alloc(partBytes));
+}
+
 /**
  * A simulated device in `dir`: partition A holds `runningImage`, B is zeros, both `partBytes`
  * long; a module configuration file; a file-backed U-Boot env running A; a file tree for `tree`.
@@ -250,9 +257,7 @@ export function makeFileDevice(dir: string, runningImage: string, tree: TreeOpti
   fs.mkdirSync(path.join(dir, "dev"), { recursive: true });
   const partA = path.join(dir, "dev", "mmcblk0p2");
   const partB = path.join(dir, "dev", "mmcblk0p3");
-  fs.copyFileSync(runningImage, partA);
-  fs.truncateSync(partA, partBytes);
-  fs.writeFileSync(partB, Buffer.alloc(partBytes));
+  makeImagePartitions(partA, partB, runningImage, partBytes);
   const conf = path.join(dir, "mender-binary-delta.conf");
   // Lower-case key on purpose: keys match case-insensitively, as in the client.
   fs.writeFileSync(conf, JSON.stringify({ RootfsPartA: partA, rootfspartb: partB }));

@@ -121,7 +121,7 @@ export function sha256Direct(device: string, bytes?: number): string {
   return sha256(execFileSync("dd", args, { maxBuffer: 1 << 30 }));
 }
 
-export { INITIAL_BOOT_ENV, drainFifos, feedStreams, makeBootEnv, makeFileDevice, makeTree, mkfifo } from "../../src/demo/simulated-device";
+export { INITIAL_BOOT_ENV, drainFifos, feedStreams, makeBootEnv, makeFileDevice, makeImagePartitions, makeTree, mkfifo } from "../../src/demo/simulated-device";
 export type { BootEnvFixture, FileDevice, ModuleResult, TreeOptions } from "../../src/demo/simulated-device";
 
 export function runModuleSync(state: string, tree: string, env: NodeJS.ProcessEnv, command = moduleCommand()): device.ModuleResult {

@@ -11,7 +11,7 @@ import path from "node:path";
 import { needRoot, needTools } from "../helpers/peers";
 import { execFileSync, spawnSync } from "node:child_process";
 import { ClientSandbox, DEVICE_TYPE } from "./client-sandbox";
-import { ROOT, makeDelta, makeExt4, moduleCommand, sha256Direct, sha256File } from "./fixtures";
+import { ROOT, makeDelta, makeExt4, makeImagePartitions, moduleCommand, sha256Direct, sha256File } from "./fixtures";
 
 const PART_BYTES = 6 << 20;
 let work: string;
@@ -45,9 +45,7 @@ before(() => {
   imageBytes = fs.statSync(v1).size;
   const partA = path.join(work, "partA.img");
   const partB = path.join(work, "partB.img");
-  fs.copyFileSync(v1, partA);
-  fs.truncateSync(partA, PART_BYTES);
-  fs.writeFileSync(partB, Buffer.alloc(PART_BYTES));
+  makeImagePartitions(partA, partB, v1, PART_BYTES);
   sb = new ClientSandbox(path.join(work, "sb"), [partA, partB]);
   ready = true;
 });

@@ -15,7 +15,7 @@ import path from "node:path";
 import { readArtifactHeaders } from "../../src/artifact";
 import { needRoot, needTools } from "../helpers/peers";
 import { ClientSandbox } from "../device/client-sandbox";
-import { sha256Direct } from "../device/fixtures";
+import { makeImagePartitions, sha256Direct } from "../device/fixtures";
 import { generate, makeReleases, sha256File, type Releases } from "./fixtures";
 
 const PART_BYTES = 6 << 20;
@@ -30,9 +30,7 @@ before(() => {
   rel = makeReleases(path.join(work, "rel"));
   const partA = path.join(work, "partA.img");
   const partB = path.join(work, "partB.img");
-  fs.copyFileSync(rel.v1, partA);
-  fs.truncateSync(partA, PART_BYTES);
-  fs.writeFileSync(partB, Buffer.alloc(PART_BYTES));
+  makeImagePartitions(partA, partB, rel.v1, PART_BYTES);
   sb = new ClientSandbox(path.join(work, "sb"), [partA, partB]);
 });
 
