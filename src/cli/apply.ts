@@ -11,6 +11,7 @@ import { MenderDeltaError, UsageError } from "../errors";
 import { openDirectSource } from "../io/direct-source";
 import { FileBlockSource } from "../io/file-source";
 import { FileTargetSink } from "../io/file-sink";
+import { openGuardedTarget } from "../device/storage-guard";
 import type { BlockSource } from "../io/interfaces";
 import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decode";
 import { SOURCE_MISMATCH_EXIT_CODE } from "../vcdiff/errors";
@@ -85,7 +86,8 @@ export async function applyDelta(options: ApplyOptions): Promise<string> {
     const written = inPlace
       ? options.target
       : path.join(path.dirname(options.target), `.${path.basename(options.target)}.tmp-${process.pid}`);
-    const sink = new FileTargetSink(written, { flags: inPlace ? "r+" : "w" });
+    // A block device is written in place, only if it holds nothing in use (storage-guard.ts).
+    const sink = new FileTargetSink(written, inPlace ? { fd: guardedTarget(options) } : { flags: "w" });
     let result;
     try {
       result = await decodeVcdiff(delta, source, sink, {
@@ -110,6 +112,11 @@ export async function applyDelta(options: ApplyOptions): Promise<string> {
   } finally {
     source.close();
   }
+}
+
+function guardedTarget(options: ApplyOptions): number {
+  const protect = [{ path: options.source, what: `the --source ${options.source}` }];
+  return openGuardedTarget(options.target, { protect, advice: "Give a --target that nothing else uses." }).fd;
 }
 
 function syncDirectory(dir: string): void {

@@ -33,6 +33,8 @@ export interface VerifiedTarget {
 export interface ApplyOptions {
   sourcePath: string;
   targetPath: string;
+  /** The target opened by the storage guard (written through, not closed); else targetPath is opened. */
+  targetFd?: number;
   facts: DeltaFacts;
   /** Names the delta in messages. */
   deltaName: string;
@@ -49,7 +51,7 @@ export function verifySource(sourcePath: string, facts: DeltaFacts): void {
 export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<VerifiedTarget> {
   const { sourcePath, targetPath, facts } = opts;
   const source = openDirectSource(sourcePath, { blockSize: SOURCE_BLOCK, onFallback: logWarning });
-  const writer = new PartitionWriter(targetPath);
+  const writer = new PartitionWriter(targetPath, opts.targetFd);
   const cacheBytes = Math.min(facts.sourceBufferBytes ?? DEFAULT_SOURCE_CACHE_BYTES, 512 << 20);
   const expected = facts.declaredSize;
   let nextReport = 10;
@@ -84,6 +86,11 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   logEvent(
     `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} skipped (already held the right bytes)`,
   );
+  if (stats.bytes === 0) {
+    throw new MenderDeltaError(
+      `${opts.deltaName} produced an empty image: nothing was written to ${targetPath}. Not activating it; make the delta from the real new image.`,
+    );
+  }
   if (stats.sha256 !== facts.targetChecksum) {
     throw new MenderDeltaError(
       `the image written to ${targetPath} has sha256 ${stats.sha256}, the Artifact provides rootfs-image.checksum ${facts.targetChecksum}; ` +

@@ -8,6 +8,8 @@ import type { JsonObject, PayloadHeader } from "./file-tree";
 
 /** Meta-data key our generator writes with the source image size (Mender's own tooling does not). */
 export const SOURCE_SIZE_KEY = "source_rootfs_file_size";
+/** sha256 of no bytes: a delta that "provides" this image would leave the partition unwritten. */
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 const CHECKSUM_KEYS = ["rootfs-image.checksum", "rootfs_image_checksum"];
 
 export interface DeltaFacts {
@@ -98,4 +100,25 @@ export function deltaFacts(header: PayloadHeader): DeltaFacts {
     declaredSize,
     sourceBufferBytes: sourceBufferFromArguments(header.metaData["decoder_arguments"]),
   };
+}
+
+/**
+ * Before the delta is downloaded: the new image must be something, and fit the inactive partition
+ * (`capacity` bytes). rootfs_file_size is the new image's size for this project's generator and the
+ * source's for some of Mender's docs; both images normally fill equal partitions, so either way a
+ * size beyond the partition cannot be installed. (0 is refused by deltaFacts already.)
+ */
+export function checkTargetFits(facts: DeltaFacts, capacity: number, partition: string): void {
+  if (facts.targetChecksum === EMPTY_SHA256) {
+    throw new MenderDeltaError(
+      `the Artifact's new image is empty (its rootfs-image.checksum is the sha256 of zero bytes): nothing would be written to ${partition}, ` +
+        `and an empty partition does not boot. Refused before download; make the delta from the real new image`,
+    );
+  }
+  if (facts.declaredSize !== undefined && facts.declaredSize > capacity) {
+    throw new MenderDeltaError(
+      `the Artifact declares rootfs_file_size ${facts.declaredSize} bytes, more than the ${capacity} bytes of the inactive partition ${partition}. ` +
+        `Refused before download; make the partitions as large as the image`,
+    );
+  }
 }

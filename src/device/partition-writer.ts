@@ -22,6 +22,8 @@ export interface WriteStats {
 
 export class PartitionWriter implements TargetSink {
   private fd: number;
+  /** False when the caller opened the target (the storage guard's exclusive descriptor) and closes it. */
+  private readonly ownsFd: boolean;
   private readonly capacity: number;
   private readonly frame = Buffer.allocUnsafe(FRAME_BYTES);
   private readonly existing = Buffer.allocUnsafe(FRAME_BYTES);
@@ -33,9 +35,14 @@ export class PartitionWriter implements TargetSink {
   private framesSkipped = 0;
   private digest: string | undefined;
 
-  constructor(private readonly path: string) {
+  /** Writes `path`, through `fd` when given (the caller keeps it open until after finish or abort). */
+  constructor(
+    private readonly path: string,
+    fd?: number,
+  ) {
+    this.ownsFd = fd === undefined;
     try {
-      this.fd = fs.openSync(path, fs.constants.O_RDWR);
+      this.fd = fd ?? fs.openSync(path, fs.constants.O_RDWR);
     } catch (err) {
       throw new MenderDeltaError(`cannot open the inactive partition ${path} for writing: ${(err as Error).message}`);
     }
@@ -102,14 +109,14 @@ export class PartitionWriter implements TargetSink {
     } catch (err) {
       throw new MenderDeltaError(`fsync of ${this.path} failed: ${(err as Error).message}; the storage may be failing`);
     }
-    fs.closeSync(this.fd);
+    if (this.ownsFd) fs.closeSync(this.fd);
     this.fd = -1;
     this.digest = this.hash.digest("hex");
   }
 
   /** Closes without finishing (after an error). */
   abort(): void {
-    if (this.fd >= 0) fs.closeSync(this.fd);
+    if (this.fd >= 0 && this.ownsFd) fs.closeSync(this.fd);
     this.fd = -1;
   }
 

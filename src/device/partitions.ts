@@ -15,6 +15,7 @@ import { MenderDeltaError } from "../errors";
 import { devName } from "../io/device-numbers";
 import type { ModuleConfig } from "./config";
 import { logWarning } from "./log";
+import { openGuardedTarget, type GuardedTarget } from "./storage-guard";
 
 export const TEST_ROOT_ENV = "MENDER_BINARY_DELTA_TEST_ROOT";
 export const TEST_CMDLINE_ENV = "MENDER_BINARY_DELTA_TEST_CMDLINE";
@@ -184,39 +185,18 @@ export function detectRoles(config: ModuleConfig, env: Map<string, string>, proc
 }
 
 /**
- * Refuses to open `target` for writing unless it is a different device from the active partition
- * and from the mounted root, and is not mounted anywhere.
+ * Opens the inactive partition for writing (exclusively, if it is a block device) once the storage
+ * guard found it separate from the active partition, the running root and everything mounted.
  */
-export function assertWritableTarget(roles: PartitionRoles, processEnv: NodeJS.ProcessEnv = process.env): void {
+export function openInactivePartition(roles: PartitionRoles, processEnv: NodeJS.ProcessEnv = process.env): GuardedTarget {
   const { active, inactive } = roles;
-  const t = fs.statSync(inactive.realPath);
-  const s = fs.statSync(active.realPath);
-  const sameNode = inactive.realPath === active.realPath || (t.isBlockDevice() && s.isBlockDevice() && t.rdev === s.rdev);
   const root = mountedRoot(processEnv);
-  if (sameNode || isMountedRoot(inactive, root)) {
-    throw new MenderDeltaError(
-      `refusing to write ${inactive.path}: it is the running root partition (or the same device as ${active.path})`,
-    );
-  }
-  if (t.isBlockDevice()) {
-    const mountpoint = mountPointOf(t.rdev);
-    if (mountpoint) {
-      throw new MenderDeltaError(`refusing to write ${inactive.path}: it is mounted on ${mountpoint}; unmount it first`);
-    }
-  }
-}
-
-function mountPointOf(rdev: number): string | undefined {
-  let info: string;
-  try {
-    info = fs.readFileSync("/proc/self/mountinfo", "utf8");
-  } catch {
-    return undefined;
-  }
-  const want = devName(rdev);
-  for (const line of info.split("\n")) {
-    const f = line.split(" ");
-    if (f[2] === want) return f[4];
-  }
-  return undefined;
+  return openGuardedTarget(inactive.realPath, {
+    name: `the inactive partition ${inactive.path}`,
+    protect: [
+      { path: active.realPath, what: `the active partition ${active.path}` },
+      root.dev !== undefined ? { dev: root.dev, what: `the running root (${root.describe})` } : { path: root.realPath, what: `the running root ${root.describe}` },
+    ],
+    advice: "Check RootfsPartA/B: each must name a partition of its own that nothing else uses (see lsblk).",
+  });
 }

@@ -10,10 +10,11 @@ import { MenderDeltaError } from "../errors";
 import { applyDelta, verifySource, type VerifiedTarget } from "./apply-delta";
 import { openBootEnv, type BootEnv } from "./bootenv";
 import { loadConfig, type ModuleConfig } from "./config";
-import { checkDeviceType, deltaFacts, type DeltaFacts } from "./delta-header";
+import { checkDeviceType, checkTargetFits, deltaFacts, type DeltaFacts } from "./delta-header";
 import { hasStreamNext, listPayloadFiles, nextStream, readPayloadHeader, readState, removeState, writeState } from "./file-tree";
 import { logEvent } from "./log";
-import { assertWritableTarget, configuredPartitions, detectRoles, hexNumber, type PartitionRoles } from "./partitions";
+import { configuredPartitions, detectRoles, hexNumber, openInactivePartition, type PartitionRoles } from "./partitions";
+import type { GuardedTarget } from "./storage-guard";
 
 const TARGET_STATE = "target.json";
 const ORIG_PART_STATE = "orig-part.json";
@@ -60,28 +61,35 @@ async function download(tree: string): Promise<number> {
   const { config, vars } = openDevice();
   requireNoPendingUpdate(vars);
   const roles = detectRoles(config, vars);
-  assertWritableTarget(roles);
-  removeState(tree, TARGET_STATE);
-  if (!hasStreamNext(tree)) {
-    logEvent("no stream-next in the file tree: the client will store the payload in files/; applying it in ArtifactInstall");
+  // Before the first byte of the stream is read: wrong storage, a target that cannot fit or a wrong
+  // source must cost no download, and nothing is written.
+  const guarded = openInactivePartition(roles);
+  try {
+    checkTargetFits(facts, guarded.size, roles.inactive.path);
+    removeState(tree, TARGET_STATE);
+    if (!hasStreamNext(tree)) {
+      logEvent("no stream-next in the file tree: the client will store the payload in files/; applying it in ArtifactInstall");
+      return 0;
+    }
+    verifySource(roles.active.realPath, facts);
+    const entry = await nextStream(tree);
+    if (!entry) throw new MenderDeltaError("the payload holds no file; a delta Artifact carries exactly one <image>.delta");
+    const target = await applyPayload(entry.path, entry.name, roles, facts, guarded);
+    const more = await nextStream(tree);
+    if (more) throw new MenderDeltaError(`the payload holds more than one file (${entry.name}, ${more.name}, ...); a delta Artifact carries exactly one`);
+    writeState(tree, TARGET_STATE, target);
     return 0;
+  } finally {
+    fs.closeSync(guarded.fd);
   }
-  // Before the first byte of the stream is read: a wrong source must cost no download.
-  verifySource(roles.active.realPath, facts);
-  const entry = await nextStream(tree);
-  if (!entry) throw new MenderDeltaError("the payload holds no file; a delta Artifact carries exactly one <image>.delta");
-  const target = await applyPayload(entry.path, entry.name, roles, facts);
-  const more = await nextStream(tree);
-  if (more) throw new MenderDeltaError(`the payload holds more than one file (${entry.name}, ${more.name}, ...); a delta Artifact carries exactly one`);
-  writeState(tree, TARGET_STATE, target);
-  return 0;
 }
 
 /** Decodes the delta in `file` (a FIFO or a regular file) onto the inactive partition and verifies it. */
-async function applyPayload(file: string, name: string, roles: PartitionRoles, facts: DeltaFacts): Promise<TargetState> {
+async function applyPayload(file: string, name: string, roles: PartitionRoles, facts: DeltaFacts, guarded: GuardedTarget): Promise<TargetState> {
   const target = await applyDelta(fs.createReadStream(file), {
     sourcePath: roles.active.realPath,
     targetPath: roles.inactive.realPath,
+    targetFd: guarded.fd,
     facts,
     deltaName: name,
   });
@@ -96,11 +104,16 @@ async function applyFromFiles(tree: string, roles: PartitionRoles): Promise<Targ
   }
   if (files.length > 1) throw new MenderDeltaError(`the payload holds ${files.length} files; a delta Artifact carries exactly one`);
   const facts = deltaFacts(readPayloadHeader(tree));
-  assertWritableTarget(roles);
-  verifySource(roles.active.realPath, facts);
-  const state = await applyPayload(files[0]!, path.basename(files[0]!), roles, facts);
-  writeState(tree, TARGET_STATE, state);
-  return state;
+  const guarded = openInactivePartition(roles);
+  try {
+    checkTargetFits(facts, guarded.size, roles.inactive.path);
+    verifySource(roles.active.realPath, facts);
+    const state = await applyPayload(files[0]!, path.basename(files[0]!), roles, facts, guarded);
+    writeState(tree, TARGET_STATE, state);
+    return state;
+  } finally {
+    fs.closeSync(guarded.fd);
+  }
 }
 
 async function artifactInstall(tree: string): Promise<number> {
