@@ -86,11 +86,6 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   logEvent(
     `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} skipped (already held the right bytes)`,
   );
-  if (stats.bytes === 0) {
-    throw new MenderDeltaError(
-      `${opts.deltaName} produced an empty image: nothing was written to ${targetPath}. Not activating it; make the delta from the real new image.`,
-    );
-  }
   if (stats.sha256 !== facts.targetChecksum) {
     throw new MenderDeltaError(
       `the image written to ${targetPath} has sha256 ${stats.sha256}, the Artifact provides rootfs-image.checksum ${facts.targetChecksum}; ` +

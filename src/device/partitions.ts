@@ -192,7 +192,7 @@ export function openInactivePartition(roles: PartitionRoles, processEnv: NodeJS.
   const { active, inactive } = roles;
   const root = mountedRoot(processEnv);
   return openGuardedTarget(inactive.realPath, {
-    name: `the inactive partition ${inactive.path}`,
+    name: `the inactive partition ${inactive.path}${inactive.path === inactive.realPath ? "" : ` (${inactive.realPath})`}`,
     protect: [
       { path: active.realPath, what: `the active partition ${active.path}` },
       root.dev !== undefined ? { dev: root.dev, what: `the running root (${root.describe})` } : { path: root.realPath, what: `the running root ${root.describe}` },

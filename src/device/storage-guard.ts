@@ -106,11 +106,11 @@ function firstOverlap(target: Extent[], others: Protected[]): { t: Extent; p: Ex
 /**
  * Opens `target` for writing, or throws a one-line MenderDeltaError (nothing written) when it is,
  * contains, lies inside or overlaps anything in `protect`, anything mounted or any swap area, or
- * when the kernel reports it in use. `name` is how messages call the target (default: `target`);
+ * when the kernel reports it in use. `name` is how messages call the target (default: the path);
  * `advice` ends each refusal: what the user should change.
  */
 export function openGuardedTarget(target: string, o: { name?: string; protect: ProtectedStorage[]; advice: string }): GuardedTarget {
-  const name = o.name && o.name !== target ? `${o.name} (${target})` : target;
+  const name = o.name ?? target;
   const refuse = (why: string): MenderDeltaError => new MenderDeltaError(`refusing to write ${name}: ${why}; nothing was written. ${o.advice}`);
   const before = statOrUndefined(target);
   const block = before?.isBlockDevice() ?? false;
