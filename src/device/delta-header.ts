@@ -117,8 +117,8 @@ export function checkTargetFits(facts: DeltaFacts, capacity: number, partition: 
   }
   if (facts.declaredSize !== undefined && facts.declaredSize > capacity) {
     throw new MenderDeltaError(
-      `the Artifact declares rootfs_file_size ${facts.declaredSize} bytes, more than the ${capacity} bytes of the inactive partition ${partition}. ` +
-        `Refused before download; make the partitions as large as the image`,
+      `the new image does not fit on the inactive partition ${partition}: the Artifact declares rootfs_file_size ${facts.declaredSize} bytes, ` +
+        `the partition holds ${capacity}. Refused before download; make the partitions as large as the image`,
     );
   }
 }

@@ -202,6 +202,7 @@ export async function loadImage(release: InputRelease, workDir: string, progress
   progress.start(`reading ${release.side}`, inputSize);
   try {
     if (release.source.kind === "image") {
+      if (inputSize === 0) throw emptyImage(release, where);
       const sha256 = await hashFile(release.source.path, progress);
       return { ...release, imagePath: release.source.path, imageSize: inputSize, sha256, inputSize };
     }
@@ -224,6 +225,7 @@ export async function loadImage(release: InputRelease, workDir: string, progress
         };
       },
     });
+    if (imageSize === 0) throw emptyImage(release, where);
     const sha256 = info.payloadFiles[0]!.sha256;
     if (release.declaredChecksum !== undefined && release.declaredChecksum !== sha256) {
       throw new MenderDeltaError(
@@ -235,6 +237,12 @@ export async function loadImage(release: InputRelease, workDir: string, progress
   } finally {
     progress.finish();
   }
+}
+
+/** An empty image cannot be a release: a delta to it would leave devices activating an unwritten partition. */
+function emptyImage(release: InputRelease, where: string): MenderDeltaError {
+  const why = release.side === "TO" ? "devices would switch to a partition with nothing written" : "no device runs an empty image";
+  return new MenderDeltaError(`the ${where} holds an empty image (${release.imageName}, 0 bytes): ${why}; give the real rootfs image`);
 }
 
 async function hashFile(file: string, progress: Progress): Promise<string> {

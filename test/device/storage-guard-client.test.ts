@@ -186,7 +186,7 @@ test("real client: a delta to an empty image, or declaring an image larger than 
   log = expectRefused(
     s,
     deltaArtifact(s, "too-large", rel.deltaFile, rel.sum2, { rootfs_file_size: PART_BYTES + 4096, source_rootfs_file_size: rel.imageBytes }),
-    new RegExp(`declares rootfs_file_size ${PART_BYTES + 4096} bytes, more than the ${PART_BYTES} bytes of the inactive partition`),
+    new RegExp(`the new image does not fit on the inactive partition \\S+: the Artifact declares rootfs_file_size ${PART_BYTES + 4096} bytes, the partition holds ${PART_BYTES}\\. Refused before download`),
     devices,
   );
   assert.doesNotMatch(log, /checking the active partition/);

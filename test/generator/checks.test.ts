@@ -130,3 +130,17 @@ test("missing inputs, an output that is an input, an output directory that does 
   fs.writeFileSync(notArtifact, Buffer.alloc(4096, 7));
   await refused(/not-an-artifact\.mender/, {}, notArtifact, suite.rel.r2);
 });
+
+test("an empty TO (or FROM) image is refused: raw, and inside a rootfs-image Artifact", async (t) => {
+  if (!usable(t)) return;
+  const empty = path.join(suite.work, "empty.ext4");
+  fs.writeFileSync(empty, "");
+  await refused(/the TO image .*empty\.ext4 holds an empty image \(empty\.ext4, 0 bytes\): devices would switch to a partition with nothing written/, {
+    toImage: empty, artifactName: "x", deviceType: DEVICE_TYPE,
+  }, suite.rel.r1);
+  await refused(/the FROM image .*empty\.ext4 holds an empty image \(empty\.ext4, 0 bytes\): no device runs an empty image/, {
+    fromImage: empty, toImage: suite.rel.v2, artifactName: "x", deviceType: DEVICE_TYPE,
+  });
+  const emptyArtifact = rootfsArtifact(path.join(suite.work, "empty.mender"), empty, "release-empty");
+  await refused(/the TO Artifact .*empty\.mender holds an empty image \(empty\.ext4, 0 bytes\)/, {}, suite.rel.r1, emptyArtifact);
+});
