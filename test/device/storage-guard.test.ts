@@ -142,16 +142,27 @@ test("guard: the whole disk, another node, a stacked loop device, an overlapping
   assert.equal(readBack.subarray(0, 9).toString(), "new image");
 });
 
-test("guard: mounted storage: the kernel's EBUSY for a mounted partition or its disk, mountinfo for a loop device mounted over the same bytes", (t) => {
-  if (!ready(t)) return;
+test("guard: apply --target on a block device: the whole disk holding --source is refused (exit 1, one line, disk unchanged)", (t) => {
+  if (!ready(t) || !needTools(t, "xdelta3")) return;
+  const delta = path.join(work, "x.delta");
+  const src = path.join(work, "src.img");
+  const dst = path.join(work, "dst.img");
+  fs.writeFileSync(src, Buffer.alloc(MiB, 1));
+  fs.writeFileSync(dst, Buffer.alloc(MiB, 2));
+  execFileSync("xdelta3", ["-e", "-f", "-s", src, dst, delta]);
+  const before = sha256Direct(disk!);
+  const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/device.ts", "apply", "--source", part(2), "--delta", delta, "--target", disk!], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^mender-binary-delta: error: refusing to write \/dev\/loop\d+: it contains the --source \/dev\/loop\d+p2 \(.*\); nothing was written\. Give a --target that nothing else uses\.\n$/);
+  assert.equal(sha256Direct(disk!), before);
+});
+
+test("guard: storage in use: the kernel's EBUSY for a mounted partition or its disk, mountinfo and /proc/swaps for a loop device over the same bytes", (t) => {
+  if (!ready(t) || !needTools(t, "mkswap", "swapon", "swapoff")) return;
   execFileSync("mke2fs", ["-q", "-t", "ext4", "-F", part(3)]);
-  const dir = mount("-o", "ro", part(3));
-  try {
-    refused(part(3), [], /the kernel reports it in use \(an exclusive open failed with EBUSY/);
-    refused(disk!, [], /the kernel reports it in use/);
-  } finally {
-    unmount(dir);
-  }
   // A loop device over the same bytes of the image file is mounted: the kernel claims the loop
   // device, not p3, so the exclusive open succeeds and only the mount table shows it.
   const p3Start = PARTS[2]! * SECTOR;
@@ -164,6 +175,24 @@ test("guard: mounted storage: the kernel's EBUSY for a mounted partition or its 
     fs.closeSync(openGuardedTarget(part(1), { protect: [], advice: ADVICE }).fd);
   } finally {
     unmount(dir2);
+  }
+  // A loop device over p1's bytes as a swap area (8 MiB, for a moment): /proc/swaps names it.
+  const swap = attach("-o", String(PARTS[0]! * SECTOR), "--sizelimit", String(PART_SECTORS * SECTOR), path.join(work, "disk.img"));
+  execFileSync("mkswap", ["-q", swap]);
+  execFileSync("swapon", [swap]);
+  try {
+    refused(part(1), [], new RegExp(`it is the same storage as the swap area ${swap}`));
+    refused(swap, [], /the kernel reports it in use/);
+  } finally {
+    execFileSync("swapoff", [swap]);
+  }
+  // Last: a mount of p3 may live on in another process's copy of the mount namespace for a while.
+  const dir = mount("-o", "ro", part(3));
+  try {
+    refused(part(3), [], /the kernel reports it in use \(an exclusive open failed with EBUSY/);
+    refused(disk!, [], /the kernel reports it in use/);
+  } finally {
+    unmount(dir);
   }
 });
 
@@ -195,22 +224,4 @@ test("guard: image files: a hard link, a bind mount, a loop device over the file
   const g = openGuardedTarget(other, { protect, advice: ADVICE });
   fs.closeSync(g.fd);
   assert.equal(g.size, 2 * MiB);
-});
-
-test("guard: apply --target on a block device: the whole disk holding --source is refused (exit 1, one line, disk unchanged)", (t) => {
-  if (!ready(t) || !needTools(t, "xdelta3")) return;
-  const delta = path.join(work, "x.delta");
-  const src = path.join(work, "src.img");
-  const dst = path.join(work, "dst.img");
-  fs.writeFileSync(src, Buffer.alloc(MiB, 1));
-  fs.writeFileSync(dst, Buffer.alloc(MiB, 2));
-  execFileSync("xdelta3", ["-e", "-f", "-s", src, dst, delta]);
-  const before = sha256Direct(disk!);
-  const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/device.ts", "apply", "--source", part(2), "--delta", delta, "--target", disk!], {
-    cwd: ROOT,
-    encoding: "utf8",
-  });
-  assert.equal(r.status, 1, r.stderr);
-  assert.match(r.stderr, /^mender-binary-delta: error: refusing to write \/dev\/loop\d+: it contains the --source \/dev\/loop\d+p2 \(.*\); nothing was written\. Give a --target that nothing else uses\.\n$/);
-  assert.equal(sha256Direct(disk!), before);
 });
