@@ -68,7 +68,7 @@ function systemStorage(): Protected[] {
     const mountpoint = unescapeMountPath(f[4] ?? "?");
     const source = sep > 0 ? unescapeMountPath(f[sep + 2] ?? "") : "";
     const extents = extentsOfDevice(f[2] ?? "");
-    const st = source.startsWith("/") ? statOrUndefined(source) : undefined;
+    const st = source.startsWith("/dev/") ? statOrUndefined(source) : undefined;
     if (st?.isBlockDevice()) extents.push(...extentsOfStat(st, source));
     if (extents.length > 0) out.push({ what: `${source || f[2]} mounted on ${mountpoint}`, extents });
   }
@@ -125,6 +125,7 @@ export function openGuardedTarget(target: string, o: { name?: string; protect: P
   }
   try {
     const st = fs.fstatSync(fd);
+    if (st.isBlockDevice() !== block) throw refuse("it changed from or to a block device while being opened");
     const extents = extentsOfStat(st, target);
     if (st.isBlockDevice()) {
       const holders = holdersOf(st.rdev);
