@@ -142,7 +142,7 @@ test("guard: the whole disk, another node, a stacked loop device, an overlapping
   assert.equal(readBack.subarray(0, 9).toString(), "new image");
 });
 
-test("guard: apply --target on a block device: the whole disk holding --source is refused (exit 1, one line, disk unchanged)", (t) => {
+test("guard: apply --target on a block device: the whole disk holding --source is refused (exit 1, one line, disk unchanged); a free partition is written", (t) => {
   if (!ready(t) || !needTools(t, "xdelta3")) return;
   const delta = path.join(work, "x.delta");
   const src = path.join(work, "src.img");
@@ -158,6 +158,13 @@ test("guard: apply --target on a block device: the whole disk holding --source i
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /^mender-binary-delta: error: refusing to write \/dev\/loop\d+: it contains the --source \/dev\/loop\d+p2 \(.*\); nothing was written\. Give a --target that nothing else uses\.\n$/);
   assert.equal(sha256Direct(disk!), before);
+  // A partition nothing uses is written in place, through the guard's exclusive descriptor.
+  const ok = spawnSync(process.execPath, ["--import", "tsx", "src/cli/device.ts", "apply", "--source", src, "--delta", delta, "--target", part(3)], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(sha256Direct(part(3), MiB), sha256File(dst));
 });
 
 test("guard: storage in use: the kernel's EBUSY for a mounted partition or its disk, mountinfo and /proc/swaps for a loop device over the same bytes", (t) => {
