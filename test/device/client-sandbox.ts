@@ -2,8 +2,8 @@
  * A sandbox for the real Mender 3.4 client in standalone mode (`mender install|commit|rollback`):
  * a private mount namespace per command bind-mounts our modules directory over
  * /usr/share/mender/modules/v3 and our /etc/mender (neither is configurable in 3.x); two loop
- * devices are RootfsPartA/B; the active one is mounted read-only and is "the mounted root" for the
- * module (MENDER_BINARY_DELTA_TEST_ROOT); fw_printenv/fw_setenv use a file-backed U-Boot env.
+ * devices are RootfsPartA/B; the active one is mounted read-only in that namespace and is "the
+ * mounted root" for the module (MENDER_BINARY_DELTA_TEST_ROOT); fw_printenv/fw_setenv use a file-backed U-Boot env.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -29,7 +29,8 @@ export class ClientSandbox {
   bootEnv!: BootEnvFixture;
   /** Copies of the U-Boot environment that reset() makes: 2 is a redundant environment. */
   envCopies: 1 | 2 = 1;
-  private mounted: string | undefined;
+  /** The partition "booted": mounted read-only on rootMount inside each command's namespace. */
+  private booted: 2 | 3 = 2;
   private runs = 0;
   /** What the module takes as the mounted root (MENDER_BINARY_DELTA_TEST_ROOT): see serveActiveFrom. */
   private testRoot: string;
@@ -74,7 +75,7 @@ export class ClientSandbox {
       );
       this.reset();
     } catch (err) {
-      this.close(); // no loop device or mount left behind
+      this.close(); // no loop device left behind
       throw err;
     }
   }
@@ -122,21 +123,19 @@ export class ClientSandbox {
     this.boot(2);
   }
 
-  /** Simulated reboot: mounts partition `n` read-only as the root. */
+  /**
+   * Simulated reboot: partition `n` is the root from now on. It is mounted (read-only) only inside
+   * each command's private mount namespace: a mount in this namespace would be copied into every
+   * namespace another test starts meanwhile and stay there, held, after a simulated reboot, and the
+   * module rightly refuses to write a partition that is mounted anywhere.
+   */
   boot(n: 2 | 3): void {
-    this.unmount();
-    execFileSync("mount", ["-o", "ro", "-t", "ext4", this.loops[n - 2]!, this.rootMount]);
-    this.mounted = this.rootMount;
+    this.booted = n;
   }
 
   /** Boots whatever mender_boot_part says (the bootloader's job). */
   reboot(): void {
     this.boot(this.bootEnv.read().get("mender_boot_part") === "3" ? 3 : 2);
-  }
-
-  unmount(): void {
-    if (this.mounted) execFileSync("umount", [this.mounted]);
-    this.mounted = undefined;
   }
 
   env(): Record<string, string | undefined> {
@@ -153,6 +152,7 @@ export class ClientSandbox {
   mender(...args: string[]): MenderRun {
     const log = path.join(this.dir, "log", `mender-${String(++this.runs).padStart(2, "0")}-${args[0]}.log`);
     const script =
+      `mount -o ro -t ext4 '${this.loops[this.booted - 2]}' '${this.rootMount}' && ` +
       `mount --bind '${this.modules}' /usr/share/mender/modules/v3 && mount --bind '${this.etc}' /etc/mender && ` +
       `exec mender --config '${path.join(this.dir, "mender.conf")}' --fallback-config '${path.join(this.dir, "none.conf")}' ` +
       `--data '${this.data}' --log-level info --no-syslog "$@"`;
@@ -204,10 +204,6 @@ export class ClientSandbox {
   }
 
   close(): void {
-    try {
-      this.unmount();
-    } finally {
-      for (const l of this.loops) spawnSync("losetup", ["-d", l]);
-    }
+    for (const l of this.loops) spawnSync("losetup", ["-d", l]);
   }
 }
