@@ -22,7 +22,19 @@ import { checkSource, hashDevicePrefix } from "./source-check";
  * (test/bench/direct-source.ts), 64 KiB only as fast as a cold one.
  */
 const SOURCE_BLOCK = 256 * 1024;
-const DEFAULT_SOURCE_CACHE_BYTES = 64 << 20;
+/**
+ * The source cache. The decoder reads each window's source blocks in order, once per window, so the
+ * cache only saves re-reads between windows: 8 MiB by default; a delta's `-B` (decoder_arguments)
+ * may ask for more, up to MAX_SOURCE_CACHE_BYTES, which keeps Download within its memory bound.
+ */
+const DEFAULT_SOURCE_CACHE_BYTES = 8 << 20;
+const MAX_SOURCE_CACHE_BYTES = 16 << 20;
+const MIN_SOURCE_CACHE_BYTES = 4 << 20;
+/**
+ * Largest target window accepted: what xdelta3 3.0 (`-W` at most 16 MiB) and our generator make.
+ * Together with the sections' budget (twice the window plus 1 MiB) it bounds a window's memory.
+ */
+const MAX_WINDOW_BYTES = 16 << 20;
 
 export interface VerifiedTarget {
   partition: string;
@@ -50,13 +62,15 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   const { sourcePath, targetPath, facts } = opts;
   const source = openDirectSource(sourcePath, { blockSize: SOURCE_BLOCK, onFallback: logWarning });
   const writer = new PartitionWriter(targetPath);
-  const cacheBytes = Math.min(facts.sourceBufferBytes ?? DEFAULT_SOURCE_CACHE_BYTES, 512 << 20);
+  const cacheBytes = Math.max(MIN_SOURCE_CACHE_BYTES, Math.min(facts.sourceBufferBytes ?? DEFAULT_SOURCE_CACHE_BYTES, MAX_SOURCE_CACHE_BYTES));
   const expected = facts.declaredSize;
   let nextReport = 10;
   logEvent(`applying ${opts.deltaName} onto ${targetPath} (source ${sourcePath})`);
+  let sourceBytesRead = 0;
   try {
-    await decodeDelta(delta, source, writer, {
-      sourceCacheBlocks: Math.max(16, Math.ceil(cacheBytes / SOURCE_BLOCK)),
+    ({ sourceBytesRead } = await decodeDelta(delta, source, writer, {
+      maxWindowSize: MAX_WINDOW_BYTES,
+      sourceCacheBlocks: Math.ceil(cacheBytes / SOURCE_BLOCK),
       onWindow(info) {
         if (!expected) return;
         const percent = Math.floor(((info.targetOffset + info.targetLength) * 100) / expected);
@@ -65,7 +79,7 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
           nextReport = Math.floor(percent / 10) * 10 + 10;
         }
       },
-    });
+    }));
     writer.finish();
   } catch (err) {
     writer.abort();
@@ -82,7 +96,8 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   }
   const stats = writer.stats();
   logEvent(
-    `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} skipped (already held the right bytes)`,
+    `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} skipped (already held the right bytes); ` +
+      `read ${sourceBytesRead} bytes of ${sourcePath} (${(sourceBytesRead / Math.max(1, stats.bytes)).toFixed(2)} per byte written)`,
   );
   if (stats.sha256 !== facts.targetChecksum) {
     throw new MenderDeltaError(
