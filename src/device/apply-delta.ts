@@ -23,12 +23,13 @@ import { checkSource, hashDevicePrefix } from "./source-check";
  */
 const SOURCE_BLOCK = 256 * 1024;
 /**
- * The source cache. The decoder reads each window's source blocks in order, once per window, so the
- * cache only saves re-reads between windows: 8 MiB by default; a delta's `-B` (decoder_arguments)
- * may ask for more, up to MAX_SOURCE_CACHE_BYTES, which keeps Download within its memory bound.
+ * The source cache. The decoder reads each window's source blocks in source order, each once per
+ * batch of copies, so the cache only saves re-reads between windows: 8 MiB, and a delta's `-B`
+ * (decoder_arguments) can only lower it (to 4 MiB at least), which keeps Download within its
+ * memory bound whatever the Artifact asks for.
  */
 const DEFAULT_SOURCE_CACHE_BYTES = 8 << 20;
-const MAX_SOURCE_CACHE_BYTES = 16 << 20;
+const MAX_SOURCE_CACHE_BYTES = DEFAULT_SOURCE_CACHE_BYTES;
 const MIN_SOURCE_CACHE_BYTES = 4 << 20;
 /**
  * Largest target window accepted: what xdelta3 3.0 (`-W` at most 16 MiB) and our generator make.
