@@ -237,7 +237,7 @@ function tooManySourceReads(
   return new DeltaFormatError(
     `refusing the delta at ${where}: its copies are scattered so widely that it has read ${bytesRead} bytes of the source ` +
       `for ${targetBytes} bytes of output, more than the limit of ${budget.perTargetByte} bytes per output byte plus ${budget.initial}. ` +
-      `A delta from xdelta3 or mender-binary-delta-generator never does this: make the delta again, or use a full rootfs Artifact`,
+      `Deltas made by xdelta3 or mender-binary-delta-generator stay far below this: make the delta again, or use a full rootfs Artifact`,
   );
 }
 

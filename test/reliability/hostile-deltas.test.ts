@@ -18,8 +18,8 @@ import path from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { needTools } from "../helpers/peers";
 import { ROOT } from "../helpers/targets";
-import { downloadStreaming, makeFileDevice } from "../device/fixtures";
 import { copyOfBuiltProgram } from "./built-binary";
+import { dropCached, type MeasuredRun, measuredDownload, sourceReadsPerByte, splitMaxrss, TIME_FORMAT } from "./measured-download";
 import { type CraftedPair, largestWindow, memoryBomb, MiB, noSourceChecksumMismatch, pseudoRandom, scatteredCopies } from "./hostile-deltas";
 
 /** Peak RSS allowed on any delta (docs/reliability.md#hostile-deltas-memory-and-time). */
@@ -40,11 +40,6 @@ function command(): { cmd: string[]; built: boolean } {
   return { cmd: [process.execPath, "--import", `file://${loader}`, path.join(ROOT, "src", "cli", "device.ts")], built: false };
 }
 
-/** Drops the binary's cached pages, so each run maps it as a device would after boot. */
-function dropBinaryCache(): void {
-  if (program) spawnSync("dd", [`if=${program}`, "iflag=nocache", "count=0", "status=none"]);
-}
-
 const sha256 = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 
 interface Outcome {
@@ -54,47 +49,25 @@ interface Outcome {
   seconds: number;
 }
 
-function parseTime(stderr: string): { rest: string; peakMiB: number } {
-  const m = /MAXRSS_KIB=(\d+)\s*$/.exec(stderr);
-  assert.ok(m, `no maxrss in: ${stderr}`);
-  return { rest: stderr.slice(0, m.index), peakMiB: Number(m[1]) / 1024 };
-}
-
 let devices = 0;
 
 /** A whole Download of `pair.delta` with A holding `pair.source`; B must end up as `pair.target` when that is given. */
-async function download(pair: CraftedPair, decoderArguments?: string): Promise<Outcome & { partB: string }> {
+async function download(pair: CraftedPair, decoderArguments?: string): Promise<MeasuredRun> {
   const dir = path.join(work, `device-${++devices}`);
   fs.mkdirSync(dir, { recursive: true });
   const image = path.join(dir, "running.img");
   fs.writeFileSync(image, pair.source);
-  const targetBytes = pair.target?.length ?? 16 * MiB;
-  const dev = makeFileDevice(
+  return measuredDownload(
     dir,
-    image,
     {
-      sourceChecksum: sha256(pair.source),
+      image,
+      delta: pair.delta,
       targetChecksum: sha256(pair.target ?? Buffer.from("no valid target")),
-      metaData: {
-        delta_algorithm: "xdelta3",
-        source_rootfs_file_size: pair.source.length,
-        rootfs_file_size: targetBytes,
-        ...(decoderArguments ? { decoder_arguments: [decoderArguments] } : {}),
-      },
+      targetBytes: pair.target?.length ?? 16 * MiB,
+      decoderArguments,
     },
-    Math.max(pair.source.length, targetBytes),
+    command().cmd,
   );
-  dropBinaryCache();
-  const t0 = Date.now();
-  const r = await downloadStreaming(dev.tree, dev.env, { name: "rootfs.delta", data: pair.delta }, false, [
-    "/usr/bin/time",
-    "-f",
-    "MAXRSS_KIB=%M",
-    ...command().cmd,
-  ]);
-  const seconds = (Date.now() - t0) / 1000;
-  const { rest, peakMiB } = parseTime(r.stderr);
-  return { status: r.status, stderr: rest, peakMiB, seconds, partB: dev.partB };
 }
 
 function apply(pair: CraftedPair): Outcome {
@@ -103,13 +76,13 @@ function apply(pair: CraftedPair): Outcome {
   const [source, delta, target] = ["source", "delta", "target"].map((f) => path.join(dir, f)) as [string, string, string];
   fs.writeFileSync(source, pair.source);
   fs.writeFileSync(delta, pair.delta);
-  dropBinaryCache();
+  if (program) dropCached(program);
   const t0 = Date.now();
-  const r = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KIB=%M", ...command().cmd, "apply", "--source", source, "--delta", delta, "--target", target], {
+  const r = spawnSync("/usr/bin/time", ["-f", TIME_FORMAT, ...command().cmd, "apply", "--source", source, "--delta", delta, "--target", target], {
     encoding: "utf8",
     timeout: 120_000,
   });
-  const { rest, peakMiB } = parseTime(r.stderr);
+  const { rest, peakMiB } = splitMaxrss(r.stderr);
   return { status: r.status, stderr: rest, peakMiB, seconds: (Date.now() - t0) / 1000 };
 }
 
@@ -174,11 +147,11 @@ test("scattered 64-byte copies over 300 source blocks (more than the cache holds
   const dl = await download(pair);
   assert.equal(dl.status, 0, dl.stderr);
   assert.match(dl.stderr, /new image verified/);
-  const read = /read (\d+) bytes of .* \(([\d.]+) per byte written\)/.exec(dl.stderr);
-  assert.ok(read, dl.stderr);
+  const perByte = sourceReadsPerByte(dl.stderr);
+  assert.ok(perByte !== undefined, dl.stderr);
   // In instruction order every copy would read a 256 KiB block: 1M copies, 256 GiB.
-  assert.ok(Number(read[2]) <= 16, `read ${read[1]} bytes of the source`);
-  checkMemory(t, `Download, scattered 64-byte copies, 64 MiB target (${pair.delta.length}-byte delta, ${read[2]} source bytes read per byte)`, dl);
+  assert.ok(perByte <= 16, `read ${perByte} source bytes per byte written`);
+  checkMemory(t, `Download, scattered 64-byte copies, 64 MiB target (${pair.delta.length}-byte delta, ${perByte} source bytes read per byte)`, dl);
 });
 
 test("scattered 4-byte copies that would read the source thousands of times over are refused within the read budget", async (t) => {
