@@ -23,14 +23,13 @@ import { checkSource, hashDevicePrefix } from "./source-check";
  */
 const SOURCE_BLOCK = 256 * 1024;
 /**
- * The source cache. The decoder reads each window's source blocks in source order, each once per
- * batch of copies, so the cache only saves re-reads between windows: 8 MiB, and a delta's `-B`
- * (decoder_arguments) can only lower it (to 4 MiB at least), which keeps Download within its
- * memory bound whatever the Artifact asks for.
+ * The source cache: 4 MiB. The decoder reads each window's source blocks in source order, each once
+ * per batch of copies, so a cache only saves re-reads between windows, and little: 4 MiB read 2 %
+ * more than 8 MiB for a stock `xdelta3 -e -S lzma` delta of an ext4 image (docs/reliability.md). A
+ * delta's `-B` (decoder_arguments) is accepted but does not change it: the Artifact must not be
+ * able to raise the device's memory use.
  */
-const DEFAULT_SOURCE_CACHE_BYTES = 8 << 20;
-const MAX_SOURCE_CACHE_BYTES = DEFAULT_SOURCE_CACHE_BYTES;
-const MIN_SOURCE_CACHE_BYTES = 4 << 20;
+const SOURCE_CACHE_BYTES = 4 << 20;
 /**
  * Largest target window accepted: what xdelta3 3.0 (`-W` at most 16 MiB) and our generator make.
  * Together with the sections' budget (twice the window plus 1 MiB) it bounds a window's memory.
@@ -63,7 +62,6 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   const { sourcePath, targetPath, facts } = opts;
   const source = openDirectSource(sourcePath, { blockSize: SOURCE_BLOCK, onFallback: logWarning });
   const writer = new PartitionWriter(targetPath);
-  const cacheBytes = Math.max(MIN_SOURCE_CACHE_BYTES, Math.min(facts.sourceBufferBytes ?? DEFAULT_SOURCE_CACHE_BYTES, MAX_SOURCE_CACHE_BYTES));
   const expected = facts.declaredSize;
   let nextReport = 10;
   logEvent(`applying ${opts.deltaName} onto ${targetPath} (source ${sourcePath})`);
@@ -71,7 +69,7 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   try {
     ({ sourceBytesRead } = await decodeDelta(delta, source, writer, {
       maxWindowSize: MAX_WINDOW_BYTES,
-      sourceCacheBlocks: Math.ceil(cacheBytes / SOURCE_BLOCK),
+      sourceCacheBlocks: SOURCE_CACHE_BYTES / SOURCE_BLOCK,
       onWindow(info) {
         if (!expected) return;
         const percent = Math.floor(((info.targetOffset + info.targetLength) * 100) / expected);

@@ -6,7 +6,7 @@
  *   used to accept per section);
  * - the largest window the budget lets through: a valid 16 MiB window whose LZMA data and
  *   instruction sections expand to the window size each (with 8 MiB dictionaries), after copies
- *   that fill a 16 MiB source cache;
+ *   from 64 source blocks (more than the source cache holds);
  * - scattered copies: valid deltas whose short COPYs cycle over more source blocks than the cache
  *   holds (in instruction order each copy would read a block);
  * - a window that copies nothing from the source but carries the wrong checksum.
@@ -160,17 +160,16 @@ export function scatteredCopies(copySize: number, blocks: number, targetMiB: num
   return { source, delta: vcdiff(0, windows), target: copySize === 4 ? null : target };
 }
 
-/** One window that only ADDs its bytes (no source copy) but carries the Adler-32 of other bytes. */
+/**
+ * A valid first window, then one that only ADDs its bytes (no source copy) but carries the
+ * Adler-32 of other bytes.
+ */
 export function noSourceChecksumMismatch(): CraftedPair {
   const source = pseudoRandom(1 * MiB, 17);
   const bytes = Buffer.from("bytes the delta carries itself, no copy from the source\n".repeat(4));
   const other = Buffer.from(bytes);
   other[0] = other[0]! ^ 1;
-  const w = window({
-    targetLength: bytes.length,
-    data: [...bytes],
-    inst: [ADD_SIZE0, ...varint(bytes.length)],
-    checksumOf: other,
-  });
-  return { source, delta: vcdiff(0, [w]), target: null };
+  const addWindow = (checksumOf: Uint8Array): number[] =>
+    window({ targetLength: bytes.length, data: [...bytes], inst: [ADD_SIZE0, ...varint(bytes.length)], checksumOf });
+  return { source, delta: vcdiff(0, [addWindow(bytes), addWindow(other)]), target: null };
 }
