@@ -125,7 +125,8 @@ async function hostileDeltas(dir: string, module: string[]): Promise<void> {
     const r = await measuredDownload(device, { image, delta: pair.delta, targetChecksum: sum, targetBytes: pair.target?.length ?? 16 * MiB, decoderArguments: args }, module);
     fs.rmSync(device, { recursive: true, force: true });
     const error = r.stderr.split("\n").find((l) => l.includes("error: ")) ?? "";
-    const outcome = r.status === 0 ? "installed" : `refused: ${error.replace(/^.*?error: /, "").slice(0, 100)}…`;
+    const why = error.replace(/^.*?error: (applying \S+ failed after \d+ bytes of \S+: )?/, "");
+    const outcome = r.status === 0 ? "installed" : `refused: ${why.slice(0, 110)}…`;
     console.log(`  ${name.padEnd(34)} ${(pair.delta.length / 1024).toFixed(0).padStart(6)} KiB delta  exit ${r.status}  ${r.seconds.toFixed(1).padStart(5)} s  peak RSS ${r.peakMiB.toFixed(1).padStart(6)} MiB  ${outcome}`);
     if (r.peakMiB > worst.peak) worst = { name, peak: r.peakMiB };
   }
