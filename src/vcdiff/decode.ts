@@ -2,7 +2,8 @@
  * The streaming VCDIFF decoder: delta bytes in (any chunking), source read through a bounded block
  * cache, target windows written in order. Accepts everything stock `xdelta3 -e` (3.0.x) produces:
  * application header, VCD_ADLER32, LZMA and DJW secondary compression. Memory is one target window,
- * one window's sections, the source cache and (with LZMA) three xz dictionaries; never the image.
+ * one window's sections (within sectionBudget), the source cache, the queue of source copies and
+ * (with LZMA) three xz dictionaries; never the image. Source reads are bounded too (readBudget).
  *
  * A window is written only after it was fully decoded and its checksum matched, so a failure leaves
  * the target with whole, verified windows only.
@@ -236,7 +237,7 @@ function tooManySourceReads(
 ): DeltaFormatError {
   return new DeltaFormatError(
     `refusing the delta at ${where}: its copies are scattered so widely that it has read ${bytesRead} bytes of the source ` +
-      `for ${targetBytes} bytes of output, more than the limit of ${budget.perTargetByte} bytes per output byte plus ${budget.initial}. ` +
+      `for the first ${targetBytes} bytes of output, more than the limit of ${budget.perTargetByte} bytes per output byte plus ${budget.initial}. ` +
       `Deltas made by xdelta3 or mender-binary-delta-generator stay far below this: make the delta again, or use a full rootfs Artifact`,
   );
 }

@@ -162,7 +162,7 @@ test("scattered 4-byte copies that would read the source thousands of times over
   assert.equal(dl.status, 1);
   assert.match(
     errorLine(dl),
-    /refusing the delta at window 0 .*: its copies are scattered so widely that it has read \d+ bytes of the source for 16777216 bytes of output, more than the limit of 16 bytes per output byte plus 268435456/,
+    /refusing the delta at window 0 .*: its copies are scattered so widely that it has read \d+ bytes of the source for the first 16777216 bytes of output, more than the limit of 16 bytes per output byte plus 268435456/,
   );
   checkMemory(t, `Download, scattered 4-byte copies, 64 MiB target (${pair.delta.length}-byte delta)`, dl);
 });
