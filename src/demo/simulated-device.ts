@@ -246,7 +246,9 @@ export interface FileDevice {
 export function makeImagePartitions(partA: string, partB: string, runningImage: string, partBytes: number): void {
   fs.copyFileSync(runningImage, partA);
   fs.truncateSync(partA, partBytes);
-  fs.writeFileSync(partB, Buffer.alloc(partBytes));
+  // Zeros as a sparse file: images of several GiB do not fit one Buffer.
+  fs.writeFileSync(partB, "");
+  fs.truncateSync(partB, partBytes);
 }
 
 /**

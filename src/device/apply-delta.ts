@@ -22,7 +22,19 @@ import { checkSource, hashDevicePrefix } from "./source-check";
  * (test/bench/direct-source.ts), 64 KiB only as fast as a cold one.
  */
 const SOURCE_BLOCK = 256 * 1024;
-const DEFAULT_SOURCE_CACHE_BYTES = 64 << 20;
+/**
+ * The source cache: 4 MiB. The decoder reads each window's source blocks in source order, each once
+ * per batch of copies, so a cache only saves re-reads between windows, and little: 4 MiB read 2 %
+ * more than 8 MiB for a stock `xdelta3 -e -S lzma` delta of an ext4 image (docs/reliability.md). A
+ * delta's `-B` (decoder_arguments) is accepted but does not change it: the Artifact must not be
+ * able to raise the device's memory use.
+ */
+const SOURCE_CACHE_BYTES = 4 << 20;
+/**
+ * Largest target window accepted: what xdelta3 3.0 (`-W` at most 16 MiB) and our generator make.
+ * Together with the sections' budget (twice the window plus 1 MiB) it bounds a window's memory.
+ */
+const MAX_WINDOW_BYTES = 16 << 20;
 
 export interface VerifiedTarget {
   partition: string;
@@ -52,13 +64,14 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   const { sourcePath, targetPath, facts } = opts;
   const source = openDirectSource(sourcePath, { blockSize: SOURCE_BLOCK, onFallback: logWarning });
   const writer = new PartitionWriter(targetPath, opts.targetFd);
-  const cacheBytes = Math.min(facts.sourceBufferBytes ?? DEFAULT_SOURCE_CACHE_BYTES, 512 << 20);
   const expected = facts.declaredSize;
   let nextReport = 10;
   logEvent(`applying ${opts.deltaName} onto ${targetPath} (source ${sourcePath})`);
+  let sourceBytesRead = 0;
   try {
-    await decodeDelta(delta, source, writer, {
-      sourceCacheBlocks: Math.max(16, Math.ceil(cacheBytes / SOURCE_BLOCK)),
+    ({ sourceBytesRead } = await decodeDelta(delta, source, writer, {
+      maxWindowSize: MAX_WINDOW_BYTES,
+      sourceCacheBlocks: SOURCE_CACHE_BYTES / SOURCE_BLOCK,
       onWindow(info) {
         if (!expected) return;
         const percent = Math.floor(((info.targetOffset + info.targetLength) * 100) / expected);
@@ -67,7 +80,7 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
           nextReport = Math.floor(percent / 10) * 10 + 10;
         }
       },
-    });
+    }));
     writer.finish();
   } catch (err) {
     writer.abort();
@@ -84,7 +97,8 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   }
   const stats = writer.stats();
   logEvent(
-    `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} skipped (already held the right bytes)`,
+    `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} skipped (already held the right bytes); ` +
+      `read ${sourceBytesRead} bytes of ${sourcePath} (${(sourceBytesRead / Math.max(1, stats.bytes)).toFixed(2)} per byte written)`,
   );
   if (stats.sha256 !== facts.targetChecksum) {
     throw new MenderDeltaError(

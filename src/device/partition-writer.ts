@@ -120,8 +120,9 @@ export class PartitionWriter implements TargetSink {
     this.fd = -1;
   }
 
+  /** Bytes that reached the partition (written, or found to hold the right bytes already); not the frame still being filled. */
   get bytesWritten(): number {
-    return this.offset + this.fill;
+    return this.offset;
   }
 
   stats(): WriteStats {

@@ -2,7 +2,8 @@
  * The streaming VCDIFF decoder: delta bytes in (any chunking), source read through a bounded block
  * cache, target windows written in order. Accepts everything stock `xdelta3 -e` (3.0.x) produces:
  * application header, VCD_ADLER32, LZMA and DJW secondary compression. Memory is one target window,
- * one window's sections, the source cache and (with LZMA) three xz dictionaries; never the image.
+ * one window's sections (within sectionBudget), the source cache, the queue of source copies and
+ * (with LZMA) three xz dictionaries; never the image. Source reads are bounded too (readBudget).
  *
  * A window is written only after it was fully decoded and its checksum matched, so a failure leaves
  * the target with whole, verified windows only.
@@ -12,7 +13,7 @@ import type { BlockSource, TargetSink } from "../io/interfaces";
 import { AddressCache } from "./address-cache";
 import { adler32 } from "./adler32";
 import { DeltaInput } from "./delta-input";
-import { corruptDelta, sourceMismatch, unsupportedDelta } from "./errors";
+import { corruptDelta, DeltaFormatError, sourceMismatch, unsupportedDelta } from "./errors";
 import { ExecuteProblem, executeWindow } from "./execute";
 import {
   HeaderProblem,
@@ -20,14 +21,15 @@ import {
   MAX_WINDOW_HEADER,
   parseFileHeader,
   parseWindowHeader,
-  plausibleSectionBytes,
+  sectionBudget,
   VCD_ADDRCOMP,
   VCD_DATACOMP,
   VCD_INSTCOMP,
   type WindowHeader,
 } from "./header";
 import { SecondaryDecoders, SecondaryProblem, SECTION_ADDR, SECTION_DATA, SECTION_INST, type StreamDecompressor } from "./secondary";
-import { SourceCache, SourceTooShort } from "./source-cache";
+import { CopyBatch } from "./copy-batch";
+import { ReadBudgetExceeded, SourceCache, SourceTooShort } from "./source-cache";
 import { ByteCursor, VarintProblem } from "./varint-reader";
 
 export interface DecodeOptions {
@@ -37,6 +39,12 @@ export interface DecodeOptions {
   verifyChecksums?: boolean;
   /** Source blocks kept in the cache, default 64. */
   sourceCacheBlocks?: number;
+  /**
+   * Source bytes the decoder may read: `initial` plus `perTargetByte` for each target byte of the
+   * windows begun so far (default 256 MiB + 16 per byte). Bounds the time a delta can take; a delta
+   * that needs more is refused (a valid one only if its copies are scattered beyond all reason).
+   */
+  readBudget?: { initial: number; perTargetByte: number };
   /** Called after each window was verified and written. */
   onWindow?(info: { index: number; targetOffset: number; targetLength: number }): void;
 }
@@ -44,20 +52,22 @@ export interface DecodeOptions {
 export interface DecodeResult {
   windows: number;
   targetBytes: number;
+  /** Bytes read from the source (whole cache blocks). */
+  sourceBytesRead: number;
 }
 
 export const DEFAULT_MAX_WINDOW_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_SOURCE_CACHE_BLOCKS = 64;
-/** Largest LZMA dictionary accepted from an xz block header (xdelta3 uses 256 KiB). */
-const MAX_LZMA_DICTIONARY = 64 * 1024 * 1024;
+export const DEFAULT_READ_BUDGET = { initial: 256 * 1024 * 1024, perTargetByte: 16 };
+/**
+ * Largest LZMA dictionary accepted from an xz block header. xdelta3 takes it from its compression
+ * level (256 KiB at its default level, 8 MiB at -6); each of the three section streams grows its
+ * dictionary up to the declared size as output accumulates, so the limit is memory, three times.
+ */
+const MAX_LZMA_DICTIONARY = 8 * 1024 * 1024;
 
 function createLzma(): StreamDecompressor {
   return new XzDecoder({ maxDictionarySize: MAX_LZMA_DICTIONARY });
-}
-
-/** Stored sections of a window may exceed the window a little (incompressible data plus headers). */
-function sectionLimit(maxWindowSize: number): number {
-  return 2 * maxWindowSize + (1 << 20);
 }
 
 export async function decodeVcdiff(
@@ -77,7 +87,7 @@ export async function decodeVcdiff(
 async function decodeFrom(input: DeltaInput, source: BlockSource, target: TargetSink, options: DecodeOptions): Promise<DecodeResult> {
   const maxWindowSize = options.maxWindowSize ?? DEFAULT_MAX_WINDOW_SIZE;
   const verify = options.verifyChecksums ?? true;
-  const maxSectionBytes = sectionLimit(maxWindowSize);
+  const readBudget = options.readBudget ?? DEFAULT_READ_BUDGET;
 
   // File header.
   const head = await input.peek(MAX_FILE_HEADER);
@@ -101,8 +111,10 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     fileHeader.secondaryId === 0
       ? null
       : new SecondaryDecoders(fileHeader.secondaryId, createLzma);
-  const limits = { hasSecondary: secondary !== null, maxWindowSize, maxSectionBytes };
+  const limits = { hasSecondary: secondary !== null, maxWindowSize };
   const sourceCache = new SourceCache(source, options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS);
+  sourceCache.readAllowance = readBudget.initial;
+  const copies = new CopyBatch(sourceCache);
   const addressCache = new AddressCache();
   let targetBuffer = new Uint8Array(0);
   let sectionBuffer = new Uint8Array(0);
@@ -125,7 +137,10 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
 
     const { dataLength, instLength, addrLength, targetLength } = header;
     const stored = dataLength + instLength + addrLength;
-    if (sectionBuffer.length < stored) sectionBuffer = new Uint8Array(Math.max(stored, Math.min(maxSectionBytes, sectionBuffer.length * 2)));
+    // What the sections may take, stored and decoded together (checked against the header's sizes
+    // before anything is allocated or decompressed).
+    const budget = sectionBudget(targetLength);
+    if (sectionBuffer.length < stored) sectionBuffer = new Uint8Array(Math.max(stored, Math.min(budget, sectionBuffer.length * 2)));
     const sectionsAt = input.offset;
     const got = await input.readInto(sectionBuffer, 0, stored);
     if (got < stored) {
@@ -138,10 +153,18 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     if (secondary !== null && compressed !== 0) {
       const sectionStarts = [sectionsAt, sectionsAt + dataLength, sectionsAt + dataLength + instLength];
       try {
-        const maxDecoded = plausibleSectionBytes(targetLength, limits);
-        if (compressed & VCD_DATACOMP) data = secondary.decode(SECTION_DATA, data, maxDecoded);
-        if (compressed & VCD_INSTCOMP) inst = secondary.decode(SECTION_INST, inst, maxDecoded);
-        if (compressed & VCD_ADDRCOMP) addr = secondary.decode(SECTION_ADDR, addr, maxDecoded);
+        // Each decoded section may take what the stored sections and the sections decoded before
+        // it left of the budget; data can never be more than the window it fills.
+        let left = budget - stored;
+        if (compressed & VCD_DATACOMP) {
+          data = secondary.decode(SECTION_DATA, data, Math.min(left, targetLength));
+          left -= data.length;
+        }
+        if (compressed & VCD_INSTCOMP) {
+          inst = secondary.decode(SECTION_INST, inst, left);
+          left -= inst.length;
+        }
+        if (compressed & VCD_ADDRCOMP) addr = secondary.decode(SECTION_ADDR, addr, left);
       } catch (err) {
         if (err instanceof SecondaryProblem) {
           throw corruptDelta(`${where}, delta byte ${sectionStarts[err.section]! + err.at}`, err.message);
@@ -153,9 +176,13 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     if (targetBuffer.length < targetLength) {
       targetBuffer = new Uint8Array(Math.max(targetLength, Math.min(maxWindowSize, targetBuffer.length * 2)));
     }
+    sourceCache.readAllowance += readBudget.perTargetByte * targetLength;
+    const sourceBytesBefore = copies.sourceBytes;
     try {
-      executeWindow(header, targetBuffer, data, inst, addr, addressCache, header.sourceLength > 0 ? sourceCache : null);
+      executeWindow(header, targetBuffer, data, inst, addr, addressCache, header.sourceLength > 0 ? copies : null);
+      copies.flush(targetBuffer);
     } catch (err) {
+      copies.clear();
       if (err instanceof ExecuteProblem) {
         const isCompressed =
           compressed & (err.section === "data" ? VCD_DATACOMP : err.section === "instruction" ? VCD_INSTCOMP : VCD_ADDRCOMP);
@@ -172,16 +199,22 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
           `source too short (the delta reads source byte ${err.position}, the source has ${err.sourceSize} bytes)`,
         );
       }
+      if (err instanceof ReadBudgetExceeded) {
+        throw tooManySourceReads(where, err.bytesRead, targetOffset + targetLength, readBudget);
+      }
       throw err;
     }
 
     if (verify && header.checksum >= 0) {
       const actual = adler32(targetBuffer, 0, targetLength);
       if (actual !== header.checksum) {
-        throw sourceMismatch(
-          where,
-          `target window checksum mismatch (Adler-32 ${hex(actual)}, the delta expects ${hex(header.checksum)})`,
-        );
+        const what = `target window checksum mismatch (Adler-32 ${hex(actual)}, the delta expects ${hex(header.checksum)})`;
+        // A window built from the delta's own bytes alone does not depend on the source: if it
+        // comes out wrong, the delta is damaged, whatever the source holds.
+        if (copies.sourceBytes === sourceBytesBefore) {
+          throw corruptDelta(where, `${what} in a window that copies nothing from the source`);
+        }
+        throw sourceMismatch(where, what);
       }
     }
     target.write(targetBuffer.subarray(0, targetLength));
@@ -192,7 +225,21 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
   if (index === 0) {
     throw corruptDelta(`delta byte ${input.offset}`, "the delta has a header but no window (nothing to output; truncated?)");
   }
-  return { windows: index, targetBytes: targetOffset };
+  return { windows: index, targetBytes: targetOffset, sourceBytesRead: sourceCache.bytesRead };
+}
+
+/** The delta would make the decoder read the source over and over (copies scattered beyond reason). */
+function tooManySourceReads(
+  where: string,
+  bytesRead: number,
+  targetBytes: number,
+  budget: { initial: number; perTargetByte: number },
+): DeltaFormatError {
+  return new DeltaFormatError(
+    `refusing the delta at ${where}: its copies are scattered so widely that it has read ${bytesRead} bytes of the source ` +
+      `for the first ${targetBytes} bytes of output, more than the limit of ${budget.perTargetByte} bytes per output byte plus ${budget.initial}. ` +
+      `Deltas made by xdelta3 or mender-binary-delta-generator stay far below this: make the delta again, or use a full rootfs Artifact`,
+  );
 }
 
 function hex(n: number): string {

@@ -22,7 +22,7 @@ import {
   NOOP,
   RUN,
 } from "./code-table";
-import type { SourceCache } from "./source-cache";
+import { type CopyBatch, copyWithinTarget } from "./copy-batch";
 
 /** Copies up to this size are done with a byte loop: cheaper than a call into a typed-array builtin. */
 const SHORT_COPY = 32;
@@ -65,8 +65,9 @@ export interface WindowLayout {
 }
 
 /**
- * Decodes `inst` (with its `data` and `addr`) into target[0, layout.targetLength). `source` may be
- * null only when the window has no source segment.
+ * Decodes `inst` (with its `data` and `addr`) into target[0, layout.targetLength). Source copies are
+ * queued in `copies` (done in source order), so the caller must `copies.flush(target)` afterwards.
+ * `copies` may be null only when the window has no source segment.
  */
 export function executeWindow(
   layout: WindowLayout,
@@ -75,7 +76,7 @@ export function executeWindow(
   inst: Uint8Array,
   addr: Uint8Array,
   cache: AddressCache,
-  source: SourceCache | null,
+  copies: CopyBatch | null,
 ): void {
   const targetLength = layout.targetLength;
   const s = layout.sourceLength;
@@ -173,29 +174,11 @@ export function executeWindow(
               tp,
             );
           }
-          source!.copy(target, tp, sourcePosition + a, size);
+          copies!.addSource(target, tp, sourcePosition + a, size);
+        } else if (copies !== null && copies.pending) {
+          copies.addTarget(target, tp, a - s, size);
         } else {
-          const from = a - s;
-          const distance = tp - from;
-          if (size <= distance) {
-            if (size <= SHORT_COPY) {
-              for (let i = 0; i < size; i++) target[tp + i] = target[from + i]!;
-            } else {
-              target.copyWithin(tp, from, from + size);
-            }
-          } else if (distance === 1) {
-            target.fill(target[from]!, tp, tp + size);
-          } else {
-            // Overlap: LZ77 semantics, the copy reads bytes it has just written. The output repeats
-            // target[from, tp) with period `distance`; copying from `from` in chunks that never
-            // overlap their source doubles the chunk each step.
-            let done = 0;
-            while (done < size) {
-              const n = Math.min(distance + done, size - done);
-              target.copyWithin(tp + done, from, from + n);
-              done += n;
-            }
-          }
+          copyWithinTarget(target, tp, a - s, size);
         }
         tp += size;
       }

@@ -97,18 +97,21 @@ export interface WindowHeader {
 export interface WindowLimits {
   hasSecondary: boolean;
   maxWindowSize: number;
-  /** Largest total of the three stored sections accepted for any window (memory guard). */
-  maxSectionBytes: number;
 }
 
 /**
- * The most section bytes (stored, or one decoded section) a window of `targetLength` bytes can
- * plausibly need: xdelta3 spends at most about 1 instruction byte, 1 data byte and 1.25 address
- * bytes per target byte. Checked before anything is allocated, so a damaged header cannot make a
- * small device allocate hundreds of MiB.
+ * The memory a window of `targetLength` bytes may use for its sections: the stored bytes plus what
+ * secondary compression expands them to, together. Checked against the declared sizes before
+ * anything is read, allocated or decompressed, so a damaged or hostile header cannot make a small
+ * device allocate hundreds of MiB.
+ *
+ * What real deltas need: xdelta3 and our generator spend at most about 1 data byte, 1 instruction
+ * byte and 1.25 address bytes per target byte, and compress a section only when that makes it
+ * smaller, so incompressible new content is stored once (about 1x the window) and compressible
+ * content is small when stored. Twice the window plus 1 MiB covers both with room to spare.
  */
-export function plausibleSectionBytes(targetLength: number, limits: WindowLimits): number {
-  return Math.min(limits.maxSectionBytes, 4 * targetLength + 65536);
+export function sectionBudget(targetLength: number): number {
+  return 2 * targetLength + (1 << 20);
 }
 
 const MAX_USIZE = 0xffffffff;
@@ -177,9 +180,10 @@ export function parseWindowHeader(c: ByteCursor, limits: WindowLimits): WindowHe
       encLengthAt,
     );
   }
-  if (dataLength + instLength + addrLength > plausibleSectionBytes(targetLength, limits)) {
+  const stored = dataLength + instLength + addrLength;
+  if (stored > sectionBudget(targetLength)) {
     throw new HeaderProblem(
-      `sections of ${dataLength + instLength + addrLength} bytes are implausibly large for a ${targetLength}-byte window`,
+      `sections of ${stored} bytes are implausibly large for a ${targetLength}-byte window (at most ${sectionBudget(targetLength)})`,
       encLengthAt,
     );
   }

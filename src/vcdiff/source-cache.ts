@@ -1,7 +1,9 @@
 /**
  * A small LRU cache of whole, aligned source blocks on top of a BlockSource. COPY instructions read
  * arbitrary byte ranges of the source; the cache turns them into aligned block reads (the device's
- * O_DIRECT source allows nothing else) and keeps memory at `blocks * blockSize`.
+ * O_DIRECT source allows nothing else) and keeps memory at `blocks * blockSize`. It also keeps the
+ * decoder's read budget: past `readAllowance` bytes it refuses to read (ReadBudgetExceeded), which
+ * bounds the time any delta can take.
  */
 import type { BlockSource } from "../io/interfaces";
 
@@ -12,6 +14,13 @@ export class SourceTooShort extends Error {
     readonly sourceSize: number,
   ) {
     super(`source too short: byte ${position} wanted, source has ${sourceSize} bytes`);
+  }
+}
+
+/** Reading another block would exceed the read allowance. */
+export class ReadBudgetExceeded extends Error {
+  constructor(readonly bytesRead: number) {
+    super(`source read budget exceeded after ${bytesRead} bytes`);
   }
 }
 
@@ -28,8 +37,12 @@ export class SourceCache {
   private clock = 0;
   private lastBlock = -1;
   private lastSlot = 0;
-  /** Statistics for benchmarks. */
+  /** Block reads so far (statistics). */
   reads = 0;
+  /** Source bytes read so far. */
+  bytesRead = 0;
+  /** Bytes the cache may still read; the decoder raises it as windows begin. */
+  readAllowance = Infinity;
 
   constructor(
     private readonly source: BlockSource,
@@ -40,6 +53,11 @@ export class SourceCache {
     this.slotBlock = new Float64Array(capacity).fill(-1);
     this.slotLength = new Int32Array(capacity);
     this.slotUsed = new Float64Array(capacity);
+  }
+
+  /** Bytes in the source. */
+  get sourceSize(): number {
+    return this.source.size;
   }
 
   /** Copies source[position, position + length) into dest[destPos..]. Throws SourceTooShort. */
@@ -79,8 +97,11 @@ export class SourceCache {
       }
       this.slotBlock[slot] = -1; // stays empty if the read throws
       this.lastBlock = -1;
+      if (this.readAllowance < this.blockSize) throw new ReadBudgetExceeded(this.bytesRead);
       const got = this.source.readBlock(block, data);
       this.reads++;
+      this.bytesRead += got;
+      this.readAllowance -= got;
       this.slotBlock[slot] = block;
       this.slotLength[slot] = got;
       this.index.set(block, slot);

@@ -18,9 +18,19 @@ export function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-export function sha256File(file: string, bytes?: number): string {
-  const data = fs.readFileSync(file);
-  return sha256(bytes === undefined ? data : data.subarray(0, bytes));
+/** sha256 of a file's first `bytes` (all of it by default), read in pieces: images can be larger than a Buffer. */
+export function sha256File(file: string, bytes = Infinity): string {
+  const hash = createHash("sha256");
+  const buf = Buffer.allocUnsafe(4 << 20);
+  const fd = fs.openSync(file, "r");
+  try {
+    for (let done = 0, n; done < bytes && (n = fs.readSync(fd, buf, 0, Math.min(buf.length, bytes - done), done)) > 0; done += n) {
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest("hex");
 }
 
 /** A reproducible ext4 image of `sizeMiB` with some files; `variant` changes part of the content. */

@@ -67,7 +67,7 @@ const COVERAGE: Record<string, Coverage> = {
   "mender-binary-delta apply --source rootfs-v1.ext4 --delta delta.vcdiff --target check.ext4": "run",
   "cmp check.ext4 rootfs-v2.ext4": "run",
   "dd if=rootfs-v1.ext4 bs=1M count=$((SIZE / 1048576)) iflag=direct status=none | sha256sum": "run",
-  'mender-binary-delta-generator -D "-B16777216 -W1048576" -o delta-small.mender rootfs-v1.mender rootfs-v2.mender': "run",
+  'mender-binary-delta-generator -D "-B4194304 -W1048576" -o delta-small.mender rootfs-v1.mender rootfs-v2.mender': "run",
   "openssl genrsa -traditional -out private.key 3072": "run",
   "openssl rsa -in private.key -pubout -out public.key": "run",
   "mender-binary-delta-generator -k private.key -o delta-signed.mender rootfs-v1.mender rootfs-v2.mender": "run",

@@ -131,6 +131,11 @@ test("wrong source, checksum and file structure (spec 21, 22)", async () => {
   const flipped = good.slice();
   flipped[14] = flipped[14]! ^ 0x10; // inside the 4 checksum bytes
   await fails(flipped, RFC_SOURCE, /checksum mismatch/, SourceMismatchError);
+  // A window built from the delta's own bytes cannot be wrong because of the source: a corrupt delta (exit 1).
+  const abcd = new Uint8Array(bytes("ABCD"));
+  const ownBytes = window({ targetLength: 4, data: [...abcd], inst: [0x05], checksumOf: new Uint8Array(bytes("ABCE")) });
+  const corrupt = await fails(file([ownBytes]), RFC_SOURCE, /target window checksum mismatch .* in a window that copies nothing from the source/, DeltaFormatError);
+  assert.equal((corrupt as MenderDeltaError).exitCode, 1);
   await fails(file([]), RFC_SOURCE, /no window/);
   await fails(Uint8Array.from([...good, 0x00]), RFC_SOURCE, /window 1.*truncated/);
   await fails(Uint8Array.from([...good, 0xff]), RFC_SOURCE, /window 1.*unrecognized window indicator/);

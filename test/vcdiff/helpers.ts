@@ -223,7 +223,7 @@ export function countCompressedWindows(delta: Uint8Array): { windows: number; co
   let windows = 0;
   let compressed = 0;
   while (c.pos < delta.length) {
-    const w = parseWindowHeader(c, { hasSecondary: true, maxWindowSize: 2 ** 26, maxSectionBytes: 2 ** 28 });
+    const w = parseWindowHeader(c, { hasSecondary: true, maxWindowSize: 2 ** 26 });
     c.pos += w.dataLength + w.instLength + w.addrLength;
     windows++;
     if (w.deltaIndicator !== 0) compressed++;
