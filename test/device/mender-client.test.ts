@@ -11,7 +11,7 @@ import path from "node:path";
 import { needRoot, needTools } from "../helpers/peers";
 import { execFileSync, spawnSync } from "node:child_process";
 import { ClientSandbox, DEVICE_TYPE } from "./client-sandbox";
-import { ROOT, makeDelta, makeExt4, makeImagePartitions, moduleCommand, sha256Direct, sha256File } from "./fixtures";
+import { MULTI_LINE_SCRIPT, ROOT, addAwkwardVariables, makeDelta, makeExt4, makeImagePartitions, moduleCommand, sha256Direct, sha256File } from "./fixtures";
 
 const PART_BYTES = 6 << 20;
 let work: string;
@@ -132,6 +132,44 @@ test("real client: install -> env switched, commit -> provides; delta back to v1
   assert.deepEqual(s.bootEnv.takeSetBatches(), ["-s -: mender_boot_part=2;mender_boot_part_hex=2;upgrade_available=0"]);
   assert.deepEqual({ ...s.env(), bootcount: "0" }, INITIAL_ENV);
   assert.equal(s.provides().get("rootfs-image.checksum"), sum1);
+});
+
+test("real client: a U-Boot environment with a multi-line script, '=' in a value, an empty value, nearly full -> install+commit, install+rollback", (t) => {
+  const s = usable(t);
+  if (!s) return;
+  s.reset();
+  const extra = addAwkwardVariables(s.bootEnv);
+  assert.equal(extra.get("mender_bootscript"), MULTI_LINE_SCRIPT);
+  const kept = (when: string) => {
+    const now = s.bootEnv.read();
+    for (const [k, v] of extra) assert.equal(now.get(k), v, `${k} kept after ${when}`);
+  };
+  seed(s, sum1, "release-1");
+
+  const art12 = deltaArtifact(s, "release-2", delta12, sum1, sum2);
+  let r = s.mender("install", art12);
+  assert.equal(r.status, 0, r.log);
+  assert.deepEqual(s.env(), { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" });
+  assert.equal(sha256Direct(s.loops[1], imageBytes), sum2);
+  kept("install");
+  s.reboot();
+  r = s.mender("commit");
+  assert.equal(r.status, 0, r.log);
+  assert.equal(s.env().upgrade_available, "0");
+  assert.equal(s.provides().get("rootfs-image.checksum"), sum2);
+  kept("commit");
+
+  // v2 (running from B) -> v1 onto A, then rolled back after the reboot into A.
+  const art21 = deltaArtifact(s, "release-1b", delta21, sum2, sum1);
+  r = s.mender("install", art21);
+  assert.equal(r.status, 0, r.log);
+  assert.deepEqual(s.env(), { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "1", bootcount: "0" });
+  s.reboot();
+  r = s.mender("rollback");
+  assert.equal(r.status, 0, r.log);
+  assert.deepEqual({ ...s.env(), bootcount: "0" }, { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "0", bootcount: "0" });
+  assert.equal(s.provides().get("rootfs-image.checksum"), sum2, "the rolled-back release is not recorded");
+  kept("rollback");
 });
 
 function expectRefused(s: ClientSandbox, artifact: string, message: RegExp): void {
