@@ -113,7 +113,8 @@ function closeOnce(fd: number): () => void {
 
 /** `.NAME.tmp-<16 random hex digits>`: nothing another user could plant in advance. */
 export function temporaryName(target: string): string {
-  const base = path.basename(target).slice(0, 200); // a temporary name must fit NAME_MAX (255) too
+  // A temporary name must fit NAME_MAX (255 bytes) too: long names are cut (by bytes, not characters).
+  const base = Buffer.from(path.basename(target)).subarray(0, 200).toString();
   return path.join(path.dirname(target), `.${base}.tmp-${randomBytes(8).toString("hex")}`);
 }
 

@@ -87,6 +87,13 @@ function deltaArtifact(s: ClientSandbox, name: string, file: string, from: strin
 
 const INITIAL_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
 
+/** `mender install`, which must succeed and leave the environment booting partition `n` with the update pending. */
+function installSwitchingTo(s: ClientSandbox, artifact: string, n: 2 | 3): void {
+  const r = s.mender("install", artifact);
+  assert.equal(r.status, 0, r.log);
+  assert.deepEqual(s.env(), { mender_boot_part: String(n), mender_boot_part_hex: String(n), upgrade_available: "1", bootcount: "0" });
+}
+
 test("real client: install -> env switched, commit -> provides; delta back to v1; rollback restores env", (t) => {
   const s = usable(t);
   if (!s) return;
@@ -112,10 +119,7 @@ test("real client: install -> env switched, commit -> provides; delta back to v1
   assert.equal(p.get("artifact_name"), "release-2");
 
   // And back: v2 (now running from B, mounted read-only) -> v1 onto A.
-  const art21 = deltaArtifact(s, "release-1b", delta21, sum2, sum1);
-  r = s.mender("install", art21);
-  assert.equal(r.status, 0, r.log);
-  assert.deepEqual(s.env(), { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "1", bootcount: "0" });
+  installSwitchingTo(s, deltaArtifact(s, "release-1b", delta21, sum2, sum1), 2);
   s.reboot();
   r = s.mender("commit");
   assert.equal(r.status, 0, r.log);
@@ -146,24 +150,18 @@ test("real client: a U-Boot environment with a multi-line script, '=' in a value
   };
   seed(s, sum1, "release-1");
 
-  const art12 = deltaArtifact(s, "release-2", delta12, sum1, sum2);
-  let r = s.mender("install", art12);
-  assert.equal(r.status, 0, r.log);
-  assert.deepEqual(s.env(), { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" });
+  installSwitchingTo(s, deltaArtifact(s, "release-2", delta12, sum1, sum2), 3);
   assert.equal(sha256Direct(s.loops[1], imageBytes), sum2);
   kept("install");
   s.reboot();
-  r = s.mender("commit");
+  let r = s.mender("commit");
   assert.equal(r.status, 0, r.log);
   assert.equal(s.env().upgrade_available, "0");
   assert.equal(s.provides().get("rootfs-image.checksum"), sum2);
   kept("commit");
 
   // v2 (running from B) -> v1 onto A, then rolled back after the reboot into A.
-  const art21 = deltaArtifact(s, "release-1b", delta21, sum2, sum1);
-  r = s.mender("install", art21);
-  assert.equal(r.status, 0, r.log);
-  assert.deepEqual(s.env(), { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "1", bootcount: "0" });
+  installSwitchingTo(s, deltaArtifact(s, "release-1b", delta21, sum2, sum1), 2);
   s.reboot();
   r = s.mender("rollback");
   assert.equal(r.status, 0, r.log);
