@@ -1,18 +1,18 @@
 /**
- * `mender-binary-delta apply --source OLD --delta FILE|- --target NEW`: applies an xdelta3/VCDIFF
- * delta without a Mender client, for people and scripts. The new image is written to a temporary
- * file next to NEW and renamed over NEW only after every window decoded and verified, so a failure
- * never leaves a half-written NEW (a block device target is written in place: it cannot be renamed).
+ * `mender-binary-delta apply --source OLD --delta FILE|- --target NEW|-`: applies an xdelta3/VCDIFF
+ * delta without a Mender client, for people and scripts. A file NEW is written to a temporary file
+ * beside it and renamed over NEW only after every window decoded and verified, so a failure never
+ * leaves a half-written NEW; block devices, FIFOs, character devices and standard output are
+ * written in place (apply-target.ts says which target is written how).
  */
 import fs from "node:fs";
-import path from "node:path";
 import type { CAC } from "cac";
 import { MenderDeltaError, UsageError } from "../errors";
 import { openDirectSource } from "../io/direct-source";
 import { FileBlockSource } from "../io/file-source";
-import { FileTargetSink } from "../io/file-sink";
 import { openGuardedTarget } from "../device/storage-guard";
 import type { BlockSource } from "../io/interfaces";
+import { classifyTarget, openTarget } from "./apply-target";
 import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decode";
 import { SOURCE_MISMATCH_EXIT_CODE } from "../vcdiff/errors";
 
@@ -21,8 +21,9 @@ export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the 
 
   --source OLD    the image the delta was made from (file or block device)
   --delta FILE    the delta; '-' reads it from standard input
-  --target NEW    where the new image goes: a file (written to NEW.tmp-*, renamed when complete)
-                  or a block device (written in place)
+  --target NEW    where the new image goes: a file (written to a new .NEW.tmp-* beside it, renamed
+                  when complete), a block device, FIFO or character device (written in place), or
+                  '-' for standard output (the summary then goes to standard error)
   --no-verify     do not verify the per-window Adler-32 checksums (like 'xdelta3 -d -n')
   --max-window-size BYTES   largest target window accepted (default ${DEFAULT_MAX_WINDOW_SIZE})
 
@@ -65,6 +66,7 @@ function openDelta(file: string): AsyncIterable<Uint8Array> {
 
 /** True when both paths name the same file or device (writing the target would destroy the source). */
 function sameFile(a: string, b: string): boolean {
+  if (b === "-") return false;
   try {
     const sa = fs.statSync(a);
     const sb = fs.statSync(b);
@@ -79,69 +81,48 @@ export async function applyDelta(options: ApplyOptions): Promise<string> {
   if (sameFile(options.source, options.target)) {
     throw new MenderDeltaError(`--source and --target are the same (${options.target}); the new image must go elsewhere`);
   }
+  const target = classifyTarget(options.target);
   const source = openSource(options.source);
   try {
     const delta = openDelta(options.delta);
-    const inPlace = isBlockDevice(options.target);
-    const written = inPlace
-      ? options.target
-      : path.join(path.dirname(options.target), `.${path.basename(options.target)}.tmp-${process.pid}`);
     // A block device is written in place, only if it holds nothing in use (storage-guard.ts).
-    const sink = new FileTargetSink(written, inPlace ? { fd: guardedTarget(options) } : { flags: "w" });
+    const output = openTarget(target, (device) => guardedTarget(device, options.source));
     let result;
     try {
-      result = await decodeVcdiff(delta, source, sink, {
+      result = await decodeVcdiff(delta, source, output.sink, {
         verifyChecksums: options.verify ?? true,
         maxWindowSize: options.maxWindowSize,
       });
-      sink.finish();
-      if (!inPlace) {
-        fs.renameSync(written, options.target);
-        syncDirectory(path.dirname(options.target));
-      }
+      output.commit();
     } catch (err) {
-      sink.close();
-      if (!inPlace) fs.rmSync(written, { force: true });
+      output.abort();
       if (err instanceof Error && !(err instanceof MenderDeltaError) && (err as NodeJS.ErrnoException).code) {
         // Node stream errors (the delta file vanished, stdin closed): expected I/O failures.
         throw new MenderDeltaError(`cannot read delta '${options.delta}': ${err.message}`);
       }
       throw err;
     }
-    return `${options.target}: ${result.targetBytes} bytes written from ${result.windows} delta windows`;
+    return `${target.path === "-" ? "standard output" : options.target}: ${result.targetBytes} bytes written from ${result.windows} delta windows`;
   } finally {
     source.close();
   }
 }
 
-function guardedTarget(options: ApplyOptions): number {
-  const protect = [{ path: options.source, what: `the --source ${options.source}` }];
-  return openGuardedTarget(options.target, { protect, advice: "Give a --target that nothing else uses." }).fd;
-}
-
-function syncDirectory(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, "r");
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // Some filesystems refuse fsync on directories; the data itself is already synced.
-  }
+function guardedTarget(device: string, source: string): number {
+  const protect = [{ path: source, what: `the --source ${source}` }];
+  return openGuardedTarget(device, { protect, advice: "Give a --target that nothing else uses." }).fd;
 }
 
 /**
  * cac (mri) reads a lone "-" as no value, so `--delta -` would be "value is missing". Joins it into
- * `--delta=-` before parsing, for the apply command only.
+ * `--delta=-` (and `--target -` into `--target=-`) before parsing, for the apply command only.
  */
 export function normalizeApplyArgv(argv: string[]): string[] {
   if (argv[0] !== "apply") return argv;
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--delta" && argv[i + 1] === "-") {
-      out.push("--delta=-");
+    if ((argv[i] === "--delta" || argv[i] === "--target") && argv[i + 1] === "-") {
+      out.push(`${argv[i]}=-`);
       i++;
     } else {
       out.push(argv[i]!);
@@ -156,7 +137,7 @@ export function registerApply(cli: CAC): void {
     .command("apply", "apply a delta to an image (no Mender client needed)")
     .option("--source <OLD>", "the image the delta was made from")
     .option("--delta <FILE>", "the delta file, or - for standard input")
-    .option("--target <NEW>", "the new image (file or block device)")
+    .option("--target <NEW>", "the new image (file, block device, FIFO, character device), or - for standard output")
     .option("--no-verify", "skip the per-window checksums")
     .option("--max-window-size <BYTES>", "largest target window accepted")
     .action(async (opts: { source?: unknown; delta?: unknown; target?: unknown; verify?: boolean; maxWindowSize?: unknown }) => {
@@ -174,11 +155,12 @@ export function registerApply(cli: CAC): void {
       const summary = await applyDelta({
         source: need("source", opts.source),
         delta: opts.delta === "-" ? "-" : need("delta", opts.delta),
-        target: need("target", opts.target),
+        target: opts.target === "-" ? "-" : need("target", opts.target),
         verify: opts.verify !== false,
         maxWindowSize,
       });
-      process.stdout.write(`${summary}\n`);
+      // With --target - standard output carries the image: the summary must not end up in it.
+      (opts.target === "-" ? process.stderr : process.stdout).write(`${summary}\n`);
       return 0;
     });
 }

@@ -8,6 +8,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { crc32 } from "../compress/crc32";
 
 export interface BootEnvFixture {
   binDir: string;
@@ -17,26 +18,62 @@ export interface BootEnvFixture {
   config: string;
   /** The default environment file (fw_printenv/fw_setenv -f). */
   defaults: string;
+  /** Every variable, parsed from the environment file itself (not through the tools under test). */
   read(): Map<string, string>;
+  /** Sets variables in one `fw_setenv -s -` batch (one line each). */
   set(vars: Record<string, string>): void;
+  /** Sets one variable through `fw_setenv NAME VALUE`: the only way to store a multi-line value. */
+  setValue(name: string, value: string): void;
   /** The scripts given to `fw_setenv -s -` through PATH so far (one string per call), then forgotten. */
   takeSetBatches(): string[];
 }
 
 /**
- * A 16 KiB file-backed U-Boot environment and PATH shims so fw_printenv/fw_setenv use it. With
- * `copies: 2` the environment is redundant (two files, as two flash areas): fw_setenv writes the
- * copy not in use with a higher flags byte, fw_printenv reads the valid copy with the higher one.
+ * Variables of a U-Boot environment image as U-Boot stores it: CRC-32 (little-endian) of the data,
+ * a flags byte in a redundant copy, then `name=value` strings each ending in NUL, the last followed
+ * by another NUL. Undefined when the CRC does not match (a copy never written, or damaged).
  */
-export function makeBootEnv(dir: string, initial: Record<string, string>, copies: 1 | 2 = 1): BootEnvFixture {
+function parseUbootEnvImage(image: Buffer, redundant: boolean): { flags: number; vars: Map<string, string> } | undefined {
+  const dataStart = redundant ? 5 : 4;
+  if (image.readUInt32LE(0) !== crc32(image, 0, dataStart) >>> 0) return undefined;
+  const vars = new Map<string, string>();
+  for (let at = dataStart; at < image.length && image[at] !== 0; ) {
+    const end = image.indexOf(0, at);
+    const entry = image.toString("utf8", at, end < 0 ? image.length : end);
+    vars.set(entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1));
+    at = end < 0 ? image.length : end + 1;
+  }
+  return { flags: redundant ? image[4]! : 0, vars };
+}
+
+/** The environment in use: the one valid copy, or of two the newer by libubootenv's incrementing flags byte. */
+function readUbootEnvFiles(files: string[]): Map<string, string> {
+  const copies = files.map((f) => parseUbootEnvImage(fs.readFileSync(f), files.length === 2));
+  const [a, b] = copies;
+  if (!b) {
+    if (!a) throw new Error(`no valid U-Boot environment in ${files.join(", ")}`);
+    return a.vars;
+  }
+  if (!a) return b.vars;
+  const bNewer = (a.flags === 0xff && b.flags === 0) || (b.flags > a.flags && !(b.flags === 0xff && a.flags === 0));
+  return bNewer ? b.vars : a.vars;
+}
+
+/**
+ * A file-backed U-Boot environment (`envBytes` long, 16 KiB by default) and PATH shims so
+ * fw_printenv/fw_setenv use it. With `copies: 2` the environment is redundant (two files, as two
+ * flash areas): fw_setenv writes the copy not in use with a higher flags byte, fw_printenv reads the
+ * valid copy with the higher one.
+ */
+export function makeBootEnv(dir: string, initial: Record<string, string>, copies: 1 | 2 = 1, envBytes = 16384): BootEnvFixture {
   const binDir = path.join(dir, "bin");
   fs.mkdirSync(binDir, { recursive: true });
   const file = path.join(dir, "uboot.env");
   const files = copies === 2 ? [file, path.join(dir, "uboot-redund.env")] : [file];
   const config = path.join(dir, "fw_env.config");
   const defenv = path.join(dir, "defenv");
-  for (const f of files) fs.writeFileSync(f, Buffer.alloc(16384));
-  fs.writeFileSync(config, files.map((f) => `${f} 0x0 0x4000\n`).join(""));
+  for (const f of files) fs.writeFileSync(f, Buffer.alloc(envBytes));
+  fs.writeFileSync(config, files.map((f) => `${f} 0x0 0x${envBytes.toString(16)}\n`).join(""));
   fs.writeFileSync(defenv, Object.entries(initial).map(([k, v]) => `${k}=${v}\n`).join(""));
   const setLog = path.join(dir, "fw_setenv.log");
   fs.writeFileSync(
@@ -51,15 +88,15 @@ export function makeBootEnv(dir: string, initial: Record<string, string>, copies
       `printf '%s\\n' "$IN" | exec /usr/bin/fw_setenv -c "${config}" -f "${defenv}" "$@"\n`,
     { mode: 0o755 },
   );
-  const read = (): Map<string, string> => {
-    const out = execFileSync("/usr/bin/fw_printenv", ["-c", config, "-f", defenv], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    return new Map(out.split("\n").filter(Boolean).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]));
-  };
+  const read = (): Map<string, string> => readUbootEnvFiles(files);
   const set = (vars: Record<string, string>): void => {
     execFileSync("/usr/bin/fw_setenv", ["-c", config, "-f", defenv, "-s", "-"], {
       input: Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""),
       stdio: ["pipe", "ignore", "ignore"],
     });
+  };
+  const setValue = (name: string, value: string): void => {
+    execFileSync("/usr/bin/fw_setenv", ["-c", config, "-f", defenv, name, value], { stdio: ["ignore", "ignore", "pipe"] });
   };
   const takeSetBatches = (): string[] => {
     const text = fs.existsSync(setLog) ? fs.readFileSync(setLog, "utf8") : "";
@@ -74,7 +111,7 @@ export function makeBootEnv(dir: string, initial: Record<string, string>, copies
       });
   };
   set(initial); // store it, so reads come from the file, not the defaults
-  return { binDir, file, files, config, defaults: defenv, read, set, takeSetBatches };
+  return { binDir, file, files, config, defaults: defenv, read, set, setValue, takeSetBatches };
 }
 
 export interface TreeOptions {

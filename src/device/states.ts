@@ -37,7 +37,7 @@ interface Device {
 function openDevice(): Device {
   const config = loadConfig();
   const bootEnv = openBootEnv();
-  return { config, bootEnv, vars: bootEnv.readAll() };
+  return { config, bootEnv, vars: bootEnv.read() };
 }
 
 function requireNoPendingUpdate(vars: Map<string, string>): void {

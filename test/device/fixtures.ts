@@ -134,6 +134,41 @@ export function sha256Direct(device: string, bytes?: number): string {
 export { INITIAL_BOOT_ENV, drainFifos, feedStreams, makeBootEnv, makeFileDevice, makeImagePartitions, makeTree, mkfifo } from "../../src/demo/simulated-device";
 export type { BootEnvFixture, FileDevice, ModuleResult, TreeOptions } from "../../src/demo/simulated-device";
 
+/**
+ * A multi-line script whose lines look like the module's own variables: a parser of the whole
+ * `fw_printenv` listing would read upgrade_available=1 and mender_boot_part=3 out of it.
+ */
+export const MULTI_LINE_SCRIPT = "echo starting\nupgrade_available=1\nmender_boot_part=3\nsetenv bootargs root=/dev/mmcblk0p3 rw\nboot";
+
+/**
+ * Adds what a real U-Boot environment may hold and a listing parser gets wrong - MULTI_LINE_SCRIPT
+ * (set with `fw_setenv NAME VALUE`), a value with `=`, an empty value - then fills the environment
+ * with variables until fewer than `slack` bytes of its `envBytes` are free. Returns every variable
+ * added, to check that all states keep them.
+ */
+export function addAwkwardVariables(fx: device.BootEnvFixture, envBytes = 16384, slack = 48): Map<string, string> {
+  fx.setValue("mender_bootscript", MULTI_LINE_SCRIPT);
+  fx.set({ bootcmd_args: "console=ttyS0,115200 root=PARTUUID=1234-02 init=/sbin/init a=b=c" });
+  fx.setValue("empty_value", "");
+  const entryBytes = (k: string, v: string) => Buffer.byteLength(`${k}=${v}`) + 1;
+  const used = () => (fx.files.length === 2 ? 5 : 4) + 1 + [...fx.read()].reduce((n, [k, v]) => n + entryBytes(k, v), 0);
+  const fill: Record<string, string> = {};
+  let free = envBytes - used();
+  for (let i = 0; free >= slack; i++) {
+    const name = `filler_${String(i).padStart(5, "0")}`;
+    const value = "f".repeat(Math.max(0, Math.min(200, free - slack / 2 - name.length - 2)));
+    fill[name] = value;
+    free -= entryBytes(name, value);
+  }
+  fx.set(fill);
+  const left = envBytes - used();
+  if (left >= slack || left < 0) throw new Error(`filling the environment left ${left} bytes free`);
+  const all = fx.read();
+  return new Map([...all].filter(([k]) => !(k in INITIAL_BOOT_ENV_VARS)));
+}
+
+const INITIAL_BOOT_ENV_VARS: Record<string, string> = device.INITIAL_BOOT_ENV;
+
 export function runModuleSync(state: string, tree: string, env: NodeJS.ProcessEnv, command = moduleCommand()): device.ModuleResult {
   return device.runModuleSync(state, tree, env, command);
 }

@@ -11,7 +11,7 @@ import path from "node:path";
 import { needRoot, needTools } from "../helpers/peers";
 import { execFileSync, spawnSync } from "node:child_process";
 import { ClientSandbox, DEVICE_TYPE } from "./client-sandbox";
-import { ROOT, makeDelta, makeExt4, makeImagePartitions, moduleCommand, sha256Direct, sha256File } from "./fixtures";
+import { MULTI_LINE_SCRIPT, ROOT, addAwkwardVariables, makeDelta, makeExt4, makeImagePartitions, moduleCommand, sha256Direct, sha256File } from "./fixtures";
 
 const PART_BYTES = 6 << 20;
 let work: string;
@@ -87,6 +87,13 @@ function deltaArtifact(s: ClientSandbox, name: string, file: string, from: strin
 
 const INITIAL_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
 
+/** `mender install`, which must succeed and leave the environment booting partition `n` with the update pending. */
+function installSwitchingTo(s: ClientSandbox, artifact: string, n: 2 | 3): void {
+  const r = s.mender("install", artifact);
+  assert.equal(r.status, 0, r.log);
+  assert.deepEqual(s.env(), { mender_boot_part: String(n), mender_boot_part_hex: String(n), upgrade_available: "1", bootcount: "0" });
+}
+
 test("real client: install -> env switched, commit -> provides; delta back to v1; rollback restores env", (t) => {
   const s = usable(t);
   if (!s) return;
@@ -112,10 +119,7 @@ test("real client: install -> env switched, commit -> provides; delta back to v1
   assert.equal(p.get("artifact_name"), "release-2");
 
   // And back: v2 (now running from B, mounted read-only) -> v1 onto A.
-  const art21 = deltaArtifact(s, "release-1b", delta21, sum2, sum1);
-  r = s.mender("install", art21);
-  assert.equal(r.status, 0, r.log);
-  assert.deepEqual(s.env(), { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "1", bootcount: "0" });
+  installSwitchingTo(s, deltaArtifact(s, "release-1b", delta21, sum2, sum1), 2);
   s.reboot();
   r = s.mender("commit");
   assert.equal(r.status, 0, r.log);
@@ -132,6 +136,38 @@ test("real client: install -> env switched, commit -> provides; delta back to v1
   assert.deepEqual(s.bootEnv.takeSetBatches(), ["-s -: mender_boot_part=2;mender_boot_part_hex=2;upgrade_available=0"]);
   assert.deepEqual({ ...s.env(), bootcount: "0" }, INITIAL_ENV);
   assert.equal(s.provides().get("rootfs-image.checksum"), sum1);
+});
+
+test("real client: a U-Boot environment with a multi-line script, '=' in a value, an empty value, nearly full -> install+commit, install+rollback", (t) => {
+  const s = usable(t);
+  if (!s) return;
+  s.reset();
+  const extra = addAwkwardVariables(s.bootEnv);
+  assert.equal(extra.get("mender_bootscript"), MULTI_LINE_SCRIPT);
+  const kept = (when: string) => {
+    const now = s.bootEnv.read();
+    for (const [k, v] of extra) assert.equal(now.get(k), v, `${k} kept after ${when}`);
+  };
+  seed(s, sum1, "release-1");
+
+  installSwitchingTo(s, deltaArtifact(s, "release-2", delta12, sum1, sum2), 3);
+  assert.equal(sha256Direct(s.loops[1], imageBytes), sum2);
+  kept("install");
+  s.reboot();
+  let r = s.mender("commit");
+  assert.equal(r.status, 0, r.log);
+  assert.equal(s.env().upgrade_available, "0");
+  assert.equal(s.provides().get("rootfs-image.checksum"), sum2);
+  kept("commit");
+
+  // v2 (running from B) -> v1 onto A, then rolled back after the reboot into A.
+  installSwitchingTo(s, deltaArtifact(s, "release-1b", delta21, sum2, sum1), 2);
+  s.reboot();
+  r = s.mender("rollback");
+  assert.equal(r.status, 0, r.log);
+  assert.deepEqual({ ...s.env(), bootcount: "0" }, { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "0", bootcount: "0" });
+  assert.equal(s.provides().get("rootfs-image.checksum"), sum2, "the rolled-back release is not recorded");
+  kept("rollback");
 });
 
 function expectRefused(s: ClientSandbox, artifact: string, message: RegExp): void {

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { needTools } from "../helpers/peers";
 import { loadConfig } from "../../src/device/config";
-import { openBootEnv, parseEnvListing } from "../../src/device/bootenv";
+import { openBootEnv, parsePrintedVariable } from "../../src/device/bootenv";
 import { PartitionWriter, FRAME_BYTES } from "../../src/device/partition-writer";
 import { deltaFacts, sourceBufferFromArguments } from "../../src/device/delta-header";
 import { configuredPartitions, hexNumber, rootFromCmdline } from "../../src/device/partitions";
@@ -49,7 +49,7 @@ test("boot env: one batch through fw_setenv -s -, read back; the canary check re
   fx.set({ mender_check_saveenv_canary: "1" });
   assert.throws(() => be.write({ upgrade_available: "0" }), /mender_saveenv_canary check/);
   assert.equal(fx.read().get("upgrade_available"), "1", "nothing written");
-  assert.throws(() => be.readAll(), /mender_saveenv_canary check/);
+  assert.throws(() => be.read(), /mender_saveenv_canary check/);
   fx.set({ mender_saveenv_canary: "1" });
   be.write({ upgrade_available: "0" });
   assert.equal(fx.read().get("upgrade_available"), "0");
@@ -66,10 +66,54 @@ test("boot env: GRUB's grub-mender-grubenv tools win over fw_printenv, as in the
   const be = openBootEnv({ PATH: `${fx.binDir}:${process.env.PATH}` });
   assert.equal(path.basename(be.printTool), "grub-mender-grubenv-print");
   assert.equal(path.basename(be.setTool), "grub-mender-grubenv-set");
-  assert.equal(be.readAll().get("mender_boot_part"), "2");
+  assert.equal(be.read().get("mender_boot_part"), "2");
   assert.throws(() => openBootEnv({ PATH: path.join(dir, "nothing") }), /no boot environment tools found/);
-  assert.throws(() => parseEnvListing("a=1\nbroken\n", "x"), /unexpected line/);
-  assert.deepEqual([...parseEnvListing("bootcmd=run a=b; boot\n", "x")], [["bootcmd", "run a=b; boot"]]);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("boot env: one variable per print call, read exactly: multi-line, '=' inside, empty; other output is refused", () => {
+  assert.equal(parsePrintedVariable("bootcmd=run a=b; boot\n", "bootcmd", "x"), "run a=b; boot");
+  assert.equal(parsePrintedVariable("s=line 1\nupgrade_available=1\n\n", "s", "x"), "line 1\nupgrade_available=1\n");
+  assert.equal(parsePrintedVariable("e=\n", "e", "x"), "");
+  assert.throws(() => parsePrintedVariable("## Error: something\n", "e", "fw_printenv"), /unexpected output from fw_printenv e: .*expected e=VALUE/);
+  assert.throws(() => parsePrintedVariable("", "e", "fw_printenv"), /unexpected output/);
+});
+
+test("boot env: a value that would smuggle a second variable into the -s - batch is refused, nothing written", (t) => {
+  if (!needTools(t, "fw_printenv", "fw_setenv")) return;
+  const dir = tmp();
+  const fx = makeBootEnv(dir, { mender_boot_part: "2", upgrade_available: "0" });
+  const be = openBootEnv({ PATH: `${fx.binDir}:${process.env.PATH}` });
+  const before = [...fx.read()];
+  const bads: Record<string, string>[] = [{ upgrade_available: "0\nmender_boot_part=3" }, { upgrade_available: "0\rx" }, { upgrade_available: "0 1" }, { upgrade_available: "1".repeat(1000) }, { "a=b": "1" }, { "#x": "1" }];
+  for (const bad of bads) {
+    assert.throws(() => be.write(bad), /refusing to write .* to the boot environment: .*nothing was written/, JSON.stringify(bad));
+  }
+  assert.deepEqual([...fx.read()], before);
+  assert.deepEqual(fx.takeSetBatches(), [], "fw_setenv never ran");
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("boot env: U-Boot's own fw_printenv ('## Error: \"NAME\" not defined', exit 1) reads as unset; other failures are errors", (t) => {
+  if (!needTools(t, "fw_printenv", "fw_setenv")) return;
+  const dir = tmp();
+  const fx = makeBootEnv(dir, { mender_boot_part: "2" });
+  // The message and exit status of U-Boot's tools/env fw_printenv for an undefined variable.
+  const legacy = path.join(dir, "legacy");
+  fs.mkdirSync(legacy);
+  fs.writeFileSync(
+    path.join(legacy, "fw_printenv"),
+    `#!/bin/sh\nout=$("${fx.binDir}/fw_printenv" "$@") || exit 1\n` +
+      `if [ "$out" = "$1=" ]; then echo "## Error: \\"$1\\" not defined" >&2; exit 1; fi\nprintf '%s\\n' "$out"\n`,
+    { mode: 0o755 },
+  );
+  fs.symlinkSync(path.join(fx.binDir, "fw_setenv"), path.join(legacy, "fw_setenv"));
+  const be = openBootEnv({ PATH: `${legacy}:${process.env.PATH}` });
+  assert.deepEqual([...be.read()], [["mender_boot_part", "2"]], "upgrade_available is not defined: absent, not an error");
+  be.write({ upgrade_available: "1" });
+  assert.deepEqual([...be.read()], [["mender_boot_part", "2"], ["upgrade_available", "1"]]);
+  fs.writeFileSync(path.join(legacy, "fw_printenv"), `#!/bin/sh\necho "Cannot read environment, using default" >&2\nexit 1\n`);
+  assert.throws(() => be.read(), /fw_printenv mender_check_saveenv_canary failed \(exit 1\): Cannot read environment, using default; cannot read the boot environment/);
   fs.rmSync(dir, { recursive: true });
 });
 
