@@ -14,6 +14,7 @@ import type { DeltaFacts } from "./delta-header";
 import { decodeDelta } from "./decoder";
 import { logEvent, logWarning } from "./log";
 import { PartitionWriter } from "./partition-writer";
+import { meteredPayload } from "./payload-size";
 import { checkSource, hashDevicePrefix } from "./source-check";
 
 /**
@@ -36,6 +37,11 @@ export interface ApplyOptions {
   facts: DeltaFacts;
   /** Names the delta in messages. */
   deltaName: string;
+  /**
+   * The delta's size as the client declared it (DownloadWithFileSizes): the stream is held to it
+   * and progress is a percentage of it. Without it, progress follows the target's rootfs_file_size.
+   */
+  payloadBytes?: number;
 }
 
 /** Step 1, separately callable so Download can fail before it opens the stream. */
@@ -51,11 +57,12 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   const source = openDirectSource(sourcePath, { blockSize: SOURCE_BLOCK, onFallback: logWarning });
   const writer = new PartitionWriter(targetPath);
   const cacheBytes = Math.min(facts.sourceBufferBytes ?? DEFAULT_SOURCE_CACHE_BYTES, 512 << 20);
-  const expected = facts.declaredSize;
+  const expected = opts.payloadBytes === undefined ? facts.declaredSize : undefined;
+  const input = opts.payloadBytes === undefined ? delta : meteredPayload(delta, opts.deltaName, opts.payloadBytes);
   let nextReport = 10;
   logEvent(`applying ${opts.deltaName} onto ${targetPath} (source ${sourcePath})`);
   try {
-    await decodeDelta(delta, source, writer, {
+    await decodeDelta(input, source, writer, {
       sourceCacheBlocks: Math.max(16, Math.ceil(cacheBytes / SOURCE_BLOCK)),
       onWindow(info) {
         if (!expected) return;

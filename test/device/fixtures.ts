@@ -122,7 +122,7 @@ export function sha256Direct(device: string, bytes?: number): string {
 }
 
 export { INITIAL_BOOT_ENV, drainFifos, feedStreams, makeBootEnv, makeFileDevice, makeImagePartitions, makeTree, mkfifo } from "../../src/demo/simulated-device";
-export type { BootEnvFixture, FileDevice, ModuleResult, TreeOptions } from "../../src/demo/simulated-device";
+export type { BootEnvFixture, FileDevice, ModuleResult, StreamedFile, TreeOptions } from "../../src/demo/simulated-device";
 
 export function runModuleSync(state: string, tree: string, env: NodeJS.ProcessEnv, command = moduleCommand()): device.ModuleResult {
   return device.runModuleSync(state, tree, env, command);
@@ -135,7 +135,7 @@ export function startModule(state: string, tree: string, env: NodeJS.ProcessEnv,
 export function downloadStreaming(
   tree: string,
   env: NodeJS.ProcessEnv,
-  delta: { name: string; data: Uint8Array },
+  delta: device.StreamedFile,
   withSizes = false,
   command = moduleCommand(),
 ): Promise<device.ModuleResult> {
