@@ -15,9 +15,9 @@ import os from "node:os";
 import path from "node:path";
 import { readArtifactHeaders } from "../../src/artifact";
 import { needRoot, needTools } from "../helpers/peers";
-import { generate, makeKeys, rootfsArtifact } from "../generator/fixtures";
+import { generate, makeKeys, makeReleaseChain } from "../generator/fixtures";
 import { CLIENTS, ClientSandbox, type MenderClient } from "./client-sandbox";
-import { makeDelta, makeExt4, makeImagePartitions, moduleCommand, sha256Direct, sha256File } from "./fixtures";
+import { makeDelta, makeImagePartitions, moduleCommand, sha256Direct } from "./fixtures";
 
 const PART_BYTES = 6 << 20;
 const TOOLS = ["mender-artifact", "fw_printenv", "fw_setenv", "xdelta3", "mke2fs", "losetup", "openssl"];
@@ -64,14 +64,14 @@ let rel: Releases | undefined;
 before(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-client-"));
   if (process.getuid?.() !== 0 || !TOOLS.every((t) => ["/usr/bin", "/usr/sbin", "/sbin", "/bin"].some((d) => fs.existsSync(path.join(d, t))))) return;
-  const images = [1, 2, 3].map((v) => path.join(work, `v${v}.ext4`)) as [string, string, string];
-  images.forEach((img, i) => makeExt4(img, i + 1));
+  const chain = makeReleaseChain(path.join(work, "rel"), 3);
+  const images = chain.images as [string, string, string];
   for (const d of ["d12", "d21"]) fs.mkdirSync(path.join(work, d));
   const delta12 = path.join(work, "d12", "v2.ext4.delta");
   const delta21 = path.join(work, "d21", "v1.ext4.delta");
   makeDelta(images[0], images[1], delta12);
   makeDelta(images[1], images[0], delta21);
-  const rootfs = images.map((img, i) => rootfsArtifact(path.join(work, `rootfs-${i + 1}.mender`), img, `release-${i + 1}`)) as [string, string, string];
+  const rootfs = chain.rootfs as [string, string, string];
   const keys = { ec: makeKeys(work, "ec"), other: makeKeys(fs.mkdtempSync(path.join(work, "other-")), "ec") };
   const out = (name: string) => path.join(work, `${name}.mender`);
   await generate({ output: out("gen12") }, rootfs[0], rootfs[1]);
@@ -80,8 +80,8 @@ before(async () => {
   await generate({ output: out("gen12-other-key"), key: keys.other.key }, rootfs[0], rootfs[1]);
   rel = {
     images,
-    sums: images.map((img) => sha256File(img)) as [string, string, string],
-    imageBytes: fs.statSync(images[0]).size,
+    sums: chain.sums as [string, string, string],
+    imageBytes: chain.imageBytes,
     delta12,
     delta21,
     rootfs,
