@@ -15,9 +15,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readArtifactHeaders } from "../../src/artifact";
 import { needRoot, needTools } from "../helpers/peers";
-import { generate, makeReleaseChain, type ReleaseChain } from "../generator/fixtures";
+import { generate, makeReleaseChain, providesOf, type ReleaseChain } from "../generator/fixtures";
 import { ClientSandbox, DEVICE_TYPE, MENDER_UPDATE_5_1 } from "./client-sandbox";
 import { DaemonDevice } from "./daemon-device";
 import { makeImagePartitions, moduleCommand, sha256Direct } from "./fixtures";
@@ -77,11 +76,6 @@ function usable(t: TestContext): [ClientSandbox, MenderServerStub, ReleaseChain]
   return [sb, server, rel];
 }
 
-async function providesOf(artifact: string): Promise<string[]> {
-  const provides = (await readArtifactHeaders(artifact)).payloads[0]!.typeInfo.provides;
-  return Object.entries(provides).map(([k, v]) => `${k}:${v}`);
-}
-
 /** Runs one deployment to its final status (and the log upload of a failure); the daemon is stopped afterwards. */
 async function deployment(s: ClientSandbox, srv: MenderServerStub, dev: DaemonDevice, id: string, artifact: string, artifactName: string): Promise<string[]> {
   srv.deploy({ id, artifactName, file: artifact, deviceTypes: [DEVICE_TYPE] });
@@ -103,6 +97,13 @@ async function deployment(s: ClientSandbox, srv: MenderServerStub, dev: DaemonDe
   return srv.statusesOf(id);
 }
 
+/** Fresh database and boot environment, B erased: the device runs `release` (1 or 2; its provides) from A. */
+async function freshDevice(s: ClientSandbox, r: ReleaseChain, release: number): Promise<void> {
+  s.reset();
+  s.seed(`release-${release}`, await providesOf(r.rootfs[release - 1]!));
+  s.eraseB(r.imageBytes);
+}
+
 /** The module's own lines in the deployment log the device uploaded. */
 function uploadedModuleLines(srv: MenderServerStub, id: string): string[] {
   return (srv.logs.get(id) ?? []).map((m) => m.message).filter((m) => m.includes("mender-binary-delta:"));
@@ -112,9 +113,7 @@ test("daemon: a deployment that succeeds (install, reboot into B, verify, commit
   const u = usable(t);
   if (!u) return;
   const [s, srv, r] = u;
-  s.reset();
-  s.seed("release-1", await providesOf(r.rootfs[0]!));
-  s.eraseB(r.imageBytes);
+  await freshDevice(s, r, 1);
   const dev = new DaemonDevice(s);
   const statuses = await deployment(s, srv, dev, "dep-success", gen12, "release-2");
 
@@ -139,9 +138,7 @@ test("daemon: the new partition does not boot: U-Boot falls back to A, the daemo
   const u = usable(t);
   if (!u) return;
   const [s, srv, r] = u;
-  s.reset();
-  s.seed("release-1", await providesOf(r.rootfs[0]!));
-  s.eraseB(r.imageBytes);
+  await freshDevice(s, r, 1);
   const dev = new DaemonDevice(s, new Set([3]));
   const statuses = await deployment(s, srv, dev, "dep-rollback", gen12, "release-2");
 
@@ -170,11 +167,9 @@ test("daemon: a delta for another base than the running root is refused before a
   const u = usable(t);
   if (!u) return;
   const [s, srv, r] = u;
-  s.reset();
   // The database says release 2 (e.g. a device re-flashed by hand), the running root A is release 1:
   // the client's depends check passes, the module's check of the partition itself must catch it.
-  s.seed("release-2", await providesOf(r.rootfs[1]!));
-  s.eraseB(r.imageBytes);
+  await freshDevice(s, r, 2);
   const bBefore = sha256Direct(s.loops[1]);
   const dev = new DaemonDevice(s);
   const statuses = await deployment(s, srv, dev, "dep-other-base", gen23, "release-3");

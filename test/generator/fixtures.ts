@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import { after, before, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import os from "node:os";
+import { readArtifactHeaders } from "../../src/artifact";
 import { generateDelta, resolveOptions, type GenerationSummary, type RawOptions } from "../../src/generator";
 import { makeExt4, ROOT, sha256File } from "../device/fixtures";
 import { hasTool, needTools } from "../helpers/peers";
@@ -66,6 +67,12 @@ export function makeReleaseChain(dir: string, count: number): ReleaseChain {
     rootfs: images.map((img, i) => rootfsArtifact(path.join(dir, `release-${i + 1}.mender`), img, `release-${i + 1}`)),
     imageBytes: fs.statSync(images[0]!).size,
   };
+}
+
+/** The type-info provides of an Artifact as `key:value`: what installing it leaves in the client's database. */
+export async function providesOf(artifact: string): Promise<string[]> {
+  const provides = (await readArtifactHeaders(artifact)).payloads[0]!.typeInfo.provides;
+  return Object.entries(provides).map(([k, v]) => `${k}:${v}`);
 }
 
 export interface ReleaseSuite {
