@@ -10,6 +10,7 @@
  */
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -239,7 +240,7 @@ for (const client of CLIENTS) {
       assert.equal(s.artifactName(), "release-1");
     }
 
-    test("wrong source, corrupted delta, truncated delta, other device type, unsaved boot env -> refused, device unchanged", (t) => {
+    test("wrong source, corrupted, truncated or oversized delta, other device type, unsaved boot env -> refused, device unchanged", (t) => {
       const u = usable(t);
       if (!u) return;
       const [s, r] = u;
@@ -256,6 +257,20 @@ for (const client of CLIENTS) {
       fs.mkdirSync(path.dirname(short), { recursive: true });
       fs.writeFileSync(short, fs.readFileSync(r.delta12).subarray(0, Math.floor(fs.statSync(r.delta12).size * 0.6)));
       expectRefused(s, r, deltaArtifact(s, "short", short, r.sums[0], r.sums[1], r), /applying v2\.ext4\.delta failed/);
+
+      // A payload larger than any delta for the 6 MiB target partition can be. 5.1 announces its size
+      // and the module refuses it before reading a byte; 3.4 announces nothing and the decoder rejects it.
+      const huge = path.join(s.art, "huge", "v2.ext4.delta");
+      fs.mkdirSync(path.dirname(huge), { recursive: true });
+      fs.writeFileSync(huge, crypto.randomBytes(PART_BYTES + PART_BYTES / 64 + (1 << 20) + 1));
+      const bBefore = sha256Direct(s.loops[1]);
+      expectRefused(
+        s,
+        r,
+        deltaArtifact(s, "huge", huge, r.sums[0], r.sums[1], r),
+        client.version === "5.1" ? /the client declares the payload file v2\.ext4\.delta as \d+ bytes, more than any delta for the target partition/ : /applying v2\.ext4\.delta failed/,
+      );
+      assert.equal(sha256Direct(s.loops[1]), bBefore, "B untouched");
 
       // The client itself compares the device type before it runs the module.
       expectRefused(s, r, deltaArtifact(s, "otherdev", r.delta12, r.sums[0], r.sums[1], r, { deviceType: "other-device" }), /other-device|device type doesn't match/, false);
