@@ -194,16 +194,24 @@ export function startModule(
   return { done, pid: child.pid! };
 }
 
+/** A payload file as the client streams it; `declaredSize` (tests of bad clients) replaces its real size on stream-next. */
+export interface StreamedFile {
+  name: string;
+  data: Uint8Array;
+  declaredSize?: number;
+}
+
 /**
- * Plays the client's side of streaming: publishes each file through stream-next and streams/<name>,
- * then the empty read that ends the list. Gives up quietly when the module has exited.
+ * Plays the client's side of streaming: publishes each file through stream-next and streams/<name>
+ * (with its size when `withSizes`, as in DownloadWithFileSizes), then the empty read that ends the
+ * list. Gives up quietly when the module has exited.
  */
-export async function feedStreams(tree: string, files: { name: string; data: Uint8Array; size?: boolean }[], withSizes = false): Promise<void> {
+export async function feedStreams(tree: string, files: StreamedFile[], withSizes = false): Promise<void> {
   fs.mkdirSync(path.join(tree, "streams"), { recursive: true });
   for (const f of files) {
     const stream = path.join(tree, "streams", f.name);
     mkfifo(stream);
-    await fs.promises.writeFile(path.join(tree, "stream-next"), `streams/${f.name}${withSizes ? ` ${f.data.length}` : ""}\n`);
+    await fs.promises.writeFile(path.join(tree, "stream-next"), `streams/${f.name}${withSizes ? ` ${f.declaredSize ?? f.data.length}` : ""}\n`);
     await fs.promises.writeFile(stream, f.data);
   }
   await fs.promises.writeFile(path.join(tree, "stream-next"), "");
@@ -249,7 +257,7 @@ export async function drainFifos(tree: string, until: Promise<unknown>): Promise
 export async function downloadStreaming(
   tree: string,
   env: NodeJS.ProcessEnv,
-  delta: { name: string; data: Uint8Array },
+  delta: StreamedFile,
   withSizes: boolean,
   command: string[],
 ): Promise<ModuleResult> {

@@ -14,6 +14,7 @@ import type { DeltaFacts } from "./delta-header";
 import { decodeDelta } from "./decoder";
 import { logEvent, logWarning } from "./log";
 import { PartitionWriter } from "./partition-writer";
+import { meteredPayload } from "./payload-size";
 import { checkSource, hashDevicePrefix } from "./source-check";
 
 /**
@@ -50,6 +51,11 @@ export interface ApplyOptions {
   facts: DeltaFacts;
   /** Names the delta in messages. */
   deltaName: string;
+  /**
+   * The delta's size as the client declared it (DownloadWithFileSizes): the stream is held to it
+   * and progress is a percentage of it. Without it, progress follows the target's rootfs_file_size.
+   */
+  payloadBytes?: number;
 }
 
 /** Step 1, separately callable so Download can fail before it opens the stream. */
@@ -64,12 +70,13 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   const { sourcePath, targetPath, facts } = opts;
   const source = openDirectSource(sourcePath, { blockSize: SOURCE_BLOCK, onFallback: logWarning });
   const writer = new PartitionWriter(targetPath, opts.targetFd);
-  const expected = facts.declaredSize;
+  const expected = opts.payloadBytes === undefined ? facts.declaredSize : undefined;
+  const input = opts.payloadBytes === undefined ? delta : meteredPayload(delta, opts.deltaName, opts.payloadBytes);
   let nextReport = 10;
   logEvent(`applying ${opts.deltaName} onto ${targetPath} (source ${sourcePath})`);
   let sourceBytesRead = 0;
   try {
-    ({ sourceBytesRead } = await decodeDelta(delta, source, writer, {
+    ({ sourceBytesRead } = await decodeDelta(input, source, writer, {
       maxWindowSize: MAX_WINDOW_BYTES,
       sourceCacheBlocks: SOURCE_CACHE_BYTES / SOURCE_BLOCK,
       onWindow(info) {

@@ -1,16 +1,42 @@
 /**
- * Configuration of the Update Module: `/etc/mender/mender-binary-delta.conf` (JSON: RootfsPartA,
- * RootfsPartB, FlashTool), with the client's own `mender.conf` files as fallback for keys the
- * module's file does not set. Keys match case-insensitively, as Go's encoding/json does for the
- * client. MENDER_BINARY_DELTA_CONF names another file to use instead of the module's default one.
+ * Configuration of the Update Module: `mender-binary-delta.conf` in the client's configuration
+ * directory (JSON: RootfsPartA, RootfsPartB, FlashTool), with the client's own `mender.conf` files as
+ * fallback for keys the module's file does not set. Keys match case-insensitively, as Go's
+ * encoding/json does for the client. MENDER_BINARY_DELTA_CONF names another file to use instead of
+ * the module's default one.
+ *
+ * The directories are the client's: the 4.x/5.x client takes them from MENDER_CONF_DIR and
+ * MENDER_DATASTORE_DIR (and passes its environment on to the module), so the module looks where the
+ * client that runs it looks, in the order of Mender's own rootfs-image module: the main mender.conf
+ * wins over the data store's fallback copy. An empty variable counts as unset, as in that module.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { MenderDeltaError } from "../errors";
 
-export const DEFAULT_CONFIG_PATH = "/etc/mender/mender-binary-delta.conf";
-/** mender.conf locations in the client's order of precedence (main file first). */
-export const MENDER_CONFIG_PATHS = ["/etc/mender/mender.conf", "/var/lib/mender/mender.conf"];
 export const CONFIG_ENV = "MENDER_BINARY_DELTA_CONF";
+const CONF_DIR_ENV = "MENDER_CONF_DIR";
+const DATASTORE_DIR_ENV = "MENDER_DATASTORE_DIR";
+const DEFAULT_CONF_DIR = "/etc/mender";
+const DEFAULT_DATASTORE_DIR = "/var/lib/mender";
+const OWN_FILE = "mender-binary-delta.conf";
+
+export interface ConfigPaths {
+  /** The module's own file. */
+  own: string;
+  /** mender.conf locations in the client's order of precedence (main file first). */
+  menderConf: string[];
+}
+
+/** Where the module and the client that runs it keep their configuration, given the environment. */
+export function configPaths(env: NodeJS.ProcessEnv = process.env): ConfigPaths {
+  const confDir = env[CONF_DIR_ENV] || DEFAULT_CONF_DIR;
+  const storeDir = env[DATASTORE_DIR_ENV] || DEFAULT_DATASTORE_DIR;
+  return {
+    own: env[CONFIG_ENV] || path.join(confDir, OWN_FILE),
+    menderConf: [path.join(confDir, "mender.conf"), path.join(storeDir, "mender.conf")],
+  };
+}
 
 export interface ModuleConfig {
   rootfsPartA: string;
@@ -23,22 +49,22 @@ export interface ModuleConfig {
 
 type Json = Record<string, unknown>;
 
-function readJsonFile(path: string): Json | undefined {
+function readJsonFile(file: string): Json | undefined {
   let text: string;
   try {
-    text = fs.readFileSync(path, "utf8");
+    text = fs.readFileSync(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new MenderDeltaError(`cannot read configuration file ${path}: ${(err as Error).message}`);
+    throw new MenderDeltaError(`cannot read configuration file ${file}: ${(err as Error).message}`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new MenderDeltaError(`configuration file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new MenderDeltaError(`configuration file ${file} is not valid JSON: ${(err as Error).message}`);
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new MenderDeltaError(`configuration file ${path} must hold a JSON object`);
+    throw new MenderDeltaError(`configuration file ${file} must hold a JSON object`);
   }
   return parsed as Json;
 }
@@ -51,32 +77,29 @@ export function lookupKey(obj: Json, key: string): unknown {
   return undefined;
 }
 
-function stringKey(obj: Json, key: string, path: string): string | undefined {
+function stringKey(obj: Json, key: string, file: string): string | undefined {
   const value = lookupKey(obj, key);
   if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value !== "string") throw new MenderDeltaError(`${key} in ${path} must be a string, got ${JSON.stringify(value)}`);
+  if (typeof value !== "string") throw new MenderDeltaError(`${key} in ${file} must be a string, got ${JSON.stringify(value)}`);
   return value;
 }
 
-/** `menderConfigPaths` is for tests; the device uses the client's locations. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, menderConfigPaths = MENDER_CONFIG_PATHS): ModuleConfig {
-  const ownPath = env[CONFIG_ENV] || DEFAULT_CONFIG_PATH;
+/** `menderConfigPaths` is for tests; the device uses the client's locations (configPaths). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, menderConfigPaths?: string[]): ModuleConfig {
+  const paths = configPaths(env);
+  const ownPath = paths.own;
   const own = readJsonFile(ownPath);
   if (!own && env[CONFIG_ENV]) {
     throw new MenderDeltaError(`${CONFIG_ENV} names ${ownPath}, which does not exist`);
   }
-  const layers: [string, Json][] = [];
-  if (own) layers.push([ownPath, own]);
-  for (const p of menderConfigPaths) {
-    const obj = readJsonFile(p);
-    if (obj) layers.push([p, obj]);
-  }
+  const looked: [string, Json | undefined][] = [[ownPath, own], ...(menderConfigPaths ?? paths.menderConf).map((p): [string, Json | undefined] => [p, readJsonFile(p)])];
+  const layers = looked.filter((l): l is [string, Json] => l[1] !== undefined);
   const sources: string[] = [];
   const pick = (key: string): string | undefined => {
-    for (const [path, obj] of layers) {
-      const v = stringKey(obj, key, path);
+    for (const [file, obj] of layers) {
+      const v = stringKey(obj, key, file);
       if (v !== undefined) {
-        sources.push(`${key} from ${path}`);
+        sources.push(`${key} from ${file}`);
         return v;
       }
     }
@@ -86,10 +109,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, menderConfigPat
   const rootfsPartB = pick("RootfsPartB");
   const flashTool = pick("FlashTool");
   if (!rootfsPartA || !rootfsPartB) {
-    const looked = [ownPath, ...menderConfigPaths].join(", ");
+    const found = (file: string, obj: Json | undefined): string => {
+      if (!obj) return "not found";
+      const keys = ["RootfsPartA", "RootfsPartB"].filter((k) => stringKey(obj, k, file) !== undefined);
+      return keys.length === 0 ? "sets neither" : `sets ${keys[0]} only`;
+    };
     throw new MenderDeltaError(
-      `RootfsPartA and RootfsPartB are not both set (looked in ${looked}). ` +
-        `Write them to ${DEFAULT_CONFIG_PATH}, e.g. {"RootfsPartA": "/dev/mmcblk0p2", "RootfsPartB": "/dev/mmcblk0p3"}`,
+      `RootfsPartA and RootfsPartB are not both set (looked in ${looked.map(([file, obj]) => `${file}: ${found(file, obj)}`).join(", ")}). ` +
+        `Write them to ${ownPath}, e.g. {"RootfsPartA": "/dev/mmcblk0p2", "RootfsPartB": "/dev/mmcblk0p3"}`,
     );
   }
   if (flashTool !== undefined && !["mender-flash", "cat", "dd"].includes(flashTool)) {

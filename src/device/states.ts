@@ -14,6 +14,7 @@ import { checkDeviceType, checkTargetFits, deltaFacts, type DeltaFacts } from ".
 import { hasStreamNext, listPayloadFiles, nextStream, readPayloadHeader, readState, removeState, writeState } from "./file-tree";
 import { logEvent } from "./log";
 import { configuredPartitions, detectRoles, hexNumber, openInactivePartition, type PartitionRoles } from "./partitions";
+import { checkDeclaredSize } from "./payload-size";
 import type { GuardedTarget } from "./storage-guard";
 
 const TARGET_STATE = "target.json";
@@ -53,7 +54,11 @@ function answer(text: string): number {
   return 0;
 }
 
-/** Download and DownloadWithFileSizes: stream the delta into the inactive partition. */
+/**
+ * Download and DownloadWithFileSizes: stream the delta into the inactive partition. With file sizes
+ * (4.x/5.x clients, after ProvidePayloadFileSizes answered Yes) the declared size is checked before
+ * the stream is opened and held to while it is read.
+ */
 async function download(tree: string): Promise<number> {
   const header = readPayloadHeader(tree);
   checkDeviceType(header);
@@ -74,7 +79,8 @@ async function download(tree: string): Promise<number> {
     verifySource(roles.active.realPath, facts);
     const entry = await nextStream(tree);
     if (!entry) throw new MenderDeltaError("the payload holds no file; a delta Artifact carries exactly one <image>.delta");
-    const target = await applyPayload(entry.path, entry.name, roles, facts, guarded);
+    if (entry.size !== undefined) checkDeclaredSize(entry.name, entry.size, roles.inactive.path, guarded.size);
+    const target = await applyPayload(entry.path, entry.name, roles, facts, guarded, entry.size);
     const more = await nextStream(tree);
     if (more) throw new MenderDeltaError(`the payload holds more than one file (${entry.name}, ${more.name}, ...); a delta Artifact carries exactly one`);
     writeState(tree, TARGET_STATE, target);
@@ -85,13 +91,21 @@ async function download(tree: string): Promise<number> {
 }
 
 /** Decodes the delta in `file` (a FIFO or a regular file) onto the inactive partition and verifies it. */
-async function applyPayload(file: string, name: string, roles: PartitionRoles, facts: DeltaFacts, guarded: GuardedTarget): Promise<TargetState> {
+async function applyPayload(
+  file: string,
+  name: string,
+  roles: PartitionRoles,
+  facts: DeltaFacts,
+  guarded: GuardedTarget,
+  payloadBytes?: number,
+): Promise<TargetState> {
   const target = await applyDelta(fs.createReadStream(file), {
     sourcePath: roles.active.realPath,
     targetPath: roles.inactive.realPath,
     targetFd: guarded.fd,
     facts,
     deltaName: name,
+    payloadBytes,
   });
   return { ...target, number: roles.inactive.number };
 }

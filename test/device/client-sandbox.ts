@@ -1,26 +1,70 @@
 /**
- * A sandbox for the real Mender 3.4 client in standalone mode (`mender install|commit|rollback`):
- * a private mount namespace per command bind-mounts our modules directory over
- * /usr/share/mender/modules/v3 and our /etc/mender (neither is configurable in 3.x); two loop
- * devices are RootfsPartA/B; the active one is mounted read-only in that namespace and is "the
- * mounted root" for the module (MENDER_BINARY_DELTA_TEST_ROOT); fw_printenv/fw_setenv use a file-backed U-Boot env.
+ * A sandbox for a real Mender client in standalone mode (`install|commit|rollback`): the Go client
+ * `mender` 3.4 from Debian, or the C++ client `mender-update` 5.x. Two loop devices are RootfsPartA/B;
+ * the active one is mounted read-only, inside a private mount namespace per command, and is "the
+ * mounted root" for the module (MENDER_BINARY_DELTA_TEST_ROOT); fw_printenv/fw_setenv use a
+ * file-backed U-Boot env.
+ *
+ * The clients find their files differently, and the sandbox gives each what it reads on a device:
+ * - 3.4: the module path and /etc/mender are not configurable, so a private mount namespace per
+ *   command bind-mounts our modules directory over /usr/share/mender/modules/v3 and our etc over
+ *   /etc/mender; the module's partitions are in its own mender-binary-delta.conf there; the first
+ *   provides come from a no-op module Artifact (3.4 cannot install bootstrap Artifacts).
+ * - 5.x: MENDER_CONF_DIR, MENDER_DATA_DIR and MENDER_DATASTORE_DIR point the client at the sandbox
+ *   (it passes them on to the module); RootfsPartA/B are only in the client's
+ *   $MENDER_CONF_DIR/mender.conf, as meta-mender writes them; the first provides come from a
+ *   bootstrap Artifact in the data store, as on a device built with Yocto.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import type { TestContext } from "node:test";
+import { menderUpdatePath, needMenderUpdate, needTools } from "../helpers/peers";
 import { makeBootEnv, moduleCommand, type BootEnvFixture } from "./fixtures";
 
 export const DEVICE_TYPE = "test-device";
 const INITIAL_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
 
+/** A real Mender client the sandbox can run. */
+export interface MenderClient {
+  /** "3.4": the Go client `mender`; "5.1": the C++ client `mender-update`. */
+  version: "3.4" | "5.1";
+  label: string;
+  /** True when it can run here; otherwise skips the test (or fails it under REQUIRE_PEERS=1). */
+  available(t: TestContext): boolean;
+}
+
+export const MENDER_3_4: MenderClient = {
+  version: "3.4",
+  label: "mender 3.4",
+  available: (t) => needTools(t, "mender", "unshare", "mount"),
+};
+
+export const MENDER_UPDATE_5_1: MenderClient = {
+  version: "5.1",
+  label: "mender-update 5.1",
+  available: (t) => needMenderUpdate(t),
+};
+
+/** Every client the real-client suites run under. */
+export const CLIENTS: MenderClient[] = [MENDER_3_4, MENDER_UPDATE_5_1];
+
 export interface MenderRun {
   status: number | null;
+  /** stdout and stderr together: the client's log with the module's stderr. */
   log: string;
+  /** The client's answer alone (`show-provides` lines, `show-artifact`'s name, result lines). */
+  stdout: string;
 }
 
 export class ClientSandbox {
+  /** The Update Modules directory (MENDER_DATA_DIR/modules/v3 for 5.x). */
   readonly modules: string;
+  /** The client's configuration directory (/etc/mender for 3.4, MENDER_CONF_DIR for 5.x). */
   readonly etc: string;
+  /** MENDER_DATA_DIR for 5.x (modules, identity and inventory scripts). */
+  readonly share: string;
+  /** The client's data store (database, device_type, module work trees). */
   readonly data: string;
   readonly art: string;
   readonly rootMount: string;
@@ -34,19 +78,26 @@ export class ClientSandbox {
   private runs = 0;
   /** What the module takes as the mounted root (MENDER_BINARY_DELTA_TEST_ROOT): see serveActiveFrom. */
   private testRoot: string;
+  /** The states the module was called with since the last takeStates() (setModule's wrapper records them). */
+  private readonly statesLog: string;
+  /** Settings of the client's configuration file beyond the sandbox's own (configure()). */
+  private extraConfig: Record<string, unknown> = {};
 
   /** `partFiles`: the two partition image files (A holds the running image). */
   constructor(
     readonly dir: string,
     partFiles: [string, string],
     moduleCmd: string[] = moduleCommand(),
+    readonly client: MenderClient = MENDER_3_4,
   ) {
-    this.modules = path.join(dir, "modules");
+    this.share = path.join(dir, "share");
+    this.modules = path.join(this.share, "modules", "v3");
     this.etc = path.join(dir, "etc-mender");
     this.data = path.join(dir, "data");
     this.art = path.join(dir, "art");
     this.rootMount = path.join(dir, "root");
     this.testRoot = this.rootMount;
+    this.statesLog = path.join(dir, "log", "states");
     for (const d of [this.modules, this.etc, this.data, this.art, this.rootMount, path.join(dir, "dev"), path.join(dir, "log")]) {
       fs.mkdirSync(d, { recursive: true });
     }
@@ -66,13 +117,12 @@ export class ClientSandbox {
       this.setModule(moduleCmd);
       // A module that does nothing, to seed the provides (3.4 rejects bootstrap Artifacts).
       fs.writeFileSync(path.join(this.modules, "noop-module"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-      fs.writeFileSync(path.join(this.etc, "artifact_info"), "artifact_name=initial\n");
-      // The module's own configuration at its default path (the sandbox's /etc/mender).
-      fs.writeFileSync(path.join(this.etc, "mender-binary-delta.conf"), JSON.stringify({ RootfsPartA: this.parts[0], RootfsPartB: this.parts[1] }, null, 2));
-      fs.writeFileSync(
-        path.join(dir, "mender.conf"),
-        JSON.stringify({ ModuleTimeoutSeconds: 300, ServerURL: "https://127.0.0.1:1" }, null, 2),
-      );
+      if (client.version === "3.4") {
+        fs.writeFileSync(path.join(this.etc, "artifact_info"), "artifact_name=initial\n");
+        // The module's own configuration at its default path (the sandbox's /etc/mender).
+        fs.writeFileSync(path.join(this.etc, "mender-binary-delta.conf"), JSON.stringify({ RootfsPartA: this.parts[0], RootfsPartB: this.parts[1] }, null, 2));
+      }
+      this.writeConfig();
       this.reset();
     } catch (err) {
       this.close(); // no loop device left behind
@@ -80,10 +130,42 @@ export class ClientSandbox {
     }
   }
 
-  /** The module the client runs: `cmd` plus the state arguments. */
+  /** The client's configuration file: 3.4 reads it through --config, 5.x from MENDER_CONF_DIR. */
+  get configFile(): string {
+    return this.client.version === "3.4" ? path.join(this.dir, "mender.conf") : path.join(this.etc, "mender.conf");
+  }
+
+  /** Adds settings to the client's mender.conf (undefined removes one), e.g. ArtifactVerifyKey. */
+  configure(settings: Record<string, unknown>): void {
+    this.extraConfig = { ...this.extraConfig, ...settings };
+    for (const [k, v] of Object.entries(settings)) if (v === undefined) delete this.extraConfig[k];
+    this.writeConfig();
+  }
+
+  private writeConfig(): void {
+    const base: Record<string, unknown> =
+      this.client.version === "3.4"
+        ? { ModuleTimeoutSeconds: 300, ServerURL: "https://127.0.0.1:1" }
+        : // Only here: the module has to find them where the client and its rootfs-image module do.
+          { ModuleTimeoutSeconds: 300, RootfsPartA: this.parts[0], RootfsPartB: this.parts[1] };
+    fs.writeFileSync(this.configFile, JSON.stringify({ ...base, ...this.extraConfig }, null, 2));
+  }
+
+  /** The module the client runs: `cmd` plus the state arguments, behind a wrapper that records the state. */
   setModule(cmd: string[]): void {
     const quoted = cmd.map((c) => `'${c}'`).join(" ");
-    fs.writeFileSync(path.join(this.modules, "mender-binary-delta"), `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(this.modules, "mender-binary-delta"),
+      `#!/bin/sh\necho "$1" >> '${this.statesLog}'\nexec ${quoted} "$@"\n`,
+      { mode: 0o755 },
+    );
+  }
+
+  /** The states the module was called with since the last call, in order. */
+  takeStates(): string[] {
+    const text = fs.existsSync(this.statesLog) ? fs.readFileSync(this.statesLog, "utf8") : "";
+    fs.rmSync(this.statesLog, { force: true });
+    return text.split("\n").filter(Boolean);
   }
 
   /**
@@ -121,6 +203,26 @@ export class ClientSandbox {
     fs.rmSync(envDir, { recursive: true, force: true });
     this.bootEnv = makeBootEnv(envDir, INITIAL_ENV, this.envCopies);
     this.boot(2);
+    this.takeStates();
+  }
+
+  /**
+   * The device runs release `name` with these provides (`key:value`), as installing it would have
+   * left the client's database: 3.4 installs a no-op module Artifact; 5.x finds a bootstrap Artifact
+   * in its data store and installs it on its first command (here: show-provides).
+   */
+  seed(name: string, provides: string[]): void {
+    if (this.client.version === "3.4") {
+      const r = this.mender("install", this.artifact(name, { type: "noop-module", provides }));
+      if (r.status !== 0) throw new Error(`seeding the provides failed: ${r.log}`);
+    } else {
+      const args = ["write", "bootstrap-artifact", "-n", name, "-t", DEVICE_TYPE, "--no-progress", "-o", path.join(this.data, "bootstrap.mender")];
+      for (const p of provides) args.push("-p", p);
+      execFileSync("mender-artifact", args, { stdio: ["ignore", "ignore", "pipe"] });
+      const r = this.mender("show-provides");
+      if (r.status !== 0 || fs.existsSync(path.join(this.data, "bootstrap.mender"))) throw new Error(`the bootstrap Artifact was not installed: ${r.log}`);
+    }
+    this.takeStates();
   }
 
   /**
@@ -148,36 +250,57 @@ export class ClientSandbox {
     };
   }
 
-  /** Runs `mender <args>` in a private mount namespace; returns its exit code and log. */
-  mender(...args: string[]): MenderRun {
-    const log = path.join(this.dir, "log", `mender-${String(++this.runs).padStart(2, "0")}-${args[0]}.log`);
+  /**
+   * The environment the client runs in: the boot env tools' shims on PATH, the module's test root,
+   * and for 5.x the client's directories (it reads them, and passes them on to the module).
+   */
+  clientEnv(): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: `${this.bootEnv.binDir}:${process.env.PATH}`,
+      MENDER_BINARY_DELTA_TEST_ROOT: this.testRoot,
+    };
+    if (this.client.version === "5.1") Object.assign(env, { MENDER_CONF_DIR: this.etc, MENDER_DATA_DIR: this.share, MENDER_DATASTORE_DIR: this.data });
+    return env;
+  }
+
+  /** The command line that runs the client with `args`, in a private mount namespace. */
+  clientCommand(...args: string[]): string[] {
+    const mountRoot = `mount -o ro -t ext4 '${this.loops[this.booted - 2]}' '${this.rootMount}'`;
+    if (this.client.version === "5.1") {
+      return ["unshare", "-m", "--propagation", "private", "sh", "-c", `${mountRoot} && exec "$@"`, "sh", menderUpdatePath(), "--log-level", "info", ...args];
+    }
     const script =
-      `mount -o ro -t ext4 '${this.loops[this.booted - 2]}' '${this.rootMount}' && ` +
+      `${mountRoot} && ` +
       `mount --bind '${this.modules}' /usr/share/mender/modules/v3 && mount --bind '${this.etc}' /etc/mender && ` +
-      `exec mender --config '${path.join(this.dir, "mender.conf")}' --fallback-config '${path.join(this.dir, "none.conf")}' ` +
+      `exec mender --config '${this.configFile}' --fallback-config '${path.join(this.dir, "none.conf")}' ` +
       `--data '${this.data}' --log-level info --no-syslog "$@"`;
-    const r = spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", script, "sh", ...args], {
-      encoding: "utf8",
-      env: {
-        ...process.env,
-        PATH: `${this.bootEnv.binDir}:${process.env.PATH}`,
-        MENDER_BINARY_DELTA_TEST_ROOT: this.testRoot,
-      },
-      timeout: 600_000,
-    });
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", ...args];
+  }
+
+  /** Runs the client (`mender <args>` or `mender-update <args>`); returns its exit code and log. */
+  mender(...args: string[]): MenderRun {
+    const log = path.join(this.dir, "log", `client-${String(++this.runs).padStart(2, "0")}-${args[0]}.log`);
+    const [cmd, ...rest] = this.clientCommand(...args);
+    const r = spawnSync(cmd!, rest, { encoding: "utf8", env: this.clientEnv(), timeout: 600_000 });
     const text = `${r.stdout}${r.stderr}`;
     fs.writeFileSync(log, text);
-    return { status: r.status, log: text };
+    return { status: r.status, log: text, stdout: r.stdout };
   }
 
   provides(): Map<string, string> {
     const r = this.mender("show-provides");
     return new Map(
-      r.log
+      r.stdout
         .split("\n")
         .filter((l) => /^[\w.-]+=/.test(l))
         .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]),
     );
+  }
+
+  /** The name `show-artifact` prints. */
+  artifactName(): string {
+    return this.mender("show-artifact").stdout.trim().split("\n").pop() ?? "";
   }
 
   /** A module-image Artifact for `type` (mender-artifact 3.9), returned as a path. */

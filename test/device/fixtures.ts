@@ -132,7 +132,7 @@ export function sha256Direct(device: string, bytes?: number): string {
 }
 
 export { INITIAL_BOOT_ENV, drainFifos, feedStreams, makeBootEnv, makeFileDevice, makeImagePartitions, makeTree, mkfifo } from "../../src/demo/simulated-device";
-export type { BootEnvFixture, FileDevice, ModuleResult, TreeOptions } from "../../src/demo/simulated-device";
+export type { BootEnvFixture, FileDevice, ModuleResult, StreamedFile, TreeOptions } from "../../src/demo/simulated-device";
 
 /**
  * A multi-line script whose lines look like the module's own variables: a parser of the whole
@@ -180,7 +180,7 @@ export function startModule(state: string, tree: string, env: NodeJS.ProcessEnv,
 export function downloadStreaming(
   tree: string,
   env: NodeJS.ProcessEnv,
-  delta: { name: string; data: Uint8Array },
+  delta: device.StreamedFile,
   withSizes = false,
   command = moduleCommand(),
 ): Promise<device.ModuleResult> {

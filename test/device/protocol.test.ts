@@ -4,6 +4,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,6 +12,7 @@ import { needTools } from "../helpers/peers";
 import {
   INITIAL_BOOT_ENV,
   downloadStreaming,
+  makeDelta,
   makeFileDevice,
   makeReleasePair,
   runModuleSync,
@@ -106,6 +108,69 @@ test("4.x client: DownloadWithFileSizes with sized stream-next lines and 4.x-for
   const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta }, true);
   assert.equal(dl.status, 0, dl.stderr);
   assert.equal(sha256File(d.partB, imageBytes), sum2);
+});
+
+test("4.x client: the declared payload size gives progress as a percentage of the payload", async (t) => {
+  if (!tools(t)) return;
+  // A target with 384 KiB of new random bytes: a delta of several read chunks.
+  const v3 = path.join(work, "v3.ext4");
+  const image = fs.readFileSync(v2);
+  crypto.randomFillSync(image, 1 << 20, 384 << 10);
+  fs.writeFileSync(v3, image);
+  const big = path.join(work, "v3.ext4.delta");
+  makeDelta(v1, v3, big);
+  const data = fs.readFileSync(big);
+  const d = device({ clientStyle: "4.x", targetChecksum: sha256File(v3) });
+  const dl = await downloadStreaming(d.tree, d.env, { name: "v3.ext4.delta", data }, true);
+  assert.equal(dl.status, 0, dl.stderr);
+  assert.equal(sha256File(d.partB, imageBytes), sha256File(v3));
+  const percents = [...dl.stderr.matchAll(/progress: (\d+)% of the payload \((\d+) of (\d+) bytes\)/g)];
+  assert.ok(percents.length >= 3, dl.stderr);
+  for (const [, percent, got, total] of percents) {
+    assert.equal(Number(total), data.length);
+    assert.equal(Number(percent), Math.floor((Number(got) * 100) / data.length));
+  }
+  assert.deepEqual(percents.at(-1)!.slice(1), ["100", String(data.length), String(data.length)]);
+  assert.equal(percents.map((m) => Number(m[1])).join(), percents.map((m) => Number(m[1])).sort((a, b) => a - b).join(), "increasing");
+  assert.doesNotMatch(dl.stderr, /bytes written\)/, "no target-based progress when the payload size is known");
+});
+
+/** Runs DownloadWithFileSizes with `declaredSize` on stream-next; the boot environment must stay and nothing may be verified. */
+async function downloadDeclaring(declaredSize: number, data: Uint8Array = delta) {
+  const d = device({ clientStyle: "4.x" });
+  const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data, declaredSize }, true);
+  assert.equal(dl.status, 1, dl.stderr);
+  assert.equal(dl.stderr.trim().split("\n").filter((l) => l.startsWith("mender-binary-delta: error:")).length, 1, dl.stderr);
+  assert.deepEqual(envOf(d), INITIAL_ENV);
+  assert.equal(fs.existsSync(path.join(d.tree, "tmp", "target.json")), false, "nothing recorded as verified");
+  assert.equal(sha256File(d.partA, imageBytes), sum1);
+  return { d, dl };
+}
+
+test("4.x client: a declared size no delta for the target partition can have is refused before the stream is read", async (t) => {
+  if (!tools(t)) return;
+  const zeros = sha256File(device().partB);
+  // 5 MiB partition: at most 5 MiB + 1/64 + 1 MiB of delta.
+  for (const declared of [PART_BYTES + Math.ceil(PART_BYTES / 64) + (1 << 20) + 1, 0]) {
+    const { d, dl } = await downloadDeclaring(declared);
+    assert.match(
+      dl.stderr,
+      declared === 0
+        ? /error: the client declares the payload file v2\.ext4\.delta empty \(0 bytes\); a delta is never empty\. Not reading it\./
+        : new RegExp(`error: the client declares the payload file v2\\.ext4\\.delta as ${declared} bytes, more than any delta for the target partition \\S+mmcblk0p3 \\(${PART_BYTES} bytes\\) can be`),
+    );
+    assert.doesNotMatch(dl.stderr, /applying /, "the delta was never opened");
+    assert.equal(sha256File(d.partB), zeros, "B untouched");
+  }
+});
+
+test("4.x client: a stream longer or shorter than its declared size fails before the image is verified", async (t) => {
+  if (!tools(t)) return;
+  let r = await downloadDeclaring(delta.length - 100);
+  assert.match(r.dl.stderr, new RegExp(`the payload file v2\\.ext4\\.delta is longer than the ${delta.length - 100} bytes the client declared`));
+  r = await downloadDeclaring(delta.length + 100);
+  assert.match(r.dl.stderr, new RegExp(`the payload file v2\\.ext4\\.delta ended after ${delta.length} of the ${delta.length + 100} bytes the client declared`));
+  assert.match(r.dl.stderr, /will not be activated; the running system is unchanged/);
 });
 
 test("files/ fallback: no stream-next, the delta is applied in ArtifactInstall", (t) => {

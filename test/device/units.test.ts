@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { needTools } from "../helpers/peers";
-import { loadConfig } from "../../src/device/config";
+import { configPaths, loadConfig } from "../../src/device/config";
 import { openBootEnv, parsePrintedVariable } from "../../src/device/bootenv";
 import { PartitionWriter, FRAME_BYTES } from "../../src/device/partition-writer";
 import { deltaFacts, sourceBufferFromArguments } from "../../src/device/delta-header";
@@ -32,6 +32,52 @@ test("config: own file first, mender.conf keys as fallback, keys case-insensitiv
   assert.throws(() => loadConfig({ MENDER_BINARY_DELTA_CONF: own }, []), (e) => e instanceof MenderDeltaError && /not valid JSON/.test(e.message));
   fs.writeFileSync(own, JSON.stringify({ RootfsPartA: "/dev/a2", RootfsPartB: "/dev/a3", FlashTool: "ubiupdatevol" }));
   assert.throws(() => loadConfig({ MENDER_BINARY_DELTA_CONF: own }, []), /FlashTool "ubiupdatevol" is not supported/);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test("config: the client's directories (MENDER_CONF_DIR, MENDER_DATASTORE_DIR), main mender.conf over the data store's; errors name the files read", () => {
+  const dir = tmp();
+  const conf = path.join(dir, "conf");
+  const store = path.join(dir, "store");
+  fs.mkdirSync(conf);
+  fs.mkdirSync(store);
+  const env = { MENDER_CONF_DIR: conf, MENDER_DATASTORE_DIR: store };
+  assert.deepEqual(configPaths(env), {
+    own: path.join(conf, "mender-binary-delta.conf"),
+    menderConf: [path.join(conf, "mender.conf"), path.join(store, "mender.conf")],
+  });
+  // Unset or empty: the device's defaults (as ${VAR:-default} in Mender's rootfs-image module).
+  const defaults = { own: "/etc/mender/mender-binary-delta.conf", menderConf: ["/etc/mender/mender.conf", "/var/lib/mender/mender.conf"] };
+  assert.deepEqual(configPaths({}), defaults);
+  assert.deepEqual(configPaths({ MENDER_CONF_DIR: "", MENDER_DATASTORE_DIR: "" }), defaults);
+
+  // Both partitions only in the client's mender.conf under MENDER_CONF_DIR (meta-mender's layout).
+  fs.writeFileSync(path.join(conf, "mender.conf"), JSON.stringify({ RootfsPartA: "/dev/conf2", RootfsPartB: "/dev/conf3" }));
+  fs.writeFileSync(path.join(store, "mender.conf"), JSON.stringify({ RootfsPartA: "/dev/store2", RootfsPartB: "/dev/store3" }));
+  let c = loadConfig(env);
+  assert.deepEqual([c.rootfsPartA, c.rootfsPartB], ["/dev/conf2", "/dev/conf3"]);
+  assert.deepEqual(c.sources, [`RootfsPartA from ${path.join(conf, "mender.conf")}`, `RootfsPartB from ${path.join(conf, "mender.conf")}`]);
+  // The data store's copy fills what the main file leaves out; the module's own file wins over both.
+  fs.writeFileSync(path.join(conf, "mender.conf"), JSON.stringify({ RootfsPartA: "/dev/conf2" }));
+  fs.writeFileSync(path.join(conf, "mender-binary-delta.conf"), JSON.stringify({ RootfsPartA: "/dev/own2" }));
+  c = loadConfig(env);
+  assert.deepEqual([c.rootfsPartA, c.rootfsPartB], ["/dev/own2", "/dev/store3"]);
+
+  fs.rmSync(path.join(store, "mender.conf"));
+  const err = (() => {
+    try {
+      loadConfig(env);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "";
+  })();
+  assert.equal(
+    err,
+    `RootfsPartA and RootfsPartB are not both set (looked in ${path.join(conf, "mender-binary-delta.conf")}: sets RootfsPartA only, ` +
+      `${path.join(conf, "mender.conf")}: sets RootfsPartA only, ${path.join(store, "mender.conf")}: not found). ` +
+      `Write them to ${path.join(conf, "mender-binary-delta.conf")}, e.g. {"RootfsPartA": "/dev/mmcblk0p2", "RootfsPartB": "/dev/mmcblk0p3"}`,
+  );
   fs.rmSync(dir, { recursive: true });
 });
 

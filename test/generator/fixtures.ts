@@ -10,8 +10,9 @@ import { pathToFileURL } from "node:url";
 import { after, before, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import os from "node:os";
+import { readArtifactHeaders } from "../../src/artifact";
 import { generateDelta, resolveOptions, type GenerationSummary, type RawOptions } from "../../src/generator";
-import { makeExt4, ROOT } from "../device/fixtures";
+import { makeExt4, ROOT, sha256File } from "../device/fixtures";
 import { hasTool, needTools } from "../helpers/peers";
 
 export { makeExt4, sha256File } from "../device/fixtures";
@@ -43,6 +44,35 @@ export function makeReleases(dir: string): Releases {
   makeExt4(v1, 1);
   makeExt4(v2, 2);
   return { dir, v1, v2, r1: rootfsArtifact(path.join(dir, "release-1.mender"), v1, "release-1"), r2: rootfsArtifact(path.join(dir, "release-2.mender"), v2, "release-2") };
+}
+
+export interface ReleaseChain {
+  /** ext4 images of releases 1..n (4 MiB, each a variant of the last). */
+  images: string[];
+  /** Their sha256: what each Artifact provides as rootfs-image.checksum. */
+  sums: string[];
+  /** Their rootfs-image Artifacts release-1..release-n, made by mender-artifact. */
+  rootfs: string[];
+  imageBytes: number;
+}
+
+/** Releases 1..count in `dir`: images rootfs-vN.ext4 and Artifacts release-N.mender. */
+export function makeReleaseChain(dir: string, count: number): ReleaseChain {
+  fs.mkdirSync(dir, { recursive: true });
+  const images = Array.from({ length: count }, (_, i) => path.join(dir, `rootfs-v${i + 1}.ext4`));
+  images.forEach((img, i) => makeExt4(img, i + 1));
+  return {
+    images,
+    sums: images.map((img) => sha256File(img)),
+    rootfs: images.map((img, i) => rootfsArtifact(path.join(dir, `release-${i + 1}.mender`), img, `release-${i + 1}`)),
+    imageBytes: fs.statSync(images[0]!).size,
+  };
+}
+
+/** The type-info provides of an Artifact as `key:value`: what installing it leaves in the client's database. */
+export async function providesOf(artifact: string): Promise<string[]> {
+  const provides = (await readArtifactHeaders(artifact)).payloads[0]!.typeInfo.provides;
+  return Object.entries(provides).map(([k, v]) => `${k}:${v}`);
 }
 
 export interface ReleaseSuite {

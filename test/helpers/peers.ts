@@ -5,6 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import path from "node:path";
 import type { TestContext } from "node:test";
 
 export const REQUIRE_PEERS = process.env.REQUIRE_PEERS === "1";
@@ -49,4 +50,38 @@ export function needBuilt(t: TestContext, ...files: string[]): boolean {
 export function needRoot(t: TestContext, why: string): boolean {
   if (process.getuid?.() === 0) return true;
   return skipOrFail(t, `needs root: ${why}`);
+}
+
+/**
+ * The Mender C++ client `mender-update` (4.x/5.x) the real-client tests run: the file named by
+ * MENDER_UPDATE, else the prebuilt 5.1 binary of the shared peer kit beside the repository (CI
+ * clones the repository next to `shared/`).
+ */
+export function menderUpdatePath(): string {
+  return process.env.MENDER_UPDATE || path.resolve(__dirname, "..", "..", "..", "shared", "peers", "mender-5.1.0", "bin", "mender-update");
+}
+
+let menderUpdateProblem: string | null | undefined;
+
+/** Why `mender-update` cannot run here (missing, or its runtime libraries are), or null. */
+function menderUpdateUnusable(): string | null {
+  if (menderUpdateProblem !== undefined) return menderUpdateProblem;
+  const bin = menderUpdatePath();
+  if (!existsSync(bin)) {
+    menderUpdateProblem = `mender-update not found at ${bin} (set MENDER_UPDATE to the binary, or put the peer kit at ../shared/peers/mender-5.1.0)`;
+  } else {
+    const r = spawnSync(bin, ["--version"], { encoding: "utf8", timeout: 30_000 });
+    menderUpdateProblem =
+      r.status === 0
+        ? null
+        : `mender-update at ${bin} does not run (${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split("\n")[0]}); ` +
+          `install its runtime packages (runtime-packages.txt of the peer kit)`;
+  }
+  return menderUpdateProblem;
+}
+
+/** Skip (or fail under REQUIRE_PEERS=1) unless `mender-update` runs here; the caller returns at once. */
+export function needMenderUpdate(t: TestContext): boolean {
+  const problem = menderUpdateUnusable();
+  return problem === null ? true : skipOrFail(t, problem);
 }
