@@ -1,6 +1,6 @@
 // Debian packages of the built programs (dist/<arch>/<program>):
 //   mender-binary-delta            amd64, arm64, armhf: the Update Module and its conffile
-//   mender-binary-delta-generator  amd64, arm64:        the generator in /usr/bin
+//   mender-binary-delta-generator  amd64, arm64, armhf: the generator in /usr/bin
 // Built with `dpkg-deb --root-owner-group`; reproducible (SOURCE_DATE_EPOCH, fixed modes and mtimes).
 // Nothing is stripped: the program is appended to the Node runtime, stripping afterwards breaks it.
 //
@@ -13,6 +13,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSy
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { selectTargets } from "./targets.mjs";
 
 /** Debian's name of each build target's architecture. */
 export const DEB_ARCH = { x86_64: "amd64", aarch64: "arm64", armhf: "armhf" };
@@ -218,13 +219,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       arch: { type: "string" },
     },
   });
-  const all = readdirSync(path.join(root, "targets")).filter((f) => f.endsWith(".json"))
-    .map((f) => JSON.parse(readFileSync(path.join(root, "targets", f), "utf8")));
-  const wanted = opts.arch ? opts.arch.split(",") : all.map((t) => t.arch);
-  const targets = all.filter((t) => wanted.includes(t.arch)).sort((a, b) => a.arch.localeCompare(b.arch));
-  const unknown = wanted.filter((a) => !all.some((t) => t.arch === a));
-  if (unknown.length > 0) {
-    process.stderr.write(`targets/deb.mjs: unknown arch '${unknown.join(", ")}' (known: ${all.map((t) => t.arch).join(", ")})\n`);
+  let targets;
+  try {
+    targets = selectTargets(opts.arch);
+  } catch (e) {
+    process.stderr.write(`targets/deb.mjs: ${e.message}\n`);
     process.exit(2);
   }
   const { version } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Runs the README's quick-start command lines, exactly as written there, as root in a fresh Debian 12
+# (bookworm) debootstrap minbase chroot that has only Node.js, npm and git added, and reports the
+# time each line took. docs/fresh-machine.md has the output of a run.
+#
+#   test/fresh-machine.sh [LINE...]     LINE: 1 (install + demo), 2 (install + every test); default: 1 2
+#
+# Node: Debian 12's nodejs (18) is older than the project needs, so the host's Node install (the
+# `node` on PATH and the npm next to it) is copied into the chroot, as a user would install Node.
+# git: apt-get install git inside the chroot. The repository is a clone of this one's HEAD (commit
+# first: uncommitted changes are not in it). The Node runtimes the build packs come from the npm
+# registry as on any machine; apt uses the Debian mirrors of the host's /etc/apt/sources.list*.
+#
+# Needs root, debootstrap and a reachable Debian mirror. The minbase tree is made once and kept in
+# $FRESH_CACHE (default /var/tmp/mbd-fresh-machine/bookworm-minbase); every run starts from a copy
+# of it. Everything the run mounts lives in a private mount namespace, so nothing stays mounted
+# after it; the copy is deleted unless KEEP=1.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+LINES=("$@")
+[ ${#LINES[@]} -gt 0 ] || LINES=(1 2)
+SUITE=bookworm
+FRESH_CACHE=${FRESH_CACHE:-/var/tmp/mbd-fresh-machine}
+BASE=$FRESH_CACHE/$SUITE-minbase
+
+die() { echo "fresh-machine: $*" >&2; exit 1; }
+log() { printf '[fresh-machine %(%H:%M:%S)T] %s\n' -1 "$*"; }
+
+[ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, mounts)"
+command -v debootstrap > /dev/null || die "needs debootstrap (apt-get install debootstrap)"
+
+# The README's quick start: the first two command lines of the first sh block after '## Quick start'.
+mapfile -t README_LINES < <(awk '/^## Quick start/{q=1} q&&/^```sh/{b=1;next} b&&/^```/{exit} b&&NF{print}' "$REPO/README.md")
+[ ${#README_LINES[@]} = 2 ] || die "README.md's quick start should be two command lines, found ${#README_LINES[@]}"
+
+# The host's Debian mirror (the first deb822 or one-line source for $SUITE).
+mirror() {
+	local f m
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -e "$f" ] || continue
+		m=$(awk -v s="$SUITE" 'BEGIN{RS="";FS="\n"} {u="";ok=0
+			for(i=1;i<=NF;i++){ if($i~/^URIs:/){split($i,a,/[ \t]+/);u=a[2]}
+			  if($i~/^Suites:/){n=split($i,b,/[ \t]+/);for(j=2;j<=n;j++) if(b[j]==s) ok=1}}
+			if(ok&&u!=""){print u;exit}}' "$f")
+		[ -n "$m" ] && { echo "$m"; return; }
+	done
+	awk -v s="$SUITE" '$1=="deb" && $3==s {print $2; exit}' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2> /dev/null
+}
+
+if [ ! -e "$BASE.done" ]; then
+	MIRROR=${MIRROR:-$(mirror)}
+	[ -n "$MIRROR" ] || die "no $SUITE mirror in /etc/apt/sources.list*; set MIRROR"
+	log "debootstrap --variant=minbase $SUITE from $MIRROR (once, into $BASE)"
+	rm -rf "$BASE"
+	mkdir -p "$FRESH_CACHE"
+	debootstrap --variant=minbase "$SUITE" "$BASE" "$MIRROR" > "$FRESH_CACHE/debootstrap.log" 2>&1 ||
+		{ tail -20 "$FRESH_CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $FRESH_CACHE/debootstrap.log)"; }
+	touch "$BASE.done"
+fi
+
+ROOT=$(mktemp -d "$FRESH_CACHE/run-XXXXXX")
+cleanup() { if [ "${KEEP:-0}" = 1 ]; then log "kept $ROOT"; else rm -rf --one-file-system "$ROOT"; fi; }
+trap cleanup EXIT
+log "fresh root: copy of $BASE in $ROOT"
+cp -a "$BASE/." "$ROOT/"
+
+# apt sources as the host has them (only the active files; their keyrings are Debian's own).
+rm -f "$ROOT/etc/apt/sources.list"
+for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+	[ -f "$f" ] && cp "$f" "$ROOT$f"
+done
+cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+
+# Node and npm: the host's install, copied.
+NODE=$(readlink -f "$(command -v node)")
+NPM_DIR=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+install -D -m 0755 "$NODE" "$ROOT/usr/local/bin/node"
+mkdir -p "$ROOT/usr/local/lib/node_modules"
+cp -a "$NPM_DIR" "$ROOT/usr/local/lib/node_modules/npm"
+ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ROOT/usr/local/bin/npm"
+ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/local/bin/npx"
+log "added: node $("$NODE" --version) (host's $NODE), npm $(cd / && npm --version) (host's $NPM_DIR)"
+
+# Runs a command as root inside the chroot, with a clean environment.
+in_root() {
+	chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin bash -ec "$1"
+}
+
+# Everything from here on runs in a private mount namespace: its mounts end with it.
+export ROOT REPO
+export -f in_root log
+unshare --mount --propagation private bash -euo pipefail -c '
+	mount -t proc proc "$ROOT/proc"
+	mount -t sysfs sysfs "$ROOT/sys"
+	mount --rbind /dev "$ROOT/dev"
+	mount -t tmpfs tmpfs "$ROOT/run"
+	in_root "export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends git >/dev/null"
+	log "added: $(in_root "git --version")"
+	git clone -q --no-hardlinks "$REPO" "$ROOT/root/mender-binary-delta"
+	log "repository: $(git -C "$ROOT/root/mender-binary-delta" log -1 --format="%h %s" | cut -c1-100)"
+' || die "setting up the chroot failed"
+
+status=0
+for n in "${LINES[@]}"; do
+	line=${README_LINES[$((n - 1))]:?no line $n}
+	cmd=${line%%#*} # the README's comment is not part of the command
+	log "line $n: $cmd"
+	start=$(date +%s)
+	rc=0
+	LINE_CMD=$cmd unshare --mount --propagation private bash -euo pipefail -c '
+		mount -t proc proc "$ROOT/proc"
+		mount -t sysfs sysfs "$ROOT/sys"
+		mount --rbind /dev "$ROOT/dev"
+		mount -t tmpfs tmpfs "$ROOT/run"
+		in_root "cd /root/mender-binary-delta && $LINE_CMD"
+	' || rc=$?
+	log "line $n: exit $rc after $(($(date +%s) - start)) s"
+	[ "$rc" = 0 ] || status=1
+done
+exit $status
