@@ -82,9 +82,23 @@ ln -s ../lib/node_modules/npm/bin/npm-cli.js "$ROOT/usr/local/bin/npm"
 ln -s ../lib/node_modules/npm/bin/npx-cli.js "$ROOT/usr/local/bin/npx"
 log "added: node $("$NODE" --version) (host's $NODE), npm $(cd / && npm --version) (host's $NPM_DIR)"
 
+# The network as the host reaches it: a machine behind a TLS-intercepting proxy trusts its CA, so
+# when the host's Node does (NODE_EXTRA_CA_CERTS), the chroot's does too; proxy variables pass on.
+NET_ENV=()
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+	install -D -m 0644 "$NODE_EXTRA_CA_CERTS" "$ROOT/usr/local/share/ca-certificates/host-network-ca.crt"
+	NET_ENV+=(NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/host-network-ca.crt)
+	log "added: the host network's CA for Node (NODE_EXTRA_CA_CERTS)"
+fi
+for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+	[ -n "${!v:-}" ] && NET_ENV+=("$v=${!v}")
+done
+export NET_ENV_LIST="${NET_ENV[*]}"
+
 # Runs a command as root inside the chroot, with a clean environment.
 in_root() {
-	chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+	# shellcheck disable=SC2086
+	chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 $NET_ENV_LIST \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin bash -ec "$1"
 }
 
