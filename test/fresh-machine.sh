@@ -11,7 +11,8 @@
 # first: uncommitted changes are not in it). The Node runtimes the build packs come from the npm
 # registry as on any machine; apt uses the Debian mirrors of the host's /etc/apt/sources.list*.
 #
-# Needs root, debootstrap and a reachable Debian mirror. The minbase tree is made once and kept in
+# Each line's output goes to $FRESH_CACHE/line-N.log as well; a line fails when it exits non-zero or
+# when a test was skipped. Needs root, debootstrap and a reachable Debian mirror. The minbase tree is made once and kept in
 # $FRESH_CACHE (default /var/tmp/mbd-fresh-machine/bookworm-minbase); every run starts from a copy
 # of it. Everything the run mounts lives in a private mount namespace, so nothing stays mounted
 # after it; the copy is deleted unless KEEP=1.
@@ -123,14 +124,22 @@ for n in "${LINES[@]}"; do
 	log "line $n: $cmd"
 	start=$(date +%s)
 	rc=0
+	out=$FRESH_CACHE/line-$n.log
 	LINE_CMD=$cmd unshare --mount --propagation private bash -euo pipefail -c '
 		mount -t proc proc "$ROOT/proc"
 		mount -t sysfs sysfs "$ROOT/sys"
 		mount --rbind /dev "$ROOT/dev"
 		mount -t tmpfs tmpfs "$ROOT/run"
 		in_root "cd /root/mender-binary-delta && $LINE_CMD"
-	' || rc=$?
-	log "line $n: exit $rc after $(($(date +%s) - start)) s"
+	' 2>&1 | tee "$out" || rc=$?
+	log "line $n: exit $rc after $(($(date +%s) - start)) s (output: $out)"
+	# "Every test with no skip": a skipped test fails the line too.
+	skips=$(grep -cE '^SKIPPED:|^ℹ skipped [1-9]' "$out" || true)
+	if [ "$skips" != 0 ]; then
+		log "line $n: tests were skipped:"
+		grep -E '^SKIPPED:|^ℹ skipped' "$out" | sort | uniq -c
+		rc=1
+	fi
 	[ "$rc" = 0 ] || status=1
 done
 exit $status
