@@ -10,8 +10,12 @@
 # git: apt-get install git inside the chroot. The repository is a clone of this one's HEAD (commit
 # first: uncommitted changes are not in it). The Node runtimes the build packs come from the npm
 # registry as on any machine; apt uses the Debian mirrors of the host's /etc/apt/sources.list*.
+# The Mender 5.1.0 client kit (not packaged by Debian) is copied to where the tests look for it,
+# ../shared/peers/mender-5.1.0 next to the clone, from $MENDER_UPDATE's kit or this repository's
+# ../shared, when there is one.
 #
-# Each line's output goes to $FRESH_CACHE/line-N.log as well; a line fails when it exits non-zero or
+# Before line 1 runs as root, it runs as a user without root rights, where it must fail at once
+# with one line saying what an administrator has to run. Each line's output goes to $FRESH_CACHE/line-N.log as well; a line fails when it exits non-zero or
 # when a test was skipped. Needs root, debootstrap and a reachable Debian mirror. The minbase tree is made once and kept in
 # $FRESH_CACHE (default /var/tmp/mbd-fresh-machine/bookworm-minbase); every run starts from a copy
 # of it. Everything the run mounts lives in a private mount namespace, so nothing stays mounted
@@ -103,6 +107,15 @@ in_root() {
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin bash -ec "$1"
 }
 
+# The Mender 5 client kit: from MENDER_UPDATE (its bin/mender-update), else ../shared next to this repository.
+MENDER5_KIT=""
+if [ -n "${MENDER_UPDATE:-}" ]; then
+	MENDER5_KIT=$(dirname "$(dirname "$(readlink -f "$MENDER_UPDATE")")")
+elif [ -x "$REPO/../shared/peers/mender-5.1.0/bin/mender-update" ]; then
+	MENDER5_KIT=$(cd "$REPO/../shared/peers/mender-5.1.0" && pwd)
+fi
+export MENDER5_KIT
+
 # Everything from here on runs in a private mount namespace: its mounts end with it.
 export ROOT REPO
 export -f in_root log
@@ -114,10 +127,42 @@ unshare --mount --propagation private bash -euo pipefail -c '
 	in_root "export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends git >/dev/null"
 	log "added: $(in_root "git --version")"
 	git clone -q --no-hardlinks "$REPO" "$ROOT/root/mender-binary-delta"
+	# The Mender 5 client kit the tests also run against (no Debian package): where the tests look
+	# for it by default, ../shared/peers/mender-5.1.0 next to the clone.
+	if [ -n "$MENDER5_KIT" ]; then
+		mkdir -p "$ROOT/root/shared/peers"
+		cp -a "$MENDER5_KIT" "$ROOT/root/shared/peers/mender-5.1.0"
+		log "added: the Mender 5.1.0 client kit (from $MENDER5_KIT)"
+	fi
 	log "repository: $(git -C "$ROOT/root/mender-binary-delta" log -1 --format="%h %s" | cut -c1-100)"
+	# A user who may not install packages, with a clone of their own.
+	in_root "useradd -m -s /bin/bash user"
+	git clone -q --no-hardlinks "$REPO" "$ROOT/home/user/mender-binary-delta"
+	in_root "chown -R user:user /home/user/mender-binary-delta"
 ' || die "setting up the chroot failed"
 
 status=0
+
+# Line 1 as that user (no root, no sudo): it must stop at once with one line saying what to run.
+if [[ " ${LINES[*]} " == *" 1 "* ]]; then
+	cmd=${README_LINES[0]%%#*}
+	log "line 1 as a user who cannot install packages: $cmd"
+	rc=0
+	msg=$(LINE_CMD=$cmd unshare --mount --propagation private bash -euo pipefail -c '
+		mount -t proc proc "$ROOT/proc"
+		mount --rbind /dev "$ROOT/dev"
+		chroot --userspec=user:user "$ROOT" /usr/bin/env -i HOME=/home/user LANG=C.UTF-8 \
+			PATH=/usr/local/bin:/usr/bin:/bin bash -c "cd ~/mender-binary-delta && $LINE_CMD"
+	' 2>&1) || rc=$?
+	printf '%s\n' "$msg"
+	if [ "$rc" = 0 ] || [ "$(printf '%s\n' "$msg" | wc -l)" != 1 ] || [[ "$msg" != "install-deps: cannot install packages as user: have an administrator run 'sudo apt-get install "* ]]; then
+		log "line 1 as a user: expected one line naming the command to run and a failure (exit $rc)"
+		status=1
+	else
+		log "line 1 as a user: exit $rc, one line naming what to run"
+	fi
+fi
+
 for n in "${LINES[@]}"; do
 	line=${README_LINES[$((n - 1))]:?no line $n}
 	cmd=${line%%#*} # the README's comment is not part of the command
