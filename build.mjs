@@ -10,9 +10,9 @@ import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { buildDebs, commitTime } from "./targets/deb.mjs";
+import { buildDebs } from "./targets/deb.mjs";
 import { buildArchive } from "./targets/archive.mjs";
-import { selectTargets } from "./targets/targets.mjs";
+import { commitTime, selectTargets } from "./targets/targets.mjs";
 
 const ROOT = path.dirname(new URL(import.meta.url).pathname);
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -214,7 +214,7 @@ for (const t of targets) {
   for (const program of t.programs) await buildProgram(t, program, workDir, outDir);
 }
 // One timestamp for every release output: the commit's time, so that rebuilds are byte-identical.
-const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? commitTime(ROOT));
+const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? commitTime());
 if (!opts["no-archive"]) {
   try {
     buildArchive({ targets, dist: outDir, outDir, version: pkg.version, epoch, log });

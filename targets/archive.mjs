@@ -8,12 +8,10 @@
 // ARCHIVE_XZ_LEVEL (default 6) sets xz's preset: the tests, which check the layout and not the
 // compression, use 0 (several times faster on ~700 MB of binaries).
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { commitTime } from "./deb.mjs";
-import { selectTargets } from "./targets.mjs";
+import { runPacker } from "./targets.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = path.join(ROOT, ".cache", "node");
@@ -63,26 +61,5 @@ export function buildArchive({ targets, dist, outDir, version, epoch, log = () =
 
 // Command line: pack binaries that are already built.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values: opts } = parseArgs({
-    options: {
-      dist: { type: "string", default: path.join(ROOT, "dist") },
-      out: { type: "string" },
-      arch: { type: "string" },
-    },
-  });
-  let targets;
-  try {
-    targets = selectTargets(opts.arch);
-  } catch (e) {
-    process.stderr.write(`targets/archive.mjs: ${e.message}\n`);
-    process.exit(2);
-  }
-  const { version } = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
-  const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? commitTime(ROOT));
-  try {
-    process.stdout.write(`${buildArchive({ targets, dist: path.resolve(opts.dist), outDir: path.resolve(opts.out ?? opts.dist), version, epoch })}\n`);
-  } catch (e) {
-    process.stderr.write(`targets/archive.mjs: ${e.message}\n`);
-    process.exit(1);
-  }
+  runPacker("targets/archive.mjs", (args) => [buildArchive(args)]);
 }

@@ -39,6 +39,9 @@ const COVERAGE: Record<string, Coverage> = {
   "mender-binary-delta STATE FILE-TREE": { test: "test/device/protocol.test.ts", needs: ["ArtifactInstall", "Download", "ArtifactCommit"], why: "every state on prepared trees" },
   "mender-binary-delta-generator --help": "run",
   "mender-binary-delta-generator -o delta.mender rootfs-v1.mender rootfs-v2.mender": "run",
+  // docs/fresh-machine.md
+  "test/fresh-machine.sh": { test: ".ci/run", needs: ["test/fresh-machine.sh"], why: "CI runs it (line 1); it is the script itself" },
+  "test/fresh-machine.sh 1": { test: ".ci/run", needs: ["test/fresh-machine.sh 1"] },
   // docs/apply.md
   "mender-binary-delta apply --source OLD --delta FILE --target NEW": "run",
   // docs/debian.md
