@@ -116,10 +116,13 @@ elif [ -x "$REPO/../shared/peers/mender-5.1.0/bin/mender-update" ]; then
 fi
 export MENDER5_KIT
 
-# Everything from here on runs in a private mount namespace: its mounts end with it.
+# Everything from here on runs in a private mount namespace: its mounts end with it. The root is
+# bind-mounted onto itself first: on a machine "/" is a mount point, and `unshare --propagation`
+# (the tests' mount namespaces) fails with EINVAL when the chroot's root is not one.
 export ROOT REPO
 export -f in_root log
 unshare --mount --propagation private bash -euo pipefail -c '
+	mount --bind "$ROOT" "$ROOT"
 	mount -t proc proc "$ROOT/proc"
 	mount -t sysfs sysfs "$ROOT/sys"
 	mount --rbind /dev "$ROOT/dev"
@@ -149,6 +152,7 @@ if [[ " ${LINES[*]} " == *" 1 "* ]]; then
 	log "line 1 as a user who cannot install packages: $cmd"
 	rc=0
 	msg=$(LINE_CMD=$cmd unshare --mount --propagation private bash -euo pipefail -c '
+		mount --bind "$ROOT" "$ROOT"
 		mount -t proc proc "$ROOT/proc"
 		mount --rbind /dev "$ROOT/dev"
 		chroot --userspec=user:user "$ROOT" /usr/bin/env -i HOME=/home/user LANG=C.UTF-8 \
@@ -171,6 +175,7 @@ for n in "${LINES[@]}"; do
 	rc=0
 	out=$FRESH_CACHE/line-$n.log
 	LINE_CMD=$cmd unshare --mount --propagation private bash -euo pipefail -c '
+		mount --bind "$ROOT" "$ROOT"
 		mount -t proc proc "$ROOT/proc"
 		mount -t sysfs sysfs "$ROOT/sys"
 		mount --rbind /dev "$ROOT/dev"

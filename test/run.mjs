@@ -16,7 +16,8 @@
 // port must also be listed here, or pick a free port (listen on port 0). Every other file must not
 // depend on what another file does: its own temporary directory (mkdtemp), no fixed paths, no
 // writes to dist/ (test/helpers/release.ts packs the release archive under a lock).
-// To add a serial file: add its path below. TEST_CONCURRENCY=1 runs everything one by one.
+// To add a serial file: add its path to SERIAL. A parallel file that takes minutes goes into LONG
+// (it then starts first). TEST_CONCURRENCY=1 runs everything one by one.
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import path from "node:path";
@@ -27,6 +28,16 @@ const SERIAL = [
   "test/device/mender-client.test.ts",
   "test/generator/client-e2e.test.ts",
   "test/reliability/fault-injection.test.ts",
+];
+
+// Files that take minutes (qemu-user, packing ~700 MB): they start first, so that the short files
+// fill the gaps instead of the long ones making a tail at the end.
+const LONG = [
+  "test/sea.test.ts",
+  "test/shipping/deb.test.ts",
+  "test/generator/foreign-arch.test.ts",
+  "test/shipping/yocto.test.ts",
+  "test/shipping/archive.test.ts",
 ];
 
 const ROOT = path.dirname(path.dirname(new URL(import.meta.url).pathname));
@@ -44,9 +55,9 @@ function* walk(dir) {
 }
 
 const all = [...walk(path.join(ROOT, "test"))];
-const unknown = SERIAL.filter((f) => !all.includes(f));
+const unknown = [...SERIAL, ...LONG].filter((f) => !all.includes(f));
 if (unknown.length > 0) {
-  process.stderr.write(`test/run.mjs: SERIAL lists files that do not exist: ${unknown.join(", ")}\n`);
+  process.stderr.write(`test/run.mjs: SERIAL or LONG lists files that do not exist: ${unknown.join(", ")}\n`);
   process.exit(1);
 }
 const files = all.filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
@@ -64,7 +75,8 @@ function lane(group, n) {
 }
 
 const serial = concurrency > 1 ? files.filter((f) => SERIAL.includes(f)) : [];
-const parallel = files.filter((f) => !serial.includes(f));
+const parallel = files.filter((f) => !serial.includes(f))
+  .sort((a, b) => (LONG.includes(a) ? LONG.indexOf(a) : LONG.length) - (LONG.includes(b) ? LONG.indexOf(b) : LONG.length));
 const started = Date.now();
 const [p, q] = await Promise.all([lane(parallel, Math.max(1, concurrency)), lane(serial, 1)]);
 // Two runners report above, each with its own totals: this line says how both ended.
