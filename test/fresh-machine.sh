@@ -170,7 +170,7 @@ fi
 for n in "${LINES[@]}"; do
 	line=${README_LINES[$((n - 1))]:?no line $n}
 	cmd=${line%%#*} # the README's comment is not part of the command
-	log "line $n: $cmd"
+	log "line $n: $cmd (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	start=$(date +%s)
 	rc=0
 	out=$FRESH_CACHE/line-$n.log
@@ -182,7 +182,7 @@ for n in "${LINES[@]}"; do
 		mount -t tmpfs tmpfs "$ROOT/run"
 		in_root "cd /root/mender-binary-delta && $LINE_CMD"
 	' 2>&1 | tee "$out" || rc=$?
-	log "line $n: exit $rc after $(($(date +%s) - start)) s (output: $out)"
+	log "line $n: exit $rc after $(($(date +%s) - start)) s, load average $(cut -d' ' -f1-3 /proc/loadavg) (output: $out)"
 	# "Every test with no skip": a skipped test fails the line too.
 	skips=$(grep -cE '^SKIPPED:|^ℹ skipped [1-9]' "$out" || true)
 	if [ "$skips" != 0 ]; then

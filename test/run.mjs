@@ -10,12 +10,13 @@
 //   - the parallel lane: every file not listed below, up to TEST_CONCURRENCY files at once
 //     (default 3: on 2 cores one file often waits for a child process or the disk);
 //   - the serial lane: the files in SERIAL, one after the other.
-// A file belongs in SERIAL when it attaches loop devices, mounts file systems or runs the real
-// Mender clients (they fsync whole partitions and use the host's kernel state): run side by side,
-// they slow each other down for no gain and make their timeouts flaky. A file that opens a network
-// port must also be listed here, or pick a free port (listen on port 0). Every other file must not
-// depend on what another file does: its own temporary directory (mkdtemp), no fixed paths, no
-// writes to dist/ (test/helpers/release.ts packs the release archive under a lock).
+// A file belongs in SERIAL when it attaches loop devices or runs the real Mender clients: they
+// write and fsync whole partitions through the kernel's loop driver, and the clients' runs have
+// timeouts; side by side they slow each other down for no gain and make those timeouts flaky. A
+// file that opens a fixed network port must be listed too (or listen on port 0). Every other file
+// must not depend on what another file does: its own temporary directory (mkdtemp) and mount points
+// (FUSE in faulty-file.ts), no fixed paths, no writes to dist/ (test/helpers/release.ts packs the
+// release archive under a lock).
 // To add a serial file: add its path to SERIAL. A parallel file that takes minutes goes into LONG
 // (it then starts first). TEST_CONCURRENCY=1 runs everything one by one.
 import { spawn } from "node:child_process";
