@@ -97,12 +97,13 @@ function checkHost() {
   fail("scripts/install-deps.sh test installs every build tool; --arch x86_64 --no-archive builds for this machine only");
 }
 
+/** Where the target's Node binary is cached. */
+const nodeBinaryPath = (t) => path.join(CACHE, `${t.nodePackage}-${t.nodeVersion}`, "package", "bin", "node");
+
 /**
  * The target's Node binary, from the npm registry tarball (no install, no scripts), pinned by
  * integrity. Its LICENSE is kept next to it (package/LICENSE): the Debian packages ship it.
  */
-const nodeBinaryPath = (t) => path.join(CACHE, `${t.nodePackage}-${t.nodeVersion}`, "package", "bin", "node");
-
 function nodeBinary(t) {
   const dir = path.join(CACHE, `${t.nodePackage}-${t.nodeVersion}`);
   const bin = nodeBinaryPath(t);
