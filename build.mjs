@@ -2,19 +2,17 @@
 // Builds the one-file programs: esbuild bundle -> SEA blob made by the target's own Node (under qemu
 // for arm: blobs are not portable between 32/64-bit or Node majors) -> copy of that Node, stripped
 // BEFORE injection (stripping after injection breaks the binary) -> postject -> fuse check -> smoke run.
-// Then the release archive dist/mender-binary-delta-<version>.tar.xz (x86_64/, aarch64/, arm/)
-// and the Debian packages dist/*.deb (targets/deb.mjs).
-//
-//   node build.mjs [--arch x86_64,aarch64,armhf] [--out DIR] [--no-archive] [--no-deb]
-//   (--no-archive skips both release outputs, the archive and the .deb packages)
+// Then the release archive (targets/archive.mjs) and the Debian packages (targets/deb.mjs).
 import { build } from "esbuild";
 import { inject } from "postject";
 import { isBuiltin } from "node:module";
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
-import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, utimesSync } from "node:fs";
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { buildDebs, commitTime } from "./targets/deb.mjs";
+import { buildDebs } from "./targets/deb.mjs";
+import { buildArchive } from "./targets/archive.mjs";
+import { commitTime, selectTargets } from "./targets/targets.mjs";
 
 const ROOT = path.dirname(new URL(import.meta.url).pathname);
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -26,27 +24,81 @@ const ENTRIES = {
 };
 const WORKER_ENTRY = "src/workers/entry.ts";
 
-const { values: opts } = parseArgs({
-  options: {
-    arch: { type: "string" },
-    out: { type: "string", default: path.join(ROOT, "dist") },
-    "no-archive": { type: "boolean", default: false },
-    "no-deb": { type: "boolean", default: false },
-    quiet: { type: "boolean", default: false },
-  },
-});
+const USAGE = `Usage: node build.mjs [options]
+
+Builds mender-binary-delta and mender-binary-delta-generator for each target into DIR/<arch>/,
+then the release archive DIR/mender-binary-delta-<version>.tar.xz and the Debian packages DIR/*.deb.
+
+Options:
+  --arch LIST     targets to build, comma-separated: x86_64, aarch64, armhf (default: all, or $ARCHS)
+  --out DIR       output directory (default: dist)
+  --no-archive    programs only: no release archive and no Debian packages
+  --no-deb        no Debian packages
+  --quiet         print nothing unless something fails
+  --help          this text
+
+Host tools (Debian/Ubuntu packages): binutils for x86_64; qemu-user-static and the cross
+binutils/libraries for aarch64 and armhf; xz-utils for the archive, dpkg for the packages.
+scripts/install-deps.sh test installs all of them.
+`;
+
+function fail(msg, code = 1) {
+  process.stderr.write(`build.mjs: ${msg}\n`);
+  process.exit(code);
+}
+
+let opts;
+try {
+  ({ values: opts } = parseArgs({
+    options: {
+      arch: { type: "string" },
+      out: { type: "string", default: path.join(ROOT, "dist") },
+      "no-archive": { type: "boolean", default: false },
+      "no-deb": { type: "boolean", default: false },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  }));
+} catch (e) {
+  fail(`${e.message}\nRun 'node build.mjs --help' for usage.`, 2);
+}
+if (opts.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const log = (msg) => { if (!opts.quiet) process.stdout.write(`${msg}\n`); };
 
 const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8"));
-const targets = Object.fromEntries(readdirSync(path.join(ROOT, "targets")).filter((f) => f.endsWith(".json"))
-  .map((f) => JSON.parse(readFileSync(path.join(ROOT, "targets", f), "utf8"))).map((t) => [t.arch, t]));
-const archs = (opts.arch ?? process.env.ARCHS ?? "x86_64,aarch64,armhf").split(",").filter(Boolean);
-for (const arch of archs) if (!targets[arch]) fail(`unknown arch '${arch}' (known: ${Object.keys(targets).join(", ")})`);
-
-function fail(msg) {
-  process.stderr.write(`build.mjs: ${msg}\n`);
-  process.exit(1);
+let targets;
+try {
+  targets = selectTargets(opts.arch ?? process.env.ARCHS);
+} catch (e) {
+  fail(e.message, 2);
 }
+
+const hasCommand = (name) => spawnSync("sh", ["-c", `command -v '${name}'`], { stdio: "ignore" }).status === 0;
+
+/**
+ * Every host tool and cross library the requested outputs need, checked before any work: one line
+ * per missing one, naming its Debian/Ubuntu package.
+ */
+function checkHost() {
+  const needs = targets.flatMap((t) => t.hostNeeds.map((n) => ({ ...n, arch: t.arch })));
+  needs.push({ tool: "tar", package: "tar" });
+  if (!opts["no-archive"]) needs.push({ tool: "xz", package: "xz-utils" });
+  if (!opts["no-archive"] && !opts["no-deb"]) needs.push({ tool: "dpkg-deb", package: "dpkg" });
+  if (targets.some((t) => !existsSync(nodeBinaryPath(t)))) needs.push({ tool: "npm", package: "npm (or the Node.js install that has it)" });
+  const missing = needs.filter((n) => (n.tool ? !hasCommand(n.tool) : !existsSync(n.file)));
+  if (missing.length === 0) return;
+  for (const n of missing) {
+    const what = n.arch ? `${n.arch} needs` : "needs";
+    process.stderr.write(`build.mjs: ${what} ${n.tool ?? n.file}: install the Debian/Ubuntu package ${n.package}\n`);
+  }
+  fail("scripts/install-deps.sh test installs every build tool; --arch x86_64 --no-archive builds for this machine only");
+}
+
+/** Where the target's Node binary is cached. */
+const nodeBinaryPath = (t) => path.join(CACHE, `${t.nodePackage}-${t.nodeVersion}`, "package", "bin", "node");
 
 /**
  * The target's Node binary, from the npm registry tarball (no install, no scripts), pinned by
@@ -54,19 +106,57 @@ function fail(msg) {
  */
 function nodeBinary(t) {
   const dir = path.join(CACHE, `${t.nodePackage}-${t.nodeVersion}`);
-  const bin = path.join(dir, "package", "bin", "node");
+  const bin = nodeBinaryPath(t);
   if (existsSync(bin) && existsSync(path.join(dir, "package", "LICENSE"))) return bin;
   // A cache from before the LICENSE was kept only gets that added: another build may be copying bin/node.
   const members = existsSync(bin) ? ["package/LICENSE"] : ["package/bin/node", "package/LICENSE"];
   mkdirSync(dir, { recursive: true });
   const packDir = mkdtempSync(path.join(dir, ".pack-"));
   log(`fetching ${t.nodePackage}@${t.nodeVersion}`);
-  const [packed] = JSON.parse(execFileSync("npm", ["pack", `${t.nodePackage}@${t.nodeVersion}`, "--json", "--pack-destination", packDir],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
+  const npm = spawnSync("npm", ["pack", `${t.nodePackage}@${t.nodeVersion}`, "--json", "--pack-destination", packDir], { encoding: "utf8" });
+  if (npm.status !== 0) fail(`npm pack ${t.nodePackage}@${t.nodeVersion} failed (is the npm registry reachable?): ${lastLine(npm.stderr)}`);
+  const [packed] = JSON.parse(npm.stdout);
   if (packed.integrity !== t.integrity) fail(`${t.nodePackage}@${t.nodeVersion}: integrity ${packed.integrity} does not match the pin ${t.integrity}`);
-  execFileSync("tar", ["-xzf", path.join(packDir, packed.filename), "-C", dir, ...members]);
+  run(["tar", "-xzf", path.join(packDir, packed.filename), "-C", dir, ...members]);
   rmSync(packDir, { recursive: true, force: true });
   return bin;
+}
+
+const lastLine = (text) => text.trim().split("\n").pop() ?? "";
+
+/**
+ * A harmless warning: postject's ELF library (LIEF) does not find the names of the note sections
+ * that strip leaves without a name in the string table; it injects correctly all the same (the fuse
+ * check and the smoke run prove it).
+ */
+const HARMLESS = /^warning: Can't find string offset for section name '\.note[.\w]*'$/;
+
+/** Runs `fn` with console.warn (where postject's LIEF writes) filtered: harmless lines dropped, the rest kept unless --quiet. */
+async function quietly(fn) {
+  const warn = console.warn;
+  console.warn = (...args) => {
+    const text = args.join(" ");
+    if (!HARMLESS.test(text) && !opts.quiet) warn(text);
+  };
+  try {
+    return await fn();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** Strips the Node runtime; a failure stops the build, other output shows unless --quiet. */
+function strip(t, exe) {
+  const r = spawnSync(t.strip, [exe], { encoding: "utf8" });
+  if (r.status !== 0) fail(`${t.strip} ${exe} failed: ${lastLine(r.stderr || r.error?.message || "")}`);
+  if (r.stderr.trim() !== "" && !opts.quiet) process.stderr.write(r.stderr);
+}
+
+/** Runs a command and returns its stdout; a failure stops the build with one line saying what failed. */
+function run([cmd, ...args], cwd) {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8" });
+  if (r.status !== 0) fail(`${[cmd, ...args].join(" ")} failed: ${lastLine(r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`)}`);
+  return r.stdout;
 }
 
 /** The command prefix that runs a target binary on this (x86_64) host. */
@@ -99,70 +189,43 @@ async function buildProgram(t, program, workDir, outDir) {
     main: `${program}.cjs`, output: `${tag}.blob`,
     disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false,
   }));
-  const [cmd, ...args] = runOnHost(t, node, "--experimental-sea-config", `${tag}.sea.json`);
-  execFileSync(cmd, args, { cwd: workDir, stdio: "ignore" });
+  run(runOnHost(t, node, "--experimental-sea-config", `${tag}.sea.json`), workDir);
 
   const exe = path.join(outDir, t.arch, program);
   mkdirSync(path.dirname(exe), { recursive: true });
   rmSync(exe, { force: true });
   copyFileSync(node, exe);
   chmodSync(exe, 0o755);
-  execFileSync(t.strip, [exe]);
-  await inject(exe, "NODE_SEA_BLOB", readFileSync(path.join(workDir, `${tag}.blob`)), { sentinelFuse: FUSE });
+  strip(t, exe);
+  await quietly(() => inject(exe, "NODE_SEA_BLOB", readFileSync(path.join(workDir, `${tag}.blob`)), { sentinelFuse: FUSE }));
   if (!readFileSync(exe).includes(`${FUSE}:1`)) fail(`${exe}: the SEA fuse did not flip`);
 
-  const [rc, ...ra] = runOnHost(t, exe, "--version");
-  const version = execFileSync(rc, ra, { encoding: "utf8" }).trim();
+  const version = run(runOnHost(t, exe, "--version")).trim();
   if (version !== `${program} ${pkg.version}`) fail(`${exe} --version printed '${version}'`);
   log(`${t.arch}: ${version} (node ${t.nodeVersion})`);
 }
 
-/** A tar.xz laid out like the original product's release: x86_64/, aarch64/, arm/, plus the licenses. Reproducible. */
-function archive(outDir, epoch) {
-  const stage = path.join(outDir, ".release");
-  rmSync(stage, { recursive: true, force: true });
-  for (const arch of archs) {
-    const t = targets[arch];
-    mkdirSync(path.join(stage, t.releaseDir), { recursive: true });
-    for (const program of t.programs) {
-      const dest = path.join(stage, t.releaseDir, program);
-      copyFileSync(path.join(outDir, arch, program), dest);
-      chmodSync(dest, 0o755);
-    }
-  }
-  // The licenses travel with the binaries: ours, and that of each Node runtime inside them.
-  copyFileSync(path.join(ROOT, "LICENSE"), path.join(stage, "LICENSE"));
-  mkdirSync(path.join(stage, "licenses"));
-  for (const t of new Map(archs.map((a) => [targets[a].nodeVersion, targets[a]])).values()) {
-    copyFileSync(path.join(CACHE, `${t.nodePackage}-${t.nodeVersion}`, "package", "LICENSE"),
-      path.join(stage, "licenses", `node-v${t.nodeVersion}.LICENSE`));
-  }
-  const file = path.join(outDir, `mender-binary-delta-${pkg.version}.tar.xz`);
-  const dirs = ["LICENSE", "licenses", ...archs.map((a) => targets[a].releaseDir)].sort();
-  const tar = execFileSync("tar", ["--sort=name", `--mtime=@${epoch}`, "--owner=0", "--group=0", "--numeric-owner",
-    "--mode=u+rwX,go+rX,go-w", "--format=gnu", "-cf", "-", "-C", stage, ...dirs], { maxBuffer: 2 ** 31 });
-  // Fixed block size and thread count: xz's output then depends only on the input bytes.
-  writeFileSync(file, execFileSync("xz", ["-6", "-T2", "--block-size=16MiB", "-c"], { input: tar, maxBuffer: 2 ** 31 }));
-  utimesSync(file, epoch, epoch);
-  rmSync(stage, { recursive: true, force: true });
-  log(`release: ${path.relative(process.cwd(), file)}`);
-}
-
+checkHost();
 const outDir = path.resolve(opts.out);
 const workDir = path.join(outDir, ".work");
 rmSync(workDir, { recursive: true, force: true });
 mkdirSync(workDir, { recursive: true });
 await bundle(workDir);
-for (const arch of archs) {
-  const t = targets[arch];
+for (const t of targets) {
   for (const program of t.programs) await buildProgram(t, program, workDir, outDir);
 }
 // One timestamp for every release output: the commit's time, so that rebuilds are byte-identical.
-const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? commitTime(ROOT));
-if (!opts["no-archive"]) archive(outDir, epoch);
+const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? commitTime());
+if (!opts["no-archive"]) {
+  try {
+    buildArchive({ targets, dist: outDir, outDir, version: pkg.version, epoch, log });
+  } catch (e) {
+    fail(`release archive: ${e.message}`);
+  }
+}
 if (!opts["no-archive"] && !opts["no-deb"]) {
   try {
-    buildDebs({ targets: archs.map((a) => targets[a]), dist: outDir, outDir, version: pkg.version, epoch, log });
+    buildDebs({ targets, dist: outDir, outDir, version: pkg.version, epoch, log });
   } catch (e) {
     fail(`Debian packages: ${e.message}`);
   }

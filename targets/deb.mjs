@@ -1,6 +1,6 @@
 // Debian packages of the built programs (dist/<arch>/<program>):
 //   mender-binary-delta            amd64, arm64, armhf: the Update Module and its conffile
-//   mender-binary-delta-generator  amd64, arm64:        the generator in /usr/bin
+//   mender-binary-delta-generator  amd64, arm64, armhf: the generator in /usr/bin
 // Built with `dpkg-deb --root-owner-group`; reproducible (SOURCE_DATE_EPOCH, fixed modes and mtimes).
 // Nothing is stripped: the program is appended to the Node runtime, stripping afterwards breaks it.
 //
@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { runPacker } from "./targets.mjs";
 
 /** Debian's name of each build target's architecture. */
 export const DEB_ARCH = { x86_64: "amd64", aarch64: "arm64", armhf: "armhf" };
@@ -195,45 +195,11 @@ function fixTimes(dir, epoch) {
   utimesSync(dir, epoch, epoch);
 }
 
-/** The last commit's time (what build.mjs uses), or 0 outside a git checkout. */
-export function commitTime(root) {
-  try {
-    return Number(execFileSync("git", ["log", "-1", "--format=%ct"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() || 0);
-  } catch {
-    return 0;
-  }
-}
-
 function compressorArgs() {
   return process.env.DPKG_DEB_COMPRESSOR_TYPE ? [] : ["-Zgzip", "-z6"];
 }
 
 // Command line: repackage binaries that are already built.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-  const { values: opts } = parseArgs({
-    options: {
-      dist: { type: "string", default: path.join(root, "dist") },
-      out: { type: "string" },
-      arch: { type: "string" },
-    },
-  });
-  const all = readdirSync(path.join(root, "targets")).filter((f) => f.endsWith(".json"))
-    .map((f) => JSON.parse(readFileSync(path.join(root, "targets", f), "utf8")));
-  const wanted = opts.arch ? opts.arch.split(",") : all.map((t) => t.arch);
-  const targets = all.filter((t) => wanted.includes(t.arch)).sort((a, b) => a.arch.localeCompare(b.arch));
-  const unknown = wanted.filter((a) => !all.some((t) => t.arch === a));
-  if (unknown.length > 0) {
-    process.stderr.write(`targets/deb.mjs: unknown arch '${unknown.join(", ")}' (known: ${all.map((t) => t.arch).join(", ")})\n`);
-    process.exit(2);
-  }
-  const { version } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
-  const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? commitTime(root));
-  try {
-    for (const f of buildDebs({ targets, dist: path.resolve(opts.dist), outDir: path.resolve(opts.out ?? opts.dist), version, epoch }))
-      process.stdout.write(`${f}\n`);
-  } catch (e) {
-    process.stderr.write(`targets/deb.mjs: ${e.message}\n`);
-    process.exit(1);
-  }
+  runPacker("targets/deb.mjs", buildDebs);
 }

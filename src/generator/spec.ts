@@ -1,5 +1,5 @@
 /**
- * What the delta Artifact says (spec section 4.6): payload type mender-binary-delta, one payload file
+ * What the delta Artifact says (docs/generator.md, "The delta Artifact"): payload type mender-binary-delta, one payload file
  * `<TO image>.delta`; type-info depends on FROM's image checksum (key spelled as FROM spells it) and
  * provides what TO provides; rootfs-style clears; meta-data for the device program. Name, device
  * types, group and state scripts come from TO.

@@ -13,6 +13,7 @@
  * Memory: source size + about 16 bytes per 2^anchorBits source bytes (level 6: ~0.5 x source)
  * + per thread ~6 x windowSize. See docs/encoder.md.
  */
+import { constants as bufferConstants } from "node:buffer";
 import fs from "node:fs";
 import os from "node:os";
 import type { Writable } from "node:stream";
@@ -156,6 +157,13 @@ function allocateIndex(file: string, params: IndexParams): SourceIndexShared {
   if (size > MAX_SOURCE_SIZE) {
     throw new MenderDeltaError(
       `source (old image) ${file} is ${size} bytes; the encoder supports up to ${MAX_SOURCE_SIZE} bytes (4 GiB - 32 MiB)`,
+    );
+  }
+  // A 32-bit Node (the armhf build) holds at most 2^30 - 1 bytes in one buffer: the whole source is one.
+  if (size > bufferConstants.MAX_LENGTH) {
+    throw new MenderDeltaError(
+      `source (old image) ${file} is ${size} bytes; this ${process.arch} build holds at most ${bufferConstants.MAX_LENGTH} bytes in memory at once: `
+      + "run the x86_64 or aarch64 generator",
     );
   }
   try {

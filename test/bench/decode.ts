@@ -1,7 +1,7 @@
 /**
  * Decoder throughput and peak memory next to `xdelta3 -d` on the same delta, as ratios.
  *   npx tsx test/bench/decode.ts [SIZE_MIB ...]        (default: 64 512)
- * Uses the corpus pair (A1-minbase.ext4 -> A2-ssh.ext4 from /work/shared/corpus/make-corpus.sh,
+ * Uses the corpus pair (A1-minbase.ext4 -> A2-ssh.ext4 from test/bench/corpus/make-corpus.sh,
  * found through $CORPUS or ~/.cache/mbd-corpus) when it exists; otherwise generates sparse-ish image
  * pairs of each size: zero blocks (free space), text-like and random blocks, and a new release with
  * rewritten blocks and moved/duplicated extents. Each pair is encoded with stock `xdelta3 -e` (LZMA

@@ -3,7 +3,7 @@
  *   npx tsx test/bench/encode.ts [--no-zstd] [--threads N] [--level N]   (or: npm run bench -- encode)
  *
  * Pairs: the corpus pairs A (A1-minbase -> A2-ssh) and B (A1-minbase -> B2-upgrade) from
- * /work/shared/corpus/make-corpus.sh, found through $CORPUS or ~/.cache/mbd-corpus, when they exist;
+ * test/bench/corpus/make-corpus.sh, found through $CORPUS or ~/.cache/mbd-corpus, when they exist;
  * otherwise two generated ext4 pairs built from this machine's files (test/vcdiff/ext4-pair.ts,
  * cached in ~/.cache/mbd-bench-encode):
  *   update   python3.11 + perl + docs (~200 MB) in 320 MiB: scripts patched, shared objects rebuilt,

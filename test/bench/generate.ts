@@ -3,7 +3,7 @@
  *   npx tsx test/bench/generate.ts          (or: npm run bench -- generate)
  *
  * Pairs: the corpus pairs A (A1-minbase -> A2-ssh) and B (A1-minbase -> B2-upgrade) from
- * /work/shared/corpus/make-corpus.sh, found through $CORPUS or ~/.cache/mbd-corpus, when they exist;
+ * test/bench/corpus/make-corpus.sh, found through $CORPUS or ~/.cache/mbd-corpus, when they exist;
  * always a generated pair: a 64 MiB ext4 image holding a package tree taken from this checkout
  * (typescript), and a release 2 that upgrades it (a patched file, a removed one, a new package: fflate).
  *
@@ -101,7 +101,7 @@ function corpusPairs(): Pair[] {
       pairs.push({ name: `corpus ${name}`, fromArtifact: art(from), toArtifact: art(to), fromImage: img(from), toImage: img(to) });
     }
   }
-  if (pairs.length === 0) process.stdout.write(`(no corpus pairs under ${corpus}; /work/shared/corpus/make-corpus.sh makes them)\n`);
+  if (pairs.length === 0) process.stdout.write(`(no corpus pairs under ${corpus}; test/bench/corpus/make-corpus.sh makes them)\n`);
   return pairs;
 }
 

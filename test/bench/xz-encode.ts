@@ -2,7 +2,7 @@
  * Our xz encoder next to the xz CLI on the same data: sizes and CPU time, as ratios.
  *   npx tsx test/bench/xz-encode.ts          (or: npm run bench -- xz-encode)
  *
- * Data: the VCDIFF delta of corpus pair A (A1-minbase -> A2-ssh from make-corpus.sh, found
+ * Data: the VCDIFF delta of corpus pair A (A1-minbase -> A2-ssh from test/bench/corpus/make-corpus.sh, found
  * through $CORPUS or ~/.cache/mbd-corpus), which is what the generator compresses; without the
  * corpus, 16 MiB of generated mixed data. One run each (the optimal parser takes a while); CPU
  * seconds, since the machine is shared.

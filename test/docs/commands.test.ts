@@ -31,14 +31,17 @@ type Coverage = "run" | { test: string; needs?: string[]; why?: string };
 
 const COVERAGE: Record<string, Coverage> = {
   // README.md
-  "npm ci && npm run demo": { test: "package.json", needs: ['"demo"', "src/demo/main.ts"], why: "the demo itself" },
-  "npm test": { test: "package.json", needs: ['"test"', "test/run.mjs"], why: "the test suite itself" },
+  "scripts/install-deps.sh demo && npm ci && npm run demo": { test: "test/fresh-machine.sh", needs: ["README_LINES", "debootstrap", "chroot"], why: "the quick start's line 1 run as written in a fresh Debian 12 chroot (.ci/run)" },
+  "scripts/install-deps.sh test && npm ci && npm test": { test: "test/fresh-machine.sh", needs: ["README_LINES", "debootstrap", "chroot"], why: "the quick start's line 2 run as written in a fresh Debian 12 chroot" },
   "mender-binary-delta --version": "run",
   "mender-binary-delta selftest": "run",
   "mender-binary-delta apply --source old.img --delta delta.vcdiff --target new.img": "run",
   "mender-binary-delta STATE FILE-TREE": { test: "test/device/protocol.test.ts", needs: ["ArtifactInstall", "Download", "ArtifactCommit"], why: "every state on prepared trees" },
   "mender-binary-delta-generator --help": "run",
   "mender-binary-delta-generator -o delta.mender rootfs-v1.mender rootfs-v2.mender": "run",
+  // docs/fresh-machine.md
+  "test/fresh-machine.sh": { test: ".ci/run", needs: ["test/fresh-machine.sh"], why: "CI runs it (line 1); it is the script itself" },
+  "test/fresh-machine.sh 1": { test: ".ci/run", needs: ["test/fresh-machine.sh 1"] },
   // docs/apply.md
   "mender-binary-delta apply --source OLD --delta FILE --target NEW": "run",
   // docs/debian.md

@@ -1,6 +1,6 @@
 /**
  * The delta Artifact itself: accepted by the real mender-artifact (validate, read; signed with RSA
- * and ECDSA, unsigned), laid out as spec 4.6 says, and its payload decodes with stock xdelta3 to
+ * and ECDSA, unsigned), laid out as docs/generator.md ("The delta Artifact") says, and its payload decodes with stock xdelta3 to
  * TO's image. Inputs are made by the real `mender-artifact write rootfs-image`.
  */
 import { test } from "node:test";
@@ -37,7 +37,7 @@ async function assertDecodesToTo(artifact: string, fromImage: string, toImage: s
   assert.equal(sha256File(out), sha256File(toImage), "xdelta3 -d gives TO's image");
 }
 
-test("unsigned delta: mender-artifact validate and read accept it; headers per spec 4.6; xdelta3 -d rebuilds TO", async (t) => {
+test("unsigned delta: mender-artifact validate and read accept it; headers as docs/generator.md says; xdelta3 -d rebuilds TO", async (t) => {
   if (!usable(t)) return;
   const out = path.join(suite.work, "unsigned.mender");
   const s = await generate({ output: out }, suite.rel.r1, suite.rel.r2);

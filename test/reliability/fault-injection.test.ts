@@ -10,7 +10,8 @@
  *   - the active partition (A, the running v1) is never modified;
  *   - the partition the environment boots holds a complete, verified image (v1 on A, v2 on B);
  * then the client's next actions (reboot, commit or rollback) keep all of that, and a retry of
- * the install ends on v2. A summary table is printed. When fw_setenv is cut mid-write, the
+ * the install ends on v2. Each case is a test of its own (run one alone with
+ * `npm run test:unit -- fault-injection --test-name-pattern '<case name>'`). When fw_setenv is cut mid-write, the
  * environment fw_printenv reads right after must be all the old one or all the new one.
  */
 import assert from "node:assert/strict";
@@ -491,19 +492,18 @@ const CASES: Case[] = [
 /** MBD_FAULT_CASES=<substring>: run only the matching cases (debugging). */
 const SELECTED = CASES.filter((c) => !process.env.MBD_FAULT_CASES || c.name.includes(process.env.MBD_FAULT_CASES));
 
-test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`, async (t) => {
-  if (!needRoot(t, "loop devices, mounts and mount namespaces") || !needTools(t, ...TOOLS)) return;
-  assert.ok(ready && sb, "sandbox set up");
-  const s = sb;
-  let cases = SELECTED;
-  if (!fs.existsSync("/dev/fuse") && cases.some((c) => c.activeFaults)) {
-    assert.ok(!REQUIRE_PEERS, "/dev/fuse is missing (the source read fault cases need it); REQUIRE_PEERS=1 forbids skipping");
-    process.stderr.write("SKIPPED: the source read fault cases (no /dev/fuse)\n");
-    cases = cases.filter((c) => !c.activeFaults);
-  }
-  const rows: string[] = [];
-  let passed = 0;
-  for (const c of cases) {
+/** One test per case, in this order (they share the sandbox); a failure names its case and what broke. */
+for (const c of SELECTED) {
+  test(`fault injection: ${c.name}`, async (t) => {
+    if (!needRoot(t, "loop devices, mounts and mount namespaces") || !needTools(t, ...TOOLS)) return;
+    assert.ok(ready && sb, "sandbox set up");
+    const s = sb;
+    if (c.activeFaults && !fs.existsSync("/dev/fuse")) {
+      assert.ok(!REQUIRE_PEERS, "/dev/fuse is missing (the source read fault cases need it); REQUIRE_PEERS=1 forbids skipping");
+      process.stderr.write(`SKIPPED: ${c.name} (no /dev/fuse)\n`);
+      t.skip("no /dev/fuse");
+      return;
+    }
     s.envCopies = c.redundantEnv ? 2 : 1;
     s.reset();
     // Real environments are a few KiB (bootcmd, bootargs, ...): a cut write then ends inside the
@@ -582,18 +582,9 @@ test(`fault injection with the real mender 3.4 client: ${SELECTED.length} cases`
       check.notes.push(`FUSE replies: ${counters ? `${counters.reads} reads, ${counters.shortReplies} short, ${counters.eioReplies} EIO` : "none"}`);
       if (!fired) check.ok = false;
     }
-    if (check.ok) passed++;
-    rows.push(
-      `  ${c.name.padEnd(58)} ${fired ? "fault hit " : "not hit   "} client exit ${String(status).padEnd(4)} ${check.ok ? "PASS" : "FAIL"} ${check.notes.join("; ")}`,
-    );
-  }
-  s.setModule(moduleCmd());
-  const table = [
-    `fault injection (module: ${moduleCmd().length === 1 ? path.basename(moduleCmd()[0]!) + " (built)" : "tsx src/cli/device.ts"}): ` +
-      `checked after each fault, after reboot+commit/rollback and after a retry: env whole, A unmodified, booted partition holds a verified image`,
-    ...rows,
-    `fault injection: ${cases.length} cases run, ${passed} passed`,
-  ].join("\n");
-  process.stdout.write(`${table}\n`);
-  assert.equal(passed, cases.length, table);
-});
+    s.setModule(moduleCmd());
+    const row = `${fired ? "fault hit" : "not hit"}, client exit ${String(status)}: ${check.notes.join("; ")}`;
+    t.diagnostic(row);
+    assert.ok(check.ok, `${c.name} (module: ${moduleCmd().length === 1 ? `${path.basename(moduleCmd()[0]!)} (built)` : "tsx src/cli/device.ts"}): ${row}`);
+  });
+}

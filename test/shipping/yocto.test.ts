@@ -11,12 +11,12 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { DIST, HOST_TARGET, ROOT, TARGETS } from "../helpers/targets";
+import { HOST_TARGET, ROOT, TARGETS } from "../helpers/targets";
 import { needTools, REQUIRE_PEERS } from "../helpers/peers";
+import { releaseArchive } from "../helpers/release";
 import { Recipe, runAnonymous } from "./bitbake";
 
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
-const ARCHIVE = path.join(DIST, `mender-binary-delta-${VERSION}.tar.xz`);
 const LAYER = path.join(ROOT, "targets/yocto/meta-mender-binary-delta");
 const RECIPES = path.join(LAYER, "recipes-mender/mender-binary-delta");
 const MODULE_RECIPE = path.join(RECIPES, `mender-binary-delta_${VERSION}.bb`);
@@ -33,11 +33,15 @@ const work = mkdtempSync(path.join(tmpdir(), "mbd-yocto-"));
 const unpacked = path.join(work, "sources-unpack");
 let archiveProblem: string | undefined;
 
+/** Where the archive's programs are once unpacked: it unpacks into mender-binary-delta-<version>/. */
+const released = path.join(unpacked, `mender-binary-delta-${VERSION}`);
+
 before(() => {
-  if (!existsSync(ARCHIVE)) { archiveProblem = `${ARCHIVE} was not built (run node build.mjs)`; return; }
+  const archive = releaseArchive();
+  if ("problem" in archive) { archiveProblem = archive.problem; return; }
   mkdirSync(unpacked);
-  const r = spawnSync("tar", ["-xJf", ARCHIVE, "-C", unpacked], { encoding: "utf8" });
-  if (r.status !== 0) archiveProblem = `tar -xJf ${ARCHIVE}: ${r.stderr}`;
+  const r = spawnSync("tar", ["-xJf", archive.file, "-C", unpacked], { encoding: "utf8" });
+  if (r.status !== 0) archiveProblem = `tar -xJf ${archive.file}: ${r.stderr}`;
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -161,7 +165,7 @@ for (const target of TARGETS) {
       "d 755 usr/share/mender/modules/v3", "f 755 usr/share/mender/modules/v3/mender-binary-delta",
     ]);
     assert.equal(sha256(path.join(image, "usr/share/mender/modules/v3/mender-binary-delta")),
-      sha256(path.join(unpacked, target.releaseDir, "mender-binary-delta")));
+      sha256(path.join(released, target.releaseDir, "mender-binary-delta")));
     const text = readFileSync(path.join(image, "etc/mender/mender-binary-delta.conf"), "utf8");
     assert.deepEqual(JSON.parse(text), { RootfsPartA: "/dev/mmcblk0p2", RootfsPartB: "/dev/mmcblk0p3" });
     rmSync(image, { recursive: true });
@@ -218,15 +222,25 @@ test("do_version_check rejects an archive of another version, another program an
   mkdirSync(other);
   copyFileSync(MODULE_RECIPE, path.join(other, "mender-binary-delta_9.9.9.bb"));
   copyFileSync(path.join(RECIPES, "mender-binary-delta.inc"), path.join(other, "mender-binary-delta.inc"));
+  const otherRecipe = new Recipe(path.join(other, "mender-binary-delta_9.9.9.bb"));
   const image = path.join(work, "image-check");
-  const wrongVersion = runTask(new Recipe(path.join(other, "mender-binary-delta_9.9.9.bb")), "do_version_check", ["x86-64"], conf(image));
+  const wrongArchive = runTask(otherRecipe, "do_version_check", ["x86-64"], conf(image));
+  assert.notEqual(wrongArchive.status, 0);
+  assert.match(wrongArchive.stderr, new RegExp(`mender-binary-delta-9\\.9\\.9 is missing \\(unpacked: mender-binary-delta-${VERSION.replace(/\./g, "\\.")}/ \\)\\. SRC_URI \\(file://mender-binary-delta-9\\.9\\.9\\.tar\\.xz\\) must be the release archive`));
+
+  // A directory of the recipe's version holding the programs of another: their version strings tell.
+  const fake = path.join(work, "fake-sources");
+  const fakeX86 = path.join(fake, "mender-binary-delta-9.9.9", "x86_64");
+  mkdirSync(fakeX86, { recursive: true });
+  symlinkSync(path.join(released, "x86_64", "mender-binary-delta"), path.join(fakeX86, "mender-binary-delta"));
+  const wrongVersion = runTask(otherRecipe, "do_version_check", ["x86-64"], conf(image, {}, fake));
   assert.notEqual(wrongVersion.status, 0);
   assert.match(wrongVersion.stderr, new RegExp(`is not mender-binary-delta 9\\.9\\.9 \\(it contains: mender-binary-delta ${VERSION.replace(/\./g, "\\.")} \\)\\. Use the archive mender-binary-delta-9\\.9\\.9\\.tar\\.xz`));
 
   const recipe = new Recipe(MODULE_RECIPE);
-  const fake = path.join(work, "fake-sources");
-  mkdirSync(path.join(fake, "x86_64"), { recursive: true });
-  symlinkSync(path.join(unpacked, "x86_64", "mender-binary-delta-generator"), path.join(fake, "x86_64", "mender-binary-delta"));
+  const mine = path.join(fake, `mender-binary-delta-${VERSION}`, "x86_64");
+  mkdirSync(mine, { recursive: true });
+  symlinkSync(path.join(released, "x86_64", "mender-binary-delta-generator"), path.join(mine, "mender-binary-delta"));
   const wrongProgram = runTask(recipe, "do_version_check", ["x86-64"], conf(image, {}, fake));
   assert.notEqual(wrongProgram.status, 0);
   assert.match(wrongProgram.stderr, new RegExp(`is not mender-binary-delta ${VERSION.replace(/\./g, "\\.")} \\(it contains: no version string\\)`));

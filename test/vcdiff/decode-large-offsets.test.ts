@@ -1,5 +1,5 @@
 /**
- * Source positions beyond 2^31 and 2^32 (spec 6.3 item 11): a sparse 5 GiB source file with data
+ * Source positions beyond 2^31 and 2^32: a sparse 5 GiB source file with data
  * near its end, a hand-made delta copying from there, checked against `xdelta3 -d` too. Catches
  * `<<` / `|0` arithmetic anywhere on the source path.
  */

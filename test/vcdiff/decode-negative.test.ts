@@ -1,5 +1,6 @@
 /**
- * Edge and negative vectors (spec 6.3, 15-24): malformed or unsupported deltas end in a
+ * Edge and negative vectors (bad file and window headers, bad instructions, wrong source or
+ * checksum, truncations and byte flips): malformed or unsupported deltas end in a
  * MenderDeltaError that names the window and offset; never a hang, never another exception, never
  * a write past the declared target size.
  */
@@ -57,7 +58,7 @@ test("valid edge vectors decode", async () => {
   await decodes(file([w1, w2]), new Uint8Array(0), bytes("ABCDEFGHEFGHQRSTUVWXQRST"));
 });
 
-test("bad file headers (spec 15)", async () => {
+test("bad file headers", async () => {
   const src = RFC_SOURCE;
   await fails(Uint8Array.from([0xd6, 0xc3, 0xc5, 0, 0, ...rfcWindow()]), src, /delta byte 2: not a VCDIFF file/);
   await fails(Uint8Array.from([0xd6, 0xc3, 0xc4, 0x53, 0, ...rfcWindow()]), src, /unsupported.*version 83/);
@@ -69,7 +70,7 @@ test("bad file headers (spec 15)", async () => {
   await fails(new Uint8Array(0), src, /truncated|not a VCDIFF/);
 });
 
-test("bad window headers (spec 16, 17, 19, 20)", async () => {
+test("bad window headers", async () => {
   const src = RFC_SOURCE;
   await fails(file([rfcWindow({ indicator: 0x09 })]), src, /window 0.*unrecognized window indicator bits/);
   await fails(file([rfcWindow({ indicator: 0x03 })]), src, /both VCD_SOURCE and VCD_TARGET/);
@@ -99,7 +100,7 @@ test("bad window headers (spec 16, 17, 19, 20)", async () => {
   await fails(file([rfcWindow(), rfcWindow({ indicator: 0x02 })]), src, /window 1, delta byte 32/);
 });
 
-test("bad instructions (spec 18)", async () => {
+test("bad instructions", async () => {
   const none = new Uint8Array(0);
   // COPY address >= here.
   await fails(file([window({ targetLength: 8, data: [...bytes("ABCD")], inst: [0x05, 0x14], addr: [0x04] })]), none, /window 0.*target byte 4.*COPY address 4 .*not before the current position 4/);
@@ -118,7 +119,7 @@ test("bad instructions (spec 18)", async () => {
   await fails(file([window({ targetLength: 8, data: [...bytes("ABCD")], inst: [0x05, 0x14] })]), none, /address section/);
 });
 
-test("wrong source, checksum and file structure (spec 21, 22)", async () => {
+test("wrong source, checksum and file structure", async () => {
   const good = file([rfcWindow({ checksumOf: RFC_TARGET })]);
   const wrongSource = RFC_SOURCE.slice();
   wrongSource[1] = wrongSource[1]! ^ 1;
@@ -161,7 +162,7 @@ const OLD = makeImage(7, 60_000);
 const NEW = mutateImage(OLD, 8, 10);
 
 for (const secondary of ["none", "djw", "lzma"]) {
-  test(`truncation at every byte offset and random byte flips, -S ${secondary} (spec 23)`, async (t) => {
+  test(`truncation at every byte offset and random byte flips, -S ${secondary}`, async (t) => {
     if (!needTools(t, "xdelta3")) return;
     const delta = xdelta3Encode(scratchDir("trunc"), OLD, NEW, ["-W", "16384", "-S", secondary]);
     assert.ok(delta.length < 20000, `delta of ${delta.length} bytes is too big for this test`);

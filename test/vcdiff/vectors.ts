@@ -1,4 +1,4 @@
-/** A tiny writer of hand-made VCDIFF files for edge and negative tests (spec 6.3). */
+/** A tiny writer of hand-made VCDIFF files for edge and negative tests. */
 import { adler32 } from "../../src/vcdiff/adler32";
 import { varintLength, writeVarint } from "../../src/vcdiff/varint";
 
