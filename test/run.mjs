@@ -31,7 +31,7 @@ const SERIAL = [
   "test/device/storage-guard-client.test.ts",
   "test/device/storage-guard.test.ts",
   "test/generator/client-e2e.test.ts",
-  "test/device/read-write-root.test.ts",
+  "test/device/read-write-root-client.test.ts",
   "test/reliability/fault-injection.test.ts",
 ];
 
