@@ -32,6 +32,8 @@ export interface DumpInfo {
   inodesCount: number;
   groupCount: number;
   firstInode: number;
+  /** Quota files and the orphan file. */
+  specialInodes: number[];
   /** Superblocks, descriptors, reserved GDT blocks, bitmaps, inode tables: [start, end) runs. */
   metadata: Array<[number, number]>;
   free: Array<[number, number]>;
@@ -56,6 +58,7 @@ export function dumpe2fs(image: string): DumpInfo {
     inodesCount: header("Inode count"),
     groupCount: (out.match(/^Group \d+:/gm) ?? []).length,
     firstInode: header("First inode"),
+    specialInodes: [...out.matchAll(/^(?:\w+ quota inode|Orphan file inode):\s+(\d+)/gm)].map((m) => Number(m[1])),
     metadata,
     free,
   };

@@ -86,7 +86,8 @@ function image(name: string, sizeMiB: number, options: string[], bigMiB = 2, man
   if (manyFiles > 1000) indexDirectories(file);
   const dump = dumpe2fs(file);
   const tree = listTree(root);
-  const specials = Array.from({ length: dump.firstInode - 1 }, (_, i) => `<${i + 1}>`);
+  const reserved = Array.from({ length: dump.firstInode - 1 }, (_, i) => i + 1);
+  const specials = [...new Set([...reserved, ...dump.specialInodes])].map((ino) => `<${ino}>`);
   const specs = [...specials, ...tree.dirs, ...tree.others];
   const answers = debugfsStat(file, specs, dir);
   const stats = new Map(specs.map((s, i) => [s, answers[i]!]));
@@ -135,6 +136,7 @@ const VARIANTS: Array<{ name: string; size: number; options: string[]; bigMiB?: 
   { name: "sparse_super2", size: 64, options: ["-t", "ext4", "-b", "1024", "-O", "sparse_super2"] },
   { name: "meta_bg-32bit", size: 64, options: ["-t", "ext4", "-b", "1024", "-g", "1024", "-O", "^resize_inode,meta_bg,^64bit"] },
   { name: "htree", size: 64, options: ["-t", "ext4"], many: 2000 },
+  { name: "orphan_file+quota", size: 64, options: ["-t", "ext4", "-O", "orphan_file,quota"] },
 ];
 
 for (const v of VARIANTS) {
@@ -164,6 +166,7 @@ for (const v of VARIANTS) {
       else assert.ok(index("/usr/lib/big") >= 3 && index("/sparse") >= 3, "double and triple indirect blocks");
       if (v.name === "sparse_super2") assert.ok(layout.sparseSuper2 && layout.backupGroups[1] > 0);
       if (v.name.startsWith("meta_bg")) assert.ok(layout.metaBg && !layout.is64bit && layout.groupCount > layout.blockSize / layout.descSize);
+      if (v.name === "orphan_file+quota") assert.deepEqual(layout.specialInodes, img.dump.specialInodes);
       if (v.name === "ext4-4k") assert.ok(layout.is64bit && layout.flexBg && layout.groupDescCsum && layout.groupCount > 1);
       if (v.many) assert.ok(img.stats.get("/many")!.data.length > 10 && /Flags: 0x\w*1\w{3}\b/.test(spawnSync("debugfs", ["-R", "stat /many", img.file], { encoding: "utf8" }).stdout), "/many is a hash-tree directory");
     });
