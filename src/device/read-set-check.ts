@@ -47,7 +47,7 @@ export function verifyReadSet(set: ReadSet, source: BlockSource, wording: ReadSe
     const line =
       `${wording.source} differs from the delta's source in ${result.wholeChunksChanged} of ${result.wholeChunks} ` +
       `${chunkSize(set.wholeChunkShift)} chunks (${wording.why}); ` +
-      `the ${ranges} ranges (${rangeBytes(set)} bytes) the delta reads are all intact: ${wording.proceeding}`;
+      `the ${ranges} range${ranges === 1 ? "" : "s"} (${rangeBytes(set)} bytes) the delta reads ${ranges === 1 ? "is" : "are all"} intact: ${wording.proceeding}`;
     return { line, wholeChunksChanged: result.wholeChunksChanged };
   }
   const chunk = 2 ** set.readChunkShift;
