@@ -180,14 +180,13 @@ test("read-write root: a binary N+1 keeps, modified in place, is refused before 
   await generate({ output: d12ro, rootMount: "ro" }, r.r1, r.r2);
 
   const refused = (artifact: string, message: RegExp): void => {
+    // (A itself changes: the client's namespace mounts it read-write, as the device runs.)
     const b = sha256Direct(s.loops[1]);
-    const a = sha256Direct(s.loops[0]);
     s.bootEnv.takeSetBatches();
     const out = s.mender("install", artifact);
     assert.equal(out.status, 1, out.log);
     assert.match(out.log, message);
     assert.equal(sha256Direct(s.loops[1]), b, "not a byte written to B");
-    assert.equal(sha256Direct(s.loops[0]), a, "A unchanged");
     assert.deepEqual(s.bootEnv.takeSetBatches(), [], "boot environment never written");
     assert.equal(s.env().mender_boot_part, "2");
     assert.equal(s.provides().get("rootfs-image.checksum"), r.sum1);

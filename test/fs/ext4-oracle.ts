@@ -66,6 +66,8 @@ export function dumpe2fs(image: string): DumpInfo {
 
 export interface InodeBlocks {
   type: string;
+  /** The inode's size in bytes. */
+  size: number;
   /** Data blocks. */
   data: number[];
   /** Extent tree blocks below the inode, indirect blocks. */
@@ -83,7 +85,8 @@ export function debugfsStat(image: string, specs: string[], scratch: string): In
     if (!/^Inode: /m.test(part)) throw new Error(`debugfs stat ${specs[i]}: ${part.trim()}`);
     const type = /Type: (\S+)/.exec(part)![1]!;
     const acl = Number(/File ACL: (\d+)/.exec(part)?.[1] ?? 0);
-    const blocks: InodeBlocks = { type, data: [], index: [], xattr: acl ? [acl] : [] };
+    const size = Number(/Size: (\d+)/.exec(part)?.[1] ?? 0);
+    const blocks: InodeBlocks = { type, size, data: [], index: [], xattr: acl ? [acl] : [] };
     const list = /^(?:BLOCKS|EXTENTS):\n([\s\S]*?)(?:\nTOTAL|\n\n|$)/m.exec(part)?.[1] ?? "";
     for (const m of list.matchAll(/\(([^)]+)\):(\d+)(?:-(\d+))?/g)) {
       const label = m[1]!;
