@@ -87,7 +87,7 @@ export interface Ext4Layout {
   readonly groups: Ext4Groups;
 }
 
-function fail(message: string): never {
+function notReadable(message: string): never {
   throw new MenderDeltaError(`ext4: ${message}`);
 }
 
@@ -103,15 +103,15 @@ export function readExt4Layout(src: BlockSource): Ext4Layout | undefined {
   const u16 = (o: number) => v.getUint16(o, true);
 
   const logBlockSize = u32(0x18);
-  if (logBlockSize > 6) fail(`unsupported block size 2^${10 + logBlockSize} (the superblock says s_log_block_size ${logBlockSize})`);
+  if (logBlockSize > 6) notReadable(`unsupported block size 2^${10 + logBlockSize} (the superblock says s_log_block_size ${logBlockSize})`);
   const blockSize = 1024 << logBlockSize;
   const compat = u32(0x5c);
   const incompat = u32(0x60);
   const roCompat = u32(0x64);
-  if (incompat & INCOMPAT_JOURNAL_DEV) fail("the image is an external journal device, not a filesystem");
-  if (incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)) fail(`unsupported incompatible features 0x${(incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)).toString(16)}`);
-  if (incompat & ~INCOMPAT_KNOWN) fail(`unknown incompatible features 0x${((incompat & ~INCOMPAT_KNOWN) >>> 0).toString(16)}`);
-  if (roCompat & RO_COMPAT_BIGALLOC) fail("bigalloc filesystems (clusters of blocks) are not supported");
+  if (incompat & INCOMPAT_JOURNAL_DEV) notReadable("the image is an external journal device, not a filesystem");
+  if (incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)) notReadable(`unsupported incompatible features 0x${(incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)).toString(16)}`);
+  if (incompat & ~INCOMPAT_KNOWN) notReadable(`unknown incompatible features 0x${((incompat & ~INCOMPAT_KNOWN) >>> 0).toString(16)}`);
+  if (roCompat & RO_COMPAT_BIGALLOC) notReadable("bigalloc filesystems (clusters of blocks) are not supported");
   const is64bit = (incompat & INCOMPAT_64BIT) !== 0;
 
   const blocksCount = u32(0x4) + (is64bit ? u32(0x150) * 2 ** 32 : 0);
@@ -122,41 +122,41 @@ export function readExt4Layout(src: BlockSource): Ext4Layout | undefined {
   const revLevel = u32(0x4c);
   const inodeSize = revLevel === 0 ? 128 : u16(0x58);
   const firstInode = revLevel === 0 ? 11 : u32(0x54);
-  if (firstDataBlock !== (blockSize === 1024 ? 1 : 0)) fail(`first data block ${firstDataBlock} does not fit block size ${blockSize}`);
-  if (blocksPerGroup < 8 || blocksPerGroup > 8 * blockSize || blocksPerGroup % 8 !== 0) fail(`bad blocks per group ${blocksPerGroup}`);
-  if (inodesPerGroup < 1 || inodesPerGroup > 8 * blockSize) fail(`bad inodes per group ${inodesPerGroup}`);
-  if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) fail(`bad inode size ${inodeSize}`);
-  if (blocksCount <= firstDataBlock) fail(`bad block count ${blocksCount}`);
+  if (firstDataBlock !== (blockSize === 1024 ? 1 : 0)) notReadable(`first data block ${firstDataBlock} does not fit block size ${blockSize}`);
+  if (blocksPerGroup < 8 || blocksPerGroup > 8 * blockSize || blocksPerGroup % 8 !== 0) notReadable(`bad blocks per group ${blocksPerGroup}`);
+  if (inodesPerGroup < 1 || inodesPerGroup > 8 * blockSize) notReadable(`bad inodes per group ${inodesPerGroup}`);
+  if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) notReadable(`bad inode size ${inodeSize}`);
+  if (blocksCount <= firstDataBlock) notReadable(`bad block count ${blocksCount}`);
   if (blocksCount * blockSize > src.size) {
-    fail(`the image is truncated: the filesystem has ${blocksCount * blockSize} bytes, the image ${src.size}`);
+    notReadable(`the image is truncated: the filesystem has ${blocksCount * blockSize} bytes, the image ${src.size}`);
   }
   const groupCount = Math.ceil((blocksCount - firstDataBlock) / blocksPerGroup);
   if (groupCount * inodesPerGroup !== inodesCount) {
-    fail(`the superblock does not add up: ${groupCount} groups of ${inodesPerGroup} inodes, but ${inodesCount} inodes`);
+    notReadable(`the superblock does not add up: ${groupCount} groups of ${inodesPerGroup} inodes, but ${inodesCount} inodes`);
   }
-  if (firstInode < 11 || firstInode > inodesCount) fail(`bad first inode ${firstInode}`);
+  if (firstInode < 11 || firstInode > inodesCount) notReadable(`bad first inode ${firstInode}`);
 
   let descSize = 32;
   if (is64bit) {
     descSize = u16(0xfe);
-    if (descSize < 64 || descSize > 1024 || (descSize & (descSize - 1)) !== 0) fail(`bad group descriptor size ${descSize}`);
+    if (descSize < 64 || descSize > 1024 || (descSize & (descSize - 1)) !== 0) notReadable(`bad group descriptor size ${descSize}`);
   }
   const descPerBlock = blockSize / descSize;
   const gdtBlocks = Math.ceil(groupCount / descPerBlock);
   const metaBg = (incompat & INCOMPAT_META_BG) !== 0;
   const firstMetaBg = metaBg ? u32(0x104) : 0;
   const reservedGdtBlocks = compat & COMPAT_RESIZE_INODE ? u16(0xce) : 0;
-  if (metaBg && firstMetaBg > gdtBlocks) fail(`bad first meta block group ${firstMetaBg}`);
-  if (!metaBg && 1 + gdtBlocks + reservedGdtBlocks > blocksPerGroup) fail(`the group descriptor table (${gdtBlocks} + ${reservedGdtBlocks} blocks) does not fit in a group`);
+  if (metaBg && firstMetaBg > gdtBlocks) notReadable(`bad first meta block group ${firstMetaBg}`);
+  if (!metaBg && 1 + gdtBlocks + reservedGdtBlocks > blocksPerGroup) notReadable(`the group descriptor table (${gdtBlocks} + ${reservedGdtBlocks} blocks) does not fit in a group`);
   const sparseSuper2 = (compat & COMPAT_SPARSE_SUPER2) !== 0;
   const inodeTableBlocks = Math.ceil((inodesPerGroup * inodeSize) / blockSize);
 
   const journalInode = u32(0xe0);
-  if (journalInode > inodesCount) fail(`bad journal inode ${journalInode}`);
+  if (journalInode > inodesCount) notReadable(`bad journal inode ${journalInode}`);
   // Quota inodes (user, group, project) and the orphan file: written by a mounted filesystem.
   const specialInodes = [u32(0x240), u32(0x244), u32(0x26c), u32(0x280)].filter((ino) => ino !== 0 && ino <= inodesCount);
   const mmpBlock = incompat & INCOMPAT_MMP ? u32(0x168) + u32(0x16c) * 2 ** 32 : 0;
-  if (mmpBlock >= blocksCount) fail(`bad MMP block ${mmpBlock}`);
+  if (mmpBlock >= blocksCount) notReadable(`bad MMP block ${mmpBlock}`);
 
   const layout: Omit<Ext4Layout, "groups"> = {
     blockSize,
@@ -215,7 +215,7 @@ function readGroupDescriptors(reader: FsBlockReader, layout: Omit<Ext4Layout, "g
       const inodeTable = v.getUint32(o + 0x8, true) + hi(0x28);
       const inRange = (b: number, len: number) => b >= firstDataBlock && b + len <= blocksCount;
       if (!inRange(blockBitmap, 1) || !inRange(inodeBitmap, 1) || !inRange(inodeTable, layout.inodeTableBlocks)) {
-        fail(`group descriptor ${g} is corrupt: block bitmap ${blockBitmap}, inode bitmap ${inodeBitmap}, inode table ${inodeTable} (filesystem has ${blocksCount} blocks)`);
+        notReadable(`group descriptor ${g} is corrupt: block bitmap ${blockBitmap}, inode bitmap ${inodeBitmap}, inode table ${inodeTable} (filesystem has ${blocksCount} blocks)`);
       }
       groups.blockBitmap[g] = blockBitmap;
       groups.inodeBitmap[g] = inodeBitmap;

@@ -9,7 +9,8 @@
  * partition no longer matches FROM's checksum. Other filesystems: no ranges are known to be
  * volatile, so the delta is made as for a read-only root, with a note saying so.
  */
-import { readExt4Layout, volatileRanges } from "../fs/ext4";
+import { MenderDeltaError } from "../errors";
+import { readExt4Layout, volatileRanges, type Ext4Layout } from "../fs/ext4";
 import { FileBlockSource } from "../io/file-source";
 import { buildReadSet, encodeReadSetAppHeader } from "../vcdiff/read-set";
 import type { ByteRange } from "../vcdiff/source-ranges";
@@ -43,7 +44,18 @@ export function planSourceUse(fromImage: string, mount: RootMount, note: (m: str
   const summary: RootMountSummary = { rootMount: mount, avoidedBytes: 0 };
   if (mount === "ro") return { report: () => summary, close: () => undefined };
   const source = new FileBlockSource(fromImage);
-  const layout = readExt4Layout(source);
+  let layout: Ext4Layout | undefined;
+  let avoid: ByteRange[];
+  try {
+    layout = readExt4Layout(source);
+    avoid = layout ? volatileRanges(source, layout) : [];
+  } catch (err) {
+    source.close();
+    if (!(err instanceof MenderDeltaError)) throw err;
+    throw new MenderDeltaError(
+      `--root-mount rw: cannot read FROM's ext4 metadata (${err.message}); check the image with 'e2fsck -fn', or make the delta with --root-mount ro`,
+    );
+  }
   if (!layout) {
     note(
       "--root-mount rw: FROM is not an ext2/3/4 image, so no part of it is known to change while mounted; " +
@@ -52,7 +64,6 @@ export function planSourceUse(fromImage: string, mount: RootMount, note: (m: str
     source.close();
     return { report: () => summary, close: () => undefined };
   }
-  const avoid = volatileRanges(source, layout);
   summary.filesystem = "ext4";
   for (const [s, e] of avoid) summary.avoidedBytes += e - s;
   return {

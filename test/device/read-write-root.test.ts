@@ -186,7 +186,7 @@ test("a byte the delta reads changed: refused before anything is written, naming
     withReadSet,
     new RegExp(
       `^mender-binary-delta: error: 1 of \\d+ ranges the delta reads changed on the active partition \\S+mmcblk0p2 since its release was installed ` +
-        `\\(in 1 64 KiB chunk\\): they belong to partition bytes \\d+-\\d+(, \\d+-\\d+)*( \\(and \\d+ more ranges\\))?; nothing was written\\. ` +
+        `\\(in 1 64 KiB chunk\\): they belong to (filesystem metadata \\()?partition bytes \\d+-\\d+(, \\d+-\\d+)*( \\(and \\d+ more ranges\\))?\\)?; nothing was written\\. ` +
         `Install a full rootfs-image Artifact, or do not modify in place the files the next release keeps \\(see docs/read-write-root\\.md\\)$`,
     ),
   );
