@@ -4,7 +4,7 @@
  */
 import { filesOwning, readExt4Layout } from "../fs/ext4";
 import type { BlockSource } from "../io/interfaces";
-import type { ByteRange } from "../vcdiff/read-set";
+import type { ByteRange } from "../io/byte-ranges";
 
 /** Byte ranges named one by one in a message; the rest are counted. */
 const LISTED_RANGES = 8;

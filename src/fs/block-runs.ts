@@ -4,8 +4,7 @@
  * free space, so the runs live in growable typed arrays rather than an array of tuples.
  */
 
-/** Byte offsets in an image: [start, end), end exclusive. */
-export type ByteRange = [start: number, end: number];
+import type { ByteRange } from "../io/byte-ranges";
 
 export class BlockRuns {
   private starts = new Float64Array(64);
@@ -60,16 +59,4 @@ export class BlockRuns {
     for (let i = 0; i < runs.length; i += 2) out.push([runs[i]! * blockSize, runs[i + 1]! * blockSize]);
     return out;
   }
-}
-
-/** Sorts and merges byte ranges (touching ones too); empty ranges are dropped. */
-export function mergeByteRanges(ranges: readonly ByteRange[]): ByteRange[] {
-  const sorted = ranges.filter(([s, e]) => e > s).sort((a, b) => a[0] - b[0]);
-  const out: ByteRange[] = [];
-  for (const [s, e] of sorted) {
-    const last = out[out.length - 1];
-    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
-    else out.push([s, e]);
-  }
-  return out;
 }

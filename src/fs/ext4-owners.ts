@@ -5,7 +5,7 @@
  * about, and only those ranges are tracked (one bit per block).
  */
 import type { BlockSource } from "../io/interfaces";
-import { type ByteRange, mergeByteRanges } from "./block-runs";
+import { type ByteRange, mergeByteRanges } from "../io/byte-ranges";
 import { forEachInode } from "./ext4-inode-table";
 import { hasBlockMap, inodeMode, visitInodeBlocks } from "./ext4-inode";
 import type { Ext4Layout } from "./ext4-layout";

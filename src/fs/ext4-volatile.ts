@@ -8,7 +8,8 @@
  * program rewrites that data.
  */
 import type { BlockSource } from "../io/interfaces";
-import { BlockRuns, mergeByteRanges, type ByteRange } from "./block-runs";
+import { mergeByteRanges, type ByteRange } from "../io/byte-ranges";
+import { BlockRuns } from "./block-runs";
 import { forEachInode } from "./ext4-inode-table";
 import { hasBlockMap, inodeLinks, inodeMode, inodeSize, S_IFDIR, S_IFMT, S_IFREG, visitInodeBlocks } from "./ext4-inode";
 import { BG_BLOCK_UNINIT, type Ext4Layout, groupBlockCount, groupFirstBlock } from "./ext4-layout";

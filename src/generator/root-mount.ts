@@ -13,7 +13,7 @@ import { MenderDeltaError } from "../errors";
 import { readExt4Layout, volatileRanges, type Ext4Layout } from "../fs/ext4";
 import { FileBlockSource } from "../io/file-source";
 import { buildReadSet, encodeReadSetAppHeader } from "../vcdiff/read-set";
-import type { ByteRange } from "../vcdiff/source-ranges";
+import type { ByteRange } from "../io/byte-ranges";
 
 export type RootMount = "ro" | "rw";
 

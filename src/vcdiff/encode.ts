@@ -29,7 +29,8 @@ import type { WindowMatchStats } from "./match-window";
 import {
   buildBlockIndex, MAX_SOURCE_SIZE, SourceIndex, sourceRanges, type IndexParams, type SourceIndexShared,
 } from "./source-index";
-import { normalizeRanges, RangeBuilder, type ByteRange } from "./source-ranges";
+import { normalizeRanges, type ByteRange } from "../io/byte-ranges";
+import { RangeBuilder } from "./source-ranges";
 import { varintLength, writeVarint } from "./varint";
 import { FILE_HEADER } from "./window-writer";
 import { VCD_APPHEADER } from "./header";

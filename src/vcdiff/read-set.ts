@@ -23,6 +23,7 @@
  * without '/', so base64url (no '/', no NUL) keeps stock `xdelta3 -d -s OLD DELTA NEW` working.
  * The chunk hashes only say where a change is; the sha256 over all range bytes decides.
  */
+import { normalizeRanges, type ByteRange } from "../io/byte-ranges";
 import { createHash, type Hash } from "node:crypto";
 import * as zlib from "node:zlib";
 import { deflateSync } from "fflate";
@@ -31,7 +32,7 @@ import type { BlockSource } from "../io/interfaces";
 import { varintLength, writeVarint } from "./varint";
 import { ByteCursor, VarintProblem } from "./varint-reader";
 
-export type ByteRange = [start: number, end: number];
+export type { ByteRange };
 
 export interface ReadSet {
   sourceSize: number;
@@ -71,28 +72,6 @@ const MIN_SHIFT = 12;
 const MAX_SHIFT = 30;
 const DIGEST_PREFIX = 4;
 const PREFIX_BYTES = new TextEncoder().encode(READ_SET_PREFIX);
-
-/** Sorts and merges ranges (overlapping or adjacent ones become one); empty ones are dropped. */
-export function normalizeRanges(ranges: ByteRange[] | Float64Array): Float64Array {
-  const pairs: ByteRange[] = [];
-  if (ranges instanceof Float64Array) {
-    if (ranges.length % 2 !== 0) throw new RangeError("ranges must hold start,end pairs");
-    for (let i = 0; i < ranges.length; i += 2) pairs.push([ranges[i]!, ranges[i + 1]!]);
-  } else {
-    for (const [s, e] of ranges) pairs.push([s, e]);
-  }
-  for (const [s, e] of pairs) {
-    if (!Number.isSafeInteger(s) || !Number.isSafeInteger(e) || s < 0 || e < s) throw new RangeError(`bad byte range ${s}-${e}`);
-  }
-  pairs.sort((a, b) => a[0] - b[0]);
-  const out: number[] = [];
-  for (const [s, e] of pairs) {
-    if (e === s) continue;
-    if (out.length > 0 && s <= out[out.length - 1]!) out[out.length - 1] = Math.max(out[out.length - 1]!, e);
-    else out.push(s, e);
-  }
-  return Float64Array.from(out);
-}
 
 /** Aligned chunks of 2^shift bytes that hold at least one range byte. */
 function countChunks(ranges: Float64Array, shift: number): number {

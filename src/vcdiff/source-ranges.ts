@@ -9,37 +9,8 @@
  * - ranges read: the union of the COPY instructions' source bytes, which the delta then carries
  *   a digest of (read-set.ts), so a device can check exactly those.
  */
+import { normalizeRanges } from "../io/byte-ranges";
 import { InstructionList, KIND_COPY_SOURCE, KIND_RUN } from "./instruction-list";
-
-export type ByteRange = [start: number, end: number];
-
-/** Sorts and merges (overlapping or touching) ranges; drops empty ones. */
-export function normalizeRanges(ranges: readonly ByteRange[] | Float64Array): Float64Array {
-  const n = ranges instanceof Float64Array ? ranges.length >>> 1 : ranges.length;
-  const order: number[] = [];
-  const starts = new Float64Array(n);
-  const ends = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const s = ranges instanceof Float64Array ? ranges[2 * i]! : ranges[i]![0];
-    const e = ranges instanceof Float64Array ? ranges[2 * i + 1]! : ranges[i]![1];
-    if (!(Number.isSafeInteger(s) && Number.isSafeInteger(e) && s >= 0)) throw new RangeError(`bad byte range [${s}, ${e})`);
-    starts[i] = s;
-    ends[i] = e;
-    if (e > s) order.push(i);
-  }
-  order.sort((a, b) => starts[a]! - starts[b]!);
-  const out = new Float64Array(order.length * 2);
-  let k = 0;
-  for (const i of order) {
-    if (k > 0 && starts[i]! <= out[k - 1]!) {
-      if (ends[i]! > out[k - 1]!) out[k - 1] = ends[i]!;
-    } else {
-      out[k++] = starts[i]!;
-      out[k++] = ends[i]!;
-    }
-  }
-  return out.slice(0, k);
-}
 
 /** Index of the first range whose end is > `at` (ranges.length / 2 when none). */
 function firstEndingAfter(ranges: Float64Array, at: number): number {

@@ -15,11 +15,11 @@ import {
   buildReadSet,
   checkReadSet,
   encodeReadSetAppHeader,
-  normalizeRanges,
   parseReadSetAppHeader,
   READ_SET_PREFIX,
   type ByteRange,
 } from "../../src/vcdiff/read-set";
+import { normalizeRanges } from "../../src/io/byte-ranges";
 import { writeVarint } from "../../src/vcdiff/varint";
 import { needTools } from "../helpers/peers";
 import { assertSameBytes, makeImage, MemorySink, MemorySource, scratchDir, xdelta3 } from "./helpers";

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
+export const ROOT = path.resolve(__dirname, "..", "..", "..");
 export const GENERATOR = path.join(ROOT, "dist", "x86_64", "mender-binary-delta-generator");
 export const MIB = 1 << 20;
 
