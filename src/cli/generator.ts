@@ -40,12 +40,13 @@ Options:
   --artifact-name NAME      the delta's Artifact name (same as -n)
   --device-type TYPE        device type for a raw TO image (repeatable)
   --threads N               encoder threads (default: CPUs, at most 8)
-  --root-mount rw|ro        how the devices mount their root filesystem. rw: for an ext4 FROM, the
-                            delta never reads what a mounted read-write ext4 rewrites (metadata,
-                            directories, free space) and carries a digest of what it does read, so
-                            it installs on a device whose root changed since FROM was installed, as
-                            long as those bytes did not (docs/read-write-root.md). ro (default): the
-                            device's whole active partition must still equal FROM
+  --root-mount rw|ro        how the devices mount their root filesystem. rw (default): for an ext4
+                            FROM the delta never reads what a mounted ext4 rewrites (metadata,
+                            directories, free space, the slack after each file's end) and carries a
+                            digest of what it does read, so it also installs on a device whose root
+                            changed since FROM was installed, as long as those bytes did not; about
+                            1.3% larger (docs/read-write-root.md). ro: the device's whole active
+                            partition must still equal FROM
   --json                    print a machine-readable summary (sizes, checksums, ratio, time) on stdout
   -q, --quiet               no progress bar (it is shown only when stderr is a terminal anyway)
   -- -- FLAGS               xdelta3 encoder flags: -1..-9 (level, default 6), -W<window bytes>, -n (no

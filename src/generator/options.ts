@@ -77,7 +77,7 @@ export const VALUE_OPTIONS = [
 const MARK = "\u0001value:";
 
 /** The default --root-mount (docs/read-write-root.md has the measurements behind it). */
-export const DEFAULT_ROOT_MOUNT: RootMount = "ro";
+export const DEFAULT_ROOT_MOUNT: RootMount = "rw";
 
 /**
  * cac (mri) turns "0123" into 123 and reads `-D "-B5 -W6"` as more flags. Before parsing, every
