@@ -30,7 +30,9 @@ const SERIAL = [
   "test/device/mender-daemon.test.ts",
   "test/device/storage-guard-client.test.ts",
   "test/device/storage-guard.test.ts",
+  "test/fs/ext4-mount.test.ts",
   "test/generator/client-e2e.test.ts",
+  "test/device/read-write-root-client.test.ts",
   "test/reliability/fault-injection.test.ts",
 ];
 

@@ -14,7 +14,9 @@ import { openGuardedTarget } from "../device/storage-guard";
 import type { BlockSource } from "../io/interfaces";
 import { classifyTarget, openTarget } from "./apply-target";
 import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decode";
-import { SOURCE_MISMATCH_EXIT_CODE } from "../vcdiff/errors";
+import { SOURCE_MISMATCH_EXIT_CODE, SourceMismatchError } from "../vcdiff/errors";
+import { parseReadSetAppHeader } from "../vcdiff/read-set";
+import { verifyReadSet } from "../device/read-set-check";
 
 export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the generator's):
   apply --source OLD --delta FILE|- --target NEW [--no-verify] [--max-window-size BYTES]
@@ -27,9 +29,12 @@ export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the 
   --no-verify     do not verify the per-window Adler-32 checksums (like 'xdelta3 -d -n')
   --max-window-size BYTES   largest target window accepted (default ${DEFAULT_MAX_WINDOW_SIZE})
 
+  A delta that carries a read set (the source bytes it reads, hashed: mender-binary-delta-generator)
+  has them checked in OLD before anything is written; OLD may differ elsewhere.
+
   Exit codes: 0 applied; 1 failed (damaged/unsupported delta, I/O error; NEW untouched);
   2 wrong command line; ${SOURCE_MISMATCH_EXIT_CODE} the source is not the image the delta was made from
-  (window checksum mismatch or source too short; NEW untouched).`;
+  (bytes of its read set changed, window checksum mismatch or source too short; NEW untouched).`;
 
 export interface ApplyOptions {
   source: string;
@@ -92,6 +97,7 @@ export async function applyDelta(options: ApplyOptions): Promise<string> {
       result = await decodeVcdiff(delta, source, output.sink, {
         verifyChecksums: options.verify ?? true,
         maxWindowSize: options.maxWindowSize,
+        onAppHeader: (appHeader) => checkSourceReadSet(appHeader, source, options.source),
       });
       output.commit();
     } catch (err) {
@@ -106,6 +112,30 @@ export async function applyDelta(options: ApplyOptions): Promise<string> {
   } finally {
     source.close();
   }
+}
+
+/**
+ * Before anything is written: when the delta carries a read set, the bytes it reads must be intact
+ * in the source. A source that differs elsewhere is noted on standard error (never standard output,
+ * which may carry the image).
+ */
+function checkSourceReadSet(appHeader: Uint8Array | undefined, source: BlockSource, name: string): void {
+  const set = appHeader && parseReadSetAppHeader(appHeader);
+  if (!set) return;
+  if (set.sourceSize > source.size) {
+    throw new SourceMismatchError(
+      `--source ${name} holds ${source.size} bytes, the delta was made from a ${set.sourceSize}-byte image; give the image the delta was made from`,
+    );
+  }
+  const verdict = verifyReadSet(set, source, {
+    source: `--source ${name}`,
+    why: "it is not the exact image the delta was made from",
+    since: "since the delta was made",
+    proceeding: "applying",
+    advice: "Give the image the delta was made from as --source, or apply a full image",
+    exitCode: SOURCE_MISMATCH_EXIT_CODE,
+  });
+  if (verdict.wholeChunksChanged > 0) process.stderr.write(`mender-binary-delta: ${verdict.line}\n`);
 }
 
 function guardedTarget(device: string, source: string): number {

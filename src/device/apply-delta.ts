@@ -1,7 +1,10 @@
 /**
  * Applies one delta stream onto the inactive partition, safely:
  *   1. the active partition's first sourceSize bytes must hash to the depends checksum (O_DIRECT),
- *      checked before the first byte of the delta is read, so a wrong source costs no download;
+ *      checked before the first byte of the delta is read, so a wrong source costs no download.
+ *      When they do not (a root mounted read-write rewrites some blocks), the delta's read set, in
+ *      its application header, must vouch for every byte the delta reads: checked after the file
+ *      header arrived and before anything is written (read-set-check.ts);
  *   2. the delta is decoded as it arrives, reading the source with O_DIRECT and writing the target
  *      through a PartitionWriter (skip-unchanged 1 MiB frames, sha256 on the way, fsync);
  *   3. the written hash must equal the provided rootfs-image.checksum, and a read-back of the
@@ -15,7 +18,9 @@ import { decodeDelta } from "./decoder";
 import { logEvent, logWarning } from "./log";
 import { PartitionWriter } from "./partition-writer";
 import { meteredPayload } from "./payload-size";
-import { checkSource, hashDevicePrefix } from "./source-check";
+import { parseReadSetAppHeader } from "../vcdiff/read-set";
+import { verifyReadSet } from "./read-set-check";
+import { compareSource, hashDevicePrefix, sourceMismatchError } from "./source-check";
 
 /**
  * Source blocks of the decoder's cache. O_DIRECT gets no kernel readahead, so blocks are large
@@ -36,6 +41,8 @@ const SOURCE_CACHE_BYTES = 4 << 20;
  * Together with the sections' budget (twice the window plus 1 MiB) it bounds a window's memory.
  */
 const MAX_WINDOW_BYTES = 16 << 20;
+/** The read-set check reads the whole source once, sequentially, like the source hash. */
+const READ_SET_BLOCK = 1 << 20;
 
 export interface VerifiedTarget {
   partition: string;
@@ -56,16 +63,77 @@ export interface ApplyOptions {
    * and progress is a percentage of it. Without it, progress follows the target's rootfs_file_size.
    */
   payloadBytes?: number;
+  /** verifySource found the whole source different: the delta's read set must vouch for what it reads. */
+  sourceMismatch?: SourceMismatch;
 }
 
-/** Step 1, separately callable so Download can fail before it opens the stream. */
-export function verifySource(sourcePath: string, facts: DeltaFacts): void {
+/** The whole active partition differs from the delta's source: the read set must decide. */
+export interface SourceMismatch {
+  /** sha256 (hex) the partition's first sourceSize bytes have. */
+  actual: string;
+}
+
+/**
+ * Step 1, before the stream is opened. Returns undefined when the whole source matches, else what
+ * applyDelta needs to check the delta's read set instead (the refusal waits for the delta's header).
+ */
+export function verifySource(sourcePath: string, facts: DeltaFacts): SourceMismatch | undefined {
   logEvent(`checking the active partition ${sourcePath} (${facts.sourceSize} bytes) against the delta's source checksum`);
-  checkSource(sourcePath, facts.sourceSize, facts.sourceChecksums);
-  logEvent("active partition matches the delta's source");
+  const { matches, actual } = compareSource(sourcePath, facts.sourceSize, facts.sourceChecksums);
+  if (matches) {
+    logEvent("active partition matches the delta's source");
+    return undefined;
+  }
+  logEvent(
+    `the active partition's sha256 ${actual} is not the delta's source (${facts.sourceChecksums.join(" or ")}); ` +
+      `checking the bytes the delta reads (its read set) before anything is written`,
+  );
+  return { actual };
 }
 
-/** Steps 2 and 3 (call verifySource first). */
+/** Raised by the read-set check: already the one line to print, not a decoding failure. */
+class SourceRefused extends MenderDeltaError {}
+
+/**
+ * The onAppHeader of a source whose whole hash differs: the delta must carry a read set for a
+ * source of the Artifact's size, and every byte it names must be intact on the active partition.
+ */
+function readSetGate(sourcePath: string, facts: DeltaFacts, mismatch: SourceMismatch): (appHeader: Uint8Array | undefined) => void {
+  return (appHeader) => {
+    const refuse = (noReadSet: boolean) =>
+      new SourceRefused(sourceMismatchError(sourcePath, facts.sourceSize, mismatch.actual, facts.sourceChecksums, noReadSet).message);
+    const set = appHeader && parseReadSetAppHeader(appHeader);
+    if (!set) throw refuse(true);
+    if (set.sourceSize !== facts.sourceSize) {
+      throw new SourceRefused(
+        `the delta's read set describes a ${set.sourceSize}-byte source, the Artifact's source image is ${facts.sourceSize} bytes: ` +
+          `they were not made together. Nothing was written; make the delta again with mender-binary-delta-generator`,
+      );
+    }
+    const source = openDirectSource(sourcePath, { blockSize: READ_SET_BLOCK, onFallback: logWarning });
+    try {
+      logEvent(
+        verifyReadSet(set, source, {
+          source: `the active partition ${sourcePath}`,
+          why: "written since it was installed: a read-write root",
+          since: "since its release was installed",
+          proceeding: "installing",
+          advice:
+            "Install a full rootfs-image Artifact, or do not modify in place the files the next release keeps " +
+            "(see docs/read-write-root.md)",
+          exitCode: 1,
+        }).line,
+      );
+    } catch (err) {
+      if (err instanceof MenderDeltaError && !(err instanceof SourceRefused)) throw new SourceRefused(err.message, err.exitCode);
+      throw err;
+    } finally {
+      source.close();
+    }
+  };
+}
+
+/** Steps 2 and 3 (call verifySource first; pass what it returned as `sourceMismatch`). */
 export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<VerifiedTarget> {
   const { sourcePath, targetPath, facts } = opts;
   const source = openDirectSource(sourcePath, { blockSize: SOURCE_BLOCK, onFallback: logWarning });
@@ -79,6 +147,7 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
     ({ sourceBytesRead } = await decodeDelta(input, source, writer, {
       maxWindowSize: MAX_WINDOW_BYTES,
       sourceCacheBlocks: SOURCE_CACHE_BYTES / SOURCE_BLOCK,
+      onAppHeader: opts.sourceMismatch ? readSetGate(sourcePath, facts, opts.sourceMismatch) : undefined,
       onWindow(info) {
         if (!expected) return;
         const percent = Math.floor(((info.targetOffset + info.targetLength) * 100) / expected);
@@ -91,6 +160,7 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
     writer.finish();
   } catch (err) {
     writer.abort();
+    if (err instanceof SourceRefused) throw err;
     if (err instanceof MenderDeltaError) {
       throw new MenderDeltaError(
         `applying ${opts.deltaName} failed after ${writer.bytesWritten} bytes of ${targetPath}: ${err.message.replace(/\.$/, "")}. ` +

@@ -32,14 +32,36 @@ export function hashDevicePrefix(path: string, size: number): string {
   }
 }
 
-export function checkSource(path: string, size: number, expected: string[]): void {
+/** The whole-image comparison: does the active partition hash to one of the depends checksums? */
+export interface SourceComparison {
+  matches: boolean;
+  /** sha256 (hex) of the partition's first `size` bytes. */
+  actual: string;
+}
+
+export function compareSource(path: string, size: number, expected: string[]): SourceComparison {
   const actual = hashDevicePrefix(path, size);
-  if (!expected.includes(actual)) {
-    throw new MenderDeltaError(
-      `the active partition ${path} is not the image this delta was made from: sha256 of its first ${size} bytes is ${actual}, ` +
-        `the Artifact needs ${expected.join(" or ")}. Nothing was written. Delta updates need a read-only root filesystem that ` +
-        `is bit-identical to the installed image; usual causes: the root was mounted read-write at some point (fstab "defaults", ` +
-        `"rw" on the kernel command line, a state script), or fstrim ran on it. Install a full rootfs-image Artifact instead.`,
-    );
-  }
+  return { matches: expected.includes(actual), actual };
+}
+
+/**
+ * The refusal when the whole image differs and nothing else can vouch for the bytes the delta reads.
+ * `noReadSet` adds why the read set could not help (a delta made without one).
+ */
+export function sourceMismatchError(path: string, size: number, actual: string, expected: string[], noReadSet = false): MenderDeltaError {
+  return new MenderDeltaError(
+    `the active partition ${path} is not the image this delta was made from: sha256 of its first ${size} bytes is ${actual}, ` +
+      `the Artifact needs ${expected.join(" or ")}. Nothing was written. Delta updates need a read-only root filesystem that ` +
+      `is bit-identical to the installed image; usual causes: the root was mounted read-write at some point (fstab "defaults", ` +
+      `"rw" on the kernel command line, a state script), or fstrim ran on it. Install a full rootfs-image Artifact instead.` +
+      (noReadSet
+        ? ` This delta carries no read set (made without one: by xdelta3, or by a generator older than read sets), so the bytes it reads ` +
+          `cannot be checked on their own; see docs/read-write-root.md`
+        : ""),
+  );
+}
+
+export function checkSource(path: string, size: number, expected: string[]): void {
+  const { matches, actual } = compareSource(path, size, expected);
+  if (!matches) throw sourceMismatchError(path, size, actual, expected);
 }

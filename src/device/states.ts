@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
-import { applyDelta, verifySource, type VerifiedTarget } from "./apply-delta";
+import { applyDelta, verifySource, type SourceMismatch, type VerifiedTarget } from "./apply-delta";
 import { openBootEnv, type BootEnv } from "./bootenv";
 import { loadConfig, type ModuleConfig } from "./config";
 import { checkDeviceType, checkTargetFits, deltaFacts, type DeltaFacts } from "./delta-header";
@@ -76,11 +76,11 @@ async function download(tree: string): Promise<number> {
       logEvent("no stream-next in the file tree: the client will store the payload in files/; applying it in ArtifactInstall");
       return 0;
     }
-    verifySource(roles.active.realPath, facts);
+    const sourceMismatch = verifySource(roles.active.realPath, facts);
     const entry = await nextStream(tree);
     if (!entry) throw new MenderDeltaError("the payload holds no file; a delta Artifact carries exactly one <image>.delta");
     if (entry.size !== undefined) checkDeclaredSize(entry.name, entry.size, roles.inactive.path, guarded.size);
-    const target = await applyPayload(entry.path, entry.name, roles, facts, guarded, entry.size);
+    const target = await applyPayload(entry.path, entry.name, roles, facts, guarded, sourceMismatch, entry.size);
     const more = await nextStream(tree);
     if (more) throw new MenderDeltaError(`the payload holds more than one file (${entry.name}, ${more.name}, ...); a delta Artifact carries exactly one`);
     writeState(tree, TARGET_STATE, target);
@@ -97,6 +97,7 @@ async function applyPayload(
   roles: PartitionRoles,
   facts: DeltaFacts,
   guarded: GuardedTarget,
+  sourceMismatch: SourceMismatch | undefined,
   payloadBytes?: number,
 ): Promise<TargetState> {
   const target = await applyDelta(fs.createReadStream(file), {
@@ -106,6 +107,7 @@ async function applyPayload(
     facts,
     deltaName: name,
     payloadBytes,
+    sourceMismatch,
   });
   return { ...target, number: roles.inactive.number };
 }
@@ -121,8 +123,8 @@ async function applyFromFiles(tree: string, roles: PartitionRoles): Promise<Targ
   const guarded = openInactivePartition(roles);
   try {
     checkTargetFits(facts, guarded.size, roles.inactive.path);
-    verifySource(roles.active.realPath, facts);
-    const state = await applyPayload(files[0]!, path.basename(files[0]!), roles, facts, guarded);
+    const sourceMismatch = verifySource(roles.active.realPath, facts);
+    const state = await applyPayload(files[0]!, path.basename(files[0]!), roles, facts, guarded, sourceMismatch);
     writeState(tree, TARGET_STATE, state);
     return state;
   } finally {

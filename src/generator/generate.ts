@@ -12,6 +12,7 @@ import { encodeVcdiff } from "../vcdiff/encode";
 import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelease } from "./inputs";
 import type { GeneratorOptions } from "./options";
 import { NO_PROGRESS, type Progress } from "./progress";
+import { planSourceUse } from "./root-mount";
 import { deltaArtifactSpec, deltaPayloadName } from "./spec";
 import type { GenerationSummary, ReleaseSummary } from "./summary";
 
@@ -72,6 +73,7 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     const deltaDir = path.join(workDir, "delta");
     await fsp.mkdir(deltaDir);
     const deltaPath = path.join(deltaDir, deltaPayloadName(to));
+    const plan = planSourceUse(from.imagePath, options.rootMount, warn);
     progress.start("encoding", to.imageSize);
     let stats;
     try {
@@ -81,12 +83,15 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
         threads: options.threads,
         level: options.level,
         checksum: options.checksum,
+        avoid: plan.avoid,
+        appHeader: plan.appHeader,
         onProgress: (done) => {
           progress.advance(done - shown);
           shown = done;
         },
       });
     } finally {
+      plan.close();
       progress.finish();
     }
     const t2 = Date.now();
@@ -125,6 +130,7 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
         level: stats.level, threads: stats.threads, checksum: options.checksum,
       },
       decoderArguments: options.decoderArguments,
+      rootMount: plan.report(),
       ratio: written.size / to.inputSize,
       timeMs: { total: t3 - t0, read: t1 - t0, encode: t2 - t1, write: t3 - t2 },
       warnings: [...options.notes, ...warnings],

@@ -10,6 +10,7 @@
 import { UsageError } from "../errors";
 import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from "../vcdiff/encode";
 import type { Compression } from "../artifact";
+import type { RootMount } from "./root-mount";
 
 /** One side of the delta: a rootfs-image Artifact or a raw filesystem image. */
 export type InputSource = { kind: "artifact"; path: string } | { kind: "image"; path: string };
@@ -34,6 +35,8 @@ export interface GeneratorOptions {
   compression: Compression;
   /** The compressor's level (xz 0-9, gzip 0-9, zstd 1-19); undefined: its default. */
   compressionLevel?: number;
+  /** --root-mount: how the devices mount their root filesystem (rw: see root-mount.ts). */
+  rootMount: RootMount;
   /** PEM file with the private key to sign with. */
   signingKey?: string;
   /** PEM file with the public key the inputs' signatures must verify with. */
@@ -59,6 +62,7 @@ export interface RawOptions {
   key?: string;
   verifyKey?: string;
   threads?: string;
+  rootMount?: string;
   json?: boolean;
   quiet?: boolean;
   "--"?: string[];
@@ -67,10 +71,13 @@ export interface RawOptions {
 /** Options that take a value, by every spelling; their values must reach us verbatim. */
 export const VALUE_OPTIONS = [
   "-o", "--output", "-n", "--name", "--artifact-name", "-D", "--decoder-args", "--device-type", "--from-image", "--to-image",
-  "--compression", "--compression-level", "-k", "--key", "--verify-key", "--threads",
+  "--compression", "--compression-level", "-k", "--key", "--verify-key", "--threads", "--root-mount",
 ];
 
 const MARK = "\u0001value:";
+
+/** The default --root-mount (docs/read-write-root.md has the measurements behind it). */
+export const DEFAULT_ROOT_MOUNT: RootMount = "rw";
 
 /**
  * cac (mri) turns "0123" into 123 and reads `-D "-B5 -W6"` as more flags. Before parsing, every
@@ -292,8 +299,13 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
   const threads = threadsText === undefined ? undefined : integer(threadsText, "--threads");
   if (threads !== undefined && (threads < 1 || threads > 256)) throw new UsageError(`--threads ${threads}: use 1 to 256`);
 
+  const rootMount = lastString(raw.rootMount, "--root-mount") ?? DEFAULT_ROOT_MOUNT;
+  if (rootMount !== "rw" && rootMount !== "ro") {
+    throw new UsageError(`--root-mount '${rootMount}' is unknown; use rw (devices mount their root read-write) or ro (read-only)`);
+  }
+
   return {
-    from, to, output, artifactName, deviceTypes,
+    from, to, output, artifactName, deviceTypes, rootMount,
     decoderArguments: decoder.words,
     windowSize,
     level: encoder.level,

@@ -1,6 +1,7 @@
 /**
  * What a generator run produced, for people (a few lines) and machines (`--json`, one object).
  */
+import type { RootMountSummary } from "./root-mount";
 
 export interface ReleaseSummary {
   /** "artifact" or "image": what was given on the command line. */
@@ -34,6 +35,8 @@ export interface GenerationSummary {
     checksum: boolean;
   };
   decoderArguments: string[];
+  /** --root-mount: what the delta avoids reading of FROM, and the digest of what it reads. */
+  rootMount: RootMountSummary;
   /** Delta Artifact size / TO's full Artifact size (or TO's image size for a raw image). */
   ratio: number;
   timeMs: { total: number; read: number; encode: number; write: number };
@@ -54,6 +57,15 @@ export function formatSummaryJson(s: GenerationSummary): string {
   return `${JSON.stringify(s, null, 2)}\n`;
 }
 
+function rootMountLine(r: RootMountSummary): string {
+  if (r.rootMount === "ro") return "  for a read-only root: the device checks its whole active partition against FROM";
+  if (r.filesystem === undefined) return "  for a read-write root, but FROM is not ext4: the device needs FROM's exact bytes";
+  return (
+    `  for a read-write root: reads ${size(r.readBytes ?? 0)} of FROM in ${r.readRanges ?? 0} ranges (digest ${size(r.readSetBytes ?? 0)}), ` +
+    `never its ${r.filesystem} metadata, directories or free space (${size(r.avoidedBytes)})`
+  );
+}
+
 export function formatSummaryText(s: GenerationSummary): string {
   const full = s.to.input === "artifact" ? `full TO Artifact ${size(s.to.inputSize)}` : `TO image ${size(s.to.inputSize)}`;
   const lines = [
@@ -62,6 +74,7 @@ export function formatSummaryText(s: GenerationSummary): string {
     `  to   ${s.to.artifactName ?? s.to.path}  ${s.to.image} ${size(s.to.imageSize)} sha256 ${s.to.sha256}`,
     `  payload ${s.delta.payload} ${size(s.delta.size)}, ${s.delta.windows} window(s) of ${size(s.delta.windowSize)}, level ${s.delta.level}; ` +
       `Artifact ${s.compression}${s.signed ? ", signed" : ""}`,
+    rootMountLine(s.rootMount),
     `  time ${(s.timeMs.total / 1000).toFixed(1)} s (read ${(s.timeMs.read / 1000).toFixed(1)} s, encode ${(s.timeMs.encode / 1000).toFixed(1)} s, write ${(s.timeMs.write / 1000).toFixed(1)} s)`,
   ];
   return `${lines.join("\n")}\n`;

@@ -45,6 +45,13 @@ export interface DecodeOptions {
    * that needs more is refused (a valid one only if its copies are scattered beyond all reason).
    */
   readBudget?: { initial: number; perTargetByte: number };
+  /**
+   * Called once, after the file header and before the first window is read or any byte written,
+   * with the application header (xdelta3's file names, or a read set: read-set.ts), or undefined
+   * when there is none. Decoding waits for it; what it throws ends the decode. Without it the
+   * application header is skipped unread.
+   */
+  onAppHeader?: (appHeader: Uint8Array | undefined) => void | Promise<void>;
   /** Called after each window was verified and written. */
   onWindow?(info: { index: number; targetOffset: number; targetLength: number }): void;
 }
@@ -59,6 +66,8 @@ export interface DecodeResult {
 export const DEFAULT_MAX_WINDOW_SIZE = 64 * 1024 * 1024;
 export const DEFAULT_SOURCE_CACHE_BLOCKS = 64;
 export const DEFAULT_READ_BUDGET = { initial: 256 * 1024 * 1024, perTargetByte: 16 };
+/** Largest application header read into memory for onAppHeader (a read set of a huge image is a few MiB). */
+export const MAX_APP_HEADER = 64 * 1024 * 1024;
 /**
  * Largest LZMA dictionary accepted from an xz block header. xdelta3 takes it from its compression
  * level (256 KiB at its default level, 8 MiB at -6); each of the three section streams grows its
@@ -99,7 +108,9 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     throw headerError(err, "the file header", input.offset, head.length < MAX_FILE_HEADER);
   }
   input.consume(hc.pos);
-  if (fileHeader.appHeaderLength > 0) {
+  if (options.onAppHeader) {
+    await options.onAppHeader(await readAppHeader(input, fileHeader.appHeaderLength));
+  } else if (fileHeader.appHeaderLength > 0) {
     // xdelta3 stores file names and compressor hints here; they do not affect decoding.
     const skipped = await input.skip(fileHeader.appHeaderLength);
     if (skipped < fileHeader.appHeaderLength) {
@@ -226,6 +237,21 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     throw corruptDelta(`delta byte ${input.offset}`, "the delta has a header but no window (nothing to output; truncated?)");
   }
   return { windows: index, targetBytes: targetOffset, sourceBytesRead: sourceCache.bytesRead };
+}
+
+/** The application header's bytes (undefined when there is none), within MAX_APP_HEADER. */
+async function readAppHeader(input: DeltaInput, length: number): Promise<Uint8Array | undefined> {
+  if (length === 0) return undefined;
+  if (length > MAX_APP_HEADER) {
+    throw corruptDelta(
+      `delta byte ${input.offset}`,
+      `the application header claims ${length} bytes, more than the ${MAX_APP_HEADER} any delta needs`,
+    );
+  }
+  const appHeader = new Uint8Array(length);
+  const got = await input.readInto(appHeader, 0, length);
+  if (got < length) throw corruptDelta(`delta byte ${input.offset}`, "the delta ends inside the application header (truncated)");
+  return appHeader;
 }
 
 /** The delta would make the decoder read the source over and over (copies scattered beyond reason). */

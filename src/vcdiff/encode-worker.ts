@@ -11,6 +11,7 @@ import { GEAR_SPAN } from "./gear-hash";
 import {
   insertAnchors, scanSourceRange, SourceIndex, SourceLoader, type AnchorList, type SourceIndexShared,
 } from "./source-index";
+import { blankRanges } from "./source-ranges";
 import { WindowEncoder } from "./window-encoder";
 
 export interface EncodeWindowsRequest {
@@ -21,6 +22,10 @@ export interface EncodeWindowsRequest {
   checksum: boolean;
   targetPath: string;
   sourcePath: string;
+  /** Sorted, merged [start, end) source byte pairs no copy may read (empty: none). */
+  avoid: Float64Array;
+  /** Reply with the source ranges each window reads. */
+  collectReads: boolean;
 }
 
 export type EncodeJob =
@@ -32,7 +37,7 @@ export type EncodeJob =
 export type EncodeReply =
   | { type: "scanned"; pairs: Uint32Array; count: number }
   | { type: "inserted" }
-  | { type: "window"; bytes: Uint8Array; stats: WindowMatchStats }
+  | { type: "window"; bytes: Uint8Array; stats: WindowMatchStats; reads?: Float64Array }
   | { type: "error"; message: string };
 
 /** Runs one job on this thread (workers and the single-thread path share it). */
@@ -59,10 +64,12 @@ export class EncodeJobRunner {
         return { reply: { type: "inserted" }, transfer: [] };
       case "window": {
         const r = this.request;
-        this.encoder ??= new WindowEncoder(r.index, r.match, r.windowSize, r.checksum);
+        this.encoder ??= new WindowEncoder(r.index, r.match, r.windowSize, r.checksum, { avoid: r.avoid, collectReads: r.collectReads });
         if (this.fd < 0) this.fd = fs.openSync(r.targetPath, "r");
-        const { bytes, stats } = this.encoder.encode(this.fd, job.start, job.length);
-        return { reply: { type: "window", bytes, stats }, transfer: [bytes.buffer as ArrayBuffer] };
+        const { bytes, stats, reads } = this.encoder.encode(this.fd, job.start, job.length);
+        const transfer = [bytes.buffer as ArrayBuffer];
+        if (reads) transfer.push(reads.buffer as ArrayBuffer);
+        return { reply: { type: "window", bytes, stats, reads }, transfer };
       }
     }
   }
@@ -75,9 +82,12 @@ export class EncodeJobRunner {
     const chunk = (this.chunk ??= Buffer.allocUnsafe(LOAD_CHUNK));
     const before = Buffer.alloc(Math.min(from, GEAR_SPAN));
     readFully(this.sourceFd, before, from - before.length, r.sourcePath);
+    // Avoided bytes are blanked before anything sees them: no anchor, no block hash points there.
+    blankRanges(r.avoid, before, from - before.length);
     for (let at = from; at < to; at += LOAD_CHUNK) {
       const piece = chunk.subarray(0, Math.min(LOAD_CHUNK, to - at));
       readFully(this.sourceFd, piece, at, r.sourcePath);
+      blankRanges(r.avoid, piece, at);
       this.loader.add(piece, at);
     }
     return scanSourceRange(this.index, from, to, before);

@@ -14,8 +14,10 @@
  * + per thread ~6 x windowSize. See docs/encoder.md.
  */
 import { constants as bufferConstants } from "node:buffer";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import type { Writable } from "node:stream";
 import type { Worker } from "node:worker_threads";
 import { MenderDeltaError } from "../errors";
@@ -27,7 +29,11 @@ import type { WindowMatchStats } from "./match-window";
 import {
   buildBlockIndex, MAX_SOURCE_SIZE, SourceIndex, sourceRanges, type IndexParams, type SourceIndexShared,
 } from "./source-index";
+import { normalizeRanges, type ByteRange } from "../io/byte-ranges";
+import { RangeBuilder } from "./source-ranges";
+import { varintLength, writeVarint } from "./varint";
 import { FILE_HEADER } from "./window-writer";
+import { VCD_APPHEADER } from "./header";
 
 export const DEFAULT_WINDOW_SIZE = 8 * 1024 * 1024;
 export const MIN_WINDOW_SIZE = 64 * 1024;
@@ -45,6 +51,17 @@ export interface EncodeOptions {
   checksum?: boolean;
   /** Called after each window is written, with the target bytes encoded so far (for progress displays). */
   onProgress?(targetDone: number, targetSize: number): void;
+  /**
+   * Source byte ranges no COPY may read ([start, end) pairs, any order): what a mounted read-write
+   * root rewrites by itself. Target bytes matching only there are coded as RUNs or literals.
+   */
+  avoid?: readonly ByteRange[] | Float64Array;
+  /**
+   * Makes the file's application header from the source ranges the delta's copies read (sorted,
+   * merged [start, end) pairs), once every window is encoded. The windows are kept in a temporary
+   * file beside the output until then, as the header comes first.
+   */
+  appHeader?(reads: Float64Array): Uint8Array;
 }
 
 export interface EncodeStats {
@@ -57,6 +74,10 @@ export interface EncodeStats {
   copiedFromTarget: number;
   runBytes: number;
   addedBytes: number;
+  /** Source bytes the copies read (their union), when `appHeader` asked for them. */
+  sourceBytesRead?: number;
+  /** Bytes of the application header. */
+  appHeaderSize: number;
   /** Milliseconds loading + indexing the source, and encoding the windows. */
   indexMs: number;
   encodeMs: number;
@@ -94,42 +115,123 @@ export async function encodeVcdiff(
   const shared = allocateIndex(sourcePath, params.index);
   const request: EncodeWindowsRequest = {
     task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath, sourcePath,
+    avoid: sharedRanges(options.avoid ? normalizeRanges(options.avoid) : new Float64Array(0)),
+    collectReads: options.appHeader !== undefined,
   };
   const runner: JobRunner = threads <= 1 ? new LocalRunner(request) : new WorkerRunner(request, threads);
   const stats: EncodeStats = {
     sourceSize: shared.sourceSize, targetSize, deltaSize: 0, windows,
     copiedFromSource: 0, copiedFromTarget: 0, runBytes: 0, addedBytes: 0,
-    indexMs: 0, encodeMs: 0, threads, level, windowSize,
+    appHeaderSize: 0, indexMs: 0, encodeMs: 0, threads, level, windowSize,
   };
   let sink: Sink | undefined;
+  let body: WindowSpool | undefined;
   try {
     await buildIndex(runner, shared);
     const t1 = Date.now();
     stats.indexMs = t1 - t0;
     sink = await openSink(out);
-    await sink.write(FILE_HEADER);
-    stats.deltaSize += FILE_HEADER.length;
+    const reads = options.appHeader ? new RangeBuilder() : undefined;
+    if (reads) body = new WindowSpool(typeof out === "string" ? out : undefined);
+    else await sink.write(FILE_HEADER);
     let targetDone = 0;
-    const onWindow = async (bytes: Uint8Array, w: WindowMatchStats): Promise<void> => {
+    const onWindow = async (bytes: Uint8Array, w: WindowMatchStats, windowReads?: Float64Array): Promise<void> => {
       stats.copiedFromSource += w.copiedSource;
       stats.copiedFromTarget += w.copiedTarget;
       stats.runBytes += w.run;
       stats.addedBytes += w.added;
       stats.deltaSize += bytes.length;
-      await sink!.write(bytes);
+      if (windowReads) reads!.addAll(windowReads);
+      if (body) body.write(bytes);
+      else await sink!.write(bytes);
       targetDone = Math.min(targetSize, targetDone + windowSize);
       options.onProgress?.(targetDone, targetSize);
     };
     await encodeWindows(runner, targetSize, windowSize, windows, onWindow);
+    if (body && reads) {
+      const union = reads.finish();
+      let bytesRead = 0;
+      for (let i = 0; i < union.length; i += 2) bytesRead += union[i + 1]! - union[i]!;
+      stats.sourceBytesRead = bytesRead;
+      const appHeader = options.appHeader!(union);
+      const header = fileHeaderWithAppHeader(appHeader);
+      stats.appHeaderSize = appHeader.length;
+      await sink.write(header);
+      stats.deltaSize += header.length;
+      await body.copyTo((bytes) => sink!.write(bytes));
+    } else {
+      stats.deltaSize += FILE_HEADER.length;
+    }
     await sink.finish();
     stats.encodeMs = Date.now() - t1;
   } catch (err) {
     sink?.abort();
     throw asEncoderError(err);
   } finally {
+    body?.remove();
     runner.close();
   }
   return stats;
+}
+
+/** The Float64Array's contents in shared memory: every worker reads the same ranges, none copies them. */
+function sharedRanges(pairs: Float64Array): Float64Array {
+  const shared = new Float64Array(new SharedArrayBuffer(Math.max(8, pairs.byteLength)), 0, pairs.length);
+  shared.set(pairs);
+  return shared;
+}
+
+/** VCDIFF file header with VCD_APPHEADER: magic, version 0, indicator, varint length, the bytes. */
+function fileHeaderWithAppHeader(appHeader: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FILE_HEADER.length + varintLength(appHeader.length) + appHeader.length);
+  out.set(FILE_HEADER);
+  out[4] = VCD_APPHEADER;
+  const at = writeVarint(out, FILE_HEADER.length, appHeader.length);
+  out.set(appHeader, at);
+  return out;
+}
+
+/**
+ * The encoded windows while the application header cannot be written yet: a temporary file beside
+ * the output (or in the temporary directory for a stream), created exclusively, removed always.
+ */
+class WindowSpool {
+  private readonly path: string;
+  private readonly fd: number;
+  private size = 0;
+
+  constructor(beside: string | undefined) {
+    const dir = beside ? path.dirname(beside) : os.tmpdir();
+    const base = beside ? path.basename(beside) : "delta";
+    this.path = path.join(dir, `.${base}.windows-${randomBytes(6).toString("hex")}`);
+    try {
+      this.fd = fs.openSync(this.path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new MenderDeltaError(`cannot create the temporary file ${this.path}: ${code}; check the output directory is writable`);
+    }
+  }
+
+  write(bytes: Uint8Array): void {
+    let off = 0;
+    while (off < bytes.length) off += fs.writeSync(this.fd, bytes, off, bytes.length - off, this.size + off);
+    this.size += bytes.length;
+  }
+
+  async copyTo(write: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let at = 0; at < this.size;) {
+      const n = fs.readSync(this.fd, chunk, 0, Math.min(chunk.length, this.size - at), at);
+      if (n === 0) throw new MenderDeltaError(`the temporary file ${this.path} ended early (removed while encoding?)`);
+      await write(chunk.subarray(0, n));
+      at += n;
+    }
+  }
+
+  remove(): void {
+    try { fs.closeSync(this.fd); } catch { /* closed */ }
+    fs.rmSync(this.path, { force: true });
+  }
 }
 
 function sizeOf(file: string, what: string): number {
@@ -176,7 +278,7 @@ function allocateIndex(file: string, params: IndexParams): SourceIndexShared {
   }
 }
 
-type WindowHandler = (bytes: Uint8Array, stats: WindowMatchStats) => Promise<void>;
+type WindowHandler = (bytes: Uint8Array, stats: WindowMatchStats, reads?: Float64Array) => Promise<void>;
 
 /** Jobs of one encode, run by worker threads or, with one thread, right here. */
 interface JobRunner {
@@ -283,7 +385,7 @@ async function buildIndex(runner: JobRunner, shared: SourceIndexShared): Promise
  * running windows per lane, so memory stays bounded whatever the image size.
  */
 async function encodeWindows(runner: JobRunner, targetSize: number, windowSize: number, windows: number, onWindow: WindowHandler): Promise<void> {
-  const done = new Map<number, { bytes: Uint8Array; stats: WindowMatchStats }>();
+  const done = new Map<number, { bytes: Uint8Array; stats: WindowMatchStats; reads?: Float64Array }>();
   const maxAhead = runner.lanes * 2;
   let nextToSend = 0;
   let nextToWrite = 0;
@@ -295,7 +397,7 @@ async function encodeWindows(runner: JobRunner, targetSize: number, windowSize: 
     while (done.has(nextToWrite)) {
       const result = done.get(nextToWrite)!;
       done.delete(nextToWrite);
-      await onWindow(result.bytes, result.stats);
+      await onWindow(result.bytes, result.stats, result.reads);
       nextToWrite++;
       const waiters = wakeUp;
       wakeUp = [];
@@ -312,7 +414,7 @@ async function encodeWindows(runner: JobRunner, targetSize: number, windowSize: 
       const start = seq * windowSize;
       const reply = await runner.call(i, { type: "window", start, length: Math.min(windowSize, targetSize - start) });
       if (reply.type !== "window") throw new Error(`unexpected reply ${reply.type} to a window job`);
-      done.set(seq, { bytes: reply.bytes, stats: reply.stats });
+      done.set(seq, { bytes: reply.bytes, stats: reply.stats, reads: reply.reads });
       writing = writing.then(flush).catch((err: unknown) => {
         failure = err;
         for (const w of wakeUp.splice(0)) w();

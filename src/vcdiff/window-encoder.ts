@@ -4,23 +4,37 @@
  * all per-window buffers, reused from window to window.
  */
 import fs from "node:fs";
-import { InstructionList } from "./instruction-list";
+import { InstructionList, KIND_ADD, KIND_COPY_SOURCE, KIND_RUN } from "./instruction-list";
 import { WindowMatcher, type MatchParams, type WindowMatchStats } from "./match-window";
 import { SourceIndex, type SourceIndexShared } from "./source-index";
+import { avoidCopies, collectReads, RangeBuilder } from "./source-ranges";
 import { WindowWriter } from "./window-writer";
 
 export interface EncodedWindow {
   bytes: Uint8Array;
   stats: WindowMatchStats;
+  /** The source ranges the window's copies read ([start, end) pairs), when asked for. */
+  reads?: Float64Array;
+}
+
+export interface SourceUse {
+  /** Sorted, merged source byte ranges no copy may read (their bytes are blank in the index). */
+  avoid: Float64Array;
+  /** Report the ranges each window reads. */
+  collectReads: boolean;
 }
 
 export class WindowEncoder {
   private readonly matcher: WindowMatcher;
   private readonly writer = new WindowWriter();
   private readonly list = new InstructionList(4096);
+  private readonly trimmed = new InstructionList(4096);
   private readonly buffer: Buffer;
 
-  constructor(shared: SourceIndexShared, match: MatchParams, windowSize: number, private readonly checksum: boolean) {
+  constructor(
+    shared: SourceIndexShared, match: MatchParams, windowSize: number, private readonly checksum: boolean,
+    private readonly use: SourceUse = { avoid: new Float64Array(0), collectReads: false },
+  ) {
     this.matcher = new WindowMatcher(new SourceIndex(shared), match, windowSize);
     // Own ArrayBuffer at offset 0: the matcher reads 32-bit words of it.
     this.buffer = Buffer.from(new ArrayBuffer(windowSize));
@@ -35,8 +49,25 @@ export class WindowEncoder {
       if (n === 0) throw new Error(`target file ended early at byte ${start + got} (it changed while being encoded?)`);
       got += n;
     }
-    const stats = this.matcher.match(target, start, this.list);
-    const bytes = this.writer.encode(target, this.list, this.checksum);
-    return { bytes, stats };
+    let stats = this.matcher.match(target, start, this.list);
+    const list = avoidCopies(this.list, this.use.avoid, this.trimmed);
+    if (list !== this.list) stats = statsOf(list);
+    const bytes = this.writer.encode(target, list, this.checksum);
+    if (!this.use.collectReads) return { bytes, stats };
+    const reads = new RangeBuilder();
+    collectReads(list, reads);
+    return { bytes, stats, reads: reads.raw() };
   }
+}
+
+function statsOf(list: InstructionList): WindowMatchStats {
+  const stats: WindowMatchStats = { added: 0, run: 0, copiedSource: 0, copiedTarget: 0 };
+  for (let i = 0; i < list.count; i++) {
+    const k = list.kind[i]!, size = list.size[i]!;
+    if (k === KIND_ADD) stats.added += size;
+    else if (k === KIND_RUN) stats.run += size;
+    else if (k === KIND_COPY_SOURCE) stats.copiedSource += size;
+    else stats.copiedTarget += size;
+  }
+  return stats;
 }

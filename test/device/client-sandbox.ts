@@ -73,8 +73,10 @@ export class ClientSandbox {
   bootEnv!: BootEnvFixture;
   /** Copies of the U-Boot environment that reset() makes: 2 is a redundant environment. */
   envCopies: 1 | 2 = 1;
-  /** The partition "booted": mounted read-only on rootMount inside each command's namespace. */
+  /** The partition "booted": mounted (read-only unless rootMode says rw) on rootMount inside each command's namespace. */
   private booted: 2 | 3 = 2;
+  /** How the running root is mounted while the client runs: "rw" is a device whose root is read-write. */
+  rootMode: "ro" | "rw" = "ro";
   private runs = 0;
   /** What the module takes as the mounted root (MENDER_BINARY_DELTA_TEST_ROOT): see serveActiveFrom. */
   private testRoot: string;
@@ -266,7 +268,7 @@ export class ClientSandbox {
 
   /** The command line that runs the client with `args`, in a private mount namespace. */
   clientCommand(...args: string[]): string[] {
-    const mountRoot = `mount -o ro -t ext4 '${this.loops[this.booted - 2]}' '${this.rootMount}'`;
+    const mountRoot = `mount -o ${this.rootMode} -t ext4 '${this.loops[this.booted - 2]}' '${this.rootMount}'`;
     if (this.client.version === "5.1") {
       return ["unshare", "-m", "--propagation", "private", "sh", "-c", `${mountRoot} && exec "$@"`, "sh", menderUpdatePath(), "--log-level", "info", ...args];
     }
@@ -276,6 +278,21 @@ export class ClientSandbox {
       `exec mender --config '${this.configFile}' --fallback-config '${path.join(this.dir, "none.conf")}' ` +
       `--data '${this.data}' --log-level info --no-syslog "$@"`;
     return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", ...args];
+  }
+
+  /**
+   * The device "runs" for a while: `script` (sh) runs with the booted partition mounted read-write
+   * on $ROOT, in a private mount namespace, then it is unmounted (as at shutdown). Throws if it fails.
+   */
+  live(script: string): void {
+    const r = spawnSync(
+      "unshare",
+      ["-m", "--propagation", "private", "sh", "-ec", `mount -o rw -t ext4 '${this.loops[this.booted - 2]}' "$ROOT"
+${script}
+sync`],
+      { encoding: "utf8", env: { ...process.env, ROOT: this.rootMount }, timeout: 120_000 },
+    );
+    if (r.status !== 0) throw new Error(`the device's activity failed (exit ${r.status}): ${r.stderr}`);
   }
 
   /** Runs the client (`mender <args>` or `mender-update <args>`); returns its exit code and log. */

@@ -216,7 +216,7 @@ async function expectDownloadFailure(d: Device, data: Uint8Array, message: RegEx
   assert.deepEqual(envOf(d), INITIAL_ENV);
 }
 
-test("wrong source: one byte changed on the active partition fails before the stream is read", async (t) => {
+test("wrong source: one byte changed on the active partition (delta without a read set) fails before anything is written", async (t) => {
   if (!tools(t)) return;
   const d = device();
   const fd = fs.openSync(d.partA, "r+");

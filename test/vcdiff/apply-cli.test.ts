@@ -9,7 +9,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { needTools } from "../helpers/peers";
-import { makeImage, mutateImage, scratchDir, xdelta3Encode } from "./helpers";
+import { buildReadSet, encodeReadSetAppHeader } from "../../src/vcdiff/read-set";
+import { makeImage, MemorySource, mutateImage, scratchDir, xdelta3Encode } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -89,4 +90,50 @@ test("apply: success, stdin, wrong source, truncated delta, usage errors", async
   r = apply(["--source", oldFile, "--delta", deltaFile, "--target", target, "--bogus"]);
   assert.equal(r.status, 2);
   assert.deepEqual(leftovers(), []);
+});
+
+test("apply: a delta with a read set is checked against --source before anything is written", async (t) => {
+  if (!needTools(t, "xdelta3")) return;
+  const dir = scratchDir("apply-read-set");
+  // The new image copies only from the first half of the old one: the second half is not read.
+  const old = makeImage(5, 2 << 20);
+  const neu = Buffer.concat([old.subarray(0, 1 << 20), makeImage(6, 30_000)]);
+  const oldFile = path.join(dir, "old.img");
+  const newFile = path.join(dir, "new.img");
+  const deltaFile = path.join(dir, "delta");
+  const target = path.join(dir, "out.img");
+  fs.writeFileSync(oldFile, old);
+  fs.writeFileSync(newFile, neu);
+  const set = buildReadSet([[0, 1 << 20]], new MemorySource(old));
+  const appHeader = Buffer.from(encodeReadSetAppHeader(set)).toString("latin1");
+  const r0 = spawnSync("xdelta3", ["-e", "-f", `-A=${appHeader}`, "-s", oldFile, newFile, deltaFile], { encoding: "utf8" });
+  assert.equal(r0.status, 0, r0.stderr);
+
+  // Identical source: quiet.
+  let r = apply(["--source", oldFile, "--delta", deltaFile, "--target", target]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  assert.ok(fs.readFileSync(target).equals(neu));
+
+  // Changed outside what the delta reads: applied, with a note on stderr.
+  const outside = Buffer.from(old);
+  outside[(3 << 19) + 5]! ^= 1;
+  fs.writeFileSync(oldFile, outside);
+  r = apply(["--source", oldFile, "--delta", deltaFile, "--target", target]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^mender-binary-delta: --source \S+ differs from the delta's source in 1 of 2 1 MiB chunks .* the 1 range \(1048576 bytes\) the delta reads is intact: applying\n$/);
+  assert.ok(fs.readFileSync(target).equals(neu));
+
+  // Changed inside: exit 3 before anything is written, the old target stays.
+  fs.writeFileSync(target, "previous content");
+  outside[70_000]! ^= 1;
+  fs.writeFileSync(oldFile, outside);
+  r = apply(["--source", oldFile, "--delta", deltaFile, "--target", target]);
+  assert.equal(r.status, 3, r.stderr);
+  assert.match(
+    r.stderr,
+    /^mender-binary-delta: error: 1 of 1 ranges the delta reads changed on --source \S+ since the delta was made \(in 1 64 KiB chunk\): they belong to partition bytes 65536-131071; nothing was written\. Give the image/,
+  );
+  assert.equal(r.stderr.trim().split("\n").length, 1, "one line on stderr");
+  assert.equal(fs.readFileSync(target, "utf8"), "previous content");
 });

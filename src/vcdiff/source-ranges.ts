@@ -1,0 +1,116 @@
+/**
+ * Byte ranges of the source as flat sorted [start, end) pairs in a Float64Array (no object per
+ * range: an ext4 image's volatile metadata and free space are tens of thousands of ranges), and the
+ * two things the encoder does with them:
+ *
+ * - ranges to avoid (what a mounted read-write root rewrites by itself): no COPY may read them.
+ *   The source loader blanks them to zeros, so neither index finds anything there, and
+ *   `avoidCopies` cuts whatever the matcher still reaches by extension or continuation;
+ * - ranges read: the union of the COPY instructions' source bytes, which the delta then carries
+ *   a digest of (read-set.ts), so a device can check exactly those.
+ */
+import { normalizeRanges } from "../io/byte-ranges";
+import { InstructionList, KIND_COPY_SOURCE, KIND_RUN } from "./instruction-list";
+
+/** Index of the first range whose end is > `at` (ranges.length / 2 when none). */
+function firstEndingAfter(ranges: Float64Array, at: number): number {
+  let lo = 0;
+  let hi = ranges.length >>> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ranges[2 * mid + 1]! > at) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Zeroes the bytes of `chunk` (source bytes [at, at + chunk.length)) that lie in `ranges`. */
+export function blankRanges(ranges: Float64Array, chunk: Uint8Array, at: number): void {
+  const end = at + chunk.length;
+  for (let i = firstEndingAfter(ranges, at); 2 * i < ranges.length && ranges[2 * i]! < end; i++) {
+    const s = Math.max(ranges[2 * i]!, at);
+    const e = Math.min(ranges[2 * i + 1]!, end);
+    chunk.fill(0, s - at, e - at);
+  }
+}
+
+/**
+ * Rewrites `list` so no COPY_SOURCE reads `avoid`: each part of a copy inside an avoided range
+ * becomes a RUN of zeros. That is exact, not a guess: the loader blanked avoided bytes, so a copy
+ * that matched there matched target zeros. `scratch` receives the result and is swapped in;
+ * returns the list now holding the program.
+ */
+export function avoidCopies(list: InstructionList, avoid: Float64Array, scratch: InstructionList): InstructionList {
+  if (avoid.length === 0) return list;
+  const { kind, size, pos } = list;
+  let touched = false;
+  for (let i = 0; i < list.count && !touched; i++) {
+    if (kind[i] !== KIND_COPY_SOURCE) continue;
+    const j = firstEndingAfter(avoid, pos[i]!);
+    touched = 2 * j < avoid.length && avoid[2 * j]! < pos[i]! + size[i]!;
+  }
+  if (!touched) return list;
+  scratch.clear();
+  let windowOffset = 0;
+  for (let i = 0; i < list.count; i++) {
+    const k = kind[i]!, s = size[i]!, p = pos[i]!;
+    if (k !== KIND_COPY_SOURCE) {
+      scratch.push(k, s, p);
+      windowOffset += s;
+      continue;
+    }
+    let at = p;
+    const end = p + s;
+    for (let j = firstEndingAfter(avoid, p); at < end; j++) {
+      const aStart = 2 * j < avoid.length ? Math.max(avoid[2 * j]!, at) : end;
+      const copyEnd = Math.min(aStart, end);
+      if (copyEnd > at) scratch.push(KIND_COPY_SOURCE, copyEnd - at, at);
+      if (copyEnd >= end) break;
+      const runEnd = Math.min(avoid[2 * j + 1]!, end);
+      // RUN's position is the window offset of a byte holding the value: the first zero itself.
+      scratch.push(KIND_RUN, runEnd - copyEnd, windowOffset + (copyEnd - p));
+      at = runEnd;
+    }
+    windowOffset += s;
+  }
+  return scratch;
+}
+
+/** Appends the source bytes `list`'s copies read to `reads` (merging a copy that continues the last). */
+export function collectReads(list: InstructionList, reads: RangeBuilder): void {
+  const { kind, size, pos } = list;
+  for (let i = 0; i < list.count; i++) if (kind[i] === KIND_COPY_SOURCE) reads.add(pos[i]!, pos[i]! + size[i]!);
+}
+
+/** A growing list of ranges, in the order added; `finish` normalizes. */
+export class RangeBuilder {
+  private pairs = new Float64Array(256);
+  private length = 0;
+
+  add(start: number, end: number): void {
+    if (this.length > 0 && this.pairs[this.length - 1] === start) {
+      this.pairs[this.length - 1] = end;
+      return;
+    }
+    if (this.length === this.pairs.length) {
+      const grown = new Float64Array(this.pairs.length * 2);
+      grown.set(this.pairs);
+      this.pairs = grown;
+    }
+    this.pairs[this.length++] = start;
+    this.pairs[this.length++] = end;
+  }
+
+  addAll(pairs: Float64Array): void {
+    for (let i = 0; i + 1 < pairs.length; i += 2) this.add(pairs[i]!, pairs[i + 1]!);
+  }
+
+  /** The ranges added so far (not normalized), as a copy. */
+  raw(): Float64Array {
+    return this.pairs.slice(0, this.length);
+  }
+
+  finish(): Float64Array {
+    return normalizeRanges(this.pairs.subarray(0, this.length));
+  }
+}

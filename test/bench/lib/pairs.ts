@@ -1,0 +1,99 @@
+/**
+ * The image pairs the generator benchmarks run on, and how they time a command.
+ *
+ * Pairs: the corpus pairs A (A1-minbase -> A2-ssh) and B (A1-minbase -> B2-upgrade) from
+ * test/bench/corpus/make-corpus.sh, found through $CORPUS or ~/.cache/mbd-corpus, when they exist;
+ * always a generated pair: a 64 MiB ext4 image holding a package tree taken from this checkout
+ * (typescript), and a release 2 that upgrades it (a patched file, a removed one, a new package: fflate).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "..", "..", "..");
+export const GENERATOR = path.join(ROOT, "dist", "x86_64", "mender-binary-delta-generator");
+export const MIB = 1 << 20;
+
+export interface Pair {
+  name: string;
+  fromArtifact: string;
+  toArtifact: string;
+  fromImage: string;
+  toImage: string;
+}
+
+export interface Timed {
+  wall: number;
+  cpu: number;
+  stdout: string;
+}
+
+/** Runs a command under /usr/bin/time; returns wall and CPU seconds. */
+export function timed(cmd: string, args: string[]): Timed {
+  const r = spawnSync("/usr/bin/time", ["-f", "TIME %e %U %S", cmd, ...args], { encoding: "utf8", maxBuffer: 64 * MIB });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr}`);
+  return { wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), stdout: r.stdout };
+}
+
+function copyTree(from: string, to: string): void {
+  fs.cpSync(from, to, { recursive: true, dereference: true });
+}
+
+function mkext4(tree: string, image: string, mib: number): void {
+  fs.rmSync(image, { force: true });
+  execFileSync("truncate", ["-s", `${mib}M`, image]);
+  execFileSync("mke2fs", ["-q", "-t", "ext4", "-F", "-d", tree, "-U", "3f1e5b2a-6c4d-4e8f-9a0b-1c2d3e4f5a6b", "-E", "hash_seed=0b5e8a4c-2f7d-4a1e-8c3b-9d6f0e2a4b7c", image], {
+    env: { ...process.env, E2FSPROGS_FAKE_TIME: "1767225600", LC_ALL: "C" },
+  });
+}
+
+function rootfsArtifact(image: string, name: string, out: string): void {
+  fs.rmSync(out, { force: true });
+  execFileSync("mender-artifact", ["write", "rootfs-image", "-t", "qemux86-64", "-n", name, "-f", image, "-o", out], { stdio: "ignore" });
+}
+
+/** A generated pair: typescript's package as release 1; release 2 patches, removes and adds files. */
+export function generatedPair(work: string): Pair {
+  const t1 = path.join(work, "tree-1");
+  const t2 = path.join(work, "tree-2");
+  copyTree(path.join(ROOT, "node_modules", "typescript"), path.join(t1, "usr", "lib", "typescript"));
+  fs.mkdirSync(path.join(t1, "etc"), { recursive: true });
+  fs.writeFileSync(path.join(t1, "etc", "os-release"), 'NAME="Bench"\nVERSION_ID="1"\n');
+  copyTree(t1, t2);
+  fs.writeFileSync(path.join(t2, "etc", "os-release"), 'NAME="Bench"\nVERSION_ID="2"\n');
+  const lib = path.join(t2, "usr", "lib", "typescript", "lib");
+  const big = fs.readdirSync(lib).filter((f) => f.endsWith(".js")).map((f) => path.join(lib, f)).sort((a, b) => fs.statSync(b).size - fs.statSync(a).size);
+  // A "security fix": a few edits spread over the largest file.
+  const text = fs.readFileSync(big[0]!, "utf8").split("\n");
+  for (let i = 100; i < text.length; i += Math.floor(text.length / 25)) text[i] = `/* patched */ ${text[i]}`;
+  fs.writeFileSync(big[0]!, text.join("\n"));
+  fs.rmSync(big[1]!);
+  copyTree(path.join(ROOT, "node_modules", "fflate"), path.join(t2, "usr", "lib", "fflate"));
+  const img = (n: number): string => path.join(work, `bench-${n}`, "rootfs.ext4");
+  for (const n of [1, 2]) fs.mkdirSync(path.dirname(img(n)), { recursive: true });
+  mkext4(t1, img(1), 64);
+  mkext4(t2, img(2), 64);
+  const a1 = path.join(work, "bench-1.mender");
+  const a2 = path.join(work, "bench-2.mender");
+  rootfsArtifact(img(1), "bench-1", a1);
+  rootfsArtifact(img(2), "bench-2", a2);
+  return { name: "generated (64 MiB ext4, package upgrade)", fromArtifact: a1, toArtifact: a2, fromImage: img(1), toImage: img(2) };
+}
+
+export function corpusPairs(): Pair[] {
+  const corpus = process.env.CORPUS ?? path.join(os.homedir(), ".cache", "mbd-corpus");
+  const art = (n: string): string => path.join(corpus, "artifacts", `${n}.mender`);
+  const img = (n: string): string => path.join(corpus, "images", `${n}.ext4`);
+  const pairs: Pair[] = [];
+  for (const [name, from, to] of [["A (minbase -> +ssh)", "A1-minbase", "A2-ssh"], ["B (minbase -> upgrade)", "A1-minbase", "B2-upgrade"]] as const) {
+    if ([art(from), art(to), img(from), img(to)].every((f) => fs.existsSync(f))) {
+      pairs.push({ name: `corpus ${name}`, fromArtifact: art(from), toArtifact: art(to), fromImage: img(from), toImage: img(to) });
+    }
+  }
+  if (pairs.length === 0) process.stdout.write(`(no corpus pairs under ${corpus}; test/bench/corpus/make-corpus.sh makes them)\n`);
+  return pairs;
+}
+
