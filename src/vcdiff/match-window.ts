@@ -120,7 +120,6 @@ export class WindowMatcher {
     const gear = GEAR;
     const KIND_SOURCE = KIND_COPY_SOURCE, KIND_TARGET = KIND_COPY_TARGET, KIND_R = KIND_RUN;
 
-    const stats: WindowMatchStats = { added: 0, run: 0, copiedSource: 0, copiedTarget: 0 };
     list.clear();
     let lit = 0; // first byte not yet covered by an instruction
     // Instructions ending after `floor` are short copies (and the ADDs between them): a longer
@@ -240,13 +239,19 @@ export class WindowMatcher {
       if (hp < p - GEAR_SPAN) { hp = p - GEAR_SPAN; h = 0; }
     }
     if (lit < n) list.push(KIND_ADD, n - lit, lit);
-    for (let i = 0; i < list.count; i++) {
-      const k = list.kind[i]!, size = list.size[i]!;
-      if (k === KIND_ADD) stats.added += size;
-      else if (k === KIND_RUN) stats.run += size;
-      else if (k === KIND_COPY_SOURCE) stats.copiedSource += size;
-      else stats.copiedTarget += size;
-    }
-    return stats;
+    return programStats(list);
   }
+}
+
+/** Byte counts of `list`'s program by instruction kind. */
+export function programStats(list: InstructionList): WindowMatchStats {
+  const stats: WindowMatchStats = { added: 0, run: 0, copiedSource: 0, copiedTarget: 0 };
+  for (let i = 0; i < list.count; i++) {
+    const k = list.kind[i]!, size = list.size[i]!;
+    if (k === KIND_ADD) stats.added += size;
+    else if (k === KIND_RUN) stats.run += size;
+    else if (k === KIND_COPY_SOURCE) stats.copiedSource += size;
+    else stats.copiedTarget += size;
+  }
+  return stats;
 }

@@ -4,8 +4,8 @@
  * all per-window buffers, reused from window to window.
  */
 import fs from "node:fs";
-import { InstructionList, KIND_ADD, KIND_COPY_SOURCE, KIND_RUN } from "./instruction-list";
-import { WindowMatcher, type MatchParams, type WindowMatchStats } from "./match-window";
+import { InstructionList } from "./instruction-list";
+import { programStats, WindowMatcher, type MatchParams, type WindowMatchStats } from "./match-window";
 import { SourceIndex, type SourceIndexShared } from "./source-index";
 import { avoidCopies, collectReads, RangeBuilder } from "./source-ranges";
 import { WindowWriter } from "./window-writer";
@@ -51,23 +51,11 @@ export class WindowEncoder {
     }
     let stats = this.matcher.match(target, start, this.list);
     const list = avoidCopies(this.list, this.use.avoid, this.trimmed);
-    if (list !== this.list) stats = statsOf(list);
+    if (list !== this.list) stats = programStats(list);
     const bytes = this.writer.encode(target, list, this.checksum);
     if (!this.use.collectReads) return { bytes, stats };
     const reads = new RangeBuilder();
     collectReads(list, reads);
     return { bytes, stats, reads: reads.raw() };
   }
-}
-
-function statsOf(list: InstructionList): WindowMatchStats {
-  const stats: WindowMatchStats = { added: 0, run: 0, copiedSource: 0, copiedTarget: 0 };
-  for (let i = 0; i < list.count; i++) {
-    const k = list.kind[i]!, size = list.size[i]!;
-    if (k === KIND_ADD) stats.added += size;
-    else if (k === KIND_RUN) stats.run += size;
-    else if (k === KIND_COPY_SOURCE) stats.copiedSource += size;
-    else stats.copiedTarget += size;
-  }
-  return stats;
 }
