@@ -102,7 +102,14 @@ function readSetGate(sourcePath: string, facts: DeltaFacts, mismatch: SourceMism
   return (appHeader) => {
     const refuse = (noReadSet: boolean) =>
       new SourceRefused(sourceMismatchError(sourcePath, facts.sourceSize, mismatch.actual, facts.sourceChecksums, noReadSet).message);
-    const set = appHeader && parseReadSetAppHeader(appHeader);
+    let set;
+    try {
+      set = appHeader && parseReadSetAppHeader(appHeader);
+    } catch (err) {
+      // Nothing was written yet: not the "incomplete partition" failure a damaged window is.
+      if (err instanceof MenderDeltaError) throw new SourceRefused(`${err.message.replace(/\.$/, "")}; nothing was written`, err.exitCode);
+      throw err;
+    }
     if (!set) throw refuse(true);
     if (set.sourceSize !== facts.sourceSize) {
       throw new SourceRefused(

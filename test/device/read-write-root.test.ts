@@ -229,3 +229,14 @@ test("files/ fallback: the read set is checked in ArtifactInstall too", (t) => {
     }
   }
 });
+
+test("a damaged read set on a drifted source: refused before anything is written, not as a broken partition", async (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  flip(d.partA, unreadByte);
+  const damaged = Buffer.from(withReadSet);
+  const at = damaged.indexOf("mbd-readset1:") + "mbd-readset1:".length + 5;
+  damaged[at] = "!".charCodeAt(0);
+  const line = await expectRefused(d, damaged, /the delta's read set \(application header\) is damaged: byte \d+ is not base64url; fetch or generate the delta again; nothing was written$/);
+  assert.doesNotMatch(line, /incomplete/);
+});
