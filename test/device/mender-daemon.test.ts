@@ -41,7 +41,10 @@ before(async () => {
   gen12 = path.join(work, "delta-1-2.mender");
   gen23 = path.join(work, "delta-2-3.mender");
   await generate({ output: gen12 }, rel.rootfs[0]!, rel.rootfs[1]!);
-  await generate({ output: gen23 }, rel.rootfs[1]!, rel.rootfs[2]!);
+  // For a read-only root: these small releases share the bytes a read-write delta 2 -> 3 reads, so
+  // with its read set it would (rightly, verified) install on release 1; the wrong-base case below
+  // needs the whole-partition check.
+  await generate({ output: gen23, rootMount: "ro" }, rel.rootfs[1]!, rel.rootfs[2]!);
   const partA = path.join(work, "partA.img");
   const partB = path.join(work, "partB.img");
   makeImagePartitions(partA, partB, rel.images[0]!, PART_BYTES);
