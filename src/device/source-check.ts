@@ -60,8 +60,3 @@ export function sourceMismatchError(path: string, size: number, actual: string, 
         : ""),
   );
 }
-
-export function checkSource(path: string, size: number, expected: string[]): void {
-  const { matches, actual } = compareSource(path, size, expected);
-  if (!matches) throw sourceMismatchError(path, size, actual, expected);
-}

@@ -12,7 +12,7 @@
 import { MenderDeltaError } from "../errors";
 import { readExt4Layout, volatileRanges, type Ext4Layout } from "../fs/ext4";
 import { FileBlockSource } from "../io/file-source";
-import { buildReadSet, encodeReadSetAppHeader } from "../vcdiff/read-set";
+import { buildReadSet, encodeReadSetAppHeader, rangeBytes } from "../vcdiff/read-set";
 import type { ByteRange } from "../io/byte-ranges";
 
 export type RootMount = "ro" | "rw";
@@ -72,9 +72,7 @@ export function planSourceUse(fromImage: string, mount: RootMount, note: (m: str
       const set = buildReadSet(reads, source);
       const header = encodeReadSetAppHeader(set);
       summary.readRanges = reads.length / 2;
-      let bytes = 0;
-      for (let i = 0; i < reads.length; i += 2) bytes += reads[i + 1]! - reads[i]!;
-      summary.readBytes = bytes;
+      summary.readBytes = rangeBytes(set);
       summary.readSetBytes = header.length;
       return header;
     },

@@ -41,3 +41,10 @@ export function mergeByteRanges(ranges: readonly ByteRange[]): ByteRange[] {
   for (let i = 0; i < pairs.length; i += 2) out.push([pairs[i]!, pairs[i + 1]!]);
   return out;
 }
+
+/** Total bytes of flat [start, end) pairs. */
+export function rangesLength(pairs: Float64Array): number {
+  let n = 0;
+  for (let i = 0; i + 1 < pairs.length; i += 2) n += pairs[i + 1]! - pairs[i]!;
+  return n;
+}

@@ -29,7 +29,7 @@ import type { WindowMatchStats } from "./match-window";
 import {
   buildBlockIndex, MAX_SOURCE_SIZE, SourceIndex, sourceRanges, type IndexParams, type SourceIndexShared,
 } from "./source-index";
-import { normalizeRanges, type ByteRange } from "../io/byte-ranges";
+import { normalizeRanges, rangesLength, type ByteRange } from "../io/byte-ranges";
 import { RangeBuilder } from "./source-ranges";
 import { varintLength, writeVarint } from "./varint";
 import { FILE_HEADER } from "./window-writer";
@@ -150,9 +150,7 @@ export async function encodeVcdiff(
     await encodeWindows(runner, targetSize, windowSize, windows, onWindow);
     if (body && reads) {
       const union = reads.finish();
-      let bytesRead = 0;
-      for (let i = 0; i < union.length; i += 2) bytesRead += union[i + 1]! - union[i]!;
-      stats.sourceBytesRead = bytesRead;
+      stats.sourceBytesRead = rangesLength(union);
       const appHeader = options.appHeader!(union);
       const header = fileHeaderWithAppHeader(appHeader);
       stats.appHeaderSize = appHeader.length;

@@ -23,7 +23,7 @@
  * without '/', so base64url (no '/', no NUL) keeps stock `xdelta3 -d -s OLD DELTA NEW` working.
  * The chunk hashes only say where a change is; the sha256 over all range bytes decides.
  */
-import { normalizeRanges, type ByteRange } from "../io/byte-ranges";
+import { normalizeRanges, rangesLength, type ByteRange } from "../io/byte-ranges";
 import { createHash, type Hash } from "node:crypto";
 import * as zlib from "node:zlib";
 import { deflateSync } from "fflate";
@@ -271,9 +271,7 @@ export function checkReadSet(set: ReadSet, source: BlockSource): ReadSetCheck {
 
 /** Total bytes in the ranges. */
 export function rangeBytes(set: ReadSet): number {
-  let n = 0;
-  for (let i = 0; i < set.ranges.length; i += 2) n += set.ranges[i + 1]! - set.ranges[i]!;
-  return n;
+  return rangesLength(set.ranges);
 }
 
 function encodeBody(set: ReadSet): Uint8Array {
