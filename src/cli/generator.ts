@@ -7,6 +7,7 @@ import { runCli } from "./run";
 import { createParser, dispatch } from "./parse";
 import { selfTest } from "./selftest";
 import { helpTopic, wantsVersion } from "./help";
+import { addGeneratorOptions } from "./generator-options";
 import {
   createProgress, formatSummaryJson, formatSummaryText, generateDelta, protectValues, resolveOptions, type RawOptions,
 } from "../generator";
@@ -131,25 +132,7 @@ async function main(argv: string[]): Promise<number | void> {
   const { argv: protectedArgv, restore } = protectValues(argv);
   const cli = createParser(PROGRAM);
   cli.command("selftest", "check that this binary runs here").action(() => selfTest(PROGRAM, VERSION));
-  cli
-    .command("[...inputs]", "make a delta Artifact")
-    .option("-o, --output <file>", "output")
-    .option("--output-path <file>", "output (mender-artifact's name)")
-    .option("-n, --name <name>", "artifact name")
-    .option("--artifact-name <name>", "artifact name")
-    .option("-D, --decoder-args <flags>", "decoder arguments")
-    .option("--compression <kind>", "compression")
-    .option("--compression-level <n>", "compression level")
-    .option("-k, --key <file>", "signing key")
-    .option("--verify-key <file>", "verification key")
-    .option("--from-image <file>", "raw FROM image")
-    .option("--to-image <file>", "raw TO image")
-    .option("-t, --device-type <type>", "device type")
-    .option("--threads <n>", "threads")
-    .option("--root-mount <mode>", "rw or ro")
-    .option("--json", "JSON summary")
-    .option("-q, --quiet", "no progress")
-    .option("--no-progress", "no progress (mender-artifact's name)")
+  addGeneratorOptions(cli.command("[...inputs]", "make a delta Artifact"))
     .action((inputs: unknown, parsed: Record<string, unknown>) => generate(restore, inputs, parsed));
   return dispatch(cli, protectedArgv);
 }
