@@ -19,22 +19,29 @@ import { parseReadSetAppHeader } from "../vcdiff/read-set";
 import { verifyReadSet } from "../device/read-set-check";
 
 export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the generator's):
-  apply --source OLD --delta FILE|- --target NEW [--no-verify] [--max-window-size BYTES]
+  apply --source OLD --delta FILE|- --target NEW
+        [--no-verify] [--max-window-size BYTES]
 
   --source OLD    the image the delta was made from (file or block device)
   --delta FILE    the delta; '-' reads it from standard input
-  --target NEW    where the new image goes: a file (written to a new .NEW.tmp-* beside it, renamed
-                  when complete), a block device, FIFO or character device (written in place), or
-                  '-' for standard output (the summary then goes to standard error)
-  --no-verify     do not verify the per-window Adler-32 checksums (like 'xdelta3 -d -n')
-  --max-window-size BYTES   largest target window accepted (default ${DEFAULT_MAX_WINDOW_SIZE})
+  --target NEW    where the new image goes: a file (written to a new
+                  .NEW.tmp-* beside it, renamed when complete), a block
+                  device, FIFO or character device (written in place), or
+                  '-' for standard output (the summary then goes to
+                  standard error)
+  --no-verify     do not verify the per-window Adler-32 checksums
+                  (like 'xdelta3 -d -n')
+  --max-window-size BYTES
+                  largest target window accepted (default ${DEFAULT_MAX_WINDOW_SIZE})
 
-  A delta that carries a read set (the source bytes it reads, hashed: mender-binary-delta-generator)
-  has them checked in OLD before anything is written; OLD may differ elsewhere.
+  A delta that carries a read set (the source bytes it reads, hashed:
+  mender-binary-delta-generator) has them checked in OLD before anything is
+  written; OLD may differ elsewhere.
 
-  Exit codes: 0 applied; 1 failed (damaged/unsupported delta, I/O error; NEW untouched);
-  2 wrong command line; ${SOURCE_MISMATCH_EXIT_CODE} the source is not the image the delta was made from
-  (bytes of its read set changed, window checksum mismatch or source too short; NEW untouched).`;
+  Exit codes: 0 applied; 1 failed (damaged/unsupported delta, I/O error; NEW
+  untouched); 2 wrong command line; ${SOURCE_MISMATCH_EXIT_CODE} the source is not the image the delta
+  was made from (bytes of its read set changed, window checksum mismatch or
+  source too short; NEW untouched); 70 internal error (a bug: report it).`;
 
 export interface ApplyOptions {
   source: string;

@@ -7,6 +7,7 @@ import { VERSION } from "../version";
 import { runCli } from "./run";
 import { createParser, dispatch } from "./parse";
 import { selfTest } from "./selftest";
+import { helpTopic, wantsVersion } from "./help";
 import { APPLY_HELP, normalizeApplyArgv, registerApply } from "./apply";
 import { isStateName, runUpdateModuleState } from "../device/update-module";
 
@@ -16,29 +17,41 @@ const HELP = `${PROGRAM} ${VERSION}
 Installs binary-delta rootfs updates for Mender on A/B partitioned devices.
 
 Usage:
-  ${PROGRAM} STATE FILE-TREE     run one Update Module state (the Mender client does this)
-  ${PROGRAM} selftest            check that this binary runs on this machine (worker threads too)
-  ${PROGRAM} apply --source OLD --delta FILE|- --target NEW   apply a delta by hand (see below)
-  ${PROGRAM} --version           print "${PROGRAM} <version>"
-  ${PROGRAM} --help              print this help
+  ${PROGRAM} STATE FILE-TREE   run one Update Module state (the
+                                        Mender client does this)
+  ${PROGRAM} selftest          check that this binary runs here,
+                                        worker threads too
+  ${PROGRAM} apply --source OLD --delta FILE|- --target NEW
+                                        apply a delta by hand (see below)
+  ${PROGRAM} -v, --version     print the name and version
+  ${PROGRAM} help [apply]      print this help (or apply's alone);
+                                        also --help, apply --help
 
-Install: copy this file to /usr/share/mender/modules/v3/${PROGRAM} (mode 0755).
-Configuration: RootfsPartA/RootfsPartB in /etc/mender/mender-binary-delta.conf (another file:
-MENDER_BINARY_DELTA_CONF=path), else in the client's mender.conf. The root filesystem must stay
-read-only. Details: docs/device.md.
+Install: copy this file to /usr/share/mender/modules/v3/${PROGRAM}
+(mode 0755). Configuration: RootfsPartA/RootfsPartB in
+/etc/mender/mender-binary-delta.conf (another file:
+MENDER_BINARY_DELTA_CONF=path), else in the client's mender.conf. The root
+filesystem must stay read-only. Details: docs/device.md.
 
-Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong command line.
+Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong
+command line, 70 internal error (a bug: please report it).
 
 ${APPLY_HELP}
 `;
 
+/** `apply --help`: the apply section alone. */
+const APPLY_USAGE = `${PROGRAM} ${VERSION}
+${APPLY_HELP}
+`;
+
 async function main(argv: string[]): Promise<number | void> {
-  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  if (wantsVersion(argv)) {
     process.stdout.write(`${PROGRAM} ${VERSION}\n`);
     return 0;
   }
-  if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h")) {
-    process.stdout.write(HELP);
+  const topic = helpTopic(argv);
+  if (topic !== undefined) {
+    process.stdout.write(topic === "apply" ? APPLY_USAGE : HELP);
     return 0;
   }
   // The client calls `STATE TREE`; states it adds in later versions must be ignored silently.

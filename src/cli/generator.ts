@@ -6,6 +6,8 @@ import { VERSION } from "../version";
 import { runCli } from "./run";
 import { createParser, dispatch } from "./parse";
 import { selfTest } from "./selftest";
+import { helpTopic, wantsVersion } from "./help";
+import { addGeneratorOptions } from "./generator-options";
 import {
   createProgress, formatSummaryJson, formatSummaryText, generateDelta, protectValues, resolveOptions, type RawOptions,
 } from "../generator";
@@ -13,74 +15,96 @@ import {
 const PROGRAM = "mender-binary-delta-generator";
 
 const HELP = `${PROGRAM} ${VERSION}
-Makes a mender-binary-delta Artifact from two full rootfs-image Artifacts: FROM, the release the
-devices run, and TO, the new release. Devices running FROM download only the delta and rebuild TO.
+Makes a mender-binary-delta Artifact from two full rootfs-image Artifacts:
+FROM, the release the devices run, and TO, the new release. Devices running
+FROM download only the delta and rebuild TO.
 
 Usage:
-  ${PROGRAM} [options] -o OUT.mender FROM.mender TO.mender [-- -- <encoder flags>]
-  ${PROGRAM} [options] -o OUT.mender --from-image FROM.img --to-image TO.img --artifact-name NAME --device-type TYPE
-  ${PROGRAM} selftest      check that this binary runs on this machine (worker threads too)
-  ${PROGRAM} --version     print "${PROGRAM} <version>"
-  ${PROGRAM} --help        print this help
+  ${PROGRAM} [options] -o OUT.mender FROM.mender TO.mender
+      [-- -- <encoder flags>]
+  ${PROGRAM} [options] -o OUT.mender
+      --from-image FROM.img --to-image TO.img -n NAME -t TYPE
+  ${PROGRAM} selftest        check that this binary runs here
+  ${PROGRAM} -v, --version   print the name and version
+  ${PROGRAM} help, --help    print this help
 
-Options:
-  -o, --output FILE         the delta Artifact to write (written to a temporary file, renamed when complete)
-  -n, --name NAME           the delta's Artifact name (default: TO's name, so it is listed in TO's release)
-  -D, --decoder-args FLAGS  xdelta3 decoder memory flags for the device, recorded in the Artifact:
-                            -B<source buffer> -W<input window> -P<duplicates window> -I<instruction buffer>;
-                            -W also caps the encoder's window size (the device buffers one window)
-  --compression KIND        xz (default: the smallest; every Mender client reads it; also "lzma"),
-                            gzip (every client; faster to write), zstd (client 3.5+), none
-  --compression-level N     xz 0-9 (default 9: smallest; the level caps the dictionary as xz -N does,
-                            and 0-3 use a faster parser: quicker to write, larger), gzip 0-9 (6), zstd 1-19 (3)
-  -k, --key FILE            sign with this PEM private key (RSA, or ECDSA P-256)
-  --verify-key FILE         the inputs must be signed and verify with this PEM public key
-  --from-image FILE         FROM as a raw filesystem image instead of an Artifact
-  --to-image FILE           TO as a raw filesystem image (needs --artifact-name and --device-type)
-  --artifact-name NAME      the delta's Artifact name (same as -n)
-  --device-type TYPE        device type for a raw TO image (repeatable)
-  --threads N               encoder threads (default: CPUs, at most 8)
-  --root-mount rw|ro        how the devices mount their root filesystem. rw (default): for an ext4
-                            FROM the delta never reads what a mounted ext4 rewrites (metadata,
-                            directories, free space, the slack after each file's end) and carries a
-                            digest of what it does read, so it also installs on a device whose root
-                            changed since FROM was installed, as long as those bytes did not; about
-                            1.3% larger (docs/read-write-root.md). ro: the device's whole active
-                            partition must still equal FROM
-  --json                    print a machine-readable summary (sizes, checksums, ratio, time) on stdout
-  -q, --quiet               no progress bar (it is shown only when stderr is a terminal anyway)
-  -- -- FLAGS               xdelta3 encoder flags: -1..-9 (level, default 6), -W<window bytes>, -n (no
-                            window checksums); -B -P -I -S -A -e -f are accepted and ignored
+Options (mender-artifact's spellings work too: docs/generator.md):
+  -o, --output FILE      the delta Artifact to write (to a temporary file,
+                         renamed when complete); also --output-path
+  -n, --name NAME        the delta's Artifact name (default: TO's name, so
+                         it is listed in TO's release); also --artifact-name
+  -D, --decoder-args FLAGS
+                         xdelta3 decoder memory flags for the device,
+                         recorded in the Artifact: -B<source buffer>
+                         -W<input window> -P<duplicates window>
+                         -I<instruction buffer>; -W also caps the encoder's
+                         window size (the device buffers one window)
+  --compression KIND     xz (default: the smallest; every Mender client
+                         reads it; also "lzma"), gzip (every client; faster
+                         to write), zstd (client 3.5+; also zstd_fastest,
+                         zstd_fast, zstd_default, zstd_better, zstd_best:
+                         levels 1, 1, 3, 7, 11), none
+  --compression-level N  xz 0-9 (default 9: smallest; caps the dictionary
+                         as xz -N does; 0-3 use a faster parser: quicker to
+                         write, larger), gzip 0-9 (6), zstd 1-19 (3)
+  -k, --key FILE         sign with this PEM private key (RSA or ECDSA P-256)
+  --verify-key FILE      the inputs must be signed and verify with this PEM
+                         public key
+  --from-image FILE      FROM as a raw filesystem image, not an Artifact
+  --to-image FILE        TO as a raw filesystem image (needs -n and -t)
+  -t, --device-type TYPE device type for a raw TO image (repeatable)
+  --threads N            encoder threads (default: CPUs, at most 8)
+  --root-mount rw|ro     how the devices mount their root filesystem.
+                         rw (default): for an ext4 FROM the delta never
+                         reads what a mounted ext4 rewrites (metadata,
+                         directories, free space, the slack after each
+                         file's end) and carries a digest of what it does
+                         read, so it also installs on a device whose root
+                         changed since FROM was installed, as long as those
+                         bytes did not; about 1.3% larger
+                         (docs/read-write-root.md). ro: the device's whole
+                         active partition must still equal FROM
+  --json                 print a machine-readable summary (sizes,
+                         checksums, ratio, time) on stdout
+  -q, --quiet            no progress bar (shown only when stderr is a
+                         terminal anyway); also --no-progress
+  -- -- FLAGS            xdelta3 encoder flags: -1..-9 (level, default 6),
+                         -W<window bytes>, -n (no window checksums);
+                         -B -P -I -S -A -e -f are accepted and ignored
 
 Examples:
   # The usual case: a delta from release 1.0 (on the devices) to 1.1
-  ${PROGRAM} -o delta-1.0-1.1.mender rootfs-1.0.mender rootfs-1.1.mender
+  ${PROGRAM} -o delta-1.0-1.1.mender \\
+      rootfs-1.0.mender rootfs-1.1.mender
 
-  # Devices with little RAM: a 1 MiB window and a 64 MiB source buffer on the device
-  ${PROGRAM} -o delta.mender -D "-B67108864 -W1048576" rootfs-1.0.mender rootfs-1.1.mender
+  # Devices with little RAM: a 1 MiB window, a 64 MiB source buffer
+  ${PROGRAM} -o delta.mender -D "-B67108864 -W1048576" \\
+      rootfs-1.0.mender rootfs-1.1.mender
 
   # As in Mender's documentation: the same flags for decoder and encoder
   XDELTA_FLAGS="-B524288000 -W150000 -P262144 -I62768"
-  ${PROGRAM} -o delta.mender -D "\${XDELTA_FLAGS}" rootfs-1.0.mender rootfs-1.1.mender -- -- \${XDELTA_FLAGS}
+  ${PROGRAM} -o delta.mender -D "\${XDELTA_FLAGS}" \\
+      rootfs-1.0.mender rootfs-1.1.mender -- -- \${XDELTA_FLAGS}
 
-  # Signed, with its own name, inputs checked against the release key, summary for CI
-  ${PROGRAM} -n 1.1-from-1.0 -k release.key --verify-key release.pub --json -o delta.mender rootfs-1.0.mender rootfs-1.1.mender
+  # Signed, with its own name, inputs checked against the release key,
+  # summary for CI
+  ${PROGRAM} -n 1.1-from-1.0 -k release.key \\
+      --verify-key release.pub --json -o delta.mender \\
+      rootfs-1.0.mender rootfs-1.1.mender
 
   # From raw images (e.g. straight out of a Yocto build)
-  ${PROGRAM} --from-image core-image-1.0.ext4 --to-image core-image-1.1.ext4 --artifact-name release-1.1 \\
+  ${PROGRAM} --from-image core-image-1.0.ext4 \\
+      --to-image core-image-1.1.ext4 --artifact-name release-1.1 \\
       --device-type raspberrypi4 -o delta.mender
 
-Checks before any heavy work: both inputs are rootfs-image Artifacts with one payload, their device
-types overlap, they differ, and keys load; while reading, each image must match the
-rootfs-image.checksum its Artifact declares. A warning is printed when FROM looks newer than TO.
+Checks before any heavy work: both inputs are rootfs-image Artifacts with one
+payload, their device types overlap, they differ, and keys load; while
+reading, each image must match the rootfs-image.checksum its Artifact
+declares. A warning is printed when FROM looks newer than TO.
 
-Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong command line.
+Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong
+command line, 70 internal error (a bug: please report it).
 `;
-
-function wantsHelp(argv: string[]): boolean {
-  const end = argv.indexOf("--");
-  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === "--help" || a === "-h");
-}
 
 async function generate(restore: (v: unknown) => unknown, inputs: unknown, parsed: Record<string, unknown>): Promise<number> {
   const raw: Record<string, unknown> = {};
@@ -96,34 +120,19 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
 }
 
 async function main(argv: string[]): Promise<number | void> {
-  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  if (wantsVersion(argv)) {
     process.stdout.write(`${PROGRAM} ${VERSION}\n`);
     return 0;
   }
-  if (wantsHelp(argv)) {
+  // One help for every command: it is short, and selftest takes no options.
+  if (helpTopic(argv) !== undefined) {
     process.stdout.write(HELP);
     return 0;
   }
   const { argv: protectedArgv, restore } = protectValues(argv);
   const cli = createParser(PROGRAM);
   cli.command("selftest", "check that this binary runs here").action(() => selfTest(PROGRAM, VERSION));
-  cli
-    .command("[...inputs]", "make a delta Artifact")
-    .option("-o, --output <file>", "output")
-    .option("-n, --name <name>", "artifact name")
-    .option("--artifact-name <name>", "artifact name")
-    .option("-D, --decoder-args <flags>", "decoder arguments")
-    .option("--compression <kind>", "compression")
-    .option("--compression-level <n>", "compression level")
-    .option("-k, --key <file>", "signing key")
-    .option("--verify-key <file>", "verification key")
-    .option("--from-image <file>", "raw FROM image")
-    .option("--to-image <file>", "raw TO image")
-    .option("--device-type <type>", "device type")
-    .option("--threads <n>", "threads")
-    .option("--root-mount <mode>", "rw or ro")
-    .option("--json", "JSON summary")
-    .option("-q, --quiet", "no progress")
+  addGeneratorOptions(cli.command("[...inputs]", "make a delta Artifact"))
     .action((inputs: unknown, parsed: Record<string, unknown>) => generate(restore, inputs, parsed));
   return dispatch(cli, protectedArgv);
 }

@@ -21,7 +21,7 @@ export interface GeneratorOptions {
   output: string;
   /** -n / --artifact-name: the delta's Artifact name (default: TO's name). Required when TO is a raw image. */
   artifactName?: string;
-  /** --device-type (repeatable): required when TO is a raw image; otherwise TO's device types are used. */
+  /** -t / --device-type (repeatable): required when TO is a raw image; otherwise TO's device types are used. */
   deviceTypes: string[];
   /** -D, split into words as given: recorded as meta-data `decoder_arguments`. */
   decoderArguments: string[];
@@ -51,6 +51,8 @@ export interface GeneratorOptions {
 /** The raw values cac parsed (strings restored verbatim, see protectValues). */
 export interface RawOptions {
   output?: string;
+  /** --output-path: mender-artifact's name for -o. */
+  outputPath?: string;
   name?: string;
   artifactName?: string;
   decoderArgs?: string;
@@ -65,12 +67,15 @@ export interface RawOptions {
   rootMount?: string;
   json?: boolean;
   quiet?: boolean;
+  /** false after --no-progress (mender-artifact's spelling of -q). */
+  progress?: boolean;
   "--"?: string[];
 }
 
 /** Options that take a value, by every spelling; their values must reach us verbatim. */
 export const VALUE_OPTIONS = [
-  "-o", "--output", "-n", "--name", "--artifact-name", "-D", "--decoder-args", "--device-type", "--from-image", "--to-image",
+  "-o", "--output", "--output-path", "-n", "--name", "--artifact-name", "-D", "--decoder-args", "-t", "--device-type",
+  "--from-image", "--to-image",
   "--compression", "--compression-level", "-k", "--key", "--verify-key", "--threads", "--root-mount",
 ];
 
@@ -230,13 +235,31 @@ function windowFrom(bytes: number, what: string): number {
 }
 
 const COMPRESSIONS = ["xz", "gzip", "none", "zstd"];
+/**
+ * mender-artifact's --compression names. Its zstd_* names are the four speeds of the Go zstd encoder
+ * it uses (klauspost/compress), which that library documents as roughly zstd levels 1, 3, 7-8 and
+ * 11; the same levels here keep the name's meaning (size and writing time alike).
+ */
+const COMPRESSION_ALIASES: Record<string, { compression: string; level?: number }> = {
+  lzma: { compression: "xz" },
+  zstd_fastest: { compression: "zstd", level: 1 },
+  zstd_fast: { compression: "zstd", level: 1 },
+  zstd_default: { compression: "zstd", level: 3 },
+  zstd_better: { compression: "zstd", level: 7 },
+  zstd_best: { compression: "zstd", level: 11 },
+};
 /** Each compressor's levels. */
 const LEVELS: Record<string, [number, number]> = { xz: [0, 9], gzip: [0, 9], zstd: [1, 19] };
 
 /** Turns cac's parse result (values restored) and the positional arguments into validated options. */
 export function resolveOptions(raw: RawOptions, positional: string[]): GeneratorOptions {
   const notes: string[] = [];
-  const output = lastString(raw.output, "-o/--output");
+  const outputOpt = lastString(raw.output, "-o/--output");
+  const outputPath = lastString(raw.outputPath, "--output-path");
+  if (outputOpt !== undefined && outputPath !== undefined && outputOpt !== outputPath) {
+    throw new UsageError(`-o '${outputOpt}' and --output-path '${outputPath}' disagree; give one`);
+  }
+  const output = outputOpt ?? outputPath;
   if (output === undefined) throw new UsageError("no output file: give -o OUT.mender");
 
   const fromImage = lastString(raw.fromImage, "--from-image");
@@ -256,7 +279,7 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
     throw new UsageError(`-n '${name}' and --artifact-name '${artifactNameOpt}' disagree; give one`);
   }
   const artifactName = name ?? artifactNameOpt;
-  const deviceTypes = stringList(raw.deviceType, "--device-type");
+  const deviceTypes = stringList(raw.deviceType, "-t/--device-type");
   if (to.kind === "image" && artifactName === undefined) throw new UsageError("--to-image needs --artifact-name (or -n): a raw image carries no release name");
   if (to.kind === "image" && deviceTypes.length === 0) throw new UsageError("--to-image needs --device-type (repeatable): a raw image carries no device type");
   if (to.kind === "artifact" && deviceTypes.length > 0) {
@@ -282,11 +305,15 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
 
   // xz is the default: every Mender client reads it, and it is the smallest (mender-artifact calls it lzma).
   const named = lastString(raw.compression, "--compression") ?? "xz";
-  const compression = named === "lzma" ? "xz" : named;
-  if (!COMPRESSIONS.includes(compression)) throw new UsageError(`--compression '${named}' is unknown; use xz (default), gzip, zstd or none`);
+  const alias = COMPRESSION_ALIASES[named];
+  const compression = alias?.compression ?? named;
+  if (!COMPRESSIONS.includes(compression)) {
+    throw new UsageError(`--compression '${named}' is unknown; use xz (default, or lzma), gzip, zstd (or zstd_fastest, zstd_fast, zstd_default, zstd_better, zstd_best) or none`);
+  }
 
   const levelText = lastString(raw.compressionLevel, "--compression-level");
-  const compressionLevel = levelText === undefined ? undefined : integer(levelText, "--compression-level");
+  // An explicit --compression-level wins over the level a mender-artifact zstd_* name implies.
+  const compressionLevel = levelText === undefined ? alias?.level : integer(levelText, "--compression-level");
   if (compressionLevel !== undefined) {
     const levels = LEVELS[compression];
     if (!levels) throw new UsageError("--compression-level needs a compressor: --compression none has no levels");
@@ -316,7 +343,7 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
     signingKey: lastString(raw.key, "-k/--key"),
     verifyKey: lastString(raw.verifyKey, "--verify-key"),
     json: raw.json === true,
-    quiet: raw.quiet === true,
+    quiet: raw.quiet === true || raw.progress === false,
     notes,
   };
 }
