@@ -1,0 +1,237 @@
+/**
+ * Approximate-match differencing of one new file against one old file, in the manner of bsdiff
+ * (Percival, "Naive differences of executable code", 2003): the new file is covered by stretches
+ * that are "mostly equal" to a stretch of the old file, stored as byte differences (new - old,
+ * mod 256), and by literal bytes in between. A recompiled binary differs from its old build in a
+ * scatter of shifted addresses; exact-match copies (VCDIFF) break at every one of them, while the
+ * difference stream of an approximate match is mostly zeros and compresses to little.
+ *
+ * Output is three streams, kept apart because each compresses best alone:
+ * - control: per stretch, three varints: difference length, literal length, and the signed seek of
+ *   the old position after it (zig-zag coded);
+ * - differences: the bytes of every difference stretch, in order;
+ * - literals: the bytes of every literal stretch, in order.
+ */
+import { suffixArray } from "./suffix-array";
+
+export interface ApproximateDiff {
+  control: Uint8Array;
+  differences: Uint8Array;
+  literals: Uint8Array;
+}
+
+/** Grows a byte buffer as bytes are appended (amortised doubling). */
+class ByteBuilder {
+  private buf: Uint8Array;
+  length = 0;
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+  }
+  private reserve(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.length + extra));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+  push(byte: number): void {
+    this.reserve(1);
+    this.buf[this.length++] = byte;
+  }
+  append(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+  varint(value: number): void {
+    while (value >= 0x80) {
+      this.push((value & 0x7f) | 0x80);
+      value = Math.floor(value / 128);
+    }
+    this.push(value);
+  }
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+function zigzag(value: number): number {
+  return value < 0 ? -2 * value - 1 : 2 * value;
+}
+
+function unzigzag(value: number): number {
+  return value % 2 === 1 ? -(value + 1) / 2 : value / 2;
+}
+
+/** Length of the common prefix of old[oldPos..] and neu[newPos..]. */
+function commonPrefix(old: Uint8Array, oldPos: number, neu: Uint8Array, newPos: number): number {
+  const limit = Math.min(old.length - oldPos, neu.length - newPos);
+  let i = 0;
+  while (i < limit && old[oldPos + i] === neu[newPos + i]) i++;
+  return i;
+}
+
+/** Whether old's suffix at `oldPos` sorts before neu's suffix at `newPos` (compared over both). */
+function oldSuffixIsLess(old: Uint8Array, oldPos: number, neu: Uint8Array, newPos: number): boolean {
+  const limit = Math.min(old.length - oldPos, neu.length - newPos);
+  for (let i = 0; i < limit; i++) {
+    const a = old[oldPos + i]!;
+    const b = neu[newPos + i]!;
+    if (a !== b) return a < b;
+  }
+  return old.length - oldPos < neu.length - newPos;
+}
+
+/**
+ * The longest exact match of neu[newPos..] in old, by binary search over old's suffix array.
+ * Returns the length; the position is left in `found[0]`.
+ */
+function longestMatch(sa: Int32Array, old: Uint8Array, neu: Uint8Array, newPos: number, found: Int32Array): number {
+  let lo = 0;
+  let hi = sa.length - 1;
+  while (hi - lo >= 2) {
+    const mid = lo + ((hi - lo) >> 1);
+    if (oldSuffixIsLess(old, sa[mid]!, neu, newPos)) lo = mid;
+    else hi = mid;
+  }
+  const a = commonPrefix(old, sa[lo]!, neu, newPos);
+  const b = commonPrefix(old, sa[hi]!, neu, newPos);
+  if (a >= b) {
+    found[0] = sa[lo]!;
+    return a;
+  }
+  found[0] = sa[hi]!;
+  return b;
+}
+
+/** A new match must beat the current alignment by this many bytes to start a new stretch. */
+const SWITCH_GAIN = 8;
+
+/** Differences `neu` against `old`. */
+export function approximateDiff(old: Uint8Array, neu: Uint8Array): ApproximateDiff {
+  const sa = suffixArray(old);
+  const control = new ByteBuilder(64);
+  const differences = new ByteBuilder(neu.length);
+  const literals = new ByteBuilder(neu.length >> 3);
+  const found = new Int32Array(1);
+
+  let scan = 0;
+  let matchLen = 0;
+  let matchPos = 0;
+  let lastScan = 0;
+  let lastPos = 0;
+  let lastOffset = 0;
+  while (scan < neu.length) {
+    // Walk forward until an exact match is found that the current alignment (lastOffset) does not
+    // already explain: the bytes it would match at the old alignment are counted in `oldScore`.
+    let oldScore = 0;
+    scan += matchLen;
+    let scored = scan;
+    while (scan < neu.length) {
+      matchLen = longestMatch(sa, old, neu, scan, found);
+      matchPos = found[0]!;
+      for (; scored < scan + matchLen; scored++) {
+        const o = scored + lastOffset;
+        if (o >= 0 && o < old.length && old[o] === neu[scored]) oldScore++;
+      }
+      if ((matchLen === oldScore && matchLen !== 0) || matchLen > oldScore + SWITCH_GAIN) break;
+      const o = scan + lastOffset;
+      if (o >= 0 && o < old.length && old[o] === neu[scan]) oldScore--;
+      scan++;
+    }
+    if (matchLen === oldScore && scan !== neu.length) continue;
+
+    // Extend the previous alignment forward from lastScan, and the new one backward from scan, as
+    // far as each keeps more than half its bytes equal.
+    let forward = 0;
+    for (let i = 0, equal = 0, best = 0; lastScan + i < scan && lastPos + i < old.length; ) {
+      if (old[lastPos + i] === neu[lastScan + i]) equal++;
+      i++;
+      if (equal * 2 - i > best * 2 - forward) {
+        best = equal;
+        forward = i;
+      }
+    }
+    let backward = 0;
+    if (scan < neu.length) {
+      for (let i = 1, equal = 0, best = 0; scan >= lastScan + i && matchPos >= i; i++) {
+        if (old[matchPos - i] === neu[scan - i]) equal++;
+        if (equal * 2 - i > best * 2 - backward) {
+          best = equal;
+          backward = i;
+        }
+      }
+    }
+    // Where the two extensions overlap, split at the point that keeps the most equal bytes.
+    if (lastScan + forward > scan - backward) {
+      const overlap = lastScan + forward - (scan - backward);
+      let score = 0;
+      let bestScore = 0;
+      let split = 0;
+      for (let i = 0; i < overlap; i++) {
+        if (neu[lastScan + forward - overlap + i] === old[lastPos + forward - overlap + i]) score++;
+        if (neu[scan - backward + i] === old[matchPos - backward + i]) score--;
+        if (score > bestScore) {
+          bestScore = score;
+          split = i + 1;
+        }
+      }
+      forward += split - overlap;
+      backward -= split;
+    }
+
+    for (let i = 0; i < forward; i++) differences.push((neu[lastScan + i]! - old[lastPos + i]!) & 0xff);
+    const literalStart = lastScan + forward;
+    const literalEnd = scan - backward;
+    literals.append(neu.subarray(literalStart, literalEnd));
+    control.varint(forward);
+    control.varint(literalEnd - literalStart);
+    control.varint(zigzag(matchPos - backward - (lastPos + forward)));
+
+    lastScan = scan - backward;
+    lastPos = matchPos - backward;
+    lastOffset = matchPos - scan;
+  }
+  return { control: control.bytes(), differences: differences.bytes(), literals: literals.bytes() };
+}
+
+/** Rebuilds the new file from `old` and a diff; throws on a diff that reads or writes out of range. */
+export function applyApproximateDiff(old: Uint8Array, diff: ApproximateDiff, newLength: number): Uint8Array {
+  const out = new Uint8Array(newLength);
+  let outPos = 0;
+  let oldPos = 0;
+  let cPos = 0;
+  let dPos = 0;
+  let lPos = 0;
+  const readVarint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      if (cPos >= diff.control.length) throw new Error("approximate diff: the control stream ends inside a value");
+      const b = diff.control[cPos++]!;
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+      scale *= 128;
+      if (scale > 2 ** 49) throw new Error("approximate diff: a control value is too large");
+    }
+  };
+  while (cPos < diff.control.length) {
+    const diffLen = readVarint();
+    const literalLen = readVarint();
+    const seek = unzigzag(readVarint());
+    if (outPos + diffLen + literalLen > newLength) throw new Error("approximate diff: writes past the declared length");
+    if (oldPos < 0 || oldPos + diffLen > old.length) throw new Error("approximate diff: reads outside the old file");
+    if (dPos + diffLen > diff.differences.length || lPos + literalLen > diff.literals.length) {
+      throw new Error("approximate diff: a stream ends early");
+    }
+    for (let i = 0; i < diffLen; i++) out[outPos + i] = (old[oldPos + i]! + diff.differences[dPos + i]!) & 0xff;
+    outPos += diffLen;
+    oldPos += diffLen;
+    dPos += diffLen;
+    out.set(diff.literals.subarray(lPos, lPos + literalLen), outPos);
+    outPos += literalLen;
+    lPos += literalLen;
+    oldPos += seek;
+  }
+  if (outPos !== newLength) throw new Error(`approximate diff: produced ${outPos} bytes, ${newLength} declared`);
+  return out;
+}
