@@ -34,7 +34,7 @@ function sortSuffixes(text: Int32Array, n: number, alphabet: number): Int32Array
   }
   const isLms = (i: number): boolean => i > 0 && sType[i] === 1 && sType[i - 1] === 0;
   const counts = new Int32Array(alphabet);
-  for (let i = 0; i < n; i++) counts[text[i]!]++;
+  for (let i = 0; i < n; i++) counts[text[i]!]!++;
   const bucket = new Int32Array(alphabet);
 
   // Step 1: sort the LMS substrings by inducing from their unsorted positions.

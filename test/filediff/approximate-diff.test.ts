@@ -78,7 +78,7 @@ test("round trips: empty, identical, unrelated, shifted with scattered edits", (
 test("round trip on a real executable and a patched copy of it", () => {
   const old = new Uint8Array(fs.readFileSync(process.execPath).subarray(0, 2 << 20));
   const neu = old.slice();
-  for (let i = 4096; i < neu.length; i += 997) neu[i] ^= 0x10;
+  for (let i = 4096; i < neu.length; i += 997) neu[i] = neu[i]! ^ 0x10;
   const d = roundTrip(old, neu);
   assert.ok(d.literals.length < 4096, `literals ${d.literals.length}`);
 });
@@ -87,7 +87,7 @@ test("a hostile diff is refused, not written out of range", () => {
   const next = rng(3);
   const old = Uint8Array.from({ length: 100 }, () => Math.floor(next() * 256));
   const neu = old.slice();
-  neu[50] ^= 1;
+  neu[50] = neu[50]! ^ 1;
   const good = approximateDiff(old, neu);
   assert.ok(good.differences.length > 0 && good.control.length >= 3);
   assert.throws(() => applyApproximateDiff(old, good, 50), /past the declared length/);
