@@ -13,9 +13,9 @@ import { FileBlockSource } from "../io/file-source";
 import { openGuardedTarget } from "../device/storage-guard";
 import type { BlockSource } from "../io/interfaces";
 import { classifyTarget, openTarget } from "./apply-target";
-import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decode";
-import { SOURCE_MISMATCH_EXIT_CODE, SourceMismatchError } from "../vcdiff/errors";
-import { parseReadSetAppHeader } from "../vcdiff/read-set";
+import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decoder/decode";
+import { SOURCE_MISMATCH_EXIT_CODE, SourceMismatchError } from "../vcdiff/decoder/errors";
+import { parseReadSetAppHeader } from "../vcdiff/format/read-set";
 import { verifyReadSet } from "../device/read-set-check";
 
 export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the generator's):

@@ -15,8 +15,8 @@ import { allocateAligned, deviceOrFileSize, openDirectSource } from "../../src/i
 import type { BlockSource } from "../../src/io/interfaces";
 import { FileTargetSink } from "../../src/io/file-sink";
 import { hashDevicePrefix } from "../../src/device/source-check";
-import { decodeVcdiff } from "../../src/vcdiff/decode";
-import { SourceMismatchError } from "../../src/vcdiff/errors";
+import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
+import { SourceMismatchError } from "../../src/vcdiff/decoder/errors";
 import { makeExt4, sha256, sha256File } from "./fixtures";
 
 let work: string;

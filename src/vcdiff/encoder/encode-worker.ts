@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import type { MessagePort } from "node:worker_threads";
 import type { MatchParams, WindowMatchStats } from "./match-window";
-import { MenderDeltaError } from "../errors";
+import { MenderDeltaError } from "../../errors";
 import { GEAR_SPAN } from "./gear-hash";
 import {
   insertAnchors, scanSourceRange, SourceIndex, SourceLoader, type AnchorList, type SourceIndexShared,
