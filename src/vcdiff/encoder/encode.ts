@@ -21,7 +21,8 @@ import path from "node:path";
 import type { Writable } from "node:stream";
 import type { Worker } from "node:worker_threads";
 import { MenderDeltaError } from "../../errors";
-import { deviceOrFileSize } from "../../io/direct-source";
+import { deviceOrFileSize } from "../../io/file-size";
+import { openForReading } from "../../io/open-for-reading";
 import { startWorker } from "../../workers/spawn";
 import { EncodeJobRunner, type EncodeJob, type EncodeReply, type EncodeWindowsRequest } from "./encode-worker";
 import { DEFAULT_LEVEL, levelParams, MAX_LEVEL, MIN_LEVEL } from "./levels";
@@ -241,15 +242,6 @@ function asEncoderError(err: unknown): Error {
   if (err instanceof MenderDeltaError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new MenderDeltaError(`encoding failed: ${message}`);
-}
-
-function openForReading(file: string, what: string): number {
-  try {
-    return fs.openSync(file, "r");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new MenderDeltaError(`cannot open the ${what} ${file}: ${code}; check the path and its permissions`);
-  }
 }
 
 function allocateIndex(file: string, params: IndexParams): SourceIndexShared {
