@@ -43,7 +43,7 @@ export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the 
   was made from (bytes of its read set changed, window checksum mismatch or
   source too short; NEW untouched); 70 internal error (a bug: report it).`;
 
-export interface ApplyOptions {
+export interface ApplyCommandOptions {
   source: string;
   delta: string;
   target: string;
@@ -89,7 +89,7 @@ function sameFile(a: string, b: string): boolean {
 }
 
 /** Applies the delta; returns a one-line summary. Throws MenderDeltaError on every expected failure. */
-export async function applyDelta(options: ApplyOptions): Promise<string> {
+export async function applyDeltaCommand(options: ApplyCommandOptions): Promise<string> {
   if (sameFile(options.source, options.target)) {
     throw new MenderDeltaError(`--source and --target are the same (${options.target}); the new image must go elsewhere`);
   }
@@ -189,7 +189,7 @@ export function registerApply(cli: CAC): void {
           throw new UsageError(`--max-window-size must be a positive number of bytes, got '${String(opts.maxWindowSize)}'`);
         }
       }
-      const summary = await applyDelta({
+      const summary = await applyDeltaCommand({
         source: need("source", opts.source),
         delta: opts.delta === "-" ? "-" : need("delta", opts.delta),
         target: opts.target === "-" ? "-" : need("target", opts.target),
