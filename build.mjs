@@ -22,7 +22,7 @@ const ENTRIES = {
   "mender-binary-delta": "src/cli/device.ts",
   "mender-binary-delta-generator": "src/cli/generator.ts",
 };
-const WORKER_ENTRY = "src/workers/entry.ts";
+const WORKER_ENTRY = "src/cli/worker.ts";
 
 const USAGE = `Usage: node build.mjs [options]
 

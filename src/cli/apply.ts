@@ -13,9 +13,9 @@ import { FileBlockSource } from "../io/file-source";
 import { openGuardedTarget } from "../device/storage-guard";
 import type { BlockSource } from "../io/interfaces";
 import { classifyTarget, openTarget } from "./apply-target";
-import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decode";
-import { SOURCE_MISMATCH_EXIT_CODE, SourceMismatchError } from "../vcdiff/errors";
-import { parseReadSetAppHeader } from "../vcdiff/read-set";
+import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decoder/decode";
+import { SOURCE_MISMATCH_EXIT_CODE, SourceMismatchError } from "../vcdiff/decoder/errors";
+import { parseReadSetAppHeader } from "../vcdiff/format/read-set";
 import { verifyReadSet } from "../device/read-set-check";
 
 export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the generator's):
@@ -43,7 +43,7 @@ export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the 
   was made from (bytes of its read set changed, window checksum mismatch or
   source too short; NEW untouched); 70 internal error (a bug: report it).`;
 
-export interface ApplyOptions {
+export interface ApplyCommandOptions {
   source: string;
   delta: string;
   target: string;
@@ -89,7 +89,7 @@ function sameFile(a: string, b: string): boolean {
 }
 
 /** Applies the delta; returns a one-line summary. Throws MenderDeltaError on every expected failure. */
-export async function applyDelta(options: ApplyOptions): Promise<string> {
+export async function applyDeltaCommand(options: ApplyCommandOptions): Promise<string> {
   if (sameFile(options.source, options.target)) {
     throw new MenderDeltaError(`--source and --target are the same (${options.target}); the new image must go elsewhere`);
   }
@@ -189,7 +189,7 @@ export function registerApply(cli: CAC): void {
           throw new UsageError(`--max-window-size must be a positive number of bytes, got '${String(opts.maxWindowSize)}'`);
         }
       }
-      const summary = await applyDelta({
+      const summary = await applyDeltaCommand({
         source: need("source", opts.source),
         delta: opts.delta === "-" ? "-" : need("delta", opts.delta),
         target: opts.target === "-" ? "-" : need("target", opts.target),

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { gunzipSync } from "fflate";
 import { MenderDeltaError } from "../errors";
 import { runTask } from "../workers/spawn";
-import type { SelfTestReply } from "../workers/tasks";
+import type { SelfTestReply, SelfTestRequest } from "../workers/selftest-task";
 
 /**
  * `selftest`: proves on the machine at hand that this build can run its worker threads (an eval
@@ -12,7 +12,8 @@ export async function selfTest(program: string, version: string): Promise<number
   const payload = randomBytes(256 * 1024);
   const expected = createHash("sha256").update(payload).digest("hex");
   const copy = new Uint8Array(payload); // the worker gets its own copy, moved rather than cloned
-  const reply = await runTask<SelfTestReply>({ task: "selftest", payload: copy }, [copy.buffer]);
+  const request: SelfTestRequest = { task: "selftest", payload: copy };
+  const reply = await runTask<SelfTestReply>(request, [copy.buffer]);
   const roundTrip = Buffer.from(gunzipSync(reply.gzip)).equals(payload);
   if (reply.sha256 !== expected || !roundTrip) {
     throw new MenderDeltaError("selftest failed: the worker thread returned wrong data");

@@ -18,7 +18,7 @@ import { decodeDelta } from "./decoder";
 import { logEvent, logWarning } from "./log";
 import { PartitionWriter } from "./partition-writer";
 import { meteredPayload } from "./payload-size";
-import { parseReadSetAppHeader } from "../vcdiff/read-set";
+import { parseReadSetAppHeader } from "../vcdiff/format/read-set";
 import { verifyReadSet } from "./read-set-check";
 import { compareSource, hashDevicePrefix, sourceMismatchError } from "./source-check";
 

@@ -3,4 +3,4 @@
  * reads the source only through the BlockSource it is given, i.e. the O_DIRECT reader of the
  * active partition, in whole aligned blocks.
  */
-export { decodeVcdiff as decodeDelta, type DecodeOptions } from "../vcdiff/decode";
+export { decodeVcdiff as decodeDelta, type DecodeOptions } from "../vcdiff/decoder/decode";

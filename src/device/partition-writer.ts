@@ -6,7 +6,8 @@
 import { createHash, type Hash } from "node:crypto";
 import fs from "node:fs";
 import { MenderDeltaError } from "../errors";
-import { deviceOrFileSize } from "../io/direct-source";
+import { deviceOrFileSize } from "../io/file-size";
+import { readFullyAt } from "../io/read-fully";
 import type { TargetSink } from "../io/interfaces";
 
 export const FRAME_BYTES = 1 << 20;
@@ -93,13 +94,7 @@ export class PartitionWriter implements TargetSink {
   }
 
   private readExisting(length: number): number {
-    let done = 0;
-    while (done < length) {
-      const n = fs.readSync(this.fd, this.existing, done, length - done, this.offset + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return done;
+    return readFullyAt(this.fd, this.existing.subarray(0, length), this.offset);
   }
 
   finish(): void {

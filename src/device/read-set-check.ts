@@ -1,12 +1,12 @@
 /**
- * Checks a delta's read set (src/vcdiff/read-set.ts) against the source before a byte is written,
+ * Checks a delta's read set (src/vcdiff/format/read-set.ts) against the source before a byte is written,
  * and words the outcome: the note that installs anyway on a read-write root whose written blocks
  * the delta does not read, or the refusal that names what changed. Used by the Update Module (the
  * active partition, when its whole hash differs) and by `apply` (its --source).
  */
 import { MenderDeltaError } from "../errors";
 import type { BlockSource } from "../io/interfaces";
-import { checkReadSet, rangeBytes, type ReadSet } from "../vcdiff/read-set";
+import { checkReadSet, rangeBytes, type ReadSet } from "../vcdiff/format/read-set";
 import { describeChangedBlocks } from "./changed-files";
 
 /** "1 MiB", "64 KiB": a chunk of 2^shift bytes. */

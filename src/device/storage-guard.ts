@@ -13,7 +13,7 @@ import fs from "node:fs";
 import { MenderDeltaError } from "../errors";
 import { extentsOfDevice, extentsOfStat, holdersOf, type Extent } from "../io/block-storage";
 import { devName } from "../io/device-numbers";
-import { deviceOrFileSize } from "../io/direct-source";
+import { deviceOrFileSize } from "../io/file-size";
 
 /** Something that must not be written: a file or device path, or a filesystem's st_dev. */
 export interface ProtectedStorage {

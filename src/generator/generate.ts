@@ -8,7 +8,7 @@ import { mkdtempSync, promises as fsp, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { signManifest, writeArtifact, type FileSpec } from "../artifact";
-import { encodeVcdiff } from "../vcdiff/encode";
+import { encodeVcdiff } from "../vcdiff/encoder/encode";
 import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelease } from "./inputs";
 import type { GeneratorOptions } from "./options";
 import { NO_PROGRESS, type Progress } from "./progress";

@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, promises as fsp, realpathSync } fr
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { readArtifact, readArtifactHeaders, type StateScript } from "../artifact";
-import { deviceOrFileSize } from "../io/direct-source";
+import { deviceOrFileSize } from "../io/file-size";
 import type { InputSource } from "./options";
 import type { Progress } from "./progress";
 

@@ -8,7 +8,7 @@
  * to our encoder are honoured, the tuning flags of xdelta3's own matcher are accepted and ignored.
  */
 import { UsageError } from "../errors";
-import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from "../vcdiff/encode";
+import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from "../vcdiff/encoder/encode";
 import type { Compression } from "../artifact";
 import type { RootMount } from "./root-mount";
 

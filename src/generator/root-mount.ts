@@ -12,7 +12,7 @@
 import { MenderDeltaError } from "../errors";
 import { readExt4Layout, volatileRanges, type Ext4Layout } from "../fs/ext4";
 import { FileBlockSource } from "../io/file-source";
-import { buildReadSet, encodeReadSetAppHeader, rangeBytes } from "../vcdiff/read-set";
+import { buildReadSet, encodeReadSetAppHeader, rangeBytes } from "../vcdiff/format/read-set";
 import type { ByteRange } from "../io/byte-ranges";
 
 export type RootMount = "ro" | "rw";

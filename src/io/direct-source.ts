@@ -11,7 +11,8 @@
 import fs from "node:fs";
 import { MenderDeltaError } from "../errors";
 import type { BlockSource } from "./interfaces";
-import { devName } from "./device-numbers";
+import { deviceOrFileSize } from "./file-size";
+import { failedReadAt, readFullyAt } from "./read-fully";
 
 const WASM_PAGE = 65536;
 /** The lib settings carry no WebAssembly types; this is the one constructor used here. */
@@ -56,23 +57,6 @@ export class AlignedAllocator {
 /** One aligned buffer of `bytes` (a multiple of 4096 is best) for O_DIRECT reads. */
 export function allocateAligned(bytes: number): Uint8Array {
   return new AlignedAllocator().allocate(bytes);
-}
-
-/**
- * Size in bytes of a regular file or a block device. fstat reports 0 for block devices and Node has
- * no BLKGETSIZE64, so those are read from sysfs (in 512-byte sectors).
- */
-export function deviceOrFileSize(path: string): number {
-  const st = fs.statSync(path);
-  if (!st.isBlockDevice()) return st.size;
-  const sysfs = `/sys/dev/block/${devName(st.rdev)}/size`;
-  try {
-    return Number(fs.readFileSync(sysfs, "utf8").trim()) * 512;
-  } catch (err) {
-    throw new MenderDeltaError(
-      `cannot find the size of block device ${path}: reading ${sysfs} failed (${(err as Error).message}); is sysfs mounted on /sys?`,
-    );
-  }
 }
 
 function errnoMessage(err: unknown): string {
@@ -136,23 +120,18 @@ class DirectBlockSource implements BlockSource {
     const want = Math.min(this.blockSize, this.size - offset);
     // O_DIRECT lengths must stay aligned: ask for the whole block, the short read at EOF is fine.
     const ask = this.direct ? this.blockSize : want;
-    let done = 0;
-    while (done < want) {
-      let n: number;
-      try {
-        n = fs.readSync(this.fd, into, done, ask - done, offset + done);
-      } catch (err) {
-        if (this.direct && (err as NodeJS.ErrnoException).code === "EINVAL") {
-          // Some filesystems accept the O_DIRECT open but refuse the read itself.
-          this.reopenBuffered(err);
-          return this.readBlock(index, into);
-        }
-        throw new MenderDeltaError(
-          `reading ${this.path} at byte ${offset + done} failed: ${errnoMessage(err)}. The storage may be failing.`,
-        );
+    let done: number;
+    try {
+      done = readFullyAt(this.fd, into.subarray(0, ask), offset, want);
+    } catch (err) {
+      if (this.direct && (err as NodeJS.ErrnoException).code === "EINVAL") {
+        // Some filesystems accept the O_DIRECT open but refuse the read itself.
+        this.reopenBuffered(err);
+        return this.readBlock(index, into);
       }
-      if (n === 0) break;
-      done += n;
+      throw new MenderDeltaError(
+        `reading ${this.path} at byte ${failedReadAt(err) ?? offset} failed: ${errnoMessage(err)}. The storage may be failing.`,
+      );
     }
     if (done < want) {
       throw new MenderDeltaError(`${this.path} ended at byte ${offset + done}, expected ${this.size} bytes; was it resized?`);

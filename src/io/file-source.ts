@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { MenderDeltaError } from "../errors";
 import type { BlockSource } from "./interfaces";
+import { failedReadAt, readFullyAt } from "./read-fully";
 
 export const DEFAULT_FILE_BLOCK_SIZE = 64 * 1024;
 
@@ -43,17 +44,12 @@ export class FileBlockSource implements BlockSource {
   readBlock(index: number, into: Uint8Array): number {
     const position = index * this.blockSize;
     const want = Math.max(0, Math.min(this.blockSize, this.size - position));
-    let done = 0;
     try {
-      while (done < want) {
-        const n = fs.readSync(this.fd, into, done, want - done, position + done);
-        if (n === 0) break; // the file shrank under us; the caller reports a short source
-        done += n;
-      }
+      // Short only when the file shrank under us; the caller reports a short source.
+      return readFullyAt(this.fd, into.subarray(0, want), position);
     } catch (err) {
-      throw new MenderDeltaError(`cannot read source '${this.path}' at byte ${position + done}: ${(err as Error).message}`);
+      throw new MenderDeltaError(`cannot read source '${this.path}' at byte ${failedReadAt(err) ?? position}: ${(err as Error).message}`);
     }
-    return done;
   }
 
   close(): void {

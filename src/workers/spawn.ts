@@ -1,8 +1,8 @@
 import { Worker } from "node:worker_threads";
 import path from "node:path";
-import type { WorkerRequest } from "./tasks";
+import type { TaskRequest } from "./task";
 
-// Replaced by build.mjs with the bundled text of ./entry.ts.
+// Replaced by build.mjs with the bundled text of the worker program, src/cli/worker.ts.
 declare const __WORKER_SRC__: string;
 
 let devSource: string | undefined;
@@ -20,7 +20,7 @@ function workerSource(): string {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const esbuild = require("esbuild") as typeof import("esbuild");
     const result = esbuild.buildSync({
-      entryPoints: [path.join(__dirname, "entry.ts")],
+      entryPoints: [path.join(__dirname, "..", "cli", "worker.ts")],
       bundle: true, platform: "node", format: "cjs", target: "node20", write: false, logLevel: "silent",
     });
     devSource = result.outputFiles[0]!.text;
@@ -30,12 +30,12 @@ function workerSource(): string {
 }
 
 /** Starts a worker thread running one task. Buffers in `transfer` are moved, not copied. */
-export function startWorker(request: WorkerRequest, transfer: ArrayBuffer[] = []): Worker {
+export function startWorker(request: TaskRequest, transfer: ArrayBuffer[] = []): Worker {
   return new Worker(workerSource(), { eval: true, workerData: request, transferList: transfer });
 }
 
 /** Runs a task that answers with exactly one message and resolves with it. */
-export function runTask<T>(request: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<T> {
+export function runTask<T>(request: TaskRequest, transfer: ArrayBuffer[] = []): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const worker = startWorker(request, transfer);
     let settled = false;

@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { FileBlockSource } from "../../src/io/file-source";
 import type { TargetSink } from "../../src/io/interfaces";
-import { decodeVcdiff } from "../../src/vcdiff/decode";
+import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
 
 const RUNS = 3;
 const MIB = 1 << 20;

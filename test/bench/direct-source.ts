@@ -20,7 +20,7 @@ import { hashDevicePrefix } from "../../src/device/source-check";
 import { openDirectSource } from "../../src/io/direct-source";
 import { FileBlockSource } from "../../src/io/file-source";
 import type { BlockSource, TargetSink } from "../../src/io/interfaces";
-import { decodeVcdiff } from "../../src/vcdiff/decode";
+import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
 
 const MIB = 1 << 20;
 const BLOCK = 64 * 1024;

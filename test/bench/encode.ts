@@ -20,7 +20,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { encodeVcdiff } from "../../src/vcdiff/encode";
+import { encodeVcdiff } from "../../src/vcdiff/encoder/encode";
 import { makeExt4Pair, type Ext4PairSpec } from "../vcdiff/ext4-pair";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -63,7 +63,7 @@ function bundleSelf(work: string): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require("esbuild") as typeof import("esbuild");
   const common = { bundle: true, platform: "node" as const, format: "cjs" as const, target: "node20", logLevel: "warning" as const, absWorkingDir: ROOT };
-  const worker = esbuild.buildSync({ ...common, entryPoints: ["src/workers/entry.ts"], write: false });
+  const worker = esbuild.buildSync({ ...common, entryPoints: ["src/cli/worker.ts"], write: false });
   const outfile = path.join(work, "encode-bench.cjs");
   esbuild.buildSync({
     ...common, entryPoints: [__filename], outfile, external: ["esbuild"],

@@ -19,7 +19,7 @@ import path from "node:path";
 import { moduleCommand, sha256File } from "../device/fixtures";
 import { largestWindow, memoryBomb, MiB, noSourceChecksumMismatch, pseudoRandom, scatteredCopies, type CraftedPair } from "../reliability/hostile-deltas";
 import { dropCached, measuredDownload, sourceReadsPerByte, splitMaxrss, TIME_FORMAT } from "../reliability/measured-download";
-import { encodeVcdiff } from "../../src/vcdiff/encode";
+import { encodeVcdiff } from "../../src/vcdiff/encoder/encode";
 
 const RUNS = 2;
 const BLOCK = 64 * 1024;

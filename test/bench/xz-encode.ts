@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { homedir, tmpdir } from "node:os";
 import path from "node:path";
 import { XzEncoder, type XzEncoderOptions } from "../../src/compress/xz.js";
-import { encodeVcdiff } from "../../src/vcdiff/encode.js";
+import { encodeVcdiff } from "../../src/vcdiff/encoder/encode.js";
 import { mixedData } from "../compress/xz-fixtures.js";
 
 function ours(data: Uint8Array, options: XzEncoderOptions): { bytes: number; cpu: number } {

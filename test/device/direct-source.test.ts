@@ -11,12 +11,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { needRoot, needTools } from "../helpers/peers";
-import { allocateAligned, deviceOrFileSize, openDirectSource } from "../../src/io/direct-source";
+import { allocateAligned, openDirectSource } from "../../src/io/direct-source";
+import { deviceOrFileSize } from "../../src/io/file-size";
 import type { BlockSource } from "../../src/io/interfaces";
 import { FileTargetSink } from "../../src/io/file-sink";
 import { hashDevicePrefix } from "../../src/device/source-check";
-import { decodeVcdiff } from "../../src/vcdiff/decode";
-import { SourceMismatchError } from "../../src/vcdiff/errors";
+import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
+import { SourceMismatchError } from "../../src/vcdiff/decoder/errors";
 import { makeExt4, sha256, sha256File } from "./fixtures";
 
 let work: string;

@@ -1,6 +1,6 @@
 /**
  * Deltas onto a root filesystem that was mounted read-write: the whole active partition no longer
- * hashes to the delta's source, and the delta's read set (src/vcdiff/read-set.ts, in its application
+ * hashes to the delta's source, and the delta's read set (src/vcdiff/format/read-set.ts, in its application
  * header) decides, before a byte of the inactive partition is written. Run state by state on
  * file-backed partitions with a file-backed U-Boot environment, as protocol.test.ts does.
  */
@@ -12,11 +12,12 @@ import os from "node:os";
 import path from "node:path";
 import { FileBlockSource } from "../../src/io/file-source";
 import type { BlockSource } from "../../src/io/interfaces";
-import { parseFileHeader, VCD_APPHEADER, VCD_DECOMPRESS } from "../../src/vcdiff/header";
-import { decodeVcdiff } from "../../src/vcdiff/decode";
-import { buildReadSet, encodeReadSetAppHeader, type ByteRange } from "../../src/vcdiff/read-set";
-import { writeVarint } from "../../src/vcdiff/varint";
-import { ByteCursor } from "../../src/vcdiff/varint-reader";
+import { parseFileHeader } from "../../src/vcdiff/decoder/header";
+import { VCD_APPHEADER, VCD_DECOMPRESS } from "../../src/vcdiff/format/constants";
+import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
+import { buildReadSet, encodeReadSetAppHeader, type ByteRange } from "../../src/vcdiff/format/read-set";
+import { writeVarint } from "../../src/vcdiff/format/varint";
+import { ByteCursor } from "../../src/vcdiff/format/varint-reader";
 import { needTools } from "../helpers/peers";
 import { INITIAL_BOOT_ENV, downloadStreaming, makeFileDevice, makeReleasePair, runModuleSync, sha256File, type FileDevice, type ReleasePair } from "./fixtures";
 

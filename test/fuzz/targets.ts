@@ -10,7 +10,7 @@ import path from "node:path";
 import { readArtifact } from "../../src/artifact/reader";
 import { XzDecoder } from "../../src/compress/xz";
 import type { TargetSink } from "../../src/io/interfaces";
-import { decodeVcdiff } from "../../src/vcdiff/decode";
+import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
 import { MemorySource, Rng } from "../vcdiff/helpers";
 
 export const TARGET_NAMES = ["vcdiff", "xz", "artifact"] as const;

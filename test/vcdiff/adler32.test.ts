@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { adler32, scalarAdler32 } from "../../src/vcdiff/adler32";
-import { createSimdAdler32, SIMD_CHUNK } from "../../src/vcdiff/adler32-simd";
+import { adler32, scalarAdler32 } from "../../src/vcdiff/format/adler32";
+import { createSimdAdler32, SIMD_CHUNK } from "../../src/vcdiff/format/adler32-simd";
 import { Rng } from "./helpers";
 
 function naive(d: Uint8Array, start: number, end: number): number {

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { needTools } from "../helpers/peers";
-import { buildReadSet, encodeReadSetAppHeader } from "../../src/vcdiff/read-set";
+import { buildReadSet, encodeReadSetAppHeader } from "../../src/vcdiff/format/read-set";
 import { makeImage, MemorySource, mutateImage, scratchDir, xdelta3Encode } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..", "..");

@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { test, before, after } from "node:test";
 import { createExclusive, temporaryName } from "../../src/cli/apply-target";
-import { applyDelta } from "../../src/cli/apply";
+import { applyDeltaCommand } from "../../src/cli/apply";
 import { needBuilt, needRoot, needTools } from "../helpers/peers";
 import { HOST_TARGET, binaryPath } from "../helpers/targets";
 import { makeImage, mutateImage, xdelta3Encode } from "./helpers";
@@ -207,7 +207,7 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]
   });
 }
 
-test("in-process applyDelta: a refused target is refused before the delta is opened", async () => {
+test("in-process applyDeltaCommand: a refused target is refused before the delta is opened", async () => {
   const d = sub("inproc");
-  await assert.rejects(applyDelta({ source: oldFile, delta: path.join(d, "absent"), target: d }), /--target '.*inproc' is a directory/);
+  await assert.rejects(applyDeltaCommand({ source: oldFile, delta: path.join(d, "absent"), target: d }), /--target '.*inproc' is a directory/);
 });

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { FileBlockSource } from "../../src/io/file-source";
-import { decodeVcdiff } from "../../src/vcdiff/decode";
+import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
 import { needTools } from "../helpers/peers";
 import { MemorySink, scratchDir } from "./helpers";
 import { file, window } from "./vectors";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MenderDeltaError } from "../../src/errors";
-import { DeltaFormatError, SourceMismatchError } from "../../src/vcdiff/errors";
+import { DeltaFormatError, SourceMismatchError } from "../../src/vcdiff/decoder/errors";
 import { needTools } from "../helpers/peers";
 import { countCompressedWindows, decodeBuffers, makeImage, mutateImage, Rng, scratchDir, xdelta3Encode } from "./helpers";
 import { file, RFC_SOURCE, RFC_TARGET, rfcWindow, varint, window } from "./vectors";

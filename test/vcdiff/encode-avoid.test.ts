@@ -11,10 +11,10 @@ import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { encodeVcdiff } from "../../src/vcdiff/encode";
+import { encodeVcdiff } from "../../src/vcdiff/encoder/encode";
 import { normalizeRanges, type ByteRange } from "../../src/io/byte-ranges";
-import { avoidCopies } from "../../src/vcdiff/source-ranges";
-import { InstructionList, KIND_COPY_SOURCE, KIND_RUN } from "../../src/vcdiff/instruction-list";
+import { avoidCopies } from "../../src/vcdiff/encoder/source-ranges";
+import { InstructionList, KIND_COPY_SOURCE, KIND_RUN } from "../../src/vcdiff/encoder/instruction-list";
 import { needTools } from "../helpers/peers";
 import { assertOurDecoderDecodes, assertXdelta3Decodes, tempDir } from "./encode-oracles";
 

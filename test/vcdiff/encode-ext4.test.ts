@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { encodeVcdiff } from "../../src/vcdiff/encode";
+import { encodeVcdiff } from "../../src/vcdiff/encoder/encode";
 import { needTools } from "../helpers/peers";
 import { assertAblyDecodes, assertOurDecoderDecodes, assertXdelta3Decodes, tempDir } from "./encode-oracles";
 import { makeExt4Pair } from "./ext4-pair";

@@ -7,16 +7,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { adler32 } from "../../src/vcdiff/adler32";
+import { adler32 } from "../../src/vcdiff/format/adler32";
 import {
   addCopyOpcode, addOpcode, ADD, CODE_TABLE_INST1, CODE_TABLE_INST2, CODE_TABLE_MODE1, CODE_TABLE_MODE2,
   CODE_TABLE_SIZE1, CODE_TABLE_SIZE2, COPY, copyAddOpcode, copyOpcode, MODE_COUNT, NOOP, RUN,
-} from "../../src/vcdiff/code-table";
+} from "../../src/vcdiff/format/code-table";
 import {
   InstructionList, KIND_ADD, KIND_COPY_SOURCE, KIND_COPY_TARGET, KIND_RUN,
-} from "../../src/vcdiff/instruction-list";
-import { varintLength, writeVarint } from "../../src/vcdiff/varint";
-import { FILE_HEADER, WindowWriter } from "../../src/vcdiff/window-writer";
+} from "../../src/vcdiff/encoder/instruction-list";
+import { varintLength, writeVarint } from "../../src/vcdiff/format/varint";
+import { FILE_HEADER, WindowWriter } from "../../src/vcdiff/encoder/window-writer";
 import { needTools } from "../helpers/peers";
 import { assertAblyDecodes, assertOurDecoderDecodes, assertXdelta3Decodes, rng, tempDir } from "./encode-oracles";
 

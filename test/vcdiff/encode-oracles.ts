@@ -12,7 +12,7 @@ import { createReadStream } from "node:fs";
 import { decode as ablyDecode } from "@ably/vcdiff-decoder";
 import { FileTargetSink } from "../../src/io/file-sink";
 import { FileBlockSource } from "../../src/io/file-source";
-import { decodeVcdiff } from "../../src/vcdiff/decode";
+import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
 
 export function tempDir(t: { after(fn: () => void): void }, prefix = "enc-"): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));

@@ -10,7 +10,7 @@ import { closeSync, ftruncateSync, openSync, readFileSync, statSync, writeFileSy
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { MenderDeltaError } from "../../src/errors";
-import { encodeVcdiff, type EncodeOptions, type EncodeStats } from "../../src/vcdiff/encode";
+import { encodeVcdiff, type EncodeOptions, type EncodeStats } from "../../src/vcdiff/encoder/encode";
 import { needTools } from "../helpers/peers";
 import { assertAblyDecodes, assertOurDecoderDecodes, assertXdelta3Decodes, rng, tempDir } from "./encode-oracles";
 

@@ -8,9 +8,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { BlockSource, TargetSink } from "../../src/io/interfaces";
-import { decodeVcdiff, type DecodeOptions } from "../../src/vcdiff/decode";
-import { parseFileHeader, parseWindowHeader } from "../../src/vcdiff/header";
-import { ByteCursor } from "../../src/vcdiff/varint-reader";
+import { decodeVcdiff, type DecodeOptions } from "../../src/vcdiff/decoder/decode";
+import { parseFileHeader, parseWindowHeader } from "../../src/vcdiff/decoder/header";
+import { ByteCursor } from "../../src/vcdiff/format/varint-reader";
 
 /** xorshift32: fixed-seed pseudo-random numbers, identical on every run. */
 export class Rng {

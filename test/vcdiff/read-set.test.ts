@@ -1,5 +1,5 @@
 /**
- * The read set (src/vcdiff/read-set.ts): its application header round trip and alphabet, damaged
+ * The read set (src/vcdiff/format/read-set.ts): its application header round trip and alphabet, damaged
  * and hostile headers, the check against a changed source, and stock xdelta3 decoding a delta that
  * carries one.
  */
@@ -10,7 +10,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { deflateSync } from "fflate";
 import { MenderDeltaError } from "../../src/errors";
-import { decodeVcdiff } from "../../src/vcdiff/decode";
+import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
 import {
   buildReadSet,
   checkReadSet,
@@ -18,9 +18,9 @@ import {
   parseReadSetAppHeader,
   READ_SET_PREFIX,
   type ByteRange,
-} from "../../src/vcdiff/read-set";
+} from "../../src/vcdiff/format/read-set";
 import { normalizeRanges } from "../../src/io/byte-ranges";
-import { writeVarint } from "../../src/vcdiff/varint";
+import { writeVarint } from "../../src/vcdiff/format/varint";
 import { needTools } from "../helpers/peers";
 import { assertSameBytes, makeImage, MemorySink, MemorySource, scratchDir, xdelta3 } from "./helpers";
 

@@ -1,6 +1,6 @@
 /** A tiny writer of hand-made VCDIFF files for edge and negative tests. */
-import { adler32 } from "../../src/vcdiff/adler32";
-import { varintLength, writeVarint } from "../../src/vcdiff/varint";
+import { adler32 } from "../../src/vcdiff/format/adler32";
+import { varintLength, writeVarint } from "../../src/vcdiff/format/varint";
 
 export function varint(value: number): number[] {
   const out = new Uint8Array(varintLength(value));

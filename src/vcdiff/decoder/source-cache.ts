@@ -5,7 +5,7 @@
  * decoder's read budget: past `readAllowance` bytes it refuses to read (ReadBudgetExceeded), which
  * bounds the time any delta can take.
  */
-import type { BlockSource } from "../io/interfaces";
+import type { BlockSource } from "../../io/interfaces";
 
 /** A COPY wanted source bytes past the end of the source. */
 export class SourceTooShort extends Error {

@@ -8,10 +8,10 @@
  * A window is written only after it was fully decoded and its checksum matched, so a failure leaves
  * the target with whole, verified windows only.
  */
-import { XzDecoder } from "../compress/xz";
-import type { BlockSource, TargetSink } from "../io/interfaces";
-import { AddressCache } from "./address-cache";
-import { adler32 } from "./adler32";
+import { XzDecoder } from "../../compress/xz";
+import type { BlockSource, TargetSink } from "../../io/interfaces";
+import { AddressCache } from "../format/address-cache";
+import { adler32 } from "../format/adler32";
 import { DeltaInput } from "./delta-input";
 import { corruptDelta, DeltaFormatError, sourceMismatch, unsupportedDelta } from "./errors";
 import { ExecuteProblem, executeWindow } from "./execute";
@@ -22,15 +22,13 @@ import {
   parseFileHeader,
   parseWindowHeader,
   sectionBudget,
-  VCD_ADDRCOMP,
-  VCD_DATACOMP,
-  VCD_INSTCOMP,
   type WindowHeader,
 } from "./header";
+import { VCD_ADDRCOMP, VCD_DATACOMP, VCD_INSTCOMP } from "../format/constants";
 import { SecondaryDecoders, SecondaryProblem, SECTION_ADDR, SECTION_DATA, SECTION_INST, type StreamDecompressor } from "./secondary";
 import { CopyBatch } from "./copy-batch";
 import { ReadBudgetExceeded, SourceCache, SourceTooShort } from "./source-cache";
-import { ByteCursor, VarintProblem } from "./varint-reader";
+import { ByteCursor, VarintProblem } from "../format/varint-reader";
 
 export interface DecodeOptions {
   /** Largest target window accepted, default 64 MiB (xdelta3 >= 3.1's limit; 3.0.x makes at most 16 MiB). */
@@ -47,7 +45,7 @@ export interface DecodeOptions {
   readBudget?: { initial: number; perTargetByte: number };
   /**
    * Called once, after the file header and before the first window is read or any byte written,
-   * with the application header (xdelta3's file names, or a read set: read-set.ts), or undefined
+   * with the application header (xdelta3's file names, or a read set: format/read-set.ts), or undefined
    * when there is none. Decoding waits for it; what it throws ends the decode. Without it the
    * application header is skipped unread.
    */

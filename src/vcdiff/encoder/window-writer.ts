@@ -4,21 +4,19 @@
  * cheapest address mode per copy under the per-window near/same caches, double opcodes of the
  * default code table, and minimal integers everywhere.
  */
-import { AddressCache } from "./address-cache";
-import { adler32 } from "./adler32";
+import { AddressCache } from "../format/address-cache";
+import { adler32 } from "../format/adler32";
 import { ByteSink } from "./byte-sink";
 import {
   addCopyOpcode, addOpcode, addSizeImplied, copyAddOpcode, copyOpcode, copySizeImplied,
   MODE_HERE, MODE_NEAR0, MODE_SAME0, MODE_SELF, NEAR_SLOTS, OPCODE_RUN, SAME_CACHE_SIZE,
-} from "./code-table";
+} from "../format/code-table";
 import { InstructionList, KIND_ADD, KIND_COPY_SOURCE, KIND_COPY_TARGET, KIND_RUN } from "./instruction-list";
-import { varintLength, writeVarint } from "./varint";
-
-export const VCD_SOURCE = 0x01;
-export const VCD_ADLER32 = 0x04;
+import { varintLength, writeVarint } from "../format/varint";
+import { MAGIC, VCD_ADLER32, VCD_SOURCE } from "../format/constants";
 
 /** The 5-byte file header of the profile: magic, version 0, Hdr_Indicator 0. */
-export const FILE_HEADER = Uint8Array.of(0xd6, 0xc3, 0xc4, 0x00, 0x00);
+export const FILE_HEADER = Uint8Array.of(...MAGIC, 0x00, 0x00);
 
 export class WindowWriter {
   private readonly data = new ByteSink(1 << 16);

@@ -7,9 +7,9 @@
  *   The source loader blanks them to zeros, so neither index finds anything there, and
  *   `avoidCopies` cuts whatever the matcher still reaches by extension or continuation;
  * - ranges read: the union of the COPY instructions' source bytes, which the delta then carries
- *   a digest of (read-set.ts), so a device can check exactly those.
+ *   a digest of (format/read-set.ts), so a device can check exactly those.
  */
-import { normalizeRanges } from "../io/byte-ranges";
+import { normalizeRanges } from "../../io/byte-ranges";
 import { InstructionList, KIND_COPY_SOURCE, KIND_RUN } from "./instruction-list";
 
 /** Index of the first range whose end is > `at` (ranges.length / 2 when none). */

@@ -3,7 +3,7 @@
  * the target file, chooses its instructions, and returns the finished VCDIFF window bytes. Owns
  * all per-window buffers, reused from window to window.
  */
-import fs from "node:fs";
+import { readFullyAt } from "../../io/read-fully";
 import { InstructionList } from "./instruction-list";
 import { programStats, WindowMatcher, type MatchParams, type WindowMatchStats } from "./match-window";
 import { SourceIndex, type SourceIndexShared } from "./source-index";
@@ -43,12 +43,8 @@ export class WindowEncoder {
   /** Encodes target bytes [start, start + length) of the open file `targetFd`. */
   encode(targetFd: number, start: number, length: number): EncodedWindow {
     const target = this.buffer.subarray(0, length);
-    let got = 0;
-    while (got < length) {
-      const n = fs.readSync(targetFd, target, got, length - got, start + got);
-      if (n === 0) throw new Error(`target file ended early at byte ${start + got} (it changed while being encoded?)`);
-      got += n;
-    }
+    const got = readFullyAt(targetFd, target, start);
+    if (got < length) throw new Error(`target file ended early at byte ${start + got} (it changed while being encoded?)`);
     let stats = this.matcher.match(target, start, this.list);
     const list = avoidCopies(this.list, this.use.avoid, this.trimmed);
     if (list !== this.list) stats = programStats(list);

@@ -6,7 +6,9 @@
 import fs from "node:fs";
 import type { MessagePort } from "node:worker_threads";
 import type { MatchParams, WindowMatchStats } from "./match-window";
-import { MenderDeltaError } from "../errors";
+import { MenderDeltaError } from "../../errors";
+import { openForReading } from "../../io/open-for-reading";
+import { readFullyAt } from "../../io/read-fully";
 import { GEAR_SPAN } from "./gear-hash";
 import {
   insertAnchors, scanSourceRange, SourceIndex, SourceLoader, type AnchorList, type SourceIndexShared,
@@ -77,16 +79,16 @@ export class EncodeJobRunner {
   /** Index phases 1 and 2 for source bytes [from, to): read with positional reads, then scan. */
   private loadAndScan(from: number, to: number): AnchorList {
     const r = this.request;
-    if (this.sourceFd < 0) this.sourceFd = openOrExplain(r.sourcePath, "source (old image)");
+    if (this.sourceFd < 0) this.sourceFd = openForReading(r.sourcePath, "source (old image)");
     this.loader ??= new SourceLoader(r.index);
     const chunk = (this.chunk ??= Buffer.allocUnsafe(LOAD_CHUNK));
     const before = Buffer.alloc(Math.min(from, GEAR_SPAN));
-    readFully(this.sourceFd, before, from - before.length, r.sourcePath);
+    readSource(this.sourceFd, before, from - before.length, r.sourcePath);
     // Avoided bytes are blanked before anything sees them: no anchor, no block hash points there.
     blankRanges(r.avoid, before, from - before.length);
     for (let at = from; at < to; at += LOAD_CHUNK) {
       const piece = chunk.subarray(0, Math.min(LOAD_CHUNK, to - at));
-      readFully(this.sourceFd, piece, at, r.sourcePath);
+      readSource(this.sourceFd, piece, at, r.sourcePath);
       blankRanges(r.avoid, piece, at);
       this.loader.add(piece, at);
     }
@@ -104,23 +106,11 @@ export class EncodeJobRunner {
 /** Source bytes are read in pieces of this size (a multiple of 4096). */
 const LOAD_CHUNK = 4 * 1024 * 1024;
 
-function openOrExplain(file: string, what: string): number {
-  try {
-    return fs.openSync(file, "r");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new MenderDeltaError(`cannot open the ${what} ${file}: ${code}; check the path and its permissions`);
-  }
-}
-
-function readFully(fd: number, into: Buffer, position: number, file: string): void {
-  let got = 0;
-  while (got < into.length) {
-    const n = fs.readSync(fd, into, got, into.length - got, position + got);
-    if (n === 0) {
-      throw new MenderDeltaError(`source (old image) ${file} ended at byte ${position + got}: was it truncated while being read?`);
-    }
-    got += n;
+/** Reads all of `into` from `position` of the source; a short read means the file shrank. */
+function readSource(fd: number, into: Buffer, position: number, file: string): void {
+  const got = readFullyAt(fd, into, position);
+  if (got < into.length) {
+    throw new MenderDeltaError(`source (old image) ${file} ended at byte ${position + got}: was it truncated while being read?`);
   }
 }
 

@@ -3,7 +3,7 @@
  * (damaged, truncated, not made by xdelta3/VCDIFF, or uses a feature we refuse), or the delta is fine
  * but the source it is applied to is not the image it was made from.
  */
-import { MenderDeltaError } from "../errors";
+import { MenderDeltaError } from "../../errors";
 
 /** Exit code the CLI uses when the source does not match the delta (distinct from 1 so scripts can fall back to a full update). */
 export const SOURCE_MISMATCH_EXIT_CODE = 3;

@@ -7,7 +7,7 @@
  * This is the device's hot path: one flat loop over typed arrays, varints decoded inline, no object
  * per instruction; short copies are byte loops, long ones `set`/`copyWithin`/`fill`.
  */
-import type { AddressCache } from "./address-cache";
+import type { AddressCache } from "../format/address-cache";
 import {
   ADD,
   CODE_TABLE_INST1,
@@ -21,7 +21,7 @@ import {
   MODE_SELF,
   NOOP,
   RUN,
-} from "./code-table";
+} from "../format/code-table";
 import { type CopyBatch, copyWithinTarget } from "./copy-batch";
 
 /** Copies up to this size are done with a byte loop: cheaper than a call into a typed-array builtin. */

@@ -20,20 +20,21 @@ import os from "node:os";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import type { Worker } from "node:worker_threads";
-import { MenderDeltaError } from "../errors";
-import { deviceOrFileSize } from "../io/direct-source";
-import { startWorker } from "../workers/spawn";
+import { MenderDeltaError } from "../../errors";
+import { deviceOrFileSize } from "../../io/file-size";
+import { openForReading } from "../../io/open-for-reading";
+import { startWorker } from "../../workers/spawn";
 import { EncodeJobRunner, type EncodeJob, type EncodeReply, type EncodeWindowsRequest } from "./encode-worker";
 import { DEFAULT_LEVEL, levelParams, MAX_LEVEL, MIN_LEVEL } from "./levels";
 import type { WindowMatchStats } from "./match-window";
 import {
   buildBlockIndex, MAX_SOURCE_SIZE, SourceIndex, sourceRanges, type IndexParams, type SourceIndexShared,
 } from "./source-index";
-import { normalizeRanges, rangesLength, type ByteRange } from "../io/byte-ranges";
+import { normalizeRanges, rangesLength, type ByteRange } from "../../io/byte-ranges";
 import { RangeBuilder } from "./source-ranges";
-import { varintLength, writeVarint } from "./varint";
+import { varintLength, writeVarint } from "../format/varint";
 import { FILE_HEADER } from "./window-writer";
-import { VCD_APPHEADER } from "./header";
+import { VCD_APPHEADER } from "../format/constants";
 
 export const DEFAULT_WINDOW_SIZE = 8 * 1024 * 1024;
 export const MIN_WINDOW_SIZE = 64 * 1024;
@@ -241,15 +242,6 @@ function asEncoderError(err: unknown): Error {
   if (err instanceof MenderDeltaError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new MenderDeltaError(`encoding failed: ${message}`);
-}
-
-function openForReading(file: string, what: string): number {
-  try {
-    return fs.openSync(file, "r");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new MenderDeltaError(`cannot open the ${what} ${file}: ${code}; check the path and its permissions`);
-  }
 }
 
 function allocateIndex(file: string, params: IndexParams): SourceIndexShared {

@@ -9,9 +9,9 @@
  * (id 1) is stateless.
  */
 import { decodeDjw, DjwProblem } from "./djw";
-import { SECONDARY_DJW, SECONDARY_LZMA } from "./header";
-import { ByteCursor, VarintProblem } from "./varint-reader";
-import { MenderDeltaError } from "../errors";
+import { SECONDARY_DJW, SECONDARY_LZMA } from "../format/constants";
+import { ByteCursor, VarintProblem } from "../format/varint-reader";
+import { MenderDeltaError } from "../../errors";
 
 /** The slice of the xz decoder API this module needs (one continuous stream, fed window by window). */
 export interface StreamDecompressor {

@@ -4,30 +4,12 @@
  * makes on them. Parsing is synchronous over a look-ahead buffer; a header never exceeds
  * MAX_WINDOW_HEADER bytes unless it is malformed.
  */
-import { ByteCursor } from "./varint-reader";
-import { varintLength } from "./varint";
-
-export const MAGIC = [0xd6, 0xc3, 0xc4] as const;
-
-/** Hdr_Indicator bits. */
-export const VCD_DECOMPRESS = 0x01;
-export const VCD_CODETABLE = 0x02;
-export const VCD_APPHEADER = 0x04;
-
-/** Win_Indicator bits. */
-export const VCD_SOURCE = 0x01;
-export const VCD_TARGET = 0x02;
-export const VCD_ADLER32 = 0x04;
-
-/** Delta_Indicator bits: which sections went through the secondary compressor. */
-export const VCD_DATACOMP = 0x01;
-export const VCD_INSTCOMP = 0x02;
-export const VCD_ADDRCOMP = 0x04;
-
-/** xdelta3's secondary compressor ids (not IANA-registered). */
-export const SECONDARY_DJW = 1;
-export const SECONDARY_LZMA = 2;
-export const SECONDARY_FGK = 16;
+import { ByteCursor } from "../format/varint-reader";
+import { varintLength } from "../format/varint";
+import {
+  MAGIC, SECONDARY_DJW, SECONDARY_FGK, SECONDARY_LZMA, VCD_ADDRCOMP, VCD_ADLER32, VCD_APPHEADER, VCD_CODETABLE,
+  VCD_DATACOMP, VCD_DECOMPRESS, VCD_INSTCOMP, VCD_SOURCE, VCD_TARGET,
+} from "../format/constants";
 
 /** Longest well-formed window header: 8 integers of at most 10 bytes, two bytes and a checksum, rounded up. */
 export const MAX_WINDOW_HEADER = 96;

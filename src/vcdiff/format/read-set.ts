@@ -17,18 +17,18 @@
  *   W x 4 bytes                       W = ceil(sourceSize / 2^20): sha256[0..4] of each whole
  *                                     1 MiB chunk of the source (the last one short)
  *
- * Varints are VCDIFF's (big-endian base 128, src/vcdiff/varint.ts), exact up to 2^53.
+ * Varints are VCDIFF's (big-endian base 128, src/vcdiff/format/varint.ts), exact up to 2^53.
  *
  * Why this encoding: xdelta3 splits an application header at '/' into file names and ignores one
  * without '/', so base64url (no '/', no NUL) keeps stock `xdelta3 -d -s OLD DELTA NEW` working.
  * The chunk hashes only say where a change is; the sha256 over all range bytes decides.
  */
-import { normalizeRanges, rangesLength, type ByteRange } from "../io/byte-ranges";
+import { normalizeRanges, rangesLength, type ByteRange } from "../../io/byte-ranges";
 import { createHash, type Hash } from "node:crypto";
 import * as zlib from "node:zlib";
 import { deflateSync } from "fflate";
-import { MenderDeltaError } from "../errors";
-import type { BlockSource } from "../io/interfaces";
+import { MenderDeltaError } from "../../errors";
+import type { BlockSource } from "../../io/interfaces";
 import { varintLength, writeVarint } from "./varint";
 import { ByteCursor, VarintProblem } from "./varint-reader";
 
