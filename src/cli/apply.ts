@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import type { CAC } from "cac";
 import { MenderDeltaError, UsageError } from "../errors";
-import { openDirectSource } from "../io/direct-source";
+import { deviceOrFileSize, openDirectSource } from "../io/direct-source";
 import { FileBlockSource } from "../io/file-source";
 import { openGuardedTarget } from "../device/storage-guard";
 import type { BlockSource } from "../io/interfaces";
@@ -16,6 +16,7 @@ import { classifyTarget, openTarget } from "./apply-target";
 import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decode";
 import { SOURCE_MISMATCH_EXIT_CODE, SourceMismatchError } from "../vcdiff/errors";
 import { parseReadSetAppHeader } from "../vcdiff/read-set";
+import { deltaTargetSize } from "../vcdiff/target-size";
 import { verifyReadSet } from "../device/read-set-check";
 
 export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the generator's):
@@ -94,6 +95,7 @@ export async function applyDelta(options: ApplyOptions): Promise<string> {
     throw new MenderDeltaError(`--source and --target are the same (${options.target}); the new image must go elsewhere`);
   }
   const target = classifyTarget(options.target);
+  if (target.kind === "block-device" && options.delta !== "-") checkTargetFits(options.delta, target.path, target.device);
   const source = openSource(options.source);
   try {
     const delta = openDelta(options.delta);
@@ -118,6 +120,22 @@ export async function applyDelta(options: ApplyOptions): Promise<string> {
     return `${target.path === "-" ? "standard output" : options.target}: ${result.targetBytes} bytes written from ${result.windows} delta windows`;
   } finally {
     source.close();
+  }
+}
+
+/**
+ * A device is written in place: an image larger than it must be refused before the first byte, not
+ * at the device's end with its start overwritten. The delta file's window headers give the size.
+ */
+function checkTargetFits(delta: string, name: string, device: string): void {
+  const size = deltaTargetSize(delta);
+  if (size === undefined) return;
+  const capacity = deviceOrFileSize(device);
+  if (size > capacity) {
+    throw new MenderDeltaError(
+      `the new image does not fit on --target ${name}: the delta makes ${size} bytes, the device holds ${capacity}. ` +
+        `Nothing was written; give a device (partition) at least as large as the image`,
+    );
   }
 }
 

@@ -160,6 +160,30 @@ test("apply: a symlink to a block device (as /dev/disk/by-partlabel/...) is writ
   }
 });
 
+test("apply: a block device smaller than the new image is refused before anything is written", async (t) => {
+  if (!needTools(t, "xdelta3", "losetup") || !needRoot(t, "loop devices")) return;
+  const d = sub("small-block");
+  const backing = path.join(d, "part.img");
+  // 2 MiB of a marker: the new image is 3 MiB.
+  const marker = Buffer.alloc(2 << 20, 0x5a);
+  fs.writeFileSync(backing, marker);
+  const loop = execFileSync("losetup", ["-f", "--show", backing], { encoding: "utf8" }).trim();
+  try {
+    await assert.rejects(
+      applyDelta({ source: oldFile, delta: deltaFile, target: loop }),
+      {
+        message:
+          `the new image does not fit on --target ${loop}: the delta makes ${neu.length} bytes, the device holds ${2 << 20}. ` +
+          "Nothing was written; give a device (partition) at least as large as the image",
+      },
+    );
+    const onDisk = execFileSync("dd", [`if=${loop}`, "iflag=direct", "bs=1M", "status=none"], { maxBuffer: 64 << 20 });
+    assert.ok(onDisk.equals(marker), "the device is untouched");
+  } finally {
+    execFileSync("losetup", ["-d", loop]);
+  }
+});
+
 test("apply: a full filesystem - the message names --target and its temporary file; nothing is left, the old target stays", (t) => {
   if (!ready(t) || !needRoot(t, "a small tmpfs")) return;
   const d = sub("full");
