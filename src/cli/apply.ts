@@ -17,11 +17,12 @@ import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decode";
 import { SOURCE_MISMATCH_EXIT_CODE, SourceMismatchError } from "../vcdiff/errors";
 import { parseReadSetAppHeader } from "../vcdiff/read-set";
 import { deltaTargetSize } from "../vcdiff/target-size";
+import { createProgress, NO_PROGRESS, type Progress } from "../progress";
 import { verifyReadSet } from "../device/read-set-check";
 
 export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the generator's):
   apply --source OLD --delta FILE|- --target NEW
-        [--no-verify] [--max-window-size BYTES]
+        [--no-verify] [--max-window-size BYTES] [-q]
 
   --source OLD    the image the delta was made from (file or block device)
   --delta FILE    the delta; '-' reads it from standard input
@@ -34,6 +35,8 @@ export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the 
                   (like 'xdelta3 -d -n')
   --max-window-size BYTES
                   largest target window accepted (default ${DEFAULT_MAX_WINDOW_SIZE})
+  -q, --quiet     no progress on standard error (a bar on a terminal, else
+                  a line per 10%: "applying  40%"); also --no-progress
 
   A delta that carries a read set (the source bytes it reads, hashed:
   mender-binary-delta-generator) has them checked in OLD before anything is
@@ -50,6 +53,8 @@ export interface ApplyOptions {
   target: string;
   verify?: boolean;
   maxWindowSize?: number;
+  /** The decode's progress, in bytes of the new image. */
+  progress?: Progress;
 }
 
 function isBlockDevice(file: string): boolean {
@@ -95,21 +100,34 @@ export async function applyDelta(options: ApplyOptions): Promise<string> {
     throw new MenderDeltaError(`--source and --target are the same (${options.target}); the new image must go elsewhere`);
   }
   const target = classifyTarget(options.target);
-  if (target.kind === "block-device" && options.delta !== "-") checkTargetFits(options.delta, target.path, target.device);
+  // The new image's size, when the delta is a file that can be read twice (not standard input).
+  const imageSize = options.delta === "-" ? undefined : deltaTargetSize(options.delta);
+  if (target.kind === "block-device" && imageSize !== undefined) checkTargetFits(imageSize, target.path, target.device);
   const source = openSource(options.source);
+  const progress = options.progress ?? NO_PROGRESS;
   try {
     const delta = openDelta(options.delta);
     // A block device is written in place, only if it holds nothing in use (storage-guard.ts).
     const output = openTarget(target, (device) => guardedTarget(device, options.source));
     let result;
     try {
+      let started = false;
       result = await decodeVcdiff(delta, source, output.sink, {
         verifyChecksums: options.verify ?? true,
         maxWindowSize: options.maxWindowSize,
         onAppHeader: (appHeader) => checkSourceReadSet(appHeader, source, options.source),
+        // Started with the first window written: the source checks and their notes come first, and
+        // a delta refused before writing prints no progress.
+        onWindow: ({ targetLength }) => {
+          if (!started) progress.start("applying", imageSize ?? 0);
+          started = true;
+          progress.advance(targetLength);
+        },
       });
       output.commit();
+      progress.finish(true);
     } catch (err) {
+      progress.finish(false);
       output.abort();
       if (err instanceof Error && !(err instanceof MenderDeltaError) && (err as NodeJS.ErrnoException).code) {
         // Node stream errors (the delta file vanished, stdin closed): expected I/O failures.
@@ -127,9 +145,7 @@ export async function applyDelta(options: ApplyOptions): Promise<string> {
  * A device is written in place: an image larger than it must be refused before the first byte, not
  * at the device's end with its start overwritten. The delta file's window headers give the size.
  */
-function checkTargetFits(delta: string, name: string, device: string): void {
-  const size = deltaTargetSize(delta);
-  if (size === undefined) return;
+function checkTargetFits(size: number, name: string, device: string): void {
   const capacity = deviceOrFileSize(device);
   if (size > capacity) {
     throw new MenderDeltaError(
@@ -195,7 +211,9 @@ export function registerApply(cli: CAC): void {
     .option("--target <NEW>", "the new image (file, block device, FIFO, character device), or - for standard output")
     .option("--no-verify", "skip the per-window checksums")
     .option("--max-window-size <BYTES>", "largest target window accepted")
-    .action(async (opts: { source?: unknown; delta?: unknown; target?: unknown; verify?: boolean; maxWindowSize?: unknown }) => {
+    .option("-q, --quiet", "no progress")
+    .option("--no-progress", "no progress")
+    .action(async (opts: { source?: unknown; delta?: unknown; target?: unknown; verify?: boolean; maxWindowSize?: unknown; quiet?: boolean; progress?: boolean }) => {
       const need = (name: string, value: unknown): string => {
         if (typeof value !== "string" || value === "") throw new UsageError(`apply needs --${name}`);
         return value;
@@ -213,6 +231,7 @@ export function registerApply(cli: CAC): void {
         target: opts.target === "-" ? "-" : need("target", opts.target),
         verify: opts.verify !== false,
         maxWindowSize,
+        progress: createProgress(process.stderr, opts.quiet !== true && opts.progress !== false),
       });
       // With --target - standard output carries the image: the summary must not end up in it.
       (opts.target === "-" ? process.stderr : process.stdout).write(`${summary}\n`);

@@ -12,7 +12,7 @@ import { encodeVcdiff } from "../vcdiff/encode";
 import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelease } from "./inputs";
 import type { GeneratorOptions } from "./options";
 import { checkOutputPath } from "./output-path";
-import { NO_PROGRESS, phase, type Progress } from "./progress";
+import { NO_PROGRESS, phase, type Progress } from "../progress";
 import { planSourceUse } from "./root-mount";
 import { checkScratchSpace } from "./scratch-space";
 import { deltaArtifactSpec, deltaPayloadName } from "./spec";

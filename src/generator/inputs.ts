@@ -10,7 +10,7 @@ import { MenderDeltaError } from "../errors";
 import { NotAnArtifactError, readArtifact, readArtifactHeaders, type StateScript } from "../artifact";
 import { deviceOrFileSize } from "../io/direct-source";
 import type { InputSource } from "./options";
-import { phase, type Progress } from "./progress";
+import { phase, type Progress } from "../progress";
 
 export type Side = "FROM" | "TO";
 

@@ -1,7 +1,8 @@
 /**
- * Progress of the generator's phases on stderr. On a terminal: one redrawn line with a bar. Anywhere
- * else (a CI log, a pipe): plain lines, one when a phase starts and one at every further 10 %
- * (`encoding  40%`), so a log shows the run is alive without filling up with redraws.
+ * Progress of a long run's phases (the generator's, apply's) on stderr. On a terminal: one redrawn
+ * line with a bar. Anywhere else (a CI log, a pipe): plain lines, one when a phase starts and one
+ * at every further 10 % (`encoding  40%`), so a log shows the run is alive without filling up with
+ * redraws.
  */
 
 export interface Progress {
@@ -41,7 +42,7 @@ function mib(bytes: number): string {
 
 /**
  * Progress on `stream` when `enabled`: a redrawn bar on a terminal, plain lines otherwise
- * (docs/generator.md describes both).
+ * (docs/generator.md and docs/apply.md describe both).
  */
 export function createProgress(stream: NodeJS.WriteStream, enabled: boolean): Progress {
   if (!enabled) return NO_PROGRESS;
