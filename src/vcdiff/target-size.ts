@@ -10,17 +10,17 @@ import { ByteCursor } from "./varint-reader";
 
 /** Sum of the target window lengths of the VCDIFF file at `file`, or undefined when it cannot be read so. */
 export function deltaTargetSize(file: string): number | undefined {
+  // Only a regular file can be read twice, and only it is opened: opening and closing a FIFO here
+  // would cost its bytes, or its writer a SIGPIPE, before the decoder opens it.
   let fd: number;
   try {
+    if (!fs.statSync(file).isFile()) return undefined;
     fd = fs.openSync(file, "r");
   } catch {
     return undefined;
   }
   try {
-    // Only a regular file can be read twice: a FIFO's bytes would be gone for the decoder.
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) return undefined;
-    const fileSize = st.size;
+    const fileSize = fs.fstatSync(fd).size;
     const buf = new Uint8Array(Math.max(MAX_FILE_HEADER, MAX_WINDOW_HEADER));
     const read = (at: number): ByteCursor => new ByteCursor(buf, 0, fs.readSync(fd, buf, 0, buf.length, at));
     const c = read(0);
