@@ -3,9 +3,10 @@
  * is an implementation detail.
  */
 export { readArtifact, readArtifactHeaders } from "./reader";
+export { NotAnArtifactError } from "./artifact-start";
 export type { ArtifactHeaders, ArtifactInfo, PayloadFileInfo, PayloadHeader, PayloadSink, ReadArtifactOptions, StateScript } from "./reader";
 export { writeArtifact } from "./writer";
-export type { ArtifactSpec, FileSpec, PayloadSpec, WrittenArtifact } from "./writer";
+export type { ArtifactSpec, FileSpec, PayloadSpec, WriteOptions, WrittenArtifact } from "./writer";
 export type { HeaderInfo, MetaData, TypeInfo } from "./headers";
 export type { Compression } from "./compression";
 export { signManifest, verifyManifestSignature } from "./signature";

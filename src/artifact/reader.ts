@@ -13,6 +13,7 @@ import { finished } from "node:stream/promises";
 import { MenderDeltaError } from "../errors";
 import { compressionOfName, createDecompressor, type Compression } from "./compression";
 import { decodeHeaderInfo, decodeMetaData, decodeTypeInfo, type HeaderInfo, type MetaData, type TypeInfo } from "./headers";
+import { checkArtifactStart } from "./artifact-start";
 import { parseManifest } from "./manifest";
 import { verifyManifestSignature } from "./signature";
 import { TarReader, type TarEntry } from "./tar-reader";
@@ -49,6 +50,11 @@ export interface ArtifactHeaders {
   compression: Compression;
   /** manifest: member name -> sha256, in manifest order. */
   manifest: Map<string, string>;
+  /**
+   * The size of the first payload's first file as its tar header in data/0000 says (not yet checked
+   * against anything): only from readArtifactHeaders with `peekPayloadSize`, for sizing work ahead.
+   */
+  firstPayloadFileSize?: number;
 }
 
 export interface PayloadFileInfo {
@@ -99,8 +105,14 @@ export async function readArtifact(path: string, options: ReadArtifactOptions = 
   return new ArtifactReader(path, options).read(false) as Promise<ArtifactInfo>;
 }
 
-/** Reads and checks only the headers (version, manifest, signature, header.tar); payloads are not read. */
-export async function readArtifactHeaders(path: string, options: Pick<ReadArtifactOptions, "verifyKey"> = {}): Promise<ArtifactHeaders> {
+/**
+ * Reads and checks only the headers (version, manifest, signature, header.tar); payloads are not
+ * read. With `peekPayloadSize`, the first tar header inside data/0000 is decompressed too (a few
+ * KiB), for firstPayloadFileSize.
+ */
+export async function readArtifactHeaders(
+  path: string, options: Pick<ReadArtifactOptions, "verifyKey"> & { peekPayloadSize?: boolean } = {},
+): Promise<ArtifactHeaders> {
   return new ArtifactReader(path, options).read(true);
 }
 
@@ -110,7 +122,7 @@ class ArtifactReader {
 
   constructor(
     private readonly path: string,
-    private readonly options: ReadArtifactOptions,
+    private readonly options: ReadArtifactOptions & { peekPayloadSize?: boolean },
   ) {}
 
   async read(headersOnly: boolean): Promise<ArtifactHeaders | ArtifactInfo> {
@@ -121,7 +133,7 @@ class ArtifactReader {
         reject(new MenderDeltaError(`cannot open Artifact ${this.path}: ${err.code === "ENOENT" ? "no such file" : err.message}`)),
       );
     });
-    const tar = new TarReader(readErrorsNamed(stream, this.path), this.path);
+    const tar = new TarReader(readErrorsNamed(stream, this.path), this.path, { checkStart: (block) => checkArtifactStart(block, this.path) });
     try {
       return await this.readMembers(tar, headersOnly);
     } finally {
@@ -159,7 +171,7 @@ class ArtifactReader {
       throw this.orderError(entry, "'header.tar', 'header.tar.gz', 'header.tar.xz' or 'header.tar.zst'");
     }
     const headers = await this.readHeader(tar, entry, { signed, signatureVerified });
-    if (headersOnly) return headers;
+    if (headersOnly) return this.options.peekPayloadSize ? { ...headers, firstPayloadFileSize: await this.peekPayloadSize(tar) } : headers;
     await this.options.onHeaders?.(headers);
 
     const payloadFiles: ArtifactInfo["payloadFiles"] = [];
@@ -191,6 +203,19 @@ class ArtifactReader {
       );
     }
     return { ...headers, payloadFiles };
+  }
+
+  /** The size in the first payload file's tar header, or undefined when the Artifact has no payload data. */
+  private async peekPayloadSize(tar: TarReader): Promise<number | undefined> {
+    const data = await tar.next();
+    if (data === null || !/^data\/0000\.tar(\.gz|\.xz|\.zst)?$/.test(data.name)) return undefined;
+    const where = `${this.path}: ${data.name}`;
+    const inner = new TarReader(decompress(tar.body(), compressionOfName(data.name), where), where);
+    try {
+      return (await inner.next())?.size;
+    } finally {
+      await inner.close();
+    }
   }
 
   private async expectMember(tar: TarReader, ok: (name: string) => boolean, expected: string): Promise<TarEntry> {

@@ -27,7 +27,11 @@ export class TarReader {
   constructor(
     source: AsyncIterable<Uint8Array>,
     private readonly where: string,
-    private readonly options: { allowDirectories?: boolean } = {},
+    private readonly options: {
+      allowDirectories?: boolean;
+      /** Sees the stream's first block (shorter when the stream is) before it is parsed, and may throw. */
+      checkStart?: (block: Uint8Array) => void;
+    } = {},
   ) {
     this.queue = new ByteQueue(source);
   }
@@ -41,6 +45,7 @@ export class TarReader {
     for (;;) {
       const offset = this.queue.position;
       const block = await this.queue.readExact(BLOCK);
+      if (offset === 0) this.options.checkStart?.(block);
       if (block.length < BLOCK) {
         throw new MenderDeltaError(
           `${this.where} is truncated: it ends at byte ${offset + block.length} without the tar end-of-archive marker ` +

@@ -79,6 +79,14 @@ export interface ArtifactSpec {
   owner?: string;
 }
 
+export interface WriteOptions {
+  /**
+   * Called as the payload files' bytes are taken by the compressor (the bytes just consumed): the
+   * compressing is most of the writing, so the sum of the payload sizes is its 100 %.
+   */
+  onPayloadProgress?(bytes: number): void;
+}
+
 export interface WrittenArtifact {
   path: string;
   size: number;
@@ -94,7 +102,7 @@ const VERSION_JSON = new TextEncoder().encode('{"format":"mender","version":3}')
 const SMALL_MEMBER: Omit<TarEntryHeader, "name" | "size"> = { mode: 0o600, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" };
 
 /** Writes the Artifact described by `spec` to `outPath` (atomically: temp file + rename). */
-export async function writeArtifact(outPath: string, spec: ArtifactSpec): Promise<WrittenArtifact> {
+export async function writeArtifact(outPath: string, spec: ArtifactSpec, options: WriteOptions = {}): Promise<WrittenArtifact> {
   const compression = spec.compression ?? "gzip";
   checkSpec(spec, compression);
   const dir = path.dirname(path.resolve(outPath));
@@ -105,7 +113,7 @@ export async function writeArtifact(outPath: string, spec: ArtifactSpec): Promis
   const tmpOut = outPath + suffix;
   const tmpData = `${outPath}.data${suffix}`;
   try {
-    const result = await writeTo(outPath, tmpOut, tmpData, spec, compression);
+    const result = await writeTo(outPath, tmpOut, tmpData, spec, compression, options);
     await fsp.rename(tmpOut, outPath);
     return result;
   } catch (err) {
@@ -116,14 +124,16 @@ export async function writeArtifact(outPath: string, spec: ArtifactSpec): Promis
   }
 }
 
-async function writeTo(outPath: string, tmpOut: string, tmpData: string, spec: ArtifactSpec, compression: Compression): Promise<WrittenArtifact> {
+async function writeTo(
+  outPath: string, tmpOut: string, tmpData: string, spec: ArtifactSpec, compression: Compression, options: WriteOptions,
+): Promise<WrittenArtifact> {
   const mtime = spec.mtime ?? 0;
   const owner = spec.owner ?? "root";
   const ext = compressionSuffix(compression);
 
   // The payload goes to a compressed temporary tar first: the manifest (which precedes it in the
   // Artifact) needs the files' checksums, and each file is read only once.
-  const payloadFiles = await writeDataTar(tmpData, spec, compression, owner);
+  const payloadFiles = await writeDataTar(tmpData, spec, compression, owner, options.onPayloadProgress);
   const headerTar = tarBytes(await headerMembers(spec, owner));
   const headerStored = await compressBytes(headerTar, compression, spec.compressionLevel);
 
@@ -148,7 +158,9 @@ async function writeTo(outPath: string, tmpOut: string, tmpData: string, spec: A
   return { path: outPath, size, manifest, payloadFiles };
 }
 
-async function writeDataTar(tmpData: string, spec: ArtifactSpec, compression: Compression, owner: string): Promise<WrittenArtifact["payloadFiles"]> {
+async function writeDataTar(
+  tmpData: string, spec: ArtifactSpec, compression: Compression, owner: string, consumed?: (bytes: number) => void,
+): Promise<WrittenArtifact["payloadFiles"]> {
   const files: WrittenArtifact["payloadFiles"] = [];
   const sizes: number[] = [];
   for (const f of spec.payload.files) sizes.push(await regularFileSize(f.path, "payload file"));
@@ -160,7 +172,7 @@ async function writeDataTar(tmpData: string, spec: ArtifactSpec, compression: Co
       const name = f.name ?? path.basename(f.path);
       const size = sizes[k]!;
       const hash = createHash("sha256");
-      await tar.addStream(fileHeader(f, name, size, 0o644, spec, owner), hashing(createReadStream(f.path, { highWaterMark: 1 << 20 }), hash));
+      await tar.addStream(fileHeader(f, name, size, 0o644, spec, owner), hashing(createReadStream(f.path, { highWaterMark: 1 << 20 }), hash, consumed));
       files.push({ name, size, sha256: hash.digest("hex") });
     }
   });
@@ -268,10 +280,18 @@ async function regularFileSize(file: string, what: string): Promise<number> {
   return st.size;
 }
 
-async function* hashing(source: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+/**
+ * Hashes what passes through. `consumed` hears of a chunk once the consumer asks for the next one:
+ * the tar writer has then written it and waited for the compressor to drain, so it counts bytes
+ * compressed, not bytes read ahead.
+ */
+async function* hashing(
+  source: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>, consumed?: (bytes: number) => void,
+): AsyncGenerator<Uint8Array> {
   for await (const chunk of source) {
     hash.update(chunk);
     yield chunk;
+    consumed?.(chunk.length);
   }
 }
 

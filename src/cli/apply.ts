@@ -9,6 +9,7 @@ import fs from "node:fs";
 import type { CAC } from "cac";
 import { MenderDeltaError, UsageError } from "../errors";
 import { openDirectSource } from "../io/direct-source";
+import { deviceOrFileSize } from "../io/file-size";
 import { FileBlockSource } from "../io/file-source";
 import { openGuardedTarget } from "../device/storage-guard";
 import type { BlockSource } from "../io/interfaces";
@@ -16,11 +17,13 @@ import { classifyTarget, openTarget } from "./apply-target";
 import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decoder/decode";
 import { SOURCE_MISMATCH_EXIT_CODE, SourceMismatchError } from "../vcdiff/decoder/errors";
 import { parseReadSetAppHeader } from "../vcdiff/format/read-set";
+import { deltaTargetSize } from "../vcdiff/decoder/target-size";
+import { createProgress, NO_PROGRESS, type Progress } from "../progress";
 import { verifyReadSet } from "../device/read-set-check";
 
 export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the generator's):
   apply --source OLD --delta FILE|- --target NEW
-        [--no-verify] [--max-window-size BYTES]
+        [--no-verify] [--max-window-size BYTES] [-q]
 
   --source OLD    the image the delta was made from (file or block device)
   --delta FILE    the delta; '-' reads it from standard input
@@ -33,6 +36,8 @@ export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the 
                   (like 'xdelta3 -d -n')
   --max-window-size BYTES
                   largest target window accepted (default ${DEFAULT_MAX_WINDOW_SIZE})
+  -q, --quiet     no progress on standard error (a bar on a terminal, else
+                  a line per 10%: "applying  40%"); also --no-progress
 
   A delta that carries a read set (the source bytes it reads, hashed:
   mender-binary-delta-generator) has them checked in OLD before anything is
@@ -49,6 +54,8 @@ export interface ApplyCommandOptions {
   target: string;
   verify?: boolean;
   maxWindowSize?: number;
+  /** The decode's progress, in bytes of the new image. */
+  progress?: Progress;
 }
 
 function isBlockDevice(file: string): boolean {
@@ -94,20 +101,34 @@ export async function applyDeltaCommand(options: ApplyCommandOptions): Promise<s
     throw new MenderDeltaError(`--source and --target are the same (${options.target}); the new image must go elsewhere`);
   }
   const target = classifyTarget(options.target);
+  // The new image's size, when the delta is a file that can be read twice (not standard input).
+  const imageSize = options.delta === "-" ? undefined : deltaTargetSize(options.delta);
+  if (target.kind === "block-device" && imageSize !== undefined) checkTargetFits(imageSize, target.path, target.device);
   const source = openSource(options.source);
+  const progress = options.progress ?? NO_PROGRESS;
   try {
     const delta = openDelta(options.delta);
     // A block device is written in place, only if it holds nothing in use (storage-guard.ts).
     const output = openTarget(target, (device) => guardedTarget(device, options.source));
     let result;
     try {
+      let started = false;
       result = await decodeVcdiff(delta, source, output.sink, {
         verifyChecksums: options.verify ?? true,
         maxWindowSize: options.maxWindowSize,
         onAppHeader: (appHeader) => checkSourceReadSet(appHeader, source, options.source),
+        // Started with the first window written: the source checks and their notes come first, and
+        // a delta refused before writing prints no progress.
+        onWindow: ({ targetLength }) => {
+          if (!started) progress.start("applying", imageSize ?? 0);
+          started = true;
+          progress.advance(targetLength);
+        },
       });
       output.commit();
+      progress.finish(true);
     } catch (err) {
+      progress.finish(false);
       output.abort();
       if (err instanceof Error && !(err instanceof MenderDeltaError) && (err as NodeJS.ErrnoException).code) {
         // Node stream errors (the delta file vanished, stdin closed): expected I/O failures.
@@ -118,6 +139,20 @@ export async function applyDeltaCommand(options: ApplyCommandOptions): Promise<s
     return `${target.path === "-" ? "standard output" : options.target}: ${result.targetBytes} bytes written from ${result.windows} delta windows`;
   } finally {
     source.close();
+  }
+}
+
+/**
+ * A device is written in place: an image larger than it must be refused before the first byte, not
+ * at the device's end with its start overwritten. The delta file's window headers give the size.
+ */
+function checkTargetFits(size: number, name: string, device: string): void {
+  const capacity = deviceOrFileSize(device);
+  if (size > capacity) {
+    throw new MenderDeltaError(
+      `the new image does not fit on --target ${name}: the delta makes ${size} bytes, the device holds ${capacity}. ` +
+        `Nothing was written; give a device (partition) at least as large as the image`,
+    );
   }
 }
 
@@ -177,7 +212,9 @@ export function registerApply(cli: CAC): void {
     .option("--target <NEW>", "the new image (file, block device, FIFO, character device), or - for standard output")
     .option("--no-verify", "skip the per-window checksums")
     .option("--max-window-size <BYTES>", "largest target window accepted")
-    .action(async (opts: { source?: unknown; delta?: unknown; target?: unknown; verify?: boolean; maxWindowSize?: unknown }) => {
+    .option("-q, --quiet", "no progress")
+    .option("--no-progress", "no progress")
+    .action(async (opts: { source?: unknown; delta?: unknown; target?: unknown; verify?: boolean; maxWindowSize?: unknown; quiet?: boolean; progress?: boolean }) => {
       const need = (name: string, value: unknown): string => {
         if (typeof value !== "string" || value === "") throw new UsageError(`apply needs --${name}`);
         return value;
@@ -195,6 +232,7 @@ export function registerApply(cli: CAC): void {
         target: opts.target === "-" ? "-" : need("target", opts.target),
         verify: opts.verify !== false,
         maxWindowSize,
+        progress: createProgress(process.stderr, opts.quiet !== true && opts.progress !== false),
       });
       // With --target - standard output carries the image: the summary must not end up in it.
       (opts.target === "-" ? process.stderr : process.stdout).write(`${summary}\n`);

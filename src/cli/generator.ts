@@ -3,7 +3,7 @@
  * Artifacts into one mender-binary-delta Artifact.
  */
 import { VERSION } from "../version";
-import { runCli } from "./run";
+import { hasFlag, runCli } from "./run";
 import { createParser, dispatch } from "./parse";
 import { selfTest } from "./selftest";
 import { helpTopic, wantsVersion } from "./help";
@@ -65,9 +65,11 @@ Options (mender-artifact's spellings work too: docs/generator.md):
                          (docs/read-write-root.md). ro: the device's whole
                          active partition must still equal FROM
   --json                 print a machine-readable summary (sizes,
-                         checksums, ratio, time) on stdout
-  -q, --quiet            no progress bar (shown only when stderr is a
-                         terminal anyway); also --no-progress
+                         checksums, ratio, time) on stdout; a failure
+                         as {"error": MESSAGE, "exitCode": N}
+  -q, --quiet            no progress on stderr (a bar on a terminal,
+                         else a line per 10% of each phase, "writing
+                         40%"); also --no-progress
   -- -- FLAGS            xdelta3 encoder flags: -1..-9 (level, default 6),
                          -W<window bytes>, -n (no window checksums);
                          -B -P -I -S -A -e -f are accepted and ignored
@@ -97,10 +99,13 @@ Examples:
       --to-image core-image-1.1.ext4 --artifact-name release-1.1 \\
       --device-type raspberrypi4 -o delta.mender
 
-Checks before any heavy work: both inputs are rootfs-image Artifacts with one
-payload, their device types overlap, they differ, and keys load; while
-reading, each image must match the rootfs-image.checksum its Artifact
-declares. A warning is printed when FROM looks newer than TO.
+Checks before any heavy work: the output is a file path in a writable
+directory and not an input; both inputs are rootfs-image Artifacts with one
+payload, their device types overlap, they differ, and keys load; the file
+system of the output has room for the extracted images (the scratch files go
+beside the output). While reading, each image must match the
+rootfs-image.checksum its Artifact declares. A warning is printed when FROM
+looks newer than TO.
 
 Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong
 command line, 70 internal error (a bug: please report it).
@@ -112,7 +117,8 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
   const positional = (restore(inputs) as string[] | undefined) ?? [];
   const options = resolveOptions(raw as RawOptions, positional.map(String));
   const summary = await generateDelta(options, {
-    progress: createProgress(process.stderr, !options.json && !options.quiet),
+    // With --json too: progress goes to stderr, stdout holds only the JSON.
+    progress: createProgress(process.stderr, !options.quiet),
     warn: (m) => process.stderr.write(`${PROGRAM}: warning: ${m}\n`),
   });
   process.stdout.write(options.json ? formatSummaryJson(summary) : formatSummaryText(summary));
@@ -137,4 +143,4 @@ async function main(argv: string[]): Promise<number | void> {
   return dispatch(cli, protectedArgv);
 }
 
-runCli(PROGRAM, main);
+runCli(PROGRAM, main, { jsonOutput: (argv) => hasFlag(argv, "--json") });

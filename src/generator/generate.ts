@@ -11,8 +11,10 @@ import { signManifest, writeArtifact, type FileSpec } from "../artifact";
 import { encodeVcdiff } from "../vcdiff/encoder/encode";
 import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelease } from "./inputs";
 import type { GeneratorOptions } from "./options";
-import { NO_PROGRESS, type Progress } from "./progress";
+import { checkOutputPath } from "./output-path";
+import { NO_PROGRESS, phase, type Progress } from "../progress";
 import { planSourceUse } from "./root-mount";
+import { checkScratchSpace } from "./scratch-space";
 import { deltaArtifactSpec, deltaPayloadName } from "./spec";
 import type { GenerationSummary, ReleaseSummary } from "./summary";
 
@@ -40,7 +42,8 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   };
   const t0 = Date.now();
 
-  // Keys first: a bad key should not cost an hour of encoding.
+  // The output and the keys first: neither should cost an hour of encoding.
+  await checkOutputPath(options.output);
   const signingKey = options.signingKey === undefined ? undefined : readPem(options.signingKey, "signing key");
   if (signingKey) signManifest(new Uint8Array(0), signingKey);
   const verifyKey = options.verifyKey === undefined ? undefined : readPem(options.verifyKey, "verification key");
@@ -49,7 +52,8 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   const toInfo = await inspectInput("TO", options.to, verifyKey);
   const toDeviceTypes = toInfo.deviceTypes.length > 0 ? toInfo.deviceTypes : options.deviceTypes;
   for (const w of checkPair(fromInfo, toInfo, toDeviceTypes, options.output)) warn(w);
-  await checkOutputDirectory(options.output);
+  const scratchParent = path.dirname(path.resolve(options.output));
+  await checkScratchSpace(scratchParent, [fromInfo, toInfo]);
 
   // An interrupted run must not leave images or a partial Artifact behind. The handlers are in place
   // before the scratch directory exists, and it is made synchronously: a signal is only handled
@@ -62,7 +66,7 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const workDir = (scratch = mkdtempSync(path.join(path.dirname(path.resolve(options.output)), ".mender-delta-work-")));
+    const workDir = (scratch = mkdtempSync(path.join(scratchParent, ".mender-delta-work-")));
     const from = await loadImage(fromInfo, workDir, progress);
     const to = await loadImage(toInfo, workDir, progress);
     if (from.sha256 === to.sha256) {
@@ -74,11 +78,9 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     await fsp.mkdir(deltaDir);
     const deltaPath = path.join(deltaDir, deltaPayloadName(to));
     const plan = planSourceUse(from.imagePath, options.rootMount, warn);
-    progress.start("encoding", to.imageSize);
-    let stats;
-    try {
-      let shown = 0;
-      stats = await encodeVcdiff(from.imagePath, to.imagePath, deltaPath, {
+    let shown = 0;
+    const stats = await phase(progress, "encoding", to.imageSize, () =>
+      encodeVcdiff(from.imagePath, to.imagePath, deltaPath, {
         windowSize: options.windowSize,
         threads: options.threads,
         level: options.level,
@@ -89,11 +91,8 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
           progress.advance(done - shown);
           shown = done;
         },
-      });
-    } finally {
-      plan.close();
-      progress.finish();
-    }
+      }),
+    ).finally(() => plan.close());
     const t2 = Date.now();
 
     const scripts = await writeScripts(to, workDir);
@@ -101,19 +100,17 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
       from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
       decoderArguments: options.decoderArguments, deltaPath, scripts, compression: options.compression, compressionLevel: options.compressionLevel, signingKey,
     });
-    progress.start("writing", 0);
-    let written;
-    try {
+    // Compressing the delta is most of the writing: its size is the phase's 100 %.
+    const written = await phase(progress, "writing", (await fsp.stat(deltaPath)).size, async () => {
       // Written inside the scratch directory (same file system as the output), then renamed: an
       // interrupted run leaves nothing behind, a finished one replaces the output atomically.
       const staged = path.join(workDir, "delta.mender");
-      written = await writeArtifact(staged, spec);
+      const result = await writeArtifact(staged, spec, { onPayloadProgress: (bytes) => progress.advance(bytes) });
       await fsp.rename(staged, options.output).catch((err: NodeJS.ErrnoException) => {
         throw new MenderDeltaError(`cannot write the output ${options.output}: ${err.message}; give a file path in a writable directory`);
       });
-    } finally {
-      progress.finish();
-    }
+      return result;
+    });
     const t3 = Date.now();
     const payload = written.payloadFiles[0]!;
     return {
@@ -139,15 +136,6 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
     if (scratch !== undefined) await fsp.rm(scratch, { recursive: true, force: true });
-  }
-}
-
-async function checkOutputDirectory(output: string): Promise<void> {
-  const dir = path.dirname(path.resolve(output));
-  try {
-    await fsp.access(dir, 2 /* W_OK */);
-  } catch {
-    throw new MenderDeltaError(`cannot write the output ${output}: the directory ${dir} does not exist or is not writable`);
   }
 }
 

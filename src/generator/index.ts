@@ -6,8 +6,8 @@ export { protectValues, resolveOptions, parseDecoderArguments, parseEncoderArgum
 export type { GeneratorOptions, InputSource, RawOptions } from "./options";
 export { generateDelta } from "./generate";
 export type { GenerateHooks } from "./generate";
-export { createProgress, NO_PROGRESS } from "./progress";
-export type { Progress } from "./progress";
+export { createProgress, NO_PROGRESS, phase, progressLine } from "../progress";
+export type { Progress } from "../progress";
 export { formatSummaryJson, formatSummaryText } from "./summary";
 export type { GenerationSummary, ReleaseSummary } from "./summary";
 export { DELTA_PAYLOAD_TYPE, ROOTFS_CLEARS, deltaArtifactSpec, deltaMetaData } from "./spec";

@@ -7,10 +7,10 @@ import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, promises as fsp, realpathSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
-import { readArtifact, readArtifactHeaders, type StateScript } from "../artifact";
+import { NotAnArtifactError, readArtifact, readArtifactHeaders, type StateScript } from "../artifact";
 import { deviceOrFileSize } from "../io/file-size";
 import type { InputSource } from "./options";
-import type { Progress } from "./progress";
+import { phase, type Progress } from "../progress";
 
 export type Side = "FROM" | "TO";
 
@@ -40,6 +40,11 @@ export interface InputRelease {
   clears?: string[];
   scripts: StateScript[];
   signed: boolean;
+  /**
+   * Bytes its image takes once extracted into the scratch directory (an Artifact's payload file, as
+   * its tar header says); 0 for a raw image, which is read where it is.
+   */
+  extractedSize: number;
 }
 
 /** A release with its image on disk, checked. */
@@ -62,7 +67,11 @@ export async function inspectInput(side: Side, source: InputSource, verifyKey?: 
   if (source.kind === "image") return inspectImage(side, source);
   const where = label(side, source);
   await statInput(where, source.path, false);
-  const headers = await readArtifactHeaders(source.path, verifyKey === undefined ? {} : { verifyKey });
+  const headers = await readArtifactHeaders(source.path, { peekPayloadSize: true, ...(verifyKey === undefined ? {} : { verifyKey }) }).catch((err: unknown) => {
+    if (!(err instanceof NotAnArtifactError)) throw err;
+    const flag = side === "FROM" ? "--from-image" : "--to-image";
+    throw new MenderDeltaError(`${side} ${source.path} is not a Mender Artifact (${err.reason}); give a rootfs-image Artifact, or a raw filesystem image with ${flag}`);
+  });
   const payloads = headers.payloads;
   if (payloads.length !== 1) {
     throw new MenderDeltaError(`${where} has ${payloads.length} payloads; a delta is made between Artifacts with exactly one rootfs-image payload`);
@@ -96,6 +105,7 @@ export async function inspectInput(side: Side, source: InputSource, verifyKey?: 
     clears: payload.typeInfo.clearsProvides,
     scripts: headers.scripts,
     signed: headers.signed,
+    extractedSize: headers.firstPayloadFileSize ?? 0,
   };
 }
 
@@ -107,7 +117,7 @@ async function inspectImage(side: Side, source: InputSource): Promise<InputRelea
     throw new MenderDeltaError(`${where}: the delta payload is named after the image ('${imageName}.delta'), which may only contain letters, digits, '_', '-', '.' and ','; rename or symlink the image`);
   }
   return {
-    side, source, deviceTypes: [], imageName, checksumKey: DEFAULT_CHECKSUM_KEY, provides: {}, depends: {}, scripts: [], signed: false,
+    side, source, deviceTypes: [], imageName, checksumKey: DEFAULT_CHECKSUM_KEY, provides: {}, depends: {}, scripts: [], signed: false, extractedSize: 0,
   };
 }
 
@@ -199,8 +209,7 @@ export function compareVersionNames(a: string, b: string): number {
 export async function loadImage(release: InputRelease, workDir: string, progress: Progress): Promise<LoadedRelease> {
   const where = label(release.side, release.source);
   const inputSize = deviceOrFileSize(release.source.path);
-  progress.start(`reading ${release.side}`, inputSize);
-  try {
+  return phase(progress, `reading ${release.side}`, inputSize, async () => {
     if (release.source.kind === "image") {
       if (inputSize === 0) throw emptyImage(release, where);
       const sha256 = await hashFile(release.source.path, progress);
@@ -234,9 +243,7 @@ export async function loadImage(release: InputRelease, workDir: string, progress
       );
     }
     return { ...release, imagePath, imageSize, sha256, inputSize };
-  } finally {
-    progress.finish();
-  }
+  });
 }
 
 /** An empty image cannot be a release: a delta to it would leave devices activating an unwritten partition. */

@@ -4,12 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { PassThrough } from "node:stream";
 import { gzipSync } from "node:zlib";
-import { readArtifact } from "../../src/artifact";
+import { NotAnArtifactError, readArtifact } from "../../src/artifact";
 import { encodeFileHeader } from "../../src/artifact/tar-header";
 import { MenderDeltaError } from "../../src/errors";
 import { tempDir } from "./fixtures";
@@ -239,11 +239,30 @@ test("unknown format versions", async (t) => {
   await rejects(craft(dir, { version: '{"format":"other","version":3}' }), /says format "other", expected "mender"/);
 });
 
-test("not an Artifact at all, and a missing file", async (t) => {
+test("not an Artifact at all (named so, by what its first bytes are), and a missing file", async (t) => {
   const dir = tempDir(t);
-  const junk = path.join(dir, "junk.mender");
-  writeFileSync(junk, Buffer.alloc(4096, 0x41));
-  await rejects(junk, /tar header checksum mismatch|not an octal number/);
+  const notArtifact = async (name: string, content: Uint8Array, reason: string): Promise<void> => {
+    const file = path.join(dir, name);
+    writeFileSync(file, content);
+    await assert.rejects(readArtifact(file), (err: unknown) => {
+      assert.ok(err instanceof NotAnArtifactError, `not a NotAnArtifactError: ${String(err)}`);
+      assert.equal(err.message, `${file} is not a Mender Artifact (${reason})`);
+      return true;
+    });
+  };
+  const notTar = "its first 512 bytes are not a tar header";
+  await notArtifact("junk.mender", Buffer.alloc(4096, 0x41), notTar);
+  await notArtifact("random.mender", Uint8Array.from({ length: 8192 }, (_, i) => (i * 2654435761) >>> 24), notTar);
+  await notArtifact("notes.txt", text("release notes\n".repeat(100)), notTar);
+  await notArtifact("short.txt", text("hello\n"), "it is 6 bytes long, less than one tar header, and does not start like an Artifact");
+  // A filesystem image starts with zeros (ext4's superblock is at byte 1024).
+  await notArtifact("rootfs.ext4", Buffer.concat([Buffer.alloc(1024), Buffer.alloc(3072, 0x53)]), "it starts with a block of zeros, as a disk or filesystem image does");
+  await notArtifact("release.mender.gz", gzipSync(craft(dir)), "it is gzip-compressed data; an Artifact is an uncompressed tar");
+  // A damaged header of a real Artifact (its start intact) is still reported as a damaged tar.
+  const damaged = Buffer.from(readFileSync(craft(dir)));
+  damaged[148] = 0x39;
+  writeFileSync(path.join(dir, "damaged.mender"), damaged);
+  await rejects(path.join(dir, "damaged.mender"), /damaged\.mender \(tar header at byte 0\): checksum field .* is not an octal number; the tar is corrupt/);
   const empty = path.join(dir, "empty.mender");
   writeFileSync(empty, "");
   await rejects(empty, /truncated/);

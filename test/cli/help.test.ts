@@ -53,8 +53,17 @@ test("apply --help prints apply's usage, not an unknown option", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /apply --source OLD --delta FILE\|- --target NEW/);
     assert.match(r.stdout, /--max-window-size BYTES/);
+    assert.match(r.stdout, /-q, --quiet +no progress on standard error .*\n.*"applying  40%"\); also --no-progress/);
     assert.doesNotMatch(r.stdout, /Install: copy this file/, "apply's help alone");
   }
+});
+
+test("the generator's help describes progress, --json errors and the early checks", () => {
+  const r = run("generator", ["--help"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /-q, --quiet +no progress on stderr \(a bar on a terminal,\n +else a line per 10% of each phase, "writing\n +40%"\); also --no-progress/);
+  assert.match(r.stdout, /as \{"error": MESSAGE, "exitCode": N\}/);
+  assert.match(r.stdout, /the file\nsystem of the output has room for the extracted images/);
 });
 
 test("-v, -V and --version print the version on both programs", () => {

@@ -186,6 +186,26 @@ test("files/ fallback: no stream-next, the delta is applied in ArtifactInstall",
   assert.equal(envOf(d).mender_boot_part, "3");
 });
 
+test("a new image larger than the inactive partition is refused before any write, streamed or not", async (t) => {
+  if (!tools(t)) return;
+  const tooLarge = { metaData: { delta_algorithm: "xdelta3", rootfs_file_size: PART_BYTES + 4096 } };
+  const message = new RegExp(
+    `the new image does not fit on the inactive partition \\S+: the Artifact declares rootfs_file_size ${PART_BYTES + 4096} bytes, the partition holds ${PART_BYTES}\\. Refused before download`,
+  );
+  const streamed = device(tooLarge);
+  const before = sha256File(streamed.partB, PART_BYTES);
+  const dl = await downloadStreaming(streamed.tree, streamed.env, { name: "v2.ext4.delta", data: delta });
+  assert.equal(dl.status, 1);
+  assert.match(dl.stderr, message);
+  assert.equal(sha256File(streamed.partB, PART_BYTES), before, "the inactive partition is untouched");
+  // The files/ fallback (no stream-next): refused in Download too, before the client stores the payload.
+  const stored = device(tooLarge);
+  const fallback = runModuleSync("Download", stored.tree, stored.env);
+  assert.equal(fallback.status, 1);
+  assert.match(fallback.stderr, message);
+  assert.equal(sha256File(stored.partB, PART_BYTES), before);
+});
+
 test("rollback before and after the reboot restores the original partition", async (t) => {
   if (!tools(t)) return;
   for (const rebootFirst of [false, true]) {

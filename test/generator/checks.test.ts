@@ -125,7 +125,7 @@ test("missing inputs, an output that is an input, an output directory that does 
   await refused(/cannot read the FROM Artifact .*nope\.mender: no such file/, {}, path.join(suite.work, "nope.mender"), suite.rel.r2);
   await refused(/cannot read the TO image .*nope\.ext4: no such file/, { toImage: path.join(suite.work, "nope.ext4"), artifactName: "x", deviceType: "d" }, suite.rel.r1);
   await assert.rejects(generate({ output: suite.rel.r2 }, suite.rel.r1, suite.rel.r2), /the output .* is the TO input/);
-  await assert.rejects(generate({ output: path.join(suite.work, "no", "such", "dir", "d.mender") }, suite.rel.r1, suite.rel.r2), /directory .* does not exist or is not writable/);
+  await assert.rejects(generate({ output: path.join(suite.work, "no", "such", "dir", "d.mender") }, suite.rel.r1, suite.rel.r2), /the directory .* does not exist; create it first/);
   const notArtifact = path.join(suite.work, "not-an-artifact.mender");
   fs.writeFileSync(notArtifact, Buffer.alloc(4096, 7));
   await refused(/not-an-artifact\.mender/, {}, notArtifact, suite.rel.r2);

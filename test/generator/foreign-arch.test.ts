@@ -14,7 +14,8 @@ import { releaseSuite, sha256File } from "./fixtures";
 const PROGRAM = "mender-binary-delta-generator";
 const suite = releaseSuite("mbd-gen-arch-", ["mender-artifact", "mke2fs"]);
 // Four 1 MiB windows and two threads: the worker threads run under qemu too.
-const ARGS = ["--threads", "2", "-D", "-W1048576"];
+// --quiet: stderr must stay empty (no progress lines either).
+const ARGS = ["--quiet", "--threads", "2", "-D", "-W1048576"];
 
 for (const target of TARGETS.filter((t) => t !== HOST_TARGET && t.programs.includes(PROGRAM))) {
   test(`${target.arch} generator under qemu: the same Artifact as the host's build, byte for byte`, { timeout: 600_000 }, (t) => {

@@ -10,9 +10,13 @@ import path from "node:path";
 import { test } from "node:test";
 import { needTools } from "../helpers/peers";
 import { buildReadSet, encodeReadSetAppHeader } from "../../src/vcdiff/format/read-set";
+import { progressLine } from "../../src/progress";
 import { makeImage, MemorySource, mutateImage, scratchDir, xdelta3Encode } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..", "..");
+
+/** What a completed apply prints on a piped stderr: a line per 10 % of the new image. */
+const APPLY_PROGRESS = Array.from({ length: 11 }, (_, k) => progressLine("applying", 10 * k)).join("");
 
 function apply(args: string[], input?: Uint8Array) {
   const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/device.ts", "apply", ...args], { cwd: ROOT, input, encoding: "utf8" });
@@ -109,10 +113,16 @@ test("apply: a delta with a read set is checked against --source before anything
   const r0 = spawnSync("xdelta3", ["-e", "-f", `-A=${appHeader}`, "-s", oldFile, newFile, deltaFile], { encoding: "utf8" });
   assert.equal(r0.status, 0, r0.stderr);
 
-  // Identical source: quiet.
+  // Identical source: no note, only the progress lines (stderr is a pipe here).
   let r = apply(["--source", oldFile, "--delta", deltaFile, "--target", target]);
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stderr, "");
+  assert.equal(r.stderr, APPLY_PROGRESS);
+  // --quiet / --no-progress: nothing at all.
+  for (const flag of ["-q", "--quiet", "--no-progress"]) {
+    r = apply([flag, "--source", oldFile, "--delta", deltaFile, "--target", target]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "", flag);
+  }
   assert.ok(fs.readFileSync(target).equals(neu));
 
   // Changed outside what the delta reads: applied, with a note on stderr.
@@ -121,7 +131,9 @@ test("apply: a delta with a read set is checked against --source before anything
   fs.writeFileSync(oldFile, outside);
   r = apply(["--source", oldFile, "--delta", deltaFile, "--target", target]);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /^mender-binary-delta: --source \S+ differs from the delta's source in 1 of 2 1 MiB chunks .* the 1 range \(1048576 bytes\) the delta reads is intact: applying\n$/);
+  // The note comes before the progress lines.
+  assert.match(r.stderr, /^mender-binary-delta: --source \S+ differs from the delta's source in 1 of 2 1 MiB chunks .* the 1 range \(1048576 bytes\) the delta reads is intact: applying\n(?!mender)/);
+  assert.ok(r.stderr.endsWith(`intact: applying\n${APPLY_PROGRESS}`), r.stderr);
   assert.ok(fs.readFileSync(target).equals(neu));
 
   // Changed inside: exit 3 before anything is written, the old target stays.

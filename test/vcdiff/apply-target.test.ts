@@ -112,7 +112,8 @@ test("apply --target -: the image on standard output, the summary on standard er
   const r = run(["--delta", "-", "--target", "-"], { input: delta });
   assert.equal(r.status, 0, r.stderr.toString());
   assert.ok(r.stdout.equals(neu), "stdout holds exactly the new image");
-  assert.match(r.stderr.toString(), new RegExp(`^standard output: ${neu.length} bytes written from \\d+ delta windows\\n$`));
+  // A delta on standard input has no size known in advance: the phase's name, no percentages.
+  assert.match(r.stderr.toString(), new RegExp(`^applying\\nstandard output: ${neu.length} bytes written from \\d+ delta windows\\n$`));
 });
 
 test("apply: a character device and a FIFO are written in place, never replaced by a regular file", async (t) => {
@@ -160,6 +161,30 @@ test("apply: a symlink to a block device (as /dev/disk/by-partlabel/...) is writ
   }
 });
 
+test("apply: a block device smaller than the new image is refused before anything is written", async (t) => {
+  if (!needTools(t, "xdelta3", "losetup") || !needRoot(t, "loop devices")) return;
+  const d = sub("small-block");
+  const backing = path.join(d, "part.img");
+  // 2 MiB of a marker: the new image is 3 MiB.
+  const marker = Buffer.alloc(2 << 20, 0x5a);
+  fs.writeFileSync(backing, marker);
+  const loop = execFileSync("losetup", ["-f", "--show", backing], { encoding: "utf8" }).trim();
+  try {
+    await assert.rejects(
+      applyDeltaCommand({ source: oldFile, delta: deltaFile, target: loop }),
+      {
+        message:
+          `the new image does not fit on --target ${loop}: the delta makes ${neu.length} bytes, the device holds ${2 << 20}. ` +
+          "Nothing was written; give a device (partition) at least as large as the image",
+      },
+    );
+    const onDisk = execFileSync("dd", [`if=${loop}`, "iflag=direct", "bs=1M", "status=none"], { maxBuffer: 64 << 20 });
+    assert.ok(onDisk.equals(marker), "the device is untouched");
+  } finally {
+    execFileSync("losetup", ["-d", loop]);
+  }
+});
+
 test("apply: a full filesystem - the message names --target and its temporary file; nothing is left, the old target stays", (t) => {
   if (!ready(t) || !needRoot(t, "a small tmpfs")) return;
   const d = sub("full");
@@ -171,8 +196,9 @@ test("apply: a full filesystem - the message names --target and its temporary fi
     assert.equal(r.status, 1);
     assert.match(
       r.stderr.toString(),
-      /^mender-binary-delta: error: cannot write --target '.*full\/new\.img' \(temporary file '.*full\/\.new\.img\.tmp-[0-9a-f]{16}'\) at byte \d+: ENOSPC.*too small for the new image/,
+      /^(applying +\d+%\n)*mender-binary-delta: error: cannot write --target '.*full\/new\.img' \(temporary file '.*full\/\.new\.img\.tmp-[0-9a-f]{16}'\) at byte \d+: ENOSPC.*too small for the new image/,
     );
+    assert.doesNotMatch(r.stderr.toString(), /100%/, "a failed apply never claims 100 %");
     assert.equal(fs.readFileSync(target, "utf8"), "old");
     assert.deepEqual(temps(d), []);
   } finally {
