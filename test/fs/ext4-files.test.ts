@@ -29,7 +29,7 @@ import { inodeByteOffset } from "../../src/fs/ext4-inode-table";
 import type { Ext4Layout } from "../../src/fs/ext4-layout";
 import { FileBlockSource } from "../../src/io/file-source";
 import { needTools } from "../helpers/peers";
-import { mkfs } from "./ext4-oracle";
+import { bytes, mkfs } from "./ext4-oracle";
 
 const env = { ...process.env, DEBUGFS_PAGER: "__none__", PAGER: "cat" };
 let dir: string;
@@ -37,18 +37,6 @@ before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "ext4-files-"));
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function bytes(n: number, seed: number): Buffer {
-  const out = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 function put(root: string, rel: string, data: string | Buffer): void {
   fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
@@ -283,6 +271,8 @@ describe("listExt4Files", () => {
     debugfsWrite(image, ["write head60 /grown", "ea_set -f tail90 /grown system.data", "sif /grown size 150"], dir);
     const img = list(image);
     assert.ok(img.layout.inlineData);
+    const dirStat = spawnSync("debugfs", ["-R", "stat /d", image], { encoding: "utf8", env }).stdout;
+    assert.match(dirStat, /Type: directory.*Flags: 0x10000000/, "/d is an inline directory");
     // debugfs (1.47) extracts an inline file with all 60 bytes of i_block whatever its size: the
     // tree the image was made from is the oracle here.
     const expected = regularFiles(root);
