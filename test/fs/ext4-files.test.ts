@@ -29,7 +29,7 @@ import { inodeByteOffset } from "../../src/fs/ext4-inode-table";
 import type { Ext4Layout } from "../../src/fs/ext4-layout";
 import { FileBlockSource } from "../../src/io/file-source";
 import { needTools } from "../helpers/peers";
-import { bytes, mkfs } from "./ext4-oracle";
+import { bytes, indexDirectories, mkfs } from "./ext4-oracle";
 
 const env = { ...process.env, DEBUGFS_PAGER: "__none__", PAGER: "cat" };
 let dir: string;
@@ -181,14 +181,17 @@ describe("listExt4Files", () => {
     fs.symlinkSync("x".repeat(200), path.join(root, "slow-link"));
     fs.symlinkSync("etc/hostname", path.join(root, "fast-link"));
     spawnSync("mkfifo", [path.join(root, "fifo")]);
-    for (let i = 0; i < 50; i++) put(root, `many/file-${i}`, `${i}\n`);
+    for (let i = 0; i < 400; i++) put(root, `many/file-with-a-longish-name-${i}`, `${i}\n`);
     const image = path.join(dir, "extents4k.img");
     mkfs(image, root, 32, ["-t", "ext4", "-b", "4096"]);
+    indexDirectories(image); // /many becomes a hash-tree directory
     // Two written blocks, two preallocated ones right after them on disk, then a hole to the end.
     fs.writeFileSync(path.join(dir, "eight"), bytes(8192, 6));
     debugfsWrite(image, ["write eight /prealloc", "fallocate /prealloc 2 3", "sif /prealloc size 24576"], dir);
 
     const img = list(image);
+    const manyStat = spawnSync("debugfs", ["-R", "stat /many", image], { encoding: "utf8", env }).stdout;
+    assert.match(manyStat, /Flags: 0x\w*1\w{3}\b/, "/many has a hash-tree index (EXT4_INDEX_FL)");
     checkContents(img);
     const notes = img.byPath.get("/home/user/notes")!;
     assert.deepEqual(img.files.paths[notes], ["/etc/notes-link", "/home/user/notes"]);
