@@ -36,11 +36,16 @@ export function forEachInode(reader: FsBlockReader, layout: Ext4Layout, fn: (ino
   }
 }
 
-/** Reads inode `ino` into `into` (`inodeSize` bytes). */
-export function readInode(reader: FsBlockReader, layout: Ext4Layout, ino: number, into: Uint8Array): Uint8Array {
+/** Where inode `ino` is in the image, in bytes. */
+export function inodeByteOffset(layout: Ext4Layout, ino: number): number {
   if (ino < 1 || ino > layout.inodesCount) throw new MenderDeltaError(`ext4: inode ${ino} does not exist (the filesystem has ${layout.inodesCount})`);
   const g = Math.floor((ino - 1) / layout.inodesPerGroup);
   const i = (ino - 1) % layout.inodesPerGroup;
-  reader.readBytes(layout.groups.inodeTable[g]! * layout.blockSize + i * layout.inodeSize, layout.inodeSize, into);
+  return layout.groups.inodeTable[g]! * layout.blockSize + i * layout.inodeSize;
+}
+
+/** Reads inode `ino` into `into` (`inodeSize` bytes). */
+export function readInode(reader: FsBlockReader, layout: Ext4Layout, ino: number, into: Uint8Array): Uint8Array {
+  reader.readBytes(inodeByteOffset(layout, ino), layout.inodeSize, into);
   return into.subarray(0, layout.inodeSize);
 }

@@ -14,6 +14,8 @@ export const S_IFDIR = 0x4000;
 export const S_IFLNK = 0xa000;
 const EXT4_EXTENTS_FL = 0x80000;
 const EXT4_INLINE_DATA_FL = 0x10000000;
+/** The inode holds an extended attribute's value (ea_inode), not a file. */
+const EXT4_EA_INODE_FL = 0x200000;
 const EXTENT_MAGIC = 0xf30a;
 /** The kernel's limit (EXT4_MAX_EXTENT_DEPTH). */
 const MAX_EXTENT_DEPTH = 5;
@@ -21,8 +23,12 @@ const I_BLOCK = 0x28;
 const I_BLOCK_BYTES = 60;
 
 export interface InodeBlockVisitor {
-  /** Data blocks [start, start + count) (coalesced where they follow each other). */
-  data(start: number, count: number): void;
+  /**
+   * Data blocks [start, start + count), holding the file's blocks [logical, logical + count);
+   * `unwritten`: a preallocated extent, which reads as zeros. Runs are coalesced where they follow
+   * each other both on disk and in the file.
+   */
+  data(start: number, count: number, logical: number, unwritten: boolean): void;
   /** A block that maps data: an extent tree node or an indirect block. */
   index(block: number): void;
   /** The extended attribute block. */
@@ -33,6 +39,9 @@ export const inodeMode = (raw: Uint8Array): number => raw[0]! | (raw[1]! << 8);
 export const inodeLinks = (raw: Uint8Array): number => raw[0x1a]! | (raw[0x1b]! << 8);
 const u32 = (raw: Uint8Array, o: number): number => (raw[o]! | (raw[o + 1]! << 8) | (raw[o + 2]! << 16) | (raw[o + 3]! << 24)) >>> 0;
 const u16 = (raw: Uint8Array, o: number): number => raw[o]! | (raw[o + 1]! << 8);
+/** The data is in the inode itself (i_block and the system.data attribute): ext4-inline-data.ts. */
+export const hasInlineData = (raw: Uint8Array): boolean => (u32(raw, 0x20) & EXT4_INLINE_DATA_FL) !== 0;
+export const isEaInode = (raw: Uint8Array): boolean => (u32(raw, 0x20) & EXT4_EA_INODE_FL) !== 0;
 
 /** The inode's size in bytes. */
 export function inodeSize(raw: Uint8Array): number {
@@ -45,7 +54,7 @@ export function inodeSize(raw: Uint8Array): number {
  * no mode (the bad blocks inode) still map blocks.
  */
 export function hasBlockMap(raw: Uint8Array, ino: number, layout: Ext4Layout): boolean {
-  if (u32(raw, 0x20) & EXT4_INLINE_DATA_FL) return false;
+  if (hasInlineData(raw)) return false;
   const type = inodeMode(raw) & S_IFMT;
   if (type === S_IFREG || type === S_IFDIR) return true;
   if (type === S_IFLNK) {
@@ -79,22 +88,26 @@ function check(layout: Ext4Layout, ino: number, block: number, count: number): v
   }
 }
 
-/** Joins data blocks that follow each other into one `data` call. */
+/** Joins data blocks that follow each other on disk and in the file into one `data` call. */
 class RunCoalescer {
   private start = 0;
   private count = 0;
+  private logical = 0;
+  private unwritten = false;
   constructor(private readonly visit: InodeBlockVisitor) {}
-  add(start: number, count: number): void {
-    if (this.count > 0 && this.start + this.count === start) {
+  add(start: number, count: number, logical: number, unwritten: boolean): void {
+    if (this.count > 0 && this.start + this.count === start && this.logical + this.count === logical && this.unwritten === unwritten) {
       this.count += count;
       return;
     }
     this.flush();
     this.start = start;
     this.count = count;
+    this.logical = logical;
+    this.unwritten = unwritten;
   }
   flush(): void {
-    if (this.count > 0) this.visit.data(this.start, this.count);
+    if (this.count > 0) this.visit.data(this.start, this.count, this.logical, this.unwritten);
     this.count = 0;
   }
 }
@@ -122,11 +135,13 @@ class ExtentWalker {
       const o = 12 + i * 12;
       if (depth === 0) {
         let len = u16(bytes, o + 4);
-        if (len > 32768) len -= 32768; // an uninitialized (preallocated) extent: its blocks are still taken
+        // An uninitialized (preallocated) extent: its blocks are still taken, and read as zeros.
+        const unwritten = len > 32768;
+        if (unwritten) len -= 32768;
         const start = u32(bytes, o + 8) + u16(bytes, o + 6) * 2 ** 32;
         if (len === 0) continue;
         check(this.layout, this.ino, start, len);
-        this.runs.add(start, len);
+        this.runs.add(start, len, u32(bytes, o), unwritten);
       } else {
         const child = u32(bytes, o + 4) + u16(bytes, o + 8) * 2 ** 32;
         check(this.layout, this.ino, child, 1);
@@ -149,21 +164,30 @@ class BlockMapWalker {
   ) {}
 
   walk(iBlock: Uint8Array): void {
-    for (let i = 0; i < 12; i++) this.pointer(u32(iBlock, i * 4), 0);
-    for (let level = 1; level <= 3; level++) this.pointer(u32(iBlock, (11 + level) * 4), level);
+    const perBlock = this.layout.blockSize / 4;
+    for (let i = 0; i < 12; i++) this.pointer(u32(iBlock, i * 4), 0, i);
+    let logical = 12;
+    for (let level = 1; level <= 3; level++) {
+      this.pointer(u32(iBlock, (11 + level) * 4), level, logical);
+      logical += perBlock ** level;
+    }
   }
 
-  /** A block pointer: a data block at level 0, else an indirect block `level` steps above the data. */
-  private pointer(block: number, level: number): void {
+  /**
+   * A block pointer: a data block at level 0, else an indirect block `level` steps above the data;
+   * `logical` is the first file block it maps.
+   */
+  private pointer(block: number, level: number, logical: number): void {
     if (block === 0) return; // a hole
     check(this.layout, this.ino, block, 1);
     if (level === 0) {
-      this.runs.add(block, 1);
+      this.runs.add(block, 1, logical, false);
       return;
     }
     this.visit.index(block);
     const buffer = (this.buffers[level] ??= new Uint8Array(this.layout.blockSize));
     const bytes = this.reader.read(block, 1, buffer);
-    for (let o = 0; o < bytes.length; o += 4) this.pointer(u32(bytes, o), level - 1);
+    const span = (this.layout.blockSize / 4) ** (level - 1);
+    for (let j = 0, o = 0; o < bytes.length; j++, o += 4) this.pointer(u32(bytes, o), level - 1, logical + j * span);
   }
 }

@@ -15,6 +15,19 @@ function run(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
+/** `n` deterministic pseudo-random bytes (xorshift32 from `seed`): file contents for the test trees. */
+export function bytes(n: number, seed: number): Buffer {
+  const out = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
 /** Makes `image` (`sizeMiB` MiB) with mke2fs `options`, populated from `root`. */
 export function mkfs(image: string, root: string, sizeMiB: number, options: string[]): void {
   run("mke2fs", ["-q", "-F", ...options, "-d", root, image, `${sizeMiB}M`]);

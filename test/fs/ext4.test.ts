@@ -14,25 +14,13 @@ import { MenderDeltaError } from "../../src/errors";
 import { type ByteRange, filesOwning, readExt4Layout, volatileRanges } from "../../src/fs/ext4";
 import { FileBlockSource } from "../../src/io/file-source";
 import { needTools } from "../helpers/peers";
-import { BlockSet, debugfsStat, dumpe2fs, icheck, indexDirectories, type InodeBlocks, listTree, mkfs, ncheck } from "./ext4-oracle";
+import { BlockSet, bytes, debugfsStat, dumpe2fs, icheck, indexDirectories, type InodeBlocks, listTree, mkfs, ncheck } from "./ext4-oracle";
 
 let dir: string;
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "ext4-"));
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-function bytes(n: number, seed: number): Buffer {
-  const out = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** The tree every image holds; `bigMiB` sizes a file that needs double-indirect blocks on ext2/3. */
 function makeTree(root: string, bigMiB: number, manyFiles: number): void {
