@@ -10,4 +10,5 @@ export { createProgress, NO_PROGRESS } from "./progress";
 export type { Progress } from "./progress";
 export { formatSummaryJson, formatSummaryText } from "./summary";
 export type { GenerationSummary, ReleaseSummary } from "./summary";
-export { DELTA_PAYLOAD_TYPE, ROOTFS_CLEARS, deltaArtifactSpec, deltaMetaData } from "./spec";
+export { ROOTFS_CLEARS, deltaArtifactSpec, deltaMetaData } from "./spec";
+export { DELTA_PAYLOAD_TYPE } from "../delta/contract";
