@@ -2,7 +2,7 @@
  * The delta Artifact generator's public API (docs/generator.md): command-line model, the run, and
  * its summary. The CLI (src/cli/generator.ts) is a thin layer over these.
  */
-export { protectValues, resolveOptions, parseDecoderArguments, parseEncoderArguments, VALUE_OPTIONS } from "./options";
+export { DEFAULT_DELTA_COMPRESSION, protectValues, resolveOptions, parseDecoderArguments, parseEncoderArguments, VALUE_OPTIONS } from "./options";
 export type { GeneratorOptions, InputSource, RawOptions } from "./options";
 export { generateDelta } from "./generate";
 export type { GenerateHooks } from "./generate";
