@@ -5,7 +5,7 @@
 import { Transform, type TransformCallback } from "node:stream";
 import * as zlib from "node:zlib";
 import { Gzip } from "fflate";
-import type { ArtifactCompression } from "./artifact-compression";
+import type { ArtifactCompression, LevelRange } from "./artifact-compression";
 
 /** gzip writing through fflate (pinned: the same bytes on every Node version), as a Node Transform. */
 class FflateGzip extends Transform {
@@ -25,15 +25,17 @@ class FflateGzip extends Transform {
   }
 }
 
+/** Default 6: mender-artifact's (pgzip's) default. */
+const LEVELS: LevelRange = { min: 0, max: 9, default: 6 };
+
 export const gzip: ArtifactCompression<"gzip"> = {
   id: "gzip",
   suffix: ".gz",
-  // 6: mender-artifact's (pgzip's) default.
-  levels: { min: 0, max: 9, default: 6 },
+  levels: LEVELS,
   aliases: [],
   clients: "every client; faster to write",
   // Node's zlib, not fflate: 6-10x faster on multi-GB images, and it checks what fflate skips
   // (stored-block lengths, the CRC-32/length trailer), so a flipped byte cannot pass unnoticed.
   createReader: () => zlib.createGunzip({ chunkSize: 1 << 16 }),
-  createWriter: (level) => new FflateGzip(level ?? 6),
+  createWriter: (level) => new FflateGzip(level ?? LEVELS.default),
 };

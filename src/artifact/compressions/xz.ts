@@ -4,21 +4,25 @@
  */
 import { createXzCompressStream, createXzDecompressStream, xzPreset, XZ_MAX_PRESET, XZ_MIN_PRESET } from "../../compress/xz";
 import { MenderDeltaError } from "../../errors";
-import type { ArtifactCompression } from "./artifact-compression";
+import type { ArtifactCompression, LevelRange } from "./artifact-compression";
+
+/**
+ * Default 9: the dictionary of xz -9 and of mender-artifact's lzma, 64 MiB, but never larger than
+ * the expected input size needs.
+ */
+const LEVELS: LevelRange = { min: XZ_MIN_PRESET, max: XZ_MAX_PRESET, default: 9 };
 
 export const xz: ArtifactCompression<"xz"> = {
   id: "xz",
   suffix: ".xz",
-  // 9: the dictionary of xz -9 and of mender-artifact's lzma, 64 MiB, but never larger than the
-  // expected input size needs.
-  levels: { min: XZ_MIN_PRESET, max: XZ_MAX_PRESET, default: 9 },
+  levels: LEVELS,
   aliases: [{ name: "lzma" }],
   clients: "the smallest; every Mender client reads it",
   levelMeaning: "smallest; caps the dictionary as xz -N does; 0-3 use a faster parser: quicker to write, larger",
   // Any dictionary up to the decoder's default limit, 64 MiB: mender-artifact's lzma is xz preset 9.
   createReader: () => createXzDecompressStream(),
   createWriter(level, sizeHint) {
-    const l = level ?? 9;
+    const l = level ?? LEVELS.default;
     if (!Number.isInteger(l) || l < XZ_MIN_PRESET || l > XZ_MAX_PRESET) {
       throw new MenderDeltaError(`xz level ${l} is out of range: use 0 to 9 (it sets the dictionary size, as xz -0 to -9)`);
     }

@@ -5,7 +5,7 @@
 import type { Transform } from "node:stream";
 import * as zlib from "node:zlib";
 import { MenderDeltaError } from "../../errors";
-import type { ArtifactCompression } from "./artifact-compression";
+import type { ArtifactCompression, LevelRange } from "./artifact-compression";
 
 interface ZstdZlib {
   createZstdCompress(options?: { params?: Record<number, number> }): Transform;
@@ -24,11 +24,13 @@ function zstdZlib(action: string): ZstdZlib {
   return z as ZstdZlib;
 }
 
+/** Default 3: zstd's own default. */
+const LEVELS: LevelRange = { min: 1, max: 19, default: 3 };
+
 export const zstd: ArtifactCompression<"zstd"> = {
   id: "zstd",
   suffix: ".zst",
-  // 3: zstd's own default.
-  levels: { min: 1, max: 19, default: 3 },
+  levels: LEVELS,
   /**
    * mender-artifact's zstd names are the four speeds of the Go zstd encoder it uses
    * (klauspost/compress), which that library documents as roughly zstd levels 1, 3, 7-8 and 11;
@@ -45,6 +47,6 @@ export const zstd: ArtifactCompression<"zstd"> = {
   createReader: () => zstdZlib("read").createZstdDecompress(),
   createWriter(level) {
     const z = zstdZlib("write");
-    return z.createZstdCompress({ params: { [z.constants.ZSTD_c_compressionLevel]: level ?? 3 } });
+    return z.createZstdCompress({ params: { [z.constants.ZSTD_c_compressionLevel]: level ?? LEVELS.default } });
   },
 };
