@@ -86,8 +86,8 @@ export const DEFAULT_ROOT_MOUNT: RootMount = "rw";
 
 /**
  * cac (mri) turns "0123" into 123 and reads `-D "-B5 -W6"` as more flags. Before parsing, every
- * value of a VALUE_OPTIONS option (up to the first `--`) is replaced by a placeholder; `restoreValue`
- * maps placeholders back to the exact text the user typed.
+ * value of a VALUE_OPTIONS option (up to the first `--`) is replaced by a placeholder; the `restore`
+ * function returned with the new argv maps placeholders back to the exact text the user typed.
  */
 export function protectValues(argv: string[]): { argv: string[]; restore: (v: unknown) => unknown } {
   const values: string[] = [];
