@@ -11,7 +11,7 @@ const DESCRIPTION_COLUMN = 25;
 const DESCRIPTION_END = 75;
 
 /** One option of the help: its name padded to the description column, the text wrapped under it. */
-export function helpEntry(option: string, description: string): string {
+function helpEntry(option: string, description: string): string {
   const indent = " ".repeat(DESCRIPTION_COLUMN);
   const lines: string[] = [];
   let line = `  ${option}`.padEnd(DESCRIPTION_COLUMN);
@@ -32,7 +32,7 @@ export function helpEntry(option: string, description: string): string {
 /** `xz (default: the smallest; ...; also "lzma")`, `zstd (client 3.5+; also zstd_fastest, ...: levels 1, ...)`. */
 function describeCompression(c: ArtifactCompression, isDefault: boolean): string {
   const notes: string[] = [];
-  if (c.clients) notes.push(isDefault ? `default: ${c.clients}` : c.clients);
+  if (c.summary) notes.push(isDefault ? `default: ${c.summary}` : c.summary);
   else if (isDefault) notes.push("default");
   const plain = c.aliases.filter((a) => a.level === undefined);
   const leveled = c.aliases.filter((a) => a.level !== undefined);

@@ -28,8 +28,8 @@ export interface ArtifactCompression<Id extends string = string> {
   levels?: LevelRange;
   /** mender-artifact's names for it that the generator accepts too. */
   aliases: readonly CompressionAlias[];
-  /** Which Mender clients read it, in the generator's help. */
-  clients?: string;
+  /** Why to pick it (which Mender clients read it, what it costs), in the generator's help. */
+  summary?: string;
   /** What the level means, in the generator's help, beyond its range and default. */
   levelMeaning?: string;
   /** A decompressing Transform. */

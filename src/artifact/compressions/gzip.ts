@@ -33,7 +33,7 @@ export const gzip: ArtifactCompression<"gzip"> = {
   suffix: ".gz",
   levels: LEVELS,
   aliases: [],
-  clients: "every client; faster to write",
+  summary: "every client; faster to write",
   // Node's zlib, not fflate: 6-10x faster on multi-GB images, and it checks what fflate skips
   // (stored-block lengths, the CRC-32/length trailer), so a flipped byte cannot pass unnoticed.
   createReader: () => zlib.createGunzip({ chunkSize: 1 << 16 }),

@@ -17,7 +17,7 @@ export const xz: ArtifactCompression<"xz"> = {
   suffix: ".xz",
   levels: LEVELS,
   aliases: [{ name: "lzma" }],
-  clients: "the smallest; every Mender client reads it",
+  summary: "the smallest; every Mender client reads it",
   levelMeaning: "smallest; caps the dictionary as xz -N does; 0-3 use a faster parser: quicker to write, larger",
   // Any dictionary up to the decoder's default limit, 64 MiB: mender-artifact's lzma is xz preset 9.
   createReader: () => createXzDecompressStream(),

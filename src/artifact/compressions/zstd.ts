@@ -43,7 +43,7 @@ export const zstd: ArtifactCompression<"zstd"> = {
     { name: "zstd_better", level: 7 },
     { name: "zstd_best", level: 11 },
   ],
-  clients: "client 3.5+",
+  summary: "client 3.5+",
   createReader: () => zstdZlib("read").createZstdDecompress(),
   createWriter(level) {
     const z = zstdZlib("write");
