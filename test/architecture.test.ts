@@ -49,8 +49,10 @@ const FORBIDDEN: [from: string, to: string, allowed?: string[]][] = [
   ["vcdiff/decoder", "workers"],
   // The device program never carries the generator, and the codec knows neither program.
   ["device", "generator"],
-  // Only the delta-Artifact header's keys, until they move to a module of their own.
-  ["generator", "device", ["device/delta-header"]],
+  // Both programs share the delta Artifact's names through delta/contract.ts, not each other.
+  ["generator", "device"],
+  // The contract and the decoder registry sit below both programs.
+  ...["delta", "filediff"].flatMap((low): [string, string][] => ["cli", "device", "generator"].map((high) => [low, high])),
   ...["vcdiff", "io", "fs", "compress", "artifact", "workers"].flatMap((low): [string, string][] =>
     ["cli", "device", "generator", "demo"].map((high) => [low, high])),
   ["io", "vcdiff"],

@@ -8,5 +8,6 @@ export type { ArtifactHeaders, ArtifactInfo, PayloadFileInfo, PayloadHeader, Pay
 export { writeArtifact } from "./writer";
 export type { ArtifactSpec, FileSpec, PayloadSpec, WriteOptions, WrittenArtifact } from "./writer";
 export type { HeaderInfo, MetaData, TypeInfo } from "./headers";
-export type { Compression } from "./compression";
+export { COMPRESSIONS, compressionById, compressionsDefaultFirst, DEFAULT_ARTIFACT_COMPRESSION, isCompression } from "./compressions";
+export type { ArtifactCompression, Compression, CompressionAlias, LevelRange } from "./compressions";
 export { signManifest, verifyManifestSignature } from "./signature";

@@ -12,6 +12,7 @@ import { pipeline, Writable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { MenderDeltaError } from "../errors";
 import { compressionOfName, createDecompressor, type Compression } from "./compression";
+import { COMPRESSED_SUFFIXES } from "./compressions";
 import { decodeHeaderInfo, decodeMetaData, decodeTypeInfo, type HeaderInfo, type MetaData, type TypeInfo } from "./headers";
 import { checkArtifactStart } from "./artifact-start";
 import { parseManifest } from "./manifest";
@@ -98,7 +99,14 @@ const HEADER_MEMBER_LIMIT = 64 << 20;
 const JSON_LIMIT = 1 << 20;
 const SCRIPT_LIMIT = 16 << 20;
 const PAYLOAD_NAME = /^[\w\-.,]+$/;
-const ORDER_HINT = "a Mender Artifact v3 holds, in order: version, manifest, [manifest.sig], header.tar[.gz|.xz|.zst], data/0000.tar[.gz|.xz|.zst]";
+/** The optional suffix of an inner tar: `[.gz|.xz|.zst]` in messages, a group in patterns. */
+const SUFFIX_HINT = `[${COMPRESSED_SUFFIXES.join("|")}]`;
+const SUFFIX_GROUP = `(${COMPRESSED_SUFFIXES.map((s) => s.replace(/\./g, "\\.")).join("|")})?`;
+const HEADER_TAR = new RegExp(`^header\\.tar${SUFFIX_GROUP}$`);
+const DATA_TAR = new RegExp(`^data/(\\d{4})\\.tar${SUFFIX_GROUP}$`);
+/** The header member's names, for messages: 'header.tar', 'header.tar.gz', ... or 'header.tar.zst'. */
+const HEADER_NAMES = ["", ...COMPRESSED_SUFFIXES].map((s) => `'header.tar${s}'`).join(", ").replace(/, ([^,]*)$/, " or $1");
+const ORDER_HINT = `a Mender Artifact v3 holds, in order: version, manifest, [manifest.sig], header.tar${SUFFIX_HINT}, data/0000.tar${SUFFIX_HINT}`;
 
 /** Reads and checks a whole Artifact, streaming payload files to the sinks `onPayloadFile` returns. */
 export async function readArtifact(path: string, options: ReadArtifactOptions = {}): Promise<ArtifactInfo> {
@@ -150,7 +158,7 @@ class ArtifactReader {
     this.manifest = parseManifest(manifestBytes, `${this.path}: manifest`);
     this.checkSum("version", versionBytes, versionEntry);
 
-    let entry = await this.expectMember(tar, (n) => n === "manifest.sig" || /^header\.tar/.test(n) || isAugment(n), "'manifest.sig' or 'header.tar[.gz|.xz|.zst]' after 'manifest'");
+    let entry = await this.expectMember(tar, (n) => n === "manifest.sig" || /^header\.tar/.test(n) || isAugment(n), `'manifest.sig' or 'header.tar${SUFFIX_HINT}' after 'manifest'`);
     let signed = false;
     let signatureVerified = false;
     if (entry.name === "manifest.sig") {
@@ -160,15 +168,15 @@ class ArtifactReader {
         verifyManifestSignature(manifestBytes, sig, this.options.verifyKey, this.path);
         signatureVerified = true;
       }
-      entry = await this.expectMember(tar, (n) => /^header\.tar/.test(n) || isAugment(n), "'header.tar[.gz|.xz|.zst]' after 'manifest.sig'");
+      entry = await this.expectMember(tar, (n) => /^header\.tar/.test(n) || isAugment(n), `'header.tar${SUFFIX_HINT}' after 'manifest.sig'`);
     } else if (this.options.verifyKey !== undefined) {
       throw new MenderDeltaError(`${this.path}: the Artifact is not signed (no manifest.sig), but a verification key was given; sign it with 'mender-artifact sign' or the generator's signing key`);
     }
     if (isAugment(entry.name)) {
       throw new MenderDeltaError(`${this.path}: augmented Artifacts ('${entry.name}') are not supported; use a plain Artifact (no --augment-* options)`);
     }
-    if (!/^header\.tar(\.gz|\.xz|\.zst)?$/.test(entry.name)) {
-      throw this.orderError(entry, "'header.tar', 'header.tar.gz', 'header.tar.xz' or 'header.tar.zst'");
+    if (!HEADER_TAR.test(entry.name)) {
+      throw this.orderError(entry, HEADER_NAMES);
     }
     const headers = await this.readHeader(tar, entry, { signed, signatureVerified });
     if (headersOnly) return this.options.peekPayloadSize ? { ...headers, firstPayloadFileSize: await this.peekPayloadSize(tar) } : headers;
@@ -182,10 +190,10 @@ class ArtifactReader {
         await tar.drain();
         break;
       }
-      const m = /^data\/(\d{4})\.tar(\.gz|\.xz|\.zst)?$/.exec(data.name);
+      const m = DATA_TAR.exec(data.name);
       if (!m) {
         if (isAugment(data.name)) throw new MenderDeltaError(`${this.path}: augmented Artifacts ('${data.name}') are not supported`);
-        throw this.orderError(data, `'data/${String(nextIndex).padStart(4, "0")}.tar[.gz|.xz|.zst]' or the end of the Artifact`);
+        throw this.orderError(data, `'data/${String(nextIndex).padStart(4, "0")}.tar${SUFFIX_HINT}' or the end of the Artifact`);
       }
       const index = Number(m[1]);
       if (index !== nextIndex || index >= headers.payloads.length) {

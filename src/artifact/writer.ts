@@ -14,6 +14,7 @@ import type { Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { MenderDeltaError } from "../errors";
 import { compressionSuffix, createCompressor, type Compression } from "./compression";
+import { COMPRESSIONS, DEFAULT_ARTIFACT_COMPRESSION, isCompression } from "./compressions";
 import { encodeHeaderInfo, encodeMetaData, encodeTypeInfo, type MetaData } from "./headers";
 import { formatManifest, type ManifestEntry } from "./manifest";
 import { signManifest } from "./signature";
@@ -103,7 +104,7 @@ const SMALL_MEMBER: Omit<TarEntryHeader, "name" | "size"> = { mode: 0o600, uid: 
 
 /** Writes the Artifact described by `spec` to `outPath` (atomically: temp file + rename). */
 export async function writeArtifact(outPath: string, spec: ArtifactSpec, options: WriteOptions = {}): Promise<WrittenArtifact> {
-  const compression = spec.compression ?? "gzip";
+  const compression = spec.compression ?? DEFAULT_ARTIFACT_COMPRESSION;
   checkSpec(spec, compression);
   const dir = path.dirname(path.resolve(outPath));
   if (!(await fsp.stat(dir).then((st) => st.isDirectory(), () => false))) {
@@ -249,8 +250,9 @@ function checkSpec(spec: ArtifactSpec, compression: Compression): void {
   if (!spec.artifactName) bad("the Artifact name is empty");
   if (spec.deviceTypes.length === 0 || spec.deviceTypes.some((d) => d === "")) bad("at least one (non-empty) device type is required");
   if (!spec.payload.type) bad("the payload type is empty");
-  if (!["gzip", "none", "xz", "zstd"].includes(compression)) {
-    bad(`compression '${compression}' is not supported for writing (use gzip, xz, zstd or none)`);
+  if (!isCompression(compression)) {
+    const ids = COMPRESSIONS.map((c) => c.id);
+    bad(`compression '${compression}' is not supported for writing (use ${ids.slice(0, -1).join(", ")} or ${ids.at(-1)})`);
   }
   const names = new Set<string>();
   for (const f of spec.payload.files) {

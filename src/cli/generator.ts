@@ -8,8 +8,9 @@ import { createParser, dispatch } from "./parse";
 import { selfTest } from "./selftest";
 import { helpTopic, wantsVersion } from "./help";
 import { addGeneratorOptions } from "./generator-options";
+import { compressionHelp } from "./compression-help";
 import {
-  createProgress, formatSummaryJson, formatSummaryText, generateDelta, protectValues, resolveOptions, type RawOptions,
+  createProgress, DEFAULT_DELTA_COMPRESSION, formatSummaryJson, formatSummaryText, generateDelta, protectValues, resolveOptions, type RawOptions,
 } from "../generator";
 
 const PROGRAM = "mender-binary-delta-generator";
@@ -39,14 +40,7 @@ Options (mender-artifact's spellings work too: docs/generator.md):
                          -W<input window> -P<duplicates window>
                          -I<instruction buffer>; -W also caps the encoder's
                          window size (the device buffers one window)
-  --compression KIND     xz (default: the smallest; every Mender client
-                         reads it; also "lzma"), gzip (every client; faster
-                         to write), zstd (client 3.5+; also zstd_fastest,
-                         zstd_fast, zstd_default, zstd_better, zstd_best:
-                         levels 1, 1, 3, 7, 11), none
-  --compression-level N  xz 0-9 (default 9: smallest; caps the dictionary
-                         as xz -N does; 0-3 use a faster parser: quicker to
-                         write, larger), gzip 0-9 (6), zstd 1-19 (3)
+${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
   -k, --key FILE         sign with this PEM private key (RSA or ECDSA P-256)
   --verify-key FILE      the inputs must be signed and verify with this PEM
                          public key

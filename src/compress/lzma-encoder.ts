@@ -1,15 +1,14 @@
 /**
- * The LZMA encoder core under LZMA2: the parser that chooses literals, matches and repeated
- * matches, and the coding of those symbols with the adaptive model (lc=3, lp=0, pb=2).
- *
- * The parser is liblzma's "fast" heuristic: take the longest match found, prefer a repeated
- * distance when it is nearly as long, and look one byte ahead to prefer a clearly better match
- * starting there (lazy matching). It needs no price tables, runs in one pass and keeps the
- * output a pure function of the input bytes: how the input arrives never changes a bit of it.
+ * The LZMA encoder core under LZMA2: the coding of literals, matches and repeated matches with the
+ * adaptive model (lc=3, lp=0, pb=2), in the order one of two parsers chooses them: the optimal
+ * parser (lzma-optimum.ts, mode "normal") or the fast one (lzma-fast-parser.ts, mode "fast").
+ * Either way the output is a pure function of the input bytes: how the input arrives never
+ * changes a bit of it.
  */
 import { BinaryTreeFinder } from "./lz-binary-tree.js";
 import { HashChainFinder } from "./lz-hash-chain.js";
 import { MatchCursor, type MatchFinder } from "./lz-match-finder.js";
+import { FastParser, LITERAL_SYMBOL, MATCH_SYMBOL } from "./lzma-fast-parser.js";
 import * as layout from "./lzma-layout.js";
 import { OPTS, OptimumParser } from "./lzma-optimum.js";
 import { distSlot } from "./lzma-prices.js";
@@ -31,11 +30,6 @@ export interface LzmaEncoderOptions {
   keepExtra: number;
 }
 
-/** `big` is so much farther than `small` that the shorter match at `small` is the better buy. */
-function changePair(small: number, big: number): boolean {
-  return big >>> 7 > small;
-}
-
 export class LzmaEncoder {
   readonly mf: MatchFinder;
   readonly rc = new RangeEncoder(65536 + 1024);
@@ -43,26 +37,25 @@ export class LzmaEncoder {
   pos = 0;
 
   private readonly probs = new Uint16Array(PROBS_SIZE);
-  // The coder's state and repeated distances (zero-based), read by the optimal parser.
+  // The coder's state and repeated distances (zero-based), read by both parsers.
   state = 0;
   rep0 = 0;
   rep1 = 0;
   rep2 = 0;
   rep3 = 0;
-  private readonly niceLen: number;
   private readonly optimum: OptimumParser | null;
+  private readonly fast: FastParser | null;
   /** Bytes after `pos` that must be in the window before `step` (unless the input has ended). */
   readonly lookahead: number;
-
-  private readonly matches: MatchCursor;
 
   constructor(options: LzmaEncoderOptions) {
     // As liblzma: the optimal parser searches every position, where a binary tree pays off; the
     // fast one skips most, where a hash chain's cheap updates do.
     this.mf = options.mode === "normal" ? new BinaryTreeFinder(options) : new HashChainFinder(options);
-    this.matches = new MatchCursor(this.mf);
-    this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
-    this.optimum = options.mode === "normal" ? new OptimumParser(this.mf, this.matches, this.probs, this.niceLen) : null;
+    const matches = new MatchCursor(this.mf);
+    const niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
+    this.optimum = options.mode === "normal" ? new OptimumParser(this.mf, matches, this.probs, niceLen) : null;
+    this.fast = options.mode === "normal" ? null : new FastParser(this.mf, matches, niceLen);
     this.lookahead = (options.mode === "normal" ? OPTS : 0) + MATCH_LEN_MAX + 2;
     this.resetState();
   }
@@ -87,7 +80,11 @@ export class LzmaEncoder {
       optimum.coded();
       return this.code(len, dist);
     }
-    return this.stepFast();
+    const fast = this.fast!;
+    const kind = fast.choose(this);
+    if (kind === LITERAL_SYMBOL) return this.literal();
+    if (kind === MATCH_SYMBOL) return this.match(fast.dist, fast.len);
+    return this.repMatch(fast.rep, fast.len);
   }
 
   /** Codes a planned symbol: a distance equal to a repeated one is coded as that rep. */
@@ -99,99 +96,6 @@ export class LzmaEncoder {
     if (dist === this.rep2) return this.repMatch(2, len);
     if (dist === this.rep3) return this.repMatch(3, len);
     return this.match(dist, len);
-  }
-
-  /** liblzma's fast parser: one symbol from the longest match and one byte of look-ahead. */
-  private stepFast(): number {
-    const mf = this.mf;
-    const w = mf.window;
-    const i = this.pos - mf.base;
-    const avail = Math.min(mf.end - i, MATCH_LEN_MAX);
-
-    const matches = this.matches;
-    let count = matches.next();
-    const lens = matches.lens;
-    const dists = matches.dists;
-    if (avail < 2) return this.literal();
-
-    // The longest repeated-distance match.
-    let repLen = 0;
-    let repIndex = 0;
-    const history = Math.min(this.pos, i);
-    for (let r = 0; r < 4; r++) {
-      const d = (r === 0 ? this.rep0 : r === 1 ? this.rep1 : r === 2 ? this.rep2 : this.rep3) + 1;
-      if (d > history) continue;
-      const j = i - d;
-      if (w[j] !== w[i] || w[j + 1] !== w[i + 1]) continue;
-      let len = 2;
-      while (len < avail && w[j + len] === w[i + len]) len++;
-      if (len >= this.niceLen) {
-        mf.skip(len - 1);
-        return this.repMatch(r, len);
-      }
-      if (len > repLen) {
-        repIndex = r;
-        repLen = len;
-      }
-    }
-
-    let mainLen = count > 0 ? lens[count - 1]! : 0;
-    if (mainLen >= this.niceLen) {
-      mf.skip(mainLen - 1);
-      return this.match(dists[count - 1]!, mainLen);
-    }
-    let mainDist = 0;
-    if (mainLen >= 2) {
-      mainDist = dists[count - 1]!;
-      // A match one byte shorter at a much nearer distance codes cheaper.
-      while (count > 1 && mainLen === lens[count - 2]! + 1 && changePair(dists[count - 2]!, mainDist)) {
-        count--;
-        mainLen = lens[count - 1]!;
-        mainDist = dists[count - 1]!;
-      }
-      if (mainLen === 2 && mainDist >= 0x80) mainLen = 1;
-    }
-
-    if (
-      repLen >= 2 &&
-      (repLen + 1 >= mainLen || (repLen + 2 >= mainLen && mainDist > 1 << 9) || (repLen + 3 >= mainLen && mainDist > 1 << 15))
-    ) {
-      mf.skip(repLen - 1);
-      return this.repMatch(repIndex, repLen);
-    }
-    if (mainLen < 2 || avail <= 2) return this.literal();
-
-    // Look one byte ahead: a literal now is better when a clearly better match starts there.
-    const ahead = matches.next();
-    if (ahead > 0) {
-      const nextLen = matches.lens[ahead - 1]!;
-      const nextDist = matches.dists[ahead - 1]!;
-      if (
-        (nextLen >= mainLen && nextDist < mainDist) ||
-        (nextLen === mainLen + 1 && !changePair(mainDist, nextDist)) ||
-        nextLen > mainLen + 1 ||
-        (nextLen + 1 >= mainLen && mainLen >= 3 && changePair(nextDist, mainDist))
-      ) {
-        matches.keep(ahead); // the next step starts where they were found
-        return this.literal();
-      }
-    }
-    const limit = Math.max(mainLen - 1, 2);
-    const i1 = i + 1;
-    for (let r = 0; r < 4; r++) {
-      const d = (r === 0 ? this.rep0 : r === 1 ? this.rep1 : r === 2 ? this.rep2 : this.rep3) + 1;
-      if (d > history + 1) continue;
-      const j = i1 - d;
-      if (w[j] !== w[i1] || w[j + 1] !== w[i1 + 1]) continue;
-      let len = 2;
-      while (len < limit && w[j + len] === w[i1 + len]) len++;
-      if (len >= limit) {
-        matches.keep(ahead);
-        return this.literal();
-      }
-    }
-    mf.skip(mainLen - 2);
-    return this.match(mainDist, mainLen);
   }
 
   private literal(): number {

@@ -8,3 +8,4 @@ export { createXzDecompressStream } from "./xz-stream.js";
 export { XzError, type XzErrorKind } from "./xz-error.js";
 // Encoding: `createXzCompressStream` (a Transform) or `XzEncoder` (push-style).
 export { createXzCompressStream, XzEncoder, XZ_DEFAULT_DICT, type XzEncoderOptions } from "./xz-encoder.js";
+export { xzPreset, XZ_MAX_PRESET, XZ_MIN_PRESET } from "./xz-presets.js";

@@ -11,10 +11,10 @@
  *      partition with O_DIRECT must hash the same (catches storage that loses writes).
  * Only then is the target recorded as verified (tmp/target.json) for ArtifactInstall to activate.
  */
+import { deltaDecoder } from "../delta/algorithms";
 import { MenderDeltaError } from "../errors";
 import { openDirectSource } from "../io/direct-source";
 import type { DeltaFacts } from "./delta-header";
-import { decodeDelta } from "./decoder";
 import { logEvent, logWarning } from "./log";
 import { PartitionWriter } from "./partition-writer";
 import { meteredPayload } from "./payload-size";
@@ -151,7 +151,9 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   logEvent(`applying ${opts.deltaName} onto ${targetPath} (source ${sourcePath})`);
   let sourceBytesRead = 0;
   try {
-    ({ sourceBytesRead } = await decodeDelta(input, source, writer, {
+    // The decoder reads the source only through `source`: the O_DIRECT reader of the active
+    // partition, in whole aligned blocks.
+    ({ sourceBytesRead } = await deltaDecoder(facts.algorithm)(input, source, writer, {
       maxWindowSize: MAX_WINDOW_BYTES,
       sourceCacheBlocks: SOURCE_CACHE_BYTES / SOURCE_BLOCK,
       onAppHeader: opts.sourceMismatch ? readSetGate(sourcePath, facts, opts.sourceMismatch) : undefined,

@@ -3,16 +3,17 @@
  * (type-info depends/provides), the source size to hash, the algorithm, and decoder arguments.
  * Artifacts made by Mender's own tooling and by our generator are both understood.
  */
+import { isSupportedAlgorithm, SUPPORTED_ALGORITHMS } from "../delta/algorithms";
+import { CHECKSUM_KEYS, DEFAULT_ALGORITHM, META, type AlgorithmId } from "../delta/contract";
 import { MenderDeltaError } from "../errors";
 import type { JsonObject, PayloadHeader } from "./file-tree";
 
-/** Meta-data key our generator writes with the source image size (Mender's own tooling does not). */
-export const SOURCE_SIZE_KEY = "source_rootfs_file_size";
 /** sha256 of no bytes: a delta that "provides" this image would leave the partition unwritten. */
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-const CHECKSUM_KEYS = ["rootfs-image.checksum", "rootfs_image_checksum"];
 
 export interface DeltaFacts {
+  /** The algorithm that decodes the payload (meta-data delta_algorithm, xdelta3 when absent). */
+  algorithm: AlgorithmId;
   /** sha256 (hex) the active partition's first `sourceSize` bytes must have; any of these. */
   sourceChecksums: string[];
   sourceSize: number;
@@ -29,7 +30,7 @@ function objectField(obj: JsonObject, key: string): JsonObject {
   return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as JsonObject) : {};
 }
 
-function firstKey(objs: JsonObject[], keys: string[]): unknown {
+function firstKey(objs: JsonObject[], keys: readonly string[]): unknown {
   for (const o of objs) for (const k of keys) if (o[k] !== undefined) return o[k];
   return undefined;
 }
@@ -68,9 +69,12 @@ export function checkDeviceType(header: PayloadHeader): void {
 }
 
 export function deltaFacts(header: PayloadHeader): DeltaFacts {
-  const algorithm = header.metaData["delta_algorithm"];
-  if (algorithm !== undefined && algorithm !== "xdelta3") {
-    throw new MenderDeltaError(`meta-data delta_algorithm is ${JSON.stringify(algorithm)}; this module applies only "xdelta3" deltas`);
+  const named = header.metaData[META.algorithm];
+  // Only an absent key means the default (null is a value, and refused like any unknown one).
+  const algorithm = named === undefined ? DEFAULT_ALGORITHM : named;
+  if (!isSupportedAlgorithm(algorithm)) {
+    const known = SUPPORTED_ALGORITHMS.map((id) => JSON.stringify(id)).join(" or ");
+    throw new MenderDeltaError(`meta-data ${META.algorithm} is ${JSON.stringify(algorithm)}; this module applies only ${known} deltas`);
   }
   const depends = [objectField(header.typeInfo, "artifact_depends"), objectField(header.headerInfo, "artifact_depends")];
   const provides = [objectField(header.typeInfo, "artifact_provides"), objectField(header.headerInfo, "artifact_provides")];
@@ -86,19 +90,20 @@ export function deltaFacts(header: PayloadHeader): DeltaFacts {
   if (typeof prov !== "string" || !/^[0-9a-fA-F]{64}$/.test(prov)) {
     throw new MenderDeltaError(`the Artifact provides no valid rootfs-image.checksum (${JSON.stringify(prov ?? null)}); the result could not be verified`);
   }
-  const declaredSize = sizeValue(header.metaData["rootfs_file_size"], "rootfs_file_size");
-  const sourceSize = sizeValue(header.metaData[SOURCE_SIZE_KEY], SOURCE_SIZE_KEY) ?? declaredSize;
+  const declaredSize = sizeValue(header.metaData[META.targetSize], META.targetSize);
+  const sourceSize = sizeValue(header.metaData[META.sourceSize], META.sourceSize) ?? declaredSize;
   if (sourceSize === undefined) {
     throw new MenderDeltaError(
-      `meta-data has neither ${SOURCE_SIZE_KEY} nor rootfs_file_size, so the size of the source image to check is unknown`,
+      `meta-data has neither ${META.sourceSize} nor ${META.targetSize}, so the size of the source image to check is unknown`,
     );
   }
   return {
+    algorithm,
     sourceChecksums,
     sourceSize,
     targetChecksum: prov.toLowerCase(),
     declaredSize,
-    sourceBufferBytes: sourceBufferFromArguments(header.metaData["decoder_arguments"]),
+    sourceBufferBytes: sourceBufferFromArguments(header.metaData[META.decoderArguments]),
   };
 }
 
@@ -117,7 +122,7 @@ export function checkTargetFits(facts: DeltaFacts, capacity: number, partition: 
   }
   if (facts.declaredSize !== undefined && facts.declaredSize > capacity) {
     throw new MenderDeltaError(
-      `the new image does not fit on the inactive partition ${partition}: the Artifact declares rootfs_file_size ${facts.declaredSize} bytes, ` +
+      `the new image does not fit on the inactive partition ${partition}: the Artifact declares ${META.targetSize} ${facts.declaredSize} bytes, ` +
         `the partition holds ${capacity}. Refused before download; make the partitions as large as the image`,
     );
   }

@@ -2,7 +2,7 @@
  * The delta Artifact generator's public API (docs/generator.md): command-line model, the run, and
  * its summary. The CLI (src/cli/generator.ts) is a thin layer over these.
  */
-export { protectValues, resolveOptions, parseDecoderArguments, parseEncoderArguments, VALUE_OPTIONS } from "./options";
+export { DEFAULT_DELTA_COMPRESSION, protectValues, resolveOptions, parseDecoderArguments, parseEncoderArguments, VALUE_OPTIONS } from "./options";
 export type { GeneratorOptions, InputSource, RawOptions } from "./options";
 export { generateDelta } from "./generate";
 export type { GenerateHooks } from "./generate";
@@ -10,4 +10,5 @@ export { createProgress, NO_PROGRESS, phase, progressLine } from "../progress";
 export type { Progress } from "../progress";
 export { formatSummaryJson, formatSummaryText } from "./summary";
 export type { GenerationSummary, ReleaseSummary } from "./summary";
-export { DELTA_PAYLOAD_TYPE, ROOTFS_CLEARS, deltaArtifactSpec, deltaMetaData } from "./spec";
+export { ROOTFS_CLEARS, deltaArtifactSpec, deltaMetaData } from "./spec";
+export { DELTA_PAYLOAD_TYPE } from "../delta/contract";

@@ -8,15 +8,12 @@ import { createReadStream, createWriteStream, promises as fsp, realpathSync } fr
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { NotAnArtifactError, readArtifact, readArtifactHeaders, type StateScript } from "../artifact";
+import { CHECKSUM_KEYS, DEFAULT_CHECKSUM_KEY, DELTA_PAYLOAD_TYPE, ROOTFS_IMAGE_PAYLOAD_TYPE } from "../delta/contract";
 import { deviceOrFileSize } from "../io/file-size";
 import type { InputSource } from "./options";
 import { phase, type Progress } from "../progress";
 
 export type Side = "FROM" | "TO";
-
-/** The two spellings of the image checksum provide: current, and the legacy one of old Artifacts. */
-export const CHECKSUM_KEYS = ["rootfs-image.checksum", "rootfs_image_checksum"] as const;
-export const DEFAULT_CHECKSUM_KEY = CHECKSUM_KEYS[0];
 
 /** A release as its headers (or, for a raw image, the command line) describe it. */
 export interface InputRelease {
@@ -77,8 +74,8 @@ export async function inspectInput(side: Side, source: InputSource, verifyKey?: 
     throw new MenderDeltaError(`${where} has ${payloads.length} payloads; a delta is made between Artifacts with exactly one rootfs-image payload`);
   }
   const payload = payloads[0]!;
-  if (payload.type !== "rootfs-image") {
-    const hint = payload.type === "mender-binary-delta"
+  if (payload.type !== ROOTFS_IMAGE_PAYLOAD_TYPE) {
+    const hint = payload.type === DELTA_PAYLOAD_TYPE
       ? "it is already a delta Artifact; give the full rootfs-image Artifacts of both releases"
       : "make it with 'mender-artifact write rootfs-image' (or give the image with --from-image/--to-image)";
     throw new MenderDeltaError(`${where} has a '${payload.type ?? "empty (bootstrap)"}' payload, not rootfs-image; ${hint}`);

@@ -9,7 +9,7 @@
  */
 import { UsageError } from "../errors";
 import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE, MIN_WINDOW_SIZE } from "../vcdiff/encoder/encode";
-import type { Compression } from "../artifact";
+import { COMPRESSIONS, compressionById, compressionsDefaultFirst, type Compression } from "../artifact";
 import type { RootMount } from "./root-mount";
 
 /** One side of the delta: a rootfs-image Artifact or a raw filesystem image. */
@@ -86,8 +86,8 @@ export const DEFAULT_ROOT_MOUNT: RootMount = "rw";
 
 /**
  * cac (mri) turns "0123" into 123 and reads `-D "-B5 -W6"` as more flags. Before parsing, every
- * value of a VALUE_OPTIONS option (up to the first `--`) is replaced by a placeholder; `restoreValue`
- * maps placeholders back to the exact text the user typed.
+ * value of a VALUE_OPTIONS option (up to the first `--`) is replaced by a placeholder; the `restore`
+ * function returned with the new argv maps placeholders back to the exact text the user typed.
  */
 export function protectValues(argv: string[]): { argv: string[]; restore: (v: unknown) => unknown } {
   const values: string[] = [];
@@ -234,22 +234,33 @@ function windowFrom(bytes: number, what: string): number {
   return rounded;
 }
 
-const COMPRESSIONS = ["xz", "gzip", "none", "zstd"];
+/** xz is the delta's default: every Mender client reads it, and it is the smallest. */
+export const DEFAULT_DELTA_COMPRESSION: Compression = "xz";
+
 /**
- * mender-artifact's --compression names. Its zstd_* names are the four speeds of the Go zstd encoder
- * it uses (klauspost/compress), which that library documents as roughly zstd levels 1, 3, 7-8 and
- * 11; the same levels here keep the name's meaning (size and writing time alike).
+ * The compression and the level it implies for a --compression name: an id, or one of
+ * mender-artifact's names (lzma for xz, zstd_* for zstd levels; compressions/zstd.ts says why).
  */
-const COMPRESSION_ALIASES: Record<string, { compression: string; level?: number }> = {
-  lzma: { compression: "xz" },
-  zstd_fastest: { compression: "zstd", level: 1 },
-  zstd_fast: { compression: "zstd", level: 1 },
-  zstd_default: { compression: "zstd", level: 3 },
-  zstd_better: { compression: "zstd", level: 7 },
-  zstd_best: { compression: "zstd", level: 11 },
-};
-/** Each compressor's levels. */
-const LEVELS: Record<string, [number, number]> = { xz: [0, 9], gzip: [0, 9], zstd: [1, 19] };
+function compressionNamed(name: string): { compression: Compression; level?: number } | undefined {
+  for (const c of COMPRESSIONS) {
+    if (c.id === name) return { compression: c.id };
+    const alias = c.aliases.find((a) => a.name === name);
+    if (alias) return { compression: c.id, level: alias.level };
+  }
+  return undefined;
+}
+
+/** "xz (default, or lzma), gzip, zstd (or zstd_fastest, ...) or none": the names --compression takes. */
+function compressionNames(): string {
+  const names = compressionsDefaultFirst(DEFAULT_DELTA_COMPRESSION).map((c) => {
+    const notes = [
+      ...(c.id === DEFAULT_DELTA_COMPRESSION ? ["default"] : []),
+      ...(c.aliases.length > 0 ? [`or ${c.aliases.map((a) => a.name).join(", ")}`] : []),
+    ];
+    return notes.length > 0 ? `${c.id} (${notes.join(", ")})` : c.id;
+  });
+  return `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
+}
 
 /** Turns cac's parse result (values restored) and the positional arguments into validated options. */
 export function resolveOptions(raw: RawOptions, positional: string[]): GeneratorOptions {
@@ -303,22 +314,19 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
     notes.push(`window size ${windowSize} bytes (-W${decoder.inputWindow} rounded down to a multiple of 4096)`);
   }
 
-  // xz is the default: every Mender client reads it, and it is the smallest (mender-artifact calls it lzma).
-  const named = lastString(raw.compression, "--compression") ?? "xz";
-  const alias = COMPRESSION_ALIASES[named];
-  const compression = alias?.compression ?? named;
-  if (!COMPRESSIONS.includes(compression)) {
-    throw new UsageError(`--compression '${named}' is unknown; use xz (default, or lzma), gzip, zstd (or zstd_fastest, zstd_fast, zstd_default, zstd_better, zstd_best) or none`);
-  }
+  const named = lastString(raw.compression, "--compression") ?? DEFAULT_DELTA_COMPRESSION;
+  const alias = compressionNamed(named);
+  if (!alias) throw new UsageError(`--compression '${named}' is unknown; use ${compressionNames()}`);
+  const { compression } = alias;
 
   const levelText = lastString(raw.compressionLevel, "--compression-level");
   // An explicit --compression-level wins over the level a mender-artifact zstd_* name implies.
-  const compressionLevel = levelText === undefined ? alias?.level : integer(levelText, "--compression-level");
+  const compressionLevel = levelText === undefined ? alias.level : integer(levelText, "--compression-level");
   if (compressionLevel !== undefined) {
-    const levels = LEVELS[compression];
-    if (!levels) throw new UsageError("--compression-level needs a compressor: --compression none has no levels");
-    if (compressionLevel < levels[0] || compressionLevel > levels[1]) {
-      throw new UsageError(`--compression-level ${compressionLevel}: ${compression} takes ${levels[0]} to ${levels[1]}`);
+    const levels = compressionById(compression).levels;
+    if (!levels) throw new UsageError(`--compression-level needs a compressor: --compression ${compression} has no levels`);
+    if (compressionLevel < levels.min || compressionLevel > levels.max) {
+      throw new UsageError(`--compression-level ${compressionLevel}: ${compression} takes ${levels.min} to ${levels.max}`);
     }
   }
 
@@ -338,7 +346,7 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
     level: encoder.level,
     checksum: encoder.checksum,
     threads,
-    compression: compression as GeneratorOptions["compression"],
+    compression,
     compressionLevel,
     signingKey: lastString(raw.key, "-k/--key"),
     verifyKey: lastString(raw.verifyKey, "--verify-key"),

@@ -1,14 +1,13 @@
 /**
- * What the delta Artifact says (docs/generator.md, "The delta Artifact"): payload type mender-binary-delta, one payload file
- * `<TO image>.delta`; type-info depends on FROM's image checksum (key spelled as FROM spells it) and
- * provides what TO provides; rootfs-style clears; meta-data for the device program. Name, device
- * types, group and state scripts come from TO.
+ * The delta Artifact the generator writes, by the contract both sides share (src/delta/contract.ts;
+ * docs/generator.md, "The delta Artifact"): type-info depends on FROM's image checksum (key spelled
+ * as FROM spells it) and provides what TO provides; rootfs-style clears; meta-data for the device
+ * program. Name, device types, group and state scripts come from TO.
  */
 import type { ArtifactSpec, Compression, FileSpec, MetaData } from "../artifact";
-import { SOURCE_SIZE_KEY } from "../device/delta-header";
-import { CHECKSUM_KEYS, type LoadedRelease } from "./inputs";
+import { ALGORITHM_IDS, CHECKSUM_KEYS, DELTA_FILE_SUFFIX, DELTA_PAYLOAD_TYPE, META } from "../delta/contract";
+import type { LoadedRelease } from "./inputs";
 
-export const DELTA_PAYLOAD_TYPE = "mender-binary-delta";
 /** What mender-artifact gives rootfs-image Artifacts; used when TO has no clears of its own. */
 export const ROOTFS_CLEARS = ["artifact_group", "rootfs_image_checksum", "rootfs-image.*"];
 
@@ -29,17 +28,17 @@ export interface DeltaSpecInput {
 }
 
 export function deltaPayloadName(to: { imageName: string }): string {
-  return `${to.imageName}.delta`;
+  return `${to.imageName}${DELTA_FILE_SUFFIX}`;
 }
 
 export function deltaMetaData(from: LoadedRelease, to: LoadedRelease, decoderArguments: string[]): MetaData {
   return {
-    decoder_arguments: decoderArguments,
-    delta_algorithm: "xdelta3",
+    [META.decoderArguments]: decoderArguments,
+    [META.algorithm]: ALGORITHM_IDS.xdelta3,
     // The size of the image the delta produces (the size the device hashes after patching).
-    rootfs_file_size: to.imageSize,
+    [META.targetSize]: to.imageSize,
     // The size of the image the device must run: it hashes that many bytes of the active partition.
-    [SOURCE_SIZE_KEY]: from.imageSize,
+    [META.sourceSize]: from.imageSize,
   };
 }
 

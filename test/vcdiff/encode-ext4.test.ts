@@ -1,5 +1,5 @@
 /**
- * Spec 6.3 vector 12: a real ext4 image pair (mke2fs -d, a security update plus a new package),
+ * Encoder test vector 12 (1-11 are in encode-vectors.test.ts): a real ext4 image pair (mke2fs -d, a security update plus a new package),
  * encoded with worker threads (the eval-worker path the program uses) and on one thread: the two
  * deltas are identical, decode byte-exact with xdelta3 -d, our decoder and (checksum off) ably, and
  * after xz -9 the delta is smaller than what stock `xdelta3 -e` (LZMA secondary) makes.

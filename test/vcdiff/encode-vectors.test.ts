@@ -1,5 +1,6 @@
 /**
- * Encoder round trips on the spec's test vectors (vcdiff-xdelta3.md 6.3, 1-11): every delta is
+ * Encoder round trips on the encoder's test vectors 1-11 (each test names what its vector covers; 12,
+ * a real ext4 pair, is encode-ext4.test.ts): every delta is
  * decoded by stock `xdelta3 -d` and by our decoder (checksums on), and a checksum-free encoding of
  * the same pair by @ably/vcdiff-decoder. Files are small or sparse.
  */

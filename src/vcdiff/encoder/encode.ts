@@ -10,8 +10,9 @@
  *
  * How: the whole source is loaded once into shared memory and indexed (SourceIndex); windows are
  * then independent and are encoded in parallel by worker threads (`threads`), written in order.
- * Memory: source size + about 16 bytes per 2^anchorBits source bytes (level 6: ~0.5 x source)
- * + per thread ~6 x windowSize. See docs/encoder.md.
+ * Memory (docs/encoder.md, "Memory", part by part): the source (its all-zero blocks cost nothing),
+ * an anchor index of 8-16 bytes per 2^anchorBits source bytes (level 6: n/8 to n/4), n/4 more
+ * while it is built, and per thread about 7 x windowSize plus its runtime (~40 MB).
  */
 import { constants as bufferConstants } from "node:buffer";
 import { randomBytes } from "node:crypto";

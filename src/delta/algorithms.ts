@@ -1,0 +1,52 @@
+/**
+ * The decoders of the delta algorithms the Update Module applies, by the id in meta-data
+ * `delta_algorithm` (contract.ts). A further algorithm is one more entry here and one more id in
+ * the contract; the device's install path picks the decoder through `deltaDecoder` only.
+ */
+import type { BlockSource, TargetSink } from "../io/interfaces";
+import { decodeVcdiff } from "../vcdiff/decoder/decode";
+import { ALGORITHM_IDS, type AlgorithmId } from "./contract";
+
+/** What the device asks of any decoder: bounded memory and a report per verified piece of target. */
+export interface DeltaDecodeOptions {
+  /** Largest target window (or the algorithm's unit of output held in memory) accepted. */
+  maxWindowSize?: number;
+  /** Source blocks kept in the decoder's cache. */
+  sourceCacheBlocks?: number;
+  /**
+   * Called once before anything is written, with the delta's application header (for VCDIFF: a
+   * read set, read-set.ts), or undefined when it has none. What it throws ends the decode.
+   */
+  onAppHeader?: (appHeader: Uint8Array | undefined) => void | Promise<void>;
+  /** Called after each piece of target was verified and written. */
+  onWindow?(info: { index: number; targetOffset: number; targetLength: number }): void;
+}
+
+export interface DeltaDecodeResult {
+  targetBytes: number;
+  /** Bytes read from the source. */
+  sourceBytesRead: number;
+}
+
+/**
+ * Decodes `delta` (any chunking), reading the source only through `source` (on the device, the
+ * O_DIRECT reader of the active partition) and writing the target in order to `sink`.
+ */
+export type DeltaDecoder = (
+  delta: AsyncIterable<Uint8Array>, source: BlockSource, sink: TargetSink, options: DeltaDecodeOptions,
+) => Promise<DeltaDecodeResult>;
+
+const DECODERS: Record<AlgorithmId, DeltaDecoder> = {
+  [ALGORITHM_IDS.xdelta3]: decodeVcdiff,
+};
+
+/** The ids this program can apply, in the order messages list them. */
+export const SUPPORTED_ALGORITHMS = Object.keys(DECODERS) as AlgorithmId[];
+
+export function isSupportedAlgorithm(id: unknown): id is AlgorithmId {
+  return typeof id === "string" && Object.hasOwn(DECODERS, id);
+}
+
+export function deltaDecoder(id: AlgorithmId): DeltaDecoder {
+  return DECODERS[id];
+}
