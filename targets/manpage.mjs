@@ -66,7 +66,7 @@ export function helpToMan(help, { date, source }) {
   const middle = names.filter((n) => !ORDER_BEFORE.includes(n) && !ORDER_AFTER.includes(n));
   const order = [...ORDER_BEFORE, ...middle, ...ORDER_AFTER].filter((n) => sections.has(n));
   const out = [
-    `.TH ${quote(program.toUpperCase())} 1 ${quote(date)} ${quote(source ?? `${program} ${version}`)} "User Commands"`,
+    `.TH ${[program.toUpperCase(), "1", date, source ?? `${program} ${version}`, "User Commands"].map((f) => quote(f, { keepWords: false })).join(" ")}`,
     // No hyphenation, ragged right: commands and paths stay whole and copyable.
     ".nh",
     ".ad l",
@@ -156,17 +156,17 @@ function verbatim(lines) {
  * signs, so that a command copied from the page works; apostrophes stay straight quotes; a line
  * starting with '.' or "'" would be a request, \& keeps it text.
  */
-function escape(text) {
-  const s = text
+function escape(text, { keepWords = true } = {}) {
+  let s = text
     .replace(/\\/g, "\\e")
     .replace(/(^|[\s[(|,="'])(-[^\s\]),|'"]*)/g, (_, pre, token) => pre + token.replace(/-/g, "\\-"))
-    .replace(/'/g, "\\(aq")
-    // \% before a word with '-', '/' or '_' inside: roff neither hyphenates it nor breaks it there.
-    .replace(/(^|\s)(?=[^\s]*[^\s\\][-/_])/g, "$1\\%");
+    .replace(/'/g, "\\(aq");
+  // \% before a word with '-', '/' or '_' inside: roff neither hyphenates it nor breaks it there.
+  if (keepWords) s = s.replace(/(^|\s)(?=[^\s]*[^\s\\][-/_])/g, "$1\\%");
   return /^[.]/.test(s) ? `\\&${s}` : s;
 }
 
-/** A macro argument: escaped text in double quotes. */
-function quote(text) {
-  return `"${escape(text).replace(/"/g, "\\(dq")}"`;
+/** A macro argument: escaped text in double quotes (.TH's fields are never broken: no \%). */
+function quote(text, { keepWords = true } = {}) {
+  return `"${escape(text, { keepWords }).replace(/"/g, "\\(dq")}"`;
 }
