@@ -106,7 +106,9 @@ export function debianCopyright({ upstream, nodeVersion, nodeLicense, bundled })
       Copyright: copyrightLines(node.own),
       License: ["Node.js-license", ...node.own.split("\n")],
     }),
-    ...node.components.map((c) => licenseStanza(nodePattern(c.location), c.name, c.text, `${c.name}, part of Node.js ${nodeVersion}`)),
+    // The last paragraph that matches a file wins: a directory's stanza goes before those of the
+    // components inside it (node/deps/v8/* before node/deps/v8/third_party/ittapi/*).
+    ...[...node.components].sort((a, b) => depth(a.location) - depth(b.location)).map((c) => licenseStanza(nodePattern(c.location), c.name, c.text, `${c.name}, part of Node.js ${nodeVersion}`)),
     fields({ License: ["Apache-2.0", "On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0."] }),
   ];
   return stanzas.join("\n");
@@ -127,6 +129,8 @@ function licenseStanza(pattern, name, licenseText, comment) {
     License: license,
   });
 }
+
+const depth = (location) => location.split("/").length;
 
 /** The Files pattern of a Node.js component: a file as it is, a directory with all below it. */
 function nodePattern(location) {

@@ -171,7 +171,7 @@ function nodeLicense(t) {
  * package native (its packaging is part of the project), and Debian names a native package's
  * changelog so (lintian: wrong-name-for-changelog-of-native-package).
  */
-export function changelog(name, version, epoch) {
+function changelog(name, version, epoch) {
   return `${name} (${debVersion(version)}) unstable; urgency=medium
 
   * ${PROJECT} ${version}; the project's history has the changes.

@@ -198,6 +198,10 @@ function checkCopyright(target: Target, text: string): void {
     assert.ok(patterns.includes(f), `copyright covers ${f}`);
   }
   assert.equal(files.find((p) => p.get("Files") === "*")!.get("License"), "Apache-2.0");
+  // The last paragraph that matches a file wins: none may be hidden by a broader one after it.
+  patterns.forEach((narrow, i) => patterns.slice(i + 1).forEach((broad) => {
+    assert.ok(!(broad!.endsWith("/*") && narrow!.startsWith(broad!.slice(0, -1))), `${broad} after ${narrow} hides it`);
+  }));
   const nodeLicense = readFileSync(path.join(ROOT, ".cache/node", `${target.nodePackage}-${target.nodeVersion}`, "package/LICENSE"), "utf8");
   const components = nodeLicense.match(/^- .+, located at .+ is licensed as follows:$/gm)!.length;
   assert.equal(patterns.filter((f) => f !== "node/*" && f!.startsWith("node/")).length, components, "one stanza per component of Node.js's LICENSE");

@@ -132,6 +132,8 @@ maintained libraries.
 
 The externally maintained libraries used by Node.js are:
 
+- minizip, located at deps/zlib/contrib/minizip, is licensed as follows:
+${quoted("Copyright (C) 1998-2010 Gilles Vollant")}
 - zlib, located at deps/zlib, is licensed as follows:
 ${quoted("Copyright (C) 1995-2024 Jean-loup Gailly and Mark Adler\n\nThis software is provided 'as-is'.")}
 - OpenSSL, located at deps/openssl/, is licensed as follows:
@@ -146,10 +148,10 @@ test("parseNodeLicense: Node.js's own license and each component with its place 
   const apache = readFileSync(path.join(ROOT, "LICENSE"), "utf8");
   const parsed = parseNodeLicense(nodeLicense(apache));
   assert.match(parsed.own, /^"""\nCopyright Node\.js contributors\. All rights reserved\.\n/);
-  assert.deepEqual(parsed.components.map((c) => [c.name, c.location]), [["zlib", "deps/zlib"], ["OpenSSL", "deps/openssl"], ["Punycode.js", "lib/punycode.js"]]);
-  assert.equal(parsed.components[0]!.text, "Copyright (C) 1995-2024 Jean-loup Gailly and Mark Adler\n\nThis software is provided 'as-is'.");
+  assert.deepEqual(parsed.components.map((c) => [c.name, c.location]), [["minizip", "deps/zlib/contrib/minizip"], ["zlib", "deps/zlib"], ["OpenSSL", "deps/openssl"], ["Punycode.js", "lib/punycode.js"]]);
+  assert.equal(parsed.components[1]!.text, "Copyright (C) 1995-2024 Jean-loup Gailly and Mark Adler\n\nThis software is provided 'as-is'.");
   const broken = nodeLicense(apache).replace("- zlib, located at deps/zlib, is licensed as follows:\n  \"\"\"", "- zlib, located at deps/zlib, is licensed as follows:\n  '''");
-  assert.throws(() => parseNodeLicense(broken), /3 components listed, 2 read; its layout changed/);
+  assert.throws(() => parseNodeLicense(broken), /4 components listed, 3 read; its layout changed/);
   assert.throws(() => parseNodeLicense("MIT\n"), /list of externally maintained libraries was not found/);
 });
 
@@ -179,7 +181,7 @@ test("debianCopyright: DEP-5 stanzas for the project, the bundled packages and e
   assert.deepEqual(stanzas.map((s) => s.split("\n")[0]), [
     "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/",
     "Files: *", "Files: node_modules/cac/*", "Files: node/*", "Files: node/deps/zlib/*", "Files: node/deps/openssl/*",
-    "Files: node/lib/punycode.js", "License: Apache-2.0",
+    "Files: node/lib/punycode.js", "Files: node/deps/zlib/contrib/minizip/*", "License: Apache-2.0",
   ]);
   assert.match(stanzas[0]!, /^Upstream-Name: proj\nComment: The executable is the Node\.js 1\.2\.3 runtime/m);
   assert.equal(stanzas[1], "Files: *\nCopyright: proj contributors\nLicense: Apache-2.0");
@@ -189,6 +191,8 @@ test("debianCopyright: DEP-5 stanzas for the project, the bundled packages and e
   assert.match(stanzas[4]!, /^Files: node\/deps\/zlib\/\*\nCopyright: Copyright \(C\) 1995-2024 Jean-loup Gailly and Mark Adler\nComment: zlib, part of Node\.js 1\.2\.3\nLicense: zlib-license\n/);
   // OpenSSL's text is the Apache License alone: the standalone Apache-2.0 paragraph covers it.
   assert.equal(stanzas[5], "Files: node/deps/openssl/*\nCopyright: the authors of OpenSSL (its license text names none)\nComment: OpenSSL, part of Node.js 1.2.3\nLicense: Apache-2.0");
+  // minizip, listed first, comes after zlib: the last paragraph that matches a file wins.
+  assert.match(stanzas[7]!, /^Files: node\/deps\/zlib\/contrib\/minizip\/\*\nCopyright: Copyright \(C\) 1998-2010 Gilles Vollant\n/);
   assert.match(stanzas[6]!, /^Comment: Punycode\.js, part of Node\.js 1\.2\.3; its license text quotes the Apache License 2\.0, given here as a pointer$/m);
   assert.match(stanzas[6]!, /^License: Punycode\.js-license\n COPYRIGHT AND PERMISSION NOTICE\n/m);
   assert.match(stanzas[6]!, /\n {4}\(The Apache License, Version 2\.0: \/usr\/share\/common-licenses\/Apache-2\.0\.\)\n/);
