@@ -20,7 +20,7 @@ TEST="$DEMO
   libc6-arm64-cross libstdc++6-arm64-cross binutils-aarch64-linux-gnu
   libc6-armhf-cross libstdc++6-armhf-cross libatomic1-armhf-cross binutils-arm-linux-gnueabihf
   xdelta3 mender-client mender-artifact
-  xz-utils zstd util-linux fdisk mount fuse3 dpkg lintian python3 openssl time
+  xz-utils zstd util-linux fdisk mount fuse3 dpkg lintian man-db python3 openssl time
   libarchive13|libarchive13t64 libboost-log1.74.0|libboost-log1.74.0t64
   libboost-thread1.74.0|libboost-thread1.74.0t64 liblmdb0 libssl3|libssl3t64"
 # (the last line: the runtime libraries of the Mender 5 client the tests also run against)

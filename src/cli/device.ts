@@ -32,12 +32,15 @@ Install: copy this file to /usr/share/mender/modules/v3/${PROGRAM}
 /etc/mender/mender-binary-delta.conf (another file:
 MENDER_BINARY_DELTA_CONF=path), else in the client's mender.conf. The root
 filesystem may be mounted read-write if the delta was made for that (the
-generator's default); see docs/device.md and docs/read-write-root.md.
+generator's default).
 
 Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong
 command line, 70 internal error (a bug: please report it).
 
 ${APPLY_HELP}
+
+More: man ${PROGRAM} (installed by the Debian package); docs/device.md
+and docs/read-write-root.md in the source repository.
 `;
 
 /** `apply --help`: the apply section alone. */

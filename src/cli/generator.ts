@@ -29,7 +29,7 @@ Usage:
   ${PROGRAM} -v, --version   print the name and version
   ${PROGRAM} help, --help    print this help
 
-Options (mender-artifact's spellings work too: docs/generator.md):
+Options (mender-artifact's spellings work too):
   -o, --output FILE      the delta Artifact to write (to a temporary file,
                          renamed when complete); also --output-path
   -n, --name NAME        the delta's Artifact name (default: TO's name, so
@@ -46,7 +46,8 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          public key
   --from-image FILE      FROM as a raw filesystem image, not an Artifact
   --to-image FILE        TO as a raw filesystem image (needs -n and -t)
-  -t, --device-type TYPE device type for a raw TO image (repeatable)
+  -t, --device-type TYPE
+                         device type for a raw TO image (repeatable)
   --threads N            encoder threads (default: CPUs, at most 8)
   --root-mount rw|ro     how the devices mount their root filesystem.
                          rw (default): for an ext4 FROM the delta never
@@ -103,6 +104,10 @@ looks newer than TO.
 
 Exit codes: 0 success, 1 failure (one line on stderr says why), 2 wrong
 command line, 70 internal error (a bug: please report it).
+
+More: man ${PROGRAM} (installed by the Debian package);
+docs/generator.md (mender-artifact's options mapped to these) and
+docs/read-write-root.md in the source repository.
 `;
 
 async function generate(restore: (v: unknown) => unknown, inputs: unknown, parsed: Record<string, unknown>): Promise<number> {
