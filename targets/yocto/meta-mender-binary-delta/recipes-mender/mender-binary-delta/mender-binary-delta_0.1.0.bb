@@ -59,6 +59,12 @@ CONFFILES:${PN} = "${sysconfdir}/mender/mender-binary-delta.conf"
 # libstdc++ (GCC >= 5; >= 9 on arm, true of every compatible release) and libatomic on arm.
 RDEPENDS:${PN} = "libstdc++"
 RDEPENDS:${PN}:append:arm = " libatomic"
+# The x86_64 binary's interpreter (PT_INTERP) is /lib64/ld-linux-x86-64.so.2, where every other
+# distribution has it; Yocto installs the loader in ${base_libdir} (/lib) and has no /lib64. lsb-ld
+# provides /lib64 (meta-mender-core's recipe, as for the original module, or this layer's own in
+# builds without meta-mender). The arm and aarch64 binaries ask for /lib/ld-linux-armhf.so.3 and
+# /lib/ld-linux-aarch64.so.1, where Yocto's glibc puts them.
+RDEPENDS:${PN}:append:x86-64 = " lsb-ld"
 RDEPENDS:${PN} += " \
     ${@bb.utils.contains('MENDER_FLASH_TOOL', 'mender-flash', 'mender-flash', '', d)} \
     ${@bb.utils.contains('MENDER_FLASH_TOOL', 'ubiupdatevol', 'mtd-utils-ubifs', '', d)} \
