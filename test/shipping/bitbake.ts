@@ -15,7 +15,8 @@ type Op = "=" | "?=" | "??=" | ":=" | "+=" | "=+" | ".=" | "=.";
 interface Assignment { op: Op; value: string; overrides: string[]; kind: "set" | "append" | "prepend" }
 
 const ASSIGN = /^([A-Za-z0-9_\-${}.+/~[\]]+(?::[A-Za-z0-9_\-${}.+/~]+)*)\s*(\?\?=|\?=|:=|\+=|=\+|\.=|=\.|=)\s*"(.*)"\s*$/s;
-const FUNC_START = /^(python\s+)?([A-Za-z0-9_\-${}]+)\s*\(\)\s*\{\s*$/;
+// A function's name may carry overrides (do_install:x86-64): runShell takes that full name.
+const FUNC_START = /^(python\s+)?([A-Za-z0-9_\-${}:]+)\s*\(\)\s*\{\s*$/;
 const VAR_REF = /\$\{([A-Za-z0-9\-_+./~:]+)\}/g;
 
 export class Recipe {
@@ -109,13 +110,15 @@ export class Recipe {
   runShell(task: string, overrides: string[], conf: Record<string, string>, cwd: string): SpawnSyncReturns<string> {
     const body = this.shellFunctions.get(task);
     if (body === undefined) throw new Error(`${this.file}: no shell function ${task}`);
+    // do_install:x86-64 is not a valid sh function name.
+    const shellName = task.replace(/[^A-Za-z0-9_]/g, "_");
     const script = [
       "set -e",
       'bbfatal() { echo "ERROR: $*" >&2; exit 1; }',
       'bbnote() { echo "NOTE: $*"; }',
       'bbwarn() { echo "WARNING: $*" >&2; }',
-      `${task}() {`, this.expand(body, overrides, conf), "}",
-      task,
+      `${shellName}() {`, this.expand(body, overrides, conf), "}",
+      shellName,
     ].join("\n");
     return spawnSync("sh", ["-c", script], { cwd, encoding: "utf8" });
   }

@@ -17,10 +17,11 @@ do_compile[noexec] = "1"
 ALLOW_EMPTY:${PN} = "1"
 FILES:${PN}:x86-64 = "/lib64"
 
-# /lib64 -> lib (or usr/lib with usrmerge). Where base_libdir is /lib64 itself (a multilib build
-# with lib32), the loader is already there and nothing is installed.
+# /lib64 -> ./lib (./usr/lib with usrmerge): relative, so it holds in the image and in a sysroot.
+# Where base_libdir is /lib64 itself (a multilib build with lib32), the loader is already there and
+# nothing is installed.
 do_install:x86-64() {
     if [ "${base_libdir}" != "/lib64" ]; then
-        ln -s ${@d.getVar('base_libdir').lstrip('/')} ${D}/lib64
+        ln -s .${base_libdir} ${D}/lib64
     fi
 }
