@@ -78,9 +78,12 @@ python __anonymous() {
     glibc = (d.getVar('GLIBCVERSION') or '').rstrip('%')
     if glibc and bb.utils.vercmp_string(glibc, '2.28') < 0:
         raise bb.parse.SkipRecipe("mender-binary-delta needs glibc >= 2.28 (GLIBCVERSION is %s)" % glibc)
-    # The 32-bit ARM binary is for ARMv7 (or later) with hard-float VFPv3.
+    # The 32-bit ARM binary is for ARMv7 (or later) with hard-float VFPv3. A tune names either the
+    # architecture (armv7a, armv7ve, armv8a) or the core: oe-core's Cortex-A tunes (qemuarm's
+    # cortexa15, cortexa7, ...) list "cortexa15" and not the architecture; every Cortex-A is ARMv7+.
     if d.getVar('TARGET_ARCH') == 'arm':
         tune = (d.getVar('TUNE_FEATURES') or '').split()
-        if 'callconvention-hard' not in tune or not any(t in tune for t in ('armv7a', 'armv7ve', 'armv8a')):
+        armv7 = any(t in ('armv7a', 'armv7ve', 'armv8a') or (t.startswith('cortexa') and t[7:8].isdigit()) for t in tune)
+        if 'callconvention-hard' not in tune or not armv7:
             raise bb.parse.SkipRecipe("mender-binary-delta for arm needs an ARMv7 hard-float tune (TUNE_FEATURES: %s)" % ' '.join(tune))
 }
