@@ -23,6 +23,8 @@ export class Recipe {
   readonly assignments = new Map<string, Assignment[]>();
   readonly shellFunctions = new Map<string, string>();
   readonly pythonFunctions = new Map<string, string>();
+  /** Every `python __anonymous()` in parse order (a recipe and its includes may each have one; BitBake runs them all). */
+  readonly anonymousFunctions: string[] = [];
   readonly tasks: string[] = [];
 
   /** file: a .bb; PN and PV come from its name (`<pn>_<pv>.bb`) as in BitBake. */
@@ -48,7 +50,8 @@ export class Recipe {
       if (func) {
         const body: string[] = [];
         while (++i < lines.length && lines[i] !== "}") body.push(lines[i]!);
-        (func[1] ? this.pythonFunctions : this.shellFunctions).set(func[2]!, body.join("\n"));
+        if (func[1] && func[2] === "__anonymous") this.anonymousFunctions.push(body.join("\n"));
+        else (func[1] ? this.pythonFunctions : this.shellFunctions).set(func[2]!, body.join("\n"));
         continue;
       }
       while (line.endsWith("\\") && i + 1 < lines.length) line = `${line.slice(0, -1)}${lines[++i]}`;
@@ -126,7 +129,7 @@ export class Recipe {
 
 /** The parts of BitBake's `bb` module the recipes' anonymous python uses, and a `d` that returns given values. */
 const PYTHON_PRELUDE = `
-import json, re, sys
+import json, os, re, sys
 class SkipRecipe(Exception):
     pass
 class _Namespace:
@@ -137,6 +140,13 @@ def vercmp_string(a, b):
 bb = _Namespace(); bb.parse = _Namespace(); bb.utils = _Namespace()
 bb.parse.SkipRecipe = SkipRecipe
 bb.utils.vercmp_string = vercmp_string
+def which(path, item):
+    for p in path.split(":"):
+        candidate = os.path.join(p, item)
+        if p and os.path.exists(candidate):
+            return candidate
+    return ""
+bb.utils.which = which
 class _Data:
     def __init__(self, values):
         self.values = values
@@ -146,15 +156,16 @@ class _Data:
 
 export type AnonymousOutcome = { skipped: false } | { skipped: true; reason: string };
 
-/** Runs the recipe's `python __anonymous()` with python3; `vars` are what d.getVar returns (others: None). */
+/** Runs the recipe's `python __anonymous()` functions in order with python3; `vars` are what d.getVar returns (others: None). */
 export function runAnonymous(recipe: Recipe, vars: Record<string, string>): AnonymousOutcome {
-  const body = recipe.pythonFunctions.get("__anonymous");
-  if (body === undefined) throw new Error(`${recipe.file}: no anonymous python function`);
+  if (recipe.anonymousFunctions.length === 0) throw new Error(`${recipe.file}: no anonymous python function`);
+  const defs = recipe.anonymousFunctions.map((body, i) => `def __anonymous_${i}(d):\n${body}\n`).join("\n");
+  const calls = recipe.anonymousFunctions.map((_, i) => `    __anonymous_${i}(d)`).join("\n");
   const script = `${PYTHON_PRELUDE}
-def __anonymous(d):
-${body}
+${defs}
 try:
-    __anonymous(_Data(json.loads(sys.argv[1])))
+    d = _Data(json.loads(sys.argv[1]))
+${calls}
     print(json.dumps({"skipped": False}))
 except SkipRecipe as e:
     print(json.dumps({"skipped": True, "reason": str(e)}))

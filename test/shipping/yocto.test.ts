@@ -228,6 +228,24 @@ test("the recipe skips itself for musl, glibc < 2.28 and arm tunes that are not 
   }
 });
 
+test("a missing release archive skips the recipe (BitBake would stop parsing the whole build), saying where it was looked for", (t) => {
+  if (!needTools(t, "python3")) return;
+  const glibc = { TCLIBC: "glibc", TARGET_ARCH: "x86_64" };
+  for (const file of [MODULE_RECIPE, NATIVE_RECIPE]) {
+    const recipe = new Recipe(file);
+    const missing = runAnonymous(recipe, { ...glibc, SRC_URI: `file://${path.join(work, "nowhere", `mender-binary-delta-${VERSION}.tar.xz`)}` });
+    assert.ok(missing.skipped, file);
+    assert.match(missing.reason, /^the release archive \/.*\/nowhere\/mender-binary-delta-.*\.tar\.xz was not found \(set MENDER_BINARY_DELTA_ARCHIVE/);
+    // A bare name is looked up in FILESPATH, as BitBake's fetcher does.
+    const dir = path.join(work, "files-dir");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "archive.tar.xz"), "");
+    assert.deepEqual(runAnonymous(recipe, { ...glibc, SRC_URI: "file://archive.tar.xz", FILESPATH: `${work}/a:${dir}` }), { skipped: false });
+    const notInPath = runAnonymous(recipe, { ...glibc, SRC_URI: "file://archive.tar.xz", FILESPATH: `${work}/a` });
+    assert.ok(notInPath.skipped && /archive\.tar\.xz was not found/.test(notInPath.reason));
+  }
+});
+
 for (const target of TARGETS) {
   const override = OE[target.arch]!.override;
   test(`${target.arch}: do_version_check passes and do_install gives exactly the module (0755) and its conf (0644)`, (t) => {
