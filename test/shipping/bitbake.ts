@@ -152,6 +152,8 @@ class _Data:
         self.values = values
     def getVar(self, name, expand=True):
         return self.values.get(name)
+    def setVar(self, name, value):
+        self.values[name] = value
 `;
 
 export type AnonymousOutcome = { skipped: false } | { skipped: true; reason: string };
