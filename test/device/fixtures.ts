@@ -33,7 +33,7 @@ export function sha256File(file: string, bytes = Infinity): string {
   return hash.digest("hex");
 }
 
-/** A reproducible ext4 image of `sizeMiB` with some files; `variant` changes part of the content. */
+/** A reproducible ext4 image of `sizeMiB` (whole KiB: 4100 / 1024 for a size that is not whole MiB) with some files; `variant` changes part of the content. */
 export function makeExt4(file: string, variant: number, sizeMiB = 4): void {
   const dir = `${file}.d`;
   fs.rmSync(dir, { recursive: true, force: true });
@@ -49,7 +49,7 @@ export function makeExt4(file: string, variant: number, sizeMiB = 4): void {
   for (let i = 0; i < variant * 5000; i++) blob[(i * 97) % blob.length]! ^= variant;
   fs.writeFileSync(path.join(dir, "etc", "blob"), blob);
   fs.rmSync(file, { force: true });
-  execFileSync("truncate", ["-s", `${sizeMiB}M`, file]);
+  execFileSync("truncate", ["-s", `${Math.round(sizeMiB * 1024)}K`, file]);
   execFileSync(
     "mke2fs",
     ["-q", "-t", "ext4", "-F", "-d", dir, "-U", `11111111-2222-3333-4444-55555555555${variant % 10}`, "-E", "hash_seed=11111111-2222-3333-4444-555555555555", file],

@@ -44,6 +44,37 @@ const COVERAGE: Record<string, Coverage> = {
   "test/fresh-machine.sh 1": { test: ".ci/run", needs: ["test/fresh-machine.sh 1"] },
   // docs/apply.md
   "mender-binary-delta apply --source OLD --delta FILE --target NEW": "run",
+  // docs/device.md: the Update Module by hand (also run for every --compression below)
+  "mkdir artifact && tar -xf delta-v1-v2.mender -C artifact": "run",
+  "mkdir artifact/header && tar -xf artifact/header.tar* -C artifact/header": "run",
+  "mkdir payload && tar -xf artifact/data/0000.tar* -C payload": "run",
+  "mkdir -p device/bin": "run",
+  "cp rootfs-v1.ext4 device/mmcblk0p2": "run",
+  "truncate -s $(stat -c %s rootfs-v2.ext4) device/mmcblk0p3": "run",
+  "printf '{\"RootfsPartA\": \"%s\", \"RootfsPartB\": \"%s\"}\\n' \"$PWD/device/mmcblk0p2\" \"$PWD/device/mmcblk0p3\" > device/mender-binary-delta.conf": "run",
+  "truncate -s 16K device/uboot.env": "run",
+  'echo "$PWD/device/uboot.env 0x0 0x4000" > device/fw_env.config': "run",
+  "printf 'mender_boot_part=2\\nmender_boot_part_hex=2\\nupgrade_available=0\\nbootcount=0\\n' | fw_setenv -c device/fw_env.config -f /dev/null -s -": "run",
+  "printf '#!/bin/sh\\nexec %s -c %s \"$@\"\\n' \"$(command -v fw_printenv)\" \"$PWD/device/fw_env.config\" > device/bin/fw_printenv": "run",
+  "printf '#!/bin/sh\\nexec %s -c %s \"$@\"\\n' \"$(command -v fw_setenv)\" \"$PWD/device/fw_env.config\" > device/bin/fw_setenv": "run",
+  "chmod +x device/bin/fw_printenv device/bin/fw_setenv": "run",
+  "mkdir -p tree/header tree/tmp tree/streams": "run",
+  "printf 3 > tree/version": "run",
+  "printf release-1 > tree/current_artifact_name": "run",
+  "printf '' > tree/current_artifact_group": "run",
+  "printf raspberrypi4 > tree/current_device_type": "run",
+  "printf release-2 > tree/header/artifact_name": "run",
+  "printf '' > tree/header/artifact_group": "run",
+  "printf mender-binary-delta > tree/header/payload_type": "run",
+  "cp artifact/header/header-info artifact/header/headers/0000/type-info artifact/header/headers/0000/meta-data tree/header/": "run",
+  'mkfifo tree/stream-next "tree/streams/$PAYLOAD"': "run",
+  '$DEVICE mender-binary-delta Download "$PWD/tree" & echo "streams/$PAYLOAD" > tree/stream-next && cat "payload/$PAYLOAD" > "tree/streams/$PAYLOAD" && : > tree/stream-next && wait $!': "run",
+  '$DEVICE mender-binary-delta ArtifactInstall "$PWD/tree"': "run",
+  "fw_printenv -c device/fw_env.config mender_boot_part upgrade_available": "run",
+  '$DEVICE mender-binary-delta ArtifactVerifyReboot "$PWD/tree"': "run",
+  '$DEVICE mender-binary-delta ArtifactCommit "$PWD/tree"': "run",
+  '$DEVICE mender-binary-delta Cleanup "$PWD/tree"': "run",
+  "cmp device/mmcblk0p3 rootfs-v2.ext4": "run",
   // docs/debian.md
   "node build.mjs": { test: "test/build.test.ts", needs: ["build.mjs"] },
   "node targets/deb.mjs --out dist": { test: "test/shipping/deb.test.ts", needs: ["targets/deb.mjs", "--out"] },
@@ -69,10 +100,11 @@ const COVERAGE: Record<string, Coverage> = {
   "mender-artifact write rootfs-image -t raspberrypi4 -n release-2 -f rootfs-v2.ext4 -o rootfs-v2.mender": "run",
   "mender-binary-delta-generator -o delta-v1-v2.mender rootfs-v1.mender rootfs-v2.mender": "run",
   "mender-artifact read delta-v1-v2.mender": "run",
-  "tar -xOf delta-v1-v2.mender data/0000.tar.xz | tar -xJO > delta.vcdiff": "run",
+  "mkdir delta-v1-v2 && tar -xf delta-v1-v2.mender -C delta-v1-v2": "run",
+  "tar -xOf delta-v1-v2/data/0000.tar* > delta.vcdiff": "run",
   "mender-binary-delta apply --source rootfs-v1.ext4 --delta delta.vcdiff --target check.ext4": "run",
   "cmp check.ext4 rootfs-v2.ext4": "run",
-  "dd if=rootfs-v1.ext4 bs=1M count=$((SIZE / 1048576)) iflag=direct status=none | sha256sum": "run",
+  "dd if=rootfs-v1.ext4 bs=1M count=$SIZE iflag=direct,count_bytes status=none | sha256sum": "run",
   'mender-binary-delta-generator -D "-B4194304 -W1048576" -o delta-small.mender rootfs-v1.mender rootfs-v2.mender': "run",
   "openssl genrsa -traditional -out private.key 3072": "run",
   "openssl rsa -in private.key -pubout -out public.key": "run",
@@ -189,11 +221,14 @@ function programDir(sandbox: string): string {
   return bin;
 }
 
+/** The images' size: 4100 KiB, not a whole number of MiB, as the docs' commands must not assume one. */
+const IMAGE_MIB = 4100 / 1024;
+
 /** The files the run commands expect, under the names the docs use. */
 function makeFixtures(dir: string): void {
   const at = (name: string) => path.join(dir, name);
-  makeExt4(at("rootfs-v1.ext4"), 1);
-  makeExt4(at("rootfs-v2.ext4"), 2);
+  makeExt4(at("rootfs-v1.ext4"), 1, IMAGE_MIB);
+  makeExt4(at("rootfs-v2.ext4"), 2, IMAGE_MIB);
   const copy = (from: string, ...to: string[]) => to.forEach((t) => fs.copyFileSync(at(from), at(t)));
   copy("rootfs-v1.ext4", "old.img", "OLD", "core-image-1.0.ext4");
   copy("rootfs-v2.ext4", "core-image-1.1.ext4");
@@ -211,7 +246,7 @@ function makeFixtures(dir: string): void {
 }
 
 test("the cheap commands run as written, in document order, in a scratch directory", { timeout: 240_000 }, (t) => {
-  if (!needTools(t, "mke2fs", "xdelta3", "mender-artifact", "openssl")) return;
+  if (!needTools(t, "mke2fs", "xdelta3", "mender-artifact", "openssl", "fw_printenv", "fw_setenv", "zstd")) return;
   const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-doc-commands-"));
   try {
     const bin = programDir(sandbox);
@@ -232,6 +267,63 @@ test("the cheap commands run as written, in document order, in a scratch directo
     assert.ok(fs.readFileSync(path.join(work, "NEW")).equals(fs.readFileSync(path.join(work, "rootfs-v2.ext4"))));
     assert.ok(fs.readFileSync(path.join(work, "new.img")).equals(fs.readFileSync(path.join(work, "rootfs-v2.ext4"))));
     t.diagnostic(`${ran} documented commands ran`);
+  } finally {
+    fs.rmSync(sandbox, { recursive: true, force: true });
+  }
+});
+
+/** The commands of one section of a doc (from its `## heading` to the next), with their preludes. */
+function sectionCommands(file: string, heading: string): DocCommand[] {
+  const lines = fs.readFileSync(path.join(ROOT, file), "utf8").split("\n");
+  const start = lines.indexOf(`## ${heading}`);
+  assert.ok(start >= 0, `${file} has no section '## ${heading}'`);
+  const end = lines.findIndex((l, i) => i > start && l.startsWith("## "));
+  return extractCommands(file, lines.slice(start, end < 0 ? undefined : end).join("\n"));
+}
+
+const BY_HAND = "Running the Update Module by hand";
+
+test("the Update Module by hand (docs/device.md) holds for every --compression and an image that is not whole MiB", { timeout: 240_000 }, (t) => {
+  if (!needTools(t, "mke2fs", "mender-artifact", "fw_printenv", "fw_setenv", "zstd")) return;
+  const commands = sectionCommands("docs/device.md", BY_HAND);
+  const generator = commands.filter((c) => c.command.startsWith("mender-binary-delta-generator "));
+  assert.equal(generator.length, 1, "the section makes its delta Artifact with one generator command");
+  const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-doc-by-hand-"));
+  try {
+    const bin = programDir(sandbox);
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const members = { xz: ".xz", gzip: ".gz", zstd: ".zst", none: "" };
+    for (const [compression, ext] of Object.entries(members)) {
+      const work = path.join(sandbox, compression);
+      fs.mkdirSync(work);
+      const at = (name: string) => path.join(work, name);
+      makeExt4(at("rootfs-v1.ext4"), 1, IMAGE_MIB);
+      makeExt4(at("rootfs-v2.ext4"), 2, IMAGE_MIB);
+      for (const v of [1, 2]) {
+        execFileSync("mender-artifact", ["write", "rootfs-image", "-t", "raspberrypi4", "-n", `release-${v}`, "-f", `rootfs-v${v}.ext4`, "-o", `rootfs-v${v}.mender`], { cwd: work, stdio: "ignore" });
+      }
+      // The section's generator command, with this compression.
+      const run = (c: DocCommand, command = c.command) => {
+        const r = spawnSync("bash", ["-c", ["set -e -o pipefail", ...c.prelude, command].join("\n")], { cwd: work, env, encoding: "utf8", timeout: 120_000 });
+        assert.equal(r.status, 0, `${compression}: '${command}' exited with ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+        return r;
+      };
+      run(generator[0]!, generator[0]!.command.replace(" -o ", ` --compression ${compression} -o `));
+      const listing = execFileSync("tar", ["-tf", at("delta-v1-v2.mender")], { encoding: "utf8" }).split("\n");
+      assert.ok(listing.includes(`data/0000.tar${ext}`), `${compression}: ${listing.join(" ")}`);
+      let printed = "";
+      for (const c of commands) {
+        if (c === generator[0]) continue;
+        const r = run(c);
+        if (c.command.startsWith("fw_printenv ")) printed = r.stdout;
+      }
+      // Outcomes: B holds the new image, byte for byte; after ArtifactInstall the environment booted B
+      // once; after the commit it is B for good.
+      assert.ok(fs.readFileSync(at("device/mmcblk0p3")).equals(fs.readFileSync(at("rootfs-v2.ext4"))), compression);
+      assert.equal(printed, "mender_boot_part=3\nupgrade_available=1\n", compression);
+      const after = execFileSync("fw_printenv", ["-c", at("device/fw_env.config"), "mender_boot_part", "upgrade_available"], { encoding: "utf8" });
+      assert.equal(after, "mender_boot_part=3\nupgrade_available=0\n", compression);
+    }
   } finally {
     fs.rmSync(sandbox, { recursive: true, force: true });
   }

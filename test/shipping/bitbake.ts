@@ -15,13 +15,16 @@ type Op = "=" | "?=" | "??=" | ":=" | "+=" | "=+" | ".=" | "=.";
 interface Assignment { op: Op; value: string; overrides: string[]; kind: "set" | "append" | "prepend" }
 
 const ASSIGN = /^([A-Za-z0-9_\-${}.+/~[\]]+(?::[A-Za-z0-9_\-${}.+/~]+)*)\s*(\?\?=|\?=|:=|\+=|=\+|\.=|=\.|=)\s*"(.*)"\s*$/s;
-const FUNC_START = /^(python\s+)?([A-Za-z0-9_\-${}]+)\s*\(\)\s*\{\s*$/;
+// A function's name may carry overrides (do_install:x86-64): runShell takes that full name.
+const FUNC_START = /^(python\s+)?([A-Za-z0-9_\-${}:]+)\s*\(\)\s*\{\s*$/;
 const VAR_REF = /\$\{([A-Za-z0-9\-_+./~:]+)\}/g;
 
 export class Recipe {
   readonly assignments = new Map<string, Assignment[]>();
   readonly shellFunctions = new Map<string, string>();
   readonly pythonFunctions = new Map<string, string>();
+  /** Every `python __anonymous()` in parse order (a recipe and its includes may each have one; BitBake runs them all). */
+  readonly anonymousFunctions: string[] = [];
   readonly tasks: string[] = [];
 
   /** file: a .bb; PN and PV come from its name (`<pn>_<pv>.bb`) as in BitBake. */
@@ -47,7 +50,8 @@ export class Recipe {
       if (func) {
         const body: string[] = [];
         while (++i < lines.length && lines[i] !== "}") body.push(lines[i]!);
-        (func[1] ? this.pythonFunctions : this.shellFunctions).set(func[2]!, body.join("\n"));
+        if (func[1] && func[2] === "__anonymous") this.anonymousFunctions.push(body.join("\n"));
+        else (func[1] ? this.pythonFunctions : this.shellFunctions).set(func[2]!, body.join("\n"));
         continue;
       }
       while (line.endsWith("\\") && i + 1 < lines.length) line = `${line.slice(0, -1)}${lines[++i]}`;
@@ -109,13 +113,15 @@ export class Recipe {
   runShell(task: string, overrides: string[], conf: Record<string, string>, cwd: string): SpawnSyncReturns<string> {
     const body = this.shellFunctions.get(task);
     if (body === undefined) throw new Error(`${this.file}: no shell function ${task}`);
+    // do_install:x86-64 is not a valid sh function name.
+    const shellName = task.replace(/[^A-Za-z0-9_]/g, "_");
     const script = [
       "set -e",
       'bbfatal() { echo "ERROR: $*" >&2; exit 1; }',
       'bbnote() { echo "NOTE: $*"; }',
       'bbwarn() { echo "WARNING: $*" >&2; }',
-      `${task}() {`, this.expand(body, overrides, conf), "}",
-      task,
+      `${shellName}() {`, this.expand(body, overrides, conf), "}",
+      shellName,
     ].join("\n");
     return spawnSync("sh", ["-c", script], { cwd, encoding: "utf8" });
   }
@@ -123,7 +129,7 @@ export class Recipe {
 
 /** The parts of BitBake's `bb` module the recipes' anonymous python uses, and a `d` that returns given values. */
 const PYTHON_PRELUDE = `
-import json, re, sys
+import json, os, re, sys
 class SkipRecipe(Exception):
     pass
 class _Namespace:
@@ -134,24 +140,34 @@ def vercmp_string(a, b):
 bb = _Namespace(); bb.parse = _Namespace(); bb.utils = _Namespace()
 bb.parse.SkipRecipe = SkipRecipe
 bb.utils.vercmp_string = vercmp_string
+def which(path, item):
+    for p in path.split(":"):
+        candidate = os.path.join(p, item)
+        if p and os.path.exists(candidate):
+            return candidate
+    return ""
+bb.utils.which = which
 class _Data:
     def __init__(self, values):
         self.values = values
     def getVar(self, name, expand=True):
         return self.values.get(name)
+    def setVar(self, name, value):
+        self.values[name] = value
 `;
 
 export type AnonymousOutcome = { skipped: false } | { skipped: true; reason: string };
 
-/** Runs the recipe's `python __anonymous()` with python3; `vars` are what d.getVar returns (others: None). */
+/** Runs the recipe's `python __anonymous()` functions in order with python3; `vars` are what d.getVar returns (others: None). */
 export function runAnonymous(recipe: Recipe, vars: Record<string, string>): AnonymousOutcome {
-  const body = recipe.pythonFunctions.get("__anonymous");
-  if (body === undefined) throw new Error(`${recipe.file}: no anonymous python function`);
+  if (recipe.anonymousFunctions.length === 0) throw new Error(`${recipe.file}: no anonymous python function`);
+  const defs = recipe.anonymousFunctions.map((body, i) => `def __anonymous_${i}(d):\n${body}\n`).join("\n");
+  const calls = recipe.anonymousFunctions.map((_, i) => `    __anonymous_${i}(d)`).join("\n");
   const script = `${PYTHON_PRELUDE}
-def __anonymous(d):
-${body}
+${defs}
 try:
-    __anonymous(_Data(json.loads(sys.argv[1])))
+    d = _Data(json.loads(sys.argv[1]))
+${calls}
     print(json.dumps({"skipped": False}))
 except SkipRecipe as e:
     print(json.dumps({"skipped": True, "reason": str(e)}))

@@ -8,12 +8,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { HOST_TARGET, ROOT, TARGETS } from "../helpers/targets";
 import { needTools, REQUIRE_PEERS } from "../helpers/peers";
 import { releaseArchive } from "../helpers/release";
+import { programInterpreter } from "../helpers/elf";
 import { Recipe, runAnonymous } from "./bitbake";
 
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -21,6 +22,8 @@ const LAYER = path.join(ROOT, "targets/yocto/meta-mender-binary-delta");
 const RECIPES = path.join(LAYER, "recipes-mender/mender-binary-delta");
 const MODULE_RECIPE = path.join(RECIPES, `mender-binary-delta_${VERSION}.bb`);
 const NATIVE_RECIPE = path.join(RECIPES, `mender-binary-delta-generator-native_${VERSION}.bb`);
+/** The layer's lsb-ld, for builds without meta-mender-core (which has its own). */
+const LSB_LD_RECIPE = path.join(LAYER, "dynamic-layers/without-mender/recipes-core/lsb-ld/lsb-ld.bb");
 
 /** For each build target: OpenEmbedded's architecture override (TRANSLATED_TARGET_ARCH) and a target triplet. */
 const OE: Record<string, { override: string; hostSys: string }> = {
@@ -122,6 +125,82 @@ test("no stripping, no debug split, already-stripped accepted; runtime dependenc
   assert.equal(module.value("CONFFILES", [pn], {}), "${sysconfdir}/mender/mender-binary-delta.conf");
 });
 
+/**
+ * Where Yocto's glibc puts the loader: ${base_libdir}, /lib for these tunes (without multilib). A
+ * binary whose PT_INTERP is elsewhere needs it provided there.
+ */
+const YOCTO_BASE_LIBDIR = "/lib";
+const EXPECTED_INTERPRETER: Record<string, string> = {
+  x86_64: "/lib64/ld-linux-x86-64.so.2",
+  aarch64: "/lib/ld-linux-aarch64.so.1",
+  armhf: "/lib/ld-linux-armhf.so.3",
+};
+
+test("the loader the binaries ask for: lsb-ld (/lib64) on x86-64, where it is not in ${base_libdir}; nothing on arm and aarch64", (t) => {
+  if (!needArchive(t)) return;
+  const module = new Recipe(MODULE_RECIPE);
+  for (const target of TARGETS) {
+    const interpreter = programInterpreter(path.join(released, target.releaseDir, "mender-binary-delta"));
+    assert.equal(interpreter, EXPECTED_INTERPRETER[target.arch], `${target.arch}: PT_INTERP`);
+    const deps = module.value("RDEPENDS", ["mender-binary-delta", OE[target.arch]!.override], {})!.split(/\s+/);
+    assert.equal(deps.includes("lsb-ld"), path.dirname(interpreter!) !== YOCTO_BASE_LIBDIR,
+      `${target.arch}: interpreter ${interpreter}, RDEPENDS ${deps.join(" ")}`);
+  }
+});
+
+test("the layer's lsb-ld (read only without meta-mender): /lib64 leads to the loader in ${base_libdir}", () => {
+  const layerConf = readFileSync(path.join(LAYER, "conf/layer.conf"), "utf8");
+  const dynamic = /^BBFILES_DYNAMIC \+= "!mender:\$\{LAYERDIR\}\/([^"]+)"$/m.exec(layerConf)?.[1];
+  assert.ok(dynamic, "BBFILES_DYNAMIC with !mender: (the collection of meta-mender-core)");
+  const glob = new RegExp(`^${dynamic.replace(/[.+]/g, "\\$&").replace(/\*/g, "[^/]*")}$`);
+  assert.match(path.relative(LAYER, LSB_LD_RECIPE), glob);
+  // meta-mender-core's recipe is named lsb-ld too: RDEPENDS finds whichever the build has.
+  assert.equal(new Recipe(LSB_LD_RECIPE).value("PN", [], {}), "lsb-ld");
+
+  const recipe = new Recipe(LSB_LD_RECIPE);
+  assert.equal(recipe.value("FILES", ["lsb-ld", "x86-64"], {}), "/lib64");
+  assert.equal(recipe.value("ALLOW_EMPTY", ["lsb-ld"], {}), "1");
+  const interpreter = EXPECTED_INTERPRETER.x86_64!;
+  for (const baseLibdir of ["/lib", "/usr/lib"]) {
+    // The image as the rootfs has it: glibc's loader in base_libdir (and /lib -> usr/lib with usrmerge).
+    const image = path.join(work, `image-lsb-ld${baseLibdir.replace(/\//g, "-")}`);
+    mkdirSync(path.join(image, baseLibdir), { recursive: true });
+    if (baseLibdir !== "/lib") symlinkSync("usr/lib", path.join(image, "lib"));
+    const loader = path.join(image, baseLibdir, path.basename(interpreter));
+    writeFileSync(loader, "loader");
+    const r = runTask(recipe, "do_install:x86-64", [], conf(image, { base_libdir: baseLibdir }));
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readlinkSync(path.join(image, "lib64")), `.${baseLibdir}`);
+    assert.equal(realpathSync(path.join(image, interpreter)), realpathSync(loader), `${baseLibdir}: ${interpreter} in the image`);
+    rmSync(image, { recursive: true });
+  }
+  // A multilib build whose base_libdir is /lib64 already has the loader there: nothing installed.
+  const multilib = path.join(work, "image-lsb-ld-multilib");
+  assert.equal(runTask(recipe, "do_install:x86-64", [], conf(multilib, { base_libdir: "/lib64" })).status, 0);
+  assert.deepEqual(readdirSync(multilib), []);
+  rmSync(multilib, { recursive: true });
+});
+
+test("LIC_FILES_CHKSUM lists every licence file of the archive, each with the md5 of the file shipped", (t) => {
+  if (!needArchive(t)) return;
+  const entries = new Recipe(MODULE_RECIPE).value("LIC_FILES_CHKSUM", [], {})!.trim().split(/\s+/);
+  const listed = new Map(entries.map((e) => {
+    const m = /^file:\/\/([^;]+);md5=([0-9a-f]{32})$/.exec(e);
+    assert.ok(m, `not a file://PATH;md5=SUM entry: ${e}`);
+    return [m[1]!, m[2]!] as const;
+  }));
+  const shipped = ["LICENSE", ...readdirSync(path.join(released, "licenses")).map((f) => `licenses/${f}`)].sort();
+  assert.deepEqual([...listed.keys()].sort(), shipped, "LIC_FILES_CHKSUM must name exactly the licence files in the archive");
+  // One Node.js licence per runtime version the targets use.
+  assert.deepEqual(shipped.filter((f) => f.startsWith("licenses/")),
+    [...new Set(TARGETS.map((x) => `licenses/node-v${x.nodeVersion}.LICENSE`))].sort());
+  for (const [file, md5] of listed) {
+    assert.equal(md5, createHash("md5").update(readFileSync(path.join(released, file))).digest("hex"), `md5 of ${file}`);
+  }
+  // The native recipe shares them (mender-binary-delta.inc).
+  assert.equal(new Recipe(NATIVE_RECIPE).value("LIC_FILES_CHKSUM", [], {}), new Recipe(MODULE_RECIPE).value("LIC_FILES_CHKSUM", [], {}));
+});
+
 test("the recipe skips itself for musl, glibc < 2.28 and arm tunes that are not ARMv7 hard-float", (t) => {
   if (!needTools(t, "python3")) return;
   const recipe = new Recipe(MODULE_RECIPE);
@@ -131,6 +210,8 @@ test("the recipe skips itself for musl, glibc < 2.28 and arm tunes that are not 
     { TCLIBC: "glibc", GLIBCVERSION: "2.39%", TARGET_ARCH: "aarch64", TUNE_FEATURES: "aarch64 armv8a crc crypto" },
     { TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: cortexA7 },
     { TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: "arm armv7a vfp thumb vfpv3 callconvention-hard" },
+    // qemuarm (cortexa15hf-neon) as BitBake expands it on scarthgap: the core, not the architecture.
+    { TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: "arm vfp cortexa15 neon thumb callconvention-hard" },
   ];
   for (const vars of supported) assert.deepEqual(runAnonymous(recipe, vars), { skipped: false }, JSON.stringify(vars));
   const skipped: [Record<string, string>, RegExp][] = [
@@ -138,11 +219,30 @@ test("the recipe skips itself for musl, glibc < 2.28 and arm tunes that are not 
     [{ TCLIBC: "glibc", GLIBCVERSION: "2.27%", TARGET_ARCH: "x86_64" }, /needs glibc >= 2\.28 \(GLIBCVERSION is 2\.27\)/],
     [{ TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: "arm armv7a vfp thumb neon" }, /ARMv7 hard-float tune/],
     [{ TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: "arm armv6 vfp callconvention-hard arm1176jzfs" }, /ARMv7 hard-float tune/],
+    [{ TCLIBC: "glibc", TARGET_ARCH: "arm", TUNE_FEATURES: "arm vfp cortexa15 neon thumb" }, /ARMv7 hard-float tune/],
   ];
   for (const [vars, reason] of skipped) {
     const outcome = runAnonymous(recipe, vars);
     assert.ok(outcome.skipped, JSON.stringify(vars));
     assert.match(outcome.reason, reason);
+  }
+});
+
+test("a missing release archive skips the recipe (BitBake would stop parsing the whole build), saying where it was looked for", (t) => {
+  if (!needTools(t, "python3")) return;
+  const glibc = { TCLIBC: "glibc", TARGET_ARCH: "x86_64" };
+  for (const file of [MODULE_RECIPE, NATIVE_RECIPE]) {
+    const recipe = new Recipe(file);
+    const missing = runAnonymous(recipe, { ...glibc, SRC_URI: `file://${path.join(work, "nowhere", `mender-binary-delta-${VERSION}.tar.xz`)}` });
+    assert.ok(missing.skipped, file);
+    assert.match(missing.reason, /^the release archive \/.*\/nowhere\/mender-binary-delta-.*\.tar\.xz was not found \(set MENDER_BINARY_DELTA_ARCHIVE/);
+    // A bare name is looked up in FILESPATH, as BitBake's fetcher does.
+    const dir = path.join(work, "files-dir");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "archive.tar.xz"), "");
+    assert.deepEqual(runAnonymous(recipe, { ...glibc, SRC_URI: "file://archive.tar.xz", FILESPATH: `${work}/a:${dir}` }), { skipped: false });
+    const notInPath = runAnonymous(recipe, { ...glibc, SRC_URI: "file://archive.tar.xz", FILESPATH: `${work}/a` });
+    assert.ok(notInPath.skipped && /archive\.tar\.xz was not found/.test(notInPath.reason));
   }
 });
 

@@ -59,6 +59,12 @@ CONFFILES:${PN} = "${sysconfdir}/mender/mender-binary-delta.conf"
 # libstdc++ (GCC >= 5; >= 9 on arm, true of every compatible release) and libatomic on arm.
 RDEPENDS:${PN} = "libstdc++"
 RDEPENDS:${PN}:append:arm = " libatomic"
+# The x86_64 binary's interpreter (PT_INTERP) is /lib64/ld-linux-x86-64.so.2, where every other
+# distribution has it; Yocto installs the loader in ${base_libdir} (/lib) and has no /lib64. lsb-ld
+# provides /lib64 (meta-mender-core's recipe, as for the original module, or this layer's own in
+# builds without meta-mender). The arm and aarch64 binaries ask for /lib/ld-linux-armhf.so.3 and
+# /lib/ld-linux-aarch64.so.1, where Yocto's glibc puts them.
+RDEPENDS:${PN}:append:x86-64 = " lsb-ld"
 RDEPENDS:${PN} += " \
     ${@bb.utils.contains('MENDER_FLASH_TOOL', 'mender-flash', 'mender-flash', '', d)} \
     ${@bb.utils.contains('MENDER_FLASH_TOOL', 'ubiupdatevol', 'mtd-utils-ubifs', '', d)} \
@@ -72,9 +78,12 @@ python __anonymous() {
     glibc = (d.getVar('GLIBCVERSION') or '').rstrip('%')
     if glibc and bb.utils.vercmp_string(glibc, '2.28') < 0:
         raise bb.parse.SkipRecipe("mender-binary-delta needs glibc >= 2.28 (GLIBCVERSION is %s)" % glibc)
-    # The 32-bit ARM binary is for ARMv7 (or later) with hard-float VFPv3.
+    # The 32-bit ARM binary is for ARMv7 (or later) with hard-float VFPv3. A tune names either the
+    # architecture (armv7a, armv7ve, armv8a) or the core: oe-core's Cortex-A tunes (qemuarm's
+    # cortexa15, cortexa7, ...) list "cortexa15" and not the architecture; every Cortex-A is ARMv7+.
     if d.getVar('TARGET_ARCH') == 'arm':
         tune = (d.getVar('TUNE_FEATURES') or '').split()
-        if 'callconvention-hard' not in tune or not any(t in tune for t in ('armv7a', 'armv7ve', 'armv8a')):
+        armv7 = any(t in ('armv7a', 'armv7ve', 'armv8a') or (t.startswith('cortexa') and t[7:8].isdigit()) for t in tune)
+        if 'callconvention-hard' not in tune or not armv7:
             raise bb.parse.SkipRecipe("mender-binary-delta for arm needs an ARMv7 hard-float tune (TUNE_FEATURES: %s)" % ' '.join(tune))
 }
