@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { Rng } from "../vcdiff/helpers";
 import { BCJ_ARCHES, type BcjArch, bcjFilter } from "../../src/compress/bcj";
 
 /** xz's own filtered bytes: compress raw with the filter + LZMA2, then undo the LZMA2 alone. */
@@ -12,19 +13,11 @@ function xzFiltered(arch: BcjArch, data: Uint8Array): Buffer | null {
   return execFileSync("python3", ["-c", py], { input: packed.stdout, maxBuffer: 1 << 28 });
 }
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 /** Inputs that exercise each filter: real code, random bytes rich in opcodes, edge sizes. */
 function inputs(): Uint8Array[] {
-  const next = rng(11);
+  const rng = new Rng(11);
+  const next = (): number => rng.next() / 2 ** 32;
   const out: Uint8Array[] = [new Uint8Array(0), new Uint8Array(3), Uint8Array.from([0xe8, 0, 0, 0, 0])];
   out.push(new Uint8Array(fs.readFileSync(process.execPath).subarray(0, 1 << 20)));
   for (const f of ["/usr/bin/qemu-aarch64-static", "/usr/bin/qemu-arm-static"]) {

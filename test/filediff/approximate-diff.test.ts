@@ -1,19 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import { Rng } from "../vcdiff/helpers";
 import { suffixArray } from "../../src/filediff/suffix-array";
 import { approximateDiff, applyApproximateDiff } from "../../src/filediff/approximate-diff";
 
-/** A deterministic pseudo-random generator (xorshift32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 function naiveSuffixArray(bytes: Uint8Array): number[] {
   const idx = Array.from({ length: bytes.length + 1 }, (_, i) => i);
@@ -29,7 +20,8 @@ function naiveSuffixArray(bytes: Uint8Array): number[] {
 }
 
 test("suffix array equals a naive sort on small alphabets, repeats and random bytes", () => {
-  const next = rng(7);
+  const rng = new Rng(7);
+  const next = (): number => rng.next() / 2 ** 32;
   const cases: Uint8Array[] = [
     new Uint8Array(0),
     new Uint8Array([5]),
@@ -55,7 +47,8 @@ function roundTrip(old: Uint8Array, neu: Uint8Array): ReturnType<typeof approxim
 }
 
 test("round trips: empty, identical, unrelated, shifted with scattered edits", () => {
-  const next = rng(42);
+  const rng = new Rng(42);
+  const next = (): number => rng.next() / 2 ** 32;
   const random = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(next() * 256));
   roundTrip(new Uint8Array(0), new Uint8Array(0));
   roundTrip(new Uint8Array(0), random(100));
@@ -84,7 +77,8 @@ test("round trip on a real executable and a patched copy of it", () => {
 });
 
 test("a hostile diff is refused, not written out of range", () => {
-  const next = rng(3);
+  const rng = new Rng(3);
+  const next = (): number => rng.next() / 2 ** 32;
   const old = Uint8Array.from({ length: 100 }, () => Math.floor(next() * 256));
   const neu = old.slice();
   neu[50] = neu[50]! ^ 1;
