@@ -25,7 +25,7 @@ import { deltaTargetSize } from "../vcdiff/decoder/target-size";
 import { createProgress, NO_PROGRESS, type Progress } from "../progress";
 import { verifyReadSet } from "../device/read-set-check";
 
-export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the generator's; VCDIFF or MBDF):
+export const APPLY_HELP = `Apply a delta (stock 'xdelta3 -e' output, or the generator's VCDIFF or MBDF):
   apply --source OLD --delta FILE|- --target NEW
         [--no-verify] [--max-window-size BYTES] [-q]
 
