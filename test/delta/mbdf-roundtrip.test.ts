@@ -208,3 +208,23 @@ test("REDEFLATE naming a compressor this program does not carry is refused befor
     assert.equal(sink.bytesWritten, 10, "only the ZERO record before it");
   }
 });
+
+test("MbdfWriter holds the planner to the format: lengths, source ranges, extents, filtered literal and END", () => {
+  const w = new MbdfWriter({ targetSize: 100, sourceSize: 50, targetSha256: "00".repeat(32) });
+  assert.throws(() => w.zero(0), /length is 1 to the 100 bytes of target left, got 0/);
+  assert.throws(() => w.zero(101), /got 101/);
+  assert.throws(() => w.copy(40, new Uint8Array(11)), /source range \[40, \+11\) is not inside the 50-byte source/);
+  assert.throws(() => w.approx([], { control: new Uint8Array(0), differences: new Uint8Array(0), literals: new Uint8Array(1) }, new Uint8Array(1)), /1 to 4096 extents, got 0/);
+  assert.throws(() => w.approx([{ sourceOffset: 0, length: 10 }], { control: new Uint8Array(0), differences: new Uint8Array(1), literals: new Uint8Array(1) }, new Uint8Array(1)), /the diff's streams make 2 bytes, the record 1/);
+  assert.throws(() => w.literal(new Uint8Array(4), "arm", 2 ** 32), /filter_start must be 0 to 2\^32 - 1/);
+  assert.throws(() => w.end(), /END after 0 bytes, the target is 100/);
+  assert.throws(() => new MbdfWriter({ targetSize: 1, sourceSize: 0, targetSha256: "xyz" }), /targetSha256 must be 32 bytes/);
+  w.zero(100);
+  assert.throws(() => w.bytes(), /bytes\(\) before end\(\)/);
+  w.end();
+  assert.throws(() => w.zero(1), /a record after END/);
+  assert.equal(w.records, 1);
+  // magic, version 1, flags 0, target_size 100, source_size 50, sha, no read set, ZERO 100 + crc, END
+  assert.equal(Buffer.from(w.bytes().subarray(0, 8)).toString("hex"), "4d42444601006432");
+  assert.equal(w.bytes().length, 8 + 32 + 1 + 1 + 1 + 4 + 1);
+});

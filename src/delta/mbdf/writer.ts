@@ -73,6 +73,24 @@ function sha256Bytes(value: Uint8Array | string): Uint8Array {
   return bytes;
 }
 
+/** A literal body the format allows: a known filter, its start within 32 bits, a filtered one within 16 MiB. */
+function checkLiteral(bytes: Uint8Array, filter: BcjArch | null, filterStart: number): void {
+  if (FILTERS.indexOf(filter) < 0) throw new RangeError(`unknown filter ${String(filter)}`);
+  if (filter !== null && bytes.length > MAX_RECORD_BUFFER) throw new RangeError(`a filtered literal holds at most ${MAX_RECORD_BUFFER} bytes`);
+  if (!Number.isSafeInteger(filterStart) || filterStart < 0 || filterStart > 0xffffffff) {
+    throw new RangeError(`filter_start must be 0 to 2^32 - 1, got ${filterStart}`);
+  }
+}
+
+/** An approximate diff the format allows for `length` output bytes. */
+function checkApprox(diff: ApproximateDiff, length: number): void {
+  if (diff.differences.length + diff.literals.length !== length) {
+    throw new RangeError(`the diff's streams make ${diff.differences.length + diff.literals.length} bytes, the record ${length}`);
+  }
+  if (diff.control.length > MAX_RECORD_BUFFER) throw new RangeError(`a control stream is at most ${MAX_RECORD_BUFFER} bytes`);
+}
+
+/** Every check comes before the record's first byte is emitted: a refused call leaves the delta as it was. */
 export class MbdfWriter {
   private readonly parts: Uint8Array[] = [];
   private readonly scratch = new Uint8Array(16);
@@ -118,6 +136,7 @@ export class MbdfWriter {
 
   /** `produced` stored in the delta, encoded with a branch filter when one is given. */
   literal(produced: Uint8Array, filter: BcjArch | null = null, filterStart = 0): void {
+    checkLiteral(produced, filter, filterStart);
     this.begin(RecordKind.literal, produced.length);
     this.literalBody(produced, filter, filterStart);
     this.crc(crc32(produced));
@@ -125,6 +144,7 @@ export class MbdfWriter {
 
   /** `produced` as the VCDIFF delta `delta` makes it from the source image. */
   vcdiff(delta: Uint8Array, produced: Uint8Array): void {
+    if (delta.length < 1) throw new RangeError("a VCDIFF record needs a delta");
     this.begin(RecordKind.vcdiff, produced.length);
     this.varint(delta.length);
     this.emit(delta);
@@ -134,9 +154,11 @@ export class MbdfWriter {
   /** `produced` as `diff` makes it from the old buffer read through `extents`. */
   approx(extents: Extent[], diff: ApproximateDiff, produced: Uint8Array): void {
     if (produced.length > MAX_RECORD_BUFFER) throw new RangeError(`an APPROX record produces at most ${MAX_RECORD_BUFFER} bytes`);
+    this.checkExtents(extents);
+    checkApprox(diff, produced.length);
     this.begin(RecordKind.approx, produced.length);
     this.extents(extents);
-    this.approxBody(diff, produced.length);
+    this.approxBody(diff);
     this.crc(crc32(produced));
   }
 
@@ -149,6 +171,10 @@ export class MbdfWriter {
     for (const [name, v] of [["oldFormat", record.oldFormat], ["compressor", record.compressor], ["level", record.level]] as const) {
       if (!Number.isInteger(v) || v < 0 || v > 255) throw new RangeError(`${name} must be a byte, got ${v}`);
     }
+    if (newContent.length < 1) throw new RangeError("a REDEFLATE record's new content is at least 1 byte");
+    this.checkExtents(record.extents);
+    if (record.content.kind === "literal") checkLiteral(newContent, record.content.filter ?? null, record.content.filterStart ?? 0);
+    else checkApprox(record.content.diff, newContent.length);
     this.begin(RecordKind.redeflate, produced.length);
     this.extents(record.extents);
     this.emit(Uint8Array.of(record.oldFormat));
@@ -159,10 +185,9 @@ export class MbdfWriter {
     // The content record: a LITERAL or APPROX body without extents (its old buffer is the old content).
     const content = record.content;
     this.emit(Uint8Array.of(content.kind === "literal" ? RecordKind.literal : RecordKind.approx));
-    if (newContent.length < 1) throw new RangeError("a REDEFLATE record's new content is at least 1 byte");
     this.varint(newContent.length);
     if (content.kind === "literal") this.literalBody(newContent, content.filter ?? null, content.filterStart ?? 0);
-    else this.approxBody(content.diff, newContent.length);
+    else this.approxBody(content.diff);
     this.crc(crc32(newContent));
     this.crc(crc32(produced));
   }
@@ -195,13 +220,7 @@ export class MbdfWriter {
   }
 
   private literalBody(bytes: Uint8Array, filter: BcjArch | null, filterStart: number): void {
-    const id = FILTERS.indexOf(filter);
-    if (id < 0) throw new RangeError(`unknown filter ${String(filter)}`);
-    if (filter !== null && bytes.length > MAX_RECORD_BUFFER) throw new RangeError(`a filtered literal holds at most ${MAX_RECORD_BUFFER} bytes`);
-    if (!Number.isSafeInteger(filterStart) || filterStart < 0 || filterStart > 0xffffffff) {
-      throw new RangeError(`filter_start must be 0 to 2^32 - 1, got ${filterStart}`);
-    }
-    this.emit(Uint8Array.of(id));
+    this.emit(Uint8Array.of(FILTERS.indexOf(filter)));
     this.varint(filterStart);
     if (filter === null) {
       this.emit(bytes);
@@ -212,11 +231,7 @@ export class MbdfWriter {
     }
   }
 
-  private approxBody(diff: ApproximateDiff, length: number): void {
-    if (diff.differences.length + diff.literals.length !== length) {
-      throw new RangeError(`the diff's streams make ${diff.differences.length + diff.literals.length} bytes, the record ${length}`);
-    }
-    if (diff.control.length > MAX_RECORD_BUFFER) throw new RangeError(`a control stream is at most ${MAX_RECORD_BUFFER} bytes`);
+  private approxBody(diff: ApproximateDiff): void {
     this.varint(diff.control.length);
     this.varint(diff.differences.length);
     this.varint(diff.literals.length);
@@ -225,7 +240,7 @@ export class MbdfWriter {
     this.emit(diff.literals);
   }
 
-  private extents(extents: Extent[]): void {
+  private checkExtents(extents: Extent[]): void {
     if (extents.length < 1 || extents.length > MAX_EXTENTS) throw new RangeError(`1 to ${MAX_EXTENTS} extents, got ${extents.length}`);
     let total = 0;
     for (const e of extents) {
@@ -233,6 +248,9 @@ export class MbdfWriter {
       total += e.length;
     }
     if (total > MAX_RECORD_BUFFER) throw new RangeError(`an old buffer is at most ${MAX_RECORD_BUFFER} bytes, the extents hold ${total}`);
+  }
+
+  private extents(extents: Extent[]): void {
     this.varint(extents.length);
     for (const e of extents) {
       this.varint(e.sourceOffset);
