@@ -12,7 +12,9 @@ import { MbdfWriter } from "../../src/delta/mbdf/writer";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
 import { buildReadSet, encodeReadSetAppHeader } from "../../src/vcdiff/format/read-set";
 import { makeImage, scratchDir } from "../vcdiff/helpers";
-import { concat, MemorySource, Rng, sha256 } from "./mbdf-helpers";
+import { algorithmOfMagic, sniffDelta } from "../../src/delta/sniff";
+import { mbdfTargetSize } from "../../src/delta/mbdf/target-size";
+import { concat, inChunks, MemorySource, Rng, sha256 } from "./mbdf-helpers";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -81,4 +83,29 @@ test("apply: an MBDF delta from a file and from standard input; refusals leave N
     assert.equal(fs.readFileSync(target, "utf8"), "previous content", `${name}: NEW untouched`);
     assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes("tmp")), [], `${name}: no temporary file left`);
   }
+});
+
+test("the format from the first bytes, and target_size from an MBDF file's header", async () => {
+  assert.equal(algorithmOfMagic(Buffer.from("MBDF\x01")), "mbdf1");
+  assert.equal(algorithmOfMagic(Uint8Array.of(0xd6, 0xc3, 0xc4, 0)), "xdelta3");
+  assert.equal(algorithmOfMagic(Buffer.from("MBD")), undefined);
+  assert.equal(algorithmOfMagic(Uint8Array.of(0xfd, 0x37, 0x7a, 0x58)), undefined);
+  // The sniffed stream gives back every byte, whatever the chunking.
+  const bytes = Buffer.from("MBDF and the rest of the delta");
+  for (const size of [1, 3, 100]) {
+    const { algorithm, delta } = await sniffDelta(inChunks(bytes, size));
+    assert.equal(algorithm, "mbdf1");
+    const back: Uint8Array[] = [];
+    for await (const c of delta) back.push(c);
+    assert.ok(Buffer.concat(back).equals(bytes), `chunks of ${size}`);
+  }
+  const dir = scratchDir("mbdf-size");
+  const w = new MbdfWriter({ targetSize: 300_000, sourceSize: 0, targetSha256: sha256(new Uint8Array(300_000)) });
+  w.zero(300_000);
+  w.end();
+  fs.writeFileSync(path.join(dir, "d"), w.bytes());
+  assert.equal(mbdfTargetSize(path.join(dir, "d")), 300_000);
+  fs.writeFileSync(path.join(dir, "v2"), concat([w.bytes().subarray(0, 4), Uint8Array.of(2), w.bytes().subarray(5)]));
+  assert.equal(mbdfTargetSize(path.join(dir, "v2")), undefined);
+  assert.equal(mbdfTargetSize(path.join(dir, "missing")), undefined);
 });

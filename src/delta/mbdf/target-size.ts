@@ -3,27 +3,16 @@
  * refuse a target that cannot hold the image, and show progress, before it writes anything.
  */
 import fs from "node:fs";
+import { peekRegularFile } from "../../io/open-for-reading";
 import { ByteCursor } from "../../vcdiff/format/varint-reader";
 import { MBDF_MAGIC, MBDF_VERSION } from "./format";
 
 /** target_size of the MBDF file at `file`, or undefined when it is not a readable MBDF version 1 file. */
 export function mbdfTargetSize(file: string): number | undefined {
-  let fd: number;
-  try {
-    // Only a regular file is opened: a FIFO's bytes would be lost to the decoder.
-    if (!fs.statSync(file).isFile()) return undefined;
-    fd = fs.openSync(file, "r");
-  } catch {
-    return undefined;
-  }
-  try {
+  return peekRegularFile(file, (fd) => {
     const head = new Uint8Array(32);
     const n = fs.readSync(fd, head, 0, head.length, 0);
     if (n < 7 || !MBDF_MAGIC.every((b, i) => head[i] === b) || head[4] !== MBDF_VERSION) return undefined;
     return new ByteCursor(head, 6, n).offset();
-  } catch {
-    return undefined;
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
