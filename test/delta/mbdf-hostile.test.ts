@@ -213,3 +213,20 @@ test("fuzz: 3000 seeded mutations either make the exact target or are refused wi
   // Some mutations (a repeat inside literal bytes cut back by the CRC, ...) are refused; almost none pass.
   assert.ok(accepted < 30, `${accepted} mutations accepted`);
 });
+
+test("a record built whole in memory (a 2 MiB APPROX) is held until its CRC matched: a mismatch writes none of it", async () => {
+  const rng = new Rng(4);
+  const source = rng.bytes(2 << 20);
+  // One stretch of differences over the whole old buffer: zero differences, so the new file is the old one.
+  const neu = source.slice();
+  const target = concat([new Uint8Array(1000), neu]);
+  const w = new MbdfWriter({ targetSize: target.length, sourceSize: source.length, targetSha256: sha256(target) });
+  w.zero(1000);
+  w.approx([{ sourceOffset: 0, length: source.length }], { control: concat([v(neu.length), v(0), v(0)]), differences: new Uint8Array(neu.length), literals: new Uint8Array(0) }, neu);
+  w.end();
+  const bad = w.bytes().slice();
+  bad[bad.length - 2] = bad[bad.length - 2]! ^ 1; // the APPROX record's crc32, just before END
+  const { err, sink } = await refused(bad, source);
+  assert.match(err.message, /CRC-32 .* at record 1 \(target byte 1000\)/);
+  assert.equal(sink.bytesWritten, 1000);
+});

@@ -53,6 +53,6 @@ export async function executeApprox(ctx: RecordContext, length: number): Promise
   const lengths = await readStreamLengths(ctx, length);
   const old = readOldBuffer(ctx, extents, total);
   const diff = await readStreams(ctx, lengths);
-  ctx.out.push(applyDiff(old, diff, length));
+  ctx.out.whole(applyDiff(old, diff, length));
   return { sourceRead: true };
 }

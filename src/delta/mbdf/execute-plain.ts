@@ -51,7 +51,7 @@ export async function readLiteralWhole(ctx: RecordContext, length: number, filte
 export async function executeLiteral(ctx: RecordContext, length: number): Promise<RecordResult> {
   const filter = await readFilter(ctx, length);
   if (filter.arch !== null) {
-    ctx.out.push(await readLiteralWhole(ctx, length, filter));
+    ctx.out.whole(await readLiteralWhole(ctx, length, filter));
     return { sourceRead: false };
   }
   for (let done = 0; done < length; ) {

@@ -100,8 +100,10 @@ export async function executeRedeflate(ctx: RecordContext, length: number): Prom
   if (produced !== length) {
     throw new RecordProblem(`the re-compressed file is ${produced} bytes, the record declares ${length}`, "unsupported");
   }
-  ctx.out.push(header);
-  ctx.out.push(deflated);
-  ctx.out.push(trailer(format, newContent));
+  const file = new Uint8Array(produced);
+  file.set(header, 0);
+  file.set(deflated, headerLength);
+  file.set(trailer(format, newContent), headerLength + deflated.length);
+  ctx.out.whole(file);
   return { sourceRead: kind === RecordKind.approx };
 }

@@ -1,8 +1,10 @@
 /**
  * Where a record's bytes go: counted against its declared length, CRC-32'd, and hashed into the
- * whole target's SHA-256. A record of at most CHUNK bytes is held here until its CRC matched, so a
- * bad record writes nothing; a longer one (streamed so memory does not grow with it) is written
- * chunk by chunk and checked at its end. Either way the target is only activated after its SHA-256.
+ * whole target's SHA-256. A record of at most CHUNK bytes, or one built whole in memory anyway
+ * (`whole`: APPROX, filtered LITERAL, REDEFLATE, at most 16 MiB), is held here until its CRC
+ * matched, so a bad record writes nothing; a longer streamed one (ZERO, COPY, unfiltered LITERAL,
+ * VCDIFF: memory must not grow with it) is written chunk by chunk and checked at its end. Either
+ * way the target is only activated after its SHA-256.
  */
 import { createHash, type Hash } from "node:crypto";
 import { crc32 } from "../../compress/crc32";
@@ -16,6 +18,8 @@ export class RecordOutput {
   private readonly hash: Hash = createHash("sha256");
   private readonly held = new Uint8Array(CHUNK);
   private holding = false;
+  /** The record's whole output, when it was handed over in one buffer (`whole`). */
+  private wholeOutput: Uint8Array | undefined;
   private length = 0;
   private produced = 0;
   private crc = 0;
@@ -27,6 +31,7 @@ export class RecordOutput {
     this.produced = 0;
     this.crc = 0;
     this.holding = length <= CHUNK;
+    this.wholeOutput = undefined;
   }
 
   /** Bytes the record produced so far. */
@@ -45,6 +50,18 @@ export class RecordOutput {
     this.produced += bytes.length;
   }
 
+  /**
+   * The record's whole output in one buffer it owns and no longer changes: held, however long,
+   * until the CRC matched. Only as the record's single output.
+   */
+  whole(bytes: Uint8Array): void {
+    if (this.produced !== 0) throw new Error("whole() after push()");
+    if (bytes.length > this.length) throw new RecordProblem(`the record produces more than its declared ${this.length} bytes`);
+    this.crc = crc32(bytes);
+    this.produced = bytes.length;
+    this.wholeOutput = bytes;
+  }
+
   /** The record is complete: its length and CRC-32 must be the declared ones; then it is written. */
   finish(declaredCrc: number, sourceRead: boolean): void {
     if (this.produced !== this.length) {
@@ -56,7 +73,9 @@ export class RecordOutput {
       // the source is the likelier culprit (the delta's own fields were all checked).
       throw new RecordProblem(what, sourceRead ? "source" : "delta");
     }
-    if (this.holding) this.write(this.held.subarray(0, this.length));
+    if (this.wholeOutput) this.write(this.wholeOutput);
+    else if (this.holding) this.write(this.held.subarray(0, this.length));
+    this.wholeOutput = undefined;
   }
 
   /** SHA-256 (hex) of everything written. */
