@@ -230,3 +230,13 @@ test("a record built whole in memory (a 2 MiB APPROX) is held until its CRC matc
   assert.match(err.message, /CRC-32 .* at record 1 \(target byte 1000\)/);
   assert.equal(sink.bytesWritten, 1000);
 });
+
+test("a delta that makes the decoder read far more source than it writes is refused (the read budget)", async () => {
+  const source = new Uint8Array(16 << 20).fill(3);
+  // One-byte APPROX records, each over the whole 16 MiB source: 16 MiB read per byte written.
+  const record = concat([Uint8Array.of(5), v(1), v(1), v(0), v(16 << 20), v(3), v(1), v(0), Uint8Array.of(1, 0, 0), Uint8Array.of(0), u32(crc32(Uint8Array.of(3)))]);
+  const delta = concat([header(40, source.length), ...Array.from({ length: 40 }, () => record), Uint8Array.of(0)]);
+  const { err, sink } = await refused(delta, source);
+  assert.match(err.message, /^invalid MBDF delta at record 1[56] .*the delta has read \d+ bytes of the source by this record, more than 16 bytes per target byte plus 268435456/);
+  assert.ok(sink.bytesWritten >= 15 && sink.bytesWritten <= 16, `${sink.bytesWritten} written`);
+});

@@ -16,6 +16,8 @@ export interface RecordContext {
   chunk: Uint8Array;
   /** Options for a nested VCDIFF decoder. */
   vcdiff: { maxWindowSize?: number; sourceCacheBlocks?: number };
+  /** Source bytes the current record may still read (the decoder's read budget, decode.ts). */
+  readAllowance: number;
   /** Source bytes read by nested decoders (the cache counts its own). */
   nestedSourceBytes: number;
 }

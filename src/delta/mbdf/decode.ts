@@ -17,7 +17,7 @@ import { executeApprox } from "./execute-approx";
 import { executeCopy, executeLiteral, executeZero } from "./execute-plain";
 import { executeRedeflate } from "./execute-redeflate";
 import { executeVcdiff } from "./execute-vcdiff";
-import { CHUNK, KIND_NAMES, MAX_READ_SET, MBDF_FLAGS, MBDF_MAGIC, MBDF_VERSION, RecordKind, SHA256_BYTES } from "./format";
+import { CHUNK, KIND_NAMES, MAX_READ_SET, MBDF_FLAGS, MBDF_MAGIC, MBDF_VERSION, READ_BUDGET, RecordKind, SHA256_BYTES } from "./format";
 import { MbdfInput } from "./input";
 import { mbdfError, RecordProblem, type Spot } from "./problems";
 import { RecordOutput } from "./record-output";
@@ -117,6 +117,7 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
     chunk: new Uint8Array(CHUNK),
     vcdiff: { maxWindowSize: options.maxWindowSize, sourceCacheBlocks: options.sourceCacheBlocks },
     nestedSourceBytes: 0,
+    readAllowance: 0,
   };
   let index = 0;
   let targetOffset = 0;
@@ -144,6 +145,10 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
       throw new RecordProblem(`a ${KIND_NAMES[kind]} record of ${length} bytes; it must be 1 to the ${left} bytes of target left`);
     }
     out.begin(length);
+    // The read budget up to this record's end, less what was read: the cache stops there.
+    const bytesRead = ctx.sourceCache.bytesRead + ctx.nestedSourceBytes;
+    ctx.readAllowance = READ_BUDGET.initial + READ_BUDGET.perTargetByte * (targetOffset + length) - bytesRead;
+    ctx.sourceCache.readAllowance = ctx.readAllowance;
     const { sourceRead } = await execute(ctx, length);
     out.finish(await input.u32le("the record's crc32"), sourceRead);
     options.onWindow?.({ index, targetOffset, targetLength: length });

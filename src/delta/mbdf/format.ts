@@ -57,5 +57,11 @@ export const MAX_READ_SET = 64 << 20;
 export const CHUNK = 1 << 20;
 /** Bytes of the header before read_set: magic, version, flags, two varints, the sha256. */
 export const SHA256_BYTES = 32;
+/**
+ * Source bytes a delta may make the decoder read: `initial` plus `perTargetByte` per target byte
+ * of the records begun so far (VCDIFF's decoder has the same default). Bounds the time any delta
+ * can take; a plain COPY reads 1 byte per byte, an APPROX its old buffer once.
+ */
+export const READ_BUDGET = { initial: 256 << 20, perTargetByte: 16 };
 /** The largest value of a varint (2^53 - 1). */
 export const MAX_VARINT = Number.MAX_SAFE_INTEGER;

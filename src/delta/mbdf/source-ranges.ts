@@ -2,9 +2,9 @@
  * Source ranges a record declares: checked against source_size before anything is produced, and
  * read through the decoder's block cache.
  */
-import { SourceTooShort } from "../../vcdiff/decoder/source-cache";
+import { ReadBudgetExceeded, SourceTooShort } from "../../vcdiff/decoder/source-cache";
 import type { RecordContext } from "./context";
-import { MAX_EXTENTS, MAX_RECORD_BUFFER } from "./format";
+import { MAX_EXTENTS, MAX_RECORD_BUFFER, READ_BUDGET } from "./format";
 import { RecordProblem } from "./problems";
 
 export interface Extent {
@@ -18,6 +18,17 @@ export function checkSourceRange(ctx: RecordContext, offset: number, length: num
   }
 }
 
+/**
+ * The delta makes the decoder read far more source than it writes (e.g. many one-byte APPROX
+ * records over 16 MiB old buffers): refused, as VCDIFF's decoder refuses scattered copies.
+ */
+export function readBudgetProblem(bytesRead: number): RecordProblem {
+  return new RecordProblem(
+    `the delta has read ${bytesRead} bytes of the source by this record, more than ${READ_BUDGET.perTargetByte} bytes per target byte ` +
+      `plus ${READ_BUDGET.initial}; deltas made by mender-binary-delta-generator stay far below this`,
+  );
+}
+
 /** Reads source[offset, +length) into dest[pos..]. */
 export function readSource(ctx: RecordContext, dest: Uint8Array, pos: number, offset: number, length: number): void {
   try {
@@ -26,6 +37,7 @@ export function readSource(ctx: RecordContext, dest: Uint8Array, pos: number, of
     if (err instanceof SourceTooShort) {
       throw new RecordProblem(`the source ends at byte ${err.sourceSize}, before byte ${err.position} the record reads`, "source");
     }
+    if (err instanceof ReadBudgetExceeded) throw readBudgetProblem(err.bytesRead);
     throw err;
   }
 }
