@@ -1,6 +1,6 @@
 /**
  * `mender-binary-delta apply --source OLD --delta FILE|- --target NEW|-`: applies an xdelta3/VCDIFF
- * delta without a Mender client, for people and scripts. A file NEW is written to a temporary file
+ * or an MBDF delta (docs/file-delta-format.md; told apart by their first bytes) without a Mender client, for people and scripts. A file NEW is written to a temporary file
  * beside it and renamed over NEW only after every window decoded and verified, so a failure never
  * leaves a half-written NEW; block devices, FIFOs, character devices and standard output are
  * written in place (apply-target.ts says which target is written how).
@@ -15,13 +15,17 @@ import { openGuardedTarget } from "../device/storage-guard";
 import type { BlockSource } from "../io/interfaces";
 import { classifyTarget, openTarget } from "./apply-target";
 import { decodeVcdiff, DEFAULT_MAX_WINDOW_SIZE } from "../vcdiff/decoder/decode";
+import { ALGORITHM_IDS } from "../delta/contract";
+import { decodeMbdf } from "../delta/mbdf/decode";
+import { mbdfTargetSize } from "../delta/mbdf/target-size";
+import { sniffDelta } from "../delta/sniff";
 import { SOURCE_MISMATCH_EXIT_CODE, SourceMismatchError } from "../vcdiff/decoder/errors";
 import { parseReadSetAppHeader } from "../vcdiff/format/read-set";
 import { deltaTargetSize } from "../vcdiff/decoder/target-size";
 import { createProgress, NO_PROGRESS, type Progress } from "../progress";
 import { verifyReadSet } from "../device/read-set-check";
 
-export const APPLY_HELP = `Apply a delta (any stock 'xdelta3 -e' output, or the generator's):
+export const APPLY_HELP = `Apply a delta (stock 'xdelta3 -e' output, or the generator's VCDIFF or MBDF):
   apply --source OLD --delta FILE|- --target NEW
         [--no-verify] [--max-window-size BYTES] [-q]
 
@@ -102,29 +106,41 @@ export async function applyDeltaCommand(options: ApplyCommandOptions): Promise<s
   }
   const target = classifyTarget(options.target);
   // The new image's size, when the delta is a file that can be read twice (not standard input).
-  const imageSize = options.delta === "-" ? undefined : deltaTargetSize(options.delta);
+  const imageSize = options.delta === "-" ? undefined : (deltaTargetSize(options.delta) ?? mbdfTargetSize(options.delta));
   if (target.kind === "block-device" && imageSize !== undefined) checkTargetFits(imageSize, target.path, target.device);
   const source = openSource(options.source);
   const progress = options.progress ?? NO_PROGRESS;
   try {
-    const delta = openDelta(options.delta);
+    const stream = openDelta(options.delta);
     // A block device is written in place, only if it holds nothing in use (storage-guard.ts).
     const output = openTarget(target, (device) => guardedTarget(device, options.source));
-    let result;
+    let decoded: string;
+    let targetBytes: number;
     try {
       let started = false;
-      result = await decodeVcdiff(delta, source, output.sink, {
-        verifyChecksums: options.verify ?? true,
+      const { algorithm, delta } = await sniffDelta(stream);
+      const shared = {
         maxWindowSize: options.maxWindowSize,
-        onAppHeader: (appHeader) => checkSourceReadSet(appHeader, source, options.source),
+        onAppHeader: (appHeader: Uint8Array | undefined) => checkSourceReadSet(appHeader, source, options.source),
         // Started with the first window written: the source checks and their notes come first, and
         // a delta refused before writing prints no progress.
-        onWindow: ({ targetLength }) => {
+        onWindow: ({ targetLength }: { targetLength: number }) => {
           if (!started) progress.start("applying", imageSize ?? 0);
           started = true;
           progress.advance(targetLength);
         },
-      });
+      };
+      if (algorithm === ALGORITHM_IDS.mbdf1) {
+        // Every MBDF record carries a CRC-32 and the header the image's SHA-256: always checked.
+        const result = await decodeMbdf(delta, source, output.sink, shared);
+        ({ targetBytes } = result);
+        decoded = `${result.records} MBDF records`;
+      } else {
+        // Anything else goes to the VCDIFF decoder, which names what is wrong with a non-delta.
+        const result = await decodeVcdiff(delta, source, output.sink, { ...shared, verifyChecksums: options.verify ?? true });
+        ({ targetBytes } = result);
+        decoded = `${result.windows} delta windows`;
+      }
       output.commit();
       progress.finish(true);
     } catch (err) {
@@ -136,7 +152,7 @@ export async function applyDeltaCommand(options: ApplyCommandOptions): Promise<s
       }
       throw err;
     }
-    return `${target.path === "-" ? "standard output" : options.target}: ${result.targetBytes} bytes written from ${result.windows} delta windows`;
+    return `${target.path === "-" ? "standard output" : options.target}: ${targetBytes} bytes written from ${decoded}`;
   } finally {
     source.close();
   }

@@ -6,6 +6,7 @@
 import type { BlockSource, TargetSink } from "../io/interfaces";
 import { decodeVcdiff } from "../vcdiff/decoder/decode";
 import { ALGORITHM_IDS, type AlgorithmId } from "./contract";
+import { decodeMbdf } from "./mbdf/decode";
 
 /** What the device asks of any decoder: bounded memory and a report per verified piece of target. */
 export interface DeltaDecodeOptions {
@@ -15,7 +16,8 @@ export interface DeltaDecodeOptions {
   sourceCacheBlocks?: number;
   /**
    * Called once before anything is written, with the delta's application header (for VCDIFF: a
-   * read set, read-set.ts), or undefined when it has none. What it throws ends the decode.
+   * read set, read-set.ts; for MBDF: its header's read_set, the same bytes), or undefined when it
+   * has none. What it throws ends the decode.
    */
   onAppHeader?: (appHeader: Uint8Array | undefined) => void | Promise<void>;
   /** Called after each piece of target was verified and written. */
@@ -38,6 +40,7 @@ export type DeltaDecoder = (
 
 const DECODERS: Record<AlgorithmId, DeltaDecoder> = {
   [ALGORITHM_IDS.xdelta3]: decodeVcdiff,
+  [ALGORITHM_IDS.mbdf1]: decodeMbdf,
 };
 
 /** The ids this program can apply, in the order messages list them. */

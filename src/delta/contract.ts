@@ -40,6 +40,8 @@ export const META = {
 export const ALGORITHM_IDS = {
   /** VCDIFF (RFC 3284) with xdelta3's extensions: what stock `xdelta3 -e` and our encoder write. */
   xdelta3: "xdelta3",
+  /** The file-aware delta format, version 1 (docs/file-delta-format.md; decoder in delta/mbdf/). */
+  mbdf1: "mbdf1",
 } as const;
 export type AlgorithmId = (typeof ALGORITHM_IDS)[keyof typeof ALGORITHM_IDS];
 /** The algorithm of a delta whose meta-data names none. */

@@ -2,8 +2,8 @@
  * Applies one delta stream onto the inactive partition, safely:
  *   1. the active partition's first sourceSize bytes must hash to the depends checksum (O_DIRECT),
  *      checked before the first byte of the delta is read, so a wrong source costs no download.
- *      When they do not (a root mounted read-write rewrites some blocks), the delta's read set, in
- *      its application header, must vouch for every byte the delta reads: checked after the file
+ *      When they do not (a root mounted read-write rewrites some blocks), the delta's read set (in
+ *      VCDIFF's application header, or MBDF's header) must vouch for every byte the delta reads: checked after the file
  *      header arrived and before anything is written (read-set-check.ts);
  *   2. the delta is decoded as it arrives, reading the source with O_DIRECT and writing the target
  *      through a PartitionWriter (skip-unchanged 1 MiB frames, sha256 on the way, fsync);

@@ -7,12 +7,17 @@
  * difference stream of an approximate match is mostly zeros and compresses to little.
  *
  * Output is three streams, kept apart because each compresses best alone:
- * - control: per stretch, three varints: difference length, literal length, and the signed seek of
+ * - control: per stretch, three varints (VCDIFF's code, vcdiff/format/varint.ts): difference length, literal length, and the signed seek of
  *   the old position after it (zig-zag coded);
  * - differences: the bytes of every difference stretch, in order;
  * - literals: the bytes of every literal stretch, in order.
  */
+import { writeVarint, varintLength } from "../vcdiff/format/varint";
+import { ByteCursor, VarintProblem } from "../vcdiff/format/varint-reader";
 import { suffixArray } from "./suffix-array";
+
+/** A diff that would read or write out of range, or whose streams do not add up: refused. */
+export class ApproximateDiffError extends Error {}
 
 export interface ApproximateDiff {
   control: Uint8Array;
@@ -42,12 +47,10 @@ class ByteBuilder {
     this.buf.set(bytes, this.length);
     this.length += bytes.length;
   }
+  /** A VCDIFF varint (RFC 3284 section 2), the one integer code of every delta format here. */
   varint(value: number): void {
-    while (value >= 0x80) {
-      this.push((value & 0x7f) | 0x80);
-      value = Math.floor(value / 128);
-    }
-    this.push(value);
+    this.reserve(varintLength(value));
+    this.length = writeVarint(this.buf, this.length, value);
   }
   bytes(): Uint8Array {
     return this.buf.slice(0, this.length);
@@ -194,34 +197,32 @@ export function approximateDiff(old: Uint8Array, neu: Uint8Array): ApproximateDi
   return { control: control.bytes(), differences: differences.bytes(), literals: literals.bytes() };
 }
 
-/** Rebuilds the new file from `old` and a diff; throws on a diff that reads or writes out of range. */
+/** Rebuilds the new file from `old` and a diff; throws ApproximateDiffError on a diff that reads or writes out of range. */
 export function applyApproximateDiff(old: Uint8Array, diff: ApproximateDiff, newLength: number): Uint8Array {
   const out = new Uint8Array(newLength);
   let outPos = 0;
   let oldPos = 0;
-  let cPos = 0;
   let dPos = 0;
   let lPos = 0;
+  const control = new ByteCursor(diff.control, 0, diff.control.length);
   const readVarint = (): number => {
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      if (cPos >= diff.control.length) throw new Error("approximate diff: the control stream ends inside a value");
-      const b = diff.control[cPos++]!;
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) return value;
-      scale *= 128;
-      if (scale > 2 ** 49) throw new Error("approximate diff: a control value is too large");
+    try {
+      return control.offset();
+    } catch (err) {
+      if (!(err instanceof VarintProblem)) throw err;
+      throw new ApproximateDiffError(
+        err.kind === "truncated" ? "approximate diff: the control stream ends inside a value" : "approximate diff: a control value is too large",
+      );
     }
   };
-  while (cPos < diff.control.length) {
+  while (control.remaining > 0) {
     const diffLen = readVarint();
     const literalLen = readVarint();
     const seek = unzigzag(readVarint());
-    if (outPos + diffLen + literalLen > newLength) throw new Error("approximate diff: writes past the declared length");
-    if (oldPos < 0 || oldPos + diffLen > old.length) throw new Error("approximate diff: reads outside the old file");
+    if (outPos + diffLen + literalLen > newLength) throw new ApproximateDiffError("approximate diff: writes past the declared length");
+    if (oldPos < 0 || oldPos + diffLen > old.length) throw new ApproximateDiffError("approximate diff: reads outside the old file");
     if (dPos + diffLen > diff.differences.length || lPos + literalLen > diff.literals.length) {
-      throw new Error("approximate diff: a stream ends early");
+      throw new ApproximateDiffError("approximate diff: a stream ends early");
     }
     for (let i = 0; i < diffLen; i++) out[outPos + i] = (old[oldPos + i]! + diff.differences[dPos + i]!) & 0xff;
     outPos += diffLen;
@@ -232,6 +233,11 @@ export function applyApproximateDiff(old: Uint8Array, diff: ApproximateDiff, new
     lPos += literalLen;
     oldPos += seek;
   }
-  if (outPos !== newLength) throw new Error(`approximate diff: produced ${outPos} bytes, ${newLength} declared`);
+  if (outPos !== newLength) throw new ApproximateDiffError(`approximate diff: produced ${outPos} bytes, ${newLength} declared`);
+  if (dPos !== diff.differences.length || lPos !== diff.literals.length) {
+    throw new ApproximateDiffError(
+      `approximate diff: ${diff.differences.length - dPos} difference and ${diff.literals.length - lPos} literal bytes left unused`,
+    );
+  }
   return out;
 }

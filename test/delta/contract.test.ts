@@ -12,6 +12,7 @@ import type { PayloadHeader } from "../../src/device/file-tree";
 import { deltaArtifactSpec } from "../../src/generator/spec";
 import type { LoadedRelease } from "../../src/generator/inputs";
 import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
+import { decodeMbdf } from "../../src/delta/mbdf/decode";
 
 function release(side: "FROM" | "TO", sha256: string, imageSize: number, checksumKey: string): LoadedRelease {
   return {
@@ -51,10 +52,11 @@ test("the generator's delta Artifact is what the device reads: checksums (either
   }
 });
 
-test("decoder dispatch: xdelta3 (also when delta_algorithm is absent) is the VCDIFF decoder; others are refused as before", () => {
-  assert.deepEqual(SUPPORTED_ALGORITHMS, ["xdelta3"]);
+test("decoder dispatch: xdelta3 (also when delta_algorithm is absent) is the VCDIFF decoder, mbdf1 the MBDF one; others are refused as before", () => {
+  assert.deepEqual(SUPPORTED_ALGORITHMS, ["xdelta3", "mbdf1"]);
   assert.equal(DEFAULT_ALGORITHM, ALGORITHM_IDS.xdelta3);
   assert.equal(deltaDecoder("xdelta3"), decodeVcdiff);
+  assert.equal(deltaDecoder("mbdf1"), decodeMbdf);
   assert.equal(isSupportedAlgorithm("bsdiff"), false);
   assert.equal(isSupportedAlgorithm("toString"), false);
   const header = (metaData: Record<string, unknown>): PayloadHeader => ({
@@ -63,10 +65,11 @@ test("decoder dispatch: xdelta3 (also when delta_algorithm is absent) is the VCD
     metaData: { [META.targetSize]: 10, ...metaData } as PayloadHeader["metaData"],
   });
   assert.equal(deltaFacts(header({})).algorithm, "xdelta3");
+  assert.equal(deltaFacts(header({ delta_algorithm: "mbdf1" })).algorithm, "mbdf1");
   assert.throws(() => deltaFacts(header({ delta_algorithm: "bsdiff" })), {
-    message: 'meta-data delta_algorithm is "bsdiff"; this module applies only "xdelta3" deltas',
+    message: 'meta-data delta_algorithm is "bsdiff"; this module applies only "xdelta3" or "mbdf1" deltas',
   });
   assert.throws(() => deltaFacts(header({ delta_algorithm: null })), {
-    message: 'meta-data delta_algorithm is null; this module applies only "xdelta3" deltas',
+    message: 'meta-data delta_algorithm is null; this module applies only "xdelta3" or "mbdf1" deltas',
   });
 });

@@ -7,19 +7,11 @@
 import fs from "node:fs";
 import { MAX_FILE_HEADER, MAX_WINDOW_HEADER, parseFileHeader, parseWindowHeader } from "./header";
 import { ByteCursor } from "../format/varint-reader";
+import { peekRegularFile } from "../../io/open-for-reading";
 
 /** Sum of the target window lengths of the VCDIFF file at `file`, or undefined when it cannot be read so. */
 export function deltaTargetSize(file: string): number | undefined {
-  // Only a regular file can be read twice, and only it is opened: opening and closing a FIFO here
-  // would cost its bytes, or its writer a SIGPIPE, before the decoder opens it.
-  let fd: number;
-  try {
-    if (!fs.statSync(file).isFile()) return undefined;
-    fd = fs.openSync(file, "r");
-  } catch {
-    return undefined;
-  }
-  try {
+  return peekRegularFile(file, (fd) => {
     const fileSize = fs.fstatSync(fd).size;
     const buf = new Uint8Array(Math.max(MAX_FILE_HEADER, MAX_WINDOW_HEADER));
     const read = (at: number): ByteCursor => new ByteCursor(buf, 0, fs.readSync(fd, buf, 0, buf.length, at));
@@ -36,9 +28,5 @@ export function deltaTargetSize(file: string): number | undefined {
       pos += w.pos + window.dataLength + window.instLength + window.addrLength;
     }
     return pos === fileSize ? total : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }

@@ -1,0 +1,28 @@
+/** What every record executor works with: the delta, the source, the record's output and the limits. */
+import type { BlockSource } from "../../io/interfaces";
+import type { SourceCache } from "../../vcdiff/decoder/source-cache";
+import type { MbdfInput } from "./input";
+import type { RecordOutput } from "./record-output";
+
+export interface RecordContext {
+  input: MbdfInput;
+  /** The source's first source_size bytes, for nested decoders. */
+  source: BlockSource;
+  /** Cached byte-range reads of `source` (the decoder's own reads). */
+  sourceCache: SourceCache;
+  sourceSize: number;
+  out: RecordOutput;
+  /** A CHUNK-sized scratch buffer, reused by every record. */
+  chunk: Uint8Array;
+  /** Options for a nested VCDIFF decoder. */
+  vcdiff: { maxWindowSize?: number; sourceCacheBlocks?: number };
+  /** Source bytes the current record may still read (the decoder's read budget, decode.ts). */
+  readAllowance: number;
+  /** Source bytes read by nested decoders (the cache counts its own). */
+  nestedSourceBytes: number;
+}
+
+/** What an executor reports: whether the record's bytes depend on the source (for CRC blame). */
+export interface RecordResult {
+  sourceRead: boolean;
+}

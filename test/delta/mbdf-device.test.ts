@@ -1,0 +1,69 @@
+/**
+ * The device's install path (device/apply-delta.ts) with an MBDF delta, chosen by delta_algorithm
+ * "mbdf1": partitions are plain files here (the O_DIRECT reader falls back where the file system
+ * has no O_DIRECT). The source check, the read-set gate for a changed source, the partition writer
+ * and the final SHA-256 work as for VCDIFF; a newer format version is refused before a write.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { MbdfWriter } from "../../src/delta/mbdf/writer";
+import { applyDelta, verifySource } from "../../src/device/apply-delta";
+import type { DeltaFacts } from "../../src/device/delta-header";
+import { approximateDiff } from "../../src/filediff/approximate-diff";
+import { MenderDeltaError } from "../../src/errors";
+import { buildReadSet, encodeReadSetAppHeader } from "../../src/vcdiff/format/read-set";
+import { makeImage, scratchDir } from "../vcdiff/helpers";
+import { concat, inChunks, MemorySource, sha256 } from "./mbdf-helpers";
+
+test("device install of an mbdf1 delta: written, verified, read back; a changed source is gated by the read set", async () => {
+  const dir = scratchDir("mbdf-device");
+  const old = makeImage(31, 400_000);
+  const edited = old.slice(200_000, 260_000);
+  for (let i = 0; i < edited.length; i += 101) edited[i] = edited[i]! + 1;
+  const neu = concat([old.subarray(0, 200_000), edited, new Uint8Array(140_000)]);
+  const readSet = encodeReadSetAppHeader(buildReadSet([[0, 260_000]], new MemorySource(old)));
+  const w = new MbdfWriter({ targetSize: neu.length, sourceSize: old.length, targetSha256: sha256(neu), readSet });
+  w.copy(0, neu.subarray(0, 200_000));
+  w.approx([{ sourceOffset: 200_000, length: 60_000 }], approximateDiff(old.subarray(200_000, 260_000), edited), edited);
+  w.zero(140_000);
+  w.end();
+  const delta = w.bytes();
+  const facts: DeltaFacts = {
+    algorithm: "mbdf1", sourceChecksums: [sha256(old)], sourceSize: old.length, targetChecksum: sha256(neu), declaredSize: neu.length,
+  };
+  const sourcePath = path.join(dir, "a.part");
+  const targetPath = path.join(dir, "b.part");
+  const install = async (bytes: Uint8Array) => {
+    fs.writeFileSync(targetPath, new Uint8Array(512 * 1024).fill(0xee));
+    const sourceMismatch = verifySource(sourcePath, facts);
+    return applyDelta(inChunks(bytes, 4096), { sourcePath, targetPath, facts, deltaName: "rootfs.ext4.delta", sourceMismatch });
+  };
+
+  fs.writeFileSync(sourcePath, old);
+  const done = await install(delta);
+  assert.deepEqual(done, { partition: targetPath, sha256: sha256(neu), bytes: neu.length });
+  assert.ok(fs.readFileSync(targetPath).subarray(0, neu.length).equals(Buffer.from(neu)));
+
+  // Changed outside what the delta reads: the read set vouches for the rest, the install goes on.
+  const outside = Buffer.from(old);
+  outside[300_000] = outside[300_000]! ^ 1;
+  fs.writeFileSync(sourcePath, outside);
+  assert.equal((await install(delta)).sha256, sha256(neu));
+
+  // Changed inside: refused before anything is written.
+  const inside = Buffer.from(old);
+  inside[100] = inside[100]! ^ 1;
+  fs.writeFileSync(sourcePath, inside);
+  await assert.rejects(install(delta), (err: unknown) =>
+    err instanceof MenderDeltaError && /ranges the delta reads changed on the active partition .*; nothing was written/.test(err.message));
+  assert.ok(fs.readFileSync(targetPath).equals(Buffer.from(new Uint8Array(512 * 1024).fill(0xee))), "partition untouched");
+
+  // A newer format version: refused before a byte of the partition is written.
+  fs.writeFileSync(sourcePath, old);
+  const newer = delta.slice();
+  newer[4] = 2;
+  await assert.rejects(install(newer), /unsupported MBDF delta at the MBDF header.*format version 2/);
+  assert.ok(fs.readFileSync(targetPath).equals(Buffer.from(new Uint8Array(512 * 1024).fill(0xee))), "partition untouched");
+});

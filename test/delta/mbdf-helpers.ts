@@ -1,0 +1,74 @@
+/**
+ * Shared by the MBDF tests: decoding a delta from memory with a chosen chunking, a sink that
+ * records every write (to show what a refused delta left behind), and a small delta with every
+ * kind of record that the hostile-input tests damage.
+ */
+import { createHash } from "node:crypto";
+import { decodeMbdf, type MbdfDecodeResult } from "../../src/delta/mbdf/decode";
+import { MbdfWriter } from "../../src/delta/mbdf/writer";
+import { approximateDiff } from "../../src/filediff/approximate-diff";
+import type { TargetSink } from "../../src/io/interfaces";
+import { MemorySource, Rng } from "../vcdiff/helpers";
+
+export { MemorySource, Rng };
+
+/** Records each write as it came (copied: the decoder reuses its buffers). */
+export class RecordingSink implements TargetSink {
+  readonly writes: Uint8Array[] = [];
+  bytesWritten = 0;
+  write(data: Uint8Array): void {
+    this.writes.push(data.slice());
+    this.bytesWritten += data.length;
+  }
+  finish(): void {}
+  bytes(): Uint8Array {
+    return new Uint8Array(Buffer.concat(this.writes));
+  }
+}
+
+export async function* inChunks(delta: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < delta.length; i += size) yield delta.subarray(i, i + size);
+}
+
+export async function decode(
+  delta: Uint8Array,
+  source: Uint8Array,
+  chunk = delta.length || 1,
+): Promise<{ target: Uint8Array; result: MbdfDecodeResult; sink: RecordingSink }> {
+  const sink = new RecordingSink();
+  const result = await decodeMbdf(inChunks(delta, chunk), new MemorySource(source), sink, {});
+  return { target: sink.bytes(), result, sink };
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Concatenates the pieces a test's records produce. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/**
+ * A small delta with one record of each kind the decoder makes from the delta and the source alone
+ * (ZERO, COPY, LITERAL plain and filtered, APPROX), and where each record ends in the target.
+ */
+export function smallDelta(): { delta: Uint8Array; source: Uint8Array; target: Uint8Array; recordEnds: number[] } {
+  const rng = new Rng(11);
+  const source = rng.bytes(3000);
+  const changed = source.slice(1000, 1600);
+  for (let i = 0; i < changed.length; i += 50) changed[i] = changed[i]! ^ 0x21;
+  const pieces = [new Uint8Array(40), source.slice(100, 300), rng.bytes(70), Uint8Array.from(source.subarray(2000, 2100)), changed];
+  const target = concat(pieces);
+  const w = new MbdfWriter({ targetSize: target.length, sourceSize: source.length, targetSha256: sha256(target) });
+  w.zero(40);
+  w.copy(100, pieces[1]!);
+  w.literal(pieces[2]!);
+  w.literal(pieces[3]!, "x86", 0x1000);
+  w.approx([{ sourceOffset: 1000, length: 300 }, { sourceOffset: 1300, length: 300 }], approximateDiff(source.subarray(1000, 1600), changed), changed);
+  w.end();
+  const recordEnds: number[] = [];
+  let end = 0;
+  for (const p of pieces) recordEnds.push((end += p.length));
+  return { delta: w.bytes(), source, target, recordEnds };
+}
