@@ -1,0 +1,238 @@
+/**
+ * The block layer of GNU gzip's compressor (its trees.c): collects literals and matches, decides
+ * where a block ends, and writes each block stored, with the static trees, or with dynamic trees,
+ * whichever gzip's cost estimate picks (ties go to static, then to the compressed form).
+ */
+import type { BitWriter } from "./bit-writer.js";
+import { HuffmanTree, TreeBuilder } from "./huffman-tree.js";
+import {
+  BASE_DIST,
+  BASE_LENGTH,
+  BL_CODES,
+  BL_ORDER,
+  D_CODES,
+  END_BLOCK,
+  EXTRA_BLBITS,
+  EXTRA_DBITS,
+  EXTRA_LBITS,
+  L_CODES,
+  LENGTH_CODE,
+  LITERALS,
+  MAX_BITS,
+  MAX_BL_BITS,
+  REP_3_6,
+  REPZ_11_138,
+  REPZ_3_10,
+  STATIC_DTREE_CODE,
+  STATIC_DTREE_LEN,
+  STATIC_LTREE_CODE,
+  STATIC_LTREE_LEN,
+  distCode,
+} from "./tables.js";
+
+/** gzip's LIT_BUFSIZE and DIST_BUFSIZE: a block holds at most this many symbols. */
+const SYMBOL_BUFFER = 0x8000;
+
+export class GzipBlocks {
+  private readonly ltree = new HuffmanTree(L_CODES, MAX_BITS, EXTRA_LBITS, LITERALS + 1, STATIC_LTREE_LEN);
+  private readonly dtree = new HuffmanTree(D_CODES, MAX_BITS, EXTRA_DBITS, 0, STATIC_DTREE_LEN);
+  private readonly bltree = new HuffmanTree(BL_CODES, MAX_BL_BITS, EXTRA_BLBITS, 0, null);
+  private readonly trees = new TreeBuilder();
+  /** Per symbol: the literal byte or the match length minus MIN_MATCH. */
+  private readonly symLc = new Uint8Array(SYMBOL_BUFFER);
+  /** Per symbol: 0 for a literal, else the match distance. */
+  private readonly symDist = new Uint16Array(SYMBOL_BUFFER);
+  private lastLit = 0;
+  private lastDist = 0;
+
+  /** `level` enables the early block end heuristic (levels 3 and up, as in gzip). */
+  constructor(
+    private readonly level: number,
+    private readonly out: BitWriter,
+  ) {
+    this.initBlock();
+  }
+
+  private initBlock(): void {
+    this.ltree.freq.fill(0, 0, L_CODES);
+    this.dtree.freq.fill(0, 0, D_CODES);
+    this.bltree.freq.fill(0, 0, BL_CODES);
+    this.ltree.freq[END_BLOCK] = 1;
+    this.trees.optLen = this.trees.staticLen = 0;
+    this.lastLit = this.lastDist = 0;
+  }
+
+  /**
+   * Records a literal (dist 0, lc the byte) or a match (dist, lc = length - MIN_MATCH). Returns
+   * true when the block should end here. `inLength` is the input the block covers so far.
+   */
+  tally(dist: number, lc: number, inLength: number): boolean {
+    const i = this.lastLit++;
+    this.symLc[i] = lc;
+    this.symDist[i] = dist;
+    if (dist === 0) this.ltree.freq[lc]!++;
+    else {
+      this.ltree.freq[LENGTH_CODE[lc]! + LITERALS + 1]!++;
+      this.dtree.freq[distCode(dist - 1)]!++;
+      this.lastDist++;
+    }
+    const lastLit = this.lastLit;
+    if (this.level > 2 && (lastLit & 0xfff) === 0) {
+      // Every 4096 symbols: end the block early when it compresses well, so that the next
+      // block's trees can adapt. The estimate counts 8 bits a symbol plus distance bits.
+      let outLength = lastLit * 8;
+      const dfreq = this.dtree.freq;
+      for (let d = 0; d < D_CODES; d++) outLength += dfreq[d]! * (5 + EXTRA_DBITS[d]!);
+      outLength = Math.floor(outLength / 8);
+      if (this.lastDist < lastLit >>> 1 && outLength < Math.floor(inLength / 2)) return true;
+    }
+    return lastLit === SYMBOL_BUFFER - 1 || this.lastDist === SYMBOL_BUFFER;
+  }
+
+  /**
+   * Writes the current block. `src[start..start+storedLen)` is its input when still in the
+   * window (start < 0: it is not, and the block cannot be stored).
+   */
+  flush(src: Uint8Array, start: number, storedLen: number, last: boolean): void {
+    const trees = this.trees;
+    const out = this.out;
+    trees.build(this.ltree);
+    trees.build(this.dtree);
+    const maxBlIndex = this.buildBlTree();
+    let optLenb = (trees.optLen + 3 + 7) >>> 3;
+    const staticLenb = (trees.staticLen + 3 + 7) >>> 3;
+    if (staticLenb <= optLenb) optLenb = staticLenb;
+    const eof = last ? 1 : 0;
+    if (storedLen + 4 <= optLenb && start >= 0) {
+      out.send((0 << 1) + eof, 3);
+      out.alignToByte();
+      out.send(storedLen & 0xffff, 16);
+      out.send(~storedLen & 0xffff, 16);
+      out.bytes(src, start, start + storedLen);
+    } else if (staticLenb === optLenb) {
+      out.send((1 << 1) + eof, 3);
+      this.compressBlock(STATIC_LTREE_CODE, STATIC_LTREE_LEN, STATIC_DTREE_CODE, STATIC_DTREE_LEN);
+    } else {
+      out.send((2 << 1) + eof, 3);
+      this.sendAllTrees(this.ltree.maxCode + 1, this.dtree.maxCode + 1, maxBlIndex + 1);
+      this.compressBlock(this.ltree.code, this.ltree.len, this.dtree.code, this.dtree.len);
+    }
+    this.initBlock();
+    if (last) out.alignToByte();
+  }
+
+  /** Tree for the code lengths of both trees; returns the last code-length code sent. */
+  private buildBlTree(): number {
+    this.scanTree(this.ltree);
+    this.scanTree(this.dtree);
+    this.trees.build(this.bltree);
+    let maxBlIndex = BL_CODES - 1;
+    for (; maxBlIndex >= 3; maxBlIndex--) if (this.bltree.len[BL_ORDER[maxBlIndex]!] !== 0) break;
+    this.trees.optLen += 3 * (maxBlIndex + 1) + 5 + 5 + 4;
+    return maxBlIndex;
+  }
+
+  /** Counts the code-length symbols (with run-length repeats) that sendTree will write. */
+  private scanTree(t: HuffmanTree): void {
+    const len = t.len;
+    const blFreq = this.bltree.freq;
+    const maxCode = t.maxCode;
+    let prevLen = -1;
+    let nextLen = len[0]!;
+    let count = 0;
+    let maxCount = 7;
+    let minCount = 4;
+    if (nextLen === 0) (maxCount = 138), (minCount = 3);
+    len[maxCode + 1] = 0xffff; // guard: ends the last run
+    for (let n = 0; n <= maxCode; n++) {
+      const curLen = nextLen;
+      nextLen = len[n + 1]!;
+      if (++count < maxCount && curLen === nextLen) continue;
+      else if (count < minCount) blFreq[curLen]! += count;
+      else if (curLen !== 0) {
+        if (curLen !== prevLen) blFreq[curLen]!++;
+        blFreq[REP_3_6]!++;
+      } else if (count <= 10) blFreq[REPZ_3_10]!++;
+      else blFreq[REPZ_11_138]!++;
+      count = 0;
+      prevLen = curLen;
+      if (nextLen === 0) (maxCount = 138), (minCount = 3);
+      else if (curLen === nextLen) (maxCount = 6), (minCount = 3);
+      else (maxCount = 7), (minCount = 4);
+    }
+  }
+
+  private sendTree(t: HuffmanTree): void {
+    const len = t.len;
+    const blCode = this.bltree.code;
+    const blLen = this.bltree.len;
+    const out = this.out;
+    const maxCode = t.maxCode;
+    let prevLen = -1;
+    let nextLen = len[0]!;
+    let count = 0;
+    let maxCount = 7;
+    let minCount = 4;
+    if (nextLen === 0) (maxCount = 138), (minCount = 3);
+    for (let n = 0; n <= maxCode; n++) {
+      const curLen = nextLen;
+      nextLen = len[n + 1]!;
+      if (++count < maxCount && curLen === nextLen) continue;
+      else if (count < minCount) {
+        do out.send(blCode[curLen]!, blLen[curLen]!);
+        while (--count !== 0);
+      } else if (curLen !== 0) {
+        if (curLen !== prevLen) {
+          out.send(blCode[curLen]!, blLen[curLen]!);
+          count--;
+        }
+        out.send(blCode[REP_3_6]!, blLen[REP_3_6]!);
+        out.send(count - 3, 2);
+      } else if (count <= 10) {
+        out.send(blCode[REPZ_3_10]!, blLen[REPZ_3_10]!);
+        out.send(count - 3, 3);
+      } else {
+        out.send(blCode[REPZ_11_138]!, blLen[REPZ_11_138]!);
+        out.send(count - 11, 7);
+      }
+      count = 0;
+      prevLen = curLen;
+      if (nextLen === 0) (maxCount = 138), (minCount = 3);
+      else if (curLen === nextLen) (maxCount = 6), (minCount = 3);
+      else (maxCount = 7), (minCount = 4);
+    }
+  }
+
+  private sendAllTrees(lcodes: number, dcodes: number, blcodes: number): void {
+    const out = this.out;
+    out.send(lcodes - 257, 5);
+    out.send(dcodes - 1, 5);
+    out.send(blcodes - 4, 4);
+    for (let rank = 0; rank < blcodes; rank++) out.send(this.bltree.len[BL_ORDER[rank]!]!, 3);
+    this.sendTree(this.ltree);
+    this.sendTree(this.dtree);
+  }
+
+  private compressBlock(lcode: Uint16Array, llen: ArrayLike<number>, dcode: Uint16Array, dlen: ArrayLike<number>): void {
+    const out = this.out;
+    const symLc = this.symLc;
+    const symDist = this.symDist;
+    for (let i = 0, n = this.lastLit; i < n; i++) {
+      let lc = symLc[i]!;
+      let dist = symDist[i]!;
+      if (dist === 0) out.send(lcode[lc]!, llen[lc]!);
+      else {
+        let code = LENGTH_CODE[lc]!;
+        out.send(lcode[code + LITERALS + 1]!, llen[code + LITERALS + 1]!);
+        let extra = EXTRA_LBITS[code]!;
+        if (extra !== 0) out.send(lc - BASE_LENGTH[code]!, extra);
+        dist--;
+        code = distCode(dist);
+        out.send(dcode[code]!, dlen[code]!);
+        extra = EXTRA_DBITS[code]!;
+        if (extra !== 0) out.send(dist - BASE_DIST[code]!, extra);
+      }
+    }
+    out.send(lcode[END_BLOCK]!, llen[END_BLOCK]!);
+  }
+}
