@@ -45,8 +45,25 @@ const LEVELS: readonly (readonly [number, number, number, number])[] = [
 
 /** Raw deflate of `data` as `gzip -<level>` writes it (level 1..9). */
 export function gzipDeflate(data: Uint8Array, level: number): Uint8Array {
-  return new GzipCompressor(data, level).run();
+  return new GzipCompressor(data, level, null).run();
 }
+
+/**
+ * Whether `gzip -<level>` turns `data` into exactly the raw deflate stream `expected`. Stops at
+ * the first block that differs, so a wrong level costs little.
+ */
+export function gzipDeflateMatches(data: Uint8Array, level: number, expected: Uint8Array): boolean {
+  try {
+    const out = new GzipCompressor(data, level, expected).run();
+    return out.length === expected.length;
+  } catch (e) {
+    if (e === DIFFERS) return false;
+    throw e;
+  }
+}
+
+/** Thrown out of the compressor's loops when its output leaves the expected stream. */
+const DIFFERS = new Error("output differs from the expected stream");
 
 /** The XFL byte gzip writes for a level: 4 for the fastest, 2 for the best, else 0. */
 export function gzipExtraFlags(level: number): number {
@@ -73,10 +90,13 @@ class GzipCompressor {
   private eof = false;
   private matchStart = 0;
   private prevLength = 0;
+  /** Output bytes already compared with `expected`. */
+  private checked = 0;
 
   constructor(
     private readonly input: Uint8Array,
     private readonly level: number,
+    private readonly expected: Uint8Array | null,
   ) {
     if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`gzip level ${level}: 1..9`);
     [this.goodMatch, this.maxLazy, this.niceMatch, this.maxChain] = LEVELS[level]!;
@@ -186,6 +206,15 @@ class GzipCompressor {
     const start = this.blockStart;
     this.blocks.flush(this.window, start, this.strstart - start, last);
     this.blockStart = this.strstart;
+    const expected = this.expected;
+    if (expected) {
+      // Bits of a partial last byte stay in the writer, so every byte in its buffer is final.
+      const out = this.out;
+      const end = out.pos;
+      if (end > expected.length) throw DIFFERS;
+      for (let i = this.checked; i < end; i++) if (out.buf[i] !== expected[i]) throw DIFFERS;
+      this.checked = end;
+    }
   }
 
   /** Levels 1..3: take the first match found; hash the positions inside short matches only. */
