@@ -5,12 +5,17 @@
  */
 import type { BitWriter } from "./bit-writer.js";
 import { HuffmanTree, TreeBuilder } from "./huffman-tree.js";
-import {
+import * as format from "./tables.js";
+
+// Module-local copies of the imported tables: where the code runs through a CommonJS transform
+// (the tests, tsx), each use of an import is a property getter call, once per symbol here.
+const {
   BASE_DIST,
   BASE_LENGTH,
   BL_CODES,
   BL_ORDER,
   D_CODES,
+  DIST_CODE,
   END_BLOCK,
   EXTRA_BLBITS,
   EXTRA_DBITS,
@@ -27,8 +32,7 @@ import {
   STATIC_DTREE_LEN,
   STATIC_LTREE_CODE,
   STATIC_LTREE_LEN,
-  distCode,
-} from "./tables.js";
+} = format;
 
 /** gzip's LIT_BUFSIZE and DIST_BUFSIZE: a block holds at most this many symbols. */
 const SYMBOL_BUFFER = 0x8000;
@@ -73,7 +77,8 @@ export class GzipBlocks {
     if (dist === 0) this.ltree.freq[lc]!++;
     else {
       this.ltree.freq[LENGTH_CODE[lc]! + LITERALS + 1]!++;
-      this.dtree.freq[distCode(dist - 1)]!++;
+      const d = dist - 1;
+      this.dtree.freq[d < 256 ? DIST_CODE[d]! : DIST_CODE[256 + (d >> 7)]!]!++;
       this.lastDist++;
     }
     const lastLit = this.lastLit;
@@ -227,7 +232,7 @@ export class GzipBlocks {
         let extra = EXTRA_LBITS[code]!;
         if (extra !== 0) out.send(lc - BASE_LENGTH[code]!, extra);
         dist--;
-        code = distCode(dist);
+        code = dist < 256 ? DIST_CODE[dist]! : DIST_CODE[256 + (dist >> 7)]!;
         out.send(dcode[code]!, dlen[code]!);
         extra = EXTRA_DBITS[code]!;
         if (extra !== 0) out.send(dist - BASE_DIST[code]!, extra);

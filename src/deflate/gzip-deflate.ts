@@ -8,12 +8,20 @@
  *
  * Why the window's stale bytes are kept exactly: the match search may compare past the end of
  * the data, and although a match is then cut to the data, which of two candidates won depends
- * on those bytes. gzip reads with read(2); from a pipe a short read changes when the window is
- * refilled, and so the output: only regular-file input is reproduced.
+ * on those bytes.
+ *
+ * gzip keeps calling read(2) until the room it asked for is full or the input ends, so its
+ * output does not depend on how the input arrives (checked: a pipe fed 997 bytes at a time
+ * gives the same bytes as a file). A read here is therefore one copy of all that fits.
  */
 import { BitWriter } from "./bit-writer.js";
 import { GzipBlocks } from "./gzip-blocks.js";
-import { MAX_MATCH, MIN_MATCH } from "./tables.js";
+import * as format from "./tables.js";
+
+// Module-local copies of the imported constants: where the code runs through a CommonJS
+// transform (the tests, tsx), each use of an import is a property getter call in the hot loop.
+const MIN_MATCH = format.MIN_MATCH;
+const MAX_MATCH = format.MAX_MATCH;
 
 const WSIZE = 0x8000;
 const WMASK = WSIZE - 1;
@@ -43,7 +51,7 @@ const LEVELS: readonly (readonly [number, number, number, number])[] = [
   [32, 258, 258, 4096],
 ];
 
-/** Raw deflate of `data` as `gzip -<level>` writes it (level 1..9). */
+/** Raw deflate of `data` as `gzip -<level>` writes it (level 1..9), from a file or a pipe. */
 export function gzipDeflate(data: Uint8Array, level: number): Uint8Array {
   return new GzipCompressor(data, level, null).run();
 }
@@ -116,7 +124,7 @@ class GzipCompressor {
     return this.out.buf.slice(0, this.out.pos);
   }
 
-  /** Copies up to `max` input bytes into the window at `at`, as one read(2) from a file would. */
+  /** Copies up to `max` input bytes into the window at `at`, as gzip's read loop does. */
   private read(at: number, max: number): number {
     const n = Math.min(max, this.input.length - this.inPos);
     this.window.set(this.input.subarray(this.inPos, this.inPos + n), at);

@@ -29,7 +29,7 @@ export const LENGTH_CODE = new Uint8Array(256);
 /** First match length (minus MIN_MATCH) of each length code. */
 export const BASE_LENGTH = new Uint16Array(LENGTH_CODES);
 /** Distance code of distance-1: entries 0..255 directly, 256..511 for (distance-1) >> 7. */
-const DIST_CODE = new Uint8Array(512);
+export const DIST_CODE = new Uint8Array(512);
 /** First distance (minus one) of each distance code. */
 export const BASE_DIST = new Uint16Array(D_CODES);
 
@@ -52,11 +52,6 @@ export const BASE_DIST = new Uint16Array(D_CODES);
     BASE_DIST[code] = dist << 7;
     for (let n = 0; n < 1 << (EXTRA_DBITS[code]! - 7); n++) DIST_CODE[256 + dist++] = code;
   }
-}
-
-/** Distance code of a distance minus one (0..32767). */
-export function distCode(dist: number): number {
-  return dist < 256 ? DIST_CODE[dist]! : DIST_CODE[256 + (dist >> 7)]!;
 }
 
 /** Reverses the low `len` bits of `code`: deflate sends Huffman codes most significant bit first. */

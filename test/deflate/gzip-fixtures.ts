@@ -72,7 +72,7 @@ export function inputs(): { name: string; data: Uint8Array }[] {
   return list;
 }
 
-/** `gzip <args>` of `data` written to a regular file in `dir` (gzip's output depends on read(2) sizes). */
+/** `gzip <args>` of `data` written to a file in `dir`. */
 export function gnuGzip(dir: string, data: Uint8Array, args: string[]): Uint8Array {
   const file = path.join(dir, "input");
   writeFileSync(file, data);
