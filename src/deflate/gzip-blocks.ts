@@ -137,75 +137,20 @@ export class GzipBlocks {
     return maxBlIndex;
   }
 
-  /** Counts the code-length symbols (with run-length repeats) that sendTree will write. */
+  /** Counts the code-length symbols that sendTree will write. */
   private scanTree(t: HuffmanTree): void {
-    const len = t.len;
     const blFreq = this.bltree.freq;
-    const maxCode = t.maxCode;
-    let prevLen = -1;
-    let nextLen = len[0]!;
-    let count = 0;
-    let maxCount = 7;
-    let minCount = 4;
-    if (nextLen === 0) (maxCount = 138), (minCount = 3);
-    len[maxCode + 1] = 0xffff; // guard: ends the last run
-    for (let n = 0; n <= maxCode; n++) {
-      const curLen = nextLen;
-      nextLen = len[n + 1]!;
-      if (++count < maxCount && curLen === nextLen) continue;
-      else if (count < minCount) blFreq[curLen]! += count;
-      else if (curLen !== 0) {
-        if (curLen !== prevLen) blFreq[curLen]!++;
-        blFreq[REP_3_6]!++;
-      } else if (count <= 10) blFreq[REPZ_3_10]!++;
-      else blFreq[REPZ_11_138]!++;
-      count = 0;
-      prevLen = curLen;
-      if (nextLen === 0) (maxCount = 138), (minCount = 3);
-      else if (curLen === nextLen) (maxCount = 6), (minCount = 3);
-      else (maxCount = 7), (minCount = 4);
-    }
+    codeLengthSymbols(t, (sym) => blFreq[sym]!++);
   }
 
   private sendTree(t: HuffmanTree): void {
-    const len = t.len;
     const blCode = this.bltree.code;
     const blLen = this.bltree.len;
     const out = this.out;
-    const maxCode = t.maxCode;
-    let prevLen = -1;
-    let nextLen = len[0]!;
-    let count = 0;
-    let maxCount = 7;
-    let minCount = 4;
-    if (nextLen === 0) (maxCount = 138), (minCount = 3);
-    for (let n = 0; n <= maxCode; n++) {
-      const curLen = nextLen;
-      nextLen = len[n + 1]!;
-      if (++count < maxCount && curLen === nextLen) continue;
-      else if (count < minCount) {
-        do out.send(blCode[curLen]!, blLen[curLen]!);
-        while (--count !== 0);
-      } else if (curLen !== 0) {
-        if (curLen !== prevLen) {
-          out.send(blCode[curLen]!, blLen[curLen]!);
-          count--;
-        }
-        out.send(blCode[REP_3_6]!, blLen[REP_3_6]!);
-        out.send(count - 3, 2);
-      } else if (count <= 10) {
-        out.send(blCode[REPZ_3_10]!, blLen[REPZ_3_10]!);
-        out.send(count - 3, 3);
-      } else {
-        out.send(blCode[REPZ_11_138]!, blLen[REPZ_11_138]!);
-        out.send(count - 11, 7);
-      }
-      count = 0;
-      prevLen = curLen;
-      if (nextLen === 0) (maxCount = 138), (minCount = 3);
-      else if (curLen === nextLen) (maxCount = 6), (minCount = 3);
-      else (maxCount = 7), (minCount = 4);
-    }
+    codeLengthSymbols(t, (sym, extraBits, extra) => {
+      out.send(blCode[sym]!, blLen[sym]!);
+      if (extraBits !== 0) out.send(extra, extraBits);
+    });
   }
 
   private sendAllTrees(lcodes: number, dcodes: number, blcodes: number): void {
@@ -239,5 +184,42 @@ export class GzipBlocks {
       }
     }
     out.send(lcode[END_BLOCK]!, llen[END_BLOCK]!);
+  }
+}
+
+/**
+ * A tree's code lengths as the code-length alphabet writes them: a length, or a repeat of the
+ * previous length (3..6 times), or a run of zeros (3..10, 11..138), in gzip's run limits.
+ */
+function codeLengthSymbols(t: HuffmanTree, emit: (sym: number, extraBits: number, extra: number) => void): void {
+  const len = t.len;
+  const maxCode = t.maxCode;
+  let prevLen = -1;
+  let nextLen = len[0]!;
+  let count = 0;
+  let maxCount = 7;
+  let minCount = 4;
+  if (nextLen === 0) (maxCount = 138), (minCount = 3);
+  len[maxCode + 1] = 0xffff; // guard: ends the last run
+  for (let n = 0; n <= maxCode; n++) {
+    const curLen = nextLen;
+    nextLen = len[n + 1]!;
+    if (++count < maxCount && curLen === nextLen) continue;
+    else if (count < minCount) {
+      do emit(curLen, 0, 0);
+      while (--count !== 0);
+    } else if (curLen !== 0) {
+      if (curLen !== prevLen) {
+        emit(curLen, 0, 0);
+        count--;
+      }
+      emit(REP_3_6, 2, count - 3);
+    } else if (count <= 10) emit(REPZ_3_10, 3, count - 3);
+    else emit(REPZ_11_138, 7, count - 11);
+    count = 0;
+    prevLen = curLen;
+    if (nextLen === 0) (maxCount = 138), (minCount = 3);
+    else if (curLen === nextLen) (maxCount = 6), (minCount = 3);
+    else (maxCount = 7), (minCount = 4);
   }
 }
