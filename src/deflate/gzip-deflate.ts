@@ -4,7 +4,7 @@
  * 64 KiB window filled by reads of whatever room is left, the 15-bit rolling hash with its
  * chains, the window slide at 32 KiB - 262, the unchecked third byte of a match candidate,
  * greedy matching for levels 1..3 and lazy matching for 4..9, and block ends from gzip's
- * trees.c (see gzip-blocks.ts).
+ * trees.c (see deflate-blocks.ts).
  *
  * Why the window's stale bytes are kept exactly: the match search may compare past the end of
  * the data, and although a match is then cut to the data, which of two candidates won depends
@@ -15,7 +15,7 @@
  * gives the same bytes as a file). A read here is therefore one copy of all that fits.
  */
 import { BitWriter } from "./bit-writer.js";
-import { GzipBlocks } from "./gzip-blocks.js";
+import { DeflateBlocks, GZIP_BLOCKS } from "./deflate-blocks.js";
 import * as format from "./tables.js";
 
 // Module-local copies of the imported constants: where the code runs through a CommonJS
@@ -35,10 +35,11 @@ const MAX_DIST = WSIZE - MIN_LOOKAHEAD;
 const TOO_FAR = 4096;
 
 /**
- * gzip's per-level search limits: [good_length, max_lazy, nice_length, max_chain]. For the
- * greedy levels 1..3, max_lazy is the longest match whose positions are still hashed.
+ * gzip's per-level search limits, which zlib shares: [good_length, max_lazy, nice_length,
+ * max_chain]. For the greedy levels 1..3, max_lazy is the longest match whose positions are
+ * still hashed.
  */
-const LEVELS: readonly (readonly [number, number, number, number])[] = [
+export const LEVELS: readonly (readonly [number, number, number, number])[] = [
   [0, 0, 0, 0],
   [4, 4, 8, 4],
   [4, 5, 16, 8],
@@ -71,7 +72,7 @@ export function gzipDeflateMatches(data: Uint8Array, level: number, expected: Ui
 }
 
 /** Thrown out of the compressor's loops when its output leaves the expected stream. */
-const DIFFERS = new Error("output differs from the expected stream");
+export const DIFFERS = new Error("output differs from the expected stream");
 
 /** The XFL byte gzip writes for a level: 4 for the fastest, 2 for the best, else 0. */
 export function gzipExtraFlags(level: number): number {
@@ -84,7 +85,7 @@ class GzipCompressor {
   private readonly prev = new Uint16Array(WSIZE);
   private readonly head = new Uint16Array(1 << HASH_BITS);
   private readonly out: BitWriter;
-  private readonly blocks: GzipBlocks;
+  private readonly blocks: DeflateBlocks;
   private readonly goodMatch: number;
   private readonly maxLazy: number;
   private readonly niceMatch: number;
@@ -109,7 +110,7 @@ class GzipCompressor {
     if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`gzip level ${level}: 1..9`);
     [this.goodMatch, this.maxLazy, this.niceMatch, this.maxChain] = LEVELS[level]!;
     this.out = new BitWriter((input.length >>> 1) + 64);
-    this.blocks = new GzipBlocks(level, this.out);
+    this.blocks = new DeflateBlocks(level, GZIP_BLOCKS, this.out);
   }
 
   run(): Uint8Array {

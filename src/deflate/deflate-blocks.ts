@@ -1,7 +1,8 @@
 /**
- * The block layer of GNU gzip's compressor (its trees.c): collects literals and matches, decides
- * where a block ends, and writes each block stored, with the static trees, or with dynamic trees,
- * whichever gzip's cost estimate picks (ties go to static, then to the compressed form).
+ * The block layer of GNU gzip's and zlib's compressors (their trees.c): collects literals and
+ * matches, decides where a block ends, and writes each block stored, with the static trees, or
+ * with dynamic trees, whichever the cost estimate picks (ties go to static, then to the
+ * compressed form). The two differ only in when a block ends (see BlockRules).
  */
 import type { BitWriter } from "./bit-writer.js";
 import { HuffmanTree, TreeBuilder } from "./huffman-tree.js";
@@ -34,26 +35,43 @@ const {
   STATIC_LTREE_LEN,
 } = format;
 
-/** gzip's LIT_BUFSIZE and DIST_BUFSIZE: a block holds at most this many symbols. */
-const SYMBOL_BUFFER = 0x8000;
+/** When a block ends besides the end of the input. */
+export interface BlockRules {
+  /** The symbol buffer's size: a block ends when it holds this many symbols less one. */
+  symbolBuffer: number;
+  /** gzip only: every 4096 symbols, end the block when it compresses well (levels 3..9). */
+  earlyEnd: boolean;
+}
 
-export class GzipBlocks {
+/** gzip: LIT_BUFSIZE = DIST_BUFSIZE = 32 KiB. */
+export const GZIP_BLOCKS: BlockRules = { symbolBuffer: 0x8000, earlyEnd: true };
+/** zlib with memLevel 8: lit_bufsize = 1 << (8 + 6). */
+export const ZLIB_BLOCKS: BlockRules = { symbolBuffer: 1 << 14, earlyEnd: false };
+
+export class DeflateBlocks {
   private readonly ltree = new HuffmanTree(L_CODES, MAX_BITS, EXTRA_LBITS, LITERALS + 1, STATIC_LTREE_LEN);
   private readonly dtree = new HuffmanTree(D_CODES, MAX_BITS, EXTRA_DBITS, 0, STATIC_DTREE_LEN);
   private readonly bltree = new HuffmanTree(BL_CODES, MAX_BL_BITS, EXTRA_BLBITS, 0, null);
   private readonly trees = new TreeBuilder();
   /** Per symbol: the literal byte or the match length minus MIN_MATCH. */
-  private readonly symLc = new Uint8Array(SYMBOL_BUFFER);
+  private readonly symLc: Uint8Array;
   /** Per symbol: 0 for a literal, else the match distance. */
-  private readonly symDist = new Uint16Array(SYMBOL_BUFFER);
+  private readonly symDist: Uint16Array;
+  private readonly symbolBuffer: number;
+  /** Whether the early block end applies (gzip, levels 3..9). */
+  private readonly earlyEnd: boolean;
   private lastLit = 0;
   private lastDist = 0;
 
-  /** `level` enables the early block end heuristic (levels 3 and up, as in gzip). */
   constructor(
-    private readonly level: number,
+    level: number,
+    rules: BlockRules,
     private readonly out: BitWriter,
   ) {
+    this.symbolBuffer = rules.symbolBuffer;
+    this.symLc = new Uint8Array(this.symbolBuffer);
+    this.symDist = new Uint16Array(this.symbolBuffer);
+    this.earlyEnd = rules.earlyEnd && level > 2;
     this.initBlock();
   }
 
@@ -82,7 +100,7 @@ export class GzipBlocks {
       this.lastDist++;
     }
     const lastLit = this.lastLit;
-    if (this.level > 2 && (lastLit & 0xfff) === 0) {
+    if (this.earlyEnd && (lastLit & 0xfff) === 0) {
       // Every 4096 symbols: end the block early when it compresses well, so that the next
       // block's trees can adapt. The estimate counts 8 bits a symbol plus distance bits.
       let outLength = lastLit * 8;
@@ -91,7 +109,7 @@ export class GzipBlocks {
       outLength = Math.floor(outLength / 8);
       if (this.lastDist < lastLit >>> 1 && outLength < Math.floor(inLength / 2)) return true;
     }
-    return lastLit === SYMBOL_BUFFER - 1 || this.lastDist === SYMBOL_BUFFER;
+    return lastLit === this.symbolBuffer - 1 || this.lastDist === this.symbolBuffer;
   }
 
   /**
