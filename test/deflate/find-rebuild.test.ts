@@ -6,9 +6,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { constants, deflateRawSync, gzipSync } from "node:zlib";
-import { gunzipSync } from "fflate";
-import { findRebuild } from "../../src/deflate/find-rebuild.js";
-import { gzipCompress, gzipWrap, gzipNoNameHeader } from "../../src/deflate/gzip-member.js";
+import { gunzipSync, inflateSync, unzlibSync } from "fflate";
+import { findRawRebuild, findRebuild, findZlibRebuild } from "../../src/deflate/find-rebuild.js";
+import { rebuildGzip, rebuildRaw, rebuildZlib } from "../../src/deflate/rebuild.js";
+import { gzipCompress, gzipNoNameHeader, gzipWrap } from "../../src/deflate/gzip-member.js";
 import { mixedData } from "../compress/xz-fixtures.js";
 import { needTools } from "../helpers/peers.js";
 import { debianGzFiles, gnuGzip, text } from "./gzip-fixtures.js";
@@ -24,13 +25,18 @@ function withDir(fn: (dir: string) => void): void {
   }
 }
 
-/** findRebuild's answer, checked: when it names a level, that level must rebuild the file. */
+/** findRebuild's answer, checked: when it names a level, the device's rebuild gives the file. */
 function rebuild(gz: Uint8Array) {
   const r = findRebuild(gz);
-  if (r) {
-    assert.deepEqual(gzipCompress(gunzipSync(gz), r.level, r.header), gz, "the answer rebuilds the file");
-  }
+  if (r) assert.deepEqual(rebuildGzip(gunzipSync(gz), r), gz, "the answer rebuilds the file");
   return r;
+}
+
+/** Python's zlib and gzip modules: upstream zlib (the system's), unlike Node's bundled fork. */
+function python(script: string, data: Uint8Array): Uint8Array {
+  const r = spawnSync("python3", ["-c", `import sys, zlib, gzip\nd = sys.stdin.buffer.read()\n${script}`], { input: data, maxBuffer: 1 << 30 });
+  assert.equal(r.status, 0, String(r.stderr));
+  return new Uint8Array(r.stdout);
 }
 
 test("gzip -9n and gzip -1n files: their level, a header without name or time", (t) => {
@@ -40,6 +46,7 @@ test("gzip -9n and gzip -1n files: their level, a header without name or time", 
       const r = rebuild(gnuGzip(dir, data, ["-n", `-${level}`]));
       assert.ok(r, `gzip -${level}n not rebuilt`);
       assert.equal(r.level, level);
+      assert.equal(r.compressor, "gzip");
       assert.equal(r.header.mtime, 0);
       assert.equal(r.header.name, null);
     }
@@ -74,6 +81,32 @@ test("this machine's Debian changelogs and man pages (dh_compress: gzip -9n) are
   const files = debianGzFiles();
   assert.ok(files.length >= 2);
   for (const { name, gz } of files) assert.equal(rebuild(gz)?.level, 9, name);
+});
+
+test("Python's gzip module (zlib inside): rebuilt with zlib's compressor, its header read back", (t) => {
+  if (!needTools(t, "python3")) return;
+  for (const level of [9, 6, 1]) {
+    const gz = python(`sys.stdout.buffer.write(gzip.compress(d, compresslevel=${level}, mtime=1234567))`, data);
+    const r = rebuild(gz);
+    assert.ok(r, `level ${level}`);
+    assert.deepEqual([r.compressor, r.level, r.header.mtime], ["zlib", level, 1234567]);
+  }
+});
+
+test("zlib-wrapped and raw streams of upstream zlib: compressor, level and header found", (t) => {
+  if (!needTools(t, "python3")) return;
+  for (const level of [1, 6, 9]) {
+    const z = python(`sys.stdout.buffer.write(zlib.compress(d, ${level}))`, data);
+    const r = findZlibRebuild(z);
+    assert.deepEqual(r && [r.compressor, r.level], ["zlib", level]);
+    assert.deepEqual(rebuildZlib(unzlibSync(z), r!), z);
+    const raw = python(`c = zlib.compressobj(${level}, zlib.DEFLATED, -15)\nsys.stdout.buffer.write(c.compress(d) + c.flush())`, data);
+    const rr = findRawRebuild(raw);
+    assert.deepEqual(rr && [rr.compressor, rr.level], ["zlib", level]);
+    assert.deepEqual(rebuildRaw(inflateSync(raw), rr!), raw);
+  }
+  assert.equal(findZlibRebuild(new Uint8Array(deflateRawSync(data))), null, "no zlib header");
+  assert.equal(findRawRebuild(new TextEncoder().encode("not deflate")), null);
 });
 
 test("streams of another producer give null: zlib with memLevel 1, Z_FILTERED, Z_HUFFMAN_ONLY", () => {
