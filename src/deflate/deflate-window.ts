@@ -54,25 +54,31 @@ export function givesExactly(compress: () => Uint8Array, expected: Uint8Array): 
   }
 }
 
-export abstract class DeflateWindow {
-  protected readonly window = new Uint8Array(WINDOW_SIZE);
+/**
+ * The compressor's state. One concrete class for both gzip's and zlib's loops (functions over
+ * it): with a subclass each, the shared methods see two object shapes and run about half as fast.
+ */
+export class DeflateWindow {
+  readonly window = new Uint8Array(WINDOW_SIZE);
   /** Previous position with the same hash, indexed by position & WMASK; 0 ends a chain. */
-  protected readonly prev = new Uint16Array(WSIZE);
-  protected readonly head = new Uint16Array(1 << HASH_BITS);
-  protected readonly out: BitWriter;
-  protected readonly blocks: DeflateBlocks;
-  protected readonly goodMatch: number;
-  protected readonly maxLazy: number;
-  protected readonly niceMatch: number;
-  protected readonly maxChain: number;
-  protected inPos = 0;
-  protected insH = 0;
-  protected strstart = 0;
+  readonly prev = new Uint16Array(WSIZE);
+  readonly head = new Uint16Array(1 << HASH_BITS);
+  readonly out: BitWriter;
+  readonly blocks: DeflateBlocks;
+  readonly goodMatch: number;
+  readonly maxLazy: number;
+  readonly niceMatch: number;
+  readonly maxChain: number;
+  inPos = 0;
+  insH = 0;
+  strstart = 0;
   /** Start of the current block in the window; negative once slid out of it. */
-  protected blockStart = 0;
-  protected lookahead = 0;
-  protected matchStart = 0;
-  protected prevLength = MIN_MATCH - 1;
+  blockStart = 0;
+  lookahead = 0;
+  matchStart = 0;
+  prevLength = MIN_MATCH - 1;
+  /** gzip: the input is all read. */
+  eof = false;
   /** Output bytes already compared with `expected`. */
   private checked = 0;
 
@@ -81,8 +87,8 @@ export abstract class DeflateWindow {
    * to lookahead); gzip searches on into stale window bytes and its caller cuts the result.
    */
   constructor(
-    protected readonly input: Uint8Array,
-    protected readonly level: number,
+    readonly input: Uint8Array,
+    readonly level: number,
     private readonly expected: Uint8Array | null,
     rules: BlockRules,
     private readonly limitToData: boolean,
@@ -93,16 +99,13 @@ export abstract class DeflateWindow {
     this.blocks = new DeflateBlocks(level, rules, this.out);
   }
 
-  /** The raw deflate stream of the whole input. */
-  run(): Uint8Array {
-    this.compress();
+  /** The raw deflate stream written so far. */
+  output(): Uint8Array {
     return this.out.buf.slice(0, this.out.pos);
   }
 
-  protected abstract compress(): void;
-
   /** Moves the upper half of the window down and the hash chains with it. */
-  protected slide(): void {
+  slide(): void {
     this.window.copyWithin(0, WSIZE, WINDOW_SIZE);
     this.matchStart -= WSIZE;
     this.strstart -= WSIZE;
@@ -120,7 +123,7 @@ export abstract class DeflateWindow {
   }
 
   /** Copies up to `max` input bytes into the window at `at`. */
-  protected read(at: number, max: number): number {
+  read(at: number, max: number): number {
     const n = Math.min(max, this.input.length - this.inPos);
     this.window.set(this.input.subarray(this.inPos, this.inPos + n), at);
     this.inPos += n;
@@ -128,12 +131,12 @@ export abstract class DeflateWindow {
   }
 
   /** Restarts the rolling hash at `s` (its first two bytes). */
-  protected restartHash(s: number): void {
+  restartHash(s: number): void {
     this.insH = ((this.window[s]! << H_SHIFT) ^ this.window[s + 1]!) & HASH_MASK;
   }
 
   /** Inserts the string at `s` into the hash chains; returns the chain's previous head. */
-  protected insert(s: number): number {
+  insert(s: number): number {
     const h = (this.insH = ((this.insH << H_SHIFT) ^ this.window[s + MIN_MATCH - 1]!) & HASH_MASK);
     const head = this.head[h]!;
     this.prev[s & WMASK] = head;
@@ -142,7 +145,7 @@ export abstract class DeflateWindow {
   }
 
   /** Longest match at strstart along the chain from `curMatch`, longer than prevLength; sets matchStart. */
-  protected longestMatch(curMatch: number): number {
+  longestMatch(curMatch: number): number {
     const w = this.window;
     const prev = this.prev;
     const scan = this.strstart;
@@ -178,7 +181,7 @@ export abstract class DeflateWindow {
   }
 
   /** Writes the block from blockStart to strstart; with an expected stream, stops at a difference. */
-  protected flushBlock(last: boolean): void {
+  flushBlock(last: boolean): void {
     const start = this.blockStart;
     this.blocks.flush(this.window, start, this.strstart - start, last);
     this.blockStart = this.strstart;

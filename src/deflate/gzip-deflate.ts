@@ -28,7 +28,7 @@ import { GZIP_BLOCKS } from "./deflate-blocks.js";
 
 /** Raw deflate of `data` as `gzip -<level>` writes it (level 1..9), from a file or a pipe. */
 export function gzipDeflate(data: Uint8Array, level: number): Uint8Array {
-  return new GzipCompressor(data, level, null).run();
+  return compress(new DeflateWindow(data, level, null, GZIP_BLOCKS, false));
 }
 
 /**
@@ -36,7 +36,7 @@ export function gzipDeflate(data: Uint8Array, level: number): Uint8Array {
  * the first block that differs, so a wrong level costs little.
  */
 export function gzipDeflateMatches(data: Uint8Array, level: number, expected: Uint8Array): boolean {
-  return givesExactly(() => new GzipCompressor(data, level, expected).run(), expected);
+  return givesExactly(() => compress(new DeflateWindow(data, level, expected, GZIP_BLOCKS, false)), expected);
 }
 
 /** The XFL byte gzip writes for a level: 4 for the fastest, 2 for the best, else 0. */
@@ -44,122 +44,116 @@ export function gzipExtraFlags(level: number): number {
   return level === 1 ? 4 : level === 9 ? 2 : 0;
 }
 
-class GzipCompressor extends DeflateWindow {
-  private eof = false;
-
-  constructor(input: Uint8Array, level: number, expected: Uint8Array | null) {
-    super(input, level, expected, GZIP_BLOCKS, false);
+/** The whole input as one raw deflate stream. */
+function compress(s: DeflateWindow): Uint8Array {
+  s.lookahead = s.read(0, WINDOW_SIZE);
+  if (s.lookahead === 0) s.eof = true;
+  else {
+    while (s.lookahead < MIN_LOOKAHEAD && !s.eof) fillWindow(s);
+    s.restartHash(0);
   }
+  if (s.level <= 3) deflateGreedy(s);
+  else deflateLazy(s);
+  return s.output();
+}
 
-  protected compress(): void {
-    this.lookahead = this.read(0, WINDOW_SIZE);
-    if (this.lookahead === 0) this.eof = true;
-    else {
-      while (this.lookahead < MIN_LOOKAHEAD && !this.eof) this.fillWindow();
-      this.restartHash(0);
-    }
-    if (this.level <= 3) this.deflateGreedy();
-    else this.deflateLazy();
+/** Slides the window when the search position nears its end, then reads into the free room. */
+function fillWindow(s: DeflateWindow): void {
+  let more = WINDOW_SIZE - s.lookahead - s.strstart;
+  if (s.strstart >= WSIZE + MAX_DIST) {
+    s.slide();
+    more += WSIZE;
   }
-
-  /** Slides the window when the search position nears its end, then reads into the free room. */
-  private fillWindow(): void {
-    let more = WINDOW_SIZE - this.lookahead - this.strstart;
-    if (this.strstart >= WSIZE + MAX_DIST) {
-      this.slide();
-      more += WSIZE;
-    }
-    if (!this.eof) {
-      const at = this.strstart + this.lookahead;
-      const n = this.read(at, more);
-      if (n === 0) {
-        this.eof = true;
-        // gzip clears the two bytes after the data that the last hash updates read.
-        this.window.fill(0, at, at + MIN_MATCH - 1);
-      } else this.lookahead += n;
-    }
+  if (!s.eof) {
+    const at = s.strstart + s.lookahead;
+    const n = s.read(at, more);
+    if (n === 0) {
+      s.eof = true;
+      // gzip clears the two bytes after the data that the last hash updates read.
+      s.window.fill(0, at, at + MIN_MATCH - 1);
+    } else s.lookahead += n;
   }
+}
 
-  /** Levels 1..3: take the first match found; hash the positions inside short matches only. */
-  private deflateGreedy(): void {
-    const w = this.window;
-    const blocks = this.blocks;
-    let matchLength = 0;
-    this.prevLength = MIN_MATCH - 1;
-    while (this.lookahead !== 0) {
-      const hashHead = this.insert(this.strstart);
-      if (hashHead !== 0 && this.strstart - hashHead <= MAX_DIST && this.strstart <= WINDOW_SIZE - MIN_LOOKAHEAD) {
-        matchLength = this.longestMatch(hashHead);
-        if (matchLength > this.lookahead) matchLength = this.lookahead;
-      }
-      let flush: boolean;
-      if (matchLength >= MIN_MATCH) {
-        flush = blocks.tally(this.strstart - this.matchStart, matchLength - MIN_MATCH, this.strstart - this.blockStart);
-        this.lookahead -= matchLength;
-        if (matchLength <= this.maxLazy) {
-          matchLength--;
-          do this.insert(++this.strstart);
-          while (--matchLength !== 0);
-          this.strstart++;
-        } else {
-          this.strstart += matchLength;
-          matchLength = 0;
-          this.restartHash(this.strstart);
-        }
+/** Levels 1..3: take the first match found; hash the positions inside short matches only. */
+function deflateGreedy(s: DeflateWindow): void {
+  const w = s.window;
+  const blocks = s.blocks;
+  let matchLength = 0;
+  s.prevLength = MIN_MATCH - 1;
+  while (s.lookahead !== 0) {
+    const hashHead = s.insert(s.strstart);
+    if (hashHead !== 0 && s.strstart - hashHead <= MAX_DIST && s.strstart <= WINDOW_SIZE - MIN_LOOKAHEAD) {
+      matchLength = s.longestMatch(hashHead);
+      if (matchLength > s.lookahead) matchLength = s.lookahead;
+    }
+    let flush: boolean;
+    if (matchLength >= MIN_MATCH) {
+      flush = blocks.tally(s.strstart - s.matchStart, matchLength - MIN_MATCH, s.strstart - s.blockStart);
+      s.lookahead -= matchLength;
+      if (matchLength <= s.maxLazy) {
+        matchLength--;
+        do s.insert(++s.strstart);
+        while (--matchLength !== 0);
+        s.strstart++;
       } else {
-        flush = blocks.tally(0, w[this.strstart]!, this.strstart - this.blockStart);
-        this.lookahead--;
-        this.strstart++;
+        s.strstart += matchLength;
+        matchLength = 0;
+        s.restartHash(s.strstart);
       }
-      if (flush) this.flushBlock(false);
-      while (this.lookahead < MIN_LOOKAHEAD && !this.eof) this.fillWindow();
+    } else {
+      flush = blocks.tally(0, w[s.strstart]!, s.strstart - s.blockStart);
+      s.lookahead--;
+      s.strstart++;
     }
-    this.flushBlock(true);
+    if (flush) s.flushBlock(false);
+    while (s.lookahead < MIN_LOOKAHEAD && !s.eof) fillWindow(s);
   }
+  s.flushBlock(true);
+}
 
-  /** Levels 4..9: a match is only taken when the next position has no longer one. */
-  private deflateLazy(): void {
-    const w = this.window;
-    const blocks = this.blocks;
-    let matchLength = MIN_MATCH - 1;
-    let matchAvailable = false;
-    while (this.lookahead !== 0) {
-      const hashHead = this.insert(this.strstart);
-      const prevLength = (this.prevLength = matchLength);
-      const prevMatch = this.matchStart;
+/** Levels 4..9: a match is only taken when the next position has no longer one. */
+function deflateLazy(s: DeflateWindow): void {
+  const w = s.window;
+  const blocks = s.blocks;
+  let matchLength = MIN_MATCH - 1;
+  let matchAvailable = false;
+  while (s.lookahead !== 0) {
+    const hashHead = s.insert(s.strstart);
+    const prevLength = (s.prevLength = matchLength);
+    const prevMatch = s.matchStart;
+    matchLength = MIN_MATCH - 1;
+    if (
+      hashHead !== 0 &&
+      prevLength < s.maxLazy &&
+      s.strstart - hashHead <= MAX_DIST &&
+      s.strstart <= WINDOW_SIZE - MIN_LOOKAHEAD
+    ) {
+      matchLength = s.longestMatch(hashHead);
+      if (matchLength > s.lookahead) matchLength = s.lookahead;
+      if (matchLength === MIN_MATCH && s.strstart - s.matchStart > TOO_FAR) matchLength--;
+    }
+    if (prevLength >= MIN_MATCH && matchLength <= prevLength) {
+      const flush = blocks.tally(s.strstart - 1 - prevMatch, prevLength - MIN_MATCH, s.strstart - s.blockStart);
+      s.lookahead -= prevLength - 1;
+      let n = prevLength - 2;
+      do s.insert(++s.strstart);
+      while (--n !== 0);
+      matchAvailable = false;
       matchLength = MIN_MATCH - 1;
-      if (
-        hashHead !== 0 &&
-        prevLength < this.maxLazy &&
-        this.strstart - hashHead <= MAX_DIST &&
-        this.strstart <= WINDOW_SIZE - MIN_LOOKAHEAD
-      ) {
-        matchLength = this.longestMatch(hashHead);
-        if (matchLength > this.lookahead) matchLength = this.lookahead;
-        if (matchLength === MIN_MATCH && this.strstart - this.matchStart > TOO_FAR) matchLength--;
-      }
-      if (prevLength >= MIN_MATCH && matchLength <= prevLength) {
-        const flush = blocks.tally(this.strstart - 1 - prevMatch, prevLength - MIN_MATCH, this.strstart - this.blockStart);
-        this.lookahead -= prevLength - 1;
-        let n = prevLength - 2;
-        do this.insert(++this.strstart);
-        while (--n !== 0);
-        matchAvailable = false;
-        matchLength = MIN_MATCH - 1;
-        this.strstart++;
-        if (flush) this.flushBlock(false);
-      } else if (matchAvailable) {
-        if (blocks.tally(0, w[this.strstart - 1]!, this.strstart - this.blockStart)) this.flushBlock(false);
-        this.strstart++;
-        this.lookahead--;
-      } else {
-        matchAvailable = true;
-        this.strstart++;
-        this.lookahead--;
-      }
-      while (this.lookahead < MIN_LOOKAHEAD && !this.eof) this.fillWindow();
+      s.strstart++;
+      if (flush) s.flushBlock(false);
+    } else if (matchAvailable) {
+      if (blocks.tally(0, w[s.strstart - 1]!, s.strstart - s.blockStart)) s.flushBlock(false);
+      s.strstart++;
+      s.lookahead--;
+    } else {
+      matchAvailable = true;
+      s.strstart++;
+      s.lookahead--;
     }
-    if (matchAvailable) blocks.tally(0, w[this.strstart - 1]!, this.strstart - this.blockStart);
-    this.flushBlock(true);
+    while (s.lookahead < MIN_LOOKAHEAD && !s.eof) fillWindow(s);
   }
+  if (matchAvailable) blocks.tally(0, w[s.strstart - 1]!, s.strstart - s.blockStart);
+  s.flushBlock(true);
 }

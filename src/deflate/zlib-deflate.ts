@@ -13,117 +13,113 @@ import { DeflateWindow, MAX_DIST, MIN_LOOKAHEAD, MIN_MATCH, TOO_FAR, WINDOW_SIZE
 
 /** Raw deflate of `data` as zlib's deflate() writes it at `level` (1..9) with Z_FINISH. */
 export function zlibDeflate(data: Uint8Array, level: number): Uint8Array {
-  return new ZlibCompressor(data, level, null).run();
+  return compress(new DeflateWindow(data, level, null, ZLIB_BLOCKS, true));
 }
 
 /** Whether zlib at `level` turns `data` into exactly `expected`; stops at the first block that differs. */
 export function zlibDeflateMatches(data: Uint8Array, level: number, expected: Uint8Array): boolean {
-  return givesExactly(() => new ZlibCompressor(data, level, expected).run(), expected);
+  return givesExactly(() => compress(new DeflateWindow(data, level, expected, ZLIB_BLOCKS, true)), expected);
 }
 
-class ZlibCompressor extends DeflateWindow {
-  constructor(input: Uint8Array, level: number, expected: Uint8Array | null) {
-    super(input, level, expected, ZLIB_BLOCKS, true);
-  }
+/** The whole input as one raw deflate stream. */
+function compress(s: DeflateWindow): Uint8Array {
+  if (s.level <= 3) deflateGreedy(s);
+  else deflateLazy(s);
+  return s.output();
+}
 
-  protected compress(): void {
-    if (this.level <= 3) this.deflateGreedy();
-    else this.deflateLazy();
-  }
-
-  /** Slides the window when needed and reads all the input that fits. */
-  private fillWindow(): void {
-    do {
-      let more = WINDOW_SIZE - this.lookahead - this.strstart;
-      if (this.strstart >= WSIZE + MAX_DIST) {
-        this.slide();
-        more += WSIZE;
-      }
-      if (this.inPos === this.input.length) break;
-      this.lookahead += this.read(this.strstart + this.lookahead, more);
-      // zlib restarts the rolling hash at strstart after each read (same value as rolling on).
-      if (this.lookahead >= MIN_MATCH) this.restartHash(this.strstart);
-    } while (this.lookahead < MIN_LOOKAHEAD && this.inPos < this.input.length);
-  }
-
-  private deflateGreedy(): void {
-    const w = this.window;
-    const blocks = this.blocks;
-    let matchLength = MIN_MATCH - 1;
-    for (;;) {
-      if (this.lookahead < MIN_LOOKAHEAD) {
-        this.fillWindow();
-        if (this.lookahead === 0) break;
-      }
-      let hashHead = 0;
-      if (this.lookahead >= MIN_MATCH) hashHead = this.insert(this.strstart);
-      if (hashHead !== 0 && this.strstart - hashHead <= MAX_DIST) matchLength = this.longestMatch(hashHead);
-      let flush: boolean;
-      if (matchLength >= MIN_MATCH) {
-        flush = blocks.tally(this.strstart - this.matchStart, matchLength - MIN_MATCH, 0);
-        this.lookahead -= matchLength;
-        if (matchLength <= this.maxLazy && this.lookahead >= MIN_MATCH) {
-          matchLength--;
-          do this.insert(++this.strstart);
-          while (--matchLength !== 0);
-          this.strstart++;
-        } else {
-          this.strstart += matchLength;
-          matchLength = 0;
-          this.restartHash(this.strstart);
-        }
-      } else {
-        flush = blocks.tally(0, w[this.strstart]!, 0);
-        this.lookahead--;
-        this.strstart++;
-      }
-      if (flush) this.flushBlock(false);
+/** Slides the window when needed and reads all the input that fits. */
+function fillWindow(s: DeflateWindow): void {
+  do {
+    let more = WINDOW_SIZE - s.lookahead - s.strstart;
+    if (s.strstart >= WSIZE + MAX_DIST) {
+      s.slide();
+      more += WSIZE;
     }
-    this.flushBlock(true);
-  }
+    if (s.inPos === s.input.length) break;
+    s.lookahead += s.read(s.strstart + s.lookahead, more);
+    // zlib restarts the rolling hash at strstart after each read (same value as rolling on).
+    if (s.lookahead >= MIN_MATCH) s.restartHash(s.strstart);
+  } while (s.lookahead < MIN_LOOKAHEAD && s.inPos < s.input.length);
+}
 
-  private deflateLazy(): void {
-    const w = this.window;
-    const blocks = this.blocks;
-    let matchLength = MIN_MATCH - 1;
-    let matchAvailable = false;
-    for (;;) {
-      if (this.lookahead < MIN_LOOKAHEAD) {
-        this.fillWindow();
-        if (this.lookahead === 0) break;
+function deflateGreedy(s: DeflateWindow): void {
+  const w = s.window;
+  const blocks = s.blocks;
+  let matchLength = MIN_MATCH - 1;
+  for (;;) {
+    if (s.lookahead < MIN_LOOKAHEAD) {
+      fillWindow(s);
+      if (s.lookahead === 0) break;
+    }
+    let hashHead = 0;
+    if (s.lookahead >= MIN_MATCH) hashHead = s.insert(s.strstart);
+    if (hashHead !== 0 && s.strstart - hashHead <= MAX_DIST) matchLength = s.longestMatch(hashHead);
+    let flush: boolean;
+    if (matchLength >= MIN_MATCH) {
+      flush = blocks.tally(s.strstart - s.matchStart, matchLength - MIN_MATCH, 0);
+      s.lookahead -= matchLength;
+      if (matchLength <= s.maxLazy && s.lookahead >= MIN_MATCH) {
+        matchLength--;
+        do s.insert(++s.strstart);
+        while (--matchLength !== 0);
+        s.strstart++;
+      } else {
+        s.strstart += matchLength;
+        matchLength = 0;
+        s.restartHash(s.strstart);
       }
-      let hashHead = 0;
-      if (this.lookahead >= MIN_MATCH) hashHead = this.insert(this.strstart);
-      const prevLength = (this.prevLength = matchLength);
-      const prevMatch = this.matchStart;
+    } else {
+      flush = blocks.tally(0, w[s.strstart]!, 0);
+      s.lookahead--;
+      s.strstart++;
+    }
+    if (flush) s.flushBlock(false);
+  }
+  s.flushBlock(true);
+}
+
+function deflateLazy(s: DeflateWindow): void {
+  const w = s.window;
+  const blocks = s.blocks;
+  let matchLength = MIN_MATCH - 1;
+  let matchAvailable = false;
+  for (;;) {
+    if (s.lookahead < MIN_LOOKAHEAD) {
+      fillWindow(s);
+      if (s.lookahead === 0) break;
+    }
+    let hashHead = 0;
+    if (s.lookahead >= MIN_MATCH) hashHead = s.insert(s.strstart);
+    const prevLength = (s.prevLength = matchLength);
+    const prevMatch = s.matchStart;
+    matchLength = MIN_MATCH - 1;
+    if (hashHead !== 0 && prevLength < s.maxLazy && s.strstart - hashHead <= MAX_DIST) {
+      matchLength = s.longestMatch(hashHead);
+      // A far match of 3 is not worth its distance bits (Z_FILTERED, not offered here, drops up to 5).
+      if (matchLength === MIN_MATCH && s.strstart - s.matchStart > TOO_FAR) matchLength = MIN_MATCH - 1;
+    }
+    if (prevLength >= MIN_MATCH && matchLength <= prevLength) {
+      const maxInsert = s.strstart + s.lookahead - MIN_MATCH;
+      const flush = blocks.tally(s.strstart - 1 - prevMatch, prevLength - MIN_MATCH, 0);
+      s.lookahead -= prevLength - 1;
+      let n = prevLength - 2;
+      do if (++s.strstart <= maxInsert) s.insert(s.strstart);
+      while (--n !== 0);
+      matchAvailable = false;
       matchLength = MIN_MATCH - 1;
-      if (hashHead !== 0 && prevLength < this.maxLazy && this.strstart - hashHead <= MAX_DIST) {
-        matchLength = this.longestMatch(hashHead);
-        // A far match of 3 is not worth its distance bits (Z_FILTERED, not offered here, drops up to 5).
-        if (matchLength === MIN_MATCH && this.strstart - this.matchStart > TOO_FAR) matchLength = MIN_MATCH - 1;
-      }
-      if (prevLength >= MIN_MATCH && matchLength <= prevLength) {
-        const maxInsert = this.strstart + this.lookahead - MIN_MATCH;
-        const flush = blocks.tally(this.strstart - 1 - prevMatch, prevLength - MIN_MATCH, 0);
-        this.lookahead -= prevLength - 1;
-        let n = prevLength - 2;
-        do if (++this.strstart <= maxInsert) this.insert(this.strstart);
-        while (--n !== 0);
-        matchAvailable = false;
-        matchLength = MIN_MATCH - 1;
-        this.strstart++;
-        if (flush) this.flushBlock(false);
-      } else if (matchAvailable) {
-        if (blocks.tally(0, w[this.strstart - 1]!, 0)) this.flushBlock(false);
-        this.strstart++;
-        this.lookahead--;
-      } else {
-        matchAvailable = true;
-        this.strstart++;
-        this.lookahead--;
-      }
+      s.strstart++;
+      if (flush) s.flushBlock(false);
+    } else if (matchAvailable) {
+      if (blocks.tally(0, w[s.strstart - 1]!, 0)) s.flushBlock(false);
+      s.strstart++;
+      s.lookahead--;
+    } else {
+      matchAvailable = true;
+      s.strstart++;
+      s.lookahead--;
     }
-    if (matchAvailable) blocks.tally(0, w[this.strstart - 1]!, 0);
-    this.flushBlock(true);
   }
+  if (matchAvailable) blocks.tally(0, w[s.strstart - 1]!, 0);
+  s.flushBlock(true);
 }
