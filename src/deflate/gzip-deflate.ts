@@ -14,17 +14,17 @@
  * output does not depend on how the input arrives (checked: a pipe fed 997 bytes at a time
  * gives the same bytes as a file). A read here is therefore one copy of all that fits.
  */
-import {
-  DeflateWindow,
-  MAX_DIST,
-  MIN_LOOKAHEAD,
-  MIN_MATCH,
-  TOO_FAR,
-  WINDOW_SIZE,
-  WSIZE,
-  givesExactly,
-} from "./deflate-window.js";
+import { DeflateWindow, givesExactly } from "./deflate-window.js";
+import * as win from "./deflate-window.js";
 import { GZIP_BLOCKS } from "./deflate-blocks.js";
+
+// Module-local copies: under a CommonJS transform (tsx) every use of an import is a getter call.
+const MAX_DIST = win.MAX_DIST;
+const MIN_LOOKAHEAD = win.MIN_LOOKAHEAD;
+const MIN_MATCH = win.MIN_MATCH;
+const TOO_FAR = win.TOO_FAR;
+const WINDOW_SIZE = win.WINDOW_SIZE;
+const WSIZE = win.WSIZE;
 
 /** Raw deflate of `data` as `gzip -<level>` writes it (level 1..9), from a file or a pipe. */
 export function gzipDeflate(data: Uint8Array, level: number): Uint8Array {

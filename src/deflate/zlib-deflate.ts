@@ -9,7 +9,16 @@
  *  - a block ends at 16383 symbols and never early (no "compresses well" check).
  */
 import { ZLIB_BLOCKS } from "./deflate-blocks.js";
-import { DeflateWindow, MAX_DIST, MIN_LOOKAHEAD, MIN_MATCH, TOO_FAR, WINDOW_SIZE, WSIZE, givesExactly } from "./deflate-window.js";
+import { DeflateWindow, givesExactly } from "./deflate-window.js";
+import * as win from "./deflate-window.js";
+
+// Module-local copies: under a CommonJS transform (tsx) every use of an import is a getter call.
+const MAX_DIST = win.MAX_DIST;
+const MIN_LOOKAHEAD = win.MIN_LOOKAHEAD;
+const MIN_MATCH = win.MIN_MATCH;
+const TOO_FAR = win.TOO_FAR;
+const WINDOW_SIZE = win.WINDOW_SIZE;
+const WSIZE = win.WSIZE;
 
 /** Raw deflate of `data` as zlib's deflate() writes it at `level` (1..9) with Z_FINISH. */
 export function zlibDeflate(data: Uint8Array, level: number): Uint8Array {
