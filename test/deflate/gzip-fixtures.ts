@@ -62,6 +62,8 @@ export function inputs(): { name: string; data: Uint8Array }[] {
     { name: "2 bytes", data: Uint8Array.of(0, 0) },
     { name: "text 5 KB", data: text(5000, 1) },
     { name: "random 40 KB (stored blocks)", data: randomBytes(40_000, 2) },
+    { name: "random 200 KB (stored blocks after window slides)", data: randomBytes(200_000, 7) },
+    { name: "text then random then text 300 KB", data: new Uint8Array([...text(100_000, 8), ...randomBytes(100_000, 9), ...text(100_000, 8)]) },
     { name: "zeros 300 KB", data: new Uint8Array(300_000) },
     { name: "period-3 repeat 200 KB", data: text(200_000, 3).map((_, i) => 97 + (i % 3)) },
     { name: "mixed 70 KB (window slide)", data: mixedData(70_000, 4) },
