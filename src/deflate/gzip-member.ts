@@ -109,7 +109,7 @@ export function gzipWrap(header: GzipHeader, deflate: Uint8Array, data: Uint8Arr
   return out;
 }
 
-/** What `gzip -n -<level>` writes for `data` read from a regular file (or with `header`). */
+/** What `gzip -n -<level>` writes for `data` (or with `header` in place of gzip -n's). */
 export function gzipCompress(data: Uint8Array, level: number, header = gzipNoNameHeader(level)): Uint8Array {
   return gzipWrap(header, gzipDeflate(data, level), data);
 }

@@ -7,7 +7,7 @@
  * so its start-up cost does not count against it).
  */
 import { spawnSync } from "node:child_process";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import path from "node:path";
 import { findRebuild, gunzipSingleMember } from "../../src/deflate/find-rebuild.js";
@@ -15,6 +15,10 @@ import { zlibDeflateMatches } from "../../src/deflate/zlib-deflate.js";
 import { gzipDeflate } from "../../src/deflate/gzip-deflate.js";
 
 const tree = process.argv[2] ?? path.join(homedir(), ".cache/mbd-corpus/trees/amd64-upgrade");
+if (!existsSync(tree)) {
+  process.stderr.write(`gzip-rebuild: no tree at ${tree} (test/bench/corpus/make-corpus.sh makes it, or name one)\n`);
+  process.exit(1);
+}
 
 function* gzFiles(dir: string): Generator<string> {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
