@@ -3,6 +3,7 @@
  * real machine code (the branch filters on x86-64, AArch64 and ARM libc, an approximate diff of a
  * patched shared library), and the same result whatever the delta's chunking.
  */
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { test } from "node:test";
@@ -185,29 +186,81 @@ test("REDEFLATE with stored blocks: a gzip file's content diffed and re-framed; 
   }
 });
 
-test("REDEFLATE naming a compressor this program does not carry is refused before anything is written", async () => {
-  const content = new Uint8Array(Buffer.from("hello hello hello hello"));
-  const oldFile = new Uint8Array(zlib.deflateSync(content));
-  const newFile = concat([Uint8Array.of(0x78, 0xda), new Uint8Array(zlib.deflateRawSync(content, { level: 9 })), new Uint8Array(4)]);
-  const target = concat([new Uint8Array(10), newFile]);
-  for (const compressor of [Compressor.gnuGzip, Compressor.zlib]) {
-    const w = new MbdfWriter({ targetSize: target.length, sourceSize: oldFile.length, targetSha256: sha256(target) });
-    w.zero(10);
+test("REDEFLATE with GNU gzip's and zlib's deflate: files made by gzip -9n and by zlib rebuilt byte for byte from a diff of their contents", async () => {
+  const rng = new Rng(22);
+  const words = "changelog entry security fix for CVE upload urgency medium ".split(" ");
+  const text = (n: number) => Buffer.from(Array.from({ length: n }, () => words[rng.below(words.length)]).join(" "));
+  const oldContent = new Uint8Array(text(40_000));
+  const newContent = concat([new Uint8Array(text(200)), oldContent.subarray(0, 20_000), new Uint8Array(text(50)), oldContent.subarray(20_000)]);
+  // The real GNU gzip makes both files; zlib's are made by the system zlib through python3.
+  const gzip9n = (data: Uint8Array) => new Uint8Array(execFileSync("gzip", ["-9n"], { input: data }));
+  const zlib6 = (data: Uint8Array) =>
+    new Uint8Array(execFileSync("python3", ["-c", "import sys,zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read(), 6))"], { input: data }));
+  const cases = [
+    { name: "gzip -9n", make: gzip9n, format: OldFormat.gzip, compressor: Compressor.gnuGzip, level: 9, headerLength: 10, trailerLength: 8 },
+    { name: "zlib level 6", make: zlib6, format: OldFormat.zlib, compressor: Compressor.zlib, level: 6, headerLength: 2, trailerLength: 4 },
+  ];
+  for (const c of cases) {
+    const oldFile = c.make(oldContent);
+    const newFile = c.make(newContent);
+    const source = concat([rng.bytes(4096), oldFile]);
+    const target = concat([new Uint8Array(7), newFile]);
+    const w = new MbdfWriter({ targetSize: target.length, sourceSize: source.length, targetSha256: sha256(target) });
+    w.zero(7);
     w.redeflate(
       {
-        extents: [{ sourceOffset: 0, length: oldFile.length }], oldFormat: OldFormat.zlib, oldContentLength: content.length,
-        compressor, level: 9, header: Uint8Array.of(0x78, 0xda), content: { kind: "literal" }, newContent: content,
+        extents: [{ sourceOffset: 4096, length: oldFile.length }], oldFormat: c.format, oldContentLength: oldContent.length,
+        compressor: c.compressor, level: c.level, header: newFile.subarray(0, c.headerLength),
+        content: { kind: "approx", diff: approximateDiff(oldContent, newContent) }, newContent,
       },
       newFile,
     );
     w.end();
-    const sink = new RecordingSink();
-    await assert.rejects(decodeMbdf(inChunks(w.bytes(), 1 << 20), new MemorySource(oldFile), sink, {}), {
-      message: new RegExp(`^unsupported MBDF delta at record 1 \\(target byte 10\\), delta byte \\d+: REDEFLATE compressor ${compressor} \\(.*\\) is not available in this program`),
-    });
-    assert.equal(sink.bytesWritten, 10, "only the ZERO record before it");
+    const delta = w.bytes();
+    // Stored as the Artifact stores it (xz): the record costs far less than the compressed file.
+    const packed = execFileSync("xz", ["-9", "-c"], { input: delta }).length;
+    assert.ok(packed < newFile.length / 4, `${c.name}: the record (${packed} bytes after xz) costs far less than the file (${newFile.length})`);
+    const { target: out } = await decode(delta, source);
+    assert.ok(Buffer.from(out).equals(Buffer.from(target)), c.name);
   }
 });
+
+test("REDEFLATE naming an unknown compressor is refused before anything of it is written", async () => {
+  const content = new Uint8Array(Buffer.from("a line of text\n".repeat(200)));
+  const oldFile = new Uint8Array(zlib.deflateSync(content));
+  const newFile = concat([Uint8Array.of(0x78, 0xda), new Uint8Array(zlib.deflateRawSync(content, { level: 9 })), new Uint8Array(4)]);
+  const target = concat([new Uint8Array(10), newFile]);
+  const w = new MbdfWriter({ targetSize: target.length, sourceSize: oldFile.length, targetSha256: sha256(target) });
+  w.zero(10);
+  w.redeflate(
+    {
+      extents: [{ sourceOffset: 0, length: oldFile.length }], oldFormat: OldFormat.zlib, oldContentLength: content.length,
+      compressor: Compressor.stored, level: 0, header: Uint8Array.of(0x78, 0xda), content: { kind: "literal" }, newContent: content,
+    },
+    newFile,
+  );
+  w.end();
+  const bytes = w.bytes();
+  // The compressor byte follows the old content length: patch stored (0) to an id no version defines.
+  const at = findCompressorByte(bytes, content.length);
+  bytes[at] = 9;
+  const sink = new RecordingSink();
+  await assert.rejects(decodeMbdf(inChunks(bytes, 1 << 20), new MemorySource(oldFile), sink, {}), {
+    message: /^unsupported MBDF delta at record 1 \(target byte 10\), delta byte \d+: unknown compressor 9/,
+  });
+  assert.equal(sink.bytesWritten, 10, "only the ZERO record before it");
+});
+
+/** Offset of a REDEFLATE record's compressor byte: after old_format and the old content length's varint. */
+function findCompressorByte(delta: Uint8Array, oldContentLength: number): number {
+  const varint: number[] = [];
+  for (let v = oldContentLength, first = true; first || v > 0; first = false, v = Math.floor(v / 128)) varint.unshift(v % 128);
+  for (let k = 0; k < varint.length - 1; k++) varint[k]! |= 0x80;
+  const needle = Buffer.from([OldFormat.zlib, ...varint, Compressor.stored, 0]);
+  const at = Buffer.from(delta).indexOf(needle);
+  assert.ok(at > 0, "the record's old_format, length, compressor and level are in the delta");
+  return at + 1 + varint.length;
+}
 
 test("MbdfWriter holds the planner to the format: lengths, source ranges, extents, filtered literal and END", () => {
   const w = new MbdfWriter({ targetSize: 100, sourceSize: 50, targetSha256: "00".repeat(32) });

@@ -1,9 +1,12 @@
 /**
  * The deflate compressors a REDEFLATE record may name, by id. Each must make the same bytes on
- * every device for the same content and level, or the record's CRC fails: so only compressors this
- * program carries are listed. Stored blocks (0) are trivially reproducible; GNU gzip's (1) and
- * zlib's (2) deflate plug in here once this project has byte-exact ports of them.
+ * every device for the same content and level, or the record's CRC fails: so each is this
+ * project's own TypeScript (src/deflate/), never the runtime's zlib, whose output may differ by
+ * version and CPU. Stored blocks (0) are trivially reproducible; GNU gzip's (1) and zlib's (2)
+ * deflate are byte-exact ports (docs/deflate.md).
  */
+import { gzipDeflate } from "../../deflate/gzip-deflate";
+import { zlibDeflate } from "../../deflate/zlib-deflate";
 import { Compressor } from "./format";
 
 /** Content and level in, a raw deflate stream out. */
@@ -34,18 +37,16 @@ export function storedDeflate(content: Uint8Array): Uint8Array {
   return out;
 }
 
-/** The levels each known compressor accepts. */
-export const COMPRESSOR_LEVELS: Record<number, { min: number; max: number; name: string }> = {
-  [Compressor.stored]: { min: 0, max: 0, name: "stored blocks" },
-  [Compressor.gnuGzip]: { min: 1, max: 9, name: "GNU gzip's deflate" },
-  [Compressor.zlib]: { min: 1, max: 9, name: "zlib's deflate" },
-};
-
-const AVAILABLE: Partial<Record<number, DeflateCompressor>> = {
-  [Compressor.stored]: storedDeflate,
-};
-
-/** The compressor `id`, or undefined when this program does not carry it. */
-export function deflateCompressor(id: number): DeflateCompressor | undefined {
-  return AVAILABLE[id];
+export interface CompressorEntry {
+  name: string;
+  min: number;
+  max: number;
+  compress: DeflateCompressor;
 }
+
+/** Every compressor id the format defines, with the levels it accepts. */
+export const COMPRESSORS: Record<number, CompressorEntry> = {
+  [Compressor.stored]: { name: "stored blocks", min: 0, max: 0, compress: storedDeflate },
+  [Compressor.gnuGzip]: { name: "GNU gzip's deflate", min: 1, max: 9, compress: gzipDeflate },
+  [Compressor.zlib]: { name: "zlib's deflate", min: 1, max: 9, compress: zlibDeflate },
+};

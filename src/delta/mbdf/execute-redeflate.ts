@@ -8,7 +8,7 @@ import zlib from "node:zlib";
 import { crc32 } from "../../compress/crc32";
 import { adler32 } from "../../vcdiff/format/adler32";
 import type { RecordContext, RecordResult } from "./context";
-import { COMPRESSOR_LEVELS, deflateCompressor } from "./compressors";
+import { COMPRESSORS } from "./compressors";
 import { applyDiff, readStreamLengths, readStreams } from "./execute-approx";
 import { readFilter, readLiteralWhole } from "./execute-plain";
 import { MAX_RECORD_BUFFER, OldFormat, RecordKind } from "./format";
@@ -55,13 +55,12 @@ export async function executeRedeflate(ctx: RecordContext, length: number): Prom
   if (oldContentLength > MAX_RECORD_BUFFER) throw new RecordProblem(`an old content of ${oldContentLength} bytes, more than ${MAX_RECORD_BUFFER}`);
   const compressor = await ctx.input.byte("compressor");
   const level = await ctx.input.byte("level");
-  const levels = COMPRESSOR_LEVELS[compressor];
-  if (!levels) throw new RecordProblem(`unknown compressor ${compressor}`, "unsupported");
-  if (level < levels.min || level > levels.max) {
-    throw new RecordProblem(`level ${level} for compressor ${compressor} (${levels.name}: ${levels.min} to ${levels.max})`);
+  const entry = COMPRESSORS[compressor];
+  if (!entry) throw new RecordProblem(`unknown compressor ${compressor}`, "unsupported");
+  if (level < entry.min || level > entry.max) {
+    throw new RecordProblem(`level ${level} for compressor ${compressor} (${entry.name}: ${entry.min} to ${entry.max})`);
   }
-  const compress = deflateCompressor(compressor);
-  if (!compress) throw new RecordProblem(`REDEFLATE compressor ${compressor} (${levels.name}) is not available in this program`, "unsupported");
+  const compress = entry.compress;
   const headerLength = await ctx.input.varint("header_length");
   if (headerLength + TRAILER_BYTES[format]! >= length) {
     throw new RecordProblem(`a ${headerLength}-byte header and the trailer leave no room for the deflate stream in ${length} bytes`);
