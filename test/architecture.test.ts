@@ -52,7 +52,7 @@ const FORBIDDEN: [from: string, to: string, allowed?: string[]][] = [
   // Both programs share the delta Artifact's names through delta/contract.ts, not each other.
   ["generator", "device"],
   // The contract and the decoder registry sit below both programs.
-  ...["delta", "filediff"].flatMap((low): [string, string][] => ["cli", "device", "generator"].map((high) => [low, high])),
+  ...["delta", "filediff", "deflate"].flatMap((low): [string, string][] => ["cli", "device", "generator"].map((high) => [low, high])),
   ...["vcdiff", "io", "fs", "compress", "artifact", "workers"].flatMap((low): [string, string][] =>
     ["cli", "device", "generator", "demo"].map((high) => [low, high])),
   ["io", "vcdiff"],
