@@ -160,6 +160,9 @@ export async function planFileRecords(fromImage: string, toImage: string, scratc
         record = { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff };
         size = diffSize(diff);
       }
+      // A control stream past the format's 16 MiB (only for pathological pairs): VCDIFF's bytes.
+      const diff = record.kind === "approx" ? record.diff : (record.record.content as { diff: ApproximateDiff }).diff;
+      if (diff.control.length > MAX_RECORD_BUFFER) continue;
       size += 8 * extents.length;
       const vcdiff = xzSize([await vcdiffDelta(old, neu, scratchDir, level)]);
       if (size <= KEEP_RATIO * vcdiff) records.push(record);
