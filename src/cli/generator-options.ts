@@ -21,6 +21,7 @@ export function addGeneratorOptions(command: Command): Command {
     .option("-t, --device-type <type>", "device type")
     .option("--threads <n>", "threads")
     .option("--root-mount <mode>", "rw or ro")
+    .option("--delta-format <format>", "vcdiff or mbdf")
     .option("--json", "JSON summary")
     .option("-q, --quiet", "no progress")
     .option("--no-progress", "no progress (mender-artifact's name)");

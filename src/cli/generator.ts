@@ -59,6 +59,14 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          bytes did not; about 1.3% larger
                          (docs/read-write-root.md). ro: the device's whole
                          active partition must still equal FROM
+  --delta-format vcdiff|mbdf
+                         the delta's format. vcdiff (default): one VCDIFF
+                         delta, any device program applies it. mbdf: the
+                         file-aware format (docs/file-delta-format.md):
+                         changed files of two ext4 images are diffed file
+                         by file, .gz files recompressed on the device;
+                         needs a device program that knows mbdf1; implies
+                         --root-mount ro
   --json                 print a machine-readable summary (sizes,
                          checksums, ratio, time) on stdout; a failure
                          as {"error": MESSAGE, "exitCode": N}

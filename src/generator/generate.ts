@@ -9,6 +9,9 @@ import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { signManifest, writeArtifact, type FileSpec } from "../artifact";
 import { encodeVcdiff } from "../vcdiff/encoder/encode";
+import { DEFAULT_LEVEL } from "../vcdiff/encoder/levels";
+import { ALGORITHM_IDS } from "../delta/contract";
+import { writeMbdfDelta, type MbdfPlanSummary } from "./mbdf/write-delta";
 import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelease } from "./inputs";
 import type { GeneratorOptions } from "./options";
 import { checkOutputPath } from "./output-path";
@@ -79,26 +82,37 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     const deltaPath = path.join(deltaDir, deltaPayloadName(to));
     const plan = planSourceUse(from.imagePath, options.rootMount, warn);
     let shown = 0;
-    const stats = await phase(progress, "encoding", to.imageSize, () =>
-      encodeVcdiff(from.imagePath, to.imagePath, deltaPath, {
+    const onProgress = (done: number): void => {
+      progress.advance(done - shown);
+      shown = done;
+    };
+    let mbdf: MbdfPlanSummary | undefined;
+    const stats = await phase(progress, "encoding", to.imageSize, async () => {
+      if (options.deltaFormat === "mbdf") {
+        const scratchDir = path.join(workDir, "mbdf");
+        await fsp.mkdir(scratchDir);
+        mbdf = await writeMbdfDelta(from.imagePath, to.imagePath, deltaPath, {
+          targetSha256: to.sha256, windowSize: options.windowSize, level: options.level, threads: options.threads,
+          checksum: options.checksum, scratchDir, onProgress,
+        });
+        return undefined;
+      }
+      return encodeVcdiff(from.imagePath, to.imagePath, deltaPath, {
         windowSize: options.windowSize,
         threads: options.threads,
         level: options.level,
         checksum: options.checksum,
         avoid: plan.avoid,
         appHeader: plan.appHeader,
-        onProgress: (done) => {
-          progress.advance(done - shown);
-          shown = done;
-        },
-      }),
-    ).finally(() => plan.close());
+        onProgress,
+      });
+    }).finally(() => plan.close());
     const t2 = Date.now();
 
     const scripts = await writeScripts(to, workDir);
     const spec = deltaArtifactSpec({
       from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
-      decoderArguments: options.decoderArguments, deltaPath, scripts, compression: options.compression, compressionLevel: options.compressionLevel, signingKey,
+      decoderArguments: options.decoderArguments, deltaPath, scripts, algorithm: mbdf ? ALGORITHM_IDS.mbdf1 : undefined, compression: options.compression, compressionLevel: options.compressionLevel, signingKey,
     });
     // Compressing the delta is most of the writing: its size is the phase's 100 %.
     const written = await phase(progress, "writing", (await fsp.stat(deltaPath)).size, async () => {
@@ -123,8 +137,11 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
       from: releaseSummary(from),
       to: releaseSummary(to),
       delta: {
-        payload: payload.name, size: payload.size, sha256: payload.sha256, windows: stats.windows, windowSize: stats.windowSize,
-        level: stats.level, threads: stats.threads, checksum: options.checksum,
+        payload: payload.name, size: payload.size, sha256: payload.sha256,
+        windows: stats?.windows ?? 0, windowSize: stats?.windowSize ?? options.windowSize,
+        level: stats?.level ?? options.level ?? DEFAULT_LEVEL, threads: stats?.threads ?? options.threads ?? 1, checksum: options.checksum,
+        // Only for --delta-format mbdf, so a VCDIFF run's summary stays as it was.
+        ...(mbdf ? { format: "mbdf" as const, mbdf } : {}),
       },
       decoderArguments: options.decoderArguments,
       rootMount: plan.report(),

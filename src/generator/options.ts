@@ -37,6 +37,8 @@ export interface GeneratorOptions {
   compressionLevel?: number;
   /** --root-mount: how the devices mount their root filesystem (rw: see root-mount.ts). */
   rootMount: RootMount;
+  /** --delta-format: the payload's format, VCDIFF (default) or the file-aware MBDF (generator/mbdf/). */
+  deltaFormat: DeltaFormat;
   /** PEM file with the private key to sign with. */
   signingKey?: string;
   /** PEM file with the public key the inputs' signatures must verify with. */
@@ -65,6 +67,7 @@ export interface RawOptions {
   verifyKey?: string;
   threads?: string;
   rootMount?: string;
+  deltaFormat?: string;
   json?: boolean;
   quiet?: boolean;
   /** false after --no-progress (mender-artifact's spelling of -q). */
@@ -77,7 +80,10 @@ export const VALUE_OPTIONS = [
   "-o", "--output", "--output-path", "-n", "--name", "--artifact-name", "-D", "--decoder-args", "-t", "--device-type",
   "--from-image", "--to-image",
   "--compression", "--compression-level", "-k", "--key", "--verify-key", "--threads", "--root-mount",
+  "--delta-format",
 ];
+
+export type DeltaFormat = "vcdiff" | "mbdf";
 
 const MARK = "\u0001value:";
 
@@ -334,13 +340,24 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
   const threads = threadsText === undefined ? undefined : integer(threadsText, "--threads");
   if (threads !== undefined && (threads < 1 || threads > 256)) throw new UsageError(`--threads ${threads}: use 1 to 256`);
 
-  const rootMount = lastString(raw.rootMount, "--root-mount") ?? DEFAULT_ROOT_MOUNT;
-  if (rootMount !== "rw" && rootMount !== "ro") {
-    throw new UsageError(`--root-mount '${rootMount}' is unknown; use rw (devices mount their root read-write) or ro (read-only)`);
+  const rootMountText = lastString(raw.rootMount, "--root-mount");
+  const mount = rootMountText ?? DEFAULT_ROOT_MOUNT;
+  if (mount !== "rw" && mount !== "ro") {
+    throw new UsageError(`--root-mount '${mount}' is unknown; use rw (devices mount their root read-write) or ro (read-only)`);
+  }
+  const deltaFormat = lastString(raw.deltaFormat, "--delta-format") ?? "vcdiff";
+  if (deltaFormat !== "vcdiff" && deltaFormat !== "mbdf") {
+    throw new UsageError(`--delta-format '${deltaFormat}' is unknown; use vcdiff (the default) or mbdf (file-aware)`);
+  }
+  // The MBDF planner does not compute a read set yet: its deltas need FROM's exact bytes.
+  const rootMount: RootMount = deltaFormat === "mbdf" ? "ro" : mount;
+  if (deltaFormat === "mbdf" && mount === "rw") {
+    if (rootMountText === "rw") throw new UsageError("--delta-format mbdf makes deltas for read-only roots only; use --root-mount ro");
+    notes.push("--delta-format mbdf: the delta needs FROM's exact bytes (as with --root-mount ro)");
   }
 
   return {
-    from, to, output, artifactName, deviceTypes, rootMount,
+    from, to, output, artifactName, deviceTypes, rootMount, deltaFormat,
     decoderArguments: decoder.words,
     windowSize,
     level: encoder.level,

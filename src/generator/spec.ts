@@ -5,7 +5,7 @@
  * program. Name, device types, group and state scripts come from TO.
  */
 import type { ArtifactSpec, Compression, FileSpec, MetaData } from "../artifact";
-import { ALGORITHM_IDS, CHECKSUM_KEYS, DELTA_FILE_SUFFIX, DELTA_PAYLOAD_TYPE, META } from "../delta/contract";
+import { ALGORITHM_IDS, CHECKSUM_KEYS, type AlgorithmId, DELTA_FILE_SUFFIX, DELTA_PAYLOAD_TYPE, META } from "../delta/contract";
 import type { LoadedRelease } from "./inputs";
 
 /** What mender-artifact gives rootfs-image Artifacts; used when TO has no clears of its own. */
@@ -25,16 +25,18 @@ export interface DeltaSpecInput {
   compression: Compression;
   compressionLevel?: number;
   signingKey?: string | Buffer;
+  /** The payload's delta algorithm; default xdelta3 (VCDIFF). */
+  algorithm?: AlgorithmId;
 }
 
 export function deltaPayloadName(to: { imageName: string }): string {
   return `${to.imageName}${DELTA_FILE_SUFFIX}`;
 }
 
-export function deltaMetaData(from: LoadedRelease, to: LoadedRelease, decoderArguments: string[]): MetaData {
+export function deltaMetaData(from: LoadedRelease, to: LoadedRelease, decoderArguments: string[], algorithm: AlgorithmId = ALGORITHM_IDS.xdelta3): MetaData {
   return {
     [META.decoderArguments]: decoderArguments,
-    [META.algorithm]: ALGORITHM_IDS.xdelta3,
+    [META.algorithm]: algorithm,
     // The size of the image the delta produces (the size the device hashes after patching).
     [META.targetSize]: to.imageSize,
     // The size of the image the device must run: it hashes that many bytes of the active partition.
@@ -68,7 +70,7 @@ export function deltaArtifactSpec(input: DeltaSpecInput): ArtifactSpec {
       depends,
       provides,
       clearsProvides: to.clears && to.clears.length > 0 ? to.clears : ROOTFS_CLEARS,
-      metaData: deltaMetaData(from, to, input.decoderArguments),
+      metaData: deltaMetaData(from, to, input.decoderArguments, input.algorithm),
       files: [{ path: input.deltaPath, name: deltaPayloadName(to), mode: 0o644 }],
     },
     scripts: input.scripts,

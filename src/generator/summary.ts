@@ -1,6 +1,7 @@
 /**
  * What a generator run produced, for people (a few lines) and machines (`--json`, one object).
  */
+import type { MbdfPlanSummary } from "./mbdf/write-delta";
 import type { RootMountSummary } from "./root-mount";
 
 export interface ReleaseSummary {
@@ -33,6 +34,10 @@ export interface GenerationSummary {
     level: number;
     threads: number;
     checksum: boolean;
+    /** Only with --delta-format mbdf (absent: a VCDIFF delta). */
+    format?: "mbdf";
+    /** The MBDF delta's records by kind. */
+    mbdf?: MbdfPlanSummary;
   };
   decoderArguments: string[];
   /** --root-mount: what the delta avoids reading of FROM, and the digest of what it reads. */
@@ -66,14 +71,23 @@ function rootMountLine(r: RootMountSummary): string {
   );
 }
 
+/** "3 approx (1.2 MiB of TO in 40.0 KiB), ...": the kinds present, in the format's order. */
+function mbdfRecords(m: MbdfPlanSummary): string {
+  const kinds = Object.entries(m.records).filter(([, r]) => r.count > 0);
+  const text = kinds.map(([k, r]) => `${r.count} ${k} (${size(r.targetBytes)} of TO in ${size(r.deltaBytes)})`).join(", ");
+  return m.ext4 ? text : `${text}; not ext4, no file records`;
+}
+
 export function formatSummaryText(s: GenerationSummary): string {
   const full = s.to.input === "artifact" ? `full TO Artifact ${size(s.to.inputSize)}` : `TO image ${size(s.to.inputSize)}`;
   const lines = [
     `wrote ${s.output}: delta Artifact '${s.artifactName}' for ${s.deviceTypes.join(", ")}, ${size(s.artifactSize)} (${percent(s.ratio)} of the ${full})`,
     `  from ${s.from.artifactName ?? s.from.path}  ${s.from.image} ${size(s.from.imageSize)} sha256 ${s.from.sha256}`,
     `  to   ${s.to.artifactName ?? s.to.path}  ${s.to.image} ${size(s.to.imageSize)} sha256 ${s.to.sha256}`,
-    `  payload ${s.delta.payload} ${size(s.delta.size)}, ${s.delta.windows} window(s) of ${size(s.delta.windowSize)}, level ${s.delta.level}; ` +
-      `Artifact ${s.compression}${s.signed ? ", signed" : ""}`,
+    s.delta.mbdf
+      ? `  payload ${s.delta.payload} ${size(s.delta.size)}, MBDF: ${mbdfRecords(s.delta.mbdf)}; Artifact ${s.compression}${s.signed ? ", signed" : ""}`
+      : `  payload ${s.delta.payload} ${size(s.delta.size)}, ${s.delta.windows} window(s) of ${size(s.delta.windowSize)}, level ${s.delta.level}; ` +
+        `Artifact ${s.compression}${s.signed ? ", signed" : ""}`,
     rootMountLine(s.rootMount),
     `  time ${(s.timeMs.total / 1000).toFixed(1)} s (read ${(s.timeMs.read / 1000).toFixed(1)} s, encode ${(s.timeMs.encode / 1000).toFixed(1)} s, write ${(s.timeMs.write / 1000).toFixed(1)} s)`,
   ];

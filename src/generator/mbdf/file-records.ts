@@ -1,0 +1,178 @@
+/**
+ * The file records of an MBDF delta between two ext4 images: for each changed file of TO stored in
+ * one contiguous run of the image, with a paired old file, an APPROX record against the old file,
+ * or for a gzip / zlib file that the device can compress again byte for byte, a REDEFLATE record
+ * whose content is an APPROX diff of the uncompressed contents. A record is kept only when it is
+ * clearly smaller than VCDIFF on the same bytes (KEEP_RATIO, measured as cost.ts says).
+ */
+import fs from "node:fs";
+import { approximateDiff } from "../../filediff/approximate-diff";
+import { findRebuild, findZlibRebuild, gunzipSingleMember } from "../../deflate/find-rebuild";
+import { gzipHeaderBytes } from "../../deflate/gzip-member";
+import { inflateSync } from "fflate";
+import { Compressor, MAX_EXTENTS, MAX_RECORD_BUFFER, OldFormat } from "../../delta/mbdf/format";
+import type { Extent, RedeflateRecord } from "../../delta/mbdf/writer";
+import type { ApproximateDiff } from "../../filediff/approximate-diff";
+import { Ext4FileReader, HOLE, listExt4Files, pairFiles, readExt4Layout, type Ext4FileList } from "../../fs/ext4";
+import { FileBlockSource } from "../../io/file-source";
+import { readFullyAt } from "../../io/read-fully";
+import { vcdiffDelta, xzSize } from "./cost";
+
+/** Files smaller than this are left to VCDIFF: a record's fixed cost would eat the gain. */
+export const MIN_FILE = 4096;
+/** A kept record's estimated size is at most this share of VCDIFF's on the same bytes. */
+export const KEEP_RATIO = 0.8;
+
+export type FileRecord =
+  | { kind: "approx"; targetOffset: number; length: number; extents: Extent[]; diff: ApproximateDiff }
+  | { kind: "redeflate"; targetOffset: number; length: number; record: RedeflateRecord };
+
+export interface FileRecordPlan {
+  /** Kept records, in target order, never overlapping. */
+  records: FileRecord[];
+  /** false when FROM or TO is not ext4 (no file records: the delta is VCDIFF records only). */
+  ext4: boolean;
+  /** New files looked at (contiguous, paired, within the size limits) and how many were kept. */
+  candidates: number;
+}
+
+/** The one image run holding file i, or undefined (holes, several runs, inline data, empty). */
+function contiguousRun(files: Ext4FileList, i: number): { offset: number; length: number } | undefined {
+  const { pieces, pieceStart } = files;
+  const first = pieceStart[i]!;
+  const end = pieceStart[i + 1]!;
+  if (end === first || files.flags[i]! !== 0) return undefined;
+  const offset = pieces[3 * first + 1]!;
+  let next = offset;
+  for (let p = first; p < end; p++) {
+    if (pieces[3 * p + 1]! !== next || next === HOLE) return undefined;
+    next += pieces[3 * p + 2]!;
+  }
+  return { offset, length: next - offset };
+}
+
+/** File i's pieces as source extents (adjacent pieces merged), or undefined when it has holes or too many. */
+function extentsOf(files: Ext4FileList, i: number): Extent[] | undefined {
+  const { pieces, pieceStart } = files;
+  const out: Extent[] = [];
+  for (let p = pieceStart[i]!; p < pieceStart[i + 1]!; p++) {
+    const at = pieces[3 * p + 1]!;
+    const length = pieces[3 * p + 2]!;
+    if (at === HOLE || files.flags[i]! !== 0) return undefined;
+    const last = out[out.length - 1];
+    if (last && last.sourceOffset + last.length === at) last.length += length;
+    else out.push({ sourceOffset: at, length });
+  }
+  return out.length > 0 && out.length <= MAX_EXTENTS ? out : undefined;
+}
+
+function readExtents(fd: number, extents: Extent[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const e of extents) {
+    readFullyAt(fd, out.subarray(at, at + e.length), e.sourceOffset);
+    at += e.length;
+  }
+  return out;
+}
+
+function diffSize(d: ApproximateDiff): number {
+  return xzSize([d.control, d.differences, d.literals]);
+}
+
+/** A REDEFLATE record when `neu` is a gzip or zlib file the device rebuilds exactly and `old` inflates. */
+function redeflateOf(old: Uint8Array, neu: Uint8Array, extents: Extent[]): RedeflateRecord | undefined {
+  const gz = neu[0] === 0x1f && neu[1] === 0x8b ? findRebuild(neu) : null;
+  if (gz) {
+    const oldMember = gunzipSingleMember(old);
+    const newMember = gunzipSingleMember(neu);
+    if (!oldMember || !newMember || oldMember.data.length > MAX_RECORD_BUFFER || newMember.data.length > MAX_RECORD_BUFFER) return undefined;
+    if (newMember.data.length < 1) return undefined;
+    return {
+      extents, oldFormat: OldFormat.gzip, oldContentLength: oldMember.data.length,
+      compressor: gz.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: gz.level,
+      header: gzipHeaderBytes(gz.header),
+      content: { kind: "approx", diff: approximateDiff(oldMember.data, newMember.data) }, newContent: newMember.data,
+    };
+  }
+  const z = neu[0] === 0x78 ? findZlibRebuild(neu) : null;
+  if (z && old[0] === 0x78) {
+    let oldData: Uint8Array;
+    let newData: Uint8Array;
+    try {
+      oldData = inflateSync(old.subarray(2, old.length - 4));
+      newData = inflateSync(neu.subarray(2, neu.length - 4));
+    } catch {
+      return undefined;
+    }
+    if (oldData.length > MAX_RECORD_BUFFER || newData.length > MAX_RECORD_BUFFER || newData.length < 1) return undefined;
+    return {
+      extents, oldFormat: OldFormat.zlib, oldContentLength: oldData.length,
+      compressor: z.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: z.level,
+      header: Uint8Array.from(z.header),
+      content: { kind: "approx", diff: approximateDiff(oldData, newData) }, newContent: newData,
+    };
+  }
+  return undefined;
+}
+
+/** Plans the file records of the delta from `fromImage` to `toImage`. */
+export async function planFileRecords(fromImage: string, toImage: string, scratchDir: string, level?: number): Promise<FileRecordPlan> {
+  const fromSrc = new FileBlockSource(fromImage);
+  const toSrc = new FileBlockSource(toImage);
+  const fromFd = fs.openSync(fromImage, "r");
+  const toFd = fs.openSync(toImage, "r");
+  try {
+    const fromLayout = readExt4Layout(fromSrc);
+    const toLayout = readExt4Layout(toSrc);
+    if (!fromLayout || !toLayout) return { records: [], ext4: false, candidates: 0 };
+    const oldFiles = listExt4Files(fromSrc, fromLayout);
+    const newFiles = listExt4Files(toSrc, toLayout);
+    const oldReader = new Ext4FileReader(fromSrc, oldFiles);
+    const newReader = new Ext4FileReader(toSrc, newFiles);
+    const pairs = pairFiles(oldFiles, newFiles, (side, i) => (side === "old" ? oldReader : newReader).sha256(i));
+
+    const records: FileRecord[] = [];
+    let candidates = 0;
+    for (let i = 0; i < newFiles.count; i++) {
+      const j = pairs.old[i]!;
+      if (j < 0) continue;
+      const run = contiguousRun(newFiles, i);
+      if (!run || run.length < MIN_FILE || run.length > MAX_RECORD_BUFFER) continue;
+      const extents = extentsOf(oldFiles, j);
+      const oldSize = oldFiles.size[j]!;
+      if (!extents || oldSize < 1 || oldSize > MAX_RECORD_BUFFER) continue;
+      // An identical file at the same offset: VCDIFF copies it for a few bytes.
+      if (pairs.unchanged[i] && extents.length === 1 && extents[0]!.sourceOffset === run.offset) continue;
+      candidates++;
+      const old = readExtents(fromFd, extents, oldSize);
+      const neu = new Uint8Array(run.length);
+      readFullyAt(toFd, neu, run.offset);
+
+      const redeflate = redeflateOf(old, neu, extents);
+      let record: FileRecord;
+      let size: number;
+      if (redeflate && redeflate.content.kind === "approx") {
+        record = { kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate };
+        size = diffSize(redeflate.content.diff) + redeflate.header.length + 16;
+      } else {
+        const diff = approximateDiff(old, neu);
+        record = { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff };
+        size = diffSize(diff);
+      }
+      // A control stream past the format's 16 MiB (only for pathological pairs): VCDIFF's bytes.
+      const diff = record.kind === "approx" ? record.diff : (record.record.content as { diff: ApproximateDiff }).diff;
+      if (diff.control.length > MAX_RECORD_BUFFER) continue;
+      size += 8 * extents.length;
+      const vcdiff = xzSize([await vcdiffDelta(old, neu, scratchDir, level)]);
+      if (size <= KEEP_RATIO * vcdiff) records.push(record);
+    }
+    records.sort((a, b) => a.targetOffset - b.targetOffset);
+    return { records, ext4: true, candidates };
+  } finally {
+    fs.closeSync(fromFd);
+    fs.closeSync(toFd);
+    fromSrc.close();
+    toSrc.close();
+  }
+}
