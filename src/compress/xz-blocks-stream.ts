@@ -1,0 +1,189 @@
+/**
+ * The xz writer that uses every core: the input is cut into blocks of `blockSize` bytes, each
+ * compressed on its own (fresh dictionary) by worker threads and written in order, with one index
+ * at the end, as xz -T does. The cut depends on `blockSize` alone, never on the thread count, so
+ * the output is the same bytes for any number of threads (1 compresses on the calling thread).
+ *
+ * An input no longer than one block is written exactly as XzEncoder writes it (one block, sizes
+ * left to the index): small payloads come out as they always did.
+ *
+ * Memory stays bounded: at most threads + 1 blocks are in flight; the writer is held back (the
+ * Transform's callback waits) until the oldest is written.
+ */
+import os from "node:os";
+import { Transform, type TransformCallback } from "node:stream";
+import type { Worker } from "node:worker_threads";
+import { startWorker } from "../workers/spawn.js";
+import { encodeXzBlock, type XzBlock, type XzBlockSettings } from "./xz-block.js";
+import type { XzBlockJob, XzBlockReply, XzBlockRequest } from "./xz-block-worker.js";
+import { XzEncoder, xzDictionary, xzStreamEnd, xzStreamHeader, type XzEncoderOptions, type XzIndexRecord } from "./xz-encoder.js";
+
+/**
+ * Default block size: 32 MiB. Measured on delta payloads (docs/xz.md): smaller blocks cost size
+ * (each starts with an empty dictionary), larger ones leave cores idle on typical payloads.
+ */
+export const XZ_DEFAULT_BLOCK_SIZE = 32 << 20;
+
+export interface XzBlocksOptions extends XzEncoderOptions {
+  /** Input bytes per block (default XZ_DEFAULT_BLOCK_SIZE); the output depends on it. */
+  blockSize?: number;
+  /** Threads compressing blocks; 1: the calling thread. Default: CPUs, at most 8. */
+  threads?: number;
+}
+
+/** Compresses blocks, answering in the order they were given. */
+interface BlockLanes {
+  compress(data: Uint8Array): Promise<XzBlock>;
+  close(): void;
+}
+
+class LocalLanes implements BlockLanes {
+  constructor(private readonly settings: XzBlockSettings) {}
+  async compress(data: Uint8Array): Promise<XzBlock> {
+    return encodeXzBlock(data, this.settings);
+  }
+  close(): void {}
+}
+
+/** Block k goes to worker k mod n; each worker answers its blocks in order. */
+class WorkerLanes implements BlockLanes {
+  private readonly workers: Worker[] = [];
+  private readonly waiting: { resolve: (b: XzBlock) => void; reject: (e: Error) => void }[][] = [];
+  private next = 0;
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(settings: XzBlockSettings, count: number) {
+    const request: XzBlockRequest = { task: "xz-block", settings };
+    for (let i = 0; i < count; i++) {
+      const worker = startWorker(request);
+      const queue: { resolve: (b: XzBlock) => void; reject: (e: Error) => void }[] = [];
+      worker.on("message", (reply: XzBlockReply) => {
+        const w = queue.shift();
+        if (reply.type === "error") {
+          const err = new Error(`xz block worker: ${reply.message}`);
+          w?.reject(err);
+          this.fail(err);
+        } else {
+          w?.resolve({ bytes: reply.bytes, unpadded: reply.unpadded, uncompressed: reply.uncompressed });
+        }
+      });
+      worker.on("error", (err) => this.fail(err));
+      worker.on("exit", (code) => { if (!this.closed) this.fail(new Error(`xz block worker exited with code ${code}`)); });
+      this.workers.push(worker);
+      this.waiting.push(queue);
+    }
+  }
+
+  compress(data: Uint8Array): Promise<XzBlock> {
+    if (this.failure) return Promise.reject(this.failure);
+    const lane = this.next++ % this.workers.length;
+    return new Promise<XzBlock>((resolve, reject) => {
+      this.waiting[lane]!.push({ resolve, reject });
+      const job: XzBlockJob = { type: "block", data };
+      this.workers[lane]!.postMessage(job, [data.buffer as ArrayBuffer]);
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.failure || this.closed) return;
+    this.failure = err;
+    for (const queue of this.waiting) for (const w of queue.splice(0)) w.reject(err);
+    for (const worker of this.workers) void worker.terminate();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.failure) return;
+    for (const worker of this.workers) worker.postMessage({ type: "close" } satisfies XzBlockJob);
+  }
+}
+
+export function defaultXzThreads(): number {
+  return Math.min(8, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+}
+
+/** A Transform writing the .xz stream described in the module comment. */
+export function createXzBlocksStream(options: XzBlocksOptions = {}): Transform {
+  const blockSize = options.blockSize ?? XZ_DEFAULT_BLOCK_SIZE;
+  const threads = options.threads ?? defaultXzThreads();
+  if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`xz block size ${blockSize} is not a positive integer`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`xz thread count ${threads}: use 1 to 256`);
+  // Every block declares the same dictionary: the preset's, but no larger than a block (or the input).
+  const dict = xzDictionary({ ...options, dictSize: Math.min(options.dictSize ?? Infinity, blockSize) });
+  const settings: XzBlockSettings = { dictSize: dict.size, dictByte: dict.byte, mode: options.mode, niceLen: options.niceLen, depth: options.depth };
+
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  let lanes: BlockLanes | undefined;
+  const inFlight: Promise<XzBlock>[] = [];
+  const records: XzIndexRecord[] = [];
+
+  /** The first `size` held bytes as one fresh array (its buffer can be moved to a worker). */
+  const take = (size: number): Uint8Array => {
+    const block = new Uint8Array(size);
+    let at = 0;
+    while (at < size) {
+      const piece = held[0]!;
+      const n = Math.min(piece.length, size - at);
+      block.set(piece.subarray(0, n), at);
+      at += n;
+      if (n === piece.length) held.shift();
+      else held[0] = piece.subarray(n);
+    }
+    heldBytes -= size;
+    return block;
+  };
+  const writeOldest = async (): Promise<void> => {
+    const block = await inFlight.shift()!;
+    records.push({ unpadded: block.unpadded, uncompressed: block.uncompressed });
+    stream.push(block.bytes);
+  };
+  const dispatch = (data: Uint8Array): void => {
+    if (lanes === undefined) {
+      stream.push(xzStreamHeader());
+      lanes = threads <= 1 ? new LocalLanes(settings) : new WorkerLanes(settings, threads);
+    }
+    const pending = lanes.compress(data);
+    pending.catch(() => undefined); // awaited in order by writeOldest
+    inFlight.push(pending);
+  };
+
+  const stream = new Transform({
+    transform(chunk: Uint8Array, _encoding: BufferEncoding, done: TransformCallback): void {
+      // A copy: the writer may reuse its buffer once the callback ran.
+      held.push(Uint8Array.from(chunk));
+      heldBytes += chunk.length;
+      (async () => {
+        // A block is cut only once more input follows it: an input of exactly one block stays one.
+        while (heldBytes > blockSize) {
+          dispatch(take(blockSize));
+          while (inFlight.length > threads) await writeOldest();
+        }
+      })().then(() => done(), (err: Error) => done(err));
+    },
+    flush(done: TransformCallback): void {
+      (async () => {
+        if (lanes === undefined) {
+          const single = new XzEncoder(options, (bytes) => stream.push(bytes));
+          for (const piece of held) single.write(piece);
+          single.end();
+          held = [];
+          return;
+        }
+        if (heldBytes > 0) dispatch(take(heldBytes));
+        while (inFlight.length > 0) await writeOldest();
+        stream.push(xzStreamEnd(records));
+      })().then(
+        () => { lanes?.close(); done(); },
+        (err: Error) => { lanes?.close(); done(err); },
+      );
+    },
+    destroy(err, callback): void {
+      lanes?.close();
+      callback(err);
+    },
+  });
+  return stream;
+}
