@@ -4,8 +4,10 @@
  * at the end, as xz -T does. The cut depends on `blockSize` alone, never on the thread count, so
  * the output is the same bytes for any number of threads (1 compresses on the calling thread).
  *
- * An input no longer than one block is written exactly as XzEncoder writes it (one block, sizes
- * left to the index): small payloads come out as they always did.
+ * The choice of layout is made up front from `sizeHint`: an input expected to fit one block (or of
+ * unknown size) is streamed exactly as XzEncoder writes it (one block, sizes left to the index,
+ * nothing held back), so small payloads come out as they always did. The output thus depends on
+ * the input, `sizeHint` and `blockSize`, never on the thread count.
  *
  * Memory stays bounded: at most threads + 1 blocks are in flight; the writer is held back (the
  * Transform's callback waits) until the oldest is written.
@@ -14,9 +16,10 @@ import os from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../workers/spawn.js";
+import { Lzma2Encoder } from "./lzma2-encoder.js";
 import { encodeXzBlock, type XzBlock, type XzBlockSettings } from "./xz-block.js";
 import type { XzBlockJob, XzBlockReply, XzBlockRequest } from "./xz-block-worker.js";
-import { XzEncoder, xzDictionary, xzStreamEnd, xzStreamHeader, type XzEncoderOptions, type XzIndexRecord } from "./xz-encoder.js";
+import { createXzCompressStream, xzDictionary, xzStreamEnd, xzStreamHeader, type XzEncoderOptions, type XzIndexRecord } from "./xz-encoder.js";
 
 /**
  * Default block size: 32 MiB. Measured on delta payloads (docs/xz.md): smaller blocks cost size
@@ -111,10 +114,15 @@ export function createXzBlocksStream(options: XzBlocksOptions = {}): Transform {
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`xz block size ${blockSize} is not a positive integer`);
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`xz thread count ${threads}: use 1 to 256`);
   // Every block declares the same dictionary: the preset's, but no larger than a block (or the input).
+  if (options.sizeHint === undefined || options.sizeHint <= blockSize) return createXzCompressStream(options);
   const dict = xzDictionary({ ...options, dictSize: Math.min(options.dictSize ?? Infinity, blockSize) });
   const settings: XzBlockSettings = { dictSize: dict.size, dictByte: dict.byte, mode: options.mode, niceLen: options.niceLen, depth: options.depth };
 
-  let held: Uint8Array[] = [];
+  // Allocated here once, as XzEncoder does: too little memory for the dictionary's tables is a
+  // RangeError at creation (callers turn it into advice), not a worker failing mid-way.
+  new Lzma2Encoder(settings, () => undefined);
+
+  const held: Uint8Array[] = [];
   let heldBytes = 0;
   let lanes: BlockLanes | undefined;
   const inFlight: Promise<XzBlock>[] = [];
@@ -156,8 +164,7 @@ export function createXzBlocksStream(options: XzBlocksOptions = {}): Transform {
       held.push(Uint8Array.from(chunk));
       heldBytes += chunk.length;
       (async () => {
-        // A block is cut only once more input follows it: an input of exactly one block stays one.
-        while (heldBytes > blockSize) {
+        while (heldBytes >= blockSize) {
           dispatch(take(blockSize));
           while (inFlight.length > threads) await writeOldest();
         }
@@ -165,13 +172,7 @@ export function createXzBlocksStream(options: XzBlocksOptions = {}): Transform {
     },
     flush(done: TransformCallback): void {
       (async () => {
-        if (lanes === undefined) {
-          const single = new XzEncoder(options, (bytes) => stream.push(bytes));
-          for (const piece of held) single.write(piece);
-          single.end();
-          held = [];
-          return;
-        }
+        if (lanes === undefined) stream.push(xzStreamHeader()); // an empty input: no block at all
         if (heldBytes > 0) dispatch(take(heldBytes));
         while (inFlight.length > 0) await writeOldest();
         stream.push(xzStreamEnd(records));
@@ -187,3 +188,4 @@ export function createXzBlocksStream(options: XzBlocksOptions = {}): Transform {
   });
   return stream;
 }
+

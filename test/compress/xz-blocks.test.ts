@@ -32,9 +32,9 @@ function xzBlocks(file: Uint8Array): string[] {
 test("multi-block xz: the same bytes for 1, 2 and 4 threads, read back by the real xz", async (t) => {
   // 5.5 blocks: a partial last block, and blocks cut inside the pieces fed.
   const data = mixedData(BLOCK * 5 + BLOCK / 2, 7);
-  const one = await compress(data, { dictSize: 1 << 20, blockSize: BLOCK, threads: 1 });
+  const one = await compress(data, { dictSize: 1 << 20, sizeHint: data.length, blockSize: BLOCK, threads: 1 });
   for (const threads of [2, 4]) {
-    const many = await compress(data, { dictSize: 1 << 20, blockSize: BLOCK, threads });
+    const many = await compress(data, { dictSize: 1 << 20, sizeHint: data.length, blockSize: BLOCK, threads });
     assert.ok(one.equals(many), `${threads} threads wrote other bytes than 1 thread`);
   }
   assert.ok(one.length < data.length, "no compression at all");
@@ -55,7 +55,7 @@ test("multi-block xz: the same bytes for 1, 2 and 4 threads, read back by the re
   }
 });
 
-test("an input of at most one block is the single-block stream XzEncoder writes", async () => {
+test("an input expected to fit one block is the single-block stream XzEncoder writes", async () => {
   for (const size of [0, 1000, BLOCK]) {
     const data = mixedData(size, 3);
     const parts: Uint8Array[] = [];
@@ -67,8 +67,13 @@ test("an input of at most one block is the single-block stream XzEncoder writes"
   }
 });
 
-test("one byte past a block makes two blocks, both decoded", async () => {
-  const data = mixedData(BLOCK + 1, 5);
-  const got = await compress(data, { dictSize: 1 << 20, blockSize: BLOCK, threads: 2 });
-  assert.ok(decodeWhole(got).equals(data), "our decoder read other bytes");
+test("multi-block layout: one byte past a block, exactly two blocks, an empty input", async (t) => {
+  for (const size of [BLOCK + 1, 2 * BLOCK, 0]) {
+    const data = mixedData(size, 5);
+    const got = await compress(data, { dictSize: 1 << 20, sizeHint: 2 * BLOCK, blockSize: BLOCK, threads: 2 });
+    assert.ok(decodeWhole(got).equals(data), `size ${size}: our decoder read other bytes`);
+    if (!needTools(t, "xz")) return;
+    assert.equal(xzBlocks(got).length, Math.ceil(size / BLOCK), `size ${size}: block count`);
+    assert.ok(Buffer.from(data).equals(spawnSync("xz", ["-dc"], { input: got }).stdout), `size ${size}: xz -d read other bytes`);
+  }
 });
