@@ -14,8 +14,7 @@
  */
 import os from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
-import type { Worker } from "node:worker_threads";
-import { startWorker } from "../workers/spawn.js";
+import { WorkerLanes } from "../workers/worker-lanes.js";
 import { Lzma2Encoder } from "./lzma2-encoder.js";
 import { encodeXzBlock, type XzBlock, type XzBlockSettings } from "./xz-block.js";
 import type { XzBlockJob, XzBlockReply, XzBlockRequest } from "./xz-block-worker.js";
@@ -49,58 +48,24 @@ class LocalLanes implements BlockLanes {
   close(): void {}
 }
 
-/** Block k goes to worker k mod n; each worker answers its blocks in order. */
-class WorkerLanes implements BlockLanes {
-  private readonly workers: Worker[] = [];
-  private readonly waiting: { resolve: (b: XzBlock) => void; reject: (e: Error) => void }[][] = [];
+/** Block k goes to lane k mod n; each lane answers its blocks in order. */
+class WorkerBlockLanes implements BlockLanes {
+  private readonly lanes: WorkerLanes<XzBlockJob, XzBlockReply>;
   private next = 0;
-  private failure: Error | undefined;
-  private closed = false;
 
   constructor(settings: XzBlockSettings, count: number) {
     const request: XzBlockRequest = { task: "xz-block", settings };
-    for (let i = 0; i < count; i++) {
-      const worker = startWorker(request);
-      const queue: { resolve: (b: XzBlock) => void; reject: (e: Error) => void }[] = [];
-      worker.on("message", (reply: XzBlockReply) => {
-        const w = queue.shift();
-        if (reply.type === "error") {
-          const err = new Error(`xz block worker: ${reply.message}`);
-          w?.reject(err);
-          this.fail(err);
-        } else {
-          w?.resolve({ bytes: reply.bytes, unpadded: reply.unpadded, uncompressed: reply.uncompressed });
-        }
-      });
-      worker.on("error", (err) => this.fail(err));
-      worker.on("exit", (code) => { if (!this.closed) this.fail(new Error(`xz block worker exited with code ${code}`)); });
-      this.workers.push(worker);
-      this.waiting.push(queue);
-    }
+    this.lanes = new WorkerLanes(request, count, "xz block worker");
   }
 
-  compress(data: Uint8Array): Promise<XzBlock> {
-    if (this.failure) return Promise.reject(this.failure);
-    const lane = this.next++ % this.workers.length;
-    return new Promise<XzBlock>((resolve, reject) => {
-      this.waiting[lane]!.push({ resolve, reject });
-      const job: XzBlockJob = { type: "block", data };
-      this.workers[lane]!.postMessage(job, [data.buffer as ArrayBuffer]);
-    });
-  }
-
-  private fail(err: Error): void {
-    if (this.failure || this.closed) return;
-    this.failure = err;
-    for (const queue of this.waiting) for (const w of queue.splice(0)) w.reject(err);
-    for (const worker of this.workers) void worker.terminate();
+  async compress(data: Uint8Array): Promise<XzBlock> {
+    const reply = await this.lanes.call(this.next++ % this.lanes.lanes, { type: "block", data }, [data.buffer as ArrayBuffer]);
+    if (reply.type !== "block") throw new Error(`xz block worker: unexpected reply ${reply.type}`);
+    return { bytes: reply.bytes, unpadded: reply.unpadded, uncompressed: reply.uncompressed };
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.failure) return;
-    for (const worker of this.workers) worker.postMessage({ type: "close" } satisfies XzBlockJob);
+    this.lanes.close();
   }
 }
 
@@ -152,7 +117,7 @@ export function createXzBlocksStream(options: XzBlocksOptions = {}): Transform {
   const dispatch = (data: Uint8Array): void => {
     if (lanes === undefined) {
       stream.push(xzStreamHeader());
-      lanes = threads <= 1 ? new LocalLanes(settings) : new WorkerLanes(settings, threads);
+      lanes = threads <= 1 ? new LocalLanes(settings) : new WorkerBlockLanes(settings, threads);
     }
     const pending = lanes.compress(data);
     pending.catch(() => undefined); // awaited in order by writeOldest
