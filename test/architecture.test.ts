@@ -71,7 +71,7 @@ test("the import scan sees the arrows that do exist", () => {
   // Guards the scan itself: were its pattern broken, the rules above would pass on nothing.
   const seen = new Set(imports().map(({ from, to }) => `${from} -> ${to}`));
   for (const arrow of [
-    "vcdiff/encoder/encode.ts -> workers/spawn",
+    "vcdiff/encoder/encode.ts -> workers/worker-lanes",
     "cli/worker.ts -> vcdiff/encoder/encode-worker",
     "cli/worker.ts -> workers/task",
     "vcdiff/decoder/decode.ts -> vcdiff/format/constants",

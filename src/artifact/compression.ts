@@ -5,6 +5,7 @@
  */
 import type { Transform } from "node:stream";
 import { COMPRESSIONS, compressionById, type Compression } from "./compressions";
+import type { CompressionTuning } from "./compressions/artifact-compression";
 
 export type { Compression } from "./compressions";
 
@@ -26,6 +27,6 @@ export function createDecompressor(kind: Compression): Transform {
  * A compressing Transform for `kind` at `level` (undefined: the compression's default), for about
  * `sizeHint` input bytes when known.
  */
-export function createCompressor(kind: Compression, level?: number, sizeHint?: number): Transform {
-  return compressionById(kind).createWriter(level, sizeHint);
+export function createCompressor(kind: Compression, level?: number, sizeHint?: number, tuning?: CompressionTuning): Transform {
+  return compressionById(kind).createWriter(level, sizeHint, tuning);
 }

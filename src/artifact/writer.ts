@@ -14,6 +14,7 @@ import type { Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { MenderDeltaError } from "../errors";
 import { compressionSuffix, createCompressor, type Compression } from "./compression";
+import type { CompressionTuning } from "./compressions/artifact-compression";
 import { COMPRESSIONS, DEFAULT_ARTIFACT_COMPRESSION, isCompression } from "./compressions";
 import { encodeHeaderInfo, encodeMetaData, encodeTypeInfo, type MetaData } from "./headers";
 import { formatManifest, type ManifestEntry } from "./manifest";
@@ -72,6 +73,8 @@ export interface ArtifactSpec {
   compression?: Compression;
   /** Compressor level (gzip 0-9, default 6; zstd 1-19, default 3; xz 0-9, default 9: the dictionary size as xz -0..-9). */
   compressionLevel?: number;
+  /** Threads and block size of the payload's compressor (xz); the output does not depend on threads. */
+  compressionTuning?: CompressionTuning;
   /** PEM private key (RSA, or ECDSA P-256) to sign the manifest with. */
   signingKey?: string | Buffer;
   /** Modification time (seconds since the epoch) of header.tar, data/0000.tar and, by default, of files. Default 0. */
@@ -167,7 +170,7 @@ async function writeDataTar(
   for (const f of spec.payload.files) sizes.push(await regularFileSize(f.path, "payload file"));
   // The inner tar's size (headers and padding included) lets xz size its dictionary to the payload.
   const tarSize = sizes.reduce((sum, size) => sum + 1024 + size, 1024);
-  const compressor = createCompressor(compression, spec.compressionLevel, tarSize);
+  const compressor = createCompressor(compression, spec.compressionLevel, tarSize, spec.compressionTuning);
   await writeTar(compressor, pipeline(compressor, createWriteStream(tmpData, { mode: 0o600 })), async (tar) => {
     for (const [k, f] of spec.payload.files.entries()) {
       const name = f.name ?? path.basename(f.path);

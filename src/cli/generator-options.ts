@@ -20,6 +20,7 @@ export function addGeneratorOptions(command: Command): Command {
     .option("--to-image <file>", "raw TO image")
     .option("-t, --device-type <type>", "device type")
     .option("--threads <n>", "threads")
+    .option("--xz-block-size <bytes>", "xz block size")
     .option("--root-mount <mode>", "rw or ro")
     .option("--delta-format <format>", "vcdiff or mbdf")
     .option("--json", "JSON summary")

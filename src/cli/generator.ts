@@ -48,7 +48,10 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
   --to-image FILE        TO as a raw filesystem image (needs -n and -t)
   -t, --device-type TYPE
                          device type for a raw TO image (repeatable)
-  --threads N            encoder threads (default: CPUs, at most 8)
+  --threads N            encoder and xz threads (default: CPUs, at most 8)
+  --xz-block-size BYTES  tuning: input bytes per xz block, each compressed
+                         on its own thread (default 16 MiB; smaller: more
+                         parallel, larger output)
   --root-mount rw|ro     how the devices mount their root filesystem.
                          rw (default): for an ext4 FROM the delta never
                          reads what a mounted ext4 rewrites (metadata,

@@ -4,15 +4,17 @@
  * source text: `new Worker(code, { eval: true })`). A new kind of task is added here.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { runXzBlockWorker, type XzBlockRequest } from "../compress/xz-block-worker";
 import { runEncodeWorker, type EncodeWindowsRequest } from "../vcdiff/encoder/encode-worker";
 import { runSelfTestTask, type SelfTestRequest } from "../workers/selftest-task";
 import { serveTask, type TaskRegistry } from "../workers/task";
 
-type WorkerRequest = SelfTestRequest | EncodeWindowsRequest;
+type WorkerRequest = SelfTestRequest | EncodeWindowsRequest | XzBlockRequest;
 
 const TASKS: TaskRegistry<WorkerRequest> = {
   selftest: runSelfTestTask,
   "vcdiff-encode": runEncodeWorker,
+  "xz-block": runXzBlockWorker,
 };
 
 serveTask(TASKS, workerData as WorkerRequest, parentPort!);

@@ -6,6 +6,9 @@
  * The dictionary is the size a decoder must allocate: it is the smallest xz dictionary size
  * covering `sizeHint` (the input's expected size) up to `dictSize` (default 64 MiB, as xz -9 and
  * mender-artifact's lzma), so a small payload never makes a device reserve 64 MiB.
+ *
+ * The pieces of the container (stream header, block header, index and footer) are exported for
+ * the multi-block writer (xz-blocks.ts), so both write the same framing.
  */
 import { Transform, type TransformCallback } from "node:stream";
 import { crc32 } from "./crc32.js";
@@ -30,7 +33,7 @@ export interface XzEncoderOptions {
 }
 
 /** The smallest dictionary size xz can declare (2^n or 3 * 2^(n-1)) that is >= size, and its byte. */
-function dictionaryFor(size: number): { size: number; byte: number } {
+export function dictionaryFor(size: number): { size: number; byte: number } {
   for (let byte = 0; byte < 40; byte++) {
     const d = (2 | (byte & 1)) * 2 ** (Math.floor(byte / 2) + 11);
     if (d >= size) return { size: d, byte };
@@ -57,6 +60,66 @@ function withCrc32(bytes: number[]): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
+/** The dictionary a stream declares for these options: see the module comment. */
+export function xzDictionary(options: XzEncoderOptions): { size: number; byte: number } {
+  const cap = Math.min(options.dictSize ?? XZ_DEFAULT_DICT, 1536 << 20);
+  const want = options.sizeHint !== undefined ? Math.min(cap, Math.max(options.sizeHint, MIN_DICT)) : cap;
+  return dictionaryFor(Math.max(want, MIN_DICT));
+}
+
+/** Stream header: magic, flags (the check type), CRC32 of the flags alone. */
+export function xzStreamHeader(): Uint8Array {
+  const streamHeader = new Uint8Array(12);
+  streamHeader.set(MAGIC);
+  streamHeader.set(withCrc32([0x00, CHECK_CRC64]), 6);
+  return streamHeader;
+}
+
+/**
+ * Block header: size, flags (one filter; the sizes when known), LZMA2 filter with its dictionary
+ * byte, padding, CRC32. A block of a multi-block stream states both sizes, as xz -T writes them.
+ */
+export function xzBlockHeader(dictByte: number, sizes?: { compressed: number; uncompressed: number }): Uint8Array {
+  const header = [0, sizes ? 0xc0 : 0x00];
+  if (sizes) {
+    multibyte(sizes.compressed, header);
+    multibyte(sizes.uncompressed, header);
+  }
+  header.push(LZMA2_FILTER_ID, 1, dictByte);
+  while ((header.length + 4) % 4 !== 0) header.push(0);
+  header[0] = (header.length + 4) / 4 - 1;
+  return withCrc32(header);
+}
+
+/** One index record: a block's unpadded size (header + data + check) and uncompressed size. */
+export interface XzIndexRecord {
+  unpadded: number;
+  uncompressed: number;
+}
+
+/** The index of `records` and the stream footer after it. */
+export function xzStreamEnd(records: readonly XzIndexRecord[]): Uint8Array {
+  const index = [0x00];
+  multibyte(records.length, index);
+  for (const r of records) {
+    multibyte(r.unpadded, index);
+    multibyte(r.uncompressed, index);
+  }
+  while (index.length % 4 !== 0) index.push(0);
+  const indexBytes = withCrc32(index);
+
+  const footer: number[] = [];
+  le32(indexBytes.length / 4 - 1, footer);
+  footer.push(0x00, CHECK_CRC64);
+  const out: number[] = [];
+  le32(crc32(Uint8Array.from(footer)), out);
+  out.push(...footer, 0x59, 0x5a);
+  const end = new Uint8Array(indexBytes.length + out.length);
+  end.set(indexBytes);
+  end.set(out, indexBytes.length);
+  return end;
+}
+
 /** Incremental .xz writer: `write` input, then `end`; output goes to `emit` in order. */
 export class XzEncoder {
   private readonly lzma2: Lzma2Encoder;
@@ -71,25 +134,15 @@ export class XzEncoder {
     options: XzEncoderOptions,
     private readonly emit: (bytes: Uint8Array) => void,
   ) {
-    const cap = Math.min(options.dictSize ?? XZ_DEFAULT_DICT, 1536 << 20);
-    const want = options.sizeHint !== undefined ? Math.min(cap, Math.max(options.sizeHint, MIN_DICT)) : cap;
-    const dict = dictionaryFor(Math.max(want, MIN_DICT));
+    const dict = xzDictionary(options);
     this.dictSize = dict.size;
     this.lzma2 = new Lzma2Encoder({ dictSize: dict.size, mode: options.mode, niceLen: options.niceLen, depth: options.depth }, (bytes) => {
       this.blockData += bytes.length;
       this.emit(bytes);
     });
-    // Block header: size, flags (one filter, no sizes), LZMA2 filter with its dictionary byte, padding, CRC32.
-    const header = [0, 0x00, LZMA2_FILTER_ID, 1, dict.byte];
-    while ((header.length + 4) % 4 !== 0) header.push(0);
-    header[0] = (header.length + 4) / 4 - 1;
-    const blockHeader = withCrc32(header);
+    const blockHeader = xzBlockHeader(dict.byte);
     this.blockHeaderSize = blockHeader.length;
-    // Stream header: magic, flags (the check type), CRC32 of the flags alone.
-    const streamHeader = new Uint8Array(12);
-    streamHeader.set(MAGIC);
-    streamHeader.set(withCrc32([0x00, CHECK_CRC64]), 6);
-    emit(streamHeader);
+    emit(xzStreamHeader());
     emit(blockHeader);
   }
 
@@ -107,22 +160,7 @@ export class XzEncoder {
     this.emit(trailer);
 
     const unpadded = this.blockHeaderSize + this.blockData + 8;
-    const index = [0x00];
-    multibyte(1, index);
-    multibyte(unpadded, index);
-    multibyte(this.uncompressed, index);
-    while (index.length % 4 !== 0) index.push(0);
-    const indexBytes = withCrc32(index);
-    this.emit(indexBytes);
-
-    const footer: number[] = [];
-    le32(indexBytes.length / 4 - 1, footer);
-    footer.push(0x00, CHECK_CRC64);
-    const footerCrc = crc32(Uint8Array.from(footer));
-    const out: number[] = [];
-    le32(footerCrc, out);
-    out.push(...footer, 0x59, 0x5a);
-    this.emit(Uint8Array.from(out));
+    this.emit(xzStreamEnd([{ unpadded, uncompressed: this.uncompressed }]));
   }
 }
 

@@ -112,7 +112,8 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     const scripts = await writeScripts(to, workDir);
     const spec = deltaArtifactSpec({
       from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
-      decoderArguments: options.decoderArguments, deltaPath, scripts, algorithm: mbdf ? ALGORITHM_IDS.mbdf1 : undefined, compression: options.compression, compressionLevel: options.compressionLevel, signingKey,
+      decoderArguments: options.decoderArguments, deltaPath, scripts, algorithm: mbdf ? ALGORITHM_IDS.mbdf1 : undefined, compression: options.compression, compressionLevel: options.compressionLevel,
+      compressionTuning: { threads: options.threads, blockSize: options.xzBlockSize }, signingKey,
     });
     // Compressing the delta is most of the writing: its size is the phase's 100 %.
     const written = await phase(progress, "writing", (await fsp.stat(deltaPath)).size, async () => {

@@ -35,6 +35,8 @@ export interface GeneratorOptions {
   compression: Compression;
   /** The compressor's level (xz 0-9, gzip 0-9, zstd 1-19); undefined: its default. */
   compressionLevel?: number;
+  /** --xz-block-size: input bytes per xz block (a tuning knob); undefined: the xz writer's default. */
+  xzBlockSize?: number;
   /** --root-mount: how the devices mount their root filesystem (rw: see root-mount.ts). */
   rootMount: RootMount;
   /** --delta-format: the payload's format, VCDIFF (default) or the file-aware MBDF (generator/mbdf/). */
@@ -66,6 +68,7 @@ export interface RawOptions {
   key?: string;
   verifyKey?: string;
   threads?: string;
+  xzBlockSize?: string;
   rootMount?: string;
   deltaFormat?: string;
   json?: boolean;
@@ -79,7 +82,7 @@ export interface RawOptions {
 export const VALUE_OPTIONS = [
   "-o", "--output", "--output-path", "-n", "--name", "--artifact-name", "-D", "--decoder-args", "-t", "--device-type",
   "--from-image", "--to-image",
-  "--compression", "--compression-level", "-k", "--key", "--verify-key", "--threads", "--root-mount",
+  "--compression", "--compression-level", "-k", "--key", "--verify-key", "--threads", "--xz-block-size", "--root-mount",
   "--delta-format",
 ];
 
@@ -339,6 +342,9 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
   const threadsText = lastString(raw.threads, "--threads");
   const threads = threadsText === undefined ? undefined : integer(threadsText, "--threads");
   if (threads !== undefined && (threads < 1 || threads > 256)) throw new UsageError(`--threads ${threads}: use 1 to 256`);
+  const blockText = lastString(raw.xzBlockSize, "--xz-block-size");
+  const xzBlockSize = blockText === undefined ? undefined : integer(blockText, "--xz-block-size");
+  if (xzBlockSize !== undefined && (xzBlockSize < 4096 || xzBlockSize > 1 << 30)) throw new UsageError(`--xz-block-size ${xzBlockSize}: use 4096 to 1073741824 bytes`);
 
   const rootMountText = lastString(raw.rootMount, "--root-mount");
   const mount = rootMountText ?? DEFAULT_ROOT_MOUNT;
@@ -365,6 +371,7 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
     threads,
     compression,
     compressionLevel,
+    xzBlockSize,
     signingKey: lastString(raw.key, "-k/--key"),
     verifyKey: lastString(raw.verifyKey, "--verify-key"),
     json: raw.json === true,

@@ -4,6 +4,7 @@
  * as FROM spells it) and provides what TO provides; rootfs-style clears; meta-data for the device
  * program. Name, device types, group and state scripts come from TO.
  */
+import type { CompressionTuning } from "../artifact/compressions/artifact-compression";
 import type { ArtifactSpec, Compression, FileSpec, MetaData } from "../artifact";
 import { ALGORITHM_IDS, CHECKSUM_KEYS, type AlgorithmId, DELTA_FILE_SUFFIX, DELTA_PAYLOAD_TYPE, META } from "../delta/contract";
 import type { LoadedRelease } from "./inputs";
@@ -24,6 +25,7 @@ export interface DeltaSpecInput {
   scripts: FileSpec[];
   compression: Compression;
   compressionLevel?: number;
+  compressionTuning?: CompressionTuning;
   signingKey?: string | Buffer;
   /** The payload's delta algorithm; default xdelta3 (VCDIFF). */
   algorithm?: AlgorithmId;
@@ -76,6 +78,7 @@ export function deltaArtifactSpec(input: DeltaSpecInput): ArtifactSpec {
     scripts: input.scripts,
     compression: input.compression,
     compressionLevel: input.compressionLevel,
+    compressionTuning: input.compressionTuning,
     signingKey: input.signingKey,
   };
 }

@@ -7,6 +7,7 @@
  * host's real root device), so FROM's provides are seeded with a no-op module Artifact, as
  * installing FROM would have left them (3.4 cannot install bootstrap Artifacts).
  */
+import { spawnSync } from "node:child_process";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -19,7 +20,7 @@ import { makeImagePartitions, sha256Direct } from "../device/fixtures";
 import { generate, makeReleases, sha256File, type Releases } from "./fixtures";
 
 const PART_BYTES = 6 << 20;
-const TOOLS = ["mender", "mender-artifact", "fw_printenv", "fw_setenv", "mke2fs", "losetup", "unshare", "mount"];
+const TOOLS = ["mender", "mender-artifact", "xz", "tar", "fw_printenv", "fw_setenv", "mke2fs", "losetup", "unshare", "mount"];
 let work: string;
 let rel: Releases;
 let sb: ClientSandbox | undefined;
@@ -76,8 +77,12 @@ test("real client: device running FROM, delta FROM->TO installed and committed, 
   fs.writeSync(wipe, Buffer.alloc(PART_BYTES), 0, PART_BYTES, 0);
   fs.fsyncSync(wipe);
   fs.closeSync(wipe);
+  // This one is xz in blocks of 4 KiB compressed by 2 threads: the client reads a multi-block xz payload.
   const d21 = path.join(work, "delta-2-1.mender");
-  await generate({ output: d21 }, rel.r2, rel.r1);
+  await generate({ output: d21, compression: "xz", xzBlockSize: "4096", threads: "2" }, rel.r2, rel.r1);
+  assert.ok(xzBlockCount(d21) > 1, "the payload is not a multi-block xz");
+  const check = spawnSync("mender-artifact", ["validate", d21], { encoding: "utf8" });
+  assert.equal(check.status, 0, `mender-artifact validate: ${check.stderr}`);
   r = s.mender("install", d21);
   assert.equal(r.status, 0, r.log);
   assert.equal(sha256Direct(s.loops[0], imageBytes), sum1, "inactive partition A holds FROM's image again");
@@ -89,3 +94,11 @@ test("real client: device running FROM, delta FROM->TO installed and committed, 
   assert.equal(p.get("rootfs-image.version"), "release-1");
   assert.equal(p.get("artifact_name"), "release-1");
 });
+
+/** The number of xz blocks in the Artifact's payload data/0000.tar.xz, as `xz --list` counts them. */
+function xzBlockCount(artifact: string): number {
+  const payload = path.join(work, "payload.tar.xz");
+  const r = spawnSync("sh", ["-c", `tar -xOf "${artifact}" data/0000.tar.xz > "${payload}" && xz --robot --list -vv "${payload}"`], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split("\n").filter((l) => l.startsWith("block\t")).length;
+}

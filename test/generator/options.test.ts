@@ -69,6 +69,8 @@ test("resolveOptions: wrong argument counts, no output, unknown compression, bad
   assert.equal(resolveOptions({ output: "d", compression: "lzma" }, ["a", "b"]).compression, "xz");
   assert.equal(resolveOptions({ output: "d", compression: "gzip" }, ["a", "b"]).compression, "gzip");
   assert.throws(() => resolveOptions({ output: "d", threads: "0" }, ["a", "b"]), /1 to 256/);
+  assert.throws(() => resolveOptions({ output: "d", xzBlockSize: "4095" }, ["a", "b"]), /--xz-block-size 4095: use 4096 to/);
+  assert.equal(resolveOptions({ output: "d", xzBlockSize: "65536" }, ["a", "b"]).xzBlockSize, 65536);
   assert.throws(() => resolveOptions({ output: "d", "--": ["x", "--", "-9"] }, ["a", "b"]), /between '--' and '--'/);
   assert.equal(resolveOptions({ output: "d", compression: "none" }, ["a", "b"]).compression, "none");
 });

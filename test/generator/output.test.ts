@@ -162,13 +162,13 @@ test("CLI without mender-artifact or xdelta3 on PATH: --json summary with sizes,
 test("reproducible: the built binary and the source give byte-identical Artifacts; a failed run leaves an existing output alone", async (t) => {
   if (!usable(t)) return;
   const a = path.join(suite.work, "repro-a.mender");
-  // Four windows, so the threads really split the suite.work.
-  const s = await generate({ output: a, threads: "1", decoderArgs: "-W1048576" }, suite.rel.r1, suite.rel.r2);
+  // Four windows, so the threads really split the suite.work; xz blocks of 4 KiB, so they split the xz too.
+  const s = await generate({ output: a, threads: "1", decoderArgs: "-W1048576", xzBlockSize: "4096" }, suite.rel.r1, suite.rel.r2);
   assert.equal(s.delta.windows, 4);
   const exe = binaryPath(HOST_TARGET, "mender-binary-delta-generator");
   if (fs.existsSync(exe)) {
     const b = path.join(suite.work, "repro-b.mender");
-    const r = runBinary(HOST_TARGET, "mender-binary-delta-generator", ["--threads", "2", "-D", "-W1048576", "-o", b, suite.rel.r1, suite.rel.r2]);
+    const r = runBinary(HOST_TARGET, "mender-binary-delta-generator", ["--threads", "2", "--xz-block-size", "4096", "-D", "-W1048576", "-o", b, suite.rel.r1, suite.rel.r2]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(sha256File(b), sha256File(a), "built binary (2 threads) = source (1 thread); a stale dist/ also differs: rebuild");
   } else {

@@ -36,7 +36,15 @@ export interface ArtifactCompression<Id extends string = string> {
   createReader(): Transform;
   /**
    * A compressing Transform at `level` (undefined: the default), for about `sizeHint` input bytes
-   * when known (xz sizes its dictionary to it).
+   * when known (xz sizes its dictionary to it). `tuning` is for the compressions that use it (xz).
    */
-  createWriter(level: number | undefined, sizeHint?: number): Transform;
+  createWriter(level: number | undefined, sizeHint?: number, tuning?: CompressionTuning): Transform;
+}
+
+/** Knobs that change speed (threads) or the output's bytes (blockSize), for compressions having them. */
+export interface CompressionTuning {
+  /** Threads compressing in parallel. Default: CPUs, at most 8. The output does not depend on it. */
+  threads?: number;
+  /** Input bytes per independently compressed block (xz). Default: the compression's own. */
+  blockSize?: number;
 }

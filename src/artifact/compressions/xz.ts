@@ -2,9 +2,9 @@
  * xz: the project's own codec both ways (src/compress). Every Mender client reads it, and on a
  * delta payload it is the smallest (docs/xz.md).
  */
-import { createXzCompressStream, createXzDecompressStream, xzPreset, XZ_MAX_PRESET, XZ_MIN_PRESET } from "../../compress/xz";
+import { createXzBlocksStream, createXzDecompressStream, xzPreset, XZ_MAX_PRESET, XZ_MIN_PRESET } from "../../compress/xz";
 import { MenderDeltaError } from "../../errors";
-import type { ArtifactCompression, LevelRange } from "./artifact-compression";
+import type { ArtifactCompression, CompressionTuning, LevelRange } from "./artifact-compression";
 
 /**
  * Default 9: the dictionary of xz -9 and of mender-artifact's lzma, 64 MiB, but never larger than
@@ -21,14 +21,15 @@ export const xz: ArtifactCompression<"xz"> = {
   levelMeaning: "smallest; caps the dictionary as xz -N does; 0-3 use a faster parser: quicker to write, larger",
   // Any dictionary up to the decoder's default limit, 64 MiB: mender-artifact's lzma is xz preset 9.
   createReader: () => createXzDecompressStream(),
-  createWriter(level, sizeHint) {
+  createWriter(level, sizeHint, tuning?: CompressionTuning) {
     const l = level ?? LEVELS.default;
     if (!Number.isInteger(l) || l < XZ_MIN_PRESET || l > XZ_MAX_PRESET) {
       throw new MenderDeltaError(`xz level ${l} is out of range: use 0 to 9 (it sets the dictionary size, as xz -0 to -9)`);
     }
     const preset = xzPreset(l);
     try {
-      return createXzCompressStream({ ...preset, sizeHint });
+      // Blocks compressed in parallel; a payload of one block is written as a single-block xz.
+      return createXzBlocksStream({ ...preset, sizeHint, threads: tuning?.threads, blockSize: tuning?.blockSize });
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
       // The match finder's tables take about 10 bytes per dictionary byte.

@@ -20,11 +20,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Writable } from "node:stream";
-import type { Worker } from "node:worker_threads";
 import { MenderDeltaError } from "../../errors";
 import { deviceOrFileSize } from "../../io/file-size";
 import { openForReading } from "../../io/open-for-reading";
-import { startWorker } from "../../workers/spawn";
+import { WorkerLanes } from "../../workers/worker-lanes";
 import { EncodeJobRunner, type EncodeJob, type EncodeReply, type EncodeWindowsRequest } from "./encode-worker";
 import { DEFAULT_LEVEL, levelParams, MAX_LEVEL, MIN_LEVEL } from "./levels";
 import type { WindowMatchStats } from "./match-window";
@@ -293,55 +292,9 @@ class LocalRunner implements JobRunner {
 }
 
 /** One worker per lane; each answers its jobs in order. The first failure fails every call. */
-class WorkerRunner implements JobRunner {
-  private readonly workers: Worker[];
-  private readonly waiting: { resolve: (r: EncodeReply) => void; reject: (e: Error) => void }[][];
-  private failure: Error | undefined;
-  private closed = false;
-
-  constructor(request: EncodeWindowsRequest, readonly lanes: number) {
-    this.workers = [];
-    this.waiting = [];
-    for (let i = 0; i < lanes; i++) {
-      const worker = startWorker(request);
-      const queue: { resolve: (r: EncodeReply) => void; reject: (e: Error) => void }[] = [];
-      worker.on("message", (reply: EncodeReply) => {
-        const w = queue.shift();
-        if (reply.type === "error") {
-          const err = new Error(reply.message);
-          w?.reject(err);
-          this.fail(err);
-        } else {
-          w?.resolve(reply);
-        }
-      });
-      worker.on("error", (err) => this.fail(err));
-      worker.on("exit", (code) => { if (!this.closed) this.fail(new Error(`encoder worker exited with code ${code}`)); });
-      this.workers.push(worker);
-      this.waiting.push(queue);
-    }
-  }
-
-  call(lane: number, job: Exclude<EncodeJob, { type: "close" }>, transfer: ArrayBuffer[] = []): Promise<EncodeReply> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<EncodeReply>((resolve, reject) => {
-      this.waiting[lane]!.push({ resolve, reject });
-      this.workers[lane]!.postMessage(job, transfer);
-    });
-  }
-
-  private fail(err: Error): void {
-    if (this.failure || this.closed) return;
-    this.failure = err;
-    for (const queue of this.waiting) for (const w of queue.splice(0)) w.reject(err);
-    for (const worker of this.workers) void worker.terminate();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.failure) return;
-    for (const worker of this.workers) worker.postMessage({ type: "close" } satisfies EncodeJob);
+class WorkerRunner extends WorkerLanes<Exclude<EncodeJob, { type: "close" }>, EncodeReply> implements JobRunner {
+  constructor(request: EncodeWindowsRequest, lanes: number) {
+    super(request, lanes, "encoder worker");
   }
 }
 
