@@ -11,7 +11,7 @@ import { signManifest, writeArtifact, type FileSpec } from "../artifact";
 import { encodeVcdiff } from "../vcdiff/encoder/encode";
 import { DEFAULT_LEVEL } from "../vcdiff/encoder/levels";
 import { ALGORITHM_IDS } from "../delta/contract";
-import { writeMbdfDelta, type MbdfPlanSummary } from "./mbdf/write-delta";
+import { writeFileAwareDelta, type MbdfPlanSummary } from "./mbdf/write-delta";
 import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelease } from "./inputs";
 import type { GeneratorOptions } from "./options";
 import { checkOutputPath } from "./output-path";
@@ -91,10 +91,15 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
       if (options.deltaFormat === "mbdf") {
         const scratchDir = path.join(workDir, "mbdf");
         await fsp.mkdir(scratchDir);
-        mbdf = await writeMbdfDelta(from.imagePath, to.imagePath, deltaPath, {
+        const result = await writeFileAwareDelta(from.imagePath, to.imagePath, deltaPath, {
           targetSha256: to.sha256, windowSize: options.windowSize, level: options.level, threads: options.threads,
-          checksum: options.checksum, scratchDir, onProgress,
+          checksum: options.checksum, scratchDir, avoid: plan.avoid, appHeader: plan.appHeader, onProgress,
         });
+        if (result.format === "vcdiff") {
+          warn(`--delta-format mbdf: ${result.reason}; the delta is VCDIFF, which every device program applies`);
+          return result.stats;
+        }
+        mbdf = result.summary;
         return undefined;
       }
       return encodeVcdiff(from.imagePath, to.imagePath, deltaPath, {

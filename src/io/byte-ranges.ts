@@ -48,3 +48,15 @@ export function rangesLength(pairs: Float64Array): number {
   for (let i = 0; i + 1 < pairs.length; i += 2) n += pairs[i + 1]! - pairs[i]!;
   return n;
 }
+
+/** Whether [start, end) shares a byte with any of the sorted, merged flat pairs (binary search). */
+export function overlapsRanges(pairs: Float64Array, start: number, end: number): boolean {
+  let lo = 0;
+  let hi = pairs.length >>> 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (pairs[2 * mid + 1]! > start) hi = mid;
+    else lo = mid + 1;
+  }
+  return 2 * lo < pairs.length && pairs[2 * lo]! < end && end > start;
+}

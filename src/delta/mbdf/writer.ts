@@ -109,15 +109,22 @@ export class MbdfWriter {
     }
     this.targetSize = header.targetSize;
     this.sourceSize = header.sourceSize;
+    this.emit(MbdfWriter.headerBytes(header));
+  }
+
+  /**
+   * The header alone: for a writer that learns the read set only once every record is made (it
+   * writes the records after a header without one, then swaps the header).
+   */
+  static headerBytes(header: MbdfHeader): Uint8Array {
     const readSet = header.readSet ?? new Uint8Array(0);
     if (readSet.length > MAX_READ_SET) throw new RangeError(`the read set is ${readSet.length} bytes, at most ${MAX_READ_SET}`);
-    this.emit(MBDF_MAGIC);
-    this.emit(Uint8Array.of(MBDF_VERSION, MBDF_FLAGS));
-    this.varint(header.targetSize);
-    this.varint(header.sourceSize);
-    this.emit(sha256Bytes(header.targetSha256));
-    this.varint(readSet.length);
-    this.emit(readSet);
+    const scratch = new Uint8Array(16);
+    const varint = (v: number): Uint8Array => scratch.slice(0, writeVarint(scratch, 0, v));
+    return Buffer.concat([
+      MBDF_MAGIC, Uint8Array.of(MBDF_VERSION, MBDF_FLAGS), varint(header.targetSize), varint(header.sourceSize),
+      sha256Bytes(header.targetSha256), varint(readSet.length), readSet,
+    ]);
   }
 
   /** `length` zero bytes. */

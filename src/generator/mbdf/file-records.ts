@@ -18,10 +18,22 @@ import { FileBlockSource } from "../../io/file-source";
 import { readFullyAt } from "../../io/read-fully";
 import { vcdiffDelta, xzSize } from "./cost";
 
-/** Files smaller than this are left to VCDIFF: a record's fixed cost would eat the gain. */
+/**
+ * Files smaller than this are left to VCDIFF (a record's fixed cost would eat the gain), except
+ * gzip and zlib files: one changed byte of their content changes all of their compressed bytes.
+ */
 export const MIN_FILE = 4096;
-/** A kept record's estimated size is at most this share of VCDIFF's on the same bytes. */
+export const MIN_COMPRESSED_FILE = 64;
+/** A kept record's estimated size is at most this share of VCDIFF's on the same bytes... */
 export const KEEP_RATIO = 0.8;
+/** ...and saves at least this many bytes: the VCDIFF record it splits in two costs about that. */
+export const MIN_SAVING = 64;
+
+/** Whether `bytes` start as a gzip member or a zlib stream (deflate, 32 KiB window, valid check bits). */
+function looksCompressed(bytes: Uint8Array): boolean {
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return true;
+  return bytes[0] === 0x78 && ((bytes[0] << 8) | bytes[1]!) % 31 === 0;
+}
 
 export type FileRecord =
   | { kind: "approx"; targetOffset: number; length: number; extents: Extent[]; diff: ApproximateDiff }
@@ -137,17 +149,18 @@ export async function planFileRecords(fromImage: string, toImage: string, scratc
     for (let i = 0; i < newFiles.count; i++) {
       const j = pairs.old[i]!;
       if (j < 0) continue;
+      // An identical file, moved or not: VCDIFF's index of all of FROM finds it and copies it for a few bytes.
+      if (pairs.unchanged[i]) continue;
       const run = contiguousRun(newFiles, i);
-      if (!run || run.length < MIN_FILE || run.length > MAX_RECORD_BUFFER) continue;
+      if (!run || run.length < MIN_COMPRESSED_FILE || run.length > MAX_RECORD_BUFFER) continue;
       const extents = extentsOf(oldFiles, j);
       const oldSize = oldFiles.size[j]!;
       if (!extents || oldSize < 1 || oldSize > MAX_RECORD_BUFFER) continue;
-      // An identical file at the same offset: VCDIFF copies it for a few bytes.
-      if (pairs.unchanged[i] && extents.length === 1 && extents[0]!.sourceOffset === run.offset) continue;
-      candidates++;
-      const old = readExtents(fromFd, extents, oldSize);
       const neu = new Uint8Array(run.length);
       readFullyAt(toFd, neu, run.offset);
+      if (run.length < MIN_FILE && !looksCompressed(neu)) continue;
+      candidates++;
+      const old = readExtents(fromFd, extents, oldSize);
 
       const redeflate = redeflateOf(old, neu, extents);
       let record: FileRecord;
@@ -165,7 +178,7 @@ export async function planFileRecords(fromImage: string, toImage: string, scratc
       if (diff.control.length > MAX_RECORD_BUFFER) continue;
       size += 8 * extents.length;
       const vcdiff = xzSize([await vcdiffDelta(old, neu, scratchDir, level)]);
-      if (size <= KEEP_RATIO * vcdiff) records.push(record);
+      if (size <= KEEP_RATIO * vcdiff && vcdiff - size >= MIN_SAVING) records.push(record);
     }
     records.sort((a, b) => a.targetOffset - b.targetOffset);
     return { records, ext4: true, candidates };

@@ -1,28 +1,42 @@
 /**
- * Writes the MBDF payload (docs/file-delta-format.md) from FROM's and TO's images: the kept file
- * records (file-records.ts) at their places in TO, and between them, in target order, ZERO for an
- * all-zero gap, COPY for a gap equal to FROM's bytes at the same offset, else one VCDIFF record made
- * by the VCDIFF encoder with the whole FROM image as its source and the gap as its target (its
- * windows are the encoder's, at most 16 MiB each, so a gap of any length is one record).
+ * Writes the file-aware delta (docs/file-delta-format.md) from FROM's and TO's images: the kept file
+ * records (file-records.ts) at their places in TO, and between them, in target order and in pieces
+ * of at most one encoder window, ZERO for an all-zero piece, COPY for a piece equal to FROM's bytes
+ * at the same offset, else a VCDIFF record: the VCDIFF encoder's delta of the piece with the whole
+ * FROM image as its source. FROM is indexed once for all of them (encodeTargetRanges), and the
+ * pieces are encoded in parallel.
+ *
+ * When there is nothing file-aware to gain (FROM or TO is not ext4, or no file record is clearly
+ * smaller than VCDIFF on its bytes), the delta is today's VCDIFF delta instead, which every device
+ * program decodes: the file-aware format is never chosen where it cannot be smaller.
+ *
+ * For a read-write root (`avoid` and `appHeader` given, generator/root-mount.ts) no record reads an
+ * avoided source byte, and the header carries the read set of every source byte the records read.
  */
 import fs from "node:fs";
-import path from "node:path";
 import { MbdfWriter } from "../../delta/mbdf/writer";
+import { normalizeRanges, overlapsRanges, type ByteRange } from "../../io/byte-ranges";
 import { readFullyAt } from "../../io/read-fully";
-import { encodeVcdiff } from "../../vcdiff/encoder/encode";
+import { encodeTargetRanges, encodeVcdiff, type EncodeStats } from "../../vcdiff/encoder/encode";
+import { RangeBuilder } from "../../vcdiff/encoder/source-ranges";
 import { planFileRecords, type FileRecord } from "./file-records";
 
 export const RECORD_KINDS = ["zero", "copy", "vcdiff", "approx", "redeflate"] as const;
 export type RecordKindName = (typeof RECORD_KINDS)[number];
 
 export interface MbdfPlanSummary {
-  /** false: FROM or TO is not ext4, so the delta is VCDIFF (and ZERO / COPY) records only. */
+  /** false: FROM or TO is not ext4. */
   ext4: boolean;
   /** Changed files looked at as candidates for a file record. */
   candidates: number;
   /** Per record kind: how many, the TO bytes they produce, their bytes in the payload. */
   records: Record<RecordKindName, { count: number; targetBytes: number; deltaBytes: number }>;
 }
+
+/** What was written: the file-aware delta, or (nothing to gain from it) today's VCDIFF delta. */
+export type FileAwareResult =
+  | { format: "mbdf"; summary: MbdfPlanSummary }
+  | { format: "vcdiff"; stats: EncodeStats; reason: string };
 
 export interface MbdfWriteOptions {
   targetSha256: string;
@@ -32,6 +46,10 @@ export interface MbdfWriteOptions {
   checksum: boolean;
   /** A directory for scratch files (removed by the caller). */
   scratchDir: string;
+  /** Source ranges no record may read (a read-write root's own metadata). */
+  avoid?: readonly ByteRange[];
+  /** The read set's bytes for the header, from the source ranges the records read. */
+  appHeader?(reads: Float64Array): Uint8Array;
   /** Called with the TO bytes the records written so far produce. */
   onProgress?(targetDone: number): void;
 }
@@ -43,73 +61,169 @@ function isZero(bytes: Uint8Array): boolean {
   return true;
 }
 
-/** Writes the MBDF delta from `fromImage` to `toImage` into `deltaPath`. */
-export async function writeMbdfDelta(fromImage: string, toImage: string, deltaPath: string, options: MbdfWriteOptions): Promise<MbdfPlanSummary> {
+/** One record of the delta, in target order. */
+type Piece =
+  | { kind: "zero" | "copy" | "vcdiff"; start: number; length: number }
+  | { kind: "file"; start: number; length: number; record: FileRecord };
+
+function recordExtents(r: FileRecord): { sourceOffset: number; length: number }[] {
+  return r.kind === "approx" ? r.extents : r.record.extents;
+}
+
+/**
+ * Writes the delta from `fromImage` to `toImage` into `deltaPath`: the file-aware format when it has
+ * file records to offer, else today's VCDIFF delta (the result says which, and why).
+ */
+export async function writeFileAwareDelta(fromImage: string, toImage: string, deltaPath: string, options: MbdfWriteOptions): Promise<FileAwareResult> {
+  const avoid = normalizeRanges(options.avoid ?? []);
   const plan = await planFileRecords(fromImage, toImage, options.scratchDir, options.level);
+  // A read-write root rewrites its avoided bytes by itself: no record may rely on them.
+  const records = plan.records.filter((r) => !recordExtents(r).some((e) => overlapsRanges(avoid, e.sourceOffset, e.sourceOffset + e.length)));
+  if (!plan.ext4 || records.length === 0) {
+    const stats = await encodeVcdiff(fromImage, toImage, deltaPath, {
+      windowSize: options.windowSize, level: options.level, threads: options.threads, checksum: options.checksum,
+      avoid: options.avoid, appHeader: options.appHeader, onProgress: options.onProgress,
+    });
+    const reason = plan.ext4
+      ? "no changed file of TO is clearly smaller as a file record than in VCDIFF"
+      : "FROM or TO is not an ext4 image, so the delta cannot follow its files";
+    return { format: "vcdiff", stats, reason };
+  }
+  const summary = await writeRecords(fromImage, toImage, deltaPath, records, avoid, options);
+  return { format: "mbdf", summary: { ext4: true, candidates: plan.candidates, records: summary } };
+}
+
+/** Splits TO into pieces: the file records, and what lies between them classified window by window. */
+function planPieces(fromFd: number, toFd: number, sourceSize: number, targetSize: number, records: FileRecord[], windowSize: number, avoid: Float64Array): Piece[] {
+  const pieces: Piece[] = [];
+  const bytes = new Uint8Array(windowSize);
+  const old = new Uint8Array(windowSize);
+  const gap = (start: number, end: number): void => {
+    for (let at = start; at < end; at += windowSize) {
+      const length = Math.min(windowSize, end - at);
+      const neu = bytes.subarray(0, length);
+      readFullyAt(toFd, neu, at);
+      let kind: "zero" | "copy" | "vcdiff" = "vcdiff";
+      if (isZero(neu)) kind = "zero";
+      else if (at + length <= sourceSize && !overlapsRanges(avoid, at, at + length)) {
+        const was = old.subarray(0, length);
+        readFullyAt(fromFd, was, at);
+        if (Buffer.compare(was, neu) === 0) kind = "copy";
+      }
+      pieces.push({ kind, start: at, length });
+    }
+  };
+  let at = 0;
+  for (const r of records) {
+    gap(at, r.targetOffset);
+    pieces.push({ kind: "file", start: r.targetOffset, length: r.length, record: r });
+    at = r.targetOffset + r.length;
+  }
+  gap(at, targetSize);
+  return pieces;
+}
+
+async function writeRecords(
+  fromImage: string, toImage: string, deltaPath: string, records: FileRecord[], avoid: Float64Array, options: MbdfWriteOptions,
+): Promise<MbdfPlanSummary["records"]> {
   const sourceSize = fs.statSync(fromImage).size;
   const targetSize = fs.statSync(toImage).size;
-  const records = Object.fromEntries(RECORD_KINDS.map((k) => [k, { count: 0, targetBytes: 0, deltaBytes: 0 }])) as MbdfPlanSummary["records"];
+  const counts = Object.fromEntries(RECORD_KINDS.map((k) => [k, { count: 0, targetBytes: 0, deltaBytes: 0 }])) as MbdfPlanSummary["records"];
+  const header = { targetSize, sourceSize, targetSha256: options.targetSha256 };
+  const reads = options.appHeader ? new RangeBuilder() : undefined;
 
-  const outFd = fs.openSync(deltaPath, "w");
+  const outFd = fs.openSync(deltaPath, "w+");
   const fromFd = fs.openSync(fromImage, "r");
   const toFd = fs.openSync(toImage, "r");
-  let written = 0;
-  const writer = new MbdfWriter({ targetSize, sourceSize, targetSha256: options.targetSha256 }, (chunk) => {
-    fs.writeSync(outFd, chunk);
-    written += chunk.length;
-  });
-  const counted = async (kind: RecordKindName, length: number, write: () => void | Promise<void>): Promise<void> => {
-    const before = written;
-    await write();
-    const r = records[kind];
-    r.count++;
-    r.targetBytes += length;
-    r.deltaBytes += written - before;
-    options.onProgress?.(writer.produced);
-  };
-
-  const gap = async (start: number, end: number): Promise<void> => {
-    if (end <= start) return;
-    const bytes = new Uint8Array(end - start);
-    readFullyAt(toFd, bytes, start);
-    if (isZero(bytes)) return counted("zero", bytes.length, () => writer.zero(bytes.length));
-    if (end <= sourceSize) {
-      const old = new Uint8Array(bytes.length);
-      readFullyAt(fromFd, old, start);
-      if (Buffer.compare(old, bytes) === 0) return counted("copy", bytes.length, () => writer.copy(start, bytes));
-    }
-    const gapPath = path.join(options.scratchDir, "gap");
-    const gapDelta = path.join(options.scratchDir, "gap.vcdiff");
-    fs.writeFileSync(gapPath, bytes);
-    await encodeVcdiff(fromImage, gapPath, gapDelta, {
-      windowSize: options.windowSize, level: options.level, threads: options.threads, checksum: options.checksum,
-    });
-    const delta = fs.readFileSync(gapDelta);
-    fs.rmSync(gapPath);
-    fs.rmSync(gapDelta);
-    return counted("vcdiff", bytes.length, () => writer.vcdiff(delta, bytes));
-  };
-
-  const fileRecord = (r: FileRecord): Promise<void> => {
-    const produced = new Uint8Array(r.length);
-    readFullyAt(toFd, produced, r.targetOffset);
-    if (r.kind === "approx") return counted("approx", r.length, () => writer.approx(r.extents, r.diff, produced));
-    return counted("redeflate", r.length, () => writer.redeflate(r.record, produced));
-  };
-
   try {
-    let at = 0;
-    for (const r of plan.records) {
-      await gap(at, r.targetOffset);
-      await fileRecord(r);
-      at = r.targetOffset + r.length;
-    }
-    await gap(at, targetSize);
+    const pieces = planPieces(fromFd, toFd, sourceSize, targetSize, records, options.windowSize, avoid);
+    let written = 0;
+    const writer = new MbdfWriter(header, (chunk) => {
+      let off = 0;
+      while (off < chunk.length) off += fs.writeSync(outFd, chunk, off, chunk.length - off);
+      written += chunk.length;
+    });
+    const headerLength = written;
+    const produced = (start: number, length: number): Uint8Array => {
+      const bytes = new Uint8Array(length);
+      readFullyAt(toFd, bytes, start);
+      return bytes;
+    };
+    const count = (kind: RecordKindName, length: number, before: number): void => {
+      const c = counts[kind];
+      c.count++;
+      c.targetBytes += length;
+      c.deltaBytes += written - before;
+      options.onProgress?.(writer.produced);
+    };
+    // Writes the pieces before piece `upTo` that are not VCDIFF (those come from the encoder, in order).
+    let next = 0;
+    const writeUpTo = (upTo: number): void => {
+      for (; next < upTo; next++) {
+        const p = pieces[next]!;
+        const before = written;
+        if (p.kind === "zero") {
+          writer.zero(p.length);
+          count("zero", p.length, before);
+        } else if (p.kind === "copy") {
+          writer.copy(p.start, produced(p.start, p.length));
+          reads?.add(p.start, p.start + p.length);
+          count("copy", p.length, before);
+        } else if (p.kind === "file") {
+          const r = p.record;
+          for (const e of recordExtents(r)) reads?.add(e.sourceOffset, e.sourceOffset + e.length);
+          if (r.kind === "approx") writer.approx(r.extents, r.diff, produced(p.start, p.length));
+          else writer.redeflate(r.record, produced(p.start, p.length));
+          count(r.kind, p.length, before);
+        } else {
+          throw new Error(`piece ${next} (VCDIFF) reached out of order`);
+        }
+      }
+    };
+
+    const vcdiffPieces: number[] = [];
+    pieces.forEach((p, i) => { if (p.kind === "vcdiff") vcdiffPieces.push(i); });
+    await encodeTargetRanges(fromImage, toImage, vcdiffPieces.map((i) => pieces[i]!), {
+      windowSize: options.windowSize, level: options.level, threads: options.threads, checksum: options.checksum,
+      avoid, collectReads: reads !== undefined,
+    }, (k, delta, windowReads) => {
+      const i = vcdiffPieces[k]!;
+      writeUpTo(i);
+      const p = pieces[i]!;
+      const before = written;
+      writer.vcdiff(delta, produced(p.start, p.length));
+      if (windowReads) reads!.addAll(windowReads);
+      count("vcdiff", p.length, before);
+      next = i + 1;
+    });
+    writeUpTo(pieces.length);
     writer.end();
+    if (reads) swapHeader(outFd, written, headerLength, MbdfWriter.headerBytes({ ...header, readSet: options.appHeader!(reads.finish()) }));
   } finally {
     fs.closeSync(outFd);
     fs.closeSync(fromFd);
     fs.closeSync(toFd);
   }
-  return { ext4: plan.ext4, candidates: plan.candidates, records };
+  return counts;
+}
+
+/**
+ * Replaces the first `oldLength` bytes of the `size`-byte file with `header` (longer: it carries the
+ * read set), moving the records after it, from the end backwards so nothing is read after it is
+ * overwritten.
+ */
+function swapHeader(fd: number, size: number, oldLength: number, header: Uint8Array): void {
+  const shift = header.length - oldLength;
+  if (shift < 0) throw new Error("the header with the read set is shorter than without it");
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  for (let end = size; end > oldLength;) {
+    const start = Math.max(oldLength, end - chunk.length);
+    const piece = chunk.subarray(0, end - start);
+    readFullyAt(fd, piece, start);
+    let off = 0;
+    while (off < piece.length) off += fs.writeSync(fd, piece, off, piece.length - off, start + shift + off);
+    end = start;
+  }
+  let off = 0;
+  while (off < header.length) off += fs.writeSync(fd, header, off, header.length - off, off);
 }

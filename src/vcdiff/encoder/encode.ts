@@ -92,24 +92,7 @@ export interface EncodeStats {
 export async function encodeVcdiff(
   sourcePath: string, targetPath: string, out: Writable | string, options: EncodeOptions = {},
 ): Promise<EncodeStats> {
-  const windowSize = options.windowSize ?? DEFAULT_WINDOW_SIZE;
-  if (!Number.isInteger(windowSize) || windowSize < MIN_WINDOW_SIZE || windowSize > MAX_WINDOW_SIZE || windowSize % 4096 !== 0) {
-    throw new MenderDeltaError(
-      `window size ${windowSize} is not usable: it must be a multiple of 4096 between ${MIN_WINDOW_SIZE} and ${MAX_WINDOW_SIZE} bytes `
-      + "(xdelta3 3.0.x refuses windows above 16 MiB); pick e.g. 1048576 for small-RAM devices, 8388608 by default",
-    );
-  }
-  const level = options.level ?? DEFAULT_LEVEL;
-  if (!Number.isInteger(level) || level < MIN_LEVEL || level > MAX_LEVEL) {
-    throw new MenderDeltaError(`encoder level ${level} is not usable: use an integer from ${MIN_LEVEL} (fastest) to ${MAX_LEVEL} (smallest)`);
-  }
-  const threads = options.threads ?? Math.min(8, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
-    throw new MenderDeltaError(`thread count ${threads} is not usable: use an integer from 1 to 256`);
-  }
-  const checksum = options.checksum ?? true;
-  const params = levelParams(level);
-
+  const { windowSize, level, threads, checksum, params } = checkOptions(options);
   const t0 = Date.now();
   const targetSize = sizeOf(targetPath, "target (new image)");
   const windows = Math.max(1, Math.ceil(targetSize / windowSize));
@@ -148,7 +131,7 @@ export async function encodeVcdiff(
       targetDone = Math.min(targetSize, targetDone + windowSize);
       options.onProgress?.(targetDone, targetSize);
     };
-    await encodeWindows(runner, targetSize, windowSize, windows, onWindow);
+    await encodeWindows(runner, (seq) => ({ start: seq * windowSize, length: Math.min(windowSize, targetSize - seq * windowSize) }), windows, onWindow);
     if (body && reads) {
       const union = reads.finish();
       stats.sourceBytesRead = rangesLength(union);
@@ -171,6 +154,87 @@ export async function encodeVcdiff(
     runner.close();
   }
   return stats;
+}
+
+interface CheckedOptions {
+  windowSize: number;
+  level: number;
+  threads: number;
+  checksum: boolean;
+  params: ReturnType<typeof levelParams>;
+}
+
+/** The options with their defaults, each checked (a clear error naming the bad value). */
+function checkOptions(options: Pick<EncodeOptions, "windowSize" | "level" | "threads" | "checksum">): CheckedOptions {
+  const windowSize = options.windowSize ?? DEFAULT_WINDOW_SIZE;
+  if (!Number.isInteger(windowSize) || windowSize < MIN_WINDOW_SIZE || windowSize > MAX_WINDOW_SIZE || windowSize % 4096 !== 0) {
+    throw new MenderDeltaError(
+      `window size ${windowSize} is not usable: it must be a multiple of 4096 between ${MIN_WINDOW_SIZE} and ${MAX_WINDOW_SIZE} bytes `
+      + "(xdelta3 3.0.x refuses windows above 16 MiB); pick e.g. 1048576 for small-RAM devices, 8388608 by default",
+    );
+  }
+  const level = options.level ?? DEFAULT_LEVEL;
+  if (!Number.isInteger(level) || level < MIN_LEVEL || level > MAX_LEVEL) {
+    throw new MenderDeltaError(`encoder level ${level} is not usable: use an integer from ${MIN_LEVEL} (fastest) to ${MAX_LEVEL} (smallest)`);
+  }
+  const threads = options.threads ?? Math.min(8, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+    throw new MenderDeltaError(`thread count ${threads} is not usable: use an integer from 1 to 256`);
+  }
+  return { windowSize, level, threads, checksum: options.checksum ?? true, params: levelParams(level) };
+}
+
+/** A stretch of the target file that one delta of encodeTargetRanges covers. */
+export interface TargetRange {
+  start: number;
+  /** 1 to the window size. */
+  length: number;
+}
+
+export type RangeOptions = Pick<EncodeOptions, "windowSize" | "level" | "threads" | "checksum" | "avoid"> & {
+  /** Hand each delta the source ranges its copies read. */
+  collectReads?: boolean;
+};
+
+/**
+ * One self-contained VCDIFF delta per target range (the file header and one window), all against
+ * the whole source indexed once: for callers that need many deltas of pieces of one target (the
+ * file-aware format's VCDIFF records). Ranges are encoded in parallel and handed to `onDelta` in
+ * their order, with at most two per thread waiting, so memory does not grow with their number.
+ */
+export async function encodeTargetRanges(
+  sourcePath: string, targetPath: string, ranges: readonly TargetRange[], options: RangeOptions,
+  onDelta: (index: number, delta: Uint8Array, reads?: Float64Array) => Promise<void> | void,
+): Promise<void> {
+  const { windowSize, threads, checksum, params } = checkOptions(options);
+  const targetSize = sizeOf(targetPath, "target (new image)");
+  for (const r of ranges) {
+    if (!Number.isSafeInteger(r.start) || r.start < 0 || r.length < 1 || r.length > windowSize || r.start + r.length > targetSize) {
+      throw new RangeError(`target range [${r.start}, +${r.length}) is not within the ${targetSize}-byte target in one window`);
+    }
+  }
+  if (ranges.length === 0) return;
+  const shared = allocateIndex(sourcePath, params.index);
+  const request: EncodeWindowsRequest = {
+    task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath, sourcePath,
+    avoid: sharedRanges(options.avoid ? normalizeRanges(options.avoid) : new Float64Array(0)),
+    collectReads: options.collectReads === true,
+  };
+  const runner: JobRunner = threads <= 1 ? new LocalRunner(request) : new WorkerRunner(request, threads);
+  try {
+    await buildIndex(runner, shared);
+    let index = 0;
+    await encodeWindows(runner, (seq) => ranges[seq]!, ranges.length, async (bytes, _stats, reads) => {
+      const delta = new Uint8Array(FILE_HEADER.length + bytes.length);
+      delta.set(FILE_HEADER);
+      delta.set(bytes, FILE_HEADER.length);
+      await onDelta(index++, delta, reads);
+    });
+  } catch (err) {
+    throw asEncoderError(err);
+  } finally {
+    runner.close();
+  }
 }
 
 /** The Float64Array's contents in shared memory: every worker reads the same ranges, none copies them. */
@@ -328,7 +392,7 @@ async function buildIndex(runner: JobRunner, shared: SourceIndexShared): Promise
  * Encodes the windows on every lane and writes them in window order; at most two finished or
  * running windows per lane, so memory stays bounded whatever the image size.
  */
-async function encodeWindows(runner: JobRunner, targetSize: number, windowSize: number, windows: number, onWindow: WindowHandler): Promise<void> {
+async function encodeWindows(runner: JobRunner, windowAt: (seq: number) => TargetRange, windows: number, onWindow: WindowHandler): Promise<void> {
   const done = new Map<number, { bytes: Uint8Array; stats: WindowMatchStats; reads?: Float64Array }>();
   const maxAhead = runner.lanes * 2;
   let nextToSend = 0;
@@ -355,8 +419,8 @@ async function encodeWindows(runner: JobRunner, targetSize: number, windowSize: 
       }
       if (failure !== undefined || nextToSend >= windows) return;
       const seq = nextToSend++;
-      const start = seq * windowSize;
-      const reply = await runner.call(i, { type: "window", start, length: Math.min(windowSize, targetSize - start) });
+      const { start, length } = windowAt(seq);
+      const reply = await runner.call(i, { type: "window", start, length });
       if (reply.type !== "window") throw new Error(`unexpected reply ${reply.type} to a window job`);
       done.set(seq, { bytes: reply.bytes, stats: reply.stats, reads: reply.reads });
       writing = writing.then(flush).catch((err: unknown) => {
