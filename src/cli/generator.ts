@@ -62,14 +62,16 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          bytes did not; about 1.3% larger
                          (docs/read-write-root.md). ro: the device's whole
                          active partition must still equal FROM
-  --delta-format vcdiff|mbdf
-                         the delta's format. vcdiff (default): one VCDIFF
-                         delta, any device program applies it. mbdf: the
-                         file-aware format (docs/file-delta-format.md):
-                         changed files of two ext4 images are diffed file
-                         by file, .gz files recompressed on the device;
-                         needs a device program that knows mbdf1; implies
-                         --root-mount ro
+  --delta-format mbdf|vcdiff
+                         the delta's format. mbdf (default): file-aware
+                         (docs/file-delta-format.md): changed files of two
+                         ext4 images are diffed file by file, .gz files
+                         recompressed on the device; about 0.3-0.9x the
+                         VCDIFF delta; needs mender-binary-delta 0.1.0 or
+                         later on the device. Where it cannot be smaller
+                         (not ext4, nothing to gain) the delta is VCDIFF.
+                         vcdiff: one VCDIFF delta, which stock 'xdelta3
+                         -d' and Mender's own closed-source module apply
   --json                 print a machine-readable summary (sizes,
                          checksums, ratio, time) on stdout; a failure
                          as {"error": MESSAGE, "exitCode": N}

@@ -92,6 +92,8 @@ const MARK = "\u0001value:";
 
 /** The default --root-mount (docs/read-write-root.md has the measurements behind it). */
 export const DEFAULT_ROOT_MOUNT: RootMount = "rw";
+/** The file-aware format: it falls back to VCDIFF by itself where it cannot be smaller (generator/mbdf/). */
+export const DEFAULT_DELTA_FORMAT: DeltaFormat = "mbdf";
 
 /**
  * cac (mri) turns "0123" into 123 and reads `-D "-B5 -W6"` as more flags. Before parsing, every
@@ -351,16 +353,11 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
   if (mount !== "rw" && mount !== "ro") {
     throw new UsageError(`--root-mount '${mount}' is unknown; use rw (devices mount their root read-write) or ro (read-only)`);
   }
-  const deltaFormat = lastString(raw.deltaFormat, "--delta-format") ?? "vcdiff";
+  const deltaFormat = lastString(raw.deltaFormat, "--delta-format") ?? DEFAULT_DELTA_FORMAT;
   if (deltaFormat !== "vcdiff" && deltaFormat !== "mbdf") {
-    throw new UsageError(`--delta-format '${deltaFormat}' is unknown; use vcdiff (the default) or mbdf (file-aware)`);
+    throw new UsageError(`--delta-format '${deltaFormat}' is unknown; use mbdf (file-aware, the default) or vcdiff (any device program)`);
   }
-  // The MBDF planner does not compute a read set yet: its deltas need FROM's exact bytes.
-  const rootMount: RootMount = deltaFormat === "mbdf" ? "ro" : mount;
-  if (deltaFormat === "mbdf" && mount === "rw") {
-    if (rootMountText === "rw") throw new UsageError("--delta-format mbdf makes deltas for read-only roots only; use --root-mount ro");
-    notes.push("--delta-format mbdf: the delta needs FROM's exact bytes (as with --root-mount ro)");
-  }
+  const rootMount: RootMount = mount;
 
   return {
     from, to, output, artifactName, deviceTypes, rootMount, deltaFormat,

@@ -48,11 +48,13 @@ function trailer(format: number, content: Uint8Array): Uint8Array {
 }
 
 export async function executeRedeflate(ctx: RecordContext, length: number): Promise<RecordResult> {
-  const { extents, total } = await readExtents(ctx);
+  // No extents: a new file, whose content is a LITERAL body (checked below) and which has no old content.
+  const { extents, total } = await readExtents(ctx, 0);
   const format = await ctx.input.byte("old_format");
   if (TRAILER_BYTES[format] === undefined) throw new RecordProblem(`unknown old_format ${format} (1 gzip, 2 zlib, 3 raw deflate)`, "unsupported");
   const oldContentLength = await ctx.input.varint("old_content_length");
   if (oldContentLength > MAX_RECORD_BUFFER) throw new RecordProblem(`an old content of ${oldContentLength} bytes, more than ${MAX_RECORD_BUFFER}`);
+  if (extents.length === 0 && oldContentLength !== 0) throw new RecordProblem(`no extents, yet an old content of ${oldContentLength} bytes`);
   const compressor = await ctx.input.byte("compressor");
   const level = await ctx.input.byte("level");
   const entry = COMPRESSORS[compressor];
@@ -73,6 +75,7 @@ export async function executeRedeflate(ctx: RecordContext, length: number): Prom
   if (kind !== RecordKind.literal && kind !== RecordKind.approx) {
     throw new RecordProblem(`the content record is of kind ${kind}, it must be LITERAL (3) or APPROX (5)`);
   }
+  if (kind === RecordKind.approx && extents.length === 0) throw new RecordProblem("an APPROX content record without extents: it has no old content to diff against");
   const contentLength = await ctx.input.varint("the content record's length");
   if (contentLength < 1 || contentLength > MAX_RECORD_BUFFER) {
     throw new RecordProblem(`the new content is ${contentLength} bytes, it must be 1 to ${MAX_RECORD_BUFFER}`);

@@ -42,10 +42,13 @@ export function readSource(ctx: RecordContext, dest: Uint8Array, pos: number, of
   }
 }
 
-/** Reads and checks an `extents` field: 1..4096 ranges inside the source, together at most 16 MiB. */
-export async function readExtents(ctx: RecordContext): Promise<{ extents: Extent[]; total: number }> {
+/**
+ * Reads and checks an `extents` field: 1..4096 ranges inside the source (0..4096 where `minCount`
+ * is 0: a REDEFLATE record of a new file), together at most 16 MiB.
+ */
+export async function readExtents(ctx: RecordContext, minCount = 1): Promise<{ extents: Extent[]; total: number }> {
   const count = await ctx.input.varint("the extent count");
-  if (count < 1 || count > MAX_EXTENTS) throw new RecordProblem(`the extent count is ${count}, it must be 1 to ${MAX_EXTENTS}`);
+  if (count < minCount || count > MAX_EXTENTS) throw new RecordProblem(`the extent count is ${count}, it must be ${minCount} to ${MAX_EXTENTS}`);
   const extents: Extent[] = [];
   let total = 0;
   for (let i = 0; i < count; i++) {

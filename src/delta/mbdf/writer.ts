@@ -179,7 +179,8 @@ export class MbdfWriter {
       if (!Number.isInteger(v) || v < 0 || v > 255) throw new RangeError(`${name} must be a byte, got ${v}`);
     }
     if (newContent.length < 1) throw new RangeError("a REDEFLATE record's new content is at least 1 byte");
-    this.checkExtents(record.extents);
+    // A new file has no extents (and no old content): its content can only be a LITERAL body.
+    if (record.extents.length > 0 || record.content.kind === "approx" || record.oldContentLength !== 0) this.checkExtents(record.extents);
     if (record.content.kind === "literal") checkLiteral(newContent, record.content.filter ?? null, record.content.filterStart ?? 0);
     else checkApprox(record.content.diff, newContent.length);
     this.begin(RecordKind.redeflate, produced.length);

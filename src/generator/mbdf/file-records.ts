@@ -17,6 +17,8 @@ import { Ext4FileReader, HOLE, listExt4Files, pairFiles, readExt4Layout, type Ex
 import { FileBlockSource } from "../../io/file-source";
 import { readFullyAt } from "../../io/read-fully";
 import { vcdiffDelta, xzSize } from "./cost";
+import type { BcjArch } from "../../compress/bcj";
+import { elfBranchFilter } from "../../filediff/elf-filter";
 
 /**
  * Files smaller than this are left to VCDIFF (a record's fixed cost would eat the gain), except
@@ -46,6 +48,17 @@ export interface FileRecordPlan {
   ext4: boolean;
   /** New files looked at (contiguous, paired, within the size limits) and how many were kept. */
   candidates: number;
+  /**
+   * TO's new executables (no old version) stored in one run of the image, with the branch filter of
+   * their machine: a LITERAL record with that filter may code them smaller than VCDIFF (write-delta.ts).
+   */
+  newExecutables: NewExecutable[];
+}
+
+export interface NewExecutable {
+  targetOffset: number;
+  length: number;
+  filter: BcjArch;
 }
 
 /** The one image run holding file i, or undefined (holes, several runs, inline data, empty). */
@@ -92,40 +105,56 @@ function diffSize(d: ApproximateDiff): number {
   return xzSize([d.control, d.differences, d.literals]);
 }
 
-/** A REDEFLATE record when `neu` is a gzip or zlib file the device rebuilds exactly and `old` inflates. */
-function redeflateOf(old: Uint8Array, neu: Uint8Array, extents: Extent[]): RedeflateRecord | undefined {
+/** A REDEFLATE record's fields but its content and old buffer. */
+type RedeflateBase = Omit<RedeflateRecord, "extents" | "oldContentLength" | "content">;
+
+/** `base` with an APPROX content against the old content, or (no usable old content) a LITERAL one. */
+function withContent(base: RedeflateBase, oldContent: Uint8Array | undefined, extents: Extent[]): RedeflateRecord {
+  if (!oldContent || oldContent.length > MAX_RECORD_BUFFER) return { ...base, extents: [], oldContentLength: 0, content: { kind: "literal" } };
+  return { ...base, extents, oldContentLength: oldContent.length, content: { kind: "approx", diff: approximateDiff(oldContent, base.newContent) } };
+}
+
+function inflateZlib(bytes: Uint8Array): Uint8Array | undefined {
+  try {
+    return inflateSync(bytes.subarray(2, bytes.length - 4));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A REDEFLATE record when `neu` is a gzip or zlib file the device rebuilds exactly: its content
+ * diffed against `old`'s (the old version, read through `extents`) when that inflates, else (a new
+ * file, or an old one that does not inflate) its content stored as a LITERAL body.
+ */
+function redeflateOf(old: Uint8Array | undefined, neu: Uint8Array, extents: Extent[]): RedeflateRecord | undefined {
   const gz = neu[0] === 0x1f && neu[1] === 0x8b ? findRebuild(neu) : null;
   if (gz) {
-    const oldMember = gunzipSingleMember(old);
     const newMember = gunzipSingleMember(neu);
-    if (!oldMember || !newMember || oldMember.data.length > MAX_RECORD_BUFFER || newMember.data.length > MAX_RECORD_BUFFER) return undefined;
-    if (newMember.data.length < 1) return undefined;
-    return {
-      extents, oldFormat: OldFormat.gzip, oldContentLength: oldMember.data.length,
-      compressor: gz.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: gz.level,
-      header: gzipHeaderBytes(gz.header),
-      content: { kind: "approx", diff: approximateDiff(oldMember.data, newMember.data) }, newContent: newMember.data,
+    if (!newMember || newMember.data.length < 1 || newMember.data.length > MAX_RECORD_BUFFER) return undefined;
+    const base: RedeflateBase = {
+      oldFormat: OldFormat.gzip, compressor: gz.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: gz.level,
+      header: gzipHeaderBytes(gz.header), newContent: newMember.data,
     };
+    return withContent(base, old ? gunzipSingleMember(old)?.data : undefined, extents);
   }
   const z = neu[0] === 0x78 ? findZlibRebuild(neu) : null;
-  if (z && old[0] === 0x78) {
-    let oldData: Uint8Array;
-    let newData: Uint8Array;
-    try {
-      oldData = inflateSync(old.subarray(2, old.length - 4));
-      newData = inflateSync(neu.subarray(2, neu.length - 4));
-    } catch {
-      return undefined;
-    }
-    if (oldData.length > MAX_RECORD_BUFFER || newData.length > MAX_RECORD_BUFFER || newData.length < 1) return undefined;
-    return {
-      extents, oldFormat: OldFormat.zlib, oldContentLength: oldData.length,
-      compressor: z.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: z.level,
-      header: Uint8Array.from(z.header),
-      content: { kind: "approx", diff: approximateDiff(oldData, newData) }, newContent: newData,
+  if (z) {
+    const newData = inflateZlib(neu);
+    if (!newData || newData.length < 1 || newData.length > MAX_RECORD_BUFFER) return undefined;
+    const base: RedeflateBase = {
+      oldFormat: OldFormat.zlib, compressor: z.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: z.level,
+      header: Uint8Array.from(z.header), newContent: newData,
     };
+    return withContent(base, old && old[0] === 0x78 ? inflateZlib(old) : undefined, extents);
   }
   return undefined;
+}
+
+/** Estimated bytes of a REDEFLATE record (its content as cost.ts measures, the fields around it). */
+function redeflateSize(r: RedeflateRecord): number {
+  const content = r.content.kind === "approx" ? diffSize(r.content.diff) : xzSize([r.newContent]);
+  return content + r.header.length + 16 + 8 * r.extents.length;
 }
 
 /** Plans the file records of the delta from `fromImage` to `toImage`. */
@@ -137,7 +166,7 @@ export async function planFileRecords(fromImage: string, toImage: string, scratc
   try {
     const fromLayout = readExt4Layout(fromSrc);
     const toLayout = readExt4Layout(toSrc);
-    if (!fromLayout || !toLayout) return { records: [], ext4: false, candidates: 0 };
+    if (!fromLayout || !toLayout) return { records: [], ext4: false, candidates: 0, newExecutables: [] };
     const oldFiles = listExt4Files(fromSrc, fromLayout);
     const newFiles = listExt4Files(toSrc, toLayout);
     const oldReader = new Ext4FileReader(fromSrc, oldFiles);
@@ -146,13 +175,32 @@ export async function planFileRecords(fromImage: string, toImage: string, scratc
 
     const records: FileRecord[] = [];
     let candidates = 0;
+    const newExecutables: NewExecutable[] = [];
+    const newCompressed: FileRecord[] = [];
+    const newCompressedBytes: Uint8Array[] = [];
+    /** Keeps `record` when it is clearly smaller than VCDIFF's `vcdiff` estimated bytes. */
+    const keep = (record: FileRecord, size: number, vcdiff: number): void => {
+      if (size <= KEEP_RATIO * vcdiff && vcdiff - size >= MIN_SAVING) records.push(record);
+    };
     for (let i = 0; i < newFiles.count; i++) {
       const j = pairs.old[i]!;
-      if (j < 0) continue;
-      // An identical file, moved or not: VCDIFF's index of all of FROM finds it and copies it for a few bytes.
-      if (pairs.unchanged[i]) continue;
       const run = contiguousRun(newFiles, i);
       if (!run || run.length < MIN_COMPRESSED_FILE || run.length > MAX_RECORD_BUFFER) continue;
+      if (j < 0) {
+        // A new file: VCDIFF stores its bytes (compressed files and code find nothing in FROM).
+        const neu = new Uint8Array(run.length);
+        readFullyAt(toFd, neu, run.offset);
+        const filter = run.length >= MIN_FILE ? elfBranchFilter(neu) : null;
+        if (filter) newExecutables.push({ targetOffset: run.offset, length: run.length, filter });
+        const redeflate = looksCompressed(neu) ? redeflateOf(undefined, neu, []) : undefined;
+        if (!redeflate) continue;
+        candidates++;
+        newCompressed.push({ kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate });
+        newCompressedBytes.push(neu);
+        continue;
+      }
+      // An identical file, moved or not: VCDIFF's index of all of FROM finds it and copies it for a few bytes.
+      if (pairs.unchanged[i]) continue;
       const extents = extentsOf(oldFiles, j);
       const oldSize = oldFiles.size[j]!;
       if (!extents || oldSize < 1 || oldSize > MAX_RECORD_BUFFER) continue;
@@ -165,23 +213,31 @@ export async function planFileRecords(fromImage: string, toImage: string, scratc
       const redeflate = redeflateOf(old, neu, extents);
       let record: FileRecord;
       let size: number;
-      if (redeflate && redeflate.content.kind === "approx") {
+      if (redeflate) {
         record = { kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate };
-        size = diffSize(redeflate.content.diff) + redeflate.header.length + 16;
+        size = redeflateSize(redeflate);
       } else {
         const diff = approximateDiff(old, neu);
+        // A control stream past the format's 16 MiB (only for pathological pairs): VCDIFF's bytes.
+        if (diff.control.length > MAX_RECORD_BUFFER) continue;
         record = { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff };
-        size = diffSize(diff);
+        size = diffSize(diff) + 8 * extents.length;
       }
-      // A control stream past the format's 16 MiB (only for pathological pairs): VCDIFF's bytes.
-      const diff = record.kind === "approx" ? record.diff : (record.record.content as { diff: ApproximateDiff }).diff;
-      if (diff.control.length > MAX_RECORD_BUFFER) continue;
-      size += 8 * extents.length;
-      const vcdiff = xzSize([await vcdiffDelta(old, neu, scratchDir, level)]);
-      if (size <= KEEP_RATIO * vcdiff && vcdiff - size >= MIN_SAVING) records.push(record);
+      if (redeflate?.content.kind === "approx" && redeflate.content.diff.control.length > MAX_RECORD_BUFFER) continue;
+      keep(record, size, xzSize([await vcdiffDelta(old, neu, scratchDir, level)]));
+    }
+    // New compressed files are judged together: their contents compress well against each other
+    // (man pages, changelogs), which no one file's estimate sees.
+    if (newCompressed.length > 0) {
+      const contents = newCompressed.map((r) => (r as Extract<FileRecord, { kind: "redeflate" }>).record.newContent);
+      const overhead = newCompressed.reduce((sum, r) => sum + (r as Extract<FileRecord, { kind: "redeflate" }>).record.header.length + 16, 0);
+      const size = xzSize(contents) + overhead;
+      const vcdiff = xzSize(newCompressedBytes);
+      if (size <= KEEP_RATIO * vcdiff && vcdiff - size >= MIN_SAVING) records.push(...newCompressed);
     }
     records.sort((a, b) => a.targetOffset - b.targetOffset);
-    return { records, ext4: true, candidates };
+    newExecutables.sort((a, b) => a.targetOffset - b.targetOffset);
+    return { records, ext4: true, candidates, newExecutables };
   } finally {
     fs.closeSync(fromFd);
     fs.closeSync(toFd);

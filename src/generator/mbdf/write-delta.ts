@@ -19,9 +19,11 @@ import { normalizeRanges, overlapsRanges, type ByteRange } from "../../io/byte-r
 import { readFullyAt } from "../../io/read-fully";
 import { encodeTargetRanges, encodeVcdiff, type EncodeStats } from "../../vcdiff/encoder/encode";
 import { RangeBuilder } from "../../vcdiff/encoder/source-ranges";
-import { planFileRecords, type FileRecord } from "./file-records";
+import { bcjFilter, type BcjArch } from "../../compress/bcj";
+import { xzSize } from "./cost";
+import { planFileRecords, type FileRecord, type NewExecutable } from "./file-records";
 
-export const RECORD_KINDS = ["zero", "copy", "vcdiff", "approx", "redeflate"] as const;
+export const RECORD_KINDS = ["zero", "copy", "literal", "vcdiff", "approx", "redeflate"] as const;
 export type RecordKindName = (typeof RECORD_KINDS)[number];
 
 export interface MbdfPlanSummary {
@@ -61,9 +63,13 @@ function isZero(bytes: Uint8Array): boolean {
   return true;
 }
 
-/** One record of the delta, in target order. */
+/**
+ * One record of the delta, in target order. A VCDIFF piece with a `filter` is (part of) a new
+ * executable: it becomes a LITERAL record with that branch filter when that codes smaller.
+ */
 type Piece =
-  | { kind: "zero" | "copy" | "vcdiff"; start: number; length: number }
+  | { kind: "zero" | "copy"; start: number; length: number }
+  | { kind: "vcdiff"; start: number; length: number; filter?: BcjArch; filterStart?: number }
   | { kind: "file"; start: number; length: number; record: FileRecord };
 
 function recordExtents(r: FileRecord): { sourceOffset: number; length: number }[] {
@@ -79,7 +85,7 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
   const plan = await planFileRecords(fromImage, toImage, options.scratchDir, options.level);
   // A read-write root rewrites its avoided bytes by itself: no record may rely on them.
   const records = plan.records.filter((r) => !recordExtents(r).some((e) => overlapsRanges(avoid, e.sourceOffset, e.sourceOffset + e.length)));
-  if (!plan.ext4 || records.length === 0) {
+  if (!plan.ext4 || (records.length === 0 && plan.newExecutables.length === 0)) {
     const stats = await encodeVcdiff(fromImage, toImage, deltaPath, {
       windowSize: options.windowSize, level: options.level, threads: options.threads, checksum: options.checksum,
       avoid: options.avoid, appHeader: options.appHeader, onProgress: options.onProgress,
@@ -89,16 +95,22 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
       : "FROM or TO is not an ext4 image, so the delta cannot follow its files";
     return { format: "vcdiff", stats, reason };
   }
-  const summary = await writeRecords(fromImage, toImage, deltaPath, records, avoid, options);
+  const summary = await writeRecords(fromImage, toImage, deltaPath, records, plan.newExecutables, avoid, options);
   return { format: "mbdf", summary: { ext4: true, candidates: plan.candidates, records: summary } };
 }
 
-/** Splits TO into pieces: the file records, and what lies between them classified window by window. */
-function planPieces(fromFd: number, toFd: number, sourceSize: number, targetSize: number, records: FileRecord[], windowSize: number, avoid: Float64Array): Piece[] {
+/**
+ * Splits TO into pieces: the file records, the new executables (in window-sized parts), and what lies
+ * between them classified window by window.
+ */
+function planPieces(
+  fromFd: number, toFd: number, sourceSize: number, targetSize: number, records: FileRecord[], executables: NewExecutable[],
+  windowSize: number, avoid: Float64Array,
+): Piece[] {
   const pieces: Piece[] = [];
   const bytes = new Uint8Array(windowSize);
   const old = new Uint8Array(windowSize);
-  const gap = (start: number, end: number): void => {
+  const plain = (start: number, end: number): void => {
     for (let at = start; at < end; at += windowSize) {
       const length = Math.min(windowSize, end - at);
       const neu = bytes.subarray(0, length);
@@ -113,6 +125,21 @@ function planPieces(fromFd: number, toFd: number, sourceSize: number, targetSize
       pieces.push({ kind, start: at, length });
     }
   };
+  // New executables inside [start, end) get pieces of their own.
+  let e = 0;
+  const gap = (start: number, end: number): void => {
+    let at = start;
+    for (; e < executables.length && executables[e]!.targetOffset < end; e++) {
+      const x = executables[e]!;
+      if (x.targetOffset < at || x.targetOffset + x.length > end) continue;
+      plain(at, x.targetOffset);
+      for (let k = 0; k < x.length; k += windowSize) {
+        pieces.push({ kind: "vcdiff", start: x.targetOffset + k, length: Math.min(windowSize, x.length - k), filter: x.filter, filterStart: k });
+      }
+      at = x.targetOffset + x.length;
+    }
+    plain(at, end);
+  };
   let at = 0;
   for (const r of records) {
     gap(at, r.targetOffset);
@@ -123,8 +150,16 @@ function planPieces(fromFd: number, toFd: number, sourceSize: number, targetSize
   return pieces;
 }
 
+/** Estimated bytes of `bytes` as a LITERAL record with `filter` (as cost.ts measures). */
+function filteredSize(bytes: Uint8Array, filter: BcjArch, filterStart: number): number {
+  const encoded = bytes.slice();
+  bcjFilter(filter, encoded, true, filterStart);
+  return xzSize([encoded]) + 8;
+}
+
 async function writeRecords(
-  fromImage: string, toImage: string, deltaPath: string, records: FileRecord[], avoid: Float64Array, options: MbdfWriteOptions,
+  fromImage: string, toImage: string, deltaPath: string, records: FileRecord[], executables: NewExecutable[], avoid: Float64Array,
+  options: MbdfWriteOptions,
 ): Promise<MbdfPlanSummary["records"]> {
   const sourceSize = fs.statSync(fromImage).size;
   const targetSize = fs.statSync(toImage).size;
@@ -136,7 +171,7 @@ async function writeRecords(
   const fromFd = fs.openSync(fromImage, "r");
   const toFd = fs.openSync(toImage, "r");
   try {
-    const pieces = planPieces(fromFd, toFd, sourceSize, targetSize, records, options.windowSize, avoid);
+    const pieces = planPieces(fromFd, toFd, sourceSize, targetSize, records, executables, options.windowSize, avoid);
     let written = 0;
     const writer = new MbdfWriter(header, (chunk) => {
       let off = 0;
@@ -189,11 +224,17 @@ async function writeRecords(
     }, (k, delta, windowReads) => {
       const i = vcdiffPieces[k]!;
       writeUpTo(i);
-      const p = pieces[i]!;
+      const p = pieces[i]! as Extract<Piece, { kind: "vcdiff" }>;
       const before = written;
-      writer.vcdiff(delta, produced(p.start, p.length));
-      if (windowReads) reads!.addAll(windowReads);
-      count("vcdiff", p.length, before);
+      const bytes = produced(p.start, p.length);
+      if (p.filter && filteredSize(bytes, p.filter, p.filterStart!) < xzSize([delta])) {
+        writer.literal(bytes, p.filter, p.filterStart);
+        count("literal", p.length, before);
+      } else {
+        writer.vcdiff(delta, bytes);
+        if (windowReads) reads!.addAll(windowReads);
+        count("vcdiff", p.length, before);
+      }
       next = i + 1;
     });
     writeUpTo(pieces.length);
