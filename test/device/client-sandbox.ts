@@ -21,7 +21,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { TestContext } from "node:test";
 import { menderUpdatePath, needMenderUpdate, needTools } from "../helpers/peers";
-import { makeBootEnv, moduleCommand, type BootEnvFixture } from "./fixtures";
+import { makeBootEnv, makeImagePartitions, moduleCommand, type BootEnvFixture } from "./fixtures";
 
 export const DEVICE_TYPE = "test-device";
 /** The boot environment of a device running partition A (what reset() writes). */
@@ -366,6 +366,17 @@ sync`],
   close(): void {
     for (const l of this.loops) spawnSync("losetup", ["-d", l]);
   }
+}
+
+/**
+ * A sandbox in `dir` for `client` whose partitions are image files there (partA.img, partB.img),
+ * `partBytes` each: A holds `runningImage`, B zeros.
+ */
+export function sandboxOnImages(dir: string, runningImage: string, partBytes: number, client: MenderClient): ClientSandbox {
+  fs.mkdirSync(dir, { recursive: true });
+  const parts: [string, string] = [path.join(dir, "partA.img"), path.join(dir, "partB.img")];
+  makeImagePartitions(parts[0], parts[1], runningImage, partBytes);
+  return new ClientSandbox(path.join(dir, "sb"), parts, moduleCommand(), client);
 }
 
 /**

@@ -19,8 +19,8 @@ import type { GenerationSummary } from "../../src/generator";
 import { hasTool, needRoot, needTools } from "../helpers/peers";
 import { extractPayload, providesOf, rootfsArtifact, runCli } from "../generator/fixtures";
 import { makeUpdatePair } from "../generator/update-pair";
-import { CLIENTS, CLIENT_STATES, ClientSandbox, INITIAL_ENV, SWITCHED_TO_B, installRebootCommit } from "./client-sandbox";
-import { makeImagePartitions, moduleCommand, sha256Direct, sha256File } from "./fixtures";
+import { CLIENTS, CLIENT_STATES, ClientSandbox, INITIAL_ENV, SWITCHED_TO_B, installRebootCommit, sandboxOnImages } from "./client-sandbox";
+import { sha256Direct, sha256File } from "./fixtures";
 
 /** The pair's images are 8 MiB; the partitions a little larger, as on a device. */
 const PART_BYTES = 10 << 20;
@@ -88,12 +88,7 @@ for (const client of CLIENTS) {
 
     before(() => {
       if (!rel || process.getuid?.() !== 0 || !TOOLS.every(hasTool)) return;
-      const dir = path.join(work, `sb-${client.version}`);
-      fs.mkdirSync(dir);
-      const partA = path.join(dir, "partA.img");
-      const partB = path.join(dir, "partB.img");
-      makeImagePartitions(partA, partB, rel.fromImage, PART_BYTES);
-      sb = new ClientSandbox(path.join(dir, "sb"), [partA, partB], moduleCommand(), client);
+      sb = sandboxOnImages(path.join(work, `sb-${client.version}`), rel.fromImage, PART_BYTES, client);
     });
 
     after(() => sb?.close());

@@ -16,8 +16,8 @@ import os from "node:os";
 import path from "node:path";
 import { needRoot, needTools } from "../helpers/peers";
 import { generate, makeKeys, makeReleaseChain, providesOf } from "../generator/fixtures";
-import { CLIENTS, CLIENT_STATES, ClientSandbox, INITIAL_ENV, SWITCHED_TO_B, installRebootCommit } from "./client-sandbox";
-import { MULTI_LINE_SCRIPT, addAwkwardVariables, makeDelta, makeImagePartitions, moduleCommand, sha256Direct } from "./fixtures";
+import { CLIENTS, CLIENT_STATES, ClientSandbox, INITIAL_ENV, SWITCHED_TO_B, installRebootCommit, sandboxOnImages } from "./client-sandbox";
+import { MULTI_LINE_SCRIPT, addAwkwardVariables, makeDelta, moduleCommand, sha256Direct } from "./fixtures";
 
 const PART_BYTES = 6 << 20;
 const TOOLS = ["mender-artifact", "fw_printenv", "fw_setenv", "xdelta3", "mke2fs", "losetup", "openssl"];
@@ -84,12 +84,7 @@ for (const client of CLIENTS) {
 
     before(() => {
       if (!rel) return;
-      const dir = path.join(work, `sb-${client.version}`);
-      fs.mkdirSync(dir);
-      const partA = path.join(dir, "partA.img");
-      const partB = path.join(dir, "partB.img");
-      makeImagePartitions(partA, partB, rel.images[0], PART_BYTES);
-      sb = new ClientSandbox(path.join(dir, "sb"), [partA, partB], moduleCommand(), client);
+      sb = sandboxOnImages(path.join(work, `sb-${client.version}`), rel.images[0], PART_BYTES, client);
     });
 
     after(() => sb?.close());
