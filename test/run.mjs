@@ -26,6 +26,7 @@ import path from "node:path";
 const SERIAL = [
   "test/device/binaries.test.ts",
   "test/device/direct-source.test.ts",
+  "test/device/mbdf-client.test.ts",
   "test/device/mender-client.test.ts",
   "test/device/mender-daemon.test.ts",
   "test/device/storage-guard-client.test.ts",

@@ -15,15 +15,19 @@
  *   $MENDER_CONF_DIR/mender.conf, as meta-mender writes them; the first provides come from a
  *   bootstrap Artifact in the data store, as on a device built with Yocto.
  */
+import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { TestContext } from "node:test";
 import { menderUpdatePath, needMenderUpdate, needTools } from "../helpers/peers";
-import { makeBootEnv, moduleCommand, type BootEnvFixture } from "./fixtures";
+import { makeBootEnv, makeImagePartitions, moduleCommand, type BootEnvFixture } from "./fixtures";
 
 export const DEVICE_TYPE = "test-device";
-const INITIAL_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
+/** The boot environment of a device running partition A (what reset() writes). */
+export const INITIAL_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
+/** After an install onto B, before the reboot. */
+export const SWITCHED_TO_B = { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" };
 
 /** A real Mender client the sandbox can run. */
 export interface MenderClient {
@@ -48,6 +52,22 @@ export const MENDER_UPDATE_5_1: MenderClient = {
 
 /** Every client the real-client suites run under. */
 export const CLIENTS: MenderClient[] = [MENDER_3_4, MENDER_UPDATE_5_1];
+
+/** The Update Module states each client calls, in order, per command (docs/device.md's table). */
+export const CLIENT_STATES: Record<MenderClient["version"], Record<"install" | "commit" | "rollback" | "refusedDownload", string[]>> = {
+  "3.4": {
+    install: ["Download", "SupportsRollback", "ArtifactInstall", "NeedsArtifactReboot"],
+    commit: ["ArtifactCommit", "Cleanup"],
+    rollback: ["SupportsRollback", "ArtifactRollback", "Cleanup"],
+    refusedDownload: ["Download", "Cleanup"],
+  },
+  "5.1": {
+    install: ["ProvidePayloadFileSizes", "DownloadWithFileSizes", "ArtifactInstall", "NeedsArtifactReboot", "SupportsRollback"],
+    commit: ["ArtifactCommit", "Cleanup"],
+    rollback: ["SupportsRollback", "ArtifactRollback", "ArtifactFailure", "Cleanup"],
+    refusedDownload: ["ProvidePayloadFileSizes", "DownloadWithFileSizes", "Cleanup"],
+  },
+};
 
 export interface MenderRun {
   status: number | null;
@@ -346,4 +366,35 @@ sync`],
   close(): void {
     for (const l of this.loops) spawnSync("losetup", ["-d", l]);
   }
+}
+
+/**
+ * A sandbox in `dir` for `client` whose partitions are image files there (partA.img, partB.img),
+ * `partBytes` each: A holds `runningImage`, B zeros.
+ */
+export function sandboxOnImages(dir: string, runningImage: string, partBytes: number, client: MenderClient): ClientSandbox {
+  fs.mkdirSync(dir, { recursive: true });
+  const parts: [string, string] = [path.join(dir, "partA.img"), path.join(dir, "partB.img")];
+  makeImagePartitions(parts[0], parts[1], runningImage, partBytes);
+  return new ClientSandbox(path.join(dir, "sb"), parts, moduleCommand(), client);
+}
+
+/**
+ * install, then the simulated reboot, then commit, each asserted: exit code 0, the client's states,
+ * the boot environment (`switched` after the install, upgrade_available=0 after the commit).
+ * Returns the install's log.
+ */
+export function installRebootCommit(s: ClientSandbox, artifact: string, switched: Record<string, string>): string {
+  const states = CLIENT_STATES[s.client.version];
+  let r = s.mender("install", artifact);
+  assert.equal(r.status, 0, r.log);
+  assert.deepEqual(s.takeStates(), states.install);
+  assert.deepEqual(s.env(), switched);
+  const installLog = r.log;
+  s.reboot();
+  r = s.mender("commit");
+  assert.equal(r.status, 0, r.log);
+  assert.deepEqual(s.takeStates(), states.commit);
+  assert.equal(s.env().upgrade_available, "0");
+  return installLog;
 }

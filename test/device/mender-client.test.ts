@@ -5,8 +5,8 @@
  * one mounted read-only (ext4 with a journal: buffered reads of it differ from the image), and the
  * U-Boot environment is file-backed (client-sandbox.ts says how each client finds its files).
  *
- * CLIENT_STATES is what each client calls, in order; every scenario checks it, and docs/device.md's
- * compatibility table is tied to these tests.
+ * CLIENT_STATES (client-sandbox.ts) is what each client calls, in order; every scenario checks it,
+ * and docs/device.md's compatibility table is tied to these tests.
  */
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
@@ -16,30 +16,12 @@ import os from "node:os";
 import path from "node:path";
 import { needRoot, needTools } from "../helpers/peers";
 import { generate, makeKeys, makeReleaseChain, providesOf } from "../generator/fixtures";
-import { CLIENTS, ClientSandbox, type MenderClient } from "./client-sandbox";
-import { MULTI_LINE_SCRIPT, addAwkwardVariables, makeDelta, makeImagePartitions, moduleCommand, sha256Direct } from "./fixtures";
+import { CLIENTS, CLIENT_STATES, ClientSandbox, INITIAL_ENV, SWITCHED_TO_B, installRebootCommit, sandboxOnImages } from "./client-sandbox";
+import { MULTI_LINE_SCRIPT, addAwkwardVariables, makeDelta, moduleCommand, sha256Direct } from "./fixtures";
 
 const PART_BYTES = 6 << 20;
 const TOOLS = ["mender-artifact", "fw_printenv", "fw_setenv", "xdelta3", "mke2fs", "losetup", "openssl"];
 const CLEARS = ["artifact_group", "rootfs_image_checksum", "rootfs-image.*"];
-const INITIAL_ENV = { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" };
-const SWITCHED_TO_B = { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" };
-
-/** The Update Module states each client calls, in order, per command (docs/device.md's table). */
-export const CLIENT_STATES: Record<MenderClient["version"], Record<"install" | "commit" | "rollback" | "refusedDownload", string[]>> = {
-  "3.4": {
-    install: ["Download", "SupportsRollback", "ArtifactInstall", "NeedsArtifactReboot"],
-    commit: ["ArtifactCommit", "Cleanup"],
-    rollback: ["SupportsRollback", "ArtifactRollback", "Cleanup"],
-    refusedDownload: ["Download", "Cleanup"],
-  },
-  "5.1": {
-    install: ["ProvidePayloadFileSizes", "DownloadWithFileSizes", "ArtifactInstall", "NeedsArtifactReboot", "SupportsRollback"],
-    commit: ["ArtifactCommit", "Cleanup"],
-    rollback: ["SupportsRollback", "ArtifactRollback", "ArtifactFailure", "Cleanup"],
-    refusedDownload: ["ProvidePayloadFileSizes", "DownloadWithFileSizes", "Cleanup"],
-  },
-};
 
 interface Releases {
   images: [string, string, string];
@@ -102,12 +84,7 @@ for (const client of CLIENTS) {
 
     before(() => {
       if (!rel) return;
-      const dir = path.join(work, `sb-${client.version}`);
-      fs.mkdirSync(dir);
-      const partA = path.join(dir, "partA.img");
-      const partB = path.join(dir, "partB.img");
-      makeImagePartitions(partA, partB, rel.images[0], PART_BYTES);
-      sb = new ClientSandbox(path.join(dir, "sb"), [partA, partB], moduleCommand(), client);
+      sb = sandboxOnImages(path.join(work, `sb-${client.version}`), rel.images[0], PART_BYTES, client);
     });
 
     after(() => sb?.close());
@@ -134,21 +111,6 @@ for (const client of CLIENTS) {
         meta: { delta_algorithm: "xdelta3", rootfs_file_size: r.imageBytes },
         ...extra,
       });
-    }
-
-    /** install, then the simulated reboot, then commit: each step's exit code, states and environment. */
-    function installRebootCommit(s: ClientSandbox, artifact: string, switched: Record<string, string>): string {
-      let r = s.mender("install", artifact);
-      assert.equal(r.status, 0, r.log);
-      assert.deepEqual(s.takeStates(), states.install);
-      assert.deepEqual(s.env(), switched);
-      const installLog = r.log;
-      s.reboot();
-      r = s.mender("commit");
-      assert.equal(r.status, 0, r.log);
-      assert.deepEqual(s.takeStates(), states.commit);
-      assert.equal(s.env().upgrade_available, "0");
-      return installLog;
     }
 
     test("install -> env switched, commit -> provides; a delta back to v1; install and roll back before the reboot", (t) => {

@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import { after, before, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import os from "node:os";
-import { readArtifactHeaders } from "../../src/artifact";
+import { readArtifact, readArtifactHeaders } from "../../src/artifact";
 import { generateDelta, resolveOptions, type GenerationSummary, type RawOptions } from "../../src/generator";
 import { makeExt4, ROOT, sha256File } from "../device/fixtures";
 import { hasTool, needTools } from "../helpers/peers";
@@ -73,6 +73,18 @@ export function makeReleaseChain(dir: string, count: number): ReleaseChain {
 export async function providesOf(artifact: string): Promise<string[]> {
   const provides = (await readArtifactHeaders(artifact)).payloads[0]!.typeInfo.provides;
   return Object.entries(provides).map(([k, v]) => `${k}:${v}`);
+}
+
+/** Extracts the (single) payload file of an Artifact with our reader into `out`; returns its name. */
+export async function extractPayload(artifact: string, out: string): Promise<string> {
+  let name = "";
+  await readArtifact(artifact, {
+    onPayloadFile(f) {
+      name = f.name;
+      return fs.createWriteStream(out);
+    },
+  });
+  return name;
 }
 
 export interface ReleaseSuite {

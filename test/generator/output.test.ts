@@ -9,24 +9,12 @@ import { execFileSync, spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
 import fs from "node:fs";
 import path from "node:path";
-import { readArtifact, readArtifactHeaders, writeArtifact } from "../../src/artifact";
+import { readArtifactHeaders, writeArtifact } from "../../src/artifact";
 import { binaryPath, HOST_TARGET, ROOT, runBinary } from "../helpers/targets";
-import { generate, makeKeys, mender, rootfsArtifact, runCli, sha256File, releaseSuite } from "./fixtures";
+import { extractPayload, generate, makeKeys, mender, rootfsArtifact, runCli, sha256File, releaseSuite } from "./fixtures";
 
 const suite = releaseSuite("mbd-gen-out-", ["mender-artifact", "xdelta3", "mke2fs", "openssl"]);
 const usable = (t: import("node:test").TestContext): boolean => suite.usable(t);
-
-/** Extracts the (single) payload file of an Artifact with our reader. */
-async function extractPayload(artifact: string, out: string): Promise<string> {
-  let name = "";
-  await readArtifact(artifact, {
-    onPayloadFile(f) {
-      name = f.name;
-      return fs.createWriteStream(out);
-    },
-  });
-  return name;
-}
 
 /** Stock `xdelta3 -d -s FROM` must rebuild TO from the payload. */
 async function assertDecodesToTo(artifact: string, fromImage: string, toImage: string): Promise<void> {
