@@ -18,21 +18,15 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { corpusPairs, generatedPair, GENERATOR, MIB, timed, type Pair, type Timed } from "./lib/pairs";
+import { ourDeltaArtifact, stockDeltaArtifact } from "./lib/delta-artifacts";
+import { corpusPairs, generatedPair, GENERATOR, MIB, type Pair, type Timed } from "./lib/pairs";
 
 function bench(pair: Pair, work: string): void {
   const dir = fs.mkdtempSync(path.join(work, "run-"));
   const ours = path.join(dir, "ours.mender");
-  const oursTime = timed(GENERATOR, ["--json", "-o", ours, pair.fromArtifact, pair.toArtifact]);
-  const phases = (JSON.parse(oursTime.stdout) as { timeMs: { read: number; encode: number; write: number } }).timeMs;
-
-  const deltaDir = path.join(dir, "stock");
-  fs.mkdirSync(deltaDir);
-  const delta = path.join(deltaDir, `${path.basename(pair.toImage)}.delta`);
-  const xdTime = timed("xdelta3", ["-e", "-S", "lzma", "-A", "-f", "-s", pair.fromImage, pair.toImage, delta]);
-  const stock = path.join(dir, "stock.mender");
-  const maTime = timed("mender-artifact", ["write", "module-image", "-T", "mender-binary-delta", "-t", "qemux86-64", "-n", "stock", "-f", delta, "-o", stock]);
-  const stockTime = { wall: xdTime.wall + maTime.wall, cpu: xdTime.cpu + maTime.cpu, stdout: "" };
+  const { time: oursTime, summary } = ourDeltaArtifact(pair, ours);
+  const phases = summary.timeMs;
+  const { artifact: stock, time: stockTime } = stockDeltaArtifact(pair, path.join(dir, "stock"));
 
   const oursSize = fs.statSync(ours).size;
   const stockSize = fs.statSync(stock).size;

@@ -16,9 +16,10 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { moduleCommand, sha256File } from "../device/fixtures";
+import { sha256File } from "../device/fixtures";
 import { largestWindow, memoryBomb, MiB, noSourceChecksumMismatch, pseudoRandom, scatteredCopies, type CraftedPair } from "../reliability/hostile-deltas";
-import { dropCached, measuredDownload, sourceReadsPerByte, splitMaxrss, TIME_FORMAT } from "../reliability/measured-download";
+import { measuredDownload, splitMaxrss, TIME_FORMAT } from "../reliability/measured-download";
+import { moduleUnderTest, verifiedDownload } from "./lib/device-download";
 import { encodeVcdiff } from "../../src/vcdiff/encoder/encode";
 
 const RUNS = 2;
@@ -67,14 +68,8 @@ function line(name: string, r: Run, ref?: Run): string {
 }
 
 async function moduleRun(dir: string, module: string[], image: string, delta: string, targetChecksum: string, targetBytes: number): Promise<Run> {
-  const r = await measuredDownload(dir, { image, delta: fs.readFileSync(delta), targetChecksum, targetBytes }, module);
-  try {
-    if (r.status !== 0) throw new Error(`module Download failed: ${r.stderr}`);
-    if (sha256File(r.partB, targetBytes) !== targetChecksum) throw new Error("module wrote the wrong image");
-    return { wall: r.seconds, cpu: r.cpu, rssMiB: r.peakMiB, readsPerByte: sourceReadsPerByte(r.stderr) };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  const r = await verifiedDownload(dir, { image, delta: fs.readFileSync(delta), targetChecksum, targetBytes }, module);
+  return { wall: r.wall, cpu: r.cpu, rssMiB: r.peakMiB, readsPerByte: r.readsPerByte };
 }
 
 async function normalDeltas(dir: string, module: string[], mib: number): Promise<void> {
@@ -137,17 +132,8 @@ async function main(): Promise<void> {
   const sizes = process.argv.slice(2).map(Number);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-bench-module-"));
   try {
-    const built = path.join(process.env.DIST ?? path.join(__dirname, "..", "..", "dist"), "x86_64", "mender-binary-delta");
-    let module = moduleCommand();
-    if (fs.existsSync(built)) {
-      // A private copy: its cached pages can be dropped before each run without touching dist/.
-      const copy = path.join(dir, "mender-binary-delta");
-      fs.copyFileSync(built, copy);
-      fs.chmodSync(copy, 0o755);
-      module = [copy];
-    }
+    const module = moduleUnderTest(dir);
     console.log(`module: ${module.join(" ")}; budgets: 100 MiB for a normal Download, 160 MiB on any delta`);
-    if (module.length === 1) dropCached(module[0]!);
     const idle = spawnSync("/usr/bin/time", ["-f", TIME_FORMAT, ...module, "--version"], { encoding: "utf8" });
     console.log(`  runtime alone (--version): peak RSS ${splitMaxrss(idle.stderr).peakMiB.toFixed(1)} MiB`);
     for (const mib of sizes.length > 0 ? sizes : [512, 2048]) await normalDeltas(dir, module, mib);

@@ -6,8 +6,9 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 
+// A *.test.ts here tests a benchmark's helpers (test/run.mjs runs it); it is no benchmark.
 const available = readdirSync(__dirname)
-  .filter((f) => f.endsWith(".ts") && f !== "run.ts")
+  .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && f !== "run.ts")
   .map((f) => f.slice(0, -3))
   .sort();
 const wanted = process.argv.slice(2);

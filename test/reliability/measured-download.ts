@@ -28,6 +28,11 @@ export interface DownloadCase {
   targetChecksum: string;
   targetBytes: number;
   decoderArguments?: string;
+  /**
+   * The payload's meta-data as its Artifact carries it (a delta Artifact's own, any format); by
+   * default an xdelta3 delta's, from the image sizes and decoderArguments.
+   */
+  metaData?: Record<string, unknown>;
 }
 
 /** Drops a file's pages from the page cache. */
@@ -55,7 +60,7 @@ export async function measuredDownload(dir: string, c: DownloadCase, command: st
     {
       sourceChecksum: sha256File(c.image),
       targetChecksum: c.targetChecksum,
-      metaData: {
+      metaData: c.metaData ?? {
         delta_algorithm: "xdelta3",
         source_rootfs_file_size: sourceBytes,
         rootfs_file_size: c.targetBytes,

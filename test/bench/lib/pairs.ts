@@ -3,6 +3,8 @@
  *
  * Pairs: the corpus pairs A (A1-minbase -> A2-ssh) and B (A1-minbase -> B2-upgrade) from
  * test/bench/corpus/make-corpus.sh, found through $CORPUS or ~/.cache/mbd-corpus, when they exist;
+ * pair U (A1-minbase -> B2-upgrade of a corpus made with B_EXTRA=apt: the same packages upgraded,
+ * nothing added, a security update) through $CORPUS_U or ~/.cache/mbd-corpus-u;
  * always a generated pair: a 64 MiB ext4 image holding a package tree taken from this checkout
  * (typescript), and a release 2 that upgrades it (a patched file, a removed one, a new package: fflate).
  */
@@ -26,16 +28,28 @@ export interface Pair {
 export interface Timed {
   wall: number;
   cpu: number;
+  /** The process's peak resident set (GNU time's maxrss: its largest process, not a sum of them). */
+  peakMiB: number;
   stdout: string;
 }
 
-/** Runs a command under /usr/bin/time; returns wall and CPU seconds. */
+/** Runs a command under /usr/bin/time; returns wall and CPU seconds and peak RSS. */
 export function timed(cmd: string, args: string[]): Timed {
-  const r = spawnSync("/usr/bin/time", ["-f", "TIME %e %U %S", cmd, ...args], { encoding: "utf8", maxBuffer: 64 * MIB });
+  const r = spawnSync("/usr/bin/time", ["-f", "TIME %e %U %S %M", cmd, ...args], { encoding: "utf8", maxBuffer: 64 * MIB });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
-  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+  const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)\s*$/.exec(r.stderr);
   if (!m) throw new Error(`no timing from /usr/bin/time: ${r.stderr}`);
-  return { wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), stdout: r.stdout };
+  return { wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), peakMiB: Number(m[4]) / 1024, stdout: r.stdout };
+}
+
+/** Steps run one after the other, as one: times added, the highest peak RSS. */
+export function sequence(steps: Timed[]): Timed {
+  return {
+    wall: steps.reduce((t, s) => t + s.wall, 0),
+    cpu: steps.reduce((t, s) => t + s.cpu, 0),
+    peakMiB: Math.max(...steps.map((s) => s.peakMiB)),
+    stdout: "",
+  };
 }
 
 function copyTree(from: string, to: string): void {
@@ -83,17 +97,28 @@ export function generatedPair(work: string): Pair {
   return { name: "generated (64 MiB ext4, package upgrade)", fromArtifact: a1, toArtifact: a2, fromImage: img(1), toImage: img(2) };
 }
 
-export function corpusPairs(): Pair[] {
-  const corpus = process.env.CORPUS ?? path.join(os.homedir(), ".cache", "mbd-corpus");
+/** The corpus of pairs A and B. */
+export const CORPUS = process.env.CORPUS ?? path.join(os.homedir(), ".cache", "mbd-corpus");
+/** The corpus of pair U: make-corpus.sh with B_EXTRA=apt, so B2-upgrade adds no package. */
+export const CORPUS_U = process.env.CORPUS_U ?? path.join(os.homedir(), ".cache", "mbd-corpus-u");
+
+/** A corpus pair: its Artifacts and images when all four exist, else null. */
+export function corpusPair(corpus: string, name: string, from: string, to: string): Pair | null {
   const art = (n: string): string => path.join(corpus, "artifacts", `${n}.mender`);
   const img = (n: string): string => path.join(corpus, "images", `${n}.ext4`);
-  const pairs: Pair[] = [];
-  for (const [name, from, to] of [["A (minbase -> +ssh)", "A1-minbase", "A2-ssh"], ["B (minbase -> upgrade)", "A1-minbase", "B2-upgrade"]] as const) {
-    if ([art(from), art(to), img(from), img(to)].every((f) => fs.existsSync(f))) {
-      pairs.push({ name: `corpus ${name}`, fromArtifact: art(from), toArtifact: art(to), fromImage: img(from), toImage: img(to) });
-    }
-  }
-  if (pairs.length === 0) process.stdout.write(`(no corpus pairs under ${corpus}; test/bench/corpus/make-corpus.sh makes them)\n`);
+  if (![art(from), art(to), img(from), img(to)].every((f) => fs.existsSync(f))) return null;
+  return { name: `corpus ${name}`, fromArtifact: art(from), toArtifact: art(to), fromImage: img(from), toImage: img(to) };
+}
+
+/** A corpus pair's name and its FROM and TO image names. */
+export type CorpusPairName = readonly [name: string, from: string, to: string];
+export const PAIR_A: CorpusPairName = ["A (minbase -> +ssh)", "A1-minbase", "A2-ssh"];
+export const PAIR_B: CorpusPairName = ["B (minbase -> upgrade)", "A1-minbase", "B2-upgrade"];
+export const PAIR_U: CorpusPairName = ["U (minbase -> security update)", "A1-minbase", "B2-upgrade"];
+
+export function corpusPairs(): Pair[] {
+  const pairs = [PAIR_A, PAIR_B].map((p) => corpusPair(CORPUS, ...p)).filter((p): p is Pair => p !== null);
+  if (pairs.length === 0) process.stdout.write(`(no corpus pairs under ${CORPUS}; test/bench/corpus/make-corpus.sh makes them)\n`);
   return pairs;
 }
 

@@ -1,0 +1,189 @@
+/**
+ * Our two delta formats side by side with the byte-level peers, and the goals issue #22 sets the
+ * file-aware format (MBDF), PASS or MISS:
+ *   npm run bench -- formats                   (every pair whose images exist)
+ *   npx tsx test/bench/formats.ts [PAIR ...]   (PAIR: U, A, B, generated)
+ *
+ * Pairs: U (security update: $CORPUS_U or ~/.cache/mbd-corpus-u, a corpus made with B_EXTRA=apt),
+ * A and B ($CORPUS or ~/.cache/mbd-corpus; test/bench/corpus/make-corpus.sh makes both corpora; a
+ * missing pair is skipped with the command that makes it), and the generated 64 MiB pair
+ * (test/bench/lib/pairs.ts).
+ *
+ * Per pair, each made once:
+ *   MBDF     the built generator, --delta-format mbdf, into a delta Artifact (xz, the default)
+ *   VCDIFF   the same with --delta-format vcdiff
+ *   HDiffPatch  `hdiffz -m-6 FROM.img TO.img` (native format, uncompressed) then `xz -9`: a bare
+ *            file, as issue #22's table measured it (lib/hdiffpatch.ts finds or builds hdiffz)
+ *   xdelta3  `xdelta3 -e -S lzma -A` wrapped by `mender-artifact write module-image`, as Mender's
+ *            tooling does (lib/delta-artifacts.ts)
+ * Both of ours are made with --root-mount ro: MBDF has no read set yet, so it implies ro, and VCDIFF
+ * is held to the same device contract (the whole active partition equals FROM).
+ * Times are wall and CPU seconds (user + system) from /usr/bin/time, peak RSS its maxrss, one run
+ * each on a shared machine. Then the built Update Module installs each of our two payloads with the
+ * Artifact's meta-data on a simulated device (test/reliability/measured-download.ts, the
+ * module-download bench's Download), twice: the lower wall time, the higher peak RSS; partition B
+ * must hold TO's image each time.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { sha256File } from "../device/fixtures";
+import { ourDeltaArtifact, stockDeltaArtifact, type GeneratorSummary, type MadeArtifact } from "./lib/delta-artifacts";
+import { deltaPayload, moduleUnderTest, verifiedDownload, type DeviceRun } from "./lib/device-download";
+import { formatRow, goalRows, summaryTable, type FormatFigures, type GoalPair, type PairFigures } from "./lib/format-goals";
+import { findHdiffz, hdiffzNativeXz, hdiffzVersion } from "./lib/hdiffpatch";
+import { CORPUS, CORPUS_U, corpusPair, generatedPair, GENERATOR, MIB, PAIR_A, PAIR_B, PAIR_U, type CorpusPairName, type Pair, type Timed } from "./lib/pairs";
+
+const ROOT_MOUNT = ["--root-mount", "ro"];
+/** A Download takes seconds and its wall time is the noisiest figure here: the better of two runs. */
+const DOWNLOAD_RUNS = 2;
+const MAKE_CORPUS = "test/bench/corpus/make-corpus.sh";
+
+interface Measured {
+  name: string;
+  figures: PairFigures;
+}
+
+const bytes = (n: number): string => `${n.toLocaleString("en-US").padStart(11)} B`;
+const made = (t: Timed): string => `${t.wall.toFixed(1).padStart(7)} s ${t.cpu.toFixed(1).padStart(7)} s ${t.peakMiB.toFixed(1).padStart(7)} MiB`;
+const device = (d: DeviceRun | undefined): string =>
+  d ? `${d.wall.toFixed(1).padStart(7)} s ${d.cpu.toFixed(1).padStart(7)} s ${d.peakMiB.toFixed(1).padStart(7)} MiB` : "";
+
+/** "51 vcdiff, 10 approx, ..." from the generator's summary of an MBDF delta, when it gives one. */
+function records(s: GeneratorSummary): string {
+  const kinds = Object.entries(s.delta.mbdf?.records ?? {}).filter(([, r]) => r.count > 0);
+  return kinds.map(([kind, r]) => `${r.count} ${kind}`).join(", ");
+}
+
+/** Measurements that failed (a generator or a Download): the run exits 1 after printing the rest. */
+let failures = 0;
+
+/**
+ * The Download of an Artifact's payload by the module, DOWNLOAD_RUNS times: the lower wall and CPU
+ * time, the higher peak RSS (as the module-download bench). Undefined (and why, printed) when one failed.
+ */
+async function download(label: string, artifact: string, pair: Pair, target: { checksum: string; bytes: number }, dir: string, module: string[]): Promise<DeviceRun | undefined> {
+  try {
+    const { delta, metaData } = await deltaPayload(artifact);
+    let best: DeviceRun | undefined;
+    for (let i = 0; i < DOWNLOAD_RUNS; i++) {
+      const r = await verifiedDownload(dir, { image: pair.fromImage, delta, metaData, targetChecksum: target.checksum, targetBytes: target.bytes }, module);
+      best = !best ? r : { wall: Math.min(best.wall, r.wall), cpu: Math.min(best.cpu, r.cpu), peakMiB: Math.max(best.peakMiB, r.peakMiB) };
+    }
+    return best;
+  } catch (err) {
+    process.stdout.write(`  ${label} Download FAILED: ${(err as Error).message.trim().split("\n").slice(-3).join(" / ")}\n`);
+    failures++;
+    return undefined;
+  }
+}
+
+async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, hdiffz: string | null, module: string[]): Promise<Measured> {
+  const dir = fs.mkdtempSync(path.join(work, "pair-"));
+  try {
+    process.stdout.write(
+      `\n${pair.name}: images ${(fs.statSync(pair.fromImage).size / MIB).toFixed(0)} -> ${(fs.statSync(pair.toImage).size / MIB).toFixed(0)} MiB, ` +
+        `TO's full Artifact ${fs.statSync(pair.toArtifact).size.toLocaleString("en-US")} B\n`,
+    );
+    const mbdf = ourDeltaArtifact(pair, path.join(dir, "mbdf.mender"), ["--delta-format", "mbdf", ...ROOT_MOUNT]);
+    const vcdiff = ourDeltaArtifact(pair, path.join(dir, "vcdiff.mender"), ["--delta-format", "vcdiff", ...ROOT_MOUNT]);
+    const hdp = hdiffz ? hdiffzNativeXz(hdiffz, pair.fromImage, pair.toImage, path.join(dir, "hdiffpatch")) : undefined;
+    const stock = stockDeltaArtifact(pair, path.join(dir, "stock"));
+
+    const target = { checksum: sha256File(pair.toImage), bytes: fs.statSync(pair.toImage).size };
+    const mbdfDevice = await download("MBDF", mbdf.artifact, pair, target, path.join(dir, "device"), module);
+    const vcdiffDevice = await download("VCDIFF", vcdiff.artifact, pair, target, path.join(dir, "device"), module);
+
+    const size = (f: string): number => fs.statSync(f).size;
+    const ours = (a: MadeArtifact, d: DeviceRun | undefined): FormatFigures => ({ size: size(a.artifact), generatorWall: a.time.wall, device: d && { wall: d.wall, peakMiB: d.peakMiB } });
+    const figures: PairFigures = {
+      goalPair,
+      mbdf: ours(mbdf, mbdfDevice),
+      vcdiff: ours(vcdiff, vcdiffDevice),
+      hdiffpatch: hdp && size(hdp.file),
+      xdelta3: size(stock.artifact),
+    };
+    const line = (what: string, n: number | undefined, t: Timed | undefined, d?: DeviceRun): string =>
+      `  ${what.padEnd(40)} ${n === undefined ? "not measured".padStart(13) : bytes(n)}  ${t ? made(t) : "".padEnd(33)}  ${device(d)}\n`;
+    process.stdout.write(
+      `  ${"".padEnd(40)} ${"size".padStart(13)}  ${"making it: wall, CPU, peak RSS".padEnd(33)}  device Download: wall, CPU, peak RSS\n` +
+        line("ours, MBDF Artifact", figures.mbdf.size, mbdf.time, mbdfDevice) +
+        line("ours, VCDIFF Artifact", figures.vcdiff.size, vcdiff.time, vcdiffDevice) +
+        line("HDiffPatch hdiffz -m-6 + xz -9 (bare)", figures.hdiffpatch, hdp?.time) +
+        line("xdelta3 -e -S lzma -A + mender-artifact", figures.xdelta3, stock.time) +
+        `  MBDF payload ${mbdf.summary.delta.size.toLocaleString("en-US")} B${records(mbdf.summary) ? `: ${records(mbdf.summary)}` : ""}; ` +
+        `VCDIFF payload ${vcdiff.summary.delta.size.toLocaleString("en-US")} B\n` +
+        goalRows(figures).map((r) => `${formatRow(r)}\n`).join(""),
+    );
+    return { name: pair.name, figures };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The corpus pairs in the order they run (the quick security update first), each with its goal and how to make it. */
+const CORPUS_PAIRS: [GoalPair, string, CorpusPairName, string][] = [
+  ["U", CORPUS_U, PAIR_U, `CORPUS=${CORPUS_U} B_EXTRA=apt ${MAKE_CORPUS}`],
+  ["A", CORPUS, PAIR_A, `CORPUS=${CORPUS} ${MAKE_CORPUS}`],
+  ["B", CORPUS, PAIR_B, `CORPUS=${CORPUS} ${MAKE_CORPUS}`],
+];
+
+async function main(): Promise<void> {
+  const wanted = process.argv.slice(2);
+  const known = ["U", "A", "B", "generated"];
+  const unknown = wanted.filter((w) => !known.includes(w));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench formats: unknown pair ${unknown.join(", ")}; pairs: ${known.join(", ")}\n`);
+    process.exit(2);
+  }
+  const want = (name: string): boolean => wanted.length === 0 || wanted.includes(name);
+  if (!fs.existsSync(GENERATOR)) {
+    process.stderr.write(`bench formats: ${GENERATOR} is missing; build it: node build.mjs --no-archive --quiet\n`);
+    process.exit(1);
+  }
+  for (const tool of ["xdelta3", "mender-artifact", "mke2fs", "xz"]) {
+    if (spawnSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status !== 0) {
+      process.stderr.write(`bench formats: needs ${tool}\n`);
+      process.exit(1);
+    }
+  }
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-bench-formats-"));
+  const results: Measured[] = [];
+  try {
+    const hdiffz = findHdiffz();
+    process.stdout.write(
+      hdiffz.path ? `HDiffPatch: ${hdiffzVersion(hdiffz.path)}, ${hdiffz.path} (${hdiffz.how})\n` : `HDiffPatch: not measured: ${hdiffz.how}\n`,
+    );
+    const module = moduleUnderTest(work);
+    process.stdout.write(`generator: ${GENERATOR} ${ROOT_MOUNT.join(" ")}; module: ${module.join(" ")}; each made once, each Download run ${DOWNLOAD_RUNS} times\n`);
+    const pairs: [Pair, GoalPair | undefined][] = [];
+    for (const [goal, corpus, names, make] of CORPUS_PAIRS) {
+      if (!want(goal)) continue;
+      const pair = corpusPair(corpus, ...names);
+      if (pair) pairs.push([pair, goal]);
+      else process.stdout.write(`corpus ${names[0]}: skipped, its images are not under ${corpus}; make them (as root, ~25 min): ${make}\n`);
+    }
+    if (want("generated")) pairs.push([generatedPair(work), undefined]);
+    for (const [pair, goal] of pairs) {
+      try {
+        results.push(await bench(pair, goal, work, hdiffz.path, module));
+      } catch (err) {
+        process.stdout.write(`  FAILED: ${(err as Error).message.trim()}\n`);
+        failures++;
+      }
+    }
+    if (results.length > 0) process.stdout.write(`\nall pairs (sizes in bytes; HDiffPatch a bare .xz file, the others Artifacts):\n${summaryTable(results)}\n`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  if (failures > 0) {
+    process.stderr.write(`bench formats: ${failures} measurement(s) failed\n`);
+    process.exit(1);
+  }
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
