@@ -198,8 +198,9 @@ export function approximateDiff(old: Uint8Array, neu: Uint8Array): ApproximateDi
 }
 
 /** Rebuilds the new file from `old` and a diff; throws ApproximateDiffError on a diff that reads or writes out of range. */
-export function applyApproximateDiff(old: Uint8Array, diff: ApproximateDiff, newLength: number): Uint8Array {
-  const out = new Uint8Array(newLength);
+export function applyApproximateDiff(old: Uint8Array, diff: ApproximateDiff, newLength: number, into?: Uint8Array): Uint8Array {
+  if (into && into.length !== newLength) throw new RangeError(`the output buffer is ${into.length} bytes, the diff makes ${newLength}`);
+  const out = into ?? new Uint8Array(newLength);
   let outPos = 0;
   let oldPos = 0;
   let dPos = 0;

@@ -22,7 +22,7 @@ function payloadOf(artifact: string, out: string): string {
   return out;
 }
 
-test("--delta-format mbdf: APPROX and REDEFLATE records, applies to TO, smaller than VCDIFF", async (t) => {
+test("MBDF (the default): APPROX, REDEFLATE and filtered LITERAL records, applies to TO, smaller than VCDIFF", async (t) => {
   if (!needTools(t, "mke2fs", "gzip", "xz", "tar")) return;
   const dir = scratchDir("mbdf-planner");
   const { from, to } = makeUpdatePair(dir);
@@ -30,37 +30,99 @@ test("--delta-format mbdf: APPROX and REDEFLATE records, applies to TO, smaller 
   const common = { fromImage: from, toImage: to, name: "release-2", deviceType: "test-device", quiet: true, rootMount: "ro" };
   const vcdiffOut = path.join(dir, "vcdiff.mender");
   const mbdfOut = path.join(dir, "mbdf.mender");
-  const vcdiff = await generate({ ...common, output: vcdiffOut });
-  const mbdf = await generate({ ...common, output: mbdfOut, deltaFormat: "mbdf" });
+  const vcdiff = await generate({ ...common, output: vcdiffOut, deltaFormat: "vcdiff" });
+  const mbdf = await generate({ ...common, output: mbdfOut });
 
   assert.equal(vcdiff.delta.format, undefined, "a VCDIFF run's summary is as before");
   assert.equal(mbdf.delta.format, "mbdf");
   const records = mbdf.delta.mbdf!.records;
   assert.ok(records.approx.count >= 1, `APPROX records: ${JSON.stringify(records)}`);
-  assert.equal(records.redeflate.count, 1, `REDEFLATE records: ${JSON.stringify(records)}`);
+  // The changed changelog and note (one block), the two new .gz files (contents stored).
+  assert.equal(records.redeflate.count, 4, `REDEFLATE records: ${JSON.stringify(records)}`);
+  if (process.arch === "x64") assert.ok(records.literal.count >= 1, `a filtered LITERAL record (the new program): ${JSON.stringify(records)}`);
   const produced = Object.values(records).reduce((sum, r) => sum + r.targetBytes, 0);
   assert.equal(produced, fs.statSync(to).size, "the records produce all of TO");
   assert.ok(mbdf.artifactSize < vcdiff.artifactSize, `MBDF Artifact ${mbdf.artifactSize} bytes, VCDIFF ${vcdiff.artifactSize}`);
 
   const headers = await readArtifactHeaders(mbdfOut);
   assert.equal(headers.payloads[0]!.metaData?.delta_algorithm, "mbdf1");
-
-  const target = path.join(dir, "applied.img");
-  const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/device.ts", "apply", "-q", "--source", from, "--delta", payloadOf(mbdfOut, path.join(dir, "payload")), "--target", target], {
-    cwd: ROOT, encoding: "utf8",
-  });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(sha256File(target), sha256File(to));
+  assert.equal(sha256File(apply(from, payloadOf(mbdfOut, path.join(dir, "payload")), path.join(dir, "applied.img")).target), sha256File(to));
 });
 
-test("--delta-format: vcdiff is accepted, others and --root-mount rw with mbdf are refused", async () => {
+/** `mender-binary-delta apply` of `delta` onto `source`: its exit status and stderr. */
+function apply(source: string, delta: string, target: string): { status: number | null; stderr: string; target: string } {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/device.ts", "apply", "-q", "--source", source, "--delta", delta, "--target", target], {
+    cwd: ROOT, encoding: "utf8",
+  });
+  return { status: r.status, stderr: r.stderr, target };
+}
+
+test("MBDF for a read-write root: a read set in the header; a source changed where it does not read still applies, one changed where it reads is refused", async (t) => {
+  if (!needTools(t, "mke2fs", "gzip", "xz", "tar", "debugfs")) return;
+  const dir = scratchDir("mbdf-planner-rw");
+  const { from, to } = makeUpdatePair(dir);
+  const out = path.join(dir, "rw.mender");
+  const summary = await generate({ fromImage: from, toImage: to, name: "release-2", deviceType: "test-device", quiet: true, output: out });
+  assert.equal(summary.delta.format, "mbdf");
+  assert.equal(summary.rootMount.rootMount, "rw");
+  assert.ok((summary.rootMount.readSetBytes ?? 0) > 0, `a read set: ${JSON.stringify(summary.rootMount)}`);
+  const payload = payloadOf(out, path.join(dir, "payload"));
+  assert.equal(fs.readFileSync(payload).subarray(0, 4).toString("latin1"), "MBDF");
+
+  // The device ran read-write: its superblock (mount count, times) and a free block changed.
+  const drifted = path.join(dir, "drifted.ext4");
+  fs.copyFileSync(from, drifted);
+  const fd = fs.openSync(drifted, "r+");
+  fs.writeSync(fd, Buffer.from("mounted"), 0, 7, 1024 + 0x80);
+  fs.writeSync(fd, Buffer.alloc(4096, 0xee), 0, 4096, fs.statSync(drifted).size - 4096);
+  fs.closeSync(fd);
+  const ok = apply(drifted, payload, path.join(dir, "applied.img"));
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(sha256File(ok.target), sha256File(to));
+
+  // A byte the delta reads (inside the old version of the rebuilt program) changed: exit 3, nothing written.
+  const toolBlock = Number(/(\d+)\s*$/.exec(execFileSync("debugfs", ["-R", "bmap /usr/bin/tool 5", from], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }))![1]);
+  const broken = path.join(dir, "broken.ext4");
+  fs.copyFileSync(from, broken);
+  const bfd = fs.openSync(broken, "r+");
+  fs.writeSync(bfd, Buffer.from([0x55, 0xaa]), 0, 2, toolBlock * 4096 + 100);
+  fs.closeSync(bfd);
+  const refused = apply(broken, payload, path.join(dir, "refused.img"));
+  assert.equal(refused.status, 3, refused.stderr);
+  assert.match(refused.stderr, /read set|source/);
+  assert.equal(fs.existsSync(refused.target), false, "nothing written");
+});
+
+test("images that are not ext4: the delta is VCDIFF, with a warning that says why", async () => {
+  const dir = scratchDir("mbdf-planner-raw");
+  const from = path.join(dir, "from.img");
+  const to = path.join(dir, "to.img");
+  const old = Buffer.alloc(1 << 20);
+  for (let i = 0; i < old.length; i++) old[i] = (i * 7919) >>> 5;
+  const neu = Buffer.from(old);
+  neu.write("a new release", 300_000);
+  fs.writeFileSync(from, old);
+  fs.writeFileSync(to, neu);
+  const out = path.join(dir, "raw.mender");
+  const summary = await generate({ fromImage: from, toImage: to, name: "release-2", deviceType: "test-device", quiet: true, output: out });
+  assert.equal(summary.delta.format, undefined, "a VCDIFF delta");
+  assert.match(summary.warnings.join("\n"), /not an ext4 image.*the delta is VCDIFF/);
+  const headers = await readArtifactHeaders(out);
+  assert.equal(headers.payloads[0]!.metaData?.delta_algorithm, "xdelta3");
+  const decoded = path.join(dir, "decoded.img");
+  execFileSync("xdelta3", ["-d", "-f", "-s", from, payloadOf(out, path.join(dir, "payload")), decoded]);
+  assert.equal(sha256File(decoded), sha256File(to), "stock xdelta3 decodes it");
+});
+
+test("--delta-format: mbdf is the default, vcdiff is accepted, others are refused; both work with either --root-mount", async () => {
   const { resolveOptions } = await import("../../src/generator/index.js");
   const base = { fromImage: "a", toImage: "b", name: "n", deviceType: "t", output: "/tmp/x.mender" };
+  assert.equal(resolveOptions(base, []).deltaFormat, "mbdf");
   assert.equal(resolveOptions({ ...base, deltaFormat: "vcdiff" }, []).deltaFormat, "vcdiff");
-  assert.equal(resolveOptions(base, []).deltaFormat, "vcdiff");
-  const mbdf = resolveOptions({ ...base, deltaFormat: "mbdf" }, []);
-  assert.equal(mbdf.rootMount, "ro");
-  assert.match(mbdf.notes.join("\n"), /--delta-format mbdf: the delta needs FROM's exact bytes/);
+  for (const rootMount of ["rw", "ro"]) {
+    const mbdf = resolveOptions({ ...base, deltaFormat: "mbdf", rootMount }, []);
+    assert.equal(mbdf.rootMount, rootMount);
+    assert.deepEqual(mbdf.notes, []);
+  }
   assert.throws(() => resolveOptions({ ...base, deltaFormat: "zip" }, []), /--delta-format 'zip' is unknown/);
-  assert.throws(() => resolveOptions({ ...base, deltaFormat: "mbdf", rootMount: "rw" }, []), /use --root-mount ro/);
 });

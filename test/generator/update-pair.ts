@@ -7,8 +7,11 @@
  * - usr/bin/tool, a real executable (/usr/bin/tar), rebuilt: addresses all across it moved by a few
  *   bytes (a byte every 61 shifted by 3, which VCDIFF must add one by one) and 300 bytes inserted in
  *   its middle: an APPROX record;
- * - usr/share/doc/changelog.gz, made by `gzip -9n`, its text changed: a REDEFLATE record (the only
- *   .gz file of the pair);
+ * - usr/share/doc/changelog.gz, made by `gzip -9n`, its text changed: a REDEFLATE record; so is
+ *   usr/share/doc/note.gz, smaller than a block;
+ * - usr/bin/newtool, a new executable (/usr/bin/gzip): a LITERAL record with the x86 branch filter
+ *   on x86-64 machines (where that codes it smaller than VCDIFF);
+ * - two new .gz files (a man page and a changelog): REDEFLATE records holding their text;
  * - etc/same unchanged; opt/removed removed; opt/new, a new directory with files and a symlink new;
  * - etc/config: the same bytes, another mode and mtime (an inode change only).
  */
@@ -17,8 +20,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { Rng } from "../vcdiff/helpers";
 
-/** The executable the pair changes: present on every Debian machine. */
+/** The executable the pair changes, and the one TO adds: present on every Debian machine. */
 const BINARY = "/usr/bin/tar";
+const NEW_PROGRAM = "/usr/bin/gzip";
 
 export interface UpdatePair {
   from: string;
@@ -77,7 +81,9 @@ export function makeUpdatePair(dir: string, sizeMiB = 8): UpdatePair {
   const same = rng.bytes(64 * 1024);
   const removed = rng.bytes(20_000);
   const config = text(rng, 40);
+  const smallNote = text(rng, 60);
   const from = ext4Image(dir, "from", sizeMiB, (root) => {
+    gzip9n(root, "usr/share/doc/note.gz", smallNote);
     put(root, "usr/bin/tool", binary, 0o755);
     gzip9n(root, "usr/share/doc/changelog.gz", changelog);
     put(root, "etc/same", same);
@@ -90,7 +96,16 @@ export function makeUpdatePair(dir: string, sizeMiB = 8): UpdatePair {
   const half = patched.length >> 1;
   const newBinary = Buffer.concat([patched.subarray(0, half), Buffer.from(rng.bytes(300)), patched.subarray(half)]);
   const newChangelog = `${text(new Rng(8), 40)}${changelog.replace(/security/g, "SECURITY")}`;
+  // A new program: a real executable of this machine (a LITERAL record with its branch filter).
+  const newProgram = fs.readFileSync(NEW_PROGRAM);
+  for (let at = 0; at < newProgram.length; at += 4096) if (newProgram.subarray(at, at + 4096).every((b) => b === 0)) newProgram[at] = 1;
   const to = ext4Image(dir, "to", sizeMiB, (root) => {
+    gzip9n(root, "usr/share/doc/note.gz", smallNote.replace(/fix/g, "FIX"));
+    put(root, "usr/bin/newtool", newProgram, 0o755);
+    // New compressed files (REDEFLATE records with their content stored, judged together).
+    const manual = text(new Rng(21), 600);
+    gzip9n(root, "usr/share/man/man1/newtool.1.gz", manual);
+    gzip9n(root, "usr/share/doc/newtool/changelog.gz", manual.replace(/update/g, "upgrade"));
     put(root, "usr/bin/tool", newBinary, 0o755);
     gzip9n(root, "usr/share/doc/changelog.gz", newChangelog);
     put(root, "etc/same", same);

@@ -1,6 +1,8 @@
 /** What every record executor works with: the delta, the source, the record's output and the limits. */
 import type { BlockSource } from "../../io/interfaces";
 import type { SourceCache } from "../../vcdiff/decoder/source-cache";
+import type { DecodeScratch } from "../../vcdiff/decoder/decode";
+import type { RecordBuffers } from "./record-buffers";
 import type { MbdfInput } from "./input";
 import type { RecordOutput } from "./record-output";
 
@@ -14,8 +16,10 @@ export interface RecordContext {
   out: RecordOutput;
   /** A CHUNK-sized scratch buffer, reused by every record. */
   chunk: Uint8Array;
+  /** The records' shared buffers (record-buffers.ts). */
+  buffers: RecordBuffers;
   /** Options for a nested VCDIFF decoder. */
-  vcdiff: { maxWindowSize?: number; sourceCacheBlocks?: number };
+  vcdiff: { maxWindowSize?: number; sourceCacheBlocks?: number; scratch: DecodeScratch };
   /** Source bytes the current record may still read (the decoder's read budget, decode.ts). */
   readAllowance: number;
   /** Source bytes read by nested decoders (the cache counts its own). */

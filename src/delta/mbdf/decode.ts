@@ -12,6 +12,8 @@
 import type { DeltaDecodeOptions, DeltaDecodeResult } from "../algorithms";
 import type { BlockSource, TargetSink } from "../../io/interfaces";
 import { SourceCache } from "../../vcdiff/decoder/source-cache";
+import { DecodeScratch } from "../../vcdiff/decoder/decode";
+import { RecordBuffers } from "./record-buffers";
 import type { RecordContext, RecordResult } from "./context";
 import { executeApprox } from "./execute-approx";
 import { executeCopy, executeLiteral, executeZero } from "./execute-plain";
@@ -115,7 +117,8 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
     sourceSize: header.sourceSize,
     out,
     chunk: new Uint8Array(CHUNK),
-    vcdiff: { maxWindowSize: options.maxWindowSize, sourceCacheBlocks: options.sourceCacheBlocks },
+    buffers: new RecordBuffers(),
+    vcdiff: { maxWindowSize: options.maxWindowSize, sourceCacheBlocks: options.sourceCacheBlocks, scratch: new DecodeScratch() },
     nestedSourceBytes: 0,
     readAllowance: 0,
   };

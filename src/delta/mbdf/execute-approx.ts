@@ -30,18 +30,19 @@ export async function readStreamLengths(ctx: RecordContext, length: number): Pro
 }
 
 export async function readStreams(ctx: RecordContext, lengths: StreamLengths): Promise<ApproximateDiff> {
-  const control = new Uint8Array(lengths.control);
-  const differences = new Uint8Array(lengths.differences);
-  const literals = new Uint8Array(lengths.literals);
+  const control = ctx.buffers.take("control", lengths.control);
+  const differences = ctx.buffers.take("differences", lengths.differences);
+  const literals = ctx.buffers.take("literals", lengths.literals);
   await ctx.input.readExact(control, 0, control.length, "the control stream");
   await ctx.input.readExact(differences, 0, differences.length, "the differences stream");
   await ctx.input.readExact(literals, 0, literals.length, "the literals stream");
   return { control, differences, literals };
 }
 
-export function applyDiff(old: Uint8Array, diff: ApproximateDiff, length: number): Uint8Array {
+/** The diff applied to `old`, into `out` (exactly the output's length). */
+export function applyDiff(old: Uint8Array, diff: ApproximateDiff, out: Uint8Array): Uint8Array {
   try {
-    return applyApproximateDiff(old, diff, length);
+    return applyApproximateDiff(old, diff, out.length, out);
   } catch (err) {
     if (err instanceof ApproximateDiffError) throw new RecordProblem(err.message);
     throw err;
@@ -53,6 +54,6 @@ export async function executeApprox(ctx: RecordContext, length: number): Promise
   const lengths = await readStreamLengths(ctx, length);
   const old = readOldBuffer(ctx, extents, total);
   const diff = await readStreams(ctx, lengths);
-  ctx.out.whole(applyDiff(old, diff, length));
+  ctx.out.whole(applyDiff(old, diff, ctx.buffers.take("output", length)));
   return { sourceRead: true };
 }

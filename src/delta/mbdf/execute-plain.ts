@@ -4,6 +4,7 @@
  */
 import { bcjFilter, type BcjArch } from "../../compress/bcj";
 import type { RecordContext, RecordResult } from "./context";
+import type { BufferRole } from "./record-buffers";
 import { CHUNK, FILTERS, MAX_RECORD_BUFFER } from "./format";
 import { RecordProblem } from "./problems";
 import { checkSourceRange, readSource } from "./source-ranges";
@@ -41,8 +42,10 @@ export async function readFilter(ctx: RecordContext, length: number): Promise<{ 
 }
 
 /** The `length` literal bytes after their filter fields, decoded, in one buffer (<= 16 MiB). */
-export async function readLiteralWhole(ctx: RecordContext, length: number, filter: { arch: BcjArch | null; start: number }): Promise<Uint8Array> {
-  const bytes = new Uint8Array(length);
+export async function readLiteralWhole(
+  ctx: RecordContext, length: number, filter: { arch: BcjArch | null; start: number }, role: BufferRole,
+): Promise<Uint8Array> {
+  const bytes = ctx.buffers.take(role, length);
   await ctx.input.readExact(bytes, 0, length, "the literal bytes");
   if (filter.arch !== null) bcjFilter(filter.arch, bytes, false, filter.start);
   return bytes;
@@ -51,7 +54,7 @@ export async function readLiteralWhole(ctx: RecordContext, length: number, filte
 export async function executeLiteral(ctx: RecordContext, length: number): Promise<RecordResult> {
   const filter = await readFilter(ctx, length);
   if (filter.arch !== null) {
-    ctx.out.whole(await readLiteralWhole(ctx, length, filter));
+    ctx.out.whole(await readLiteralWhole(ctx, length, filter, "output"));
     return { sourceRead: false };
   }
   for (let done = 0; done < length; ) {

@@ -83,11 +83,11 @@ export async function executeRedeflate(ctx: RecordContext, length: number): Prom
   let newContent: Uint8Array;
   if (kind === RecordKind.literal) {
     const filter = await readFilter(ctx, contentLength);
-    newContent = await readLiteralWhole(ctx, contentLength, filter);
+    newContent = await readLiteralWhole(ctx, contentLength, filter, "content");
   } else {
     const lengths = await readStreamLengths(ctx, contentLength);
     const oldContent = inflateOld(readOldBuffer(ctx, extents, total), format, oldContentLength);
-    newContent = applyDiff(oldContent, await readStreams(ctx, lengths), contentLength);
+    newContent = applyDiff(oldContent, await readStreams(ctx, lengths), ctx.buffers.take("content", contentLength));
   }
   const contentCrc = await ctx.input.u32le("the content record's crc32");
   const actual = crc32(newContent);
@@ -102,7 +102,7 @@ export async function executeRedeflate(ctx: RecordContext, length: number): Prom
   if (produced !== length) {
     throw new RecordProblem(`the re-compressed file is ${produced} bytes, the record declares ${length}`, "unsupported");
   }
-  const file = new Uint8Array(produced);
+  const file = ctx.buffers.take("output", produced);
   file.set(header, 0);
   file.set(deflated, headerLength);
   file.set(trailer(format, newContent), headerLength + deflated.length);

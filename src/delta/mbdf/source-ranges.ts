@@ -67,7 +67,7 @@ export async function readExtents(ctx: RecordContext, minCount = 1): Promise<{ e
 
 /** The old buffer: the extents' source bytes, concatenated. */
 export function readOldBuffer(ctx: RecordContext, extents: Extent[], total: number): Uint8Array {
-  const old = new Uint8Array(total);
+  const old = ctx.buffers.take("old", total);
   let pos = 0;
   for (const e of extents) {
     readSource(ctx, old, pos, e.sourceOffset, e.length);

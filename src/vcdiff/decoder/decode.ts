@@ -52,6 +52,30 @@ export interface DecodeOptions {
   onAppHeader?: (appHeader: Uint8Array | undefined) => void | Promise<void>;
   /** Called after each window was verified and written. */
   onWindow?(info: { index: number; targetOffset: number; targetLength: number }): void;
+  /** Buffers and source cache kept from the caller's previous decodes (DecodeScratch). */
+  scratch?: DecodeScratch;
+}
+
+/**
+ * What one caller's successive decodes share: the window and section buffers and the source cache.
+ * The file-aware format nests a VCDIFF delta in each of its VCDIFF records, hundreds per image;
+ * fresh buffers for each would pile up as garbage faster than it is collected, so the device's
+ * memory would be that of many decodes instead of one.
+ */
+export class DecodeScratch {
+  target = new Uint8Array(0);
+  section = new Uint8Array(0);
+  private cache: SourceCache | undefined;
+  private cacheSource: BlockSource | undefined;
+
+  /** The cache over `source` (the one kept when the source and size are the same). */
+  sourceCache(source: BlockSource, blocks: number): SourceCache {
+    if (!this.cache || this.cacheSource !== source || this.cache.capacity !== blocks) {
+      this.cache = new SourceCache(source, blocks);
+      this.cacheSource = source;
+    }
+    return this.cache;
+  }
 }
 
 export interface DecodeResult {
@@ -121,12 +145,15 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
       ? null
       : new SecondaryDecoders(fileHeader.secondaryId, createLzma);
   const limits = { hasSecondary: secondary !== null, maxWindowSize };
-  const sourceCache = new SourceCache(source, options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS);
+  const scratch = options.scratch;
+  const cacheBlocks = options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS;
+  const sourceCache = scratch ? scratch.sourceCache(source, cacheBlocks) : new SourceCache(source, cacheBlocks);
+  const sourceBytesAtStart = sourceCache.bytesRead;
   sourceCache.readAllowance = readBudget.initial;
   const copies = new CopyBatch(sourceCache);
   const addressCache = new AddressCache();
-  let targetBuffer = new Uint8Array(0);
-  let sectionBuffer = new Uint8Array(0);
+  let targetBuffer = scratch?.target ?? new Uint8Array(0);
+  let sectionBuffer = scratch?.section ?? new Uint8Array(0);
   let index = 0;
   let targetOffset = 0;
 
@@ -149,7 +176,10 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     // What the sections may take, stored and decoded together (checked against the header's sizes
     // before anything is allocated or decompressed).
     const budget = sectionBudget(targetLength);
-    if (sectionBuffer.length < stored) sectionBuffer = new Uint8Array(Math.max(stored, Math.min(budget, sectionBuffer.length * 2)));
+    if (sectionBuffer.length < stored) {
+      sectionBuffer = new Uint8Array(Math.max(stored, Math.min(budget, sectionBuffer.length * 2)));
+      if (scratch) scratch.section = sectionBuffer;
+    }
     const sectionsAt = input.offset;
     const got = await input.readInto(sectionBuffer, 0, stored);
     if (got < stored) {
@@ -184,6 +214,7 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
 
     if (targetBuffer.length < targetLength) {
       targetBuffer = new Uint8Array(Math.max(targetLength, Math.min(maxWindowSize, targetBuffer.length * 2)));
+      if (scratch) scratch.target = targetBuffer;
     }
     sourceCache.readAllowance += readBudget.perTargetByte * targetLength;
     const sourceBytesBefore = copies.sourceBytes;
@@ -234,7 +265,7 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
   if (index === 0) {
     throw corruptDelta(`delta byte ${input.offset}`, "the delta has a header but no window (nothing to output; truncated?)");
   }
-  return { windows: index, targetBytes: targetOffset, sourceBytesRead: sourceCache.bytesRead };
+  return { windows: index, targetBytes: targetOffset, sourceBytesRead: sourceCache.bytesRead - sourceBytesAtStart };
 }
 
 /** The application header's bytes (undefined when there is none), within MAX_APP_HEADER. */

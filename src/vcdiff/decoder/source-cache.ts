@@ -46,7 +46,7 @@ export class SourceCache {
 
   constructor(
     private readonly source: BlockSource,
-    private readonly capacity: number,
+    readonly capacity: number,
   ) {
     if (!(capacity >= 1)) throw new RangeError("source cache needs at least one block");
     this.blockSize = source.blockSize;
