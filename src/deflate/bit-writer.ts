@@ -9,6 +9,14 @@ export class BitWriter {
     this.buf = new Uint8Array(Math.max(64, capacity));
   }
 
+  /** Empties the writer for a new stream, keeping its buffer (grown to `capacity` if smaller). */
+  reset(capacity: number): void {
+    if (this.buf.length < capacity) this.buf = new Uint8Array(capacity);
+    this.pos = 0;
+    this.bitBuf = 0;
+    this.bitCount = 0;
+  }
+
   /** Appends the low `length` (<= 16) bits of `value`. */
   send(value: number, length: number): void {
     let bb = this.bitBuf | (value << this.bitCount);

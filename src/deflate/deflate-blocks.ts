@@ -63,14 +63,16 @@ export class DeflateBlocks {
   private lastLit = 0;
   private lastDist = 0;
 
+  /** `symbols`: the symbol arrays to use (a DeflateScratch's; each symbol is written before it is read). */
   constructor(
     level: number,
     rules: BlockRules,
     private readonly out: BitWriter,
+    symbols?: { symLc: Uint8Array; symDist: Uint16Array },
   ) {
     this.symbolBuffer = rules.symbolBuffer;
-    this.symLc = new Uint8Array(this.symbolBuffer);
-    this.symDist = new Uint16Array(this.symbolBuffer);
+    this.symLc = symbols ? symbols.symLc.subarray(0, this.symbolBuffer) : new Uint8Array(this.symbolBuffer);
+    this.symDist = symbols ? symbols.symDist.subarray(0, this.symbolBuffer) : new Uint16Array(this.symbolBuffer);
     this.earlyEnd = rules.earlyEnd && level > 2;
     this.initBlock();
   }

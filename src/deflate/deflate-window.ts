@@ -54,15 +54,42 @@ export function givesExactly(compress: () => Uint8Array, expected: Uint8Array): 
   }
 }
 
+/** The largest symbol buffer of any block rules (gzip's LIT_BUFSIZE). */
+const MAX_SYMBOL_BUFFER = 0x8000;
+
+/**
+ * The compressor's large arrays, kept from one stream to the next by a caller that compresses
+ * many (the device rebuilding hundreds of .gz files): fresh ones each time would pile up as
+ * garbage faster than it is collected. Each stream starts from them cleared, exactly as from new
+ * arrays (the window's stale bytes decide matches, so they must be zeros as in a fresh one).
+ */
+export class DeflateScratch {
+  readonly window = new Uint8Array(WINDOW_SIZE);
+  readonly prev = new Uint16Array(WSIZE);
+  readonly head = new Uint16Array(1 << HASH_BITS);
+  readonly symLc = new Uint8Array(MAX_SYMBOL_BUFFER);
+  readonly symDist = new Uint16Array(MAX_SYMBOL_BUFFER);
+  readonly out = new BitWriter(64);
+
+  /** The arrays, cleared for a new stream, and the writer, empty with room for `capacity` bytes. */
+  take(capacity: number): this {
+    this.window.fill(0);
+    this.prev.fill(0);
+    this.head.fill(0);
+    this.out.reset(capacity);
+    return this;
+  }
+}
+
 /**
  * The compressor's state. One concrete class for both gzip's and zlib's loops (functions over
  * it): with a subclass each, the shared methods see two object shapes and run about half as fast.
  */
 export class DeflateWindow {
-  readonly window = new Uint8Array(WINDOW_SIZE);
+  readonly window: Uint8Array;
   /** Previous position with the same hash, indexed by position & WMASK; 0 ends a chain. */
-  readonly prev = new Uint16Array(WSIZE);
-  readonly head = new Uint16Array(1 << HASH_BITS);
+  readonly prev: Uint16Array;
+  readonly head: Uint16Array;
   readonly out: BitWriter;
   readonly blocks: DeflateBlocks;
   readonly goodMatch: number;
@@ -92,11 +119,17 @@ export class DeflateWindow {
     private readonly expected: Uint8Array | null,
     rules: BlockRules,
     private readonly limitToData: boolean,
+    scratch?: DeflateScratch,
   ) {
     if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`deflate level ${level}: 1..9`);
     [this.goodMatch, this.maxLazy, this.niceMatch, this.maxChain] = LEVELS[level]!;
-    this.out = new BitWriter((input.length >>> 1) + 64);
-    this.blocks = new DeflateBlocks(level, rules, this.out);
+    const capacity = (input.length >>> 1) + 64;
+    const arrays = scratch?.take(capacity);
+    this.window = arrays?.window ?? new Uint8Array(WINDOW_SIZE);
+    this.prev = arrays?.prev ?? new Uint16Array(WSIZE);
+    this.head = arrays?.head ?? new Uint16Array(1 << HASH_BITS);
+    this.out = arrays?.out ?? new BitWriter(capacity);
+    this.blocks = new DeflateBlocks(level, rules, this.out, arrays);
   }
 
   /** The raw deflate stream written so far. */

@@ -14,7 +14,7 @@
  * output does not depend on how the input arrives (checked: a pipe fed 997 bytes at a time
  * gives the same bytes as a file). A read here is therefore one copy of all that fits.
  */
-import { DeflateWindow, givesExactly } from "./deflate-window.js";
+import { DeflateWindow, givesExactly, type DeflateScratch } from "./deflate-window.js";
 import * as win from "./deflate-window.js";
 import { GZIP_BLOCKS } from "./deflate-blocks.js";
 
@@ -27,8 +27,8 @@ const WINDOW_SIZE = win.WINDOW_SIZE;
 const WSIZE = win.WSIZE;
 
 /** Raw deflate of `data` as `gzip -<level>` writes it (level 1..9), from a file or a pipe. */
-export function gzipDeflate(data: Uint8Array, level: number): Uint8Array {
-  return compress(new DeflateWindow(data, level, null, GZIP_BLOCKS, false));
+export function gzipDeflate(data: Uint8Array, level: number, scratch?: DeflateScratch): Uint8Array {
+  return compress(new DeflateWindow(data, level, null, GZIP_BLOCKS, false, scratch));
 }
 
 /**

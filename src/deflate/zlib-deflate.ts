@@ -9,7 +9,7 @@
  *  - a block ends at 16383 symbols and never early (no "compresses well" check).
  */
 import { ZLIB_BLOCKS } from "./deflate-blocks.js";
-import { DeflateWindow, givesExactly } from "./deflate-window.js";
+import { DeflateWindow, givesExactly, type DeflateScratch } from "./deflate-window.js";
 import * as win from "./deflate-window.js";
 
 // Module-local copies: under a CommonJS transform (tsx) every use of an import is a getter call.
@@ -21,8 +21,8 @@ const WINDOW_SIZE = win.WINDOW_SIZE;
 const WSIZE = win.WSIZE;
 
 /** Raw deflate of `data` as zlib's deflate() writes it at `level` (1..9) with Z_FINISH. */
-export function zlibDeflate(data: Uint8Array, level: number): Uint8Array {
-  return compress(new DeflateWindow(data, level, null, ZLIB_BLOCKS, true));
+export function zlibDeflate(data: Uint8Array, level: number, scratch?: DeflateScratch): Uint8Array {
+  return compress(new DeflateWindow(data, level, null, ZLIB_BLOCKS, true, scratch));
 }
 
 /** Whether zlib at `level` turns `data` into exactly `expected`; stops at the first block that differs. */

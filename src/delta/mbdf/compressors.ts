@@ -7,10 +7,11 @@
  */
 import { gzipDeflate } from "../../deflate/gzip-deflate";
 import { zlibDeflate } from "../../deflate/zlib-deflate";
+import type { DeflateScratch } from "../../deflate/deflate-window";
 import { Compressor } from "./format";
 
-/** Content and level in, a raw deflate stream out. */
-export type DeflateCompressor = (content: Uint8Array, level: number) => Uint8Array;
+/** Content and level in, a raw deflate stream out; `scratch` is reused state (deflate-window.ts). */
+export type DeflateCompressor = (content: Uint8Array, level: number, scratch?: DeflateScratch) => Uint8Array;
 
 /** The largest stored block (LEN is 16 bits). */
 const STORED_BLOCK = 0xffff;

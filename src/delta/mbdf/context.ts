@@ -22,8 +22,6 @@ export interface RecordContext {
   vcdiff: { maxWindowSize?: number; sourceCacheBlocks?: number; scratch: DecodeScratch };
   /** Source bytes the current record may still read (the decoder's read budget, decode.ts). */
   readAllowance: number;
-  /** Source bytes read by nested decoders (the cache counts its own). */
-  nestedSourceBytes: number;
 }
 
 /** What an executor reports: whether the record's bytes depend on the source (for CRC blame). */

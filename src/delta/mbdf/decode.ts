@@ -11,7 +11,6 @@
  */
 import type { DeltaDecodeOptions, DeltaDecodeResult } from "../algorithms";
 import type { BlockSource, TargetSink } from "../../io/interfaces";
-import { SourceCache } from "../../vcdiff/decoder/source-cache";
 import { DecodeScratch } from "../../vcdiff/decoder/decode";
 import { RecordBuffers } from "./record-buffers";
 import type { RecordContext, RecordResult } from "./context";
@@ -110,16 +109,18 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
 
   const limited = new SourcePrefix(source, header.sourceSize);
   const out = new RecordOutput(sink);
+  const scratch = new DecodeScratch();
+  const cacheBlocks = options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS;
   const ctx: RecordContext = {
     input,
     source: limited,
-    sourceCache: new SourceCache(limited, options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS),
+    // One source cache for the records' own reads and the nested VCDIFF decodes' (the scratch's).
+    sourceCache: scratch.sourceCache(limited, cacheBlocks),
     sourceSize: header.sourceSize,
     out,
     chunk: new Uint8Array(CHUNK),
     buffers: new RecordBuffers(),
-    vcdiff: { maxWindowSize: options.maxWindowSize, sourceCacheBlocks: options.sourceCacheBlocks, scratch: new DecodeScratch() },
-    nestedSourceBytes: 0,
+    vcdiff: { maxWindowSize: options.maxWindowSize, sourceCacheBlocks: cacheBlocks, scratch },
     readAllowance: 0,
   };
   let index = 0;
@@ -149,7 +150,7 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
     }
     out.begin(length);
     // The read budget up to this record's end, less what was read: the cache stops there.
-    const bytesRead = ctx.sourceCache.bytesRead + ctx.nestedSourceBytes;
+    const bytesRead = ctx.sourceCache.bytesRead;
     ctx.readAllowance = READ_BUDGET.initial + READ_BUDGET.perTargetByte * (targetOffset + length) - bytesRead;
     ctx.sourceCache.readAllowance = ctx.readAllowance;
     const { sourceRead } = await execute(ctx, length);
@@ -164,7 +165,7 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
   }
   return {
     targetBytes: targetOffset,
-    sourceBytesRead: ctx.sourceCache.bytesRead + ctx.nestedSourceBytes,
+    sourceBytesRead: ctx.sourceCache.bytesRead,
     records: index,
   };
 }

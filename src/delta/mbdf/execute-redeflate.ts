@@ -97,7 +97,7 @@ export async function executeRedeflate(ctx: RecordContext, length: number): Prom
       kind === RecordKind.approx ? "source" : "delta",
     );
   }
-  const deflated = compress(newContent, level);
+  const deflated = compress(newContent, level, ctx.buffers.deflate);
   const produced = headerLength + deflated.length + TRAILER_BYTES[format]!;
   if (produced !== length) {
     throw new RecordProblem(`the re-compressed file is ${produced} bytes, the record declares ${length}`, "unsupported");

@@ -23,7 +23,6 @@ export async function executeVcdiff(ctx: RecordContext, length: number): Promise
       // What is left of the whole delta's read budget, not a budget of its own per record.
       readBudget: { initial: ctx.readAllowance, perTargetByte: 0 },
     });
-    ctx.nestedSourceBytes += result.sourceBytesRead;
     return { sourceRead: result.sourceBytesRead > 0 };
   } catch (err) {
     if (err instanceof RecordProblem) throw err;

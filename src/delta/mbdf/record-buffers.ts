@@ -6,11 +6,15 @@
  * A buffer is valid until the next record asks for the same role (the record output writes a
  * record's bytes before the next record starts).
  */
+import { DeflateScratch } from "../../deflate/deflate-window";
+
 export const BUFFER_ROLES = ["old", "control", "differences", "literals", "content", "output"] as const;
 export type BufferRole = (typeof BUFFER_ROLES)[number];
 
 export class RecordBuffers {
   private readonly buffers = new Map<BufferRole, Uint8Array>();
+  /** REDEFLATE's compressor state. */
+  readonly deflate = new DeflateScratch();
 
   /** `length` bytes of the role's buffer (contents undefined), grown when too small. */
   take(role: BufferRole, length: number): Uint8Array {
