@@ -16,8 +16,8 @@
  *            file, as issue #22's table measured it (lib/hdiffpatch.ts finds or builds hdiffz)
  *   xdelta3  `xdelta3 -e -S lzma -A` wrapped by `mender-artifact write module-image`, as Mender's
  *            tooling does (lib/delta-artifacts.ts)
- * Both of ours are made with --root-mount ro: MBDF has no read set yet, so it implies ro, and VCDIFF
- * is held to the same device contract (the whole active partition equals FROM).
+ * Both of ours are made with --root-mount ro, the device contract the peers' deltas have (the whole
+ * active partition equals FROM); the default, rw, adds a read set (docs/read-write-root.md).
  * Times are wall and CPU seconds (user + system) from /usr/bin/time, peak RSS its maxrss, one run
  * each on a shared machine. Then the built Update Module installs each of our two payloads with the
  * Artifact's meta-data on a simulated device (test/reliability/measured-download.ts, the

@@ -8,7 +8,9 @@
  * (typescript), and a release 2 that upgrades it (a patched file, a removed one, a new package: fflate).
  *
  * Per pair:
- *   ours   the built mender-binary-delta-generator, FROM.mender TO.mender -> delta Artifact
+ *   ours   the built mender-binary-delta-generator, FROM.mender TO.mender -> delta Artifact, with
+ *          --delta-format vcdiff: this bench follows the VCDIFF encoder and xz writer against their
+ *          peer (the file-aware format's figures are `npm run bench -- formats`)
  *   stock  `xdelta3 -e -S lzma -A -s FROM.img TO.img` wrapped by `mender-artifact write module-image`
  *   full   TO's rootfs-image Artifact
  * Times are wall seconds and CPU seconds (user + system, from /usr/bin/time) of one run each; the
@@ -24,7 +26,7 @@ import { corpusPairs, generatedPair, GENERATOR, MIB, type Pair, type Timed } fro
 function bench(pair: Pair, work: string): void {
   const dir = fs.mkdtempSync(path.join(work, "run-"));
   const ours = path.join(dir, "ours.mender");
-  const { time: oursTime, summary } = ourDeltaArtifact(pair, ours);
+  const { time: oursTime, summary } = ourDeltaArtifact(pair, ours, ["--delta-format", "vcdiff"]);
   const phases = summary.timeMs;
   const { artifact: stock, time: stockTime } = stockDeltaArtifact(pair, path.join(dir, "stock"));
 

@@ -11,7 +11,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { readArtifactHeaders, writeArtifact } from "../../src/artifact";
 import { binaryPath, HOST_TARGET, ROOT, runBinary } from "../helpers/targets";
-import { extractPayload, generate, makeKeys, mender, rootfsArtifact, runCli, sha256File, releaseSuite } from "./fixtures";
+import { extractPayload, generate as generateAny, makeKeys, mender, rootfsArtifact, runCli, sha256File, releaseSuite } from "./fixtures";
+
+/**
+ * Most tests here check the VCDIFF delta (stock `xdelta3 -d` decodes it); the default, file-aware
+ * format is checked where it says so (and installed by real clients in test/device/mbdf-client).
+ */
+const generate: typeof generateAny = (raw, ...positional) => generateAny({ deltaFormat: "vcdiff", ...raw }, ...positional);
 
 const suite = releaseSuite("mbd-gen-out-", ["mender-artifact", "xdelta3", "mke2fs", "openssl"]);
 const usable = (t: import("node:test").TestContext): boolean => suite.usable(t);
@@ -51,6 +57,14 @@ test("unsigned delta: mender-artifact validate and read accept it; headers as do
   assert.equal(s.artifactSize, fs.statSync(out).size);
   assert.ok(s.artifactSize < fs.statSync(suite.rel.r2).size, `delta Artifact (${s.artifactSize}) smaller than the full one (${fs.statSync(suite.rel.r2).size})`);
   await assertDecodesToTo(out, suite.rel.v1, suite.rel.v2);
+
+  // The default format: the same Artifact layout, delta_algorithm mbdf1, accepted by mender-artifact.
+  const mbdfOut = path.join(suite.work, "unsigned-default.mender");
+  const d = await generateAny({ output: mbdfOut }, suite.rel.r1, suite.rel.r2);
+  assert.equal(mender(["validate", mbdfOut]).status, 0);
+  const dp = (await readArtifactHeaders(mbdfOut)).payloads[0]!;
+  assert.equal(dp.metaData?.delta_algorithm, d.delta.format === "mbdf" ? "mbdf1" : "xdelta3");
+  assert.deepEqual(dp.typeInfo, p.typeInfo);
 });
 
 for (const kind of ["rsa", "ec"] as const) {
@@ -147,20 +161,25 @@ test("CLI without mender-artifact or xdelta3 on PATH: --json summary with sizes,
   assert.deepEqual(fs.readdirSync(dir), ["delta.mender"]);
 });
 
-test("reproducible: the built binary and the source give byte-identical Artifacts; a failed run leaves an existing output alone", async (t) => {
+test("reproducible: the built binary and the source give byte-identical Artifacts, in both formats; a failed run leaves an existing output alone", async (t) => {
   if (!usable(t)) return;
   const a = path.join(suite.work, "repro-a.mender");
-  // Four windows, so the threads really split the suite.work; xz blocks of 4 KiB, so they split the xz too.
-  const s = await generate({ output: a, threads: "1", decoderArgs: "-W1048576", xzBlockSize: "4096" }, suite.rel.r1, suite.rel.r2);
-  assert.equal(s.delta.windows, 4);
-  const exe = binaryPath(HOST_TARGET, "mender-binary-delta-generator");
-  if (fs.existsSync(exe)) {
-    const b = path.join(suite.work, "repro-b.mender");
-    const r = runBinary(HOST_TARGET, "mender-binary-delta-generator", ["--threads", "2", "--xz-block-size", "4096", "-D", "-W1048576", "-o", b, suite.rel.r1, suite.rel.r2]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(sha256File(b), sha256File(a), "built binary (2 threads) = source (1 thread); a stale dist/ also differs: rebuild");
-  } else {
-    process.stderr.write(`SKIPPED part: ${exe} not built\n`);
+  for (const format of ["vcdiff", "mbdf"]) {
+    const one = path.join(suite.work, `repro-${format}-1.mender`);
+    // Windows of 1 MiB, so the threads really split the work; xz blocks of 4 KiB, so they split the xz too.
+    const s = await generateAny({ output: one, deltaFormat: format, threads: "1", decoderArgs: "-W1048576", xzBlockSize: "4096" }, suite.rel.r1, suite.rel.r2);
+    if (format === "vcdiff") assert.equal(s.delta.windows, 4);
+    else assert.ok(s.delta.mbdf!.records.vcdiff.count >= 2, `VCDIFF pieces: ${JSON.stringify(s.delta.mbdf?.records)}`);
+    const exe = binaryPath(HOST_TARGET, "mender-binary-delta-generator");
+    if (fs.existsSync(exe)) {
+      const b = path.join(suite.work, `repro-${format}-2.mender`);
+      const r = runBinary(HOST_TARGET, "mender-binary-delta-generator", ["--delta-format", format, "--threads", "2", "--xz-block-size", "4096", "-D", "-W1048576", "-o", b, suite.rel.r1, suite.rel.r2]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(sha256File(b), sha256File(one), `${format}: built binary (2 threads) = source (1 thread); a stale dist/ also differs: rebuild`);
+    } else {
+      process.stderr.write(`SKIPPED part: ${exe} not built\n`);
+    }
+    if (format === "vcdiff") fs.copyFileSync(one, a);
   }
   const before = sha256File(a);
   const wrongTo = path.join(suite.work, "repro-wrong.mender");
