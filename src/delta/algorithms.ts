@@ -22,6 +22,13 @@ export interface DeltaDecodeOptions {
   onAppHeader?: (appHeader: Uint8Array | undefined) => void | Promise<void>;
   /** Called after each piece of target was verified and written. */
   onWindow?(info: { index: number; targetOffset: number; targetLength: number }): void;
+  /**
+   * The sha256 (hex) the caller itself checks the written image against (the device: the
+   * Artifact's provided checksum, hashed as the partition is written). A decoder whose delta
+   * declares its target's hash refuses a different one before writing anything, and need not hash
+   * the image a second time.
+   */
+  targetChecksum?: string;
 }
 
 export interface DeltaDecodeResult {

@@ -156,6 +156,8 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
     ({ sourceBytesRead } = await deltaDecoder(facts.algorithm)(input, source, writer, {
       maxWindowSize: MAX_WINDOW_BYTES,
       sourceCacheBlocks: SOURCE_CACHE_BYTES / SOURCE_BLOCK,
+      // The partition writer hashes what it writes and it is compared with this below.
+      targetChecksum: facts.targetChecksum,
       onAppHeader: opts.sourceMismatch ? readSetGate(sourcePath, facts, opts.sourceMismatch) : undefined,
       onWindow(info) {
         if (!expected) return;

@@ -89,11 +89,9 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     let mbdf: MbdfPlanSummary | undefined;
     const stats = await phase(progress, "encoding", to.imageSize, async () => {
       if (options.deltaFormat === "mbdf") {
-        const scratchDir = path.join(workDir, "mbdf");
-        await fsp.mkdir(scratchDir);
         const result = await writeFileAwareDelta(from.imagePath, to.imagePath, deltaPath, {
           targetSha256: to.sha256, windowSize: options.windowSize, level: options.level, threads: options.threads,
-          checksum: options.checksum, scratchDir, avoid: plan.avoid, appHeader: plan.appHeader, onProgress,
+          checksum: options.checksum, avoid: plan.avoid, appHeader: plan.appHeader, onProgress,
         });
         if (result.format === "vcdiff") {
           warn(`--delta-format mbdf: ${result.reason}; the delta is VCDIFF, which every device program applies`);

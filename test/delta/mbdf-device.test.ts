@@ -62,8 +62,18 @@ test("device install of an mbdf1 delta: written, verified, read back; a changed 
 
   // A newer format version: refused before a byte of the partition is written.
   fs.writeFileSync(sourcePath, old);
-  const newer = delta.slice();
+  const newer = Uint8Array.from(delta);
   newer[4] = 2;
   await assert.rejects(install(newer), /unsupported MBDF delta at the MBDF header.*format version 2/);
+  assert.ok(fs.readFileSync(targetPath).equals(Buffer.from(new Uint8Array(512 * 1024).fill(0xee))), "partition untouched");
+
+  // A delta that makes another image than the Artifact provides (the device checks that hash
+  // itself, so the decoder does not hash the image twice): refused before a byte is written.
+  const otherTarget = { ...facts, targetChecksum: "ab".repeat(32) };
+  fs.writeFileSync(targetPath, new Uint8Array(512 * 1024).fill(0xee));
+  await assert.rejects(
+    applyDelta(inChunks(delta, 4096), { sourcePath, targetPath, facts: otherTarget, deltaName: "rootfs.ext4.delta", sourceMismatch: verifySource(sourcePath, otherTarget) }),
+    /the delta's header makes an image of SHA-256 [0-9a-f]{64}, the Artifact provides (ab){32}/,
+  );
   assert.ok(fs.readFileSync(targetPath).equals(Buffer.from(new Uint8Array(512 * 1024).fill(0xee))), "partition untouched");
 });

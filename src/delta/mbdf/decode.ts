@@ -105,10 +105,14 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
   if (source.size < header.sourceSize) {
     throw new RecordProblem(`the source has ${source.size} bytes, the delta was made from a ${header.sourceSize}-byte image`, "source");
   }
+  // The caller checks the written image against this hash itself: the delta must be making that image.
+  if (options.targetChecksum !== undefined && options.targetChecksum.toLowerCase() !== header.targetSha256) {
+    throw new RecordProblem(`the delta's header makes an image of SHA-256 ${header.targetSha256}, the Artifact provides ${options.targetChecksum}: they belong together`);
+  }
   await options.onAppHeader?.(header.readSet);
 
   const limited = new SourcePrefix(source, header.sourceSize);
-  const out = new RecordOutput(sink);
+  const out = new RecordOutput(sink, options.targetChecksum === undefined);
   const scratch = new DecodeScratch();
   const cacheBlocks = options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS;
   const ctx: RecordContext = {
@@ -160,7 +164,7 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
     targetOffset += length;
   }
   const sha256 = out.sha256();
-  if (sha256 !== header.targetSha256) {
+  if (sha256 !== undefined && sha256 !== header.targetSha256) {
     throw new RecordProblem(`the new image has SHA-256 ${sha256}, the delta's header declares ${header.targetSha256}`);
   }
   return {

@@ -15,7 +15,8 @@ import { RecordProblem } from "./problems";
 export class RecordOutput {
   /** Target bytes written to the sink so far. */
   written = 0;
-  private readonly hash: Hash = createHash("sha256");
+  /** Absent when the caller hashes the written image itself (DeltaDecodeOptions.targetChecksum). */
+  private readonly hash: Hash | undefined;
   private readonly held = new Uint8Array(CHUNK);
   private holding = false;
   /** The record's whole output, when it was handed over in one buffer (`whole`). */
@@ -24,7 +25,9 @@ export class RecordOutput {
   private produced = 0;
   private crc = 0;
 
-  constructor(private readonly sink: TargetSink) {}
+  constructor(private readonly sink: TargetSink, hashTarget = true) {
+    this.hash = hashTarget ? createHash("sha256") : undefined;
+  }
 
   begin(length: number): void {
     this.length = length;
@@ -79,13 +82,13 @@ export class RecordOutput {
   }
 
   /** SHA-256 (hex) of everything written. */
-  sha256(): string {
-    return this.hash.digest("hex");
+  sha256(): string | undefined {
+    return this.hash?.digest("hex");
   }
 
   private write(bytes: Uint8Array): void {
     this.sink.write(bytes);
-    this.hash.update(bytes);
+    this.hash?.update(bytes);
     this.written += bytes.length;
   }
 }

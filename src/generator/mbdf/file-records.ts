@@ -16,7 +16,7 @@ import type { ApproximateDiff } from "../../filediff/approximate-diff";
 import { Ext4FileReader, HOLE, listExt4Files, pairFiles, readExt4Layout, type Ext4FileList } from "../../fs/ext4";
 import { FileBlockSource } from "../../io/file-source";
 import { readFullyAt } from "../../io/read-fully";
-import { vcdiffDelta, xzSize } from "./cost";
+import { xzSize } from "./cost";
 import type { BcjArch } from "../../compress/bcj";
 import { elfBranchFilter } from "../../filediff/elf-filter";
 
@@ -157,8 +157,35 @@ function redeflateSize(r: RedeflateRecord): number {
   return content + r.header.length + 16 + 8 * r.extents.length;
 }
 
-/** Plans the file records of the delta from `fromImage` to `toImage`. */
-export async function planFileRecords(fromImage: string, toImage: string, scratchDir: string, level?: number): Promise<FileRecordPlan> {
+/** Estimated bytes (as cost.ts measures) of each of TO's runs as VCDIFF records against all of FROM. */
+export type VcdiffEstimator = (runs: readonly { offset: number; length: number }[]) => Promise<number[]>;
+
+/** Whether both images are ext2/3/4 file systems this reader lists the files of. */
+export function isExt4Pair(fromImage: string, toImage: string): boolean {
+  const sources = [new FileBlockSource(fromImage), new FileBlockSource(toImage)];
+  try {
+    return sources.every((src) => readExt4Layout(src) !== undefined);
+  } finally {
+    for (const src of sources) src.close();
+  }
+}
+
+/** A changed file that may become a file record: its run in TO, its old version's extents and both contents. */
+interface Changed {
+  run: { offset: number; length: number };
+  extents: Extent[];
+  old: Uint8Array;
+  neu: Uint8Array;
+}
+
+/** Lets the event loop run: the VCDIFF estimates' worker replies are answered between files. */
+const yieldToEstimates = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Plans the file records of the delta from `fromImage` to `toImage`. The VCDIFF estimates of the
+ * changed files run (in the encoder's worker threads) while their records are worked out here.
+ */
+export async function planFileRecords(fromImage: string, toImage: string, estimate: VcdiffEstimator): Promise<FileRecordPlan> {
   const fromSrc = new FileBlockSource(fromImage);
   const toSrc = new FileBlockSource(toImage);
   const fromFd = fs.openSync(fromImage, "r");
@@ -174,10 +201,10 @@ export async function planFileRecords(fromImage: string, toImage: string, scratc
     const pairs = pairFiles(oldFiles, newFiles, (side, i) => (side === "old" ? oldReader : newReader).sha256(i));
 
     const records: FileRecord[] = [];
-    let candidates = 0;
     const newExecutables: NewExecutable[] = [];
-    const newCompressed: FileRecord[] = [];
+    const newCompressed: Extract<FileRecord, { kind: "redeflate" }>[] = [];
     const newCompressedBytes: Uint8Array[] = [];
+    const changed: Changed[] = [];
     /** Keeps `record` when it is clearly smaller than VCDIFF's `vcdiff` estimated bytes. */
     const keep = (record: FileRecord, size: number, vcdiff: number): void => {
       if (size <= KEEP_RATIO * vcdiff && vcdiff - size >= MIN_SAVING) records.push(record);
@@ -194,7 +221,6 @@ export async function planFileRecords(fromImage: string, toImage: string, scratc
         if (filter) newExecutables.push({ targetOffset: run.offset, length: run.length, filter });
         const redeflate = looksCompressed(neu) ? redeflateOf(undefined, neu, []) : undefined;
         if (!redeflate) continue;
-        candidates++;
         newCompressed.push({ kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate });
         newCompressedBytes.push(neu);
         continue;
@@ -207,37 +233,43 @@ export async function planFileRecords(fromImage: string, toImage: string, scratc
       const neu = new Uint8Array(run.length);
       readFullyAt(toFd, neu, run.offset);
       if (run.length < MIN_FILE && !looksCompressed(neu)) continue;
-      candidates++;
-      const old = readExtents(fromFd, extents, oldSize);
+      changed.push({ run, extents, old: readExtents(fromFd, extents, oldSize), neu });
+    }
 
+    const estimates = estimate(changed.map((c) => c.run));
+    // Per changed file, its record and estimated size (none when a stream would pass the format's
+    // 16 MiB: only for pathological pairs, left to VCDIFF).
+    const planned: ({ record: FileRecord; size: number } | undefined)[] = [];
+    for (const { run, extents, old, neu } of changed) {
       const redeflate = redeflateOf(old, neu, extents);
-      let record: FileRecord;
-      let size: number;
       if (redeflate) {
-        record = { kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate };
-        size = redeflateSize(redeflate);
+        const control = redeflate.content.kind === "approx" ? redeflate.content.diff.control.length : 0;
+        planned.push(control > MAX_RECORD_BUFFER ? undefined : {
+          record: { kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate }, size: redeflateSize(redeflate),
+        });
       } else {
         const diff = approximateDiff(old, neu);
-        // A control stream past the format's 16 MiB (only for pathological pairs): VCDIFF's bytes.
-        if (diff.control.length > MAX_RECORD_BUFFER) continue;
-        record = { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff };
-        size = diffSize(diff) + 8 * extents.length;
+        planned.push(diff.control.length > MAX_RECORD_BUFFER ? undefined : {
+          record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff }, size: diffSize(diff) + 8 * extents.length,
+        });
       }
-      if (redeflate?.content.kind === "approx" && redeflate.content.diff.control.length > MAX_RECORD_BUFFER) continue;
-      keep(record, size, xzSize([await vcdiffDelta(old, neu, scratchDir, level)]));
+      await yieldToEstimates();
     }
+    const vcdiff = await estimates;
+    planned.forEach((p, k) => {
+      if (p) keep(p.record, p.size, vcdiff[k]!);
+    });
+
     // New compressed files are judged together: their contents compress well against each other
-    // (man pages, changelogs), which no one file's estimate sees.
+    // (man pages, changelogs), which no one file's estimate sees. As VCDIFF, their bytes are stored.
     if (newCompressed.length > 0) {
-      const contents = newCompressed.map((r) => (r as Extract<FileRecord, { kind: "redeflate" }>).record.newContent);
-      const overhead = newCompressed.reduce((sum, r) => sum + (r as Extract<FileRecord, { kind: "redeflate" }>).record.header.length + 16, 0);
-      const size = xzSize(contents) + overhead;
-      const vcdiff = xzSize(newCompressedBytes);
-      if (size <= KEEP_RATIO * vcdiff && vcdiff - size >= MIN_SAVING) records.push(...newCompressed);
+      const size = xzSize(newCompressed.map((r) => r.record.newContent)) + newCompressed.reduce((sum, r) => sum + r.record.header.length + 16, 0);
+      const asVcdiff = xzSize(newCompressedBytes);
+      if (size <= KEEP_RATIO * asVcdiff && asVcdiff - size >= MIN_SAVING) records.push(...newCompressed);
     }
     records.sort((a, b) => a.targetOffset - b.targetOffset);
     newExecutables.sort((a, b) => a.targetOffset - b.targetOffset);
-    return { records, ext4: true, candidates, newExecutables };
+    return { records, ext4: true, candidates: changed.length + newCompressed.length, newExecutables };
   } finally {
     fs.closeSync(fromFd);
     fs.closeSync(toFd);

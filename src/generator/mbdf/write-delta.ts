@@ -17,11 +17,11 @@ import fs from "node:fs";
 import { MbdfWriter } from "../../delta/mbdf/writer";
 import { normalizeRanges, overlapsRanges, type ByteRange } from "../../io/byte-ranges";
 import { readFullyAt } from "../../io/read-fully";
-import { encodeTargetRanges, encodeVcdiff, type EncodeStats } from "../../vcdiff/encoder/encode";
+import { encodeVcdiff, TargetRangeEncoder, type EncodeStats, type TargetRange } from "../../vcdiff/encoder/encode";
 import { RangeBuilder } from "../../vcdiff/encoder/source-ranges";
 import { bcjFilter, type BcjArch } from "../../compress/bcj";
 import { xzSize } from "./cost";
-import { planFileRecords, type FileRecord, type NewExecutable } from "./file-records";
+import { isExt4Pair, planFileRecords, type FileRecord, type FileRecordPlan, type NewExecutable } from "./file-records";
 
 export const RECORD_KINDS = ["zero", "copy", "literal", "vcdiff", "approx", "redeflate"] as const;
 export type RecordKindName = (typeof RECORD_KINDS)[number];
@@ -46,8 +46,6 @@ export interface MbdfWriteOptions {
   level?: number;
   threads?: number;
   checksum: boolean;
-  /** A directory for scratch files (removed by the caller). */
-  scratchDir: string;
   /** Source ranges no record may read (a read-write root's own metadata). */
   avoid?: readonly ByteRange[];
   /** The read set's bytes for the header, from the source ranges the records read. */
@@ -81,22 +79,52 @@ function recordExtents(r: FileRecord): { sourceOffset: number; length: number }[
  * file records to offer, else today's VCDIFF delta (the result says which, and why).
  */
 export async function writeFileAwareDelta(fromImage: string, toImage: string, deltaPath: string, options: MbdfWriteOptions): Promise<FileAwareResult> {
-  const avoid = normalizeRanges(options.avoid ?? []);
-  const plan = await planFileRecords(fromImage, toImage, options.scratchDir, options.level);
-  // A read-write root rewrites its avoided bytes by itself: no record may rely on them.
-  const records = plan.records.filter((r) => !recordExtents(r).some((e) => overlapsRanges(avoid, e.sourceOffset, e.sourceOffset + e.length)));
-  if (!plan.ext4 || (records.length === 0 && plan.newExecutables.length === 0)) {
+  const vcdiffDelta = async (reason: string): Promise<FileAwareResult> => {
     const stats = await encodeVcdiff(fromImage, toImage, deltaPath, {
       windowSize: options.windowSize, level: options.level, threads: options.threads, checksum: options.checksum,
       avoid: options.avoid, appHeader: options.appHeader, onProgress: options.onProgress,
     });
-    const reason = plan.ext4
-      ? "no changed file of TO is clearly smaller as a file record than in VCDIFF"
-      : "FROM or TO is not an ext4 image, so the delta cannot follow its files";
     return { format: "vcdiff", stats, reason };
+  };
+  if (!isExt4Pair(fromImage, toImage)) return vcdiffDelta("FROM or TO is not an ext4 image, so the delta cannot follow its files");
+
+  const avoid = normalizeRanges(options.avoid ?? []);
+  // FROM indexed once: for the planner's estimates, then for the VCDIFF records.
+  const encoder = await TargetRangeEncoder.open(fromImage, toImage, {
+    windowSize: options.windowSize, level: options.level, threads: options.threads, checksum: options.checksum,
+    avoid, collectReads: options.appHeader !== undefined,
+  });
+  let records: FileRecord[];
+  let plan: FileRecordPlan;
+  try {
+    plan = await planFileRecords(fromImage, toImage, (runs) => estimateRuns(encoder, runs, options.windowSize));
+    // A read-write root rewrites its avoided bytes by itself: no record may rely on them.
+    records = plan.records.filter((r) => !recordExtents(r).some((e) => overlapsRanges(avoid, e.sourceOffset, e.sourceOffset + e.length)));
+    if (records.length > 0 || plan.newExecutables.length > 0) {
+      const summary = await writeRecords(fromImage, toImage, deltaPath, records, plan.newExecutables, avoid, encoder, options);
+      return { format: "mbdf", summary: { ext4: true, candidates: plan.candidates, records: summary } };
+    }
+  } finally {
+    encoder.close();
   }
-  const summary = await writeRecords(fromImage, toImage, deltaPath, records, plan.newExecutables, avoid, options);
-  return { format: "mbdf", summary: { ext4: true, candidates: plan.candidates, records: summary } };
+  return vcdiffDelta("no changed file of TO is clearly smaller as a file record than in VCDIFF");
+}
+
+/** The estimated bytes of each run as VCDIFF records (pieces of one window) against all of FROM. */
+async function estimateRuns(encoder: TargetRangeEncoder, runs: readonly { offset: number; length: number }[], windowSize: number): Promise<number[]> {
+  const ranges: TargetRange[] = [];
+  const owner: number[] = [];
+  runs.forEach((run, k) => {
+    for (let at = 0; at < run.length; at += windowSize) {
+      ranges.push({ start: run.offset + at, length: Math.min(windowSize, run.length - at) });
+      owner.push(k);
+    }
+  });
+  const deltas: Uint8Array[][] = runs.map(() => []);
+  await encoder.encode(ranges, (i, delta) => {
+    deltas[owner[i]!]!.push(delta);
+  });
+  return deltas.map((parts) => xzSize(parts));
 }
 
 /**
@@ -159,7 +187,7 @@ function filteredSize(bytes: Uint8Array, filter: BcjArch, filterStart: number): 
 
 async function writeRecords(
   fromImage: string, toImage: string, deltaPath: string, records: FileRecord[], executables: NewExecutable[], avoid: Float64Array,
-  options: MbdfWriteOptions,
+  encoder: TargetRangeEncoder, options: MbdfWriteOptions,
 ): Promise<MbdfPlanSummary["records"]> {
   const sourceSize = fs.statSync(fromImage).size;
   const targetSize = fs.statSync(toImage).size;
@@ -218,10 +246,7 @@ async function writeRecords(
 
     const vcdiffPieces: number[] = [];
     pieces.forEach((p, i) => { if (p.kind === "vcdiff") vcdiffPieces.push(i); });
-    await encodeTargetRanges(fromImage, toImage, vcdiffPieces.map((i) => pieces[i]!), {
-      windowSize: options.windowSize, level: options.level, threads: options.threads, checksum: options.checksum,
-      avoid, collectReads: reads !== undefined,
-    }, (k, delta, windowReads) => {
+    await encoder.encode(vcdiffPieces.map((i) => pieces[i]!), (k, delta, windowReads) => {
       const i = vcdiffPieces[k]!;
       writeUpTo(i);
       const p = pieces[i]! as Extract<Piece, { kind: "vcdiff" }>;

@@ -198,42 +198,59 @@ export type RangeOptions = Pick<EncodeOptions, "windowSize" | "level" | "threads
 
 /**
  * One self-contained VCDIFF delta per target range (the file header and one window), all against
- * the whole source indexed once: for callers that need many deltas of pieces of one target (the
- * file-aware format's VCDIFF records). Ranges are encoded in parallel and handed to `onDelta` in
- * their order, with at most two per thread waiting, so memory does not grow with their number.
+ * the whole source, indexed once when the encoder opens: for callers that need many deltas of
+ * pieces of one target (the file-aware format's VCDIFF records, and its planner's estimates).
+ * Each `encode` call encodes its ranges in parallel and hands them to `onDelta` in their order,
+ * with at most two per thread waiting, so memory does not grow with their number.
  */
-export async function encodeTargetRanges(
-  sourcePath: string, targetPath: string, ranges: readonly TargetRange[], options: RangeOptions,
-  onDelta: (index: number, delta: Uint8Array, reads?: Float64Array) => Promise<void> | void,
-): Promise<void> {
-  const { windowSize, threads, checksum, params } = checkOptions(options);
-  const targetSize = sizeOf(targetPath, "target (new image)");
-  for (const r of ranges) {
-    if (!Number.isSafeInteger(r.start) || r.start < 0 || r.length < 1 || r.length > windowSize || r.start + r.length > targetSize) {
-      throw new RangeError(`target range [${r.start}, +${r.length}) is not within the ${targetSize}-byte target in one window`);
+export class TargetRangeEncoder {
+  private constructor(
+    private readonly runner: JobRunner,
+    private readonly windowSize: number,
+    private readonly targetSize: number,
+  ) {}
+
+  static async open(sourcePath: string, targetPath: string, options: RangeOptions): Promise<TargetRangeEncoder> {
+    const { windowSize, threads, checksum, params } = checkOptions(options);
+    const targetSize = sizeOf(targetPath, "target (new image)");
+    const shared = allocateIndex(sourcePath, params.index);
+    const request: EncodeWindowsRequest = {
+      task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath, sourcePath,
+      avoid: sharedRanges(options.avoid ? normalizeRanges(options.avoid) : new Float64Array(0)),
+      collectReads: options.collectReads === true,
+    };
+    const runner: JobRunner = threads <= 1 ? new LocalRunner(request) : new WorkerRunner(request, threads);
+    try {
+      await buildIndex(runner, shared);
+    } catch (err) {
+      runner.close();
+      throw asEncoderError(err);
+    }
+    return new TargetRangeEncoder(runner, windowSize, targetSize);
+  }
+
+  async encode(ranges: readonly TargetRange[], onDelta: (index: number, delta: Uint8Array, reads?: Float64Array) => Promise<void> | void): Promise<void> {
+    for (const r of ranges) {
+      if (!Number.isSafeInteger(r.start) || r.start < 0 || r.length < 1 || r.length > this.windowSize || r.start + r.length > this.targetSize) {
+        throw new RangeError(`target range [${r.start}, +${r.length}) is not within the ${this.targetSize}-byte target in one window`);
+      }
+    }
+    if (ranges.length === 0) return;
+    let index = 0;
+    try {
+      await encodeWindows(this.runner, (seq) => ranges[seq]!, ranges.length, async (bytes, _stats, reads) => {
+        const delta = new Uint8Array(FILE_HEADER.length + bytes.length);
+        delta.set(FILE_HEADER);
+        delta.set(bytes, FILE_HEADER.length);
+        await onDelta(index++, delta, reads);
+      });
+    } catch (err) {
+      throw asEncoderError(err);
     }
   }
-  if (ranges.length === 0) return;
-  const shared = allocateIndex(sourcePath, params.index);
-  const request: EncodeWindowsRequest = {
-    task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath, sourcePath,
-    avoid: sharedRanges(options.avoid ? normalizeRanges(options.avoid) : new Float64Array(0)),
-    collectReads: options.collectReads === true,
-  };
-  const runner: JobRunner = threads <= 1 ? new LocalRunner(request) : new WorkerRunner(request, threads);
-  try {
-    await buildIndex(runner, shared);
-    let index = 0;
-    await encodeWindows(runner, (seq) => ranges[seq]!, ranges.length, async (bytes, _stats, reads) => {
-      const delta = new Uint8Array(FILE_HEADER.length + bytes.length);
-      delta.set(FILE_HEADER);
-      delta.set(bytes, FILE_HEADER.length);
-      await onDelta(index++, delta, reads);
-    });
-  } catch (err) {
-    throw asEncoderError(err);
-  } finally {
-    runner.close();
+
+  close(): void {
+    this.runner.close();
   }
 }
 
