@@ -3,7 +3,7 @@
  * records (file-records.ts) at their places in TO, and between them, in target order and in pieces
  * of at most one encoder window, ZERO for an all-zero piece, COPY for a piece equal to FROM's bytes
  * at the same offset, else a VCDIFF record: the VCDIFF encoder's delta of the piece with the whole
- * FROM image as its source. FROM is indexed once for all of them (encodeTargetRanges), and the
+ * FROM image as its source. FROM is indexed once for all of them (TargetRangeEncoder), and the
  * pieces are encoded in parallel.
  *
  * When there is nothing file-aware to gain (FROM or TO is not ext4, or no file record is clearly

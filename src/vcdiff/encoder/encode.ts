@@ -184,7 +184,7 @@ function checkOptions(options: Pick<EncodeOptions, "windowSize" | "level" | "thr
   return { windowSize, level, threads, checksum: options.checksum ?? true, params: levelParams(level) };
 }
 
-/** A stretch of the target file that one delta of encodeTargetRanges covers. */
+/** A stretch of the target file that one delta of TargetRangeEncoder.encode covers. */
 export interface TargetRange {
   start: number;
   /** 1 to the window size. */
