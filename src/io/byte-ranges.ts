@@ -49,14 +49,20 @@ export function rangesLength(pairs: Float64Array): number {
   return n;
 }
 
-/** Whether [start, end) shares a byte with any of the sorted, merged flat pairs (binary search). */
-export function overlapsRanges(pairs: Float64Array, start: number, end: number): boolean {
+/** Index of the first of the sorted, merged flat pairs whose end is > `at` (pairs.length / 2 when none). */
+export function firstRangeEndingAfter(pairs: Float64Array, at: number): number {
   let lo = 0;
   let hi = pairs.length >>> 1;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (pairs[2 * mid + 1]! > start) hi = mid;
+    if (pairs[2 * mid + 1]! > at) hi = mid;
     else lo = mid + 1;
   }
-  return 2 * lo < pairs.length && pairs[2 * lo]! < end && end > start;
+  return lo;
+}
+
+/** Whether [start, end) shares a byte with any of the sorted, merged flat pairs. */
+export function overlapsRanges(pairs: Float64Array, start: number, end: number): boolean {
+  const i = firstRangeEndingAfter(pairs, start);
+  return 2 * i < pairs.length && pairs[2 * i]! < end && end > start;
 }

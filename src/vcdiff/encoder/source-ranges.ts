@@ -9,25 +9,13 @@
  * - ranges read: the union of the COPY instructions' source bytes, which the delta then carries
  *   a digest of (format/read-set.ts), so a device can check exactly those.
  */
-import { normalizeRanges } from "../../io/byte-ranges";
+import { firstRangeEndingAfter, normalizeRanges } from "../../io/byte-ranges";
 import { InstructionList, KIND_COPY_SOURCE, KIND_RUN } from "./instruction-list";
-
-/** Index of the first range whose end is > `at` (ranges.length / 2 when none). */
-function firstEndingAfter(ranges: Float64Array, at: number): number {
-  let lo = 0;
-  let hi = ranges.length >>> 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ranges[2 * mid + 1]! > at) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
 
 /** Zeroes the bytes of `chunk` (source bytes [at, at + chunk.length)) that lie in `ranges`. */
 export function blankRanges(ranges: Float64Array, chunk: Uint8Array, at: number): void {
   const end = at + chunk.length;
-  for (let i = firstEndingAfter(ranges, at); 2 * i < ranges.length && ranges[2 * i]! < end; i++) {
+  for (let i = firstRangeEndingAfter(ranges, at); 2 * i < ranges.length && ranges[2 * i]! < end; i++) {
     const s = Math.max(ranges[2 * i]!, at);
     const e = Math.min(ranges[2 * i + 1]!, end);
     chunk.fill(0, s - at, e - at);
@@ -46,7 +34,7 @@ export function avoidCopies(list: InstructionList, avoid: Float64Array, scratch:
   let touched = false;
   for (let i = 0; i < list.count && !touched; i++) {
     if (kind[i] !== KIND_COPY_SOURCE) continue;
-    const j = firstEndingAfter(avoid, pos[i]!);
+    const j = firstRangeEndingAfter(avoid, pos[i]!);
     touched = 2 * j < avoid.length && avoid[2 * j]! < pos[i]! + size[i]!;
   }
   if (!touched) return list;
@@ -61,7 +49,7 @@ export function avoidCopies(list: InstructionList, avoid: Float64Array, scratch:
     }
     let at = p;
     const end = p + s;
-    for (let j = firstEndingAfter(avoid, p); at < end; j++) {
+    for (let j = firstRangeEndingAfter(avoid, p); at < end; j++) {
       const aStart = 2 * j < avoid.length ? Math.max(avoid[2 * j]!, at) : end;
       const copyEnd = Math.min(aStart, end);
       if (copyEnd > at) scratch.push(KIND_COPY_SOURCE, copyEnd - at, at);
