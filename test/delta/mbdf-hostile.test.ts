@@ -96,6 +96,9 @@ test("lies and unknowns are refused before the record writes anything, with one 
     ["extent past source_size", concat([header(100, 3000), Uint8Array.of(5), v(100), v(1), v(2990), v(20)]), /extent 0 \[2990, \+20\) reaches past/, 0, src],
     ["extents over 16 MiB", concat([header(100, 20 << 20), Uint8Array.of(5), v(100), v(2), v(0), v(9 << 20), v(9 << 20), v(9 << 20)]), /the extents hold more than the 16777216 bytes/, 0, new Uint8Array(20 << 20)],
     ["4097 extents", concat([header(100, 3000), Uint8Array.of(5), v(100), v(4097)]), /extent count is 4097/, 0, src],
+    ["APPROX with no extents", concat([header(100, 3000), Uint8Array.of(5), v(100), v(0)]), /the extent count is 0, it must be 1 to 4096/, 0, src],
+    ["REDEFLATE of a new file (no extents) declaring an old content", concat([header(100, 3000), Uint8Array.of(6), v(100), v(0), Uint8Array.of(1), v(5)]), /no extents, yet an old content of 5 bytes/, 0, src],
+    ["REDEFLATE of a new file (no extents) with an APPROX content", concat([header(100, 3000), Uint8Array.of(6), v(100), v(0), Uint8Array.of(1), v(0), Uint8Array.of(0, 0), v(10), new Uint8Array(10), Uint8Array.of(5), v(50)]), /an APPROX content record without extents: it has no old content to diff against/, 0, src],
     ["APPROX streams that do not add up", concat([header(100, 3000), Uint8Array.of(5), v(100), v(1), v(0), v(100), v(3), v(50), v(49)]), /do not add up to the record's 100 bytes/, 0, src],
     ["END too early", concat([header(100, 0), zero(60), Uint8Array.of(0)]), /record 1 .*END after 60 bytes, the target is 100 bytes/, 60],
     ["missing END", concat([header(100, 0, { sha: sha100 }), zero(100)]), /record 1 .*the delta ends before END/, 100],
@@ -187,10 +190,20 @@ test("fuzz: 3000 seeded mutations either make the exact target or are refused wi
   const w = new MbdfWriter({ targetSize: newFile.length, sourceSize: oldFile.length, targetSha256: sha256(newFile) });
   w.redeflate({ extents: [{ sourceOffset: 0, length: oldFile.length }], oldFormat: 1, oldContentLength: content.length, compressor: 0, level: 0, header: gz, content: { kind: "literal" }, newContent: content }, newFile);
   w.end();
+  // A third with a new file's REDEFLATE record (no extents: its content stored, its old buffer none).
+  const fresh = new MbdfWriter({ targetSize: newFile.length, sourceSize: oldFile.length, targetSha256: sha256(newFile) });
+  fresh.redeflate({ extents: [], oldFormat: 1, oldContentLength: 0, compressor: 0, level: 0, header: gz, content: { kind: "literal" }, newContent: content }, newFile);
+  fresh.end();
   const inputs = [
     { delta, source, target },
     { delta: w.bytes(), source: oldFile, target: newFile },
+    { delta: fresh.bytes(), source: new Uint8Array(oldFile.length), target: newFile },
   ];
+  for (const input of inputs) {
+    const sink = new RecordingSink();
+    await decodeMbdf(inChunks(input.delta, 7), new MemorySource(input.source), sink, {});
+    assert.ok(Buffer.from(sink.bytes()).equals(Buffer.from(input.target)), "the unmutated delta makes its target");
+  }
   const rng = new Rng(2026);
   const started = Date.now();
   let accepted = 0;
