@@ -12,7 +12,7 @@ import { checkSourceRange, readSource } from "./source-ranges";
 const ZEROS = new Uint8Array(CHUNK);
 
 export async function executeZero(ctx: RecordContext, length: number): Promise<RecordResult> {
-  for (let left = length; left > 0; left -= CHUNK) ctx.out.push(ZEROS.subarray(0, Math.min(CHUNK, left)));
+  ctx.out.zeros(length, ZEROS);
   return { sourceRead: false };
 }
 

@@ -7,7 +7,7 @@
  * way the target is only activated after its SHA-256.
  */
 import { createHash, type Hash } from "node:crypto";
-import { crc32 } from "../../compress/crc32";
+import { crc32, crc32OfZeros } from "../../compress/crc32";
 import type { TargetSink } from "../../io/interfaces";
 import { CHUNK } from "./format";
 import { RecordProblem } from "./problems";
@@ -51,6 +51,15 @@ export class RecordOutput {
     if (this.holding) this.held.set(bytes, this.produced);
     else this.write(bytes);
     this.produced += bytes.length;
+  }
+
+  /** `length` zero bytes, the record's whole output (its CRC is known by length, not computed byte by byte). */
+  zeros(length: number, chunk: Uint8Array): void {
+    if (this.produced !== 0 || length !== this.length) throw new Error("zeros() is a record's only output");
+    this.crc = crc32OfZeros(length);
+    if (this.holding) this.held.fill(0, 0, length);
+    else for (let left = length; left > 0; left -= chunk.length) this.write(chunk.subarray(0, Math.min(chunk.length, left)));
+    this.produced = length;
   }
 
   /**

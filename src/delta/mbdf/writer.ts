@@ -5,11 +5,10 @@
  * Used by the tests now and by the generator's planner; the device never writes this format.
  */
 import { bcjFilter, type BcjArch } from "../../compress/bcj";
-import { crc32 } from "../../compress/crc32";
+import { crc32, crc32OfZeros } from "../../compress/crc32";
 import type { ApproximateDiff } from "../../filediff/approximate-diff";
 import { writeVarint } from "../../vcdiff/format/varint";
 import {
-  CHUNK,
   FILTERS,
   MAX_EXTENTS,
   MAX_READ_SET,
@@ -54,15 +53,6 @@ export interface RedeflateRecord {
   content: ContentRecord;
   /** The new uncompressed content (content's output). */
   newContent: Uint8Array;
-}
-
-const ZEROS = new Uint8Array(CHUNK);
-
-/** CRC-32 of `length` zero bytes. */
-function zeroCrc(length: number): number {
-  let crc = 0;
-  for (let left = length; left > 0; left -= CHUNK) crc = crc32(ZEROS, crc, 0, Math.min(CHUNK, left));
-  return crc;
 }
 
 function sha256Bytes(value: Uint8Array | string): Uint8Array {
@@ -130,7 +120,7 @@ export class MbdfWriter {
   /** `length` zero bytes. */
   zero(length: number): void {
     this.begin(RecordKind.zero, length);
-    this.crc(zeroCrc(length));
+    this.crc(crc32OfZeros(length));
   }
 
   /** `produced` (its length is the record's) copied from source[sourceOffset, +length). */
