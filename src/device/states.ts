@@ -7,6 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
+import { readInReusedChunks } from "../io/reused-chunks";
 import { applyDelta, verifySource, type SourceMismatch, type VerifiedTarget } from "./apply-delta";
 import { openBootEnv, type BootEnv } from "./bootenv";
 import { loadConfig, type ModuleConfig } from "./config";
@@ -100,7 +101,7 @@ async function applyPayload(
   sourceMismatch: SourceMismatch | undefined,
   payloadBytes?: number,
 ): Promise<TargetState> {
-  const target = await applyDelta(fs.createReadStream(file), {
+  const target = await applyDelta(readInReusedChunks(file), {
     sourcePath: roles.active.realPath,
     targetPath: roles.inactive.realPath,
     targetFd: guarded.fd,

@@ -54,6 +54,13 @@ export interface MbdfWriteOptions {
   onProgress?(targetDone: number): void;
 }
 
+/**
+ * The largest piece of TO one VCDIFF or filtered LITERAL record covers. The device holds one such
+ * piece (its window) at a time, next to the largest file record's buffers: 4 MiB keeps the two
+ * within the Download's memory budget; a record per 4 MiB costs a few bytes.
+ */
+const MAX_PIECE = 4 << 20;
+
 function isZero(bytes: Uint8Array): boolean {
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
   for (let k = 0; k < words.length; k++) if (words[k] !== 0) return false;
@@ -89,19 +96,20 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
   if (!isExt4Pair(fromImage, toImage)) return vcdiffDelta("FROM or TO is not an ext4 image, so the delta cannot follow its files");
 
   const avoid = normalizeRanges(options.avoid ?? []);
+  const pieceSize = Math.min(options.windowSize, MAX_PIECE);
   // FROM indexed once: for the planner's estimates, then for the VCDIFF records.
   const encoder = await TargetRangeEncoder.open(fromImage, toImage, {
-    windowSize: options.windowSize, level: options.level, threads: options.threads, checksum: options.checksum,
+    windowSize: pieceSize, level: options.level, threads: options.threads, checksum: options.checksum,
     avoid, collectReads: options.appHeader !== undefined,
   });
   let records: FileRecord[];
   let plan: FileRecordPlan;
   try {
-    plan = await planFileRecords(fromImage, toImage, (runs) => estimateRuns(encoder, runs, options.windowSize));
+    plan = await planFileRecords(fromImage, toImage, (runs) => estimateRuns(encoder, runs, pieceSize));
     // A read-write root rewrites its avoided bytes by itself: no record may rely on them.
     records = plan.records.filter((r) => !recordExtents(r).some((e) => overlapsRanges(avoid, e.sourceOffset, e.sourceOffset + e.length)));
     if (records.length > 0 || plan.newExecutables.length > 0) {
-      const summary = await writeRecords(fromImage, toImage, deltaPath, records, plan.newExecutables, avoid, encoder, options);
+      const summary = await writeRecords(fromImage, toImage, deltaPath, records, plan.newExecutables, avoid, encoder, pieceSize, options);
       return { format: "mbdf", summary: { ext4: true, candidates: plan.candidates, records: summary } };
     }
   } finally {
@@ -187,7 +195,7 @@ function filteredSize(bytes: Uint8Array, filter: BcjArch, filterStart: number): 
 
 async function writeRecords(
   fromImage: string, toImage: string, deltaPath: string, records: FileRecord[], executables: NewExecutable[], avoid: Float64Array,
-  encoder: TargetRangeEncoder, options: MbdfWriteOptions,
+  encoder: TargetRangeEncoder, pieceSize: number, options: MbdfWriteOptions,
 ): Promise<MbdfPlanSummary["records"]> {
   const sourceSize = fs.statSync(fromImage).size;
   const targetSize = fs.statSync(toImage).size;
@@ -199,7 +207,7 @@ async function writeRecords(
   const fromFd = fs.openSync(fromImage, "r");
   const toFd = fs.openSync(toImage, "r");
   try {
-    const pieces = planPieces(fromFd, toFd, sourceSize, targetSize, records, executables, options.windowSize, avoid);
+    const pieces = planPieces(fromFd, toFd, sourceSize, targetSize, records, executables, pieceSize, avoid);
     let written = 0;
     const writer = new MbdfWriter(header, (chunk) => {
       let off = 0;

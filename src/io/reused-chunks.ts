@@ -1,0 +1,28 @@
+/**
+ * A file (a FIFO from the Mender client, or a regular file) read as a stream of chunks that live
+ * in two buffers used in turn, instead of a fresh buffer per read as fs streams allocate. A delta
+ * decoder holds one chunk at a time (vcdiff/decoder/delta-input.ts copies what it keeps), so with
+ * fresh buffers every payload byte became garbage, collected only once tens of MiB had piled up:
+ * the device's peak memory then grew with the payload. The chunk a consumer got stays intact until
+ * the one after next is read.
+ */
+import fsp from "node:fs/promises";
+
+export const REUSED_CHUNK = 1 << 20;
+
+export async function* readInReusedChunks(file: string, chunkSize = REUSED_CHUNK): AsyncGenerator<Uint8Array> {
+  const handle = await fsp.open(file, "r");
+  const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
+  let turn = 0;
+  try {
+    for (;;) {
+      const buffer = buffers[turn]!;
+      turn ^= 1;
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
