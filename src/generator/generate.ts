@@ -8,6 +8,7 @@ import { mkdtempSync, promises as fsp, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { signManifest, writeArtifact, type FileSpec } from "../artifact";
+import { XZ_DEFAULT_BLOCK_SIZE } from "../compress/xz";
 import { encodeVcdiff } from "../vcdiff/encoder/encode";
 import { DEFAULT_LEVEL } from "../vcdiff/encoder/levels";
 import { ALGORITHM_IDS } from "../delta/contract";
@@ -113,13 +114,15 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     const t2 = Date.now();
 
     const scripts = await writeScripts(to, workDir);
+    const payloadSize = (await fsp.stat(deltaPath)).size;
+    const xzBlockSize = options.xzBlockSize ?? (mbdf ? fileAwareXzBlockSize(payloadSize) : undefined);
     const spec = deltaArtifactSpec({
       from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
       decoderArguments: options.decoderArguments, deltaPath, scripts, algorithm: mbdf ? ALGORITHM_IDS.mbdf1 : undefined, compression: options.compression, compressionLevel: options.compressionLevel,
-      compressionTuning: { threads: options.threads, blockSize: options.xzBlockSize }, signingKey,
+      compressionTuning: { threads: options.threads, blockSize: xzBlockSize }, signingKey,
     });
     // Compressing the delta is most of the writing: its size is the phase's 100 %.
-    const written = await phase(progress, "writing", (await fsp.stat(deltaPath)).size, async () => {
+    const written = await phase(progress, "writing", payloadSize, async () => {
       // Written inside the scratch directory (same file system as the output), then renamed: an
       // interrupted run leaves nothing behind, a finished one replaces the output atomically.
       const staged = path.join(workDir, "delta.mender");
@@ -158,6 +161,18 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     process.removeListener("SIGTERM", onSignal);
     if (scratch !== undefined) await fsp.rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The xz block size for a file-aware payload: half of it (two blocks, compressed in parallel), from
+ * 4 MiB to the writer's 16 MiB. Such payloads are mostly an approximate diff's zero bytes, so a
+ * security update's is often under 16 MiB, and one block left the second core idle while xz took
+ * a third of the run; two cost 0.3 % in size on corpus pair U. It depends on the payload alone,
+ * never on the thread count: the Artifact's bytes stay the same on any machine.
+ */
+export function fileAwareXzBlockSize(payloadSize: number): number {
+  const half = Math.ceil(payloadSize / 2 / 4096) * 4096;
+  return Math.min(XZ_DEFAULT_BLOCK_SIZE, Math.max(4 << 20, half));
 }
 
 function releaseSummary(r: LoadedRelease): ReleaseSummary {
