@@ -197,7 +197,12 @@ export function approximateDiff(old: Uint8Array, neu: Uint8Array): ApproximateDi
   return { control: control.bytes(), differences: differences.bytes(), literals: literals.bytes() };
 }
 
-/** Rebuilds the new file from `old` and a diff; throws ApproximateDiffError on a diff that reads or writes out of range. */
+/**
+ * Rebuilds the new file from `old` and a diff; throws ApproximateDiffError on a diff that reads or
+ * writes out of range. `into` may hold the differences stream at its end (differences =
+ * into.subarray(literals.length)): every output byte lands at or before the difference byte it is
+ * made from, so the diff applies in place.
+ */
 export function applyApproximateDiff(old: Uint8Array, diff: ApproximateDiff, newLength: number, into?: Uint8Array): Uint8Array {
   if (into && into.length !== newLength) throw new RangeError(`the output buffer is ${into.length} bytes, the diff makes ${newLength}`);
   const out = into ?? new Uint8Array(newLength);

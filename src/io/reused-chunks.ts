@@ -14,15 +14,25 @@ export async function* readInReusedChunks(file: string, chunkSize = REUSED_CHUNK
   const handle = await fsp.open(file, "r");
   const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
   let turn = 0;
+  let atEnd = false;
   try {
     for (;;) {
       const buffer = buffers[turn]!;
       turn ^= 1;
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) return;
+      if (bytesRead === 0) {
+        atEnd = true;
+        return;
+      }
       yield buffer.subarray(0, bytesRead);
     }
   } finally {
-    await handle.close();
+    if (atEnd) await handle.close();
+    // Stopped early (the delta was refused): the FIFO stays open a while. Closed at once, the
+    // client's next write fails and Mender 5.x stops the module (SIGTERM) before it has said why.
+    else setTimeout(() => void handle.close().catch(() => undefined), LINGER_MS).unref();
   }
 }
+
+/** How long a FIFO read only in part stays open: long enough for the module to report and exit. */
+const LINGER_MS = 10_000;

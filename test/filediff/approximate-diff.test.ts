@@ -43,6 +43,11 @@ function roundTrip(old: Uint8Array, neu: Uint8Array): ReturnType<typeof approxim
   const d = approximateDiff(old, neu);
   const rebuilt = applyApproximateDiff(old, d, neu.length);
   assert.ok(Buffer.from(rebuilt).equals(Buffer.from(neu)), "rebuilt bytes differ");
+  // In place, as the device applies it: the differences stream at the end of the output buffer.
+  const into = new Uint8Array(neu.length);
+  into.set(d.differences, d.literals.length);
+  const inPlace = applyApproximateDiff(old, { ...d, differences: into.subarray(d.literals.length) }, neu.length, into);
+  assert.ok(Buffer.from(inPlace).equals(Buffer.from(neu)), "rebuilt in place, bytes differ");
   return d;
 }
 

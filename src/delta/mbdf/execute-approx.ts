@@ -29,9 +29,15 @@ export async function readStreamLengths(ctx: RecordContext, length: number): Pro
   return { control, differences, literals };
 }
 
-export async function readStreams(ctx: RecordContext, lengths: StreamLengths): Promise<ApproximateDiff> {
+/**
+ * Reads the three streams. The differences go to the end of `out` (the output buffer, exactly the
+ * output's length): the diff is then applied in place, since an output byte never lies past the
+ * difference byte it is made from (output = differences + literals so far, literals at most
+ * literals_length), so a record holds no separate differences buffer.
+ */
+export async function readStreams(ctx: RecordContext, lengths: StreamLengths, out: Uint8Array): Promise<ApproximateDiff> {
   const control = ctx.buffers.take("control", lengths.control);
-  const differences = ctx.buffers.take("differences", lengths.differences);
+  const differences = out.subarray(lengths.literals);
   const literals = ctx.buffers.take("literals", lengths.literals);
   await ctx.input.readExact(control, 0, control.length, "the control stream");
   await ctx.input.readExact(differences, 0, differences.length, "the differences stream");
@@ -53,7 +59,8 @@ export async function executeApprox(ctx: RecordContext, length: number): Promise
   const { extents, total } = await readExtents(ctx);
   const lengths = await readStreamLengths(ctx, length);
   const old = readOldBuffer(ctx, extents, total);
-  const diff = await readStreams(ctx, lengths);
-  ctx.out.whole(applyDiff(old, diff, ctx.buffers.take("output", length)));
+  const out = ctx.buffers.take("output", length);
+  const diff = await readStreams(ctx, lengths, out);
+  ctx.out.whole(applyDiff(old, diff, out));
   return { sourceRead: true };
 }

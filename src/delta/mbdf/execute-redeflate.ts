@@ -87,7 +87,8 @@ export async function executeRedeflate(ctx: RecordContext, length: number): Prom
   } else {
     const lengths = await readStreamLengths(ctx, contentLength);
     const oldContent = inflateOld(readOldBuffer(ctx, extents, total), format, oldContentLength);
-    newContent = applyDiff(oldContent, await readStreams(ctx, lengths), ctx.buffers.take("content", contentLength));
+    const content = ctx.buffers.take("content", contentLength);
+    newContent = applyDiff(oldContent, await readStreams(ctx, lengths, content), content);
   }
   const contentCrc = await ctx.input.u32le("the content record's crc32");
   const actual = crc32(newContent);

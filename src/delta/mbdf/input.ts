@@ -12,6 +12,7 @@ const MAX_VARINT_BYTES = 10;
 
 export class MbdfInput {
   readonly delta: DeltaInput;
+  private substreamBuffers: Uint8Array[] | undefined;
   constructor(stream: AsyncIterable<Uint8Array>) {
     this.delta = new DeltaInput(stream);
   }
@@ -59,12 +60,20 @@ export class MbdfInput {
     if (got < n) throw new RecordProblem(`the delta ends ${n - got} bytes before the end of ${what} (truncated)`);
   }
 
-  /** The next `n` bytes as an async stream of chunks (a sub-delta for a nested decoder). */
+  /**
+   * The next `n` bytes as an async stream of chunks (a sub-delta for a nested decoder), in two
+   * buffers used in turn: the nested decoder's input holds one chunk at a time and copies what it
+   * keeps (vcdiff/decoder/delta-input.ts), so a chunk stays intact while it can be used, and the
+   * sub-deltas of an image's hundreds of VCDIFF records leave no garbage behind.
+   */
   async *substream(n: number, chunkSize: number): AsyncGenerator<Uint8Array> {
+    const buffers = (this.substreamBuffers ??= [new Uint8Array(chunkSize), new Uint8Array(chunkSize)]);
+    let turn = 0;
     let left = n;
     while (left > 0) {
-      // A fresh buffer per chunk: the consumer may still hold the previous one.
-      const chunk = new Uint8Array(Math.min(chunkSize, left));
+      const buffer = buffers[turn]!;
+      turn ^= 1;
+      const chunk = buffer.subarray(0, Math.min(buffer.length, left));
       await this.readExact(chunk, 0, chunk.length, "the nested VCDIFF delta");
       left -= chunk.length;
       yield chunk;

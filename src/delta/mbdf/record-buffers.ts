@@ -8,7 +8,7 @@
  */
 import { DeflateScratch } from "../../deflate/deflate-window";
 
-export const BUFFER_ROLES = ["old", "control", "differences", "literals", "content", "output"] as const;
+export const BUFFER_ROLES = ["old", "control", "literals", "content", "output"] as const;
 export type BufferRole = (typeof BUFFER_ROLES)[number];
 
 export class RecordBuffers {
