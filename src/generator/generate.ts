@@ -164,15 +164,16 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
 }
 
 /**
- * The xz block size for a file-aware payload: half of it (two blocks, compressed in parallel), from
- * 4 MiB to the writer's 16 MiB. Such payloads are mostly an approximate diff's zero bytes, so a
- * security update's is often under 16 MiB, and one block left the second core idle while xz took
- * a third of the run; two cost 0.3 % in size on corpus pair U. It depends on the payload alone,
- * never on the thread count: the Artifact's bytes stay the same on any machine.
+ * The xz block size for a file-aware payload that fits one block of the writer's 16 MiB: half of
+ * it, at least 4 MiB (two blocks, compressed in parallel). Such payloads are mostly an approximate
+ * diff's zero bytes, so a security update's is often under 16 MiB, and one block left the second
+ * core idle while xz took a third of the run; two cost 0.3 % in size on corpus pair U. A larger
+ * payload keeps 16 MiB blocks (halves of pair A's 21 MiB payload cost 4 %). It depends on the
+ * payload alone, never on the thread count: the Artifact's bytes stay the same on any machine.
  */
 export function fileAwareXzBlockSize(payloadSize: number): number {
-  const half = Math.ceil(payloadSize / 2 / 4096) * 4096;
-  return Math.min(XZ_DEFAULT_BLOCK_SIZE, Math.max(4 << 20, half));
+  if (payloadSize > XZ_DEFAULT_BLOCK_SIZE) return XZ_DEFAULT_BLOCK_SIZE;
+  return Math.max(4 << 20, Math.ceil(payloadSize / 2 / 4096) * 4096);
 }
 
 function releaseSummary(r: LoadedRelease): ReleaseSummary {
