@@ -1,14 +1,15 @@
 /**
  * Writes the file-aware delta (docs/file-delta-format.md) from FROM's and TO's images: the kept file
  * records (file-records.ts) at their places in TO, and between them, in target order and in pieces
- * of at most one encoder window, ZERO for an all-zero piece, COPY for a piece equal to FROM's bytes
- * at the same offset, else a VCDIFF record: the VCDIFF encoder's delta of the piece with the whole
- * FROM image as its source. FROM is indexed once for all of them (TargetRangeEncoder), and the
- * pieces are encoded in parallel.
+ * of at most MAX_PIECE, ZERO for an all-zero piece, COPY for a piece equal to FROM's bytes at the
+ * same offset, else a VCDIFF record: the VCDIFF encoder's delta of the piece with the whole FROM
+ * image as its source (or, for a piece of a new executable, a LITERAL record with its branch filter
+ * when that is smaller). FROM is indexed once for the planner's estimates and all the pieces
+ * (TargetRangeEncoder), and the pieces are encoded in parallel.
  *
  * When there is nothing file-aware to gain (FROM or TO is not ext4, or no file record is clearly
- * smaller than VCDIFF on its bytes), the delta is today's VCDIFF delta instead, which every device
- * program decodes: the file-aware format is never chosen where it cannot be smaller.
+ * smaller than VCDIFF on its bytes, and TO has no new executable), the delta is today's VCDIFF
+ * delta instead, which every device program decodes.
  *
  * For a read-write root (`avoid` and `appHeader` given, generator/root-mount.ts) no record reads an
  * avoided source byte, and the header carries the read set of every source byte the records read.
@@ -29,7 +30,7 @@ export type RecordKindName = (typeof RECORD_KINDS)[number];
 export interface MbdfPlanSummary {
   /** false: FROM or TO is not ext4. */
   ext4: boolean;
-  /** Changed files looked at as candidates for a file record. */
+  /** Changed files, and new compressed files, looked at as candidates for a file record. */
   candidates: number;
   /** Per record kind: how many, the TO bytes they produce, their bytes in the payload. */
   records: Record<RecordKindName, { count: number; targetBytes: number; deltaBytes: number }>;
