@@ -67,9 +67,9 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          (docs/file-delta-format.md): changed files of two
                          ext4 images are diffed file by file, .gz files
                          recompressed on the device; about 0.3-0.9x the
-                         VCDIFF delta; needs mender-binary-delta 0.1.0 or
-                         later on the device. Where it cannot be smaller
-                         (not ext4, nothing to gain) the delta is VCDIFF.
+                         VCDIFF delta; needs this project's Update Module
+                         on the device. Where it cannot be smaller (not
+                         ext4, nothing to gain) the delta is VCDIFF.
                          vcdiff: one VCDIFF delta, which stock 'xdelta3
                          -d' and Mender's own closed-source module apply
   --json                 print a machine-readable summary (sizes,
