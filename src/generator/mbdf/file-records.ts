@@ -237,6 +237,8 @@ export async function planFileRecords(fromImage: string, toImage: string, estima
     }
 
     const estimates = estimate(changed.map((c) => c.run));
+    // Awaited below; until then a failure must not count as an unhandled rejection (which ends the process).
+    estimates.catch(() => undefined);
     // Per changed file, its record and estimated size (none when a stream would pass the format's
     // 16 MiB: only for pathological pairs, left to VCDIFF).
     const planned: ({ record: FileRecord; size: number } | undefined)[] = [];
