@@ -10,15 +10,33 @@ import fsp from "node:fs/promises";
 
 export const REUSED_CHUNK = 1 << 20;
 
+/**
+ * Two buffers handed out in turn, for a stream whose consumer holds one chunk at a time: a chunk
+ * stays intact until the one after next is taken, and the stream makes no garbage.
+ */
+export class AlternatingBuffers {
+  private readonly buffers: [Uint8Array, Uint8Array];
+  private turn = 0;
+
+  constructor(readonly size: number) {
+    this.buffers = [new Uint8Array(size), new Uint8Array(size)];
+  }
+
+  /** The next buffer, cut to `length` (at most `size`) bytes. */
+  next(length = this.size): Uint8Array {
+    const buffer = this.buffers[this.turn]!;
+    this.turn ^= 1;
+    return buffer.subarray(0, length);
+  }
+}
+
 export async function* readInReusedChunks(file: string, chunkSize = REUSED_CHUNK): AsyncGenerator<Uint8Array> {
   const handle = await fsp.open(file, "r");
-  const buffers = [new Uint8Array(chunkSize), new Uint8Array(chunkSize)];
-  let turn = 0;
+  const buffers = new AlternatingBuffers(chunkSize);
   let atEnd = false;
   try {
     for (;;) {
-      const buffer = buffers[turn]!;
-      turn ^= 1;
+      const buffer = buffers.next();
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
       if (bytesRead === 0) {
         atEnd = true;

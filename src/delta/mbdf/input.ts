@@ -2,6 +2,7 @@
  * The MBDF delta as it arrives (vcdiff/decoder/delta-input.ts does the buffering): bytes, varints
  * and exact-length reads, each failing with a RecordProblem that says what was cut off.
  */
+import { AlternatingBuffers } from "../../io/reused-chunks";
 import { DeltaInput } from "../../vcdiff/decoder/delta-input";
 import { ByteCursor, VarintProblem } from "../../vcdiff/format/varint-reader";
 
@@ -12,7 +13,7 @@ const MAX_VARINT_BYTES = 10;
 
 export class MbdfInput {
   readonly delta: DeltaInput;
-  private substreamBuffers: Uint8Array[] | undefined;
+  private substreamBuffers: AlternatingBuffers | undefined;
   constructor(stream: AsyncIterable<Uint8Array>) {
     this.delta = new DeltaInput(stream);
   }
@@ -62,18 +63,15 @@ export class MbdfInput {
 
   /**
    * The next `n` bytes as an async stream of chunks (a sub-delta for a nested decoder), in two
-   * buffers used in turn: the nested decoder's input holds one chunk at a time and copies what it
-   * keeps (vcdiff/decoder/delta-input.ts), so a chunk stays intact while it can be used, and the
-   * sub-deltas of an image's hundreds of VCDIFF records leave no garbage behind.
+   * buffers used in turn (AlternatingBuffers): the nested decoder's input holds one chunk at a time
+   * and copies what it keeps (vcdiff/decoder/delta-input.ts), and the sub-deltas of an image's
+   * hundreds of VCDIFF records leave no garbage behind.
    */
   async *substream(n: number, chunkSize: number): AsyncGenerator<Uint8Array> {
-    const buffers = (this.substreamBuffers ??= [new Uint8Array(chunkSize), new Uint8Array(chunkSize)]);
-    let turn = 0;
+    const buffers = (this.substreamBuffers ??= new AlternatingBuffers(chunkSize));
     let left = n;
     while (left > 0) {
-      const buffer = buffers[turn]!;
-      turn ^= 1;
-      const chunk = buffer.subarray(0, Math.min(buffer.length, left));
+      const chunk = buffers.next(Math.min(buffers.size, left));
       await this.readExact(chunk, 0, chunk.length, "the nested VCDIFF delta");
       left -= chunk.length;
       yield chunk;

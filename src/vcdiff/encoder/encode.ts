@@ -92,17 +92,12 @@ export interface EncodeStats {
 export async function encodeVcdiff(
   sourcePath: string, targetPath: string, out: Writable | string, options: EncodeOptions = {},
 ): Promise<EncodeStats> {
-  const { windowSize, level, threads, checksum, params } = checkOptions(options);
+  const checked = checkOptions(options);
+  const { windowSize, level, threads } = checked;
   const t0 = Date.now();
   const targetSize = sizeOf(targetPath, "target (new image)");
   const windows = Math.max(1, Math.ceil(targetSize / windowSize));
-  const shared = allocateIndex(sourcePath, params.index);
-  const request: EncodeWindowsRequest = {
-    task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath, sourcePath,
-    avoid: sharedRanges(options.avoid ? normalizeRanges(options.avoid) : new Float64Array(0)),
-    collectReads: options.appHeader !== undefined,
-  };
-  const runner: JobRunner = threads <= 1 ? new LocalRunner(request) : new WorkerRunner(request, threads);
+  const { shared, runner } = startEncoder(sourcePath, targetPath, checked, options.avoid, options.appHeader !== undefined);
   const stats: EncodeStats = {
     sourceSize: shared.sourceSize, targetSize, deltaSize: 0, windows,
     copiedFromSource: 0, copiedFromTarget: 0, runBytes: 0, addedBytes: 0,
@@ -184,6 +179,21 @@ function checkOptions(options: Pick<EncodeOptions, "windowSize" | "level" | "thr
   return { windowSize, level, threads, checksum: options.checksum ?? true, params: levelParams(level) };
 }
 
+/**
+ * The source's index allocated (not yet built) and the job runner for it: worker threads, or this
+ * thread for one. What encodeVcdiff and TargetRangeEncoder both start from.
+ */
+function startEncoder(
+  sourcePath: string, targetPath: string, options: CheckedOptions, avoid: EncodeOptions["avoid"], collectReads: boolean,
+): { shared: SourceIndexShared; runner: JobRunner } {
+  const shared = allocateIndex(sourcePath, options.params.index);
+  const request: EncodeWindowsRequest = {
+    task: "vcdiff-encode", index: shared, match: options.params.match, windowSize: options.windowSize, checksum: options.checksum,
+    targetPath, sourcePath, avoid: sharedRanges(avoid ? normalizeRanges(avoid) : new Float64Array(0)), collectReads,
+  };
+  return { shared, runner: options.threads <= 1 ? new LocalRunner(request) : new WorkerRunner(request, options.threads) };
+}
+
 /** A stretch of the target file that one delta of TargetRangeEncoder.encode covers. */
 export interface TargetRange {
   start: number;
@@ -211,22 +221,16 @@ export class TargetRangeEncoder {
   ) {}
 
   static async open(sourcePath: string, targetPath: string, options: RangeOptions): Promise<TargetRangeEncoder> {
-    const { windowSize, threads, checksum, params } = checkOptions(options);
+    const checked = checkOptions(options);
     const targetSize = sizeOf(targetPath, "target (new image)");
-    const shared = allocateIndex(sourcePath, params.index);
-    const request: EncodeWindowsRequest = {
-      task: "vcdiff-encode", index: shared, match: params.match, windowSize, checksum, targetPath, sourcePath,
-      avoid: sharedRanges(options.avoid ? normalizeRanges(options.avoid) : new Float64Array(0)),
-      collectReads: options.collectReads === true,
-    };
-    const runner: JobRunner = threads <= 1 ? new LocalRunner(request) : new WorkerRunner(request, threads);
+    const { shared, runner } = startEncoder(sourcePath, targetPath, checked, options.avoid, options.collectReads === true);
     try {
       await buildIndex(runner, shared);
     } catch (err) {
       runner.close();
       throw asEncoderError(err);
     }
-    return new TargetRangeEncoder(runner, windowSize, targetSize);
+    return new TargetRangeEncoder(runner, checked.windowSize, targetSize);
   }
 
   async encode(ranges: readonly TargetRange[], onDelta: (index: number, delta: Uint8Array, reads?: Float64Array) => Promise<void> | void): Promise<void> {

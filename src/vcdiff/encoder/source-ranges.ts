@@ -9,7 +9,7 @@
  * - ranges read: the union of the COPY instructions' source bytes, which the delta then carries
  *   a digest of (format/read-set.ts), so a device can check exactly those.
  */
-import { firstRangeEndingAfter, normalizeRanges } from "../../io/byte-ranges";
+import { firstRangeEndingAfter, normalizeRanges, overlapsRanges } from "../../io/byte-ranges";
 import { InstructionList, KIND_COPY_SOURCE, KIND_RUN } from "./instruction-list";
 
 /** Zeroes the bytes of `chunk` (source bytes [at, at + chunk.length)) that lie in `ranges`. */
@@ -34,8 +34,7 @@ export function avoidCopies(list: InstructionList, avoid: Float64Array, scratch:
   let touched = false;
   for (let i = 0; i < list.count && !touched; i++) {
     if (kind[i] !== KIND_COPY_SOURCE) continue;
-    const j = firstRangeEndingAfter(avoid, pos[i]!);
-    touched = 2 * j < avoid.length && avoid[2 * j]! < pos[i]! + size[i]!;
+    touched = overlapsRanges(avoid, pos[i]!, pos[i]! + size[i]!);
   }
   if (!touched) return list;
   scratch.clear();
