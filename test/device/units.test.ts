@@ -180,6 +180,14 @@ test("partition writer: frames that already hold the right bytes are not rewritt
   const second = write();
   assert.deepEqual([second.framesWritten, second.framesSkipped], [0, 4]);
   assert.equal(sha256(fs.readFileSync(target).subarray(0, image.length)), sha256(image));
+  // A frame that differs only after its first page (read first, alone) and one that differs in it.
+  const fd = fs.openSync(target, "r+");
+  fs.writeSync(fd, Buffer.from([0xee]), 0, 1, FRAME_BYTES + 500_000);
+  fs.writeSync(fd, Buffer.from([0xee]), 0, 1, 2 * FRAME_BYTES + 10);
+  fs.closeSync(fd);
+  const third = write();
+  assert.deepEqual([third.framesWritten, third.framesSkipped], [2, 2]);
+  assert.equal(sha256(fs.readFileSync(target).subarray(0, image.length)), sha256(image));
 
   fs.truncateSync(target, FRAME_BYTES);
   const w = new PartitionWriter(target);
