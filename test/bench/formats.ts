@@ -21,8 +21,8 @@
  * Times are wall and CPU seconds (user + system) from /usr/bin/time, peak RSS its maxrss, one run
  * each on a shared machine. Then the built Update Module installs each of our two payloads with the
  * Artifact's meta-data on a simulated device (test/reliability/measured-download.ts, the
- * module-download bench's Download), twice: the lower wall time, the higher peak RSS; partition B
- * must hold TO's image each time.
+ * module-download bench's Download), three rounds with the two formats taking turns: the lowest
+ * wall time, the highest peak RSS; partition B must hold TO's image each time.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -36,8 +36,8 @@ import { findHdiffz, hdiffzNativeXz, hdiffzVersion } from "./lib/hdiffpatch";
 import { CORPUS, CORPUS_U, corpusPair, generatedPair, GENERATOR, MIB, PAIR_A, PAIR_B, PAIR_U, type CorpusPairName, type Pair, type Timed } from "./lib/pairs";
 
 const ROOT_MOUNT = ["--root-mount", "ro"];
-/** A Download takes seconds and its wall time is the noisiest figure here: the better of two runs. */
-const DOWNLOAD_RUNS = 2;
+/** A Download takes seconds and its wall time is the noisiest figure here: the best of three rounds. */
+const DOWNLOAD_RUNS = 3;
 const MAKE_CORPUS = "test/bench/corpus/make-corpus.sh";
 
 interface Measured {
@@ -60,23 +60,38 @@ function records(s: GeneratorSummary): string {
 let failures = 0;
 
 /**
- * The Download of an Artifact's payload by the module, DOWNLOAD_RUNS times: the lower wall and CPU
- * time, the higher peak RSS (as the module-download bench). Undefined (and why, printed) when one failed.
+ * The Downloads of each Artifact's payload by the module, DOWNLOAD_RUNS rounds, the Artifacts
+ * taking turns within a round (so that neither always runs first, after the generators, or in a
+ * quieter moment of a shared machine): per Artifact the lowest wall and CPU time and the highest
+ * peak RSS, as the module-download bench. Undefined for one that failed (and why, printed).
  */
-async function download(label: string, artifact: string, pair: Pair, target: { checksum: string; bytes: number }, dir: string, module: string[]): Promise<DeviceRun | undefined> {
-  try {
-    const { delta, metaData } = await deltaPayload(artifact);
-    let best: DeviceRun | undefined;
-    for (let i = 0; i < DOWNLOAD_RUNS; i++) {
-      const r = await verifiedDownload(dir, { image: pair.fromImage, delta, metaData, targetChecksum: target.checksum, targetBytes: target.bytes }, module);
-      best = !best ? r : { wall: Math.min(best.wall, r.wall), cpu: Math.min(best.cpu, r.cpu), peakMiB: Math.max(best.peakMiB, r.peakMiB) };
+async function downloads(
+  artifacts: { label: string; artifact: string }[],
+  pair: Pair,
+  target: { checksum: string; bytes: number },
+  dir: string,
+  module: string[],
+): Promise<(DeviceRun | undefined)[]> {
+  const best: (DeviceRun | undefined)[] = artifacts.map(() => undefined);
+  const failed = artifacts.map(() => false);
+  const payloads = await Promise.all(artifacts.map((a) => deltaPayload(a.artifact)));
+  for (let i = 0; i < DOWNLOAD_RUNS; i++) {
+    for (const [k, { label }] of artifacts.entries()) {
+      if (failed[k]) continue;
+      try {
+        const { delta, metaData } = payloads[k]!;
+        const r = await verifiedDownload(dir, { image: pair.fromImage, delta, metaData, targetChecksum: target.checksum, targetBytes: target.bytes }, module);
+        const b = best[k];
+        best[k] = !b ? r : { wall: Math.min(b.wall, r.wall), cpu: Math.min(b.cpu, r.cpu), peakMiB: Math.max(b.peakMiB, r.peakMiB) };
+      } catch (err) {
+        process.stdout.write(`  ${label} Download FAILED: ${(err as Error).message.trim().split("\n").slice(-3).join(" / ")}\n`);
+        failures++;
+        failed[k] = true;
+        best[k] = undefined;
+      }
     }
-    return best;
-  } catch (err) {
-    process.stdout.write(`  ${label} Download FAILED: ${(err as Error).message.trim().split("\n").slice(-3).join(" / ")}\n`);
-    failures++;
-    return undefined;
   }
+  return best;
 }
 
 async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, hdiffz: string | null, module: string[]): Promise<Measured> {
@@ -92,8 +107,10 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
     const stock = stockDeltaArtifact(pair, path.join(dir, "stock"));
 
     const target = { checksum: sha256File(pair.toImage), bytes: fs.statSync(pair.toImage).size };
-    const mbdfDevice = await download("MBDF", mbdf.artifact, pair, target, path.join(dir, "device"), module);
-    const vcdiffDevice = await download("VCDIFF", vcdiff.artifact, pair, target, path.join(dir, "device"), module);
+    const [mbdfDevice, vcdiffDevice] = await downloads(
+      [{ label: "MBDF", artifact: mbdf.artifact }, { label: "VCDIFF", artifact: vcdiff.artifact }],
+      pair, target, path.join(dir, "device"), module,
+    );
 
     const size = (f: string): number => fs.statSync(f).size;
     const ours = (a: MadeArtifact, d: DeviceRun | undefined): FormatFigures => ({ size: size(a.artifact), generatorWall: a.time.wall, device: d && { wall: d.wall, peakMiB: d.peakMiB } });
@@ -156,7 +173,7 @@ async function main(): Promise<void> {
       hdiffz.path ? `HDiffPatch: ${hdiffzVersion(hdiffz.path)}, ${hdiffz.path} (${hdiffz.how})\n` : `HDiffPatch: not measured: ${hdiffz.how}\n`,
     );
     const module = moduleUnderTest(work);
-    process.stdout.write(`generator: ${GENERATOR} ${ROOT_MOUNT.join(" ")}; module: ${module.join(" ")}; each made once, each Download run ${DOWNLOAD_RUNS} times\n`);
+    process.stdout.write(`generator: ${GENERATOR} ${ROOT_MOUNT.join(" ")}; module: ${module.join(" ")}; each made once, each Download run ${DOWNLOAD_RUNS} times, the formats taking turns\n`);
     const pairs: [Pair, GoalPair | undefined][] = [];
     for (const [goal, corpus, names, make] of CORPUS_PAIRS) {
       if (!want(goal)) continue;
