@@ -1,0 +1,183 @@
+/**
+ * The references of an x86-64 ELF file: the places whose bytes hold an address, found by a
+ * deterministic scan of the file alone (the device scans the old file exactly as the generator did;
+ * docs/file-delta-format.md, "EXEC", spells the rules for a second implementation).
+ *
+ * - rel32: in each code section (SHF_EXECINSTR), from its first byte, the first pattern that
+ *   matches at a position is taken and the scan goes on after its field; otherwise one byte on:
+ *   `E8`/`E9` rel32 (call, jmp), `0F 80..8F` rel32 (jcc), and, after an optional REX prefix
+ *   (40..4F), an opcode of RIP_RELATIVE_OPCODES with ModRM mod=00 rm=101 (for `FF`: /2 or /4
+ *   only), disp32 following. The field must end inside the section, it is the instruction's last
+ *   field, and its target (address of the field's end + the signed field) must be a byte of the
+ *   file: inside a code section for `E8`/`E9`/`0F 8x`, inside a loadable segment's file bytes for
+ *   RIP-relative operands. Like Zucchini's Rel32Finder, a false match skips the bytes it covers.
+ * - abs64: in each SHT_RELA section (24-byte entries, whole entries only), per entry with a
+ *   non-zero r_info: r_offset (a virtual address); for R_X86_64_RELATIVE, r_addend; for
+ *   R_X86_64_RELATIVE and R_X86_64_JUMP_SLOT, the 8-byte word at r_offset when r_offset has file
+ *   bytes. Each is a reference when its value is an address with file bytes.
+ * References are sorted by position; one that overlaps the one before it is dropped.
+ */
+import { EM_X86_64, type ElfLayout, offsetToVa, vaToOffset } from "./elf-layout";
+
+export const REL32 = 0;
+export const ABS64 = 1;
+/** A reference's field size by kind. */
+export const FIELD_SIZE = [4, 8] as const;
+
+/**
+ * Most references a file may have: bounds the device's memory (13 bytes each) whatever the old
+ * file holds; a file with more is diffed without prediction.
+ */
+export const MAX_REFERENCES = 1 << 20;
+
+/** The opcodes whose RIP-relative ModRM operand ends the instruction (no immediate follows). */
+const RIP_RELATIVE_OPCODES = [
+  0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x63, 0x85, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8d, 0xff,
+];
+const IS_RIP_OPCODE = new Uint8Array(256);
+for (const op of RIP_RELATIVE_OPCODES) IS_RIP_OPCODE[op] = 1;
+
+const R_X86_64_JUMP_SLOT = 7;
+const R_X86_64_RELATIVE = 8;
+
+/** A file's references, sorted by position, not overlapping. */
+export interface References {
+  count: number;
+  /** File offset of each reference's field. */
+  position: Int32Array;
+  /** REL32 or ABS64. */
+  kind: Uint8Array;
+  /** The virtual address each one refers to. */
+  target: Float64Array;
+}
+
+/** Collects references in found order (then sorted by `sorted`). Typed arrays grown by doubling. */
+class ReferenceList {
+  count = 0;
+  position = new Int32Array(1024);
+  kind = new Uint8Array(1024);
+  target = new Float64Array(1024);
+  overflow = false;
+
+  add(position: number, kind: number, target: number): void {
+    if (this.count === MAX_REFERENCES) {
+      this.overflow = true;
+      return;
+    }
+    if (this.count === this.position.length) {
+      const n = Math.min(2 * this.count, MAX_REFERENCES);
+      const grow = <T extends Int32Array | Uint8Array | Float64Array>(a: T, b: T): T => (b.set(a), b);
+      this.position = grow(this.position, new Int32Array(n));
+      this.kind = grow(this.kind, new Uint8Array(n));
+      this.target = grow(this.target, new Float64Array(n));
+    }
+    this.position[this.count] = position;
+    this.kind[this.count] = kind;
+    this.target[this.count] = target;
+    this.count++;
+  }
+
+  /** Sorted by position (found order among equal positions), overlaps dropped. */
+  sorted(): References {
+    const keys = new Float64Array(this.count);
+    // position < 2^24 (a record's old buffer) and index < 2^20: the key is exact and sorts numerically.
+    for (let i = 0; i < this.count; i++) keys[i] = this.position[i]! * MAX_REFERENCES + i;
+    keys.sort();
+    const out = new ReferenceList();
+    let end = 0;
+    for (let k = 0; k < keys.length; k++) {
+      const i = keys[k]! % MAX_REFERENCES;
+      const at = this.position[i]!;
+      if (at < end) continue;
+      out.add(at, this.kind[i]!, this.target[i]!);
+      end = at + FIELD_SIZE[this.kind[i]! as 0 | 1];
+    }
+    return { count: out.count, position: out.position, kind: out.kind, target: out.target };
+  }
+}
+
+const i32 = (b: Uint8Array, at: number): number => b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
+const u32 = (b: Uint8Array, at: number): number => i32(b, at) >>> 0;
+/** An 8-byte little-endian word as a number, NaN at 2^48 or above (never an address here). */
+function u64(b: Uint8Array, at: number): number {
+  const hi = u32(b, at + 4);
+  return hi >= 1 << 16 ? NaN : hi * 2 ** 32 + u32(b, at);
+}
+
+/** Whether file offset `offset` lies in one of the code sections. */
+function inCode(layout: ElfLayout, offset: number): boolean {
+  const { code } = layout;
+  for (let s = 0; s < code.count; s++) if (offset >= code.start[s]! && offset < code.end[s]!) return true;
+  return false;
+}
+
+function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
+  const { segments } = layout;
+  // The address of `start`; the code section lies in one segment, so addresses follow offsets.
+  const base = offsetToVa(segments, start);
+  if (Number.isNaN(base)) return;
+  let p = start;
+  while (p < end && !list.overflow) {
+    const b = bytes[p]!;
+    let field = -1;
+    let branch = false;
+    if (b === 0xe8 || b === 0xe9) {
+      field = p + 1;
+      branch = true;
+    } else if (b === 0x0f && (bytes[p + 1]! & 0xf0) === 0x80) {
+      field = p + 2;
+      branch = true;
+    } else {
+      const q = (b & 0xf0) === 0x40 ? p + 1 : p;
+      const op = bytes[q]!;
+      const modrm = bytes[q + 1]!;
+      if (IS_RIP_OPCODE[op] === 1 && (modrm & 0xc7) === 0x05 && (op !== 0xff || modrm === 0x15 || modrm === 0x25)) field = q + 2;
+    }
+    if (field >= 0 && field + 4 <= end) {
+      const target = base + (field + 4 - start) + i32(bytes, field);
+      const targetOffset = vaToOffset(segments, target);
+      if (!Number.isNaN(targetOffset) && (!branch || inCode(layout, targetOffset))) {
+        list.add(field, REL32, target);
+        p = field + 4;
+        continue;
+      }
+    }
+    p++;
+  }
+}
+
+function scanRela(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
+  const { segments } = layout;
+  const isAddress = (va: number): boolean => !Number.isNaN(vaToOffset(segments, va));
+  for (let e = start; e + 24 <= end && !list.overflow; e += 24) {
+    const type = u32(bytes, e + 8);
+    if (type === 0 && u32(bytes, e + 12) === 0) continue;
+    const where = u64(bytes, e);
+    if (!isAddress(where)) continue;
+    list.add(e, ABS64, where);
+    if (type === R_X86_64_RELATIVE) {
+      const addend = u64(bytes, e + 16);
+      if (isAddress(addend)) list.add(e + 16, ABS64, addend);
+    }
+    if (type === R_X86_64_RELATIVE || type === R_X86_64_JUMP_SLOT) {
+      const at = vaToOffset(segments, where);
+      if (at + 8 <= bytes.length) {
+        const word = u64(bytes, at);
+        if (isAddress(word)) list.add(at, ABS64, word);
+      }
+    }
+  }
+}
+
+/**
+ * The references of an x86-64 ELF file laid out as `layout` says, or undefined when it is not
+ * x86-64, has no code section or has more than MAX_REFERENCES references.
+ */
+export function findX86_64References(bytes: Uint8Array, layout: ElfLayout): References | undefined {
+  if (layout.machine !== EM_X86_64 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
+  const list = new ReferenceList();
+  for (let s = 0; s < layout.code.count; s++) scanCode(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
+  for (let s = 0; s < layout.rela.count; s++) scanRela(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list);
+  if (list.overflow) return undefined;
+  return list.sorted();
+}
