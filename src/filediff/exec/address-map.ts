@@ -4,17 +4,23 @@
  * is taken to have moved by newStart - oldStart. With both files' loadable segments this maps an
  * old virtual address to a new one: the prediction of executable-aware diffs (predict.ts).
  *
- * Rule (the device follows it too): the stretches are ordered by oldStart, then by their order in
- * the diff; an old offset x projects through the last stretch in that order with oldStart <= x
- * that contains x, looking back at most LOOKBACK stretches; none -> no projection.
+ * Rule (the device follows it too): the stretches of at least MIN_MAP_LENGTH bytes are ordered by
+ * oldStart, then by their order in the diff; an old offset x projects through the last stretch in
+ * that order with oldStart <= x that contains x, looking back at most LOOKBACK stretches; none ->
+ * no projection.
  */
 import { type ApproximateDiff, StretchReader } from "../approximate-diff";
-import { type LoadSegments, offsetToVa, vaToOffset } from "./elf-layout";
+import { type LoadSegments, offsetToVa, vaToOffset, zeroFillSegment } from "./elf-layout";
 
 /** Most difference stretches a map holds (16 bytes each while it is built): bounds the device's memory. */
 export const MAX_STRETCHES = 1 << 20;
 /** How many stretches before the nearest one are tried: nested short stretches hide a long one. */
-export const LOOKBACK = 8;
+export const LOOKBACK = 16;
+/**
+ * Shorter stretches are left out of the map: in changed code the diff pairs a few bytes with any
+ * old place that happens to match, and such stretches would hide the long one around them.
+ */
+export const MIN_MAP_LENGTH = 32;
 
 export class AddressMapError extends Error {}
 
@@ -68,10 +74,12 @@ export class AddressMap {
     private readonly oldSegments: LoadSegments,
     private readonly newSegments: LoadSegments,
   ) {
-    const { count, oldStart } = stretches;
+    const { oldStart, length } = stretches;
     // oldStart < 2^31 and index < 2^20: the key is exact, and sorts as the rule says.
+    let count = 0;
+    for (let k = 0; k < stretches.count; k++) if (length[k]! >= MIN_MAP_LENGTH) count++;
     const keys = new Float64Array(count);
-    for (let k = 0; k < count; k++) keys[k] = oldStart[k]! * MAX_STRETCHES + k;
+    for (let k = 0, j = 0; k < stretches.count; k++) if (length[k]! >= MIN_MAP_LENGTH) keys[j++] = oldStart[k]! * MAX_STRETCHES + k;
     keys.sort();
     this.byOld = new Int32Array(count);
     this.sortedOld = new Int32Array(count);
@@ -100,10 +108,21 @@ export class AddressMap {
     return -1;
   }
 
-  /** The new virtual address of old virtual address `va`, or NaN. */
+  /**
+   * The new virtual address of old virtual address `va`, or NaN. An address with file bytes moves
+   * as its byte does; one in a segment's zero-filled memory (.bss, which follows .data) keeps its
+   * distance to the end of the segment's file bytes, in the new segment of the same index.
+   */
   projectAddress(va: number): number {
     const x = vaToOffset(this.oldSegments, va);
-    if (Number.isNaN(x)) return NaN;
+    if (Number.isNaN(x)) {
+      const i = zeroFillSegment(this.oldSegments, va);
+      const o = this.oldSegments;
+      const n = this.newSegments;
+      if (i < 0 || i >= n.count) return NaN;
+      const moved = va - (o.vaddr[i]! + o.filesz[i]!) + n.vaddr[i]! + n.filesz[i]!;
+      return moved < n.vaddr[i]! + n.memsz[i]! ? moved : NaN;
+    }
     const y = this.projectOffset(x);
     return y < 0 ? NaN : offsetToVa(this.newSegments, y);
   }

@@ -24,6 +24,8 @@ export interface LoadSegments {
   offset: Float64Array;
   vaddr: Float64Array;
   filesz: Float64Array;
+  /** At least filesz: the rest is zero-filled memory (.bss) without file bytes. */
+  memsz: Float64Array;
 }
 
 /** File ranges [start, end) in section header order. */
@@ -73,19 +75,24 @@ export function readLoadSegments(bytes: Uint8Array): LoadSegments | undefined {
   const offset: number[] = [];
   const vaddr: number[] = [];
   const filesz: number[] = [];
+  const memsz: number[] = [];
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * phentsize;
     if (u32(bytes, at) !== PT_LOAD) continue;
     const o = u64(bytes, at + 8);
     const v = u64(bytes, at + 16);
     const f = u64(bytes, at + 32);
-    if (!Number.isFinite(o + v + f) || v + f > MAX_ADDRESS) return undefined;
+    const m = u64(bytes, at + 40);
+    if (!Number.isFinite(o + v + f + m) || m < f || v + m > MAX_ADDRESS) return undefined;
     offset.push(o);
     vaddr.push(v);
     filesz.push(f);
+    memsz.push(m);
   }
   if (offset.length === 0 || offset.length > MAX_SEGMENTS) return undefined;
-  return { count: offset.length, offset: Float64Array.from(offset), vaddr: Float64Array.from(vaddr), filesz: Float64Array.from(filesz) };
+  return {
+    count: offset.length, offset: Float64Array.from(offset), vaddr: Float64Array.from(vaddr), filesz: Float64Array.from(filesz), memsz: Float64Array.from(memsz),
+  };
 }
 
 /** The ELF layout of `bytes`, or undefined when it is not a readable little-endian ELF64 file. */
@@ -138,4 +145,22 @@ export function vaToOffset(segments: LoadSegments, va: number): number {
     if (d >= 0 && d < segments.filesz[i]!) return segments.offset[i]! + d;
   }
   return NaN;
+}
+
+/** The index of the first segment whose zero-filled memory (past its file bytes) holds `va`, or -1. */
+export function zeroFillSegment(segments: LoadSegments, va: number): number {
+  for (let i = 0; i < segments.count; i++) {
+    const d = va - segments.vaddr[i]!;
+    if (d >= segments.filesz[i]! && d < segments.memsz[i]!) return i;
+  }
+  return -1;
+}
+
+/** Whether `va` lies in a loadable segment's memory image (file bytes or zero-filled). */
+export function isMapped(segments: LoadSegments, va: number): boolean {
+  for (let i = 0; i < segments.count; i++) {
+    const d = va - segments.vaddr[i]!;
+    if (d >= 0 && d < segments.memsz[i]!) return true;
+  }
+  return false;
 }

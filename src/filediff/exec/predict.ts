@@ -9,7 +9,7 @@
 import { type ApproximateDiff, StretchReader } from "../approximate-diff";
 import { AddressMap, readStretches } from "./address-map";
 import type { LoadSegments } from "./elf-layout";
-import { ABS64, FIELD_SIZE, type References } from "./x86-64-references";
+import { ABS64, FIELD_SIZE, RELATIVE_TO, type References } from "./x86-64-references";
 
 /** Predicted bytes are made in pieces of this size: the scratch memory whatever a stretch's length. */
 const PIECE = 1 << 16;
@@ -56,8 +56,8 @@ export class Prediction {
       }
       return true;
     }
-    // rel32: relative to the instruction's end, which is the field's end.
-    const end = this.map.newAddress(newStart[k]! + position[r]! + 4 - oldStart[k]!);
+    // rel32: relative to the instruction's end (the field's, or its immediate's).
+    const end = this.map.newAddress(newStart[k]! + position[r]! + RELATIVE_TO[kind[r]!]! - oldStart[k]!);
     const rel = newTarget - end;
     if (Number.isNaN(rel) || rel < -(2 ** 31) || rel >= 2 ** 31) return false;
     for (let b = 0; b < 4; b++) v[b] = (rel >> (8 * b)) & 0xff;
@@ -76,7 +76,7 @@ export class Prediction {
     // References overlapping [lo, hi) start at most 7 bytes before it (fields are 4 or 8 bytes).
     for (let r = this.firstAt(lo - 7); r < this.references.count && position[r]! < hi; r++) {
       const p = position[r]!;
-      const size = FIELD_SIZE[kind[r]! as 0 | 1];
+      const size = FIELD_SIZE[kind[r]!]!;
       if (p + size <= lo || p < o0 || p + size > end0 || !this.predictValue(r, k)) continue;
       for (let b = 0; b < size; b++) {
         const at = p + b - lo;

@@ -9,7 +9,7 @@
  *   (40..4F), an opcode of RIP_RELATIVE_OPCODES with ModRM mod=00 rm=101 (for `FF`: /2 or /4
  *   only), disp32 following. The field must end inside the section, it is the instruction's last
  *   field, and its target (address of the field's end + the signed field) must be a byte of the
- *   file: inside a code section for `E8`/`E9`/`0F 8x`, inside a loadable segment's file bytes for
+ *   file: inside a code section for `E8`/`E9`/`0F 8x`, inside a loadable segment's memory (file bytes or .bss) for
  *   RIP-relative operands. Like Zucchini's Rel32Finder, a false match skips the bytes it covers.
  * - abs64: in each SHT_RELA section (24-byte entries, whole entries only), per entry with a
  *   non-zero r_info: r_offset (a virtual address); for R_X86_64_RELATIVE, r_addend; for
@@ -17,12 +17,20 @@
  *   bytes. Each is a reference when its value is an address with file bytes.
  * References are sorted by position; one that overlaps the one before it is dropped.
  */
-import { EM_X86_64, type ElfLayout, offsetToVa, vaToOffset } from "./elf-layout";
+import { EM_X86_64, type ElfLayout, isMapped, offsetToVa, vaToOffset } from "./elf-layout";
 
+/** A 4-byte field relative to the end of its instruction, which is the field's end. */
 export const REL32 = 0;
+/** An 8-byte absolute address. */
 export const ABS64 = 1;
+/** A 4-byte RIP-relative field followed by a 1-, 4- or 2-byte immediate (the instruction ends after it). */
+export const REL32_IMM8 = 2;
+export const REL32_IMM32 = 3;
+export const REL32_IMM16 = 4;
 /** A reference's field size by kind. */
-export const FIELD_SIZE = [4, 8] as const;
+export const FIELD_SIZE = Uint8Array.of(4, 8, 4, 4, 4);
+/** By kind, how far after the field's start its value is counted from (rel32: the instruction's end). */
+export const RELATIVE_TO = Uint8Array.of(4, 0, 5, 8, 6);
 
 /**
  * Most references a file may have: bounds the device's memory (13 bytes each) whatever the old
@@ -30,12 +38,32 @@ export const FIELD_SIZE = [4, 8] as const;
  */
 export const MAX_REFERENCES = 1 << 20;
 
-/** The opcodes whose RIP-relative ModRM operand ends the instruction (no immediate follows). */
-const RIP_RELATIVE_OPCODES = [
-  0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, 0x39, 0x3b, 0x63, 0x85, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8d, 0xff,
-];
-const IS_RIP_OPCODE = new Uint8Array(256);
-for (const op of RIP_RELATIVE_OPCODES) IS_RIP_OPCODE[op] = 1;
+/**
+ * The RIP-relative operand forms, per opcode byte after the 0F escape or without it: the kind of
+ * reference their disp32 makes (REL32: nothing follows it; REL32_IMM8 / REL32_IMM32: an immediate
+ * does, 16 bits instead of 32 after a 66 prefix) and the ModRM reg values allowed (a bit each).
+ */
+const NONE = 0xff;
+const ONE_BYTE_KIND = new Uint8Array(256).fill(NONE);
+const TWO_BYTE_KIND = new Uint8Array(256).fill(NONE);
+const ONE_BYTE_REGS = new Uint8Array(256).fill(0xff);
+function forms(table: Uint8Array, kind: number, ops: readonly (number | [number, number])[]): void {
+  for (const op of ops) {
+    const [from, to] = typeof op === "number" ? [op, op] : op;
+    for (let o = from; o <= to; o++) table[o] = kind;
+  }
+}
+// Word-sized ALU forms (add, or, and, sub, xor; cmp of both sizes), movsxd, test, xchg, mov, lea,
+// group 5. Not `00 05`/`00 25`...: zero bytes before a 05 or 25 would be taken for add [rip], r8.
+forms(ONE_BYTE_KIND, REL32, [0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33, [0x38, 0x3b], 0x63, [0x84, 0x8b], 0x8d, 0xff]);
+forms(ONE_BYTE_KIND, REL32_IMM8, [0x6b, 0x80, 0x83, 0xc0, 0xc1, 0xc6, 0xf6]);
+forms(ONE_BYTE_KIND, REL32_IMM32, [0x69, 0x81, 0xc7, 0xf7]);
+// Group 5 with a memory operand: inc, dec, call, jmp, push; mov and test immediates: /0 only.
+ONE_BYTE_REGS[0xff] = 0b01010111;
+for (const op of [0xc6, 0xc7, 0xf6, 0xf7]) ONE_BYTE_REGS[op] = 0b00000001;
+// SSE moves and arithmetic, cmovcc, imul, movzx/movsx: 0F xx ModRM, no immediate; pshufd, cmpps, shufps: imm8.
+forms(TWO_BYTE_KIND, REL32, [[0x10, 0x17], [0x28, 0x2f], [0x40, 0x4f], [0x51, 0x6f], [0x74, 0x76], [0x7e, 0x7f], 0xaf, 0xb6, 0xb7, 0xbe, 0xbf, [0xd1, 0xfe]]);
+forms(TWO_BYTE_KIND, REL32_IMM8, [0x70, 0xc2, 0xc6]);
 
 const R_X86_64_JUMP_SLOT = 7;
 const R_X86_64_RELATIVE = 8;
@@ -90,7 +118,7 @@ class ReferenceList {
       const at = this.position[i]!;
       if (at < end) continue;
       out.add(at, this.kind[i]!, this.target[i]!);
-      end = at + FIELD_SIZE[this.kind[i]! as 0 | 1];
+      end = at + FIELD_SIZE[this.kind[i]!]!;
     }
     return { count: out.count, position: out.position, kind: out.kind, target: out.target };
   }
@@ -120,6 +148,7 @@ function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: numb
   while (p < end && !list.overflow) {
     const b = bytes[p]!;
     let field = -1;
+    let kind = REL32;
     let branch = false;
     if (b === 0xe8 || b === 0xe9) {
       field = p + 1;
@@ -128,17 +157,25 @@ function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: numb
       field = p + 2;
       branch = true;
     } else {
-      const q = (b & 0xf0) === 0x40 ? p + 1 : p;
-      const op = bytes[q]!;
-      const modrm = bytes[q + 1]!;
-      if (IS_RIP_OPCODE[op] === 1 && (modrm & 0xc7) === 0x05 && (op !== 0xff || modrm === 0x15 || modrm === 0x25)) field = q + 2;
+      // [66|F2|F3] [REX] opcode | 0F opcode, then ModRM with mod=00 rm=101: disp32 from RIP.
+      const operandSize16 = b === 0x66;
+      let q = operandSize16 || b === 0xf2 || b === 0xf3 ? p + 1 : p;
+      if ((bytes[q]! & 0xf0) === 0x40) q++;
+      const twoByte = bytes[q] === 0x0f;
+      const op = bytes[twoByte ? q + 1 : q]!;
+      const modrm = bytes[twoByte ? q + 2 : q + 1]!;
+      const form = twoByte ? TWO_BYTE_KIND[op]! : ONE_BYTE_KIND[op]!;
+      if (form !== NONE && (modrm & 0xc7) === 0x05 && (twoByte || (ONE_BYTE_REGS[op]! >> ((modrm >> 3) & 7)) & 1)) {
+        field = twoByte ? q + 3 : q + 2;
+        kind = form === REL32_IMM32 && operandSize16 ? REL32_IMM16 : form;
+      }
     }
-    if (field >= 0 && field + 4 <= end) {
-      const target = base + (field + 4 - start) + i32(bytes, field);
-      const targetOffset = vaToOffset(segments, target);
-      if (!Number.isNaN(targetOffset) && (!branch || inCode(layout, targetOffset))) {
-        list.add(field, REL32, target);
-        p = field + 4;
+    const instructionEnd = field + RELATIVE_TO[kind]!;
+    if (field >= 0 && instructionEnd <= end) {
+      const target = base + (instructionEnd - start) + i32(bytes, field);
+      if (branch ? inCode(layout, vaToOffset(segments, target)) : isMapped(segments, target)) {
+        list.add(field, kind, target);
+        p = instructionEnd;
         continue;
       }
     }
