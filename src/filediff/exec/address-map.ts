@@ -12,8 +12,8 @@
 import { type ApproximateDiff, StretchReader } from "../approximate-diff";
 import { type LoadSegments, offsetToVa, vaToOffset, zeroFillSegment } from "./elf-layout";
 
-/** Most difference stretches a map holds (16 bytes each while it is built): bounds the device's memory. */
-export const MAX_STRETCHES = 1 << 20;
+/** Most difference stretches a map holds (28 bytes each): bounds the device's memory. */
+export const MAX_STRETCHES = 1 << 19;
 /** How many stretches before the nearest one are tried: nested short stretches hide a long one. */
 export const LOOKBACK = 16;
 /**

@@ -13,7 +13,7 @@ const SHT_RELA = 4;
 const SHT_NOBITS = 8;
 const SHF_EXECINSTR = 0x4;
 /** Addresses and sizes above this are refused: they would not be exact as numbers after arithmetic. */
-const MAX_ADDRESS = 2 ** 48;
+export const MAX_ADDRESS = 2 ** 48;
 /** Segment and section counts above these are refused (real files have a dozen and a few dozen). */
 export const MAX_SEGMENTS = 64;
 const MAX_SECTIONS = 4096;

@@ -33,10 +33,10 @@ export const FIELD_SIZE = Uint8Array.of(4, 8, 4, 4, 4);
 export const RELATIVE_TO = Uint8Array.of(4, 0, 5, 8, 6);
 
 /**
- * Most references a file may have: bounds the device's memory (13 bytes each) whatever the old
+ * Most references a file may have: bounds the device's memory (13 bytes each, 34 while they are sorted) whatever the old
  * file holds; a file with more is diffed without prediction.
  */
-export const MAX_REFERENCES = 1 << 20;
+export const MAX_REFERENCES = 1 << 19;
 
 /**
  * The RIP-relative operand forms, per opcode byte after the 0F escape or without it: the kind of

@@ -1,0 +1,101 @@
+/**
+ * The executable-aware diff of one ELF file against its old version, for the generator: the
+ * approximate diff's control and literals, its differences taken against the predicted bases
+ * (predict.ts), and what the device needs to predict the same: the transform and the new file's
+ * loadable segments. Anything unusual (not x86-64 on both sides, no code section, too many
+ * references or stretches) gives undefined: the caller keeps the plain approximate diff.
+ */
+import type { ApproximateDiff } from "../approximate-diff";
+import { AddressMapError } from "./address-map";
+import { EM_X86_64, type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./elf-layout";
+import { type Prediction, predictionFor } from "./predict";
+import { findX86_64References, MAX_REFERENCES } from "./x86-64-references";
+
+/** The transforms an EXEC record names by its byte. */
+export const Transform = { x86_64: 1 } as const;
+
+export interface ExecDiff {
+  transform: number;
+  /** The new file's loadable segments, as the record carries them. */
+  newSegments: LoadSegments;
+  /** The references the device's scan of the old file must find (a check that both scans agree). */
+  referenceCount: number;
+  diff: ApproximateDiff;
+}
+
+/**
+ * `approx` (the approximate diff of `neu` against `old`) with predicted differences, or undefined.
+ * The result is applied once as the device applies it (execPrediction): a file on which the two
+ * would disagree is left to the plain approximate diff.
+ */
+export function execDiff(old: Uint8Array, neu: Uint8Array, approx: ApproximateDiff): ExecDiff | undefined {
+  const oldLayout = readElfLayout(old);
+  const newLayout = readElfLayout(neu);
+  if (!oldLayout || !newLayout || oldLayout.machine !== EM_X86_64 || newLayout.machine !== EM_X86_64) return undefined;
+  const references = findX86_64References(old, oldLayout);
+  if (!references || segmentProblem(newLayout.segments, neu.length)) return undefined;
+  try {
+    const prediction = predictionFor(old, oldLayout.segments, references, approx, neu.length, newLayout.segments);
+    const result: ExecDiff = {
+      transform: Transform.x86_64,
+      newSegments: newLayout.segments,
+      referenceCount: references.count,
+      diff: { control: approx.control, differences: prediction.differences(neu), literals: approx.literals },
+    };
+    const check = execPrediction(old, result.transform, result.newSegments, result.referenceCount, result.diff, neu.length);
+    const made = check.apply(result.diff, new Uint8Array(neu.length));
+    return Buffer.compare(made, neu) === 0 ? result : undefined;
+  } catch (err) {
+    if (err instanceof AddressMapError) return undefined;
+    throw err;
+  }
+}
+
+/** An EXEC record's prediction cannot be made: what is wrong, and whether the old file is to blame. */
+export class ExecDiffError extends Error {
+  constructor(
+    message: string,
+    readonly blame: "delta" | "source" = "delta",
+  ) {
+    super(message);
+  }
+}
+
+/** Why `segments` cannot be a new file's loadable segments for `newLength` bytes, or undefined when they can. */
+export function segmentProblem(segments: LoadSegments, newLength: number): string | undefined {
+  if (segments.count < 1 || segments.count > MAX_SEGMENTS) return `${segments.count} loadable segments, 1 to ${MAX_SEGMENTS} allowed`;
+  for (let i = 0; i < segments.count; i++) {
+    const o = segments.offset[i]!;
+    const f = segments.filesz[i]!;
+    if (o + f > newLength) return `segment ${i} holds file bytes [${o}, +${f}) past the file's ${newLength} bytes`;
+    if (segments.memsz[i]! < f) return `segment ${i} has less memory (${segments.memsz[i]}) than file bytes (${f})`;
+    if (segments.vaddr[i]! + segments.memsz[i]! > MAX_ADDRESS) return `segment ${i} ends past address 2^48`;
+  }
+  return undefined;
+}
+
+/**
+ * The device side: the prediction an EXEC record's diff is applied with. Throws ExecDiffError when
+ * the transform is unknown, the new segments are not sane, or the old file is not the x86-64 ELF
+ * file with `referenceCount` references the generator scanned; ApproximateDiffError or
+ * AddressMapError when the diff's stretches are out of range or too many. Nothing is written.
+ */
+export function execPrediction(
+  old: Uint8Array,
+  transform: number,
+  newSegments: LoadSegments,
+  referenceCount: number,
+  diff: ApproximateDiff,
+  newLength: number,
+): Prediction {
+  if (transform !== Transform.x86_64) throw new ExecDiffError(`unknown transform ${transform}`);
+  const problem = segmentProblem(newSegments, newLength);
+  if (problem) throw new ExecDiffError(`the new file's segment table: ${problem}`);
+  const layout = readElfLayout(old);
+  if (!layout || layout.machine !== EM_X86_64) throw new ExecDiffError("the old file is not an x86-64 ELF file", "source");
+  const references = findX86_64References(old, layout);
+  if (!references || references.count !== referenceCount) {
+    throw new ExecDiffError(`the old file has ${references ? references.count : `more than ${MAX_REFERENCES}`} references, the delta expects ${referenceCount}`, "source");
+  }
+  return predictionFor(old, layout.segments, references, diff, newLength, newSegments);
+}
