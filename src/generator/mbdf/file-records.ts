@@ -19,6 +19,7 @@ import { readFullyAt } from "../../io/read-fully";
 import { xzSize } from "./cost";
 import type { BcjArch } from "../../compress/bcj";
 import { elfBranchFilter } from "../../filediff/elf-filter";
+import { execDiff, type ExecDiff } from "../../filediff/exec/exec-diff";
 
 /**
  * Files smaller than this are left to VCDIFF (a record's fixed cost would eat the gain), except
@@ -39,6 +40,7 @@ function looksCompressed(bytes: Uint8Array): boolean {
 
 export type FileRecord =
   | { kind: "approx"; targetOffset: number; length: number; extents: Extent[]; diff: ApproximateDiff }
+  | { kind: "exec"; targetOffset: number; length: number; extents: Extent[]; exec: ExecDiff }
   | { kind: "redeflate"; targetOffset: number; length: number; record: RedeflateRecord };
 
 export interface FileRecordPlan {
@@ -103,6 +105,28 @@ function readExtents(fd: number, extents: Extent[], total: number): Uint8Array {
 
 function diffSize(d: ApproximateDiff): number {
   return xzSize([d.control, d.differences, d.literals]);
+}
+
+/** Estimated bytes of an EXEC record: its diff, and its segment table next to the extents. */
+function execSize(e: ExecDiff, extents: Extent[]): number {
+  return diffSize(e.diff) + 8 * extents.length + 16 * e.newSegments.count + 8;
+}
+
+/**
+ * The smaller of the APPROX record of `neu` and, for an x86-64 ELF file, its EXEC record (the same
+ * diff with predicted differences), with its estimated size.
+ */
+function approxOrExec(
+  run: { offset: number; length: number }, extents: Extent[], old: Uint8Array, neu: Uint8Array,
+): { record: FileRecord; size: number; control: Uint8Array } {
+  const diff = approximateDiff(old, neu);
+  const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
+  // Not an x86-64 ELF file, or one the prediction does not suit: execDiff says so with undefined.
+  const exec = elfBranchFilter(neu) === "x86" ? execDiff(old, neu, diff) : undefined;
+  if (!exec) return approx;
+  const size = execSize(exec, extents);
+  if (size >= approx.size) return approx;
+  return { record: { kind: "exec", targetOffset: run.offset, length: run.length, extents, exec }, size, control: diff.control };
 }
 
 /** A REDEFLATE record's fields but its content and old buffer. */
@@ -250,10 +274,8 @@ export async function planFileRecords(fromImage: string, toImage: string, estima
           record: { kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate }, size: redeflateSize(redeflate),
         });
       } else {
-        const diff = approximateDiff(old, neu);
-        planned.push(diff.control.length > MAX_RECORD_BUFFER ? undefined : {
-          record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff }, size: diffSize(diff) + 8 * extents.length,
-        });
+        const choice = approxOrExec(run, extents, old, neu);
+        planned.push(choice.control.length > MAX_RECORD_BUFFER ? undefined : choice);
       }
       await yieldToEstimates();
     }
