@@ -14,7 +14,7 @@ import { execDiff, type ExecDiff } from "../../src/filediff/exec/exec-diff";
 import { writeVarint } from "../../src/vcdiff/format/varint";
 import { SourceMismatchError } from "../../src/vcdiff/decoder/errors";
 import { socketPair } from "../filediff/exec-helpers";
-import { concat, decode, inChunks, MemorySource, RecordingSink, Rng, sha256 } from "./mbdf-helpers";
+import { concat, decode, inChunks, MemorySource, RecordingSink, refused, Rng, sha256 } from "./mbdf-helpers";
 
 const { old, neu } = socketPair();
 /** The source image: 4 KiB of zeros, then the old file. */
@@ -88,18 +88,6 @@ function execDelta(f: Fields): Uint8Array {
   ]);
 }
 
-async function refused(delta: Uint8Array, src: Uint8Array, chunk = 1 << 20): Promise<{ err: MenderDeltaError; written: number }> {
-  const sink = new RecordingSink();
-  try {
-    await decodeMbdf(inChunks(delta, chunk), new MemorySource(src), sink, {});
-  } catch (err) {
-    if (!(err instanceof MenderDeltaError)) throw err;
-    assert.equal(err.message.split("\n").length, 1, "one line");
-    return { err, written: sink.bytesWritten };
-  }
-  assert.fail("the delta was accepted");
-}
-
 test("EXEC lies are refused before anything is written, each with its reason", async () => {
   const good = fieldsOf(exec);
   const seg = (i: number, k: number, value: number): number[][] => good.segments.map((s, j) => (j === i ? s.map((x, m) => (m === k ? value : x)) : s));
@@ -122,11 +110,11 @@ test("EXEC lies are refused before anything is written, each with its reason", a
   for (const [name, change, message, blame] of cases) {
     const delta = execDelta({ ...good, ...change });
     for (const chunk of [1 << 20, 1]) {
-      const { err, written } = await refused(delta, source, chunk);
+      const { err, sink } = await refused(delta, source, chunk);
       assert.match(err.message, message, name);
       assert.match(err.message, /record 0 \(target byte 0\)/, name);
       assert.equal(err instanceof SourceMismatchError, blame === "source", `${name}: blame`);
-      assert.equal(written, 0, `${name}: bytes written`);
+      assert.equal(sink.bytesWritten, 0, `${name}: bytes written`);
     }
   }
 });
@@ -137,9 +125,9 @@ test("EXEC: a damaged difference byte fails the CRC-32 and writes nothing", asyn
   bad[1000] = bad[1000]! ^ 1;
   w.exec([{ sourceOffset: OLD_AT, length: old.length }], { ...exec, diff: { ...exec.diff, differences: bad } }, neu);
   w.end();
-  const { err, written } = await refused(w.bytes(), source);
+  const { err, sink } = await refused(w.bytes(), source);
   assert.match(err.message, /CRC-32/);
-  assert.equal(written, 0);
+  assert.equal(sink.bytesWritten, 0);
 });
 
 test("fuzz: 400 seeded mutations of an EXEC delta make the exact file or are refused with a MenderDeltaError, never more", async () => {

@@ -14,20 +14,7 @@ import { MbdfWriter } from "../../src/delta/mbdf/writer";
 import { MenderDeltaError } from "../../src/errors";
 import { writeVarint } from "../../src/vcdiff/format/varint";
 import { SourceMismatchError } from "../../src/vcdiff/decoder/errors";
-import { concat, inChunks, MemorySource, RecordingSink, Rng, sha256, smallDelta } from "./mbdf-helpers";
-
-/** Decodes and returns the error (the test fails if there is none) and what was written. */
-async function refused(delta: Uint8Array, source: Uint8Array, chunk = 1 << 20): Promise<{ err: MenderDeltaError; sink: RecordingSink }> {
-  const sink = new RecordingSink();
-  try {
-    await decodeMbdf(inChunks(delta, chunk), new MemorySource(source), sink, {});
-  } catch (err) {
-    if (!(err instanceof MenderDeltaError)) throw err;
-    assert.equal(err.message.split("\n").length, 1, "one line");
-    return { err, sink };
-  }
-  assert.fail("the delta was accepted");
-}
+import { concat, inChunks, MemorySource, RecordingSink, refused, Rng, sha256, smallDelta } from "./mbdf-helpers";
 
 /** True when what `sink` holds is the target up to the end of one of its records (or nothing). */
 function wholeRecordsOnly(sink: RecordingSink, target: Uint8Array, recordEnds: number[]): boolean {
