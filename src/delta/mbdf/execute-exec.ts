@@ -3,7 +3,8 @@
  * the old file's references carry their new values (filediff/exec/). The record's fields, the new
  * segment table, the three streams and the old file's own scan are all checked before the first
  * output byte is made; the device holds the old buffer, the output, the streams and the old file's
- * references and stretches in typed arrays (at most 34 and 28 bytes each, 2^19 of each at most).
+ * references and stretches in typed arrays (at most 34 and 28 bytes each, 2^19 of each at most; the
+ * references' arrays are the decoder's, reused by every EXEC record).
  */
 import { ApproximateDiffError } from "../../filediff/approximate-diff";
 import { AddressMapError } from "../../filediff/exec/address-map";
@@ -43,7 +44,7 @@ export async function executeExec(ctx: RecordContext, length: number): Promise<R
   const out = ctx.buffers.take("output", length);
   const diff = await readStreams(ctx, lengths, out);
   try {
-    const prediction = execPrediction(old, transform, segments, referenceCount, diff, length);
+    const prediction = execPrediction(old, transform, segments, referenceCount, diff, length, ctx.buffers.references);
     ctx.out.whole(prediction.apply(diff, out));
   } catch (err) {
     if (err instanceof ExecDiffError) throw new RecordProblem(err.message, err.blame);

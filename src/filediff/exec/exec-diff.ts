@@ -9,7 +9,7 @@ import type { ApproximateDiff } from "../approximate-diff";
 import { AddressMapError } from "./address-map";
 import { EM_X86_64, type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./elf-layout";
 import { type Prediction, predictionFor } from "./predict";
-import { findX86_64References, MAX_REFERENCES } from "./x86-64-references";
+import { findX86_64References, MAX_REFERENCES, type ReferenceScratch } from "./x86-64-references";
 
 /** The transforms an EXEC record names by its byte. */
 export const Transform = { x86_64: 1 } as const;
@@ -78,7 +78,8 @@ export function segmentProblem(segments: LoadSegments, newLength: number): strin
  * The device side: the prediction an EXEC record's diff is applied with. Throws ExecDiffError when
  * the transform is unknown, the new segments are not sane, or the old file is not the x86-64 ELF
  * file with `referenceCount` references the generator scanned; ApproximateDiffError or
- * AddressMapError when the diff's stretches are out of range or too many. Nothing is written.
+ * AddressMapError when the diff's stretches are out of range or too many. Nothing is written. The
+ * references live in `scratch` (a decoder's, reused by its records) until its next use.
  */
 export function execPrediction(
   old: Uint8Array,
@@ -87,13 +88,14 @@ export function execPrediction(
   referenceCount: number,
   diff: ApproximateDiff,
   newLength: number,
+  scratch?: ReferenceScratch,
 ): Prediction {
   if (transform !== Transform.x86_64) throw new ExecDiffError(`unknown transform ${transform}`);
   const problem = segmentProblem(newSegments, newLength);
   if (problem) throw new ExecDiffError(`the new file's segment table: ${problem}`);
   const layout = readElfLayout(old);
   if (!layout || layout.machine !== EM_X86_64) throw new ExecDiffError("the old file is not an x86-64 ELF file", "source");
-  const references = findX86_64References(old, layout);
+  const references = findX86_64References(old, layout, scratch);
   if (!references || references.count !== referenceCount) {
     throw new ExecDiffError(`the old file has ${references ? references.count : `more than ${MAX_REFERENCES}`} references, the delta expects ${referenceCount}`, "source");
   }

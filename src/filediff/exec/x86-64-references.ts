@@ -33,8 +33,9 @@ export const FIELD_SIZE = Uint8Array.of(4, 8, 4, 4, 4);
 export const RELATIVE_TO = Uint8Array.of(4, 0, 5, 8, 6);
 
 /**
- * Most references a file may have: bounds the device's memory (13 bytes each, 34 while they are sorted) whatever the old
- * file holds; a file with more is diffed without prediction.
+ * Most references a file may have: bounds the device's memory (34 bytes each: found order, sorted
+ * order and sort key, in a ReferenceScratch) whatever the old file holds; a file with more is
+ * diffed without prediction.
  */
 export const MAX_REFERENCES = 1 << 19;
 
@@ -79,48 +80,83 @@ export interface References {
   target: Float64Array;
 }
 
-/** Collects references in found order (then sorted by `sorted`). Typed arrays grown by doubling. */
+/** References as parallel arrays. */
+interface ReferenceArrays {
+  position: Int32Array;
+  kind: Uint8Array;
+  target: Float64Array;
+}
+
+const noArrays = (): ReferenceArrays => ({ position: new Int32Array(0), kind: new Uint8Array(0), target: new Float64Array(0) });
+
+/**
+ * Grow-only arrays for scans: the references in found order, in sorted order, and the sort keys.
+ * A decoder keeps one for all its records, so a record leaves no garbage behind and the memory
+ * follows the largest file's reference count. A scan's result lives in them until the next scan.
+ */
+export class ReferenceScratch {
+  found = noArrays();
+  sorted = noArrays();
+  keys = new Float64Array(0);
+}
+
+/** `a` with room for `n` entries, its first `keep` kept (the same arrays when they are large enough). */
+function ensure(a: ReferenceArrays, n: number, keep: number): ReferenceArrays {
+  if (a.position.length >= n) return a;
+  const b = { position: new Int32Array(n), kind: new Uint8Array(n), target: new Float64Array(n) };
+  b.position.set(a.position.subarray(0, keep));
+  b.kind.set(a.kind.subarray(0, keep));
+  b.target.set(a.target.subarray(0, keep));
+  return b;
+}
+
+/** Collects references in found order into the scratch (then sorted by `sorted`). */
 class ReferenceList {
   count = 0;
-  position = new Int32Array(1024);
-  kind = new Uint8Array(1024);
-  target = new Float64Array(1024);
   overflow = false;
+  private found: ReferenceArrays;
+
+  constructor(private readonly scratch: ReferenceScratch) {
+    this.found = scratch.found;
+  }
 
   add(position: number, kind: number, target: number): void {
     if (this.count === MAX_REFERENCES) {
       this.overflow = true;
       return;
     }
-    if (this.count === this.position.length) {
-      const n = Math.min(2 * this.count, MAX_REFERENCES);
-      const grow = <T extends Int32Array | Uint8Array | Float64Array>(a: T, b: T): T => (b.set(a), b);
-      this.position = grow(this.position, new Int32Array(n));
-      this.kind = grow(this.kind, new Uint8Array(n));
-      this.target = grow(this.target, new Float64Array(n));
+    if (this.count === this.found.position.length) {
+      this.found = this.scratch.found = ensure(this.found, Math.min(Math.max(2 * this.count, 4096), MAX_REFERENCES), this.count);
     }
-    this.position[this.count] = position;
-    this.kind[this.count] = kind;
-    this.target[this.count] = target;
+    this.found.position[this.count] = position;
+    this.found.kind[this.count] = kind;
+    this.found.target[this.count] = target;
     this.count++;
   }
 
   /** Sorted by position (found order among equal positions), overlaps dropped. */
   sorted(): References {
-    const keys = new Float64Array(this.count);
-    // position < 2^24 (a record's old buffer) and index < 2^20: the key is exact and sorts numerically.
-    for (let i = 0; i < this.count; i++) keys[i] = this.position[i]! * MAX_REFERENCES + i;
+    const { position, kind, target } = this.found;
+    const n = this.count;
+    if (this.scratch.keys.length < n) this.scratch.keys = new Float64Array(n);
+    const keys = this.scratch.keys.subarray(0, n);
+    // position < 2^31 and index < 2^19: the key is exact and sorts numerically.
+    for (let i = 0; i < n; i++) keys[i] = position[i]! * MAX_REFERENCES + i;
     keys.sort();
-    const out = new ReferenceList();
+    const out = (this.scratch.sorted = ensure(this.scratch.sorted, n, 0));
+    let count = 0;
     let end = 0;
-    for (let k = 0; k < keys.length; k++) {
+    for (let k = 0; k < n; k++) {
       const i = keys[k]! % MAX_REFERENCES;
-      const at = this.position[i]!;
+      const at = position[i]!;
       if (at < end) continue;
-      out.add(at, this.kind[i]!, this.target[i]!);
-      end = at + FIELD_SIZE[this.kind[i]!]!;
+      out.position[count] = at;
+      out.kind[count] = kind[i]!;
+      out.target[count] = target[i]!;
+      count++;
+      end = at + FIELD_SIZE[kind[i]!]!;
     }
-    return { count: out.count, position: out.position, kind: out.kind, target: out.target };
+    return { count, position: out.position.subarray(0, count), kind: out.kind.subarray(0, count), target: out.target.subarray(0, count) };
   }
 }
 
@@ -210,9 +246,9 @@ function scanRela(bytes: Uint8Array, layout: ElfLayout, start: number, end: numb
  * The references of an x86-64 ELF file laid out as `layout` says, or undefined when it is not
  * x86-64, has no code section or has more than MAX_REFERENCES references.
  */
-export function findX86_64References(bytes: Uint8Array, layout: ElfLayout): References | undefined {
+export function findX86_64References(bytes: Uint8Array, layout: ElfLayout, scratch = new ReferenceScratch()): References | undefined {
   if (layout.machine !== EM_X86_64 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
-  const list = new ReferenceList();
+  const list = new ReferenceList(scratch);
   for (let s = 0; s < layout.code.count; s++) scanCode(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
   for (let s = 0; s < layout.rela.count; s++) scanRela(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list);
   if (list.overflow) return undefined;
