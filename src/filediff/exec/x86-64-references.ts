@@ -134,20 +134,29 @@ class ReferenceList {
     this.count++;
   }
 
-  /** Sorted by position (found order among equal positions), overlaps dropped. */
+  /**
+   * Sorted by position (found order among equal positions), overlaps dropped. The code sections'
+   * references come in order already: only the rest (the RELA tables', found after them) is sorted,
+   * then merged with them.
+   */
   sorted(): References {
     const { position, kind, target } = this.found;
     const n = this.count;
-    if (this.scratch.keys.length < n) this.scratch.keys = new Float64Array(n);
-    const keys = this.scratch.keys.subarray(0, n);
+    let run = 1;
+    while (run < n && position[run - 1]! <= position[run]!) run++;
+    const tail = n - run;
+    if (this.scratch.keys.length < tail) this.scratch.keys = new Float64Array(tail);
+    const keys = this.scratch.keys.subarray(0, tail);
     // position < 2^31 and index < 2^19: the key is exact and sorts numerically.
-    for (let i = 0; i < n; i++) keys[i] = position[i]! * MAX_REFERENCES + i;
+    for (let i = run; i < n; i++) keys[i - run] = position[i]! * MAX_REFERENCES + i;
     keys.sort();
     const out = (this.scratch.sorted = ensure(this.scratch.sorted, n, 0));
     let count = 0;
     let end = 0;
-    for (let k = 0; k < n; k++) {
-      const i = keys[k]! % MAX_REFERENCES;
+    for (let a = 0, k = 0; a < run || k < tail; ) {
+      // The next reference: from the ordered run unless the sorted tail's is further ahead.
+      const fromTail = a === run || (k < tail && position[keys[k]! % MAX_REFERENCES]! < position[a]!);
+      const i = fromTail ? keys[k++]! % MAX_REFERENCES : a++;
       const at = position[i]!;
       if (at < end) continue;
       out.position[count] = at;
@@ -192,6 +201,8 @@ function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: numb
     } else if (b === 0x0f && (bytes[p + 1]! & 0xf0) === 0x80) {
       field = p + 2;
       branch = true;
+    } else if ((bytes[p + 1]! & 0xc7) !== 0x05 && (bytes[p + 2]! & 0xc7) !== 0x05 && (bytes[p + 3]! & 0xc7) !== 0x05 && (bytes[p + 4]! & 0xc7) !== 0x05) {
+      // No ModRM of a RIP-relative operand where one could be (at most 4 bytes on): the common case.
     } else {
       // [66|F2|F3] [REX] opcode | 0F opcode, then ModRM with mod=00 rm=101: disp32 from RIP.
       const operandSize16 = b === 0x66;
