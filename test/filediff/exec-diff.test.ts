@@ -15,6 +15,7 @@ import { ABS64, findX86_64References, REL32, REL32_IMM16, REL32_IMM32, REL32_IMM
 import { xzSize } from "../../src/generator/mbdf/cost";
 import { writeVarint } from "../../src/vcdiff/format/varint";
 import { REQUIRE_PEERS } from "../helpers/peers";
+import { Rng } from "../vcdiff/helpers";
 import { BASE, CODE_AT, le32, socketPair, tinyElf } from "./exec-helpers";
 
 /** The references of `bytes` as [position, kind, target] rows. */
@@ -179,4 +180,29 @@ test("libc: thousands of references, the same on every scan; a patched copy roun
   for (let i = 4096; i < neu.length; i += 4999) neu[i] = neu[i]! ^ 0x24;
   const { approx, exec } = roundTrip(old, neu);
   assert.ok(exec <= approx * 1.02 + 16, `exec ${exec} bytes, approx ${approx}`);
+});
+
+test("the generator's execDiff never throws on malformed ELF files: it gives undefined or a diff the device applies", () => {
+  const { old, neu } = socketPair();
+  const rng = new Rng(5);
+  let kept = 0;
+  for (let i = 0; i < 60; i++) {
+    const a = old.slice();
+    const b = neu.slice();
+    // Damage the ELF header, the program or section header tables (at the end of the file).
+    for (const bytes of [a, b]) {
+      for (let k = 0; k < 4; k++) {
+        const inHeaders = rng.next() % 2 === 0 ? rng.next() % 128 : bytes.length - 1 - (rng.next() % 2048);
+        bytes[inHeaders] = rng.next() & 0xff;
+      }
+    }
+    const approx = approximateDiff(a, b);
+    const exec = execDiff(a, b, approx);
+    if (!exec) continue;
+    kept++;
+    const made = execPrediction(a, exec.transform, exec.newSegments, exec.referenceCount, exec.diff, b.length).apply(exec.diff, new Uint8Array(b.length));
+    assert.ok(Buffer.from(made).equals(Buffer.from(b)), `case ${i}`);
+  }
+  assert.equal(execDiff(old.subarray(0, 100), neu, approximateDiff(old.subarray(0, 100), neu)), undefined, "a cut old file");
+  assert.ok(kept > 0, "some damage leaves a usable file");
 });
