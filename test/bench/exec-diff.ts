@@ -4,15 +4,13 @@
  *   npx tsx test/bench/exec-diff.ts [FROM TO]        (image names, default A1-minbase B2-upgrade)
  * Per changed ELF file of at least 4 KiB that the planner would diff (paired, changed, not
  * compressed): the fast-xz size of its approximate diff's three streams without and with
- * prediction (cost.ts), the references found in the old file and the time; then the totals. Every
- * predicted diff is applied again and compared with the new file.
+ * prediction (cost.ts; execDiff, which applies each predicted diff again as the device does), the
+ * references found in the old file and the time; then the totals.
  */
 import os from "node:os";
 import path from "node:path";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
-import { readElfLayout } from "../../src/filediff/exec/elf-layout";
-import { predictionFor } from "../../src/filediff/exec/predict";
-import { findX86_64References } from "../../src/filediff/exec/x86-64-references";
+import { execDiff } from "../../src/filediff/exec/exec-diff";
 import { Ext4FileReader, type Ext4FileList, listExt4Files, pairFiles, readExt4Layout } from "../../src/fs/ext4";
 import { xzSize } from "../../src/generator/mbdf/cost";
 import { FileBlockSource } from "../../src/io/file-source";
@@ -59,19 +57,9 @@ for (let i = 0; i < b.files.count; i++) {
   const diff = approximateDiff(old, neu);
   const t1 = performance.now();
   const approx = xzSize([diff.control, diff.differences, diff.literals]);
-  const oldLayout = readElfLayout(old);
-  const newLayout = readElfLayout(neu);
-  const refs = oldLayout && findX86_64References(old, oldLayout);
-  let predicted = approx;
-  let note = "no prediction";
-  if (oldLayout && newLayout && refs) {
-    const prediction = predictionFor(old, oldLayout.segments, refs, diff, neu.length, newLayout.segments);
-    const differences = prediction.differences(neu);
-    const made = prediction.apply({ ...diff, differences }, new Uint8Array(neu.length));
-    if (Buffer.compare(made, neu) !== 0) throw new Error(`${b.files.paths[i]![0]}: the predicted diff does not rebuild the file`);
-    predicted = xzSize([diff.control, differences, diff.literals]);
-    note = `${refs.count} references, ${prediction.map.stretches.count} stretches`;
-  }
+  const exec = execDiff(old, neu, diff);
+  const predicted = exec ? xzSize([exec.diff.control, exec.diff.differences, exec.diff.literals]) : approx;
+  const note = exec ? `${exec.referenceCount} references` : "no prediction";
   const t2 = performance.now();
   diffMs += t1 - t0;
   predictMs += t2 - t1;
