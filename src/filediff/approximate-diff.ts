@@ -283,3 +283,26 @@ export function applyApproximateDiff(old: Uint8Array, diff: ApproximateDiff, new
   s.finish();
   return out;
 }
+
+/**
+ * The diff of `neu` against `old` along the stretches of `control` (found by another diff, e.g. of
+ * transformed bytes): its difference and literal streams taken from these two files. Throws
+ * ApproximateDiffError when the control does not describe exactly `neu.length` bytes.
+ */
+export function diffAlong(control: Uint8Array, old: Uint8Array, neu: Uint8Array): ApproximateDiff {
+  // First pass: the streams' lengths (only lengths are checked against the placeholders).
+  const placeholder = { control, differences: neu, literals: neu };
+  let differencesLength = 0;
+  let s = new StretchReader(old.length, placeholder, neu.length);
+  while (s.next()) differencesLength += s.diffLength;
+  if (s.outPos !== neu.length) throw new ApproximateDiffError(`approximate diff: produced ${s.outPos} bytes, ${neu.length} declared`);
+  const differences = new Uint8Array(differencesLength);
+  const literals = new Uint8Array(neu.length - differencesLength);
+  s = new StretchReader(old.length, placeholder, neu.length);
+  while (s.next()) {
+    const { outPos, oldPos, dPos, diffLength } = s;
+    for (let i = 0; i < diffLength; i++) differences[dPos + i] = (neu[outPos + i]! - old[oldPos + i]!) & 0xff;
+    literals.set(neu.subarray(outPos + diffLength, outPos + diffLength + s.literalLength), s.lPos);
+  }
+  return { control, differences, literals };
+}

@@ -57,7 +57,7 @@ for (let i = 0; i < b.files.count; i++) {
   const diff = approximateDiff(old, neu);
   const t1 = performance.now();
   const approx = xzSize([diff.control, diff.differences, diff.literals]);
-  const exec = execDiff(old, neu, diff);
+  const exec = execDiff(old, neu, diff, (d) => xzSize([d.control, d.differences, d.literals]));
   const predicted = exec ? xzSize([exec.diff.control, exec.diff.differences, exec.diff.literals]) : approx;
   const note = exec ? `${exec.referenceCount} references` : "no prediction";
   const t2 = performance.now();

@@ -13,7 +13,7 @@ import type { BcjArch } from "../../src/compress/bcj";
 import { MbdfWriter } from "../../src/delta/mbdf/writer";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
 import { execDiff } from "../../src/filediff/exec/exec-diff";
-import { socketPair } from "../filediff/exec-helpers";
+import { diffCost, socketPair } from "../filediff/exec-helpers";
 import { needBuilt, needTools, REQUIRE_PEERS } from "../helpers/peers";
 import { TARGETS, binaryPath, runBinary } from "../helpers/targets";
 import { scratchDir } from "../vcdiff/helpers";
@@ -42,7 +42,7 @@ for (const target of TARGETS.filter((t) => t.programs.includes("mender-binary-de
     for (let i = 0; i < patched.length; i += 499) patched[i] = patched[i]! ^ 4;
     const literal = old.subarray(100_000, 200_000);
     const socket = socketPair();
-    const exec = execDiff(socket.old, socket.neu, approximateDiff(socket.old, socket.neu))!;
+    const exec = execDiff(socket.old, socket.neu, approximateDiff(socket.old, socket.neu), diffCost)!;
     const neu = concat([patched, literal, socket.neu]);
     const source = concat([old, socket.old]);
     const w = new MbdfWriter({ targetSize: neu.length, sourceSize: source.length, targetSha256: sha256(neu) });

@@ -13,14 +13,14 @@ import { approximateDiff } from "../../src/filediff/approximate-diff";
 import { execDiff, type ExecDiff } from "../../src/filediff/exec/exec-diff";
 import { writeVarint } from "../../src/vcdiff/format/varint";
 import { SourceMismatchError } from "../../src/vcdiff/decoder/errors";
-import { socketPair } from "../filediff/exec-helpers";
+import { diffCost, socketPair } from "../filediff/exec-helpers";
 import { concat, decode, inChunks, MemorySource, RecordingSink, refused, Rng, sha256 } from "./mbdf-helpers";
 
 const { old, neu } = socketPair();
 /** The source image: 4 KiB of zeros, then the old file. */
 const OLD_AT = 4096;
 const source = concat([new Uint8Array(OLD_AT), old]);
-const exec = execDiff(old, neu, approximateDiff(old, neu))!;
+const exec = execDiff(old, neu, approximateDiff(old, neu), diffCost)!;
 
 test("an EXEC record makes the new file from the old one in the source, in any chunking", async () => {
   assert.ok(exec, "an executable-aware diff of the Socket.so pair");

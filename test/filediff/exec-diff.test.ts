@@ -16,7 +16,7 @@ import { xzSize } from "../../src/generator/mbdf/cost";
 import { writeVarint } from "../../src/vcdiff/format/varint";
 import { REQUIRE_PEERS } from "../helpers/peers";
 import { Rng } from "../vcdiff/helpers";
-import { BASE, CODE_AT, le32, socketPair, tinyElf } from "./exec-helpers";
+import { BASE, CODE_AT, diffCost, le32, socketPair, tinyElf } from "./exec-helpers";
 
 /** The references of `bytes` as [position, kind, target] rows. */
 function rows(bytes: Uint8Array): [number, number, number][] {
@@ -148,7 +148,7 @@ test("address map: the nearest stretch by old start that holds the byte, past sh
 
 function roundTrip(old: Uint8Array, neu: Uint8Array): { approx: number; exec: number } {
   const approx = approximateDiff(old, neu);
-  const exec = execDiff(old, neu, approx);
+  const exec = execDiff(old, neu, approx, diffCost);
   assert.ok(exec, "an executable-aware diff");
   const made = execPrediction(old, exec.transform, exec.newSegments, exec.referenceCount, exec.diff, neu.length).apply(exec.diff, new Uint8Array(neu.length));
   assert.ok(Buffer.from(made).equals(Buffer.from(neu)), "the device's apply makes the new file");
@@ -197,12 +197,12 @@ test("the generator's execDiff never throws on malformed ELF files: it gives und
       }
     }
     const approx = approximateDiff(a, b);
-    const exec = execDiff(a, b, approx);
+    const exec = execDiff(a, b, approx, diffCost);
     if (!exec) continue;
     kept++;
     const made = execPrediction(a, exec.transform, exec.newSegments, exec.referenceCount, exec.diff, b.length).apply(exec.diff, new Uint8Array(b.length));
     assert.ok(Buffer.from(made).equals(Buffer.from(b)), `case ${i}`);
   }
-  assert.equal(execDiff(old.subarray(0, 100), neu, approximateDiff(old.subarray(0, 100), neu)), undefined, "a cut old file");
+  assert.equal(execDiff(old.subarray(0, 100), neu, approximateDiff(old.subarray(0, 100), neu), diffCost), undefined, "a cut old file");
   assert.ok(kept > 0, "some damage leaves a usable file");
 });

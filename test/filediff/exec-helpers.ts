@@ -7,6 +7,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
+import type { ApproximateDiff } from "../../src/filediff/approximate-diff";
+import { xzSize } from "../../src/generator/mbdf/cost";
 
 export const BASE = 0x400000;
 /** Where the code section starts in the file. */
@@ -80,3 +82,6 @@ export function socketPair(): { old: Uint8Array; neu: Uint8Array } {
   const read = (name: string): Uint8Array => new Uint8Array(gunzipSync(fs.readFileSync(path.join(FIXTURES, name))));
   return { old: read("Socket.so.old.gz"), neu: read("Socket.so.new.gz") };
 }
+
+/** The planner's yardstick of a diff (cost.ts): fast-xz bytes of its three streams. */
+export const diffCost = (d: ApproximateDiff): number => xzSize([d.control, d.differences, d.literals]);

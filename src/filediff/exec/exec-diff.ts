@@ -5,11 +5,11 @@
  * loadable segments. Anything unusual (not x86-64 on both sides, no code section, too many
  * references or stretches) gives undefined: the caller keeps the plain approximate diff.
  */
-import type { ApproximateDiff } from "../approximate-diff";
+import { approximateDiff, type ApproximateDiff, diffAlong } from "../approximate-diff";
 import { AddressMapError } from "./address-map";
 import { EM_X86_64, type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./elf-layout";
 import { type Prediction, predictionFor } from "./predict";
-import { findX86_64References, MAX_REFERENCES, type ReferenceScratch } from "./x86-64-references";
+import { FIELD_SIZE, findX86_64References, MAX_REFERENCES, type ReferenceScratch, type References } from "./x86-64-references";
 
 /** The transforms an EXEC record names by its byte. */
 export const Transform = { x86_64: 1 } as const;
@@ -23,32 +23,50 @@ export interface ExecDiff {
   diff: ApproximateDiff;
 }
 
+/** `bytes` with every reference's field zeroed: what stays when addresses move. */
+function withoutReferences(bytes: Uint8Array, references: References): Uint8Array {
+  const out = bytes.slice();
+  for (let r = 0; r < references.count; r++) out.fill(0, references.position[r]!, references.position[r]! + FIELD_SIZE[references.kind[r]!]!);
+  return out;
+}
+
 /**
  * `approx` (the approximate diff of `neu` against `old`) with predicted differences, or undefined.
- * The result is applied once as the device applies it (execPrediction): a file on which the two
- * would disagree is left to the plain approximate diff.
+ * Two alignments are tried: `approx`'s, and one found on both files with their references zeroed
+ * (tables of pointers, which change all over when code moves, then align as well as code does);
+ * the one `size` (the caller's yardstick of a diff's cost) finds smaller is kept. Each is applied once as the device applies it
+ * (execPrediction): a file on which the two would disagree is left to the plain approximate diff.
  */
-export function execDiff(old: Uint8Array, neu: Uint8Array, approx: ApproximateDiff): ExecDiff | undefined {
+export function execDiff(old: Uint8Array, neu: Uint8Array, approx: ApproximateDiff, size: (diff: ApproximateDiff) => number): ExecDiff | undefined {
   const oldLayout = readElfLayout(old);
   const newLayout = readElfLayout(neu);
   if (!oldLayout || !newLayout || oldLayout.machine !== EM_X86_64 || newLayout.machine !== EM_X86_64) return undefined;
   const references = findX86_64References(old, oldLayout);
   if (!references || segmentProblem(newLayout.segments, neu.length)) return undefined;
-  try {
-    const prediction = predictionFor(old, oldLayout.segments, references, approx, neu.length, newLayout.segments);
-    const result: ExecDiff = {
-      transform: Transform.x86_64,
-      newSegments: newLayout.segments,
-      referenceCount: references.count,
-      diff: { control: approx.control, differences: prediction.differences(neu), literals: approx.literals },
-    };
-    const check = execPrediction(old, result.transform, result.newSegments, result.referenceCount, result.diff, neu.length);
-    const made = check.apply(result.diff, new Uint8Array(neu.length));
-    return Buffer.compare(made, neu) === 0 ? result : undefined;
-  } catch (err) {
-    if (err instanceof AddressMapError) return undefined;
-    throw err;
-  }
+  const along = (diff: ApproximateDiff): ExecDiff | undefined => {
+    try {
+      const prediction = predictionFor(old, oldLayout.segments, references, diff, neu.length, newLayout.segments);
+      const result: ExecDiff = {
+        transform: Transform.x86_64,
+        newSegments: newLayout.segments,
+        referenceCount: references.count,
+        diff: { control: diff.control, differences: prediction.differences(neu), literals: diff.literals },
+      };
+      const check = execPrediction(old, result.transform, result.newSegments, result.referenceCount, result.diff, neu.length);
+      const made = check.apply(result.diff, new Uint8Array(neu.length));
+      return Buffer.compare(made, neu) === 0 ? result : undefined;
+    } catch (err) {
+      if (err instanceof AddressMapError) return undefined;
+      throw err;
+    }
+  };
+  const first = along(approx);
+  const newReferences = findX86_64References(neu, newLayout);
+  if (!newReferences) return first;
+  const normalized = approximateDiff(withoutReferences(old, references), withoutReferences(neu, newReferences));
+  const second = along(diffAlong(normalized.control, old, neu));
+  if (!first || !second) return first ?? second;
+  return size(second.diff) < size(first.diff) ? second : first;
 }
 
 /** An EXEC record's prediction cannot be made: what is wrong, and whether the old file is to blame. */

@@ -122,7 +122,7 @@ function approxOrExec(
   const diff = approximateDiff(old, neu);
   const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
   // Not an x86-64 ELF file, or one the prediction does not suit: execDiff says so with undefined.
-  const exec = elfBranchFilter(neu) === "x86" ? execDiff(old, neu, diff) : undefined;
+  const exec = elfBranchFilter(neu) === "x86" ? execDiff(old, neu, diff, diffSize) : undefined;
   if (!exec) return approx;
   const size = execSize(exec, extents);
   if (size >= approx.size) return approx;
