@@ -31,6 +31,13 @@ export const MIN_COMPRESSED_FILE = 64;
 export const KEEP_RATIO = 0.8;
 /** ...and saves at least this many bytes: the VCDIFF record it splits in two costs about that. */
 export const MIN_SAVING = 64;
+/**
+ * An ELF file's APPROX record estimated below this is kept as it is: the file was rebuilt without
+ * moving code (its build id and a few stamps differ), and the executable-aware diff, which takes
+ * as long as two approximate diffs, would save a few bytes at most (pair U: 68 of its 79 changed
+ * ELF files).
+ */
+export const MIN_EXEC_CANDIDATE = 512;
 
 /** Whether `bytes` start as a gzip member or a zlib stream (deflate, 32 KiB window, valid check bits). */
 function looksCompressed(bytes: Uint8Array): boolean {
@@ -122,7 +129,7 @@ function approxOrExec(
   const diff = approximateDiff(old, neu);
   const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
   // Not an x86-64 ELF file, or one the prediction does not suit: execDiff says so with undefined.
-  const exec = elfBranchFilter(neu) === "x86" ? execDiff(old, neu, diff, diffSize) : undefined;
+  const exec = approx.size >= MIN_EXEC_CANDIDATE && elfBranchFilter(neu) === "x86" ? execDiff(old, neu, diff, diffSize) : undefined;
   if (!exec) return approx;
   const size = execSize(exec, extents);
   if (size >= approx.size) return approx;
