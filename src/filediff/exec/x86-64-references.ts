@@ -4,13 +4,14 @@
  * docs/file-delta-format.md, "EXEC", spells the rules for a second implementation).
  *
  * - rel32: in each code section (SHF_EXECINSTR), from its first byte, the first pattern that
- *   matches at a position is taken and the scan goes on after its field; otherwise one byte on:
- *   `E8`/`E9` rel32 (call, jmp), `0F 80..8F` rel32 (jcc), and, after an optional REX prefix
- *   (40..4F), an opcode of RIP_RELATIVE_OPCODES with ModRM mod=00 rm=101 (for `FF`: /2 or /4
- *   only), disp32 following. The field must end inside the section, it is the instruction's last
- *   field, and its target (address of the field's end + the signed field) must be a byte of the
- *   file: inside a code section for `E8`/`E9`/`0F 8x`, inside a loadable segment's memory (file bytes or .bss) for
- *   RIP-relative operands. Like Zucchini's Rel32Finder, a false match skips the bytes it covers.
+ *   matches at a position is taken and the scan goes on after its instruction; otherwise one byte
+ *   on: `E8`/`E9` rel32 (call, jmp), `0F 80..8F` rel32 (jcc), and, after an optional 66/F2/F3
+ *   prefix and an optional REX prefix (40..4F), an opcode of the tables below (one byte, or 0F and
+ *   one) with ModRM mod=00 rm=101, disp32 following, then the form's immediate. The instruction
+ *   must end inside the section, and its target (address of the instruction's end + the signed
+ *   field) must be a byte of the file inside a code section for `E8`/`E9`/`0F 8x`, or lie in a
+ *   loadable segment's memory (file bytes or .bss) for RIP-relative operands. Like Zucchini's
+ *   Rel32Finder, a false match skips the bytes it covers.
  * - abs64: in each SHT_RELA section (24-byte entries, whole entries only), per entry with a
  *   non-zero r_info: r_offset (a virtual address); for R_X86_64_RELATIVE, r_addend; for
  *   R_X86_64_RELATIVE and R_X86_64_JUMP_SLOT, the 8-byte word at r_offset when r_offset has file
