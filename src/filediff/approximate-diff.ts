@@ -198,6 +198,73 @@ export function approximateDiff(old: Uint8Array, neu: Uint8Array): ApproximateDi
 }
 
 /**
+ * Walks a diff's stretches in order, each checked before it is returned: it reads inside `old`,
+ * writes inside the new file and finds its bytes in the streams. After next() returned true, the
+ * fields describe the stretch: diffLength bytes made from old[oldPos..] and differences[dPos..]
+ * into out[outPos..], then literalLength bytes of literals[lPos..]. finish() checks that the diff
+ * made exactly the declared length and used every stream byte.
+ */
+export class StretchReader {
+  outPos = 0;
+  oldPos = 0;
+  dPos = 0;
+  lPos = 0;
+  diffLength = 0;
+  literalLength = 0;
+  private seek = 0;
+  private readonly control: ByteCursor;
+
+  constructor(
+    private readonly oldLength: number,
+    private readonly diff: ApproximateDiff,
+    private readonly newLength: number,
+  ) {
+    this.control = new ByteCursor(diff.control, 0, diff.control.length);
+  }
+
+  private varint(): number {
+    try {
+      return this.control.offset();
+    } catch (err) {
+      if (!(err instanceof VarintProblem)) throw err;
+      throw new ApproximateDiffError(
+        err.kind === "truncated" ? "approximate diff: the control stream ends inside a value" : "approximate diff: a control value is too large",
+      );
+    }
+  }
+
+  next(): boolean {
+    this.outPos += this.diffLength + this.literalLength;
+    this.oldPos += this.diffLength + this.seek;
+    this.dPos += this.diffLength;
+    this.lPos += this.literalLength;
+    this.diffLength = this.literalLength = 0;
+    if (this.control.remaining === 0) return false;
+    const diffLen = this.varint();
+    const literalLen = this.varint();
+    this.seek = unzigzag(this.varint());
+    if (this.outPos + diffLen + literalLen > this.newLength) throw new ApproximateDiffError("approximate diff: writes past the declared length");
+    if (this.oldPos < 0 || this.oldPos + diffLen > this.oldLength) throw new ApproximateDiffError("approximate diff: reads outside the old file");
+    if (this.dPos + diffLen > this.diff.differences.length || this.lPos + literalLen > this.diff.literals.length) {
+      throw new ApproximateDiffError("approximate diff: a stream ends early");
+    }
+    this.diffLength = diffLen;
+    this.literalLength = literalLen;
+    return true;
+  }
+
+  finish(): void {
+    const { differences, literals } = this.diff;
+    if (this.outPos !== this.newLength) throw new ApproximateDiffError(`approximate diff: produced ${this.outPos} bytes, ${this.newLength} declared`);
+    if (this.dPos !== differences.length || this.lPos !== literals.length) {
+      throw new ApproximateDiffError(
+        `approximate diff: ${differences.length - this.dPos} difference and ${literals.length - this.lPos} literal bytes left unused`,
+      );
+    }
+  }
+}
+
+/**
  * Rebuilds the new file from `old` and a diff; throws ApproximateDiffError on a diff that reads or
  * writes out of range. `into` may hold the differences stream at its end (differences =
  * into.subarray(literals.length)): every output byte lands at or before the difference byte it is
@@ -206,44 +273,36 @@ export function approximateDiff(old: Uint8Array, neu: Uint8Array): ApproximateDi
 export function applyApproximateDiff(old: Uint8Array, diff: ApproximateDiff, newLength: number, into?: Uint8Array): Uint8Array {
   if (into && into.length !== newLength) throw new RangeError(`the output buffer is ${into.length} bytes, the diff makes ${newLength}`);
   const out = into ?? new Uint8Array(newLength);
-  let outPos = 0;
-  let oldPos = 0;
-  let dPos = 0;
-  let lPos = 0;
-  const control = new ByteCursor(diff.control, 0, diff.control.length);
-  const readVarint = (): number => {
-    try {
-      return control.offset();
-    } catch (err) {
-      if (!(err instanceof VarintProblem)) throw err;
-      throw new ApproximateDiffError(
-        err.kind === "truncated" ? "approximate diff: the control stream ends inside a value" : "approximate diff: a control value is too large",
-      );
-    }
-  };
-  while (control.remaining > 0) {
-    const diffLen = readVarint();
-    const literalLen = readVarint();
-    const seek = unzigzag(readVarint());
-    if (outPos + diffLen + literalLen > newLength) throw new ApproximateDiffError("approximate diff: writes past the declared length");
-    if (oldPos < 0 || oldPos + diffLen > old.length) throw new ApproximateDiffError("approximate diff: reads outside the old file");
-    if (dPos + diffLen > diff.differences.length || lPos + literalLen > diff.literals.length) {
-      throw new ApproximateDiffError("approximate diff: a stream ends early");
-    }
-    for (let i = 0; i < diffLen; i++) out[outPos + i] = (old[oldPos + i]! + diff.differences[dPos + i]!) & 0xff;
-    outPos += diffLen;
-    oldPos += diffLen;
-    dPos += diffLen;
-    out.set(diff.literals.subarray(lPos, lPos + literalLen), outPos);
-    outPos += literalLen;
-    lPos += literalLen;
-    oldPos += seek;
+  const { differences, literals } = diff;
+  const s = new StretchReader(old.length, diff, newLength);
+  while (s.next()) {
+    const { outPos, oldPos, dPos, diffLength } = s;
+    for (let i = 0; i < diffLength; i++) out[outPos + i] = (old[oldPos + i]! + differences[dPos + i]!) & 0xff;
+    out.set(literals.subarray(s.lPos, s.lPos + s.literalLength), outPos + diffLength);
   }
-  if (outPos !== newLength) throw new ApproximateDiffError(`approximate diff: produced ${outPos} bytes, ${newLength} declared`);
-  if (dPos !== diff.differences.length || lPos !== diff.literals.length) {
-    throw new ApproximateDiffError(
-      `approximate diff: ${diff.differences.length - dPos} difference and ${diff.literals.length - lPos} literal bytes left unused`,
-    );
-  }
+  s.finish();
   return out;
+}
+
+/**
+ * The diff of `neu` against `old` along the stretches of `control` (found by another diff, e.g. of
+ * transformed bytes): its difference and literal streams taken from these two files. Throws
+ * ApproximateDiffError when the control does not describe exactly `neu.length` bytes.
+ */
+export function diffAlong(control: Uint8Array, old: Uint8Array, neu: Uint8Array): ApproximateDiff {
+  // First pass: the streams' lengths (only lengths are checked against the placeholders).
+  const placeholder = { control, differences: neu, literals: neu };
+  let differencesLength = 0;
+  let s = new StretchReader(old.length, placeholder, neu.length);
+  while (s.next()) differencesLength += s.diffLength;
+  if (s.outPos !== neu.length) throw new ApproximateDiffError(`approximate diff: produced ${s.outPos} bytes, ${neu.length} declared`);
+  const differences = new Uint8Array(differencesLength);
+  const literals = new Uint8Array(neu.length - differencesLength);
+  s = new StretchReader(old.length, placeholder, neu.length);
+  while (s.next()) {
+    const { outPos, oldPos, dPos, diffLength } = s;
+    for (let i = 0; i < diffLength; i++) differences[dPos + i] = (neu[outPos + i]! - old[oldPos + i]!) & 0xff;
+    literals.set(neu.subarray(outPos + diffLength, outPos + diffLength + s.literalLength), s.lPos);
+  }
+  return { control, differences, literals };
 }

@@ -3,7 +3,9 @@
  * records every write (to show what a refused delta left behind), and a small delta with every
  * kind of record that the hostile-input tests damage.
  */
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { MenderDeltaError } from "../../src/errors";
 import { decodeMbdf, type MbdfDecodeResult } from "../../src/delta/mbdf/decode";
 import { MbdfWriter } from "../../src/delta/mbdf/writer";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
@@ -38,6 +40,19 @@ export async function decode(
   const sink = new RecordingSink();
   const result = await decodeMbdf(inChunks(delta, chunk), new MemorySource(source), sink, {});
   return { target: sink.bytes(), result, sink };
+}
+
+/** Decodes and returns the error (the test fails if there is none, or it is not one line) and what was written. */
+export async function refused(delta: Uint8Array, source: Uint8Array, chunk = 1 << 20): Promise<{ err: MenderDeltaError; sink: RecordingSink }> {
+  const sink = new RecordingSink();
+  try {
+    await decodeMbdf(inChunks(delta, chunk), new MemorySource(source), sink, {});
+  } catch (err) {
+    if (!(err instanceof MenderDeltaError)) throw err;
+    assert.equal(err.message.split("\n").length, 1, "one line");
+    return { err, sink };
+  }
+  assert.fail("the delta was accepted");
 }
 
 export function sha256(bytes: Uint8Array): string {

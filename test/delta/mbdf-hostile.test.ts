@@ -14,20 +14,7 @@ import { MbdfWriter } from "../../src/delta/mbdf/writer";
 import { MenderDeltaError } from "../../src/errors";
 import { writeVarint } from "../../src/vcdiff/format/varint";
 import { SourceMismatchError } from "../../src/vcdiff/decoder/errors";
-import { concat, inChunks, MemorySource, RecordingSink, Rng, sha256, smallDelta } from "./mbdf-helpers";
-
-/** Decodes and returns the error (the test fails if there is none) and what was written. */
-async function refused(delta: Uint8Array, source: Uint8Array, chunk = 1 << 20): Promise<{ err: MenderDeltaError; sink: RecordingSink }> {
-  const sink = new RecordingSink();
-  try {
-    await decodeMbdf(inChunks(delta, chunk), new MemorySource(source), sink, {});
-  } catch (err) {
-    if (!(err instanceof MenderDeltaError)) throw err;
-    assert.equal(err.message.split("\n").length, 1, "one line");
-    return { err, sink };
-  }
-  assert.fail("the delta was accepted");
-}
+import { concat, inChunks, MemorySource, RecordingSink, refused, Rng, sha256, smallDelta } from "./mbdf-helpers";
 
 /** True when what `sink` holds is the target up to the end of one of its records (or nothing). */
 function wholeRecordsOnly(sink: RecordingSink, target: Uint8Array, recordEnds: number[]): boolean {
@@ -89,7 +76,7 @@ test("lies and unknowns are refused before the record writes anything, with one 
     ["length 0", concat([header(100, 0), zero(0)]), /a ZERO record of 0 bytes/, 0],
     ["length too long for its bytes (a literal that runs into the next record)", concat([header(100, 0), Uint8Array.of(3), v(100), Uint8Array.of(0), v(0), new Uint8Array(60), zero(40)]), /record 0 .*(CRC-32|truncated)/, 0],
     ["length too short (record produces less)", concat([header(100, 0, { sha: sha100 }), zero(50), Uint8Array.of(1), v(49), zeroCrc(50), Uint8Array.of(0)]), /record 1 .*CRC-32/, 50],
-    ["unknown kind", concat([header(100, 0), zero(10), Uint8Array.of(7), v(90)]), /^unsupported MBDF delta at record 1 \(target byte 10\).*unknown record kind 7/, 10],
+    ["unknown kind", concat([header(100, 0), zero(10), Uint8Array.of(8), v(90)]), /^unsupported MBDF delta at record 1 \(target byte 10\).*unknown record kind 8/, 10],
     ["unknown filter", concat([header(100, 0), Uint8Array.of(3), v(100), Uint8Array.of(5), v(0), new Uint8Array(100), u32(0)]), /unknown filter 5/, 0],
     ["filter_start above 2^32", concat([header(100, 0), Uint8Array.of(3), v(100), Uint8Array.of(1), v(2 ** 32), new Uint8Array(100), u32(0)]), /filter_start 4294967296/, 0],
     ["COPY past source_size", concat([header(100, 3000), zero(10), Uint8Array.of(2), v(90), v(2911), u32(0)]), /record 1 .*the copied source range \[2911, \+90\) reaches past the end of the 3000-byte source/, 10, src],

@@ -3,7 +3,7 @@
  * 3.4 and 5.1, in standalone mode (client-sandbox.ts: loop devices, file-backed U-Boot env). The
  * generator makes it with `--delta-format mbdf` from the rootfs-image Artifacts of two ext4 images
  * that differ as an update does (test/generator/update-pair.ts). First the Artifact is shown to be
- * MBDF, with APPROX and REDEFLATE records, so that the installs go through the module's MBDF path;
+ * MBDF, with APPROX, EXEC and REDEFLATE records, so that the installs go through the module's MBDF path;
  * then, under each client: install onto B (B = TO byte for byte), the simulated reboot, commit;
  * install followed by rollback, before the reboot and after it, back to A (A still FROM); and the
  * same Artifact with its payload marked as a future format version, or damaged: refused, the device
@@ -65,7 +65,7 @@ before(() => {
 
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-test("the generator's --delta-format mbdf Artifact is MBDF: delta_algorithm mbdf1, APPROX and REDEFLATE records", async (t) => {
+test("the generator's --delta-format mbdf Artifact is MBDF: delta_algorithm mbdf1, APPROX, EXEC and REDEFLATE records", async (t) => {
   if (!needTools(t, ...GENERATE_TOOLS)) return;
   assert.ok(rel, "pair and delta made");
   const headers = await readArtifactHeaders(rel.delta);
@@ -77,6 +77,7 @@ test("the generator's --delta-format mbdf Artifact is MBDF: delta_algorithm mbdf
   assert.ok(s.delta.mbdf!.ext4, "both images read as ext4");
   assert.ok(records.approx.count >= 1, `an APPROX record (the rebuilt executable): ${JSON.stringify(records)}`);
   assert.ok(records.redeflate.count >= 1, `a REDEFLATE record (the changed .gz): ${JSON.stringify(records)}`);
+  assert.equal(records.exec.count, 1, `an EXEC record (the rebuilt Socket.so): ${JSON.stringify(records)}`);
   assert.equal(s.to.sha256, rel.sums.to);
   assert.equal(s.from.sha256, rel.sums.from);
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { Rng } from "../vcdiff/helpers";
 import { suffixArray } from "../../src/filediff/suffix-array";
-import { approximateDiff, applyApproximateDiff } from "../../src/filediff/approximate-diff";
+import { approximateDiff, applyApproximateDiff, ApproximateDiffError, diffAlong } from "../../src/filediff/approximate-diff";
 
 
 function naiveSuffixArray(bytes: Uint8Array): number[] {
@@ -99,3 +99,19 @@ test("a hostile diff is refused, not written out of range", () => {
   const huge = { control: Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1]), differences: new Uint8Array(0), literals: new Uint8Array(0) };
   assert.throws(() => applyApproximateDiff(old, huge, 10), /too large|past the declared/);
 });
+
+test("diffAlong: another diff's control gives that diff's streams back; a control of another length is refused", () => {
+  const rng = new Rng(3);
+  const old = rng.bytes(5000);
+  const neu = old.slice(100, 4000);
+  for (let i = 0; i < neu.length; i += 97) neu[i] = neu[i]! ^ 0x11;
+  const diff = approximateDiff(old, neu);
+  const again = diffAlong(diff.control, old, neu);
+  assert.deepEqual(again, diff);
+  assert.throws(() => diffAlong(diff.control, old, neu.subarray(1)), ApproximateDiffError);
+  assert.throws(() => diffAlong(diff.control, old, concatBytes(neu, Uint8Array.of(1))), ApproximateDiffError);
+});
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return new Uint8Array(Buffer.concat([a, b]));
+}

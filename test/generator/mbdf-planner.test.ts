@@ -1,7 +1,7 @@
 /**
  * `--delta-format mbdf`: the generator's file-aware delta between two small ext4 images made by
  * mke2fs -d (update-pair.ts: a changed binary, a changed .gz made by `gzip -9n`, an unchanged file,
- * new and removed ones, a metadata change). The delta applies to exactly TO, uses APPROX and
+ * new and removed ones, a metadata change). The delta applies to exactly TO, uses APPROX, EXEC and
  * REDEFLATE records, and its Artifact is smaller than the VCDIFF one of the same pair.
  */
 import assert from "node:assert/strict";
@@ -22,7 +22,7 @@ function payloadOf(artifact: string, out: string): string {
   return out;
 }
 
-test("MBDF (the default): APPROX, REDEFLATE and filtered LITERAL records, applies to TO, smaller than VCDIFF", async (t) => {
+test("MBDF (the default): APPROX, EXEC, REDEFLATE and filtered LITERAL records, applies to TO, smaller than VCDIFF", async (t) => {
   if (!needTools(t, "mke2fs", "gzip", "xz", "tar")) return;
   const dir = scratchDir("mbdf-planner");
   const { from, to } = makeUpdatePair(dir);
@@ -37,6 +37,7 @@ test("MBDF (the default): APPROX, REDEFLATE and filtered LITERAL records, applie
   assert.equal(mbdf.delta.format, "mbdf");
   const records = mbdf.delta.mbdf!.records;
   assert.ok(records.approx.count >= 1, `APPROX records: ${JSON.stringify(records)}`);
+  assert.equal(records.exec.count, 1, `an EXEC record (Socket.so): ${JSON.stringify(records)}`);
   // The changed changelog and note (one block), the two new .gz files (contents stored).
   assert.equal(records.redeflate.count, 4, `REDEFLATE records: ${JSON.stringify(records)}`);
   if (process.arch === "x64") assert.ok(records.literal.count >= 1, `a filtered LITERAL record (the new program): ${JSON.stringify(records)}`);

@@ -7,6 +7,8 @@
  * - usr/bin/tool, a real executable (/usr/bin/tar), rebuilt: addresses all across it moved by a few
  *   bytes (a byte every 61 shifted by 3, which VCDIFF must add one by one) and 300 bytes inserted in
  *   its middle: an APPROX record;
+ * - usr/lib/perl/Socket.so, perl's Socket module before and after a security upgrade (an x86-64
+ *   ELF file rebuilt: test/filediff/fixtures): an EXEC record;
  * - usr/share/doc/changelog.gz, made by `gzip -9n`, its text changed: a REDEFLATE record; so is
  *   usr/share/doc/note.gz, smaller than a block;
  * - usr/bin/newtool, a new executable (/usr/bin/gzip): a LITERAL record with the x86 branch filter
@@ -18,6 +20,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { socketPair } from "../filediff/exec-helpers";
 import { Rng } from "../vcdiff/helpers";
 
 /** The executable the pair changes, and the one TO adds: present on every Debian machine. */
@@ -82,9 +85,11 @@ export function makeUpdatePair(dir: string, sizeMiB = 8): UpdatePair {
   const removed = rng.bytes(20_000);
   const config = text(rng, 40);
   const smallNote = text(rng, 60);
+  const socket = socketPair();
   const from = ext4Image(dir, "from", sizeMiB, (root) => {
     gzip9n(root, "usr/share/doc/note.gz", smallNote);
     put(root, "usr/bin/tool", binary, 0o755);
+    put(root, "usr/lib/perl/Socket.so", socket.old);
     gzip9n(root, "usr/share/doc/changelog.gz", changelog);
     put(root, "etc/same", same);
     put(root, "opt/removed", removed);
@@ -107,6 +112,7 @@ export function makeUpdatePair(dir: string, sizeMiB = 8): UpdatePair {
     gzip9n(root, "usr/share/man/man1/newtool.1.gz", manual);
     gzip9n(root, "usr/share/doc/newtool/changelog.gz", manual.replace(/update/g, "upgrade"));
     put(root, "usr/bin/tool", newBinary, 0o755);
+    put(root, "usr/lib/perl/Socket.so", socket.neu);
     gzip9n(root, "usr/share/doc/changelog.gz", newChangelog);
     put(root, "etc/same", same);
     put(root, "opt/new", rng.bytes(10_000));

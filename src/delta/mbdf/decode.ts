@@ -15,6 +15,7 @@ import { DecodeScratch } from "../../vcdiff/decoder/decode";
 import { RecordBuffers } from "./record-buffers";
 import type { RecordContext, RecordResult } from "./context";
 import { executeApprox } from "./execute-approx";
+import { executeExec } from "./execute-exec";
 import { executeCopy, executeLiteral, executeZero } from "./execute-plain";
 import { executeRedeflate } from "./execute-redeflate";
 import { executeVcdiff } from "./execute-vcdiff";
@@ -41,6 +42,7 @@ const EXECUTORS: Partial<Record<number, Executor>> = {
   [RecordKind.vcdiff]: executeVcdiff,
   [RecordKind.approx]: executeApprox,
   [RecordKind.redeflate]: executeRedeflate,
+  [RecordKind.exec]: executeExec,
 };
 
 export interface MbdfHeaderFields {

@@ -18,6 +18,7 @@ export const RecordKind = {
   vcdiff: 0x04,
   approx: 0x05,
   redeflate: 0x06,
+  exec: 0x07,
 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
@@ -29,6 +30,7 @@ export const KIND_NAMES: Record<number, string> = {
   0x04: "VCDIFF",
   0x05: "APPROX",
   0x06: "REDEFLATE",
+  0x07: "EXEC",
 };
 
 /** LITERAL filters by their byte; 0 stores the bytes as they are. */

@@ -7,6 +7,7 @@
  * record's bytes before the next record starts).
  */
 import { DeflateScratch } from "../../deflate/deflate-window";
+import { ReferenceScratch } from "../../filediff/exec/x86-64-references";
 
 export const BUFFER_ROLES = ["old", "control", "literals", "content", "output"] as const;
 export type BufferRole = (typeof BUFFER_ROLES)[number];
@@ -15,6 +16,8 @@ export class RecordBuffers {
   private readonly buffers = new Map<BufferRole, Uint8Array>();
   /** REDEFLATE's compressor state. */
   readonly deflate = new DeflateScratch();
+  /** EXEC's references of the old file. */
+  readonly references = new ReferenceScratch();
 
   /** `length` bytes of the role's buffer (contents undefined), grown when too small. */
   take(role: BufferRole, length: number): Uint8Array {

@@ -7,6 +7,7 @@
 import { bcjFilter, type BcjArch } from "../../compress/bcj";
 import { crc32, crc32OfZeros } from "../../compress/crc32";
 import type { ApproximateDiff } from "../../filediff/approximate-diff";
+import { type ExecDiff as ExecRecord, segmentProblem } from "../../filediff/exec/exec-diff";
 import { writeVarint } from "../../vcdiff/format/varint";
 import {
   FILTERS,
@@ -156,6 +157,29 @@ export class MbdfWriter {
     this.begin(RecordKind.approx, produced.length);
     this.extents(extents);
     this.approxBody(diff);
+    this.crc(crc32(produced));
+  }
+
+  /**
+   * `produced` as the executable-aware diff `exec` (filediff/exec/exec-diff.ts) makes it from the
+   * old buffer read through `extents`.
+   */
+  exec(extents: Extent[], exec: ExecRecord, produced: Uint8Array): void {
+    if (produced.length > MAX_RECORD_BUFFER) throw new RangeError(`an EXEC record produces at most ${MAX_RECORD_BUFFER} bytes`);
+    this.checkExtents(extents);
+    checkApprox(exec.diff, produced.length);
+    if (!Number.isInteger(exec.transform) || exec.transform < 0 || exec.transform > 255) throw new RangeError(`transform must be a byte, got ${exec.transform}`);
+    const problem = segmentProblem(exec.newSegments, produced.length);
+    if (problem) throw new RangeError(`the new segment table: ${problem}`);
+    if (!Number.isSafeInteger(exec.referenceCount) || exec.referenceCount < 0) throw new RangeError(`a reference count, got ${exec.referenceCount}`);
+    this.begin(RecordKind.exec, produced.length);
+    this.extents(extents);
+    this.emit(Uint8Array.of(exec.transform));
+    this.varint(exec.referenceCount);
+    const s = exec.newSegments;
+    this.varint(s.count);
+    for (let i = 0; i < s.count; i++) for (const v of [s.offset[i]!, s.vaddr[i]!, s.filesz[i]!, s.memsz[i]!]) this.varint(v);
+    this.approxBody(exec.diff);
     this.crc(crc32(produced));
   }
 

@@ -19,6 +19,7 @@ import { readFullyAt } from "../../io/read-fully";
 import { xzSize } from "./cost";
 import type { BcjArch } from "../../compress/bcj";
 import { elfBranchFilter } from "../../filediff/elf-filter";
+import { execDiff, type ExecDiff } from "../../filediff/exec/exec-diff";
 
 /**
  * Files smaller than this are left to VCDIFF (a record's fixed cost would eat the gain), except
@@ -30,6 +31,13 @@ export const MIN_COMPRESSED_FILE = 64;
 export const KEEP_RATIO = 0.8;
 /** ...and saves at least this many bytes: the VCDIFF record it splits in two costs about that. */
 export const MIN_SAVING = 64;
+/**
+ * An ELF file's APPROX record estimated below this is kept as it is: the file was rebuilt without
+ * moving code (its build id and a few stamps differ), and the executable-aware diff, which takes
+ * as long as two approximate diffs, would save a few bytes at most (pair U: 68 of its 79 changed
+ * ELF files).
+ */
+export const MIN_EXEC_CANDIDATE = 512;
 
 /** Whether `bytes` start as a gzip member or a zlib stream (deflate, 32 KiB window, valid check bits). */
 function looksCompressed(bytes: Uint8Array): boolean {
@@ -39,6 +47,7 @@ function looksCompressed(bytes: Uint8Array): boolean {
 
 export type FileRecord =
   | { kind: "approx"; targetOffset: number; length: number; extents: Extent[]; diff: ApproximateDiff }
+  | { kind: "exec"; targetOffset: number; length: number; extents: Extent[]; exec: ExecDiff }
   | { kind: "redeflate"; targetOffset: number; length: number; record: RedeflateRecord };
 
 export interface FileRecordPlan {
@@ -103,6 +112,28 @@ function readExtents(fd: number, extents: Extent[], total: number): Uint8Array {
 
 function diffSize(d: ApproximateDiff): number {
   return xzSize([d.control, d.differences, d.literals]);
+}
+
+/** Estimated bytes of an EXEC record: its diff, and its segment table next to the extents. */
+function execSize(e: ExecDiff, extents: Extent[]): number {
+  return diffSize(e.diff) + 8 * extents.length + 16 * e.newSegments.count + 8;
+}
+
+/**
+ * The smaller of the APPROX record of `neu` and, for an x86-64 ELF file, its EXEC record (the same
+ * diff with predicted differences), with its estimated size.
+ */
+function approxOrExec(
+  run: { offset: number; length: number }, extents: Extent[], old: Uint8Array, neu: Uint8Array,
+): { record: FileRecord; size: number; control: Uint8Array } {
+  const diff = approximateDiff(old, neu);
+  const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
+  // Not an x86-64 ELF file, or one the prediction does not suit: execDiff says so with undefined.
+  const exec = approx.size >= MIN_EXEC_CANDIDATE && elfBranchFilter(neu) === "x86" ? execDiff(old, neu, diff, diffSize) : undefined;
+  if (!exec) return approx;
+  const size = execSize(exec, extents);
+  if (size >= approx.size) return approx;
+  return { record: { kind: "exec", targetOffset: run.offset, length: run.length, extents, exec }, size, control: diff.control };
 }
 
 /** A REDEFLATE record's fields but its content and old buffer. */
@@ -250,10 +281,8 @@ export async function planFileRecords(fromImage: string, toImage: string, estima
           record: { kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate }, size: redeflateSize(redeflate),
         });
       } else {
-        const diff = approximateDiff(old, neu);
-        planned.push(diff.control.length > MAX_RECORD_BUFFER ? undefined : {
-          record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff }, size: diffSize(diff) + 8 * extents.length,
-        });
+        const choice = approxOrExec(run, extents, old, neu);
+        planned.push(choice.control.length > MAX_RECORD_BUFFER ? undefined : choice);
       }
       await yieldToEstimates();
     }

@@ -24,7 +24,7 @@ import { bcjFilter, type BcjArch } from "../../compress/bcj";
 import { xzSize } from "./cost";
 import { isExt4Pair, planFileRecords, type FileRecord, type FileRecordPlan, type NewExecutable } from "./file-records";
 
-export const RECORD_KINDS = ["zero", "copy", "literal", "vcdiff", "approx", "redeflate"] as const;
+export const RECORD_KINDS = ["zero", "copy", "literal", "vcdiff", "approx", "redeflate", "exec"] as const;
 export type RecordKindName = (typeof RECORD_KINDS)[number];
 
 export interface MbdfPlanSummary {
@@ -80,7 +80,7 @@ type Piece =
   | { kind: "file"; start: number; length: number; record: FileRecord };
 
 function recordExtents(r: FileRecord): { sourceOffset: number; length: number }[] {
-  return r.kind === "approx" ? r.extents : r.record.extents;
+  return r.kind === "redeflate" ? r.record.extents : r.extents;
 }
 
 /**
@@ -248,6 +248,7 @@ async function writeRecords(
           const r = p.record;
           for (const e of recordExtents(r)) reads?.add(e.sourceOffset, e.sourceOffset + e.length);
           if (r.kind === "approx") writer.approx(r.extents, r.diff, produced(p.start, p.length));
+          else if (r.kind === "exec") writer.exec(r.extents, r.exec, produced(p.start, p.length));
           else writer.redeflate(r.record, produced(p.start, p.length));
           count(r.kind, p.length, before);
         } else {

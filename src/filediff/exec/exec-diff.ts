@@ -1,0 +1,121 @@
+/**
+ * The executable-aware diff of one ELF file against its old version, for the generator: the
+ * approximate diff's control and literals, its differences taken against the predicted bases
+ * (predict.ts), and what the device needs to predict the same: the transform and the new file's
+ * loadable segments. Anything unusual (not x86-64 on both sides, no code section, too many
+ * references or stretches) gives undefined: the caller keeps the plain approximate diff.
+ */
+import { approximateDiff, type ApproximateDiff, diffAlong } from "../approximate-diff";
+import { AddressMapError } from "./address-map";
+import { EM_X86_64, type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./elf-layout";
+import { type Prediction, predictionFor } from "./predict";
+import { FIELD_SIZE, findX86_64References, MAX_REFERENCES, type ReferenceScratch, type References } from "./x86-64-references";
+
+/** The transforms an EXEC record names by its byte. */
+export const Transform = { x86_64: 1 } as const;
+
+export interface ExecDiff {
+  transform: number;
+  /** The new file's loadable segments, as the record carries them. */
+  newSegments: LoadSegments;
+  /** The references the device's scan of the old file must find (a check that both scans agree). */
+  referenceCount: number;
+  diff: ApproximateDiff;
+}
+
+/** `bytes` with every reference's field zeroed: what stays when addresses move. */
+function withoutReferences(bytes: Uint8Array, references: References): Uint8Array {
+  const out = bytes.slice();
+  for (let r = 0; r < references.count; r++) out.fill(0, references.position[r]!, references.position[r]! + FIELD_SIZE[references.kind[r]!]!);
+  return out;
+}
+
+/**
+ * `approx` (the approximate diff of `neu` against `old`) with predicted differences, or undefined.
+ * Two alignments are tried: `approx`'s, and one found on both files with their references zeroed
+ * (tables of pointers, which change all over when code moves, then align as well as code does);
+ * the one `size` (the caller's yardstick of a diff's cost) finds smaller is kept. Each is applied once as the device applies it
+ * (execPrediction): a file on which the two would disagree is left to the plain approximate diff.
+ */
+export function execDiff(old: Uint8Array, neu: Uint8Array, approx: ApproximateDiff, size: (diff: ApproximateDiff) => number): ExecDiff | undefined {
+  const oldLayout = readElfLayout(old);
+  const newLayout = readElfLayout(neu);
+  if (!oldLayout || !newLayout || oldLayout.machine !== EM_X86_64 || newLayout.machine !== EM_X86_64) return undefined;
+  const references = findX86_64References(old, oldLayout);
+  if (!references || segmentProblem(newLayout.segments, neu.length)) return undefined;
+  const along = (diff: ApproximateDiff): ExecDiff | undefined => {
+    try {
+      const prediction = predictionFor(old, oldLayout.segments, references, diff, neu.length, newLayout.segments);
+      const result: ExecDiff = {
+        transform: Transform.x86_64,
+        newSegments: newLayout.segments,
+        referenceCount: references.count,
+        diff: { control: diff.control, differences: prediction.differences(neu), literals: diff.literals },
+      };
+      const check = execPrediction(old, result.transform, result.newSegments, result.referenceCount, result.diff, neu.length);
+      const made = check.apply(result.diff, new Uint8Array(neu.length));
+      return Buffer.compare(made, neu) === 0 ? result : undefined;
+    } catch (err) {
+      if (err instanceof AddressMapError) return undefined;
+      throw err;
+    }
+  };
+  const first = along(approx);
+  const newReferences = findX86_64References(neu, newLayout);
+  if (!newReferences) return first;
+  const normalized = approximateDiff(withoutReferences(old, references), withoutReferences(neu, newReferences));
+  const second = along(diffAlong(normalized.control, old, neu));
+  if (!first || !second) return first ?? second;
+  return size(second.diff) < size(first.diff) ? second : first;
+}
+
+/** An EXEC record's prediction cannot be made: what is wrong, and whether the old file is to blame. */
+export class ExecDiffError extends Error {
+  constructor(
+    message: string,
+    readonly blame: "delta" | "source" = "delta",
+  ) {
+    super(message);
+  }
+}
+
+/** Why `segments` cannot be a new file's loadable segments for `newLength` bytes, or undefined when they can. */
+export function segmentProblem(segments: LoadSegments, newLength: number): string | undefined {
+  if (segments.count < 1 || segments.count > MAX_SEGMENTS) return `${segments.count} loadable segments, 1 to ${MAX_SEGMENTS} allowed`;
+  for (let i = 0; i < segments.count; i++) {
+    const o = segments.offset[i]!;
+    const f = segments.filesz[i]!;
+    if (o + f > newLength) return `segment ${i} holds file bytes [${o}, +${f}) past the file's ${newLength} bytes`;
+    if (segments.memsz[i]! < f) return `segment ${i} has less memory (${segments.memsz[i]}) than file bytes (${f})`;
+    if (segments.vaddr[i]! + segments.memsz[i]! > MAX_ADDRESS) return `segment ${i} ends past address 2^48`;
+  }
+  return undefined;
+}
+
+/**
+ * The device side: the prediction an EXEC record's diff is applied with. Throws ExecDiffError when
+ * the transform is unknown, the new segments are not sane, or the old file is not the x86-64 ELF
+ * file with `referenceCount` references the generator scanned; ApproximateDiffError or
+ * AddressMapError when the diff's stretches are out of range or too many. Nothing is written. The
+ * references live in `scratch` (a decoder's, reused by its records) until its next use.
+ */
+export function execPrediction(
+  old: Uint8Array,
+  transform: number,
+  newSegments: LoadSegments,
+  referenceCount: number,
+  diff: ApproximateDiff,
+  newLength: number,
+  scratch?: ReferenceScratch,
+): Prediction {
+  if (transform !== Transform.x86_64) throw new ExecDiffError(`unknown transform ${transform}`);
+  const problem = segmentProblem(newSegments, newLength);
+  if (problem) throw new ExecDiffError(`the new file's segment table: ${problem}`);
+  const layout = readElfLayout(old);
+  if (!layout || layout.machine !== EM_X86_64) throw new ExecDiffError("the old file is not an x86-64 ELF file", "source");
+  const references = findX86_64References(old, layout, scratch);
+  if (!references || references.count !== referenceCount) {
+    throw new ExecDiffError(`the old file has ${references ? references.count : `more than ${MAX_REFERENCES}`} references, the delta expects ${referenceCount}`, "source");
+  }
+  return predictionFor(old, layout.segments, references, diff, newLength, newSegments);
+}

@@ -1,0 +1,148 @@
+/**
+ * Executable-aware approximate diffs: the same three streams as an approximate diff
+ * (approximate-diff.ts), but each difference stretch is taken against a *predicted* base instead
+ * of the old bytes: every old reference (x86-64-references.ts) fully inside the stretch whose
+ * target projects to a new address (address-map.ts) is replaced by the value it would have in the
+ * new file. A recompiled binary's shifted calls and addresses are then predicted and cost zero
+ * difference bytes; the generator and the device compute the base identically.
+ */
+import { type ApproximateDiff, StretchReader } from "../approximate-diff";
+import { AddressMap, readStretches } from "./address-map";
+import type { LoadSegments } from "./elf-layout";
+import { ABS64, FIELD_SIZE, RELATIVE_TO, type References } from "./x86-64-references";
+
+/** Predicted bytes are made in pieces of this size: the scratch memory whatever a stretch's length. */
+const PIECE = 1 << 16;
+
+export class Prediction {
+  private readonly scratch = new Uint8Array(PIECE);
+  private readonly value = new Uint8Array(8);
+
+  constructor(
+    private readonly old: Uint8Array,
+    private readonly references: References,
+    readonly map: AddressMap,
+  ) {}
+
+  /** Index of the first reference at or after `position`. */
+  private firstAt(position: number): number {
+    const p = this.references.position;
+    let lo = 0;
+    let hi = this.references.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (p[mid]! < position) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * The new value of reference r when stretch k carries it, in this.value (little-endian, its
+   * field size); false when there is none: its target does not project, or a rel32 would not fit.
+   */
+  private predictValue(r: number, k: number): boolean {
+    const { kind, position, target } = this.references;
+    const { newStart, oldStart } = this.map.stretches;
+    const newTarget = this.map.projectAddress(target[r]!);
+    if (Number.isNaN(newTarget)) return false;
+    const v = this.value;
+    if (kind[r] === ABS64) {
+      const lo = newTarget % 2 ** 32;
+      const hi = (newTarget - lo) / 2 ** 32;
+      for (let b = 0; b < 4; b++) {
+        v[b] = (lo >>> (8 * b)) & 0xff;
+        v[4 + b] = (hi >>> (8 * b)) & 0xff;
+      }
+      return true;
+    }
+    // rel32: relative to the instruction's end (the field's, or its immediate's).
+    const end = this.map.newAddress(newStart[k]! + position[r]! + RELATIVE_TO[kind[r]!]! - oldStart[k]!);
+    const rel = newTarget - end;
+    if (Number.isNaN(rel) || rel < -(2 ** 31) || rel >= 2 ** 31) return false;
+    for (let b = 0; b < 4; b++) v[b] = (rel >> (8 * b)) & 0xff;
+    return true;
+  }
+
+  /** The predicted base of bytes [from, from + n) of stretch k (n <= PIECE), in the scratch. */
+  private piece(k: number, from: number, n: number): Uint8Array {
+    const { kind, position } = this.references;
+    const o0 = this.map.stretches.oldStart[k]!;
+    const end0 = o0 + this.map.stretches.length[k]!;
+    const lo = o0 + from;
+    const hi = lo + n;
+    const out = this.scratch;
+    out.set(this.old.subarray(lo, hi));
+    // References overlapping [lo, hi) start at most 7 bytes before it (fields are 4 or 8 bytes).
+    for (let r = this.firstAt(lo - 7); r < this.references.count && position[r]! < hi; r++) {
+      const p = position[r]!;
+      const size = FIELD_SIZE[kind[r]!]!;
+      if (p + size <= lo || p < o0 || p + size > end0 || !this.predictValue(r, k)) continue;
+      for (let b = 0; b < size; b++) {
+        const at = p + b - lo;
+        if (at >= 0 && at < n) out[at] = this.value[b]!;
+      }
+    }
+    return out;
+  }
+
+  /** The difference stream against the predicted bases, for `neu` made by `diff`'s stretches. */
+  differences(neu: Uint8Array): Uint8Array {
+    const { count, newStart, length } = this.map.stretches;
+    let total = 0;
+    for (let k = 0; k < count; k++) total += length[k]!;
+    const out = new Uint8Array(total);
+    let d = 0;
+    for (let k = 0; k < count; k++) {
+      const len = length[k]!;
+      for (let from = 0; from < len; from += PIECE) {
+        const n = Math.min(PIECE, len - from);
+        const base = this.piece(k, from, n);
+        const at = newStart[k]! + from;
+        for (let i = 0; i < n; i++) out[d + i] = (neu[at + i]! - base[i]!) & 0xff;
+        d += n;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Applies `diff` (its differences taken against the predicted bases) into `out`, which may hold
+   * the differences stream at its end, as applyApproximateDiff allows: an output byte is written
+   * only after the difference byte at or after it was read.
+   */
+  apply(diff: ApproximateDiff, out: Uint8Array): Uint8Array {
+    const { differences, literals } = diff;
+    const s = new StretchReader(this.old.length, diff, out.length);
+    let k = 0;
+    while (s.next()) {
+      const { outPos, dPos, diffLength } = s;
+      for (let from = 0; from < diffLength; from += PIECE) {
+        const n = Math.min(PIECE, diffLength - from);
+        const base = this.piece(k, from, n);
+        for (let i = 0; i < n; i++) out[outPos + from + i] = (base[i]! + differences[dPos + from + i]!) & 0xff;
+      }
+      if (diffLength > 0) k++;
+      out.set(literals.subarray(s.lPos, s.lPos + s.literalLength), outPos + diffLength);
+    }
+    s.finish();
+    return out;
+  }
+}
+
+/**
+ * The prediction for `diff` from `old` (its references found already) to a new file of
+ * `newLength` bytes whose loadable segments are `newSegments`. Throws ApproximateDiffError or
+ * AddressMapError when the diff's stretches are out of range or too many.
+ */
+export function predictionFor(
+  old: Uint8Array,
+  oldSegments: LoadSegments,
+  references: References,
+  diff: ApproximateDiff,
+  newLength: number,
+  newSegments: LoadSegments,
+): Prediction {
+  const map = new AddressMap(readStretches(old.length, diff, newLength), oldSegments, newSegments);
+  return new Prediction(old, references, map);
+}

@@ -1,0 +1,87 @@
+/**
+ * Small x86-64 ELF files for the executable-aware diff tests: one loadable segment mapping the
+ * whole file at BASE (plus `bss` zero-filled bytes), a code section and optionally a RELA section.
+ * Real binaries: the Socket.so pair in fixtures/ (perl-base 5.36.0-7+deb12u3 and +deb12u4, the
+ * pair U's security upgrade changes) and the machine's libc.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { gunzipSync } from "node:zlib";
+import type { ApproximateDiff } from "../../src/filediff/approximate-diff";
+import { xzSize } from "../../src/generator/mbdf/cost";
+
+export const BASE = 0x400000;
+/** Where the code section starts in the file. */
+export const CODE_AT = 0x100;
+
+export interface TinyElf {
+  code: Uint8Array;
+  /** RELA entries: [r_offset, r_info, r_addend]. */
+  rela?: [number, number, number][];
+  /** Zero-filled memory after the file bytes. */
+  bss?: number;
+  /** Bytes after the code (data the references may point at). */
+  data?: number;
+}
+
+function put64(b: DataView, at: number, v: number): void {
+  b.setUint32(at, v % 2 ** 32, true);
+  b.setUint32(at + 4, Math.floor(v / 2 ** 32), true);
+}
+
+/** The file: header, one PT_LOAD, code at CODE_AT, data, RELA, section headers (null, .text, .rela.dyn). */
+export function tinyElf(spec: TinyElf): Uint8Array {
+  const relaAt = CODE_AT + spec.code.length + (spec.data ?? 0);
+  const rela = spec.rela ?? [];
+  const shoff = relaAt + 24 * rela.length;
+  const sections = rela.length > 0 ? 3 : 2;
+  const bytes = new Uint8Array(shoff + 64 * sections);
+  const v = new DataView(bytes.buffer);
+  bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  v.setUint16(16, 3, true); // ET_DYN
+  v.setUint16(18, 62, true); // EM_X86_64
+  put64(v, 0x20, 64); // e_phoff
+  put64(v, 0x28, shoff);
+  v.setUint16(0x36, 56, true);
+  v.setUint16(0x38, 1, true);
+  v.setUint16(0x3a, 64, true);
+  v.setUint16(0x3c, sections, true);
+  // PT_LOAD: the whole file at BASE.
+  v.setUint32(64, 1, true);
+  v.setUint32(68, 5, true);
+  put64(v, 64 + 16, BASE);
+  put64(v, 64 + 32, bytes.length);
+  put64(v, 64 + 40, bytes.length + (spec.bss ?? 0));
+  bytes.set(spec.code, CODE_AT);
+  rela.forEach(([where, info, addend], i) => {
+    put64(v, relaAt + 24 * i, where);
+    put64(v, relaAt + 24 * i + 8, info);
+    put64(v, relaAt + 24 * i + 16, addend);
+  });
+  const section = (i: number, type: number, flags: number, offset: number, size: number, entsize: number): void => {
+    const at = shoff + 64 * i;
+    v.setUint32(at + 4, type, true);
+    put64(v, at + 8, flags);
+    put64(v, at + 16, BASE + offset);
+    put64(v, at + 24, offset);
+    put64(v, at + 32, size);
+    put64(v, at + 56, entsize);
+  };
+  section(1, 1, 6, CODE_AT, spec.code.length, 0);
+  if (rela.length > 0) section(2, 4, 2, relaAt, 24 * rela.length, 24);
+  return bytes;
+}
+
+/** A rel32 (signed) as 4 little-endian bytes. */
+export const le32 = (v: number): number[] => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
+
+const FIXTURES = path.join(__dirname, "fixtures");
+
+/** perl-base's Socket.so before and after U's security upgrade. */
+export function socketPair(): { old: Uint8Array; neu: Uint8Array } {
+  const read = (name: string): Uint8Array => new Uint8Array(gunzipSync(fs.readFileSync(path.join(FIXTURES, name))));
+  return { old: read("Socket.so.old.gz"), neu: read("Socket.so.new.gz") };
+}
+
+/** The planner's yardstick of a diff (cost.ts): fast-xz bytes of its three streams. */
+export const diffCost = (d: ApproximateDiff): number => xzSize([d.control, d.differences, d.literals]);
