@@ -2,9 +2,11 @@
  * Our two delta formats side by side with the byte-level peers, and the goals issue #22 sets the
  * file-aware format (MBDF), PASS or MISS:
  *   npm run bench -- formats                   (every pair whose images exist)
- *   npx tsx test/bench/formats.ts [PAIR ...]   (PAIR: U, A, B, generated)
+ *   npx tsx test/bench/formats.ts [PAIR ...]   (PAIR: U, U-arm64, A, B, generated)
  *
  * Pairs: U (security update: $CORPUS_U or ~/.cache/mbd-corpus-u, a corpus made with B_EXTRA=apt),
+ * U-arm64 (the same for arm64, no size goal: $CORPUS_ARM or ~/.cache/mbd-corpus-arm, a corpus made
+ * with ARM_ARCH=arm64),
  * A and B ($CORPUS or ~/.cache/mbd-corpus; test/bench/corpus/make-corpus.sh makes both corpora; a
  * missing pair is skipped with the command that makes it), and the generated 64 MiB pair
  * (test/bench/lib/pairs.ts).
@@ -33,7 +35,7 @@ import { ourDeltaArtifact, stockDeltaArtifact, type GeneratorSummary, type MadeA
 import { deltaPayload, moduleUnderTest, verifiedDownload, type DeviceRun } from "./lib/device-download";
 import { formatRow, goalRows, summaryTable, type FormatFigures, type GoalPair, type PairFigures } from "./lib/format-goals";
 import { findHdiffz, hdiffzNativeXz, hdiffzVersion } from "./lib/hdiffpatch";
-import { CORPUS, CORPUS_U, corpusPair, generatedPair, GENERATOR, MIB, PAIR_A, PAIR_B, PAIR_U, type CorpusPairName, type Pair, type Timed } from "./lib/pairs";
+import { CORPUS, CORPUS_ARM, CORPUS_U, corpusPair, generatedPair, GENERATOR, MIB, PAIR_A, PAIR_B, PAIR_U, PAIR_U_ARM64, type CorpusPairName, type Pair, type Timed } from "./lib/pairs";
 
 const ROOT_MOUNT = ["--root-mount", "ro"];
 /** A Download takes seconds and its wall time is the noisiest figure here: the best of three rounds. */
@@ -139,16 +141,21 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
   }
 }
 
-/** The corpus pairs in the order they run (the quick security update first), each with its goal and how to make it. */
-const CORPUS_PAIRS: [GoalPair, string, CorpusPairName, string][] = [
-  ["U", CORPUS_U, PAIR_U, `CORPUS=${CORPUS_U} B_EXTRA=apt ${MAKE_CORPUS}`],
-  ["A", CORPUS, PAIR_A, `CORPUS=${CORPUS} ${MAKE_CORPUS}`],
-  ["B", CORPUS, PAIR_B, `CORPUS=${CORPUS} ${MAKE_CORPUS}`],
+/**
+ * The corpus pairs in the order they run (the quick security updates first), each with the name that
+ * picks it on the command line, its size goal (none for U-arm64: issue #23 only asks that it not
+ * grow) and how to make it.
+ */
+const CORPUS_PAIRS: [string, GoalPair | undefined, string, CorpusPairName, string][] = [
+  ["U", "U", CORPUS_U, PAIR_U, `CORPUS=${CORPUS_U} B_EXTRA=apt ${MAKE_CORPUS}`],
+  ["U-arm64", undefined, CORPUS_ARM, PAIR_U_ARM64, `CORPUS=${CORPUS_ARM} ARM_ARCH=arm64 ${MAKE_CORPUS}`],
+  ["A", "A", CORPUS, PAIR_A, `CORPUS=${CORPUS} ${MAKE_CORPUS}`],
+  ["B", "B", CORPUS, PAIR_B, `CORPUS=${CORPUS} ${MAKE_CORPUS}`],
 ];
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
-  const known = ["U", "A", "B", "generated"];
+  const known = [...CORPUS_PAIRS.map(([name]) => name), "generated"];
   const unknown = wanted.filter((w) => !known.includes(w));
   if (unknown.length > 0) {
     process.stderr.write(`bench formats: unknown pair ${unknown.join(", ")}; pairs: ${known.join(", ")}\n`);
@@ -175,8 +182,8 @@ async function main(): Promise<void> {
     const module = moduleUnderTest(work);
     process.stdout.write(`generator: ${GENERATOR} ${ROOT_MOUNT.join(" ")}; module: ${module.join(" ")}; each made once, each Download run ${DOWNLOAD_RUNS} times, the formats taking turns\n`);
     const pairs: [Pair, GoalPair | undefined][] = [];
-    for (const [goal, corpus, names, make] of CORPUS_PAIRS) {
-      if (!want(goal)) continue;
+    for (const [name, goal, corpus, names, make] of CORPUS_PAIRS) {
+      if (!want(name)) continue;
       const pair = corpusPair(corpus, ...names);
       if (pair) pairs.push([pair, goal]);
       else process.stdout.write(`corpus ${names[0]}: skipped, its images are not under ${corpus}; make them (as root, ~25 min): ${make}\n`);

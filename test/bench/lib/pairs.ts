@@ -5,6 +5,9 @@
  * test/bench/corpus/make-corpus.sh, found through $CORPUS or ~/.cache/mbd-corpus, when they exist;
  * pair U (A1-minbase -> B2-upgrade of a corpus made with B_EXTRA=apt: the same packages upgraded,
  * nothing added, a security update) through $CORPUS_U or ~/.cache/mbd-corpus-u;
+ * pair U-arm64 (F1-arm64-minbase -> F2-arm64-upgrade of a corpus made with ARM_ARCH=arm64: the same
+ * security update for arm64, unpacked without running its binaries) through $CORPUS_ARM or
+ * ~/.cache/mbd-corpus-arm;
  * always a generated pair: a 64 MiB ext4 image holding a package tree taken from this checkout
  * (typescript), and a release 2 that upgrades it (a patched file, a removed one, a new package: fflate).
  */
@@ -101,6 +104,8 @@ export function generatedPair(work: string): Pair {
 export const CORPUS = process.env.CORPUS ?? path.join(os.homedir(), ".cache", "mbd-corpus");
 /** The corpus of pair U: make-corpus.sh with B_EXTRA=apt, so B2-upgrade adds no package. */
 export const CORPUS_U = process.env.CORPUS_U ?? path.join(os.homedir(), ".cache", "mbd-corpus-u");
+/** The corpus of pair U-arm64: make-corpus.sh with ARM_ARCH=arm64, which makes that pair alone. */
+export const CORPUS_ARM = process.env.CORPUS_ARM ?? path.join(os.homedir(), ".cache", "mbd-corpus-arm");
 
 /** A corpus pair: its Artifacts and images when all four exist, else null. */
 export function corpusPair(corpus: string, name: string, from: string, to: string): Pair | null {
@@ -115,6 +120,7 @@ export type CorpusPairName = readonly [name: string, from: string, to: string];
 export const PAIR_A: CorpusPairName = ["A (minbase -> +ssh)", "A1-minbase", "A2-ssh"];
 export const PAIR_B: CorpusPairName = ["B (minbase -> upgrade)", "A1-minbase", "B2-upgrade"];
 export const PAIR_U: CorpusPairName = ["U (minbase -> security update)", "A1-minbase", "B2-upgrade"];
+export const PAIR_U_ARM64: CorpusPairName = ["U-arm64 (arm64 minbase -> security update)", "F1-arm64-minbase", "F2-arm64-upgrade"];
 
 export function corpusPairs(): Pair[] {
   const pairs = [PAIR_A, PAIR_B].map((p) => corpusPair(CORPUS, ...p)).filter((p): p is Pair => p !== null);
