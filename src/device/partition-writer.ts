@@ -11,8 +11,10 @@ import { readFullyAt } from "../io/read-fully";
 import type { TargetSink } from "../io/interfaces";
 
 export const FRAME_BYTES = 1 << 20;
-/** How much of a frame's old content is read first, to see whether the rest is worth reading. */
+/** How much of a frame's old content is read first, to see whether the rest is worth reading... */
 const PROBE_BYTES = 4096;
+/** ...and then at a time. */
+const COMPARE_BYTES = 64 << 10;
 /** Bound the dirty page cache on small devices. */
 const SYNC_EVERY_BYTES = 64 << 20;
 
@@ -29,7 +31,7 @@ export class PartitionWriter implements TargetSink {
   private readonly ownsFd: boolean;
   private readonly capacity: number;
   private readonly frame = Buffer.allocUnsafe(FRAME_BYTES);
-  private readonly existing = Buffer.allocUnsafe(FRAME_BYTES);
+  private readonly existing = Buffer.allocUnsafe(COMPARE_BYTES);
   private fill = 0;
   private offset = 0;
   private sinceSync = 0;
@@ -95,16 +97,18 @@ export class PartitionWriter implements TargetSink {
   }
 
   /**
-   * Whether the partition already holds `data` at the write offset. Its first page is read alone
-   * first: a frame that is to change almost always differs there, and then the other 1020 KiB
-   * need not be read (on flash, reading the whole inactive partition costs about a third of writing it).
+   * Whether the partition already holds `data` at the write offset, read and compared a piece at a
+   * time: a frame that is to change almost always differs in its first page, and then the rest of
+   * it is not read (on flash, reading the whole inactive partition costs about a third of writing
+   * it); and the device holds one 64 KiB piece of the old content, not a whole frame.
    */
   private holdsAlready(data: Buffer): boolean {
-    const probe = Math.min(PROBE_BYTES, data.length);
-    const head = this.existing.subarray(0, probe);
-    if (readFullyAt(this.fd, head, this.offset) !== probe || !head.equals(data.subarray(0, probe))) return false;
-    const rest = this.existing.subarray(probe, data.length);
-    return readFullyAt(this.fd, rest, this.offset + probe) === rest.length && rest.equals(data.subarray(probe));
+    for (let at = 0, piece = PROBE_BYTES; at < data.length; at += piece, piece = COMPARE_BYTES) {
+      const n = Math.min(piece, data.length - at);
+      const old = this.existing.subarray(0, n);
+      if (readFullyAt(this.fd, old, this.offset + at) !== n || !old.equals(data.subarray(at, at + n))) return false;
+    }
+    return true;
   }
 
   finish(): void {

@@ -3,8 +3,8 @@
  * the old file's references carry their new values (filediff/exec/). The record's fields, the new
  * segment table, the three streams and the old file's own scan are all checked before the first
  * output byte is made; the device holds the old buffer, the output, the streams and the old file's
- * references and stretches in typed arrays (at most 34 and 28 bytes each, 2^19 of each at most; the
- * references' arrays are the decoder's, reused by every EXEC record).
+ * references and stretches in typed arrays (at most 34 and 28 bytes each, 2^19 of each at most;
+ * the references' arrays are let go when the record ends, so they do not add to later records' peaks).
  */
 import { ApproximateDiffError } from "../../filediff/approximate-diff";
 import { AddressMapError } from "../../filediff/exec/address-map";
@@ -50,6 +50,8 @@ export async function executeExec(ctx: RecordContext, length: number): Promise<R
     if (err instanceof ExecDiffError) throw new RecordProblem(err.message, err.blame);
     if (err instanceof ApproximateDiffError || err instanceof AddressMapError) throw new RecordProblem(err.message);
     throw err;
+  } finally {
+    ctx.buffers.references.release();
   }
   return { sourceRead: true };
 }

@@ -91,14 +91,24 @@ interface ReferenceArrays {
 const noArrays = (): ReferenceArrays => ({ position: new Int32Array(0), kind: new Uint8Array(0), target: new Float64Array(0) });
 
 /**
- * Grow-only arrays for scans: the references in found order, in sorted order, and the sort keys.
- * A decoder keeps one for all its records, so a record leaves no garbage behind and the memory
- * follows the largest file's reference count. A scan's result lives in them until the next scan.
+ * Arrays for scans: the references (in found order, then sorted in place), the out-of-order ones
+ * set aside while they are sorted, and the sort keys, grown as a scan needs. A scan's result lives in them until the next scan or release().
  */
 export class ReferenceScratch {
   found = noArrays();
   sorted = noArrays();
   keys = new Float64Array(0);
+
+  /**
+   * Lets the arrays go. The device calls it after each EXEC record: EXEC records are few (large
+   * changed executables) and the other records' buffers peak elsewhere, so keeping a scan's arrays
+   * (34 bytes per reference) for the rest of the image would only add to the decode's peak.
+   */
+  release(): void {
+    this.found = noArrays();
+    this.sorted = noArrays();
+    this.keys = new Float64Array(0);
+  }
 }
 
 /** `a` with room for `n` entries, its first `keep` kept (the same arrays when they are large enough). */
@@ -138,7 +148,8 @@ class ReferenceList {
   /**
    * Sorted by position (found order among equal positions), overlaps dropped. The code sections'
    * references come in order already: only the rest (the RELA tables', found after them) is sorted,
-   * then merged with them.
+   * set aside, and merged back from the end, so the arrays hold each reference once (a device
+   * scanning a large executable holds no second copy of them).
    */
   sorted(): References {
     const { position, kind, target } = this.found;
@@ -151,22 +162,41 @@ class ReferenceList {
     // position < 2^31 and index < 2^19: the key is exact and sorts numerically.
     for (let i = run; i < n; i++) keys[i - run] = position[i]! * MAX_REFERENCES + i;
     keys.sort();
-    const out = (this.scratch.sorted = ensure(this.scratch.sorted, n, 0));
+    const t = (this.scratch.sorted = ensure(this.scratch.sorted, tail, 0));
+    for (let j = 0; j < tail; j++) {
+      const i = keys[j]! % MAX_REFERENCES;
+      t.position[j] = position[i]!;
+      t.kind[j] = kind[i]!;
+      t.target[j] = target[i]!;
+    }
+    // Merge from the end: slot w is never one of the run's still unread [0, a). On equal
+    // positions the run's reference (found first) stays in front of the tail's.
+    for (let a = run, k = tail, w = n; k > 0; ) {
+      w--;
+      if (a > 0 && position[a - 1]! > t.position[k - 1]!) {
+        a--;
+        position[w] = position[a]!;
+        kind[w] = kind[a]!;
+        target[w] = target[a]!;
+      } else {
+        k--;
+        position[w] = t.position[k]!;
+        kind[w] = t.kind[k]!;
+        target[w] = t.target[k]!;
+      }
+    }
     let count = 0;
     let end = 0;
-    for (let a = 0, k = 0; a < run || k < tail; ) {
-      // The next reference: from the ordered run unless the sorted tail's is further ahead.
-      const fromTail = a === run || (k < tail && position[keys[k]! % MAX_REFERENCES]! < position[a]!);
-      const i = fromTail ? keys[k++]! % MAX_REFERENCES : a++;
+    for (let i = 0; i < n; i++) {
       const at = position[i]!;
       if (at < end) continue;
-      out.position[count] = at;
-      out.kind[count] = kind[i]!;
-      out.target[count] = target[i]!;
+      position[count] = at;
+      kind[count] = kind[i]!;
+      target[count] = target[i]!;
       count++;
       end = at + FIELD_SIZE[kind[i]!]!;
     }
-    return { count, position: out.position.subarray(0, count), kind: out.kind.subarray(0, count), target: out.target.subarray(0, count) };
+    return { count, position: position.subarray(0, count), kind: kind.subarray(0, count), target: target.subarray(0, count) };
   }
 }
 
