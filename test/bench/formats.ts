@@ -23,7 +23,7 @@
  * Times are wall and CPU seconds (user + system) from /usr/bin/time, peak RSS its maxrss, one run
  * each on a shared machine. Then the built Update Module installs each of our two payloads with the
  * Artifact's meta-data on a simulated device (test/reliability/measured-download.ts, the
- * module-download bench's Download), three rounds with the two formats taking turns: the lowest
+ * module-download bench's Download), three rounds with the two formats taking turns (who goes first alternates): the lowest
  * wall time, the highest peak RSS; partition B must hold TO's image each time.
  */
 import { spawnSync } from "node:child_process";
@@ -63,8 +63,8 @@ let failures = 0;
 
 /**
  * The Downloads of each Artifact's payload by the module, DOWNLOAD_RUNS rounds, the Artifacts
- * taking turns within a round (so that neither always runs first, after the generators, or in a
- * quieter moment of a shared machine): per Artifact the lowest wall and CPU time and the highest
+ * taking turns within a round and the first of a round alternating (so that neither always runs
+ * first, after the generators, or in a quieter moment of a shared machine): per Artifact the lowest wall and CPU time and the highest
  * peak RSS, as the module-download bench. Undefined for one that failed (and why, printed).
  */
 async function downloads(
@@ -78,7 +78,12 @@ async function downloads(
   const failed = artifacts.map(() => false);
   const payloads = await Promise.all(artifacts.map((a) => deltaPayload(a.artifact)));
   for (let i = 0; i < DOWNLOAD_RUNS; i++) {
-    for (const [k, { label }] of artifacts.entries()) {
+    // Who goes first alternates: the first Download of a round runs measurably slower (the last
+    // round's device files are still being freed), even for two Artifacts with the same payload.
+    const order = artifacts.map((_, k) => k);
+    if (i % 2 === 1) order.reverse();
+    for (const k of order) {
+      const { label } = artifacts[k]!;
       if (failed[k]) continue;
       try {
         const { delta, metaData } = payloads[k]!;
