@@ -7,13 +7,18 @@ import type { BcjArch } from "../compress/bcj";
 
 const EM_386 = 3;
 const EM_ARM = 40;
-const EM_X86_64 = 62;
+export const EM_X86_64 = 62;
 const EM_AARCH64 = 183;
+
+/** Whether `bytes` start with the header of a little-endian ELF file (up to its e_machine field). */
+export function isLittleEndianElf(bytes: Uint8Array): boolean {
+  return bytes.length >= 20 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46 && bytes[5] === 1;
+}
 
 /** The filter for an ELF file's code, or null when `bytes` is not a little-endian ELF of a known machine. */
 export function elfBranchFilter(bytes: Uint8Array): BcjArch | null {
-  if (bytes.length < 20 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) return null;
-  if (bytes[5] !== 1) return null; // big-endian: none of the filters applies
+  // Big-endian: none of the filters applies.
+  if (!isLittleEndianElf(bytes)) return null;
   switch (bytes[18]! | (bytes[19]! << 8)) {
     case EM_386:
     case EM_X86_64:

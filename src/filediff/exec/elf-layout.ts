@@ -6,7 +6,9 @@
  * with it, so it must never throw on hostile bytes.
  */
 
-export const EM_X86_64 = 62;
+import { EM_X86_64, isLittleEndianElf } from "../elf-filter";
+
+export { EM_X86_64 };
 
 const PT_LOAD = 1;
 const SHT_RELA = 4;
@@ -44,20 +46,22 @@ export interface ElfLayout {
   rela: FileRanges;
 }
 
-/** A little-endian 64-bit field as a number, or NaN when it is at least 2^48. */
-function u64(bytes: Uint8Array, at: number): number {
-  const lo = (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
-  const hi = (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24)) >>> 0;
-  return hi >= MAX_ADDRESS / 2 ** 32 ? NaN : hi * 2 ** 32 + lo;
-}
-
-const u32 = (bytes: Uint8Array, at: number): number =>
-  (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+/** A little-endian 32-bit field, signed. */
+export const i32 = (bytes: Uint8Array, at: number): number =>
+  bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
+/** A little-endian 32-bit field, unsigned. */
+export const u32 = (bytes: Uint8Array, at: number): number => i32(bytes, at) >>> 0;
 const u16 = (bytes: Uint8Array, at: number): number => bytes[at]! | (bytes[at + 1]! << 8);
+
+/** A little-endian 64-bit field as a number, or NaN when it is at least 2^48 (never an address here). */
+export function u64(bytes: Uint8Array, at: number): number {
+  const hi = u32(bytes, at + 4);
+  return hi >= MAX_ADDRESS / 2 ** 32 ? NaN : hi * 2 ** 32 + u32(bytes, at);
+}
 
 /** Whether `bytes` start with an ELF64 little-endian header. */
 export function isElf64Le(bytes: Uint8Array): boolean {
-  return bytes.length >= 64 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46 && bytes[4] === 2 && bytes[5] === 1;
+  return bytes.length >= 64 && isLittleEndianElf(bytes) && bytes[4] === 2;
 }
 
 /** Whether the table of `count` entries of `size` bytes at `at` lies inside `length` bytes. */

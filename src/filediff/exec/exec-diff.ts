@@ -97,7 +97,7 @@ export function segmentProblem(segments: LoadSegments, newLength: number): strin
  * the transform is unknown, the new segments are not sane, or the old file is not the x86-64 ELF
  * file with `referenceCount` references the generator scanned; ApproximateDiffError or
  * AddressMapError when the diff's stretches are out of range or too many. Nothing is written. The
- * references live in `scratch` (a decoder's, reused by its records) until its next use.
+ * references live in `scratch` (a decoder's) until its next use or release().
  */
 export function execPrediction(
   old: Uint8Array,

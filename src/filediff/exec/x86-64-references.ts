@@ -18,7 +18,7 @@
  *   bytes. Each is a reference when its value is an address with file bytes.
  * References are sorted by position; one that overlaps the one before it is dropped.
  */
-import { EM_X86_64, type ElfLayout, isMapped, offsetToVa, vaToOffset } from "./elf-layout";
+import { EM_X86_64, type ElfLayout, i32, isMapped, offsetToVa, u32, u64, vaToOffset } from "./elf-layout";
 
 /** A 4-byte field relative to the end of its instruction, which is the field's end. */
 export const REL32 = 0;
@@ -198,14 +198,6 @@ class ReferenceList {
     }
     return { count, position: position.subarray(0, count), kind: kind.subarray(0, count), target: target.subarray(0, count) };
   }
-}
-
-const i32 = (b: Uint8Array, at: number): number => b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
-const u32 = (b: Uint8Array, at: number): number => i32(b, at) >>> 0;
-/** An 8-byte little-endian word as a number, NaN at 2^48 or above (never an address here). */
-function u64(b: Uint8Array, at: number): number {
-  const hi = u32(b, at + 4);
-  return hi >= 1 << 16 ? NaN : hi * 2 ** 32 + u32(b, at);
 }
 
 /** Whether file offset `offset` lies in one of the code sections. */
