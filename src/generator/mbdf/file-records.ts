@@ -133,7 +133,8 @@ function approxOrExec(
   if (!exec) return approx;
   const size = execSize(exec, extents);
   if (size >= approx.size) return approx;
-  return { record: { kind: "exec", targetOffset: run.offset, length: run.length, extents, exec }, size, control: diff.control };
+  // Its control stream may be the second alignment's, not the APPROX diff's: that is the one the format limits.
+  return { record: { kind: "exec", targetOffset: run.offset, length: run.length, extents, exec }, size, control: exec.diff.control };
 }
 
 /** A REDEFLATE record's fields but its content and old buffer. */
