@@ -7,7 +7,7 @@
  * record's bytes before the next record starts).
  */
 import { DeflateScratch } from "../../deflate/deflate-window";
-import { ReferenceScratch } from "../../filediff/exec/x86-64-references";
+import { ReferenceScratch } from "../../filediff/exec/references";
 
 export const BUFFER_ROLES = ["old", "control", "literals", "content", "output"] as const;
 export type BufferRole = (typeof BUFFER_ROLES)[number];

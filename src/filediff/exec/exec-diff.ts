@@ -2,17 +2,17 @@
  * The executable-aware diff of one ELF file against its old version, for the generator: the
  * approximate diff's control and literals, its differences taken against the predicted bases
  * (predict.ts), and what the device needs to predict the same: the transform and the new file's
- * loadable segments. Anything unusual (not x86-64 on both sides, no code section, too many
- * references or stretches) gives undefined: the caller keeps the plain approximate diff.
+ * loadable segments. Anything unusual (not the same architecture with EXEC support on both sides,
+ * no code section, too many references or stretches) gives undefined: the caller keeps the plain
+ * approximate diff.
  */
 import { approximateDiff, type ApproximateDiff, diffAlong } from "../approximate-diff";
 import { AddressMapError } from "./address-map";
-import { EM_X86_64, type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./elf-layout";
+import type { Architecture } from "./architecture";
+import { architectureOfMachine, architectureOfTransform } from "./architectures";
+import { type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./elf-layout";
 import { type Prediction, predictionFor } from "./predict";
-import { FIELD_SIZE, findX86_64References, MAX_REFERENCES, type ReferenceScratch, type References } from "./x86-64-references";
-
-/** The transforms an EXEC record names by its byte. */
-export const Transform = { x86_64: 1 } as const;
+import { MAX_REFERENCES, type ReferenceScratch, type References } from "./references";
 
 export interface ExecDiff {
   transform: number;
@@ -24,9 +24,9 @@ export interface ExecDiff {
 }
 
 /** `bytes` with every reference's field zeroed: what stays when addresses move. */
-function withoutReferences(bytes: Uint8Array, references: References): Uint8Array {
+function withoutReferences(bytes: Uint8Array, references: References, fieldSize: Uint8Array): Uint8Array {
   const out = bytes.slice();
-  for (let r = 0; r < references.count; r++) out.fill(0, references.position[r]!, references.position[r]! + FIELD_SIZE[references.kind[r]!]!);
+  for (let r = 0; r < references.count; r++) out.fill(0, references.position[r]!, references.position[r]! + fieldSize[references.kind[r]!]!);
   return out;
 }
 
@@ -40,14 +40,16 @@ function withoutReferences(bytes: Uint8Array, references: References): Uint8Arra
 export function execDiff(old: Uint8Array, neu: Uint8Array, approx: ApproximateDiff, size: (diff: ApproximateDiff) => number): ExecDiff | undefined {
   const oldLayout = readElfLayout(old);
   const newLayout = readElfLayout(neu);
-  if (!oldLayout || !newLayout || oldLayout.machine !== EM_X86_64 || newLayout.machine !== EM_X86_64) return undefined;
-  const references = findX86_64References(old, oldLayout);
+  if (!oldLayout || !newLayout || oldLayout.machine !== newLayout.machine) return undefined;
+  const architecture = architectureOfMachine(oldLayout.machine);
+  if (!architecture) return undefined;
+  const references = architecture.findReferences(old, oldLayout);
   if (!references || segmentProblem(newLayout.segments, neu.length)) return undefined;
   const along = (diff: ApproximateDiff): ExecDiff | undefined => {
     try {
-      const prediction = predictionFor(old, oldLayout.segments, references, diff, neu.length, newLayout.segments);
+      const prediction = predictionFor(old, architecture, oldLayout.segments, references, diff, neu.length, newLayout.segments);
       const result: ExecDiff = {
-        transform: Transform.x86_64,
+        transform: architecture.transform,
         newSegments: newLayout.segments,
         referenceCount: references.count,
         diff: { control: diff.control, differences: prediction.differences(neu), literals: diff.literals },
@@ -61,9 +63,10 @@ export function execDiff(old: Uint8Array, neu: Uint8Array, approx: ApproximateDi
     }
   };
   const first = along(approx);
-  const newReferences = findX86_64References(neu, newLayout);
+  const newReferences = architecture.findReferences(neu, newLayout);
   if (!newReferences) return first;
-  const normalized = approximateDiff(withoutReferences(old, references), withoutReferences(neu, newReferences));
+  const { fieldSize } = architecture;
+  const normalized = approximateDiff(withoutReferences(old, references, fieldSize), withoutReferences(neu, newReferences, fieldSize));
   const second = along(diffAlong(normalized.control, old, neu));
   if (!first || !second) return first ?? second;
   return size(second.diff) < size(first.diff) ? second : first;
@@ -94,8 +97,8 @@ export function segmentProblem(segments: LoadSegments, newLength: number): strin
 
 /**
  * The device side: the prediction an EXEC record's diff is applied with. Throws ExecDiffError when
- * the transform is unknown, the new segments are not sane, or the old file is not the x86-64 ELF
- * file with `referenceCount` references the generator scanned; ApproximateDiffError or
+ * the transform is unknown, the new segments are not sane, or the old file is not an ELF file of
+ * the transform's architecture with `referenceCount` references the generator scanned; ApproximateDiffError or
  * AddressMapError when the diff's stretches are out of range or too many. Nothing is written. The
  * references live in `scratch` (a decoder's) until its next use or release().
  */
@@ -108,14 +111,15 @@ export function execPrediction(
   newLength: number,
   scratch?: ReferenceScratch,
 ): Prediction {
-  if (transform !== Transform.x86_64) throw new ExecDiffError(`unknown transform ${transform}`);
+  const architecture: Architecture | undefined = architectureOfTransform(transform);
+  if (!architecture) throw new ExecDiffError(`unknown transform ${transform}`);
   const problem = segmentProblem(newSegments, newLength);
   if (problem) throw new ExecDiffError(`the new file's segment table: ${problem}`);
   const layout = readElfLayout(old);
-  if (!layout || layout.machine !== EM_X86_64) throw new ExecDiffError("the old file is not an x86-64 ELF file", "source");
-  const references = findX86_64References(old, layout, scratch);
+  if (!layout || layout.machine !== architecture.machine) throw new ExecDiffError(`the old file is not an ${architecture.name} ELF file`, "source");
+  const references = architecture.findReferences(old, layout, scratch);
   if (!references || references.count !== referenceCount) {
     throw new ExecDiffError(`the old file has ${references ? references.count : `more than ${MAX_REFERENCES}`} references, the delta expects ${referenceCount}`, "source");
   }
-  return predictionFor(old, layout.segments, references, diff, newLength, newSegments);
+  return predictionFor(old, architecture, layout.segments, references, diff, newLength, newSegments);
 }

@@ -8,8 +8,9 @@
  */
 import { type ApproximateDiff, StretchReader } from "../approximate-diff";
 import { AddressMap, readStretches } from "./address-map";
+import type { Architecture } from "./architecture";
 import type { LoadSegments } from "./elf-layout";
-import { ABS64, FIELD_SIZE, RELATIVE_TO, type References } from "./x86-64-references";
+import type { References } from "./references";
 
 /** Predicted bytes are made in pieces of this size: the scratch memory whatever a stretch's length. */
 const PIECE = 1 << 16;
@@ -20,6 +21,7 @@ export class Prediction {
 
   constructor(
     private readonly old: Uint8Array,
+    private readonly architecture: Architecture,
     private readonly references: References,
     readonly map: AddressMap,
   ) {}
@@ -38,30 +40,18 @@ export class Prediction {
   }
 
   /**
-   * The new value of reference r when stretch k carries it, in this.value (little-endian, its
-   * field size); false when there is none: its target does not project, or a rel32 would not fit.
+   * The new value of reference r when stretch k carries it, in this.value (the architecture's
+   * encoding of its field); false when there is none: its target does not project, or the field
+   * cannot reach it from its new place.
    */
   private predictValue(r: number, k: number): boolean {
     const { kind, position, target } = this.references;
     const { newStart, oldStart } = this.map.stretches;
     const newTarget = this.map.projectAddress(target[r]!);
     if (Number.isNaN(newTarget)) return false;
-    const v = this.value;
-    if (kind[r] === ABS64) {
-      const lo = newTarget % 2 ** 32;
-      const hi = (newTarget - lo) / 2 ** 32;
-      for (let b = 0; b < 4; b++) {
-        v[b] = (lo >>> (8 * b)) & 0xff;
-        v[4 + b] = (hi >>> (8 * b)) & 0xff;
-      }
-      return true;
-    }
-    // rel32: relative to the instruction's end (the field's, or its immediate's).
-    const end = this.map.newAddress(newStart[k]! + position[r]! + RELATIVE_TO[kind[r]!]! - oldStart[k]!);
-    const rel = newTarget - end;
-    if (Number.isNaN(rel) || rel < -(2 ** 31) || rel >= 2 ** 31) return false;
-    for (let b = 0; b < 4; b++) v[b] = (rel >> (8 * b)) & 0xff;
-    return true;
+    const newAddress = this.map.newAddress(newStart[k]! + position[r]! - oldStart[k]!);
+    if (Number.isNaN(newAddress)) return false;
+    return this.architecture.encode(kind[r]!, this.old, position[r]!, newAddress, newTarget, this.value);
   }
 
   /** The predicted base of bytes [from, from + n) of stretch k (n <= PIECE), in the scratch. */
@@ -73,10 +63,10 @@ export class Prediction {
     const hi = lo + n;
     const out = this.scratch;
     out.set(this.old.subarray(lo, hi));
-    // References overlapping [lo, hi) start at most 7 bytes before it (fields are 4 or 8 bytes).
+    // References overlapping [lo, hi) start at most 7 bytes before it (fields are 8 bytes at most).
     for (let r = this.firstAt(lo - 7); r < this.references.count && position[r]! < hi; r++) {
       const p = position[r]!;
-      const size = FIELD_SIZE[kind[r]!]!;
+      const size = this.architecture.fieldSize[kind[r]!]!;
       if (p + size <= lo || p < o0 || p + size > end0 || !this.predictValue(r, k)) continue;
       for (let b = 0; b < size; b++) {
         const at = p + b - lo;
@@ -137,6 +127,7 @@ export class Prediction {
  */
 export function predictionFor(
   old: Uint8Array,
+  architecture: Architecture,
   oldSegments: LoadSegments,
   references: References,
   diff: ApproximateDiff,
@@ -144,5 +135,5 @@ export function predictionFor(
   newSegments: LoadSegments,
 ): Prediction {
   const map = new AddressMap(readStretches(old.length, diff, newLength), oldSegments, newSegments);
-  return new Prediction(old, references, map);
+  return new Prediction(old, architecture, references, map);
 }

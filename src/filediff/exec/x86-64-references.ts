@@ -18,7 +18,9 @@
  *   bytes. Each is a reference when its value is an address with file bytes.
  * References are sorted by position; one that overlaps the one before it is dropped.
  */
+import { type Architecture, writeI32, writeU64 } from "./architecture";
 import { EM_X86_64, type ElfLayout, i32, isMapped, offsetToVa, u32, u64, vaToOffset } from "./elf-layout";
+import { ReferenceList, ReferenceScratch, type References } from "./references";
 
 /** A 4-byte field relative to the end of its instruction, which is the field's end. */
 export const REL32 = 0;
@@ -33,12 +35,6 @@ export const FIELD_SIZE = Uint8Array.of(4, 8, 4, 4, 4);
 /** By kind, how far after the field's start its value is counted from (rel32: the instruction's end). */
 export const RELATIVE_TO = Uint8Array.of(4, 0, 5, 8, 6);
 
-/**
- * Most references a file may have: bounds the device's memory (34 bytes each: found order, sorted
- * order and sort key, in a ReferenceScratch) whatever the old file holds; a file with more is
- * diffed without prediction.
- */
-export const MAX_REFERENCES = 1 << 19;
 
 /**
  * The RIP-relative operand forms, per opcode byte after the 0F escape or without it: the kind of
@@ -69,136 +65,6 @@ forms(TWO_BYTE_KIND, REL32_IMM8, [0x70, 0xc2, 0xc6]);
 
 const R_X86_64_JUMP_SLOT = 7;
 const R_X86_64_RELATIVE = 8;
-
-/** A file's references, sorted by position, not overlapping. */
-export interface References {
-  count: number;
-  /** File offset of each reference's field. */
-  position: Int32Array;
-  /** REL32 or ABS64. */
-  kind: Uint8Array;
-  /** The virtual address each one refers to. */
-  target: Float64Array;
-}
-
-/** References as parallel arrays. */
-interface ReferenceArrays {
-  position: Int32Array;
-  kind: Uint8Array;
-  target: Float64Array;
-}
-
-const noArrays = (): ReferenceArrays => ({ position: new Int32Array(0), kind: new Uint8Array(0), target: new Float64Array(0) });
-
-/**
- * Arrays for scans: the references (in found order, then sorted in place), the out-of-order ones
- * set aside while they are sorted, and the sort keys, grown as a scan needs. A scan's result lives in them until the next scan or release().
- */
-export class ReferenceScratch {
-  found = noArrays();
-  sorted = noArrays();
-  keys = new Float64Array(0);
-
-  /**
-   * Lets the arrays go. The device calls it after each EXEC record: EXEC records are few (large
-   * changed executables) and the other records' buffers peak elsewhere, so keeping a scan's arrays
-   * (34 bytes per reference) for the rest of the image would only add to the decode's peak.
-   */
-  release(): void {
-    this.found = noArrays();
-    this.sorted = noArrays();
-    this.keys = new Float64Array(0);
-  }
-}
-
-/** `a` with room for `n` entries, its first `keep` kept (the same arrays when they are large enough). */
-function ensure(a: ReferenceArrays, n: number, keep: number): ReferenceArrays {
-  if (a.position.length >= n) return a;
-  const b = { position: new Int32Array(n), kind: new Uint8Array(n), target: new Float64Array(n) };
-  b.position.set(a.position.subarray(0, keep));
-  b.kind.set(a.kind.subarray(0, keep));
-  b.target.set(a.target.subarray(0, keep));
-  return b;
-}
-
-/** Collects references in found order into the scratch (then sorted by `sorted`). */
-class ReferenceList {
-  count = 0;
-  overflow = false;
-  private found: ReferenceArrays;
-
-  constructor(private readonly scratch: ReferenceScratch) {
-    this.found = scratch.found;
-  }
-
-  add(position: number, kind: number, target: number): void {
-    if (this.count === MAX_REFERENCES) {
-      this.overflow = true;
-      return;
-    }
-    if (this.count === this.found.position.length) {
-      this.found = this.scratch.found = ensure(this.found, Math.min(Math.max(2 * this.count, 4096), MAX_REFERENCES), this.count);
-    }
-    this.found.position[this.count] = position;
-    this.found.kind[this.count] = kind;
-    this.found.target[this.count] = target;
-    this.count++;
-  }
-
-  /**
-   * Sorted by position (found order among equal positions), overlaps dropped. The code sections'
-   * references come in order already: only the rest (the RELA tables', found after them) is sorted,
-   * set aside, and merged back from the end, so the arrays hold each reference once (a device
-   * scanning a large executable holds no second copy of them).
-   */
-  sorted(): References {
-    const { position, kind, target } = this.found;
-    const n = this.count;
-    let run = 1;
-    while (run < n && position[run - 1]! <= position[run]!) run++;
-    const tail = n - run;
-    if (this.scratch.keys.length < tail) this.scratch.keys = new Float64Array(tail);
-    const keys = this.scratch.keys.subarray(0, tail);
-    // position < 2^31 and index < 2^19: the key is exact and sorts numerically.
-    for (let i = run; i < n; i++) keys[i - run] = position[i]! * MAX_REFERENCES + i;
-    keys.sort();
-    const t = (this.scratch.sorted = ensure(this.scratch.sorted, tail, 0));
-    for (let j = 0; j < tail; j++) {
-      const i = keys[j]! % MAX_REFERENCES;
-      t.position[j] = position[i]!;
-      t.kind[j] = kind[i]!;
-      t.target[j] = target[i]!;
-    }
-    // Merge from the end: slot w is never one of the run's still unread [0, a). On equal
-    // positions the run's reference (found first) stays in front of the tail's.
-    for (let a = run, k = tail, w = n; k > 0; ) {
-      w--;
-      if (a > 0 && position[a - 1]! > t.position[k - 1]!) {
-        a--;
-        position[w] = position[a]!;
-        kind[w] = kind[a]!;
-        target[w] = target[a]!;
-      } else {
-        k--;
-        position[w] = t.position[k]!;
-        kind[w] = t.kind[k]!;
-        target[w] = t.target[k]!;
-      }
-    }
-    let count = 0;
-    let end = 0;
-    for (let i = 0; i < n; i++) {
-      const at = position[i]!;
-      if (at < end) continue;
-      position[count] = at;
-      kind[count] = kind[i]!;
-      target[count] = target[i]!;
-      count++;
-      end = at + FIELD_SIZE[kind[i]!]!;
-    }
-    return { count, position: position.subarray(0, count), kind: kind.subarray(0, count), target: target.subarray(0, count) };
-  }
-}
 
 /** Whether file offset `offset` lies in one of the code sections. */
 function inCode(layout: ElfLayout, offset: number): boolean {
@@ -282,9 +148,26 @@ function scanRela(bytes: Uint8Array, layout: ElfLayout, start: number, end: numb
  */
 export function findX86_64References(bytes: Uint8Array, layout: ElfLayout, scratch = new ReferenceScratch()): References | undefined {
   if (layout.machine !== EM_X86_64 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
-  const list = new ReferenceList(scratch);
+  const list = new ReferenceList(scratch, FIELD_SIZE);
   for (let s = 0; s < layout.code.count; s++) scanCode(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
   for (let s = 0; s < layout.rela.count; s++) scanRela(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list);
   if (list.overflow) return undefined;
   return list.sorted();
 }
+
+/** EXEC transform 1: x86-64 ELF files. */
+export const x86_64: Architecture = {
+  name: "x86-64",
+  transform: 1,
+  machine: EM_X86_64,
+  fieldSize: FIELD_SIZE,
+  findReferences: findX86_64References,
+  encode(kind, _old, _at, newAddress, newTarget, out) {
+    if (kind === ABS64) {
+      writeU64(newTarget, out);
+      return true;
+    }
+    // rel32: relative to the instruction's end (the field's, or its immediate's).
+    return writeI32(newTarget - (newAddress + RELATIVE_TO[kind]!), out);
+  },
+};
