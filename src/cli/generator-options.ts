@@ -23,6 +23,8 @@ export function addGeneratorOptions(command: Command): Command {
     .option("--xz-block-size <bytes>", "xz block size")
     .option("--root-mount <mode>", "rw or ro")
     .option("--delta-format <format>", "vcdiff or mbdf")
+    .option("--no-executable-diffs", "mbdf without EXEC records")
+    .option("--debug", "why each changed file got its record")
     .option("--json", "JSON summary")
     .option("-q, --quiet", "no progress")
     .option("--no-progress", "no progress (mender-artifact's name)");

@@ -72,6 +72,13 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          ext4, nothing to gain) the delta is VCDIFF.
                          vcdiff: one VCDIFF delta, which stock 'xdelta3
                          -d' and Mender's own closed-source module apply
+  --no-executable-diffs  mbdf without executable-aware (EXEC) records,
+                         for devices whose module predates them (it
+                         refuses such a delta with "unknown record kind
+                         7" before writing); larger on rebuilt programs
+                         and libraries
+  --debug                say on stderr why each changed file got the
+                         record it got (e.g. why no executable-aware diff)
   --json                 print a machine-readable summary (sizes,
                          checksums, ratio, time) on stdout; a failure
                          as {"error": MESSAGE, "exitCode": N}
@@ -132,6 +139,7 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
     // With --json too: progress goes to stderr, stdout holds only the JSON.
     progress: createProgress(process.stderr, !options.quiet),
     warn: (m) => process.stderr.write(`${PROGRAM}: warning: ${m}\n`),
+    debug: (m) => process.stderr.write(`${PROGRAM}: debug: ${m}\n`),
   });
   process.stdout.write(options.json ? formatSummaryJson(summary) : formatSummaryText(summary));
   return 0;

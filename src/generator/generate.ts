@@ -26,6 +26,8 @@ export interface GenerateHooks {
   progress?: Progress;
   /** Called for each warning as soon as it is known (they are in the summary too). */
   warn?(message: string): void;
+  /** With --debug: why each changed file got the record it got. */
+  debug?(message: string): void;
 }
 
 function readPem(file: string, what: string): Buffer {
@@ -93,6 +95,7 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
         const result = await writeFileAwareDelta(from.imagePath, to.imagePath, deltaPath, {
           targetSha256: to.sha256, windowSize: options.windowSize, level: options.level, threads: options.threads,
           checksum: options.checksum, avoid: plan.avoid, appHeader: plan.appHeader, onProgress,
+          executableDiffs: options.executableDiffs, debug: options.debug ? hooks.debug : undefined,
         });
         if (result.format === "vcdiff") {
           warn(`--delta-format mbdf: ${result.reason}; the delta is VCDIFF, which every device program applies`);

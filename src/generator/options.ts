@@ -41,6 +41,10 @@ export interface GeneratorOptions {
   rootMount: RootMount;
   /** --delta-format: the payload's format, VCDIFF (default) or the file-aware MBDF (generator/mbdf/). */
   deltaFormat: DeltaFormat;
+  /** false after --no-executable-diffs: MBDF without EXEC records (for modules that predate them). */
+  executableDiffs: boolean;
+  /** --debug: why each changed file got the record it got, on stderr. */
+  debug: boolean;
   /** PEM file with the private key to sign with. */
   signingKey?: string;
   /** PEM file with the public key the inputs' signatures must verify with. */
@@ -71,6 +75,9 @@ export interface RawOptions {
   xzBlockSize?: string;
   rootMount?: string;
   deltaFormat?: string;
+  /** false after --no-executable-diffs. */
+  executableDiffs?: boolean;
+  debug?: boolean;
   json?: boolean;
   quiet?: boolean;
   /** false after --no-progress (mender-artifact's spelling of -q). */
@@ -358,9 +365,12 @@ export function resolveOptions(raw: RawOptions, positional: string[]): Generator
     throw new UsageError(`--delta-format '${deltaFormat}' is unknown; use mbdf (file-aware, the default) or vcdiff (any device program)`);
   }
   const rootMount: RootMount = mount;
+  const executableDiffs = raw.executableDiffs !== false;
+  if (!executableDiffs && deltaFormat === "vcdiff") notes.push("--no-executable-diffs: a VCDIFF delta has no executable-aware records anyway");
 
   return {
-    from, to, output, artifactName, deviceTypes, rootMount, deltaFormat,
+    from, to, output, artifactName, deviceTypes, rootMount, deltaFormat, executableDiffs,
+    debug: raw.debug === true,
     decoderArguments: decoder.words,
     windowSize,
     level: encoder.level,

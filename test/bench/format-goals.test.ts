@@ -12,6 +12,7 @@ function figures(change: Partial<PairFigures> = {}): PairFigures {
     goalPair: "U",
     mbdf: { size: 400_000, generatorWall: 90, device: { wall: 10, peakMiB: 80 } },
     vcdiff: { size: 1_170_944, generatorWall: 50, device: { wall: 12, peakMiB: 82 } },
+    mbdfWithoutExec: { size: 520_000, generatorWall: 60 },
     hdiffpatch: 1_000_000,
     xdelta3: 2_000_000,
     ...change,
@@ -41,6 +42,7 @@ test("MBDF larger than VCDIFF, a Download over 100 MiB, a slower Download, a gen
   assert.deepEqual(missed(goalRows(figures())), []);
   const worse = figures({
     mbdf: { size: 1_170_945, generatorWall: 100.5, device: { wall: 12.5, peakMiB: 100.5 } },
+    mbdfWithoutExec: { size: 1_170_945, generatorWall: 60 },
   });
   assert.deepEqual(missed(goalRows(worse)), [
     "MBDF / HDiffPatch native + xz -9",
@@ -70,11 +72,26 @@ test("a printed row carries the figure, its goal and the verdict", () => {
 test("the summary table: one row per pair, sizes in bytes, MBDF's ratios and the goals it missed", () => {
   const table = summaryTable([
     { name: "corpus U", figures: figures() },
-    { name: "generated", figures: figures({ goalPair: undefined, hdiffpatch: undefined, mbdf: { size: 1_200_000, generatorWall: 4.25 } }) },
+    { name: "generated", figures: figures({ goalPair: undefined, hdiffpatch: undefined, mbdfWithoutExec: undefined, mbdf: { size: 1_200_000, generatorWall: 4.25 } }) },
   ]).split("\n");
   assert.equal(table.length, 4);
-  assert.match(table[0]!, /^\| pair \| MBDF \| VCDIFF \| HDiffPatch \+ xz -9 \| xdelta3 \|/);
+  assert.match(table[0]!, /^\| pair \| MBDF \| MBDF without EXEC \| VCDIFF \| HDiffPatch \+ xz -9 \| xdelta3 \|/);
   assert.equal(table[1]!.split("|").length, table[0]!.split("|").length);
-  assert.equal(table[2], "| corpus U | 400,000 | 1,170,944 | 1,000,000 | 2,000,000 | 0.400x | 0.342x | 0.200x | 90.0 s | 80.0 MiB | none |");
-  assert.equal(table[3], "| generated | 1,200,000 | 1,170,944 | - | 2,000,000 | - | 1.025x | 0.600x | 4.3 s | - | MBDF / VCDIFF |");
+  assert.equal(table[2], "| corpus U | 400,000 | 520,000 | 1,170,944 | 1,000,000 | 2,000,000 | 0.400x | 0.342x | 0.200x | 90.0 s | 80.0 MiB | none |");
+  assert.equal(table[3], "| generated | 1,200,000 | - | 1,170,944 | - | 2,000,000 | - | 1.025x | 0.600x | 4.3 s | - | MBDF / VCDIFF |");
+});
+
+test("EXEC records: the bytes they save, MBDF no larger than without them, the generator at most 2x as long", () => {
+  const f = figures();
+  assert.equal(row(f, "execSaved").value, 120_000);
+  assert.match(formatRow(row(f, "execSaved")), /bytes EXEC records save\s+120,000 B\s+-$/);
+  assert.equal(verdict(row(f, "execSize")), "PASS");
+  assert.equal(verdict(row(f, "execGeneratorTime")), "PASS");
+  const worse = figures({ mbdfWithoutExec: { size: 399_999, generatorWall: 44.9 } });
+  assert.deepEqual(missed(goalRows(worse)), ["MBDF / MBDF without EXEC", "MBDF / without EXEC generator wall"]);
+  assert.equal(row(worse, "execSaved").value, -1);
+  const atLimits = figures({ mbdfWithoutExec: { size: 400_000, generatorWall: 45 } });
+  assert.deepEqual(missed(goalRows(atLimits)), []);
+  const unmeasured = figures({ mbdfWithoutExec: undefined });
+  for (const key of ["execSaved", "execSize", "execGeneratorTime"] as const) assert.equal(verdict(row(unmeasured, key)), "not measured", key);
 });

@@ -14,6 +14,8 @@
  * Per pair, each made once:
  *   MBDF     the built generator, --delta-format mbdf, into a delta Artifact (xz, the default)
  *   VCDIFF   the same with --delta-format vcdiff
+ *   MBDF without EXEC  the same with --delta-format mbdf --no-executable-diffs: what the
+ *            executable-aware records save (issue #23), and what they cost the generator
  *   HDiffPatch  `hdiffz -m-6 FROM.img TO.img` (native format, uncompressed) then `xz -9`: a bare
  *            file, as issue #22's table measured it (lib/hdiffpatch.ts finds or builds hdiffz)
  *   xdelta3  `xdelta3 -e -S lzma -A` wrapped by `mender-artifact write module-image`, as Mender's
@@ -110,6 +112,7 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
     );
     const mbdf = ourDeltaArtifact(pair, path.join(dir, "mbdf.mender"), ["--delta-format", "mbdf", ...ROOT_MOUNT]);
     const vcdiff = ourDeltaArtifact(pair, path.join(dir, "vcdiff.mender"), ["--delta-format", "vcdiff", ...ROOT_MOUNT]);
+    const withoutExec = ourDeltaArtifact(pair, path.join(dir, "mbdf-without-exec.mender"), ["--delta-format", "mbdf", "--no-executable-diffs", ...ROOT_MOUNT]);
     const hdp = hdiffz ? hdiffzNativeXz(hdiffz, pair.fromImage, pair.toImage, path.join(dir, "hdiffpatch")) : undefined;
     const stock = stockDeltaArtifact(pair, path.join(dir, "stock"));
 
@@ -125,6 +128,7 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
       goalPair,
       mbdf: ours(mbdf, mbdfDevice),
       vcdiff: ours(vcdiff, vcdiffDevice),
+      mbdfWithoutExec: ours(withoutExec, undefined),
       hdiffpatch: hdp && size(hdp.file),
       xdelta3: size(stock.artifact),
     };
@@ -134,6 +138,7 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
       `  ${"".padEnd(40)} ${"size".padStart(13)}  ${"making it: wall, CPU, peak RSS".padEnd(33)}  device Download: wall, CPU, peak RSS\n` +
         line("ours, MBDF Artifact", figures.mbdf.size, mbdf.time, mbdfDevice) +
         line("ours, VCDIFF Artifact", figures.vcdiff.size, vcdiff.time, vcdiffDevice) +
+        line("ours, MBDF without EXEC records", figures.mbdfWithoutExec?.size, withoutExec.time) +
         line("HDiffPatch hdiffz -m-6 + xz -9 (bare)", figures.hdiffpatch, hdp?.time) +
         line("xdelta3 -e -S lzma -A + mender-artifact", figures.xdelta3, stock.time) +
         `  MBDF payload ${mbdf.summary.delta.size.toLocaleString("en-US")} B${records(mbdf.summary) ? `: ${records(mbdf.summary)}` : ""}; ` +

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { readArtifactHeaders } from "../../src/artifact";
-import { generate, sha256File } from "./fixtures";
+import { generate, runCli, sha256File } from "./fixtures";
 import { makeUpdatePair } from "./update-pair";
 import { needTools } from "../helpers/peers";
 import { scratchDir } from "../vcdiff/helpers";
@@ -48,6 +48,33 @@ test("MBDF (the default): APPROX, EXEC, REDEFLATE and filtered LITERAL records, 
   const headers = await readArtifactHeaders(mbdfOut);
   assert.equal(headers.payloads[0]!.metaData?.delta_algorithm, "mbdf1");
   assert.equal(sha256File(apply(from, payloadOf(mbdfOut, path.join(dir, "payload")), path.join(dir, "applied.img")).target), sha256File(to));
+});
+
+test("--no-executable-diffs: the same delta without its EXEC record (APPROX in its place), larger, still TO; --debug says why each file got its record", async (t) => {
+  if (!needTools(t, "mke2fs", "gzip", "xz", "tar")) return;
+  const dir = scratchDir("mbdf-planner-no-exec");
+  const { from, to } = makeUpdatePair(dir);
+  const args = (out: string): string[] => ["--from-image", from, "--to-image", to, "-n", "release-2", "-t", "test-device", "--root-mount", "ro", "-q", "--json", "-o", out];
+  const withExec = runCli([...args(path.join(dir, "exec.mender")), "--debug"]);
+  const without = runCli([...args(path.join(dir, "no-exec.mender")), "--no-executable-diffs", "--debug"]);
+  assert.equal(withExec.status, 0, withExec.stderr);
+  assert.equal(without.status, 0, without.stderr);
+  const records = (r: { stdout: string }): Record<string, { count: number }> => JSON.parse(r.stdout).delta.mbdf.records;
+  assert.equal(records(withExec).exec!.count, 1);
+  assert.equal(records(without).exec!.count, 0, JSON.stringify(records(without)));
+  assert.equal(records(without).approx!.count, records(withExec).approx!.count + 1, "Socket.so is an APPROX record instead");
+  // The payloads as xz compresses them (the Artifacts' sizes are rounded to tar blocks).
+  const xzBytes = (name: string): number =>
+    execFileSync("xz", ["-9", "-c", payloadOf(path.join(dir, `${name}.mender`), path.join(dir, `${name}.payload`))], { maxBuffer: 64 << 20 }).length;
+  assert.ok(xzBytes("no-exec") > xzBytes("exec"), `payloads as xz: ${xzBytes("no-exec")} B without EXEC, ${xzBytes("exec")} B with`);
+  // The debug log: one line per changed file, the chosen record and its estimate against VCDIFF's.
+  assert.match(withExec.stderr, /^mender-binary-delta-generator: debug: \/usr\/lib\/perl\/Socket\.so: EXEC ~\d+ B, VCDIFF ~\d+ B$/m);
+  assert.match(without.stderr, /^mender-binary-delta-generator: debug: \/usr\/lib\/perl\/Socket\.so: APPROX ~\d+ B, VCDIFF ~\d+ B$/m);
+  const quiet = runCli(args(path.join(dir, "quiet.mender")));
+  assert.equal(quiet.status, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /debug:/, "no debug lines without --debug");
+  const payload = payloadOf(path.join(dir, "no-exec.mender"), path.join(dir, "payload"));
+  assert.equal(sha256File(apply(from, payload, path.join(dir, "applied.img")).target), sha256File(to));
 });
 
 /** `mender-binary-delta apply` of `delta` onto `source`: its exit status and stderr. */

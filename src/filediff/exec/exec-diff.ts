@@ -36,15 +36,25 @@ function withoutReferences(bytes: Uint8Array, references: References, fieldSize:
  * (tables of pointers, which change all over when code moves, then align as well as code does);
  * the one `size` (the caller's yardstick of a diff's cost) finds smaller is kept. Each is applied once as the device applies it
  * (execPrediction): a file on which the two would disagree is left to the plain approximate diff.
+ * `whyNot` hears, for the generator's debug log, why a file gets no EXEC diff.
  */
-export function execDiff(old: Uint8Array, neu: Uint8Array, approx: ApproximateDiff, size: (diff: ApproximateDiff) => number): ExecDiff | undefined {
+export function execDiff(
+  old: Uint8Array, neu: Uint8Array, approx: ApproximateDiff, size: (diff: ApproximateDiff) => number, whyNot: (reason: string) => void = () => {},
+): ExecDiff | undefined {
   const oldLayout = readElfLayout(old);
   const newLayout = readElfLayout(neu);
-  if (!oldLayout || !newLayout || oldLayout.machine !== newLayout.machine) return undefined;
+  const no = (reason: string): undefined => {
+    whyNot(reason);
+    return undefined;
+  };
+  if (!oldLayout || !newLayout) return no(`the ${oldLayout ? "new" : "old"} file is not a readable little-endian ELF file`);
+  if (oldLayout.machine !== newLayout.machine) return no(`the ELF machine changed (${oldLayout.machine} to ${newLayout.machine})`);
   const architecture = architectureOfMachine(oldLayout.machine);
-  if (!architecture) return undefined;
+  if (!architecture) return no(`no executable-aware diff for ELF machine ${oldLayout.machine}`);
   const references = architecture.findReferences(old, oldLayout);
-  if (!references || segmentProblem(newLayout.segments, neu.length)) return undefined;
+  if (!references) return no(`the old file has no code section or more than ${MAX_REFERENCES} references`);
+  const segments = segmentProblem(newLayout.segments, neu.length);
+  if (segments) return no(`the new file's segment table: ${segments}`);
   const along = (diff: ApproximateDiff): ExecDiff | undefined => {
     try {
       const prediction = predictionFor(old, architecture, oldLayout.segments, references, diff, neu.length, newLayout.segments);
@@ -56,9 +66,9 @@ export function execDiff(old: Uint8Array, neu: Uint8Array, approx: ApproximateDi
       };
       const check = execPrediction(old, result.transform, result.newSegments, result.referenceCount, result.diff, neu.length);
       const made = check.apply(result.diff, new Uint8Array(neu.length));
-      return Buffer.compare(made, neu) === 0 ? result : undefined;
+      return Buffer.compare(made, neu) === 0 ? result : no("applying the prediction did not give the new file back (a bug: the APPROX diff is kept)");
     } catch (err) {
-      if (err instanceof AddressMapError) return undefined;
+      if (err instanceof AddressMapError) return no(err.message);
       throw err;
     }
   };

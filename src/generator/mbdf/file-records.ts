@@ -18,7 +18,7 @@ import { FileBlockSource } from "../../io/file-source";
 import { readFullyAt } from "../../io/read-fully";
 import { xzSize } from "./cost";
 import type { BcjArch } from "../../compress/bcj";
-import { elfBranchFilter } from "../../filediff/elf-filter";
+import { elfBranchFilter, isLittleEndianElf } from "../../filediff/elf-filter";
 import { execDiff, type ExecDiff } from "../../filediff/exec/exec-diff";
 
 /**
@@ -119,20 +119,33 @@ function execSize(e: ExecDiff, extents: Extent[]): number {
   return diffSize(e.diff) + 8 * extents.length + 16 * e.newSegments.count + 8;
 }
 
+/** What the planner may use beyond APPROX and REDEFLATE, and where it says why it did not. */
+export interface FilePlanOptions {
+  /** EXEC records for ELF files of an architecture EXEC knows (false: --no-executable-diffs). */
+  executableDiffs: boolean;
+  /** A line for the generator's debug log. */
+  debug?(message: string): void;
+}
+
 /**
- * The smaller of the APPROX record of `neu` and, for an x86-64 ELF file, its EXEC record (the same
- * diff with predicted differences), with its estimated size.
+ * The smaller of the APPROX record of `neu` and, for an ELF file of an architecture EXEC knows,
+ * its EXEC record (the same diff with predicted differences), with its estimated size.
  */
 function approxOrExec(
-  run: { offset: number; length: number }, extents: Extent[], old: Uint8Array, neu: Uint8Array,
+  change: Changed, options: FilePlanOptions,
 ): { record: FileRecord; size: number; control: Uint8Array } {
+  const { run, extents, old, neu } = change;
   const diff = approximateDiff(old, neu);
   const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
-  // Not an x86-64 ELF file, or one the prediction does not suit: execDiff says so with undefined.
-  const exec = approx.size >= MIN_EXEC_CANDIDATE && elfBranchFilter(neu) === "x86" ? execDiff(old, neu, diff, diffSize) : undefined;
+  const tryExec = options.executableDiffs && approx.size >= MIN_EXEC_CANDIDATE && isLittleEndianElf(neu);
+  // One the prediction does not suit: execDiff says why and gives undefined (the debug log has it).
+  const exec = tryExec ? execDiff(old, neu, diff, diffSize, (why) => options.debug?.(`${change.path}: no executable-aware diff: ${why}`)) : undefined;
   if (!exec) return approx;
   const size = execSize(exec, extents);
-  if (size >= approx.size) return approx;
+  if (size >= approx.size) {
+    options.debug?.(`${change.path}: the executable-aware diff (~${size} B) is not smaller than the approximate one (~${approx.size} B)`);
+    return approx;
+  }
   // Its control stream may be the second alignment's, not the APPROX diff's: that is the one the format limits.
   return { record: { kind: "exec", targetOffset: run.offset, length: run.length, extents, exec }, size, control: exec.diff.control };
 }
@@ -204,6 +217,8 @@ export function isExt4Pair(fromImage: string, toImage: string): boolean {
 
 /** A changed file that may become a file record: its run in TO, its old version's extents and both contents. */
 interface Changed {
+  /** Its first name in TO, for the debug log. */
+  path: string;
   run: { offset: number; length: number };
   extents: Extent[];
   old: Uint8Array;
@@ -217,7 +232,9 @@ const yieldToEstimates = (): Promise<void> => new Promise((resolve) => setImmedi
  * Plans the file records of the delta from `fromImage` to `toImage`. The VCDIFF estimates of the
  * changed files run (in the encoder's worker threads) while their records are worked out here.
  */
-export async function planFileRecords(fromImage: string, toImage: string, estimate: VcdiffEstimator): Promise<FileRecordPlan> {
+export async function planFileRecords(
+  fromImage: string, toImage: string, estimate: VcdiffEstimator, options: FilePlanOptions = { executableDiffs: true },
+): Promise<FileRecordPlan> {
   const fromSrc = new FileBlockSource(fromImage);
   const toSrc = new FileBlockSource(toImage);
   const fromFd = fs.openSync(fromImage, "r");
@@ -265,7 +282,7 @@ export async function planFileRecords(fromImage: string, toImage: string, estima
       const neu = new Uint8Array(run.length);
       readFullyAt(toFd, neu, run.offset);
       if (run.length < MIN_FILE && !looksCompressed(neu)) continue;
-      changed.push({ run, extents, old: readExtents(fromFd, extents, oldSize), neu });
+      changed.push({ path: newFiles.paths[i]![0] ?? `(unnamed file ${i})`, run, extents, old: readExtents(fromFd, extents, oldSize), neu });
     }
 
     const estimates = estimate(changed.map((c) => c.run));
@@ -274,7 +291,8 @@ export async function planFileRecords(fromImage: string, toImage: string, estima
     // Per changed file, its record and estimated size (none when a stream would pass the format's
     // 16 MiB: only for pathological pairs, left to VCDIFF).
     const planned: ({ record: FileRecord; size: number } | undefined)[] = [];
-    for (const { run, extents, old, neu } of changed) {
+    for (const change of changed) {
+      const { run, extents, old, neu } = change;
       const redeflate = redeflateOf(old, neu, extents);
       if (redeflate) {
         const control = redeflate.content.kind === "approx" ? redeflate.content.diff.control.length : 0;
@@ -282,14 +300,21 @@ export async function planFileRecords(fromImage: string, toImage: string, estima
           record: { kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate }, size: redeflateSize(redeflate),
         });
       } else {
-        const choice = approxOrExec(run, extents, old, neu);
+        const choice = approxOrExec(change, options);
         planned.push(choice.control.length > MAX_RECORD_BUFFER ? undefined : choice);
       }
       await yieldToEstimates();
     }
     const vcdiff = await estimates;
     planned.forEach((p, k) => {
-      if (p) keep(p.record, p.size, vcdiff[k]!);
+      if (!p) {
+        options.debug?.(`${changed[k]!.path}: left to VCDIFF (a stream of its diff would pass the format's limits)`);
+        return;
+      }
+      const before = records.length;
+      keep(p.record, p.size, vcdiff[k]!);
+      const what = `${p.record.kind.toUpperCase()} ~${p.size} B, VCDIFF ~${vcdiff[k]} B`;
+      options.debug?.(`${changed[k]!.path}: ${records.length > before ? "" : "left to VCDIFF, "}${what}`);
     });
 
     // New compressed files are judged together: their contents compress well against each other

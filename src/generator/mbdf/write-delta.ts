@@ -53,6 +53,10 @@ export interface MbdfWriteOptions {
   appHeader?(reads: Float64Array): Uint8Array;
   /** Called with the TO bytes the records written so far produce. */
   onProgress?(targetDone: number): void;
+  /** EXEC records where they pay (default true; false: devices whose module predates them). */
+  executableDiffs?: boolean;
+  /** A line for the debug log (why a file's record is what it is). */
+  debug?(message: string): void;
 }
 
 /**
@@ -109,7 +113,9 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
   let records: FileRecord[];
   let plan: FileRecordPlan;
   try {
-    plan = await planFileRecords(fromImage, toImage, (runs) => estimateRuns(encoder, runs, pieceSize));
+    plan = await planFileRecords(fromImage, toImage, (runs) => estimateRuns(encoder, runs, pieceSize), {
+      executableDiffs: options.executableDiffs ?? true, debug: options.debug,
+    });
     // A read-write root rewrites its avoided bytes by itself: no record may rely on them.
     records = plan.records.filter((r) => !recordExtents(r).some((e) => overlapsRanges(avoid, e.sourceOffset, e.sourceOffset + e.length)));
     if (records.length > 0 || plan.newExecutables.length > 0) {

@@ -12,7 +12,10 @@ export const HDIFFPATCH_GOALS = { U: 0.45, B: 0.93, A: 0.97 } as const;
 export type GoalPair = keyof typeof HDIFFPATCH_GOALS;
 /** The device's peak RSS budget for a Download (issue #22 point 4). */
 export const DEVICE_PEAK_GOAL_MIB = 100;
-/** The generator may take at most this many times as long for MBDF as for VCDIFF. */
+/**
+ * The generator may take at most this many times as long for MBDF as for VCDIFF (issue #22), and
+ * for MBDF as for MBDF without executable-aware records (issue #23).
+ */
 export const GENERATOR_TIME_GOAL = 2;
 
 export interface DeviceFigures {
@@ -34,20 +37,24 @@ export interface PairFigures {
   goalPair?: GoalPair;
   mbdf: FormatFigures;
   vcdiff: FormatFigures;
+  /** MBDF made with --no-executable-diffs (no EXEC records); absent when not measured. */
+  mbdfWithoutExec?: FormatFigures;
   /** HDiffPatch native + xz -9, bytes; absent when hdiffz was not available. */
   hdiffpatch?: number;
   /** The stock xdelta3 delta Artifact, bytes. */
   xdelta3: number;
 }
 
-export type RowKey = "mbdfHdiff" | "mbdfVcdiff" | "mbdfXdelta3" | "vcdiffHdiff" | "mbdfPeak" | "vcdiffPeak" | "downloadTime" | "generatorTime";
+export type RowKey =
+  | "mbdfHdiff" | "mbdfVcdiff" | "mbdfXdelta3" | "vcdiffHdiff" | "mbdfPeak" | "vcdiffPeak" | "downloadTime" | "generatorTime"
+  | "execSaved" | "execSize" | "execGeneratorTime";
 
 export interface Row {
   key: RowKey;
   what: string;
   /** Undefined: not measured. */
   value: number | undefined;
-  unit: "x" | "MiB";
+  unit: "x" | "MiB" | "B";
   /** The largest value that passes; undefined: no goal, the figure is shown for information. */
   goal?: number;
 }
@@ -65,6 +72,13 @@ export function goalRows(p: PairFigures): Row[] {
     { key: "vcdiffPeak", what: "VCDIFF Download peak RSS", value: p.vcdiff.device?.peakMiB, unit: "MiB", goal: DEVICE_PEAK_GOAL_MIB },
     { key: "downloadTime", what: "MBDF / VCDIFF Download wall time", value: ratio(p.mbdf.device?.wall, p.vcdiff.device?.wall), unit: "x", goal: 1 },
     { key: "generatorTime", what: "MBDF / VCDIFF generator wall time", value: ratio(p.mbdf.generatorWall, p.vcdiff.generatorWall), unit: "x", goal: GENERATOR_TIME_GOAL },
+    // Issue #23: what the executable-aware records save (all of it on changed ELF files), and their price.
+    { key: "execSaved", what: "bytes EXEC records save", value: p.mbdfWithoutExec && p.mbdfWithoutExec.size - p.mbdf.size, unit: "B" },
+    { key: "execSize", what: "MBDF / MBDF without EXEC", value: ratio(p.mbdf.size, p.mbdfWithoutExec?.size), unit: "x", goal: 1 },
+    {
+      key: "execGeneratorTime", what: "MBDF / without EXEC generator wall", value: ratio(p.mbdf.generatorWall, p.mbdfWithoutExec?.generatorWall), unit: "x",
+      goal: GENERATOR_TIME_GOAL,
+    },
   ];
 }
 
@@ -77,12 +91,13 @@ export function verdict(r: Row): "PASS" | "MISS" | "-" | "not measured" {
 
 function figure(value: number | undefined, unit: Row["unit"]): string {
   if (value === undefined) return "-";
+  if (unit === "B") return `${value.toLocaleString("en-US")} B`;
   return unit === "x" ? `${value.toFixed(3)}x` : `${value.toFixed(1)} MiB`;
 }
 
 /** One printed row: figure, value, goal, verdict in columns. */
 export function formatRow(r: Row): string {
-  const goal = r.goal === undefined ? "" : `goal <= ${r.unit === "x" ? `${r.goal.toFixed(2)}x` : `${r.goal} MiB`}`;
+  const goal = r.goal === undefined ? "" : `goal <= ${r.unit === "x" ? `${r.goal.toFixed(2)}x` : `${r.goal} ${r.unit}`}`;
   return `  ${r.what.padEnd(36)} ${figure(r.value, r.unit).padStart(10)}  ${goal.padEnd(16)} ${verdict(r)}`;
 }
 
@@ -95,7 +110,10 @@ const bytes = (n: number | undefined): string => (n === undefined ? "-" : n.toLo
 
 /** All pairs in one markdown table: sizes in bytes, MBDF's ratios, its generator time and Download peak RSS, missed goals. */
 export function summaryTable(pairs: { name: string; figures: PairFigures }[]): string {
-  const head = ["pair", "MBDF", "VCDIFF", "HDiffPatch + xz -9", "xdelta3", "MBDF / HDiffPatch", "MBDF / VCDIFF", "MBDF / xdelta3", "MBDF generator", "MBDF Download peak", "goals missed"];
+  const head = [
+    "pair", "MBDF", "MBDF without EXEC", "VCDIFF", "HDiffPatch + xz -9", "xdelta3", "MBDF / HDiffPatch", "MBDF / VCDIFF", "MBDF / xdelta3", "MBDF generator",
+    "MBDF Download peak", "goals missed",
+  ];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => (i === 0 || i === head.length - 1 ? "---" : "---:")).join("|")}|`];
   for (const { name, figures: f } of pairs) {
     const rows = goalRows(f);
@@ -104,7 +122,7 @@ export function summaryTable(pairs: { name: string; figures: PairFigures }[]): s
       return figure(r.value, r.unit);
     };
     const cells = [
-      name, bytes(f.mbdf.size), bytes(f.vcdiff.size), bytes(f.hdiffpatch), bytes(f.xdelta3),
+      name, bytes(f.mbdf.size), bytes(f.mbdfWithoutExec?.size), bytes(f.vcdiff.size), bytes(f.hdiffpatch), bytes(f.xdelta3),
       value("mbdfHdiff"), value("mbdfVcdiff"), value("mbdfXdelta3"),
       `${f.mbdf.generatorWall.toFixed(1)} s`, value("mbdfPeak"), missed(rows).join(", ") || "none",
     ];
