@@ -6,15 +6,17 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { runXzBlockWorker, type XzBlockRequest } from "../compress/xz-block-worker";
 import { runEncodeWorker, type EncodeWindowsRequest } from "../vcdiff/encoder/encode-worker";
+import { runPlanFileWorker, type PlanFileRequest } from "../generator/mbdf/plan-file-worker";
 import { runSelfTestTask, type SelfTestRequest } from "../workers/selftest-task";
 import { serveTask, type TaskRegistry } from "../workers/task";
 
-type WorkerRequest = SelfTestRequest | EncodeWindowsRequest | XzBlockRequest;
+type WorkerRequest = SelfTestRequest | EncodeWindowsRequest | XzBlockRequest | PlanFileRequest;
 
 const TASKS: TaskRegistry<WorkerRequest> = {
   selftest: runSelfTestTask,
   "vcdiff-encode": runEncodeWorker,
   "xz-block": runXzBlockWorker,
+  "plan-file": runPlanFileWorker,
 };
 
 serveTask(TASKS, workerData as WorkerRequest, parentPort!);

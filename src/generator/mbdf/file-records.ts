@@ -1,25 +1,23 @@
 /**
- * The file records of an MBDF delta between two ext4 images: for each changed file of TO stored in
- * one contiguous run of the image, with a paired old file, an APPROX record against the old file,
- * or for a gzip / zlib file that the device can compress again byte for byte, a REDEFLATE record
- * whose content is an APPROX diff of the uncompressed contents. A record is kept only when it is
- * clearly smaller than VCDIFF on the same bytes (KEEP_RATIO, measured as cost.ts says).
+ * The file records of an MBDF delta between two ext4 images: each changed file of TO stored in one
+ * contiguous run of the image, with a paired old file, gets the record plan-file.ts works out for it
+ * (APPROX, EXEC or REDEFLATE; on the planner threads, plan-files.ts), kept only when it is clearly
+ * smaller than VCDIFF on the same bytes (KEEP_RATIO, measured as cost.ts says). New compressed
+ * files and new executables are found here too.
  */
 import fs from "node:fs";
-import { approximateDiff } from "../../filediff/approximate-diff";
-import { findRebuild, findZlibRebuild, gunzipSingleMember } from "../../deflate/find-rebuild";
-import { gzipHeaderBytes } from "../../deflate/gzip-member";
-import { inflateSync } from "fflate";
-import { Compressor, MAX_EXTENTS, MAX_RECORD_BUFFER, OldFormat } from "../../delta/mbdf/format";
-import type { Extent, RedeflateRecord } from "../../delta/mbdf/writer";
-import type { ApproximateDiff } from "../../filediff/approximate-diff";
+import { MAX_EXTENTS, MAX_RECORD_BUFFER } from "../../delta/mbdf/format";
+import type { Extent } from "../../delta/mbdf/writer";
 import { Ext4FileReader, HOLE, listExt4Files, pairFiles, readExt4Layout, type Ext4FileList } from "../../fs/ext4";
 import { FileBlockSource } from "../../io/file-source";
 import { readFullyAt } from "../../io/read-fully";
 import { xzSize } from "./cost";
 import type { BcjArch } from "../../compress/bcj";
-import { elfBranchFilter, isLittleEndianElf } from "../../filediff/elf-filter";
-import { execDiff, type ExecDiff } from "../../filediff/exec/exec-diff";
+import { elfBranchFilter } from "../../filediff/elf-filter";
+import { type Changed, type FilePlanOptions, type FileRecord, redeflateOf } from "./plan-file";
+import { planChangedFiles } from "./plan-files";
+
+export { type FileRecord, MIN_EXEC_CANDIDATE } from "./plan-file";
 
 /**
  * Files smaller than this are left to VCDIFF (a record's fixed cost would eat the gain), except
@@ -31,24 +29,11 @@ export const MIN_COMPRESSED_FILE = 64;
 export const KEEP_RATIO = 0.8;
 /** ...and saves at least this many bytes: the VCDIFF record it splits in two costs about that. */
 export const MIN_SAVING = 64;
-/**
- * An ELF file's APPROX record estimated below this is kept as it is: the file was rebuilt without
- * moving code (its build id and a few stamps differ), and the executable-aware diff, which takes
- * as long as two approximate diffs, would save a few bytes at most (pair U: 68 of its 79 changed
- * ELF files).
- */
-export const MIN_EXEC_CANDIDATE = 512;
-
 /** Whether `bytes` start as a gzip member or a zlib stream (deflate, 32 KiB window, valid check bits). */
 function looksCompressed(bytes: Uint8Array): boolean {
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) return true;
   return bytes[0] === 0x78 && ((bytes[0] << 8) | bytes[1]!) % 31 === 0;
 }
-
-export type FileRecord =
-  | { kind: "approx"; targetOffset: number; length: number; extents: Extent[]; diff: ApproximateDiff }
-  | { kind: "exec"; targetOffset: number; length: number; extents: Extent[]; exec: ExecDiff }
-  | { kind: "redeflate"; targetOffset: number; length: number; record: RedeflateRecord };
 
 export interface FileRecordPlan {
   /** Kept records, in target order, never overlapping. */
@@ -110,96 +95,11 @@ function readExtents(fd: number, extents: Extent[], total: number): Uint8Array {
   return out;
 }
 
-function diffSize(d: ApproximateDiff): number {
-  return xzSize([d.control, d.differences, d.literals]);
-}
-
-/** Estimated bytes of an EXEC record: its diff, and its segment table next to the extents. */
-function execSize(e: ExecDiff, extents: Extent[]): number {
-  return diffSize(e.diff) + 8 * extents.length + 16 * e.newSegments.count + 8;
-}
-
-/** What the planner may use beyond APPROX and REDEFLATE, and where it says why it did not. */
-export interface FilePlanOptions {
-  /** EXEC records for ELF files of an architecture EXEC knows (false: --no-executable-diffs). */
-  executableDiffs: boolean;
+export interface PlanOptions extends FilePlanOptions {
+  /** Planner threads (undefined: the CPUs, at most 8; plan-files.ts caps them further). */
+  threads?: number;
   /** A line for the generator's debug log. */
   debug?(message: string): void;
-}
-
-/**
- * The smaller of the APPROX record of `neu` and, for an ELF file of an architecture EXEC knows,
- * its EXEC record (the same diff with predicted differences), with its estimated size.
- */
-function approxOrExec(
-  change: Changed, options: FilePlanOptions,
-): { record: FileRecord; size: number; control: Uint8Array } {
-  const { run, extents, old, neu } = change;
-  const diff = approximateDiff(old, neu);
-  const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
-  const tryExec = options.executableDiffs && approx.size >= MIN_EXEC_CANDIDATE && isLittleEndianElf(neu);
-  // One the prediction does not suit: execDiff says why and gives undefined (the debug log has it).
-  const exec = tryExec ? execDiff(old, neu, diff, diffSize, (why) => options.debug?.(`${change.path}: no executable-aware diff: ${why}`)) : undefined;
-  if (!exec) return approx;
-  const size = execSize(exec, extents);
-  if (size >= approx.size) {
-    options.debug?.(`${change.path}: the executable-aware diff (~${size} B) is not smaller than the approximate one (~${approx.size} B)`);
-    return approx;
-  }
-  // Its control stream may be the second alignment's, not the APPROX diff's: that is the one the format limits.
-  return { record: { kind: "exec", targetOffset: run.offset, length: run.length, extents, exec }, size, control: exec.diff.control };
-}
-
-/** A REDEFLATE record's fields but its content and old buffer. */
-type RedeflateBase = Omit<RedeflateRecord, "extents" | "oldContentLength" | "content">;
-
-/** `base` with an APPROX content against the old content, or (no usable old content) a LITERAL one. */
-function withContent(base: RedeflateBase, oldContent: Uint8Array | undefined, extents: Extent[]): RedeflateRecord {
-  if (!oldContent || oldContent.length > MAX_RECORD_BUFFER) return { ...base, extents: [], oldContentLength: 0, content: { kind: "literal" } };
-  return { ...base, extents, oldContentLength: oldContent.length, content: { kind: "approx", diff: approximateDiff(oldContent, base.newContent) } };
-}
-
-function inflateZlib(bytes: Uint8Array): Uint8Array | undefined {
-  try {
-    return inflateSync(bytes.subarray(2, bytes.length - 4));
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * A REDEFLATE record when `neu` is a gzip or zlib file the device rebuilds exactly: its content
- * diffed against `old`'s (the old version, read through `extents`) when that inflates, else (a new
- * file, or an old one that does not inflate) its content stored as a LITERAL body.
- */
-function redeflateOf(old: Uint8Array | undefined, neu: Uint8Array, extents: Extent[]): RedeflateRecord | undefined {
-  const gz = neu[0] === 0x1f && neu[1] === 0x8b ? findRebuild(neu) : null;
-  if (gz) {
-    const newMember = gunzipSingleMember(neu);
-    if (!newMember || newMember.data.length < 1 || newMember.data.length > MAX_RECORD_BUFFER) return undefined;
-    const base: RedeflateBase = {
-      oldFormat: OldFormat.gzip, compressor: gz.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: gz.level,
-      header: gzipHeaderBytes(gz.header), newContent: newMember.data,
-    };
-    return withContent(base, old ? gunzipSingleMember(old)?.data : undefined, extents);
-  }
-  const z = neu[0] === 0x78 ? findZlibRebuild(neu) : null;
-  if (z) {
-    const newData = inflateZlib(neu);
-    if (!newData || newData.length < 1 || newData.length > MAX_RECORD_BUFFER) return undefined;
-    const base: RedeflateBase = {
-      oldFormat: OldFormat.zlib, compressor: z.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: z.level,
-      header: Uint8Array.from(z.header), newContent: newData,
-    };
-    return withContent(base, old && old[0] === 0x78 ? inflateZlib(old) : undefined, extents);
-  }
-  return undefined;
-}
-
-/** Estimated bytes of a REDEFLATE record (its content as cost.ts measures, the fields around it). */
-function redeflateSize(r: RedeflateRecord): number {
-  const content = r.content.kind === "approx" ? diffSize(r.content.diff) : xzSize([r.newContent]);
-  return content + r.header.length + 16 + 8 * r.extents.length;
 }
 
 /** Estimated bytes (as cost.ts measures) of each of TO's runs as VCDIFF records against all of FROM. */
@@ -215,25 +115,12 @@ export function isExt4Pair(fromImage: string, toImage: string): boolean {
   }
 }
 
-/** A changed file that may become a file record: its run in TO, its old version's extents and both contents. */
-interface Changed {
-  /** Its first name in TO, for the debug log. */
-  path: string;
-  run: { offset: number; length: number };
-  extents: Extent[];
-  old: Uint8Array;
-  neu: Uint8Array;
-}
-
-/** Lets the event loop run: the VCDIFF estimates' worker replies are answered between files. */
-const yieldToEstimates = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /**
  * Plans the file records of the delta from `fromImage` to `toImage`. The VCDIFF estimates of the
  * changed files run (in the encoder's worker threads) while their records are worked out here.
  */
 export async function planFileRecords(
-  fromImage: string, toImage: string, estimate: VcdiffEstimator, options: FilePlanOptions = { executableDiffs: true },
+  fromImage: string, toImage: string, estimate: VcdiffEstimator, options: PlanOptions = { executableDiffs: true },
 ): Promise<FileRecordPlan> {
   const fromSrc = new FileBlockSource(fromImage);
   const toSrc = new FileBlockSource(toImage);
@@ -289,24 +176,11 @@ export async function planFileRecords(
     // Awaited below; until then a failure must not count as an unhandled rejection (which ends the process).
     estimates.catch(() => undefined);
     // Per changed file, its record and estimated size (none when a stream would pass the format's
-    // 16 MiB: only for pathological pairs, left to VCDIFF).
-    const planned: ({ record: FileRecord; size: number } | undefined)[] = [];
-    for (const change of changed) {
-      const { run, extents, old, neu } = change;
-      const redeflate = redeflateOf(old, neu, extents);
-      if (redeflate) {
-        const control = redeflate.content.kind === "approx" ? redeflate.content.diff.control.length : 0;
-        planned.push(control > MAX_RECORD_BUFFER ? undefined : {
-          record: { kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate }, size: redeflateSize(redeflate),
-        });
-      } else {
-        const choice = approxOrExec(change, options);
-        planned.push(choice.control.length > MAX_RECORD_BUFFER ? undefined : choice);
-      }
-      await yieldToEstimates();
-    }
+    // 16 MiB: only for pathological pairs, left to VCDIFF), worked out on the planner threads.
+    const planned = await planChangedFiles(changed, options, options.threads);
     const vcdiff = await estimates;
-    planned.forEach((p, k) => {
+    planned.forEach(({ planned: p, debug }, k) => {
+      for (const line of debug) options.debug?.(line);
       if (!p) {
         options.debug?.(`${changed[k]!.path}: left to VCDIFF (a stream of its diff would pass the format's limits)`);
         return;

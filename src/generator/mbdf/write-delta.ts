@@ -114,7 +114,7 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
   let plan: FileRecordPlan;
   try {
     plan = await planFileRecords(fromImage, toImage, (runs) => estimateRuns(encoder, runs, pieceSize), {
-      executableDiffs: options.executableDiffs ?? true, debug: options.debug,
+      executableDiffs: options.executableDiffs ?? true, threads: options.threads, debug: options.debug,
     });
     // A read-write root rewrites its avoided bytes by itself: no record may rely on them.
     records = plan.records.filter((r) => !recordExtents(r).some((e) => overlapsRanges(avoid, e.sourceOffset, e.sourceOffset + e.length)));

@@ -1,0 +1,50 @@
+/**
+ * The planner's worker task: plans the changed files it is sent (plan-file.ts), one at a time, in
+ * the order they come. Each file's two versions are moved to the worker, not copied; the record
+ * comes back with its buffers moved too.
+ */
+import type { MessagePort } from "node:worker_threads";
+import { type Changed, type FilePlanOptions, type PlannedFile, planChangedFile } from "./plan-file";
+import type { FileRecord } from "./plan-file";
+
+export interface PlanFileRequest extends FilePlanOptions {
+  task: "plan-file";
+}
+
+export type PlanFileJob = { type: "plan"; change: Changed } | { type: "close" };
+export type PlanFileReply = ({ type: "planned" } & PlannedFile) | { type: "error"; message: string };
+
+/** The buffers of `record` that can be moved (each its own ArrayBuffer, listed once). */
+export function recordBuffers(record: FileRecord): ArrayBuffer[] {
+  const arrays: Uint8Array[] = [];
+  if (record.kind === "approx") arrays.push(record.diff.control, record.diff.differences, record.diff.literals);
+  else if (record.kind === "exec") arrays.push(record.exec.diff.control, record.exec.diff.differences, record.exec.diff.literals);
+  else {
+    const r = record.record;
+    arrays.push(r.header, r.newContent);
+    if (r.content.kind === "approx") arrays.push(r.content.diff.control, r.content.diff.differences, r.content.diff.literals);
+  }
+  const buffers = new Set<ArrayBuffer>();
+  for (const a of arrays) if (a.buffer instanceof ArrayBuffer) buffers.add(a.buffer);
+  return [...buffers];
+}
+
+export function runPlanFileWorker(request: PlanFileRequest, port: MessagePort): Promise<void> {
+  return new Promise<void>((resolve) => {
+    port.on("message", (job: PlanFileJob) => {
+      if (job.type === "close") {
+        port.close();
+        resolve();
+        return;
+      }
+      try {
+        const planned = planChangedFile(job.change, request);
+        const reply: PlanFileReply = { type: "planned", ...planned };
+        port.postMessage(reply, planned.planned ? recordBuffers(planned.planned.record) : []);
+      } catch (err) {
+        const reply: PlanFileReply = { type: "error", message: err instanceof Error ? err.message : String(err) };
+        port.postMessage(reply);
+      }
+    });
+  });
+}

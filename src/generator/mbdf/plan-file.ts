@@ -1,0 +1,155 @@
+/**
+ * The record one changed file of TO gets, worked out from the file's two versions alone (so that
+ * the planner can run it on any thread, plan-file-worker.ts): for a gzip / zlib file that the device
+ * can compress again byte for byte, a REDEFLATE record whose content is an APPROX diff of the
+ * uncompressed contents; otherwise an APPROX record against the old file, or, for an ELF file of an
+ * architecture EXEC knows, an EXEC record when that is smaller. The caller then compares the
+ * estimate with VCDIFF's (file-records.ts).
+ */
+import { inflateSync } from "fflate";
+import { findRebuild, findZlibRebuild, gunzipSingleMember } from "../../deflate/find-rebuild";
+import { gzipHeaderBytes } from "../../deflate/gzip-member";
+import { Compressor, MAX_RECORD_BUFFER, OldFormat } from "../../delta/mbdf/format";
+import type { Extent, RedeflateRecord } from "../../delta/mbdf/writer";
+import { approximateDiff, type ApproximateDiff } from "../../filediff/approximate-diff";
+import { isLittleEndianElf } from "../../filediff/elf-filter";
+import { execDiff, type ExecDiff } from "../../filediff/exec/exec-diff";
+import { xzSize } from "./cost";
+
+/**
+ * An ELF file's APPROX record estimated below this is kept as it is: the file was rebuilt without
+ * moving code (its build id and a few stamps differ), and the executable-aware diff, which takes
+ * as long as two approximate diffs, would save a few bytes at most (pair U: 68 of its 79 changed
+ * ELF files).
+ */
+export const MIN_EXEC_CANDIDATE = 512;
+
+
+export type FileRecord =
+  | { kind: "approx"; targetOffset: number; length: number; extents: Extent[]; diff: ApproximateDiff }
+  | { kind: "exec"; targetOffset: number; length: number; extents: Extent[]; exec: ExecDiff }
+  | { kind: "redeflate"; targetOffset: number; length: number; record: RedeflateRecord };
+
+
+function diffSize(d: ApproximateDiff): number {
+  return xzSize([d.control, d.differences, d.literals]);
+}
+
+/** Estimated bytes of an EXEC record: its diff, and its segment table next to the extents. */
+function execSize(e: ExecDiff, extents: Extent[]): number {
+  return diffSize(e.diff) + 8 * extents.length + 16 * e.newSegments.count + 8;
+}
+
+/** What the planner may use beyond APPROX and REDEFLATE. */
+export interface FilePlanOptions {
+  /** EXEC records for ELF files of an architecture EXEC knows (false: --no-executable-diffs). */
+  executableDiffs: boolean;
+}
+
+/**
+ * The smaller of the APPROX record of `neu` and, for an ELF file of an architecture EXEC knows,
+ * its EXEC record (the same diff with predicted differences), with its estimated size.
+ */
+function approxOrExec(
+  change: Changed, options: FilePlanOptions, debug: string[],
+): { record: FileRecord; size: number; control: Uint8Array } {
+  const { run, extents, old, neu } = change;
+  const diff = approximateDiff(old, neu);
+  const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
+  const tryExec = options.executableDiffs && approx.size >= MIN_EXEC_CANDIDATE && isLittleEndianElf(neu);
+  // One the prediction does not suit: execDiff says why and gives undefined (the debug log has it).
+  const exec = tryExec ? execDiff(old, neu, diff, diffSize, (why) => debug.push(`${change.path}: no executable-aware diff: ${why}`)) : undefined;
+  if (!exec) return approx;
+  const size = execSize(exec, extents);
+  if (size >= approx.size) {
+    debug.push(`${change.path}: the executable-aware diff (~${size} B) is not smaller than the approximate one (~${approx.size} B)`);
+    return approx;
+  }
+  // Its control stream may be the second alignment's, not the APPROX diff's: that is the one the format limits.
+  return { record: { kind: "exec", targetOffset: run.offset, length: run.length, extents, exec }, size, control: exec.diff.control };
+}
+
+/** A REDEFLATE record's fields but its content and old buffer. */
+type RedeflateBase = Omit<RedeflateRecord, "extents" | "oldContentLength" | "content">;
+
+/** `base` with an APPROX content against the old content, or (no usable old content) a LITERAL one. */
+function withContent(base: RedeflateBase, oldContent: Uint8Array | undefined, extents: Extent[]): RedeflateRecord {
+  if (!oldContent || oldContent.length > MAX_RECORD_BUFFER) return { ...base, extents: [], oldContentLength: 0, content: { kind: "literal" } };
+  return { ...base, extents, oldContentLength: oldContent.length, content: { kind: "approx", diff: approximateDiff(oldContent, base.newContent) } };
+}
+
+function inflateZlib(bytes: Uint8Array): Uint8Array | undefined {
+  try {
+    return inflateSync(bytes.subarray(2, bytes.length - 4));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A REDEFLATE record when `neu` is a gzip or zlib file the device rebuilds exactly: its content
+ * diffed against `old`'s (the old version, read through `extents`) when that inflates, else (a new
+ * file, or an old one that does not inflate) its content stored as a LITERAL body.
+ */
+export function redeflateOf(old: Uint8Array | undefined, neu: Uint8Array, extents: Extent[]): RedeflateRecord | undefined {
+  const gz = neu[0] === 0x1f && neu[1] === 0x8b ? findRebuild(neu) : null;
+  if (gz) {
+    const newMember = gunzipSingleMember(neu);
+    if (!newMember || newMember.data.length < 1 || newMember.data.length > MAX_RECORD_BUFFER) return undefined;
+    const base: RedeflateBase = {
+      oldFormat: OldFormat.gzip, compressor: gz.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: gz.level,
+      header: gzipHeaderBytes(gz.header), newContent: newMember.data,
+    };
+    return withContent(base, old ? gunzipSingleMember(old)?.data : undefined, extents);
+  }
+  const z = neu[0] === 0x78 ? findZlibRebuild(neu) : null;
+  if (z) {
+    const newData = inflateZlib(neu);
+    if (!newData || newData.length < 1 || newData.length > MAX_RECORD_BUFFER) return undefined;
+    const base: RedeflateBase = {
+      oldFormat: OldFormat.zlib, compressor: z.compressor === "gzip" ? Compressor.gnuGzip : Compressor.zlib, level: z.level,
+      header: Uint8Array.from(z.header), newContent: newData,
+    };
+    return withContent(base, old && old[0] === 0x78 ? inflateZlib(old) : undefined, extents);
+  }
+  return undefined;
+}
+
+/** Estimated bytes of a REDEFLATE record (its content as cost.ts measures, the fields around it). */
+function redeflateSize(r: RedeflateRecord): number {
+  const content = r.content.kind === "approx" ? diffSize(r.content.diff) : xzSize([r.newContent]);
+  return content + r.header.length + 16 + 8 * r.extents.length;
+}
+
+
+/** A changed file that may become a file record: its run in TO, its old version's extents and both contents. */
+export interface Changed {
+  /** Its first name in TO, for the debug log. */
+  path: string;
+  run: { offset: number; length: number };
+  extents: Extent[];
+  old: Uint8Array;
+  neu: Uint8Array;
+}
+
+/** A changed file's record and estimated size, or none; and its lines for the debug log. */
+export interface PlannedFile {
+  /** Undefined when a stream of the diff would pass the format's 16 MiB (pathological pairs: left to VCDIFF). */
+  planned?: { record: FileRecord; size: number };
+  debug: string[];
+}
+
+/** The record `change` gets (before the comparison with VCDIFF). */
+export function planChangedFile(change: Changed, options: FilePlanOptions): PlannedFile {
+  const debug: string[] = [];
+  const { run, extents, old, neu } = change;
+  const redeflate = redeflateOf(old, neu, extents);
+  if (redeflate) {
+    const control = redeflate.content.kind === "approx" ? redeflate.content.diff.control.length : 0;
+    if (control > MAX_RECORD_BUFFER) return { debug };
+    return { planned: { record: { kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate }, size: redeflateSize(redeflate) }, debug };
+  }
+  const choice = approxOrExec(change, options, debug);
+  if (choice.control.length > MAX_RECORD_BUFFER) return { debug };
+  return { planned: { record: choice.record, size: choice.size }, debug };
+}
