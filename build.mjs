@@ -23,6 +23,13 @@ const ENTRIES = {
   "mender-binary-delta-generator": "src/cli/generator.ts",
 };
 const WORKER_ENTRY = "src/cli/worker.ts";
+/**
+ * Node options built into a program (sea-config `execArgv`: Node 22 and later; a Node 20 runtime,
+ * armhf's, ignores them). The Update Module runs no worker threads and works in bursts of typed
+ * arrays: one V8 background thread instead of four lowers its Download's peak RSS by about 5 MiB
+ * (pair B: 98-101 -> 92-94 MiB), with no loss of speed on a 2-core device.
+ */
+const RUNTIME_FLAGS = { "mender-binary-delta": ["--v8-pool-size=1"] };
 
 const USAGE = `Usage: node build.mjs [options]
 
@@ -188,6 +195,7 @@ async function buildProgram(t, program, workDir, outDir) {
   writeFileSync(path.join(workDir, `${tag}.sea.json`), JSON.stringify({
     main: `${program}.cjs`, output: `${tag}.blob`,
     disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false,
+    ...(RUNTIME_FLAGS[program] ? { execArgv: RUNTIME_FLAGS[program] } : {}),
   }));
   run(runOnHost(t, node, "--experimental-sea-config", `${tag}.sea.json`), workDir);
 

@@ -66,6 +66,9 @@ for (const target of TARGETS) {
         assert.equal(report.worker, "ok");
         assert.equal(report.program, program);
         assert.equal(report.node, `v${target.nodeVersion}`);
+        // Built-in runtime flags (build.mjs RUNTIME_FLAGS): only Node 22 and later honour them.
+        const flagged = program === "mender-binary-delta" && Number(target.nodeVersion.split(".")[0]) >= 22;
+        assert.deepEqual(report.flags, flagged ? ["--v8-pool-size=1"] : []);
       });
 
       if (program === "mender-binary-delta") {

@@ -19,7 +19,7 @@ export async function selfTest(program: string, version: string): Promise<number
     throw new MenderDeltaError("selftest failed: the worker thread returned wrong data");
   }
   process.stdout.write(
-    JSON.stringify({ program, version, arch: process.arch, node: process.version, worker: "ok", bytes: payload.length }) + "\n",
+    JSON.stringify({ program, version, arch: process.arch, node: process.version, flags: process.execArgv, worker: "ok", bytes: payload.length }) + "\n",
   );
   return 0;
 }

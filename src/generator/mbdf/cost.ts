@@ -3,7 +3,9 @@
  * file record clearly smaller than VCDIFF on the same bytes". Both sides are measured the same way,
  * xz in fast mode, as the Artifact layer's xz ranks them the same (a quick estimate, not the size).
  */
-import { XzEncoder } from "../../compress/xz";
+// The encoder module itself, not the xz barrel: this runs on planner threads, whose bundle must
+// not pull in the block writer (its own threads, and their dev-time bundler).
+import { XzEncoder } from "../../compress/xz-encoder";
 
 /** Bytes of `parts` after fast xz. */
 export function xzSize(parts: Uint8Array[]): number {
