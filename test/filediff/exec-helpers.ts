@@ -1,8 +1,8 @@
 /**
- * Small x86-64 ELF files for the executable-aware diff tests: one loadable segment mapping the
+ * Small x86-64 (or, with `machine`, AArch64) ELF files for the executable-aware diff tests: one loadable segment mapping the
  * whole file at BASE (plus `bss` zero-filled bytes), a code section and optionally a RELA section.
  * Real binaries: the Socket.so pair in fixtures/ (perl-base 5.36.0-7+deb12u3 and +deb12u4, the
- * pair U's security upgrade changes) and the machine's libc.
+ * pair U's security upgrade changes), its arm64 build (the arm64 pair's) and the machine's libc.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -22,6 +22,8 @@ export interface TinyElf {
   bss?: number;
   /** Bytes after the code (data the references may point at). */
   data?: number;
+  /** e_machine: EM_X86_64 (62) unless told. */
+  machine?: number;
 }
 
 function put64(b: DataView, at: number, v: number): void {
@@ -39,7 +41,7 @@ export function tinyElf(spec: TinyElf): Uint8Array {
   const v = new DataView(bytes.buffer);
   bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
   v.setUint16(16, 3, true); // ET_DYN
-  v.setUint16(18, 62, true); // EM_X86_64
+  v.setUint16(18, spec.machine ?? 62, true); // EM_X86_64 unless told
   put64(v, 0x20, 64); // e_phoff
   put64(v, 0x28, shoff);
   v.setUint16(0x36, 56, true);
@@ -77,10 +79,11 @@ export const le32 = (v: number): number[] => [v & 0xff, (v >> 8) & 0xff, (v >> 1
 
 const FIXTURES = path.join(__dirname, "fixtures");
 
-/** perl-base's Socket.so before and after U's security upgrade. */
-export function socketPair(): { old: Uint8Array; neu: Uint8Array } {
+/** perl-base's Socket.so before and after U's security upgrade (amd64, or arm64: the arm64 pair's). */
+export function socketPair(arch: "amd64" | "arm64" = "amd64"): { old: Uint8Array; neu: Uint8Array } {
   const read = (name: string): Uint8Array => new Uint8Array(gunzipSync(fs.readFileSync(path.join(FIXTURES, name))));
-  return { old: read("Socket.so.old.gz"), neu: read("Socket.so.new.gz") };
+  const infix = arch === "arm64" ? ".arm64" : "";
+  return { old: read(`Socket.so${infix}.old.gz`), neu: read(`Socket.so${infix}.new.gz`) };
 }
 
 /** The planner's yardstick of a diff (cost.ts): fast-xz bytes of its three streams. */
