@@ -86,6 +86,21 @@ test("scanner: every instruction form at its exact place; ADRP paired with the i
   assert.equal(findX86_64References(bytes, readElfLayout(bytes)!), undefined, "an AArch64 file is no x86-64 one");
 });
 
+test("scanner: instructions are the words at addresses that are multiples of 4, wherever the section starts in the file", () => {
+  // b .+8 at code bytes 2 and 10: instructions only when the section's address is 2 mod 4.
+  const text = new Uint8Array(24);
+  text.set(code([0x14000002]), 2);
+  text.set(code([0x14000002]), 10);
+  const bytes = tinyElf({ code: text, machine: EM_AARCH64 });
+  // At BASE the words at code bytes 0, 4, 8, 12 are read: the b at byte 10 straddles two.
+  assert.deepEqual(rows(bytes), []);
+  new DataView(bytes.buffer).setUint32(64 + 16, BASE + 2, true); // p_vaddr: every address 2 more
+  assert.deepEqual(rows(bytes), [
+    [CODE_AT + 2, BRANCH26, BASE + 2 + CODE_AT + 2 + 8],
+    [CODE_AT + 10, BRANCH26, BASE + 2 + CODE_AT + 10 + 8],
+  ]);
+});
+
 test("scanner: R_AARCH64_RELATIVE gives r_offset, r_addend and the word; GLOB_DAT and JUMP_SLOT r_offset and the word; other types r_offset", () => {
   const text = code([NOP, NOP, NOP, NOP]);
   const dataAt = CODE_AT + text.length;
