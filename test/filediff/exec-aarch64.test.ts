@@ -131,6 +131,33 @@ test("scanner: R_AARCH64_RELATIVE gives r_offset, r_addend and the word; GLOB_DA
   ]);
 });
 
+test("scanner: a dynamic symbol's st_value is a reference when the symbol is defined in a section and its value has file bytes", () => {
+  const text = code([NOP, NOP, NOP, NOP]);
+  const dataAt = CODE_AT + text.length;
+  // tinyElf's RELA section, turned into SHT_DYNSYM: [r_offset, r_info, r_addend] are
+  // [st_name | st_info | st_other | st_shndx << 48, st_value, st_size].
+  const sym = (section: number, value: number): [number, number, number] => [section * 2 ** 48, value, 8];
+  const spec = { code: text, data: 32, machine: EM_AARCH64 };
+  const probe = tinyElf({ ...spec, rela: [sym(0, 0)] });
+  const bytes = tinyElf({
+    ...spec,
+    rela: [
+      sym(1, BASE + CODE_AT + 4), // a function
+      sym(0, BASE + CODE_AT), // undefined: st_value is no address of this file
+      sym(0xfff1, BASE + CODE_AT), // SHN_ABS
+      sym(1, BASE + probe.length + 4096), // past the file bytes
+      sym(3, BASE + dataAt + 8), // an object
+    ],
+  });
+  const symbolsAt = dataAt + 32;
+  const shoff = symbolsAt + 5 * 24;
+  new DataView(bytes.buffer).setUint32(shoff + 2 * 64 + 4, 11, true);
+  assert.deepEqual(rows(bytes), [
+    [symbolsAt + 8, ABS64, BASE + CODE_AT + 4],
+    [symbolsAt + 4 * 24 + 8, ABS64, BASE + dataAt + 8],
+  ]);
+});
+
 /** The word `encode` makes for a field of `kind` whose old instruction is `insn`, or undefined when it refuses. */
 function encoded(kind: number, insn: number, newAddress: number, newTarget: number): number | undefined {
   const old = code([NOP, insn]);

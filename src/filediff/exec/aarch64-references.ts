@@ -16,12 +16,15 @@
  * - RELA tables: r_offset; r_addend of R_AARCH64_RELATIVE; the word at r_offset of
  *   R_AARCH64_RELATIVE, R_AARCH64_GLOB_DAT and R_AARCH64_JUMP_SLOT (an address when the linker
  *   filled it in), each when it is an address with file bytes.
+ * - Dynamic symbol tables: st_value of the symbols defined in a section (an exported function's
+ *   or object's address), when it is an address with file bytes. (x86-64's scan does not read
+ *   them: it is part of the format already, and deltas made by earlier generators must apply.)
  * References are sorted by position; one that overlaps the one before it is dropped.
  */
 import { type Architecture, writeU64 } from "./architecture";
 import { EM_AARCH64 } from "../elf-filter";
 import { type ElfLayout, isMapped, offsetToVa, u32, vaToOffset } from "./elf-layout";
-import { inCode, scanRela64 } from "./rela-references";
+import { inCode, scanRela64, scanSymbols64 } from "./table-references";
 import { ReferenceList, ReferenceScratch, type References } from "./references";
 
 /** B, BL: a signed 26-bit word offset in bits 0..25. */
@@ -162,6 +165,7 @@ export function findAarch64References(bytes: Uint8Array, layout: ElfLayout, scra
   const adrpPage = new Float64Array(31);
   for (let s = 0; s < layout.code.count; s++) scanCode(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list, adrpAt, adrpPage);
   for (let s = 0; s < layout.rela.count; s++) scanRela64(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list, ABS64, RELA_TYPES);
+  for (let s = 0; s < layout.symbols.count; s++) scanSymbols64(bytes, layout, layout.symbols.start[s]!, layout.symbols.end[s]!, list, ABS64);
   if (list.overflow) return undefined;
   return list.sorted();
 }

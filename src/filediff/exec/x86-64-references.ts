@@ -20,7 +20,7 @@
  */
 import { type Architecture, writeI32, writeU64 } from "./architecture";
 import { EM_X86_64, type ElfLayout, i32, isMapped, offsetToVa, vaToOffset } from "./elf-layout";
-import { inCode, scanRela64 } from "./rela-references";
+import { inCode, scanRela64 } from "./table-references";
 import { ReferenceList, ReferenceScratch, type References } from "./references";
 
 /** A 4-byte field relative to the end of its instruction, which is the field's end. */

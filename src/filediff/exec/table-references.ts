@@ -1,9 +1,14 @@
 /**
  * Pieces of a reference scan that do not depend on the instruction set: whether an address lands
- * in code, and the references of ELF64 RELA tables (24-byte entries: r_offset, r_info, r_addend),
- * which every 64-bit architecture reads alike and which differ only in their relocation numbers.
+ * in code, and the references of ELF64 tables that every 64-bit architecture reads alike: RELA
+ * tables (24-byte entries: r_offset, r_info, r_addend; only the relocation numbers differ) and
+ * dynamic symbol tables (24-byte entries whose st_value is an exported function's or object's
+ * address).
  */
 import { type ElfLayout, u32, u64, vaToOffset } from "./elf-layout";
+
+/** st_shndx values from here on are not sections (SHN_ABS, SHN_COMMON...): their st_value is no address here. */
+const SHN_LORESERVE = 0xff00;
 import type { ReferenceList } from "./references";
 
 /** Whether file offset `offset` lies in one of the code sections. */
@@ -47,5 +52,20 @@ export function scanRela64(bytes: Uint8Array, layout: ElfLayout, start: number, 
         if (isAddress(word)) list.add(at, kind, word);
       }
     }
+  }
+}
+
+/**
+ * The references of the dynamic symbols in [start, end) (whole 24-byte entries), as `kind` (an
+ * 8-byte absolute field): st_value of each symbol defined in a section (st_shndx neither 0 nor
+ * SHN_LORESERVE or above) when it is an address with file bytes.
+ */
+export function scanSymbols64(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList, kind: number): void {
+  const { segments } = layout;
+  for (let e = start; e + 24 <= end && !list.overflow; e += 24) {
+    const section = bytes[e + 6]! | (bytes[e + 7]! << 8);
+    if (section === 0 || section >= SHN_LORESERVE) continue;
+    const value = u64(bytes, e + 8);
+    if (!Number.isNaN(vaToOffset(segments, value))) list.add(e + 8, kind, value);
   }
 }
