@@ -8,13 +8,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
 import {
-  aarch64, ABS64, ADD_LO12, ADR, ADRP, BRANCH26, findAarch64References, IMM14, IMM19, LDST_LO12,
+  aarch64, ABS64, ADD_LO12, ADR, ADRP, BRANCH26, findAarch64References, IMM14, IMM19, LDST_LO12, PCREL32,
 } from "../../src/filediff/exec/aarch64-references";
 import { readElfLayout } from "../../src/filediff/exec/elf-layout";
 import { execDiff, ExecDiffError, execPrediction } from "../../src/filediff/exec/exec-diff";
 import { findX86_64References } from "../../src/filediff/exec/x86-64-references";
 import { Rng } from "../vcdiff/helpers";
-import { BASE, CODE_AT, diffCost, socketPair, tinyElf } from "./exec-helpers";
+import { BASE, CODE_AT, diffCost, ehFrameAt, le32, socketPair, tinyElf } from "./exec-helpers";
 
 const EM_AARCH64 = 183;
 const NOP = 0xd503201f;
@@ -158,6 +158,50 @@ test("scanner: a dynamic symbol's st_value is a reference when the symbol is def
   ]);
 });
 
+test("scanner: .eh_frame gives each FDE's function address when its CIE declares pc-relative 32-bit addresses", () => {
+  const spec = { code: code(new Array(8).fill(NOP)), data: 16, machine: EM_AARCH64 };
+  const ehAt = ehFrameAt(spec);
+  const fn = (i: number): number => BASE + CODE_AT + 4 * i;
+  const eh: number[] = [];
+  /** Appends a record (its length, then `body` padded to a multiple of 4); returns its offset. */
+  const record = (body: number[]): number => {
+    const at = eh.length;
+    const padded = [...body];
+    while (padded.length % 4 !== 0) padded.push(0);
+    eh.push(...le32(padded.length), ...padded);
+    return at;
+  };
+  const ascii = (text: string): number[] => [...text].map((c) => c.charCodeAt(0));
+  // Version 1, augmentation, code alignment 4, data alignment -8, return address x30, augmentation data.
+  const cie = (augmentation: string, data: number[]): number => record([0, 0, 0, 0, 1, ...ascii(augmentation), 0, 4, 0x78, 30, data.length, ...data]);
+  const fde = (cieAt: number, target: number): number => {
+    const at = eh.length;
+    record([...le32(at + 4 - cieAt), ...le32(target - (BASE + ehAt + at + 8)), ...le32(4), 0]);
+    return at;
+  };
+  const zR = cie("zR", [0x1b]);
+  const first = fde(zR, fn(2));
+  fde(zR, BASE + CODE_AT + 32 + 4); // a function address in data: not code
+  const zPLR = cie("zPLR", [0x9b, 0, 0, 0, 0, 0x1b, 0x1b]); // personality (indirect pcrel sdata4), LSDA, FDE encodings
+  const third = fde(zPLR, fn(5));
+  const absolute = cie("zR", [0x03]); // udata4 addresses: not read
+  fde(absolute, fn(1));
+  const fifth = fde(zR, fn(7)); // back to the first CIE
+  eh.push(0, 0, 0, 0); // terminator
+  fde(zR, fn(3)); // past the terminator: not read
+  const bytes = tinyElf({ ...spec, ehFrame: Uint8Array.from(eh) });
+  assert.deepEqual(rows(bytes), [
+    [ehAt + first + 8, PCREL32, fn(2)],
+    [ehAt + third + 8, PCREL32, fn(5)],
+    [ehAt + fifth + 8, PCREL32, fn(7)],
+  ]);
+  // A pc-relative field holds the target minus its own address, in 32 signed bits.
+  const out = new Uint8Array(4);
+  assert.ok(aarch64.encode(PCREL32, bytes, 0, 0x10000, 0x10000 - 8, out));
+  assert.deepEqual(Array.from(out), [0xf8, 0xff, 0xff, 0xff]);
+  assert.equal(aarch64.encode(PCREL32, bytes, 0, 0x10000, 0x10000 + 2 ** 31, out), false);
+});
+
 /** The word `encode` makes for a field of `kind` whose old instruction is `insn`, or undefined when it refuses. */
 function encoded(kind: number, insn: number, newAddress: number, newTarget: number): number | undefined {
   const old = code([NOP, insn]);
@@ -281,7 +325,7 @@ test("round trip on perl's arm64 Socket.so across a security upgrade: byte for b
   // Every kind of reference the compiler emits here is found (ADR and TBZ are not in this file).
   const refs = findAarch64References(old, readElfLayout(old)!)!;
   const kinds = new Set(refs.kind);
-  for (const kind of [BRANCH26, IMM19, ADRP, ADD_LO12, LDST_LO12, ABS64]) assert.ok(kinds.has(kind), `kind ${kind}`);
+  for (const kind of [BRANCH26, IMM19, ADRP, ADD_LO12, LDST_LO12, ABS64, PCREL32]) assert.ok(kinds.has(kind), `kind ${kind}`);
 });
 
 test("the device refuses an old file that is not the one scanned: a source mismatch", () => {

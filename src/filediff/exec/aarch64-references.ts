@@ -19,12 +19,14 @@
  * - Dynamic symbol tables: st_value of the symbols defined in a section (an exported function's
  *   or object's address), when it is an address with file bytes. (x86-64's scan does not read
  *   them: it is part of the format already, and deltas made by earlier generators must apply.)
+ * - Call frame information (.eh_frame): each FDE's function address, when its CIE declares them
+ *   pc-relative 32-bit (as GCC and Clang do); x86-64's scan does not read it either.
  * References are sorted by position; one that overlaps the one before it is dropped.
  */
-import { type Architecture, writeU64 } from "./architecture";
+import { type Architecture, writeI32, writeU64 } from "./architecture";
 import { EM_AARCH64 } from "../elf-filter";
 import { type ElfLayout, isMapped, offsetToVa, u32, vaToOffset } from "./elf-layout";
-import { inCode, scanRela64, scanSymbols64 } from "./table-references";
+import { inCode, scanEhFrame, scanRela64, scanSymbols64 } from "./table-references";
 import { ReferenceList, ReferenceScratch, type References } from "./references";
 
 /** B, BL: a signed 26-bit word offset in bits 0..25. */
@@ -43,8 +45,10 @@ export const ADD_LO12 = 5;
 export const LDST_LO12 = 6;
 /** An 8-byte absolute address. */
 export const ABS64 = 7;
+/** A 4-byte signed target minus the field's own address (.eh_frame's function addresses). */
+export const PCREL32 = 8;
 /** A reference's field size by kind. */
-export const FIELD_SIZE = Uint8Array.of(4, 4, 4, 4, 4, 4, 4, 8);
+export const FIELD_SIZE = Uint8Array.of(4, 4, 4, 4, 4, 4, 4, 8, 4);
 
 /**
  * How many instructions after an ADRP the one adding its low 12 bits may be. Measured on the
@@ -166,6 +170,7 @@ export function findAarch64References(bytes: Uint8Array, layout: ElfLayout, scra
   for (let s = 0; s < layout.code.count; s++) scanCode(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list, adrpAt, adrpPage);
   for (let s = 0; s < layout.rela.count; s++) scanRela64(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list, ABS64, RELA_TYPES);
   for (let s = 0; s < layout.symbols.count; s++) scanSymbols64(bytes, layout, layout.symbols.start[s]!, layout.symbols.end[s]!, list, ABS64);
+  for (let s = 0; s < layout.ehFrame.count; s++) scanEhFrame(bytes, layout, layout.ehFrame.start[s]!, layout.ehFrame.end[s]!, list, PCREL32);
   if (list.overflow) return undefined;
   return list.sorted();
 }
@@ -196,6 +201,7 @@ export const aarch64: Architecture = {
       writeU64(newTarget, out);
       return true;
     }
+    if (kind === PCREL32) return writeI32(newTarget - newAddress, out);
     // An instruction's field: only at an instruction's place; addresses are below 2^48, so the
     // differences are exact and the bit operations below see values of at most 26 bits.
     if (newAddress % 4 !== 0) return false;
