@@ -302,6 +302,16 @@ test("hostile AArch64 files: cut, damaged or random bytes never make the scan th
     }
     assert.doesNotThrow(() => scan(bad), `mutation ${i}`);
   }
+  // Damaged call frame information: lengths, CIE pointers, augmentations.
+  const eh = layout.ehFrame;
+  assert.equal(eh.count, 1);
+  for (let i = 0; i < 300; i++) {
+    const bad = old.slice();
+    for (let k = 0; k < 4; k++) bad[eh.start[0]! + (rng.next() % (eh.end[0]! - eh.start[0]!))] = rng.next() & 0xff;
+    const l = readElfLayout(bad)!;
+    const r = findAarch64References(bad, l)!;
+    for (let j = 1; j < r.count; j++) assert.ok(r.position[j]! >= r.position[j - 1]! + aarch64.fieldSize[r.kind[j - 1]!]!, `eh_frame mutation ${i}`);
+  }
   // Code of random words: whatever they decode to, references stay inside the file and sorted.
   const random = new Uint8Array(4096);
   for (let i = 0; i < random.length; i++) random[i] = rng.next() & 0xff;
