@@ -8,7 +8,7 @@ import type { BcjArch } from "../compress/bcj";
 const EM_386 = 3;
 const EM_ARM = 40;
 export const EM_X86_64 = 62;
-const EM_AARCH64 = 183;
+export const EM_AARCH64 = 183;
 
 /** Whether `bytes` start with the header of a little-endian ELF file (up to its e_machine field). */
 export function isLittleEndianElf(bytes: Uint8Array): boolean {

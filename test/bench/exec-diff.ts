@@ -1,6 +1,7 @@
 /**
- * What executable-aware prediction saves on a corpus pair's changed x86-64 ELF files (read only;
- * the pair from $CORPUS or ~/.cache/mbd-corpus-u, test/bench/corpus/make-corpus.sh with B_EXTRA=apt):
+ * What executable-aware prediction saves on a corpus pair's changed ELF files of an architecture EXEC
+ * knows (read only; the pair from $CORPUS or ~/.cache/mbd-corpus-u, test/bench/corpus/make-corpus.sh
+ * with B_EXTRA=apt; the arm64 pair: CORPUS=~/.cache/mbd-corpus-arm, F1-arm64-minbase F2-arm64-upgrade):
  *   npx tsx test/bench/exec-diff.ts [FROM TO]        (image names, default A1-minbase B2-upgrade)
  * Per changed ELF file of at least 4 KiB that the planner would diff (paired, changed, not
  * compressed): the fast-xz size of its approximate diff's three streams without and with
@@ -10,7 +11,9 @@
 import os from "node:os";
 import path from "node:path";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
+import { architectureOfMachine } from "../../src/filediff/exec/architectures";
 import { execDiff } from "../../src/filediff/exec/exec-diff";
+import { isLittleEndianElf } from "../../src/filediff/elf-filter";
 import { Ext4FileReader, type Ext4FileList, listExt4Files, pairFiles, readExt4Layout } from "../../src/fs/ext4";
 import { xzSize } from "../../src/generator/mbdf/cost";
 import { FileBlockSource } from "../../src/io/file-source";
@@ -51,7 +54,7 @@ for (let i = 0; i < b.files.count; i++) {
   const size = b.files.size[i]!;
   if (j < 0 || pairs.unchanged[i] || size < 4096 || size > 16 << 20) continue;
   const neu = content(b, i);
-  if (neu[0] !== 0x7f || neu[1] !== 0x45 || neu[18] !== 62) continue;
+  if (!isLittleEndianElf(neu) || !architectureOfMachine(neu[18]! | (neu[19]! << 8))) continue;
   const old = content(a, j);
   const t0 = performance.now();
   const diff = approximateDiff(old, neu);
@@ -71,7 +74,7 @@ for (let i = 0; i < b.files.count; i++) {
     `${String(approx).padStart(8)} ${String(predicted).padStart(8)} ${(predicted / approx).toFixed(3).padStart(6)}  ${b.files.paths[i]![0]} (${neu.length} bytes; ${note})`,
   );
 }
-process.stdout.write(`${fromName} -> ${toName}: changed x86-64 ELF files, fast-xz bytes of the three streams\n`);
+process.stdout.write(`${fromName} -> ${toName}: changed ELF files (x86-64, AArch64), fast-xz bytes of the three streams\n`);
 process.stdout.write("  approx predicted  ratio  file\n" + rows.join("\n") + "\n");
 process.stdout.write(
   `total: ${files} files, ${bytesTotal} bytes; approx ${approxTotal}, with prediction (the smaller per file) ${predictedTotal} ` +

@@ -1,8 +1,8 @@
 /**
- * Small x86-64 ELF files for the executable-aware diff tests: one loadable segment mapping the
+ * Small x86-64 (or, with `machine`, AArch64) ELF files for the executable-aware diff tests: one loadable segment mapping the
  * whole file at BASE (plus `bss` zero-filled bytes), a code section and optionally a RELA section.
  * Real binaries: the Socket.so pair in fixtures/ (perl-base 5.36.0-7+deb12u3 and +deb12u4, the
- * pair U's security upgrade changes) and the machine's libc.
+ * pair U's security upgrade changes), its arm64 build (the arm64 pair's) and the machine's libc.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -22,24 +22,40 @@ export interface TinyElf {
   bss?: number;
   /** Bytes after the code (data the references may point at). */
   data?: number;
+  /** e_machine: EM_X86_64 (62) unless told. */
+  machine?: number;
+  /** The content of a section named .eh_frame, after the RELA section (with a .shstrtab naming it). */
+  ehFrame?: Uint8Array;
 }
+
+/** Section names of the .eh_frame variant: .eh_frame at 1, .shstrtab at 11. */
+const SHSTRTAB = new TextEncoder().encode("\0.eh_frame\0.shstrtab\0");
+
+/** Where tinyElf puts `spec`'s .eh_frame content in the file. */
+export const ehFrameAt = (spec: TinyElf): number => CODE_AT + spec.code.length + (spec.data ?? 0) + 24 * (spec.rela ?? []).length;
 
 function put64(b: DataView, at: number, v: number): void {
   b.setUint32(at, v % 2 ** 32, true);
   b.setUint32(at + 4, Math.floor(v / 2 ** 32), true);
 }
 
-/** The file: header, one PT_LOAD, code at CODE_AT, data, RELA, section headers (null, .text, .rela.dyn). */
+/**
+ * The file: header, one PT_LOAD, code at CODE_AT, data, RELA, section headers (null, .text,
+ * .rela.dyn); with `ehFrame`, its content and .shstrtab before the section headers and those two
+ * sections after the others.
+ */
 export function tinyElf(spec: TinyElf): Uint8Array {
   const relaAt = CODE_AT + spec.code.length + (spec.data ?? 0);
   const rela = spec.rela ?? [];
-  const shoff = relaAt + 24 * rela.length;
-  const sections = rela.length > 0 ? 3 : 2;
+  const ehFrame = spec.ehFrame;
+  const namesAt = ehFrameAt(spec) + (ehFrame?.length ?? 0);
+  const shoff = ehFrame ? namesAt + SHSTRTAB.length : relaAt + 24 * rela.length;
+  const sections = (rela.length > 0 ? 3 : 2) + (ehFrame ? 2 : 0);
   const bytes = new Uint8Array(shoff + 64 * sections);
   const v = new DataView(bytes.buffer);
   bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
   v.setUint16(16, 3, true); // ET_DYN
-  v.setUint16(18, 62, true); // EM_X86_64
+  v.setUint16(18, spec.machine ?? 62, true); // EM_X86_64 unless told
   put64(v, 0x20, 64); // e_phoff
   put64(v, 0x28, shoff);
   v.setUint16(0x36, 56, true);
@@ -58,8 +74,9 @@ export function tinyElf(spec: TinyElf): Uint8Array {
     put64(v, relaAt + 24 * i + 8, info);
     put64(v, relaAt + 24 * i + 16, addend);
   });
-  const section = (i: number, type: number, flags: number, offset: number, size: number, entsize: number): void => {
+  const section = (i: number, type: number, flags: number, offset: number, size: number, entsize: number, name = 0): void => {
     const at = shoff + 64 * i;
+    v.setUint32(at, name, true);
     v.setUint32(at + 4, type, true);
     put64(v, at + 8, flags);
     put64(v, at + 16, BASE + offset);
@@ -69,6 +86,14 @@ export function tinyElf(spec: TinyElf): Uint8Array {
   };
   section(1, 1, 6, CODE_AT, spec.code.length, 0);
   if (rela.length > 0) section(2, 4, 2, relaAt, 24 * rela.length, 24);
+  if (ehFrame) {
+    const first = sections - 2;
+    bytes.set(ehFrame, ehFrameAt(spec));
+    bytes.set(SHSTRTAB, namesAt);
+    section(first, 1, 2, ehFrameAt(spec), ehFrame.length, 0, 1);
+    section(first + 1, 3, 0, namesAt, SHSTRTAB.length, 0, 11);
+    v.setUint16(0x3e, first + 1, true); // e_shstrndx
+  }
   return bytes;
 }
 
@@ -77,10 +102,11 @@ export const le32 = (v: number): number[] => [v & 0xff, (v >> 8) & 0xff, (v >> 1
 
 const FIXTURES = path.join(__dirname, "fixtures");
 
-/** perl-base's Socket.so before and after U's security upgrade. */
-export function socketPair(): { old: Uint8Array; neu: Uint8Array } {
+/** perl-base's Socket.so before and after U's security upgrade (amd64, or arm64: the arm64 pair's). */
+export function socketPair(arch: "amd64" | "arm64" = "amd64"): { old: Uint8Array; neu: Uint8Array } {
   const read = (name: string): Uint8Array => new Uint8Array(gunzipSync(fs.readFileSync(path.join(FIXTURES, name))));
-  return { old: read("Socket.so.old.gz"), neu: read("Socket.so.new.gz") };
+  const infix = arch === "arm64" ? ".arm64" : "";
+  return { old: read(`Socket.so${infix}.old.gz`), neu: read(`Socket.so${infix}.new.gz`) };
 }
 
 /** The planner's yardstick of a diff (cost.ts): fast-xz bytes of its three streams. */

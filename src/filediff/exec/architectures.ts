@@ -2,10 +2,11 @@
  * The architectures EXEC records can name, by transform byte and by ELF machine. A new
  * instruction set is one module implementing Architecture, added here.
  */
+import { aarch64 } from "./aarch64-references";
 import type { Architecture } from "./architecture";
 import { x86_64 } from "./x86-64-references";
 
-const ARCHITECTURES: readonly Architecture[] = [x86_64];
+const ARCHITECTURES: readonly Architecture[] = [x86_64, aarch64];
 
 /** The architecture an EXEC record's transform byte names, or undefined for an unknown one. */
 export function architectureOfTransform(transform: number): Architecture | undefined {

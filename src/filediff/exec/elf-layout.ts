@@ -1,6 +1,7 @@
 /**
  * The parts of a little-endian ELF64 file that executable-aware diffs need: its loadable segments
- * (file offset <-> virtual address), the file ranges of its code sections and of its RELA tables.
+ * (file offset <-> virtual address), the file ranges of its code sections, RELA tables, dynamic
+ * symbol tables and call frame information (.eh_frame).
  * A parse refuses (returns undefined) anything it cannot read with certainty: wrong class or byte
  * order, tables past the end of the file, addresses beyond 2^48. The device parses the old file
  * with it, so it must never throw on hostile bytes.
@@ -12,6 +13,7 @@ export { EM_X86_64 };
 
 const PT_LOAD = 1;
 const SHT_RELA = 4;
+const SHT_DYNSYM = 11;
 const SHT_NOBITS = 8;
 const SHF_EXECINSTR = 0x4;
 /** Addresses and sizes above this are refused: they would not be exact as numbers after arithmetic. */
@@ -44,6 +46,19 @@ export interface ElfLayout {
   code: FileRanges;
   /** SHT_RELA sections with 24-byte entries. */
   rela: FileRanges;
+  /** SHT_DYNSYM sections with 24-byte entries. */
+  symbols: FileRanges;
+  /** Sections named .eh_frame (call frame information), clipped to nothing past the file. */
+  ehFrame: FileRanges;
+}
+
+const EH_FRAME = Uint8Array.of(0x2e, 0x65, 0x68, 0x5f, 0x66, 0x72, 0x61, 0x6d, 0x65, 0); // ".eh_frame\0"
+
+/** Whether the section name at file offset `at` is `name` (its bytes, the terminating zero included). */
+function nameIs(bytes: Uint8Array, at: number, name: Uint8Array): boolean {
+  if (!Number.isFinite(at) || at < 0 || at + name.length > bytes.length) return false;
+  for (let i = 0; i < name.length; i++) if (bytes[at + i] !== name[i]) return false;
+  return true;
 }
 
 /** A little-endian 32-bit field, signed. */
@@ -109,6 +124,11 @@ export function readElfLayout(bytes: Uint8Array): ElfLayout | undefined {
   if (shnum === 0 || shnum > MAX_SECTIONS || shentsize < 64 || !tableFits(shoff, shnum, shentsize, bytes.length)) return undefined;
   const code = { start: [] as number[], end: [] as number[] };
   const rela = { start: [] as number[], end: [] as number[] };
+  const symbols = { start: [] as number[], end: [] as number[] };
+  const ehFrame = { start: [] as number[], end: [] as number[] };
+  // The section names' table (e_shstrndx), or NaN when there is none.
+  const shstrndx = u16(bytes, 0x3e);
+  const names = shstrndx < shnum ? u64(bytes, shoff + shstrndx * shentsize + 24) : NaN;
   for (let i = 0; i < shnum; i++) {
     const at = shoff + i * shentsize;
     const type = u32(bytes, at + 4);
@@ -122,15 +142,20 @@ export function readElfLayout(bytes: Uint8Array): ElfLayout | undefined {
       code.start.push(offset);
       code.end.push(end);
     }
-    if (type === SHT_RELA && u64(bytes, at + 56) === 24) {
-      rela.start.push(offset);
-      rela.end.push(offset + Math.floor((end - offset) / 24) * 24);
+    const table = type === SHT_RELA ? rela : type === SHT_DYNSYM ? symbols : undefined;
+    if (table && u64(bytes, at + 56) === 24) {
+      table.start.push(offset);
+      table.end.push(offset + Math.floor((end - offset) / 24) * 24);
+    }
+    if (nameIs(bytes, names + u32(bytes, at), EH_FRAME)) {
+      ehFrame.start.push(offset);
+      ehFrame.end.push(end);
     }
   }
   const ranges = (r: { start: number[]; end: number[] }): FileRanges => ({
     count: r.start.length, start: Float64Array.from(r.start), end: Float64Array.from(r.end),
   });
-  return { machine: u16(bytes, 18), segments, code: ranges(code), rela: ranges(rela) };
+  return { machine: u16(bytes, 18), segments, code: ranges(code), rela: ranges(rela), symbols: ranges(symbols), ehFrame: ranges(ehFrame) };
 }
 
 /** The virtual address of file offset `offset` (the first segment holding it), or NaN. */

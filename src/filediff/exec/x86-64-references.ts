@@ -19,7 +19,8 @@
  * References are sorted by position; one that overlaps the one before it is dropped.
  */
 import { type Architecture, writeI32, writeU64 } from "./architecture";
-import { EM_X86_64, type ElfLayout, i32, isMapped, offsetToVa, u32, u64, vaToOffset } from "./elf-layout";
+import { EM_X86_64, type ElfLayout, i32, isMapped, offsetToVa, vaToOffset } from "./elf-layout";
+import { inCode, scanRela64 } from "./table-references";
 import { ReferenceList, ReferenceScratch, type References } from "./references";
 
 /** A 4-byte field relative to the end of its instruction, which is the field's end. */
@@ -65,13 +66,7 @@ forms(TWO_BYTE_KIND, REL32_IMM8, [0x70, 0xc2, 0xc6]);
 
 const R_X86_64_JUMP_SLOT = 7;
 const R_X86_64_RELATIVE = 8;
-
-/** Whether file offset `offset` lies in one of the code sections. */
-function inCode(layout: ElfLayout, offset: number): boolean {
-  const { code } = layout;
-  for (let s = 0; s < code.count; s++) if (offset >= code.start[s]! && offset < code.end[s]!) return true;
-  return false;
-}
+const RELA_TYPES = { relative: R_X86_64_RELATIVE, word: [R_X86_64_RELATIVE, R_X86_64_JUMP_SLOT] };
 
 function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
   const { segments } = layout;
@@ -119,29 +114,6 @@ function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: numb
   }
 }
 
-function scanRela(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
-  const { segments } = layout;
-  const isAddress = (va: number): boolean => !Number.isNaN(vaToOffset(segments, va));
-  for (let e = start; e + 24 <= end && !list.overflow; e += 24) {
-    const type = u32(bytes, e + 8);
-    if (type === 0 && u32(bytes, e + 12) === 0) continue;
-    const where = u64(bytes, e);
-    if (!isAddress(where)) continue;
-    list.add(e, ABS64, where);
-    if (type === R_X86_64_RELATIVE) {
-      const addend = u64(bytes, e + 16);
-      if (isAddress(addend)) list.add(e + 16, ABS64, addend);
-    }
-    if (type === R_X86_64_RELATIVE || type === R_X86_64_JUMP_SLOT) {
-      const at = vaToOffset(segments, where);
-      if (at + 8 <= bytes.length) {
-        const word = u64(bytes, at);
-        if (isAddress(word)) list.add(at, ABS64, word);
-      }
-    }
-  }
-}
-
 /**
  * The references of an x86-64 ELF file laid out as `layout` says, or undefined when it is not
  * x86-64, has no code section or has more than MAX_REFERENCES references.
@@ -150,7 +122,7 @@ export function findX86_64References(bytes: Uint8Array, layout: ElfLayout, scrat
   if (layout.machine !== EM_X86_64 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
   const list = new ReferenceList(scratch, FIELD_SIZE);
   for (let s = 0; s < layout.code.count; s++) scanCode(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
-  for (let s = 0; s < layout.rela.count; s++) scanRela(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list);
+  for (let s = 0; s < layout.rela.count; s++) scanRela64(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list, ABS64, RELA_TYPES);
   if (list.overflow) return undefined;
   return list.sorted();
 }
