@@ -1,9 +1,11 @@
 /**
- * The parts of a little-endian ELF64 file that executable-aware diffs need: its loadable segments
- * (file offset <-> virtual address), the file ranges of its code sections and of its RELA tables.
- * A parse refuses (returns undefined) anything it cannot read with certainty: wrong class or byte
- * order, tables past the end of the file, addresses beyond 2^48. The device parses the old file
- * with it, so it must never throw on hostile bytes.
+ * The parts of a little-endian ELF file (ELF64, or ELF32 as 32-bit ARM uses) that executable-aware
+ * diffs need: its loadable segments (file offset <-> virtual address), the file ranges of its code
+ * sections and of its RELA and REL tables. The two classes differ only in where the header's and
+ * the tables' fields sit and how wide they are (ElfClass below). A parse refuses (returns
+ * undefined) anything it cannot read with certainty: wrong class or byte order, tables past the
+ * end of the file, addresses beyond 2^48. The device parses the old file with it, so it must never
+ * throw on hostile bytes.
  */
 
 import { EM_X86_64, isLittleEndianElf } from "../elf-filter";
@@ -13,6 +15,7 @@ export { EM_X86_64 };
 const PT_LOAD = 1;
 const SHT_RELA = 4;
 const SHT_NOBITS = 8;
+const SHT_REL = 9;
 const SHF_EXECINSTR = 0x4;
 /** Addresses and sizes above this are refused: they would not be exact as numbers after arithmetic. */
 export const MAX_ADDRESS = 2 ** 48;
@@ -42,8 +45,12 @@ export interface ElfLayout {
   segments: LoadSegments;
   /** SHF_EXECINSTR sections with file bytes, clipped to nothing past the file. */
   code: FileRanges;
-  /** SHT_RELA sections with 24-byte entries. */
+  /** SHT_RELA sections with 24-byte entries (ELF64). */
   rela: FileRanges;
+  /** SHT_REL sections with 8-byte entries (ELF32). */
+  rel: FileRanges;
+  /** 8 for ELF64, 4 for ELF32: the size of an address in the file's tables. */
+  addressSize: 4 | 8;
 }
 
 /** A little-endian 32-bit field, signed. */
@@ -64,6 +71,48 @@ export function isElf64Le(bytes: Uint8Array): boolean {
   return bytes.length >= 64 && isLittleEndianElf(bytes) && bytes[4] === 2;
 }
 
+/** Whether `bytes` start with an ELF32 little-endian header. */
+export function isElf32Le(bytes: Uint8Array): boolean {
+  return bytes.length >= 52 && isLittleEndianElf(bytes) && bytes[4] === 1;
+}
+
+/** Where one ELF class keeps the fields the layout reads, and how it reads an address-sized one. */
+interface ElfClass {
+  addressSize: 4 | 8;
+  /** An address or offset field: u64 (NaN from 2^48) or u32. */
+  word: (bytes: Uint8Array, at: number) => number;
+  phoff: number;
+  shoff: number;
+  phentsize: number;
+  /** Smallest program and section header entries of the class. */
+  minPhent: number;
+  minShent: number;
+  /** Offsets of p_offset, p_vaddr, p_filesz, p_memsz in a program header. */
+  pOffset: number;
+  pVaddr: number;
+  pFilesz: number;
+  pMemsz: number;
+  /** Offsets of sh_flags, sh_offset, sh_size, sh_entsize in a section header. */
+  shFlags: number;
+  shOffset: number;
+  shSize: number;
+  shEntsize: number;
+}
+
+const ELF64: ElfClass = {
+  addressSize: 8, word: u64, phoff: 0x20, shoff: 0x28, phentsize: 0x36, minPhent: 56, minShent: 64,
+  pOffset: 8, pVaddr: 16, pFilesz: 32, pMemsz: 40, shFlags: 8, shOffset: 24, shSize: 32, shEntsize: 56,
+};
+const ELF32: ElfClass = {
+  addressSize: 4, word: u32, phoff: 0x1c, shoff: 0x20, phentsize: 0x2a, minPhent: 32, minShent: 40,
+  pOffset: 4, pVaddr: 8, pFilesz: 16, pMemsz: 20, shFlags: 8, shOffset: 16, shSize: 20, shEntsize: 36,
+};
+
+/** The class of `bytes`' header, or undefined when it is not a little-endian ELF64 or ELF32 file. */
+function elfClass(bytes: Uint8Array): ElfClass | undefined {
+  return isElf64Le(bytes) ? ELF64 : isElf32Le(bytes) ? ELF32 : undefined;
+}
+
 /** Whether the table of `count` entries of `size` bytes at `at` lies inside `length` bytes. */
 function tableFits(at: number, count: number, size: number, length: number): boolean {
   return Number.isFinite(at) && at + count * size <= length;
@@ -71,11 +120,15 @@ function tableFits(at: number, count: number, size: number, length: number): boo
 
 /** The loadable segments of the program header table, or undefined when it is unreadable. */
 export function readLoadSegments(bytes: Uint8Array): LoadSegments | undefined {
-  if (!isElf64Le(bytes)) return undefined;
-  const phoff = u64(bytes, 0x20);
-  const phentsize = u16(bytes, 0x36);
-  const phnum = u16(bytes, 0x38);
-  if (phentsize < 56 || phnum > 4 * MAX_SEGMENTS || !tableFits(phoff, phnum, phentsize, bytes.length)) return undefined;
+  const c = elfClass(bytes);
+  return c && loadSegments(bytes, c);
+}
+
+function loadSegments(bytes: Uint8Array, c: ElfClass): LoadSegments | undefined {
+  const phoff = c.word(bytes, c.phoff);
+  const phentsize = u16(bytes, c.phentsize);
+  const phnum = u16(bytes, c.phentsize + 2);
+  if (phentsize < c.minPhent || phnum > 4 * MAX_SEGMENTS || !tableFits(phoff, phnum, phentsize, bytes.length)) return undefined;
   const offset: number[] = [];
   const vaddr: number[] = [];
   const filesz: number[] = [];
@@ -83,10 +136,10 @@ export function readLoadSegments(bytes: Uint8Array): LoadSegments | undefined {
   for (let i = 0; i < phnum; i++) {
     const at = phoff + i * phentsize;
     if (u32(bytes, at) !== PT_LOAD) continue;
-    const o = u64(bytes, at + 8);
-    const v = u64(bytes, at + 16);
-    const f = u64(bytes, at + 32);
-    const m = u64(bytes, at + 40);
+    const o = c.word(bytes, at + c.pOffset);
+    const v = c.word(bytes, at + c.pVaddr);
+    const f = c.word(bytes, at + c.pFilesz);
+    const m = c.word(bytes, at + c.pMemsz);
     if (!Number.isFinite(o + v + f + m) || m < f || v + m > MAX_ADDRESS) return undefined;
     offset.push(o);
     vaddr.push(v);
@@ -99,22 +152,27 @@ export function readLoadSegments(bytes: Uint8Array): LoadSegments | undefined {
   };
 }
 
-/** The ELF layout of `bytes`, or undefined when it is not a readable little-endian ELF64 file. */
+/** The ELF layout of `bytes`, or undefined when it is not a readable little-endian ELF64 or ELF32 file. */
 export function readElfLayout(bytes: Uint8Array): ElfLayout | undefined {
-  const segments = readLoadSegments(bytes);
-  if (!segments) return undefined;
-  const shoff = u64(bytes, 0x28);
-  const shentsize = u16(bytes, 0x3a);
-  const shnum = u16(bytes, 0x3c);
-  if (shnum === 0 || shnum > MAX_SECTIONS || shentsize < 64 || !tableFits(shoff, shnum, shentsize, bytes.length)) return undefined;
+  const c = elfClass(bytes);
+  const segments = c && loadSegments(bytes, c);
+  if (!c || !segments) return undefined;
+  // e_shentsize and e_shnum follow e_phentsize and e_phnum in both classes.
+  const shoff = c.word(bytes, c.shoff);
+  const shentsize = u16(bytes, c.phentsize + 4);
+  const shnum = u16(bytes, c.phentsize + 6);
+  if (shnum === 0 || shnum > MAX_SECTIONS || shentsize < c.minShent || !tableFits(shoff, shnum, shentsize, bytes.length)) return undefined;
   const code = { start: [] as number[], end: [] as number[] };
   const rela = { start: [] as number[], end: [] as number[] };
+  const rel = { start: [] as number[], end: [] as number[] };
+  // Relocation tables of the file's class: RELA with 24-byte entries (ELF64), REL with 8-byte ones (ELF32).
+  const [relocType, relocSize, relocs] = c === ELF64 ? [SHT_RELA, 24, rela] : [SHT_REL, 8, rel];
   for (let i = 0; i < shnum; i++) {
     const at = shoff + i * shentsize;
     const type = u32(bytes, at + 4);
-    const flags = u32(bytes, at + 8);
-    const offset = u64(bytes, at + 24);
-    const size = u64(bytes, at + 32);
+    const flags = u32(bytes, at + c.shFlags);
+    const offset = c.word(bytes, at + c.shOffset);
+    const size = c.word(bytes, at + c.shSize);
     if (type === SHT_NOBITS || !Number.isFinite(offset + size) || size === 0) continue;
     const end = Math.min(offset + size, bytes.length);
     if (offset >= end) continue;
@@ -122,15 +180,15 @@ export function readElfLayout(bytes: Uint8Array): ElfLayout | undefined {
       code.start.push(offset);
       code.end.push(end);
     }
-    if (type === SHT_RELA && u64(bytes, at + 56) === 24) {
-      rela.start.push(offset);
-      rela.end.push(offset + Math.floor((end - offset) / 24) * 24);
+    if (type === relocType && c.word(bytes, at + c.shEntsize) === relocSize) {
+      relocs.start.push(offset);
+      relocs.end.push(offset + Math.floor((end - offset) / relocSize) * relocSize);
     }
   }
   const ranges = (r: { start: number[]; end: number[] }): FileRanges => ({
     count: r.start.length, start: Float64Array.from(r.start), end: Float64Array.from(r.end),
   });
-  return { machine: u16(bytes, 18), segments, code: ranges(code), rela: ranges(rela) };
+  return { machine: u16(bytes, 18), segments, code: ranges(code), rela: ranges(rela), rel: ranges(rel), addressSize: c.addressSize };
 }
 
 /** The virtual address of file offset `offset` (the first segment holding it), or NaN. */
