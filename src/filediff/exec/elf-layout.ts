@@ -58,7 +58,8 @@ export const i32 = (bytes: Uint8Array, at: number): number =>
   bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
 /** A little-endian 32-bit field, unsigned. */
 export const u32 = (bytes: Uint8Array, at: number): number => i32(bytes, at) >>> 0;
-const u16 = (bytes: Uint8Array, at: number): number => bytes[at]! | (bytes[at + 1]! << 8);
+/** A little-endian 16-bit field. */
+export const u16 = (bytes: Uint8Array, at: number): number => bytes[at]! | (bytes[at + 1]! << 8);
 
 /** A little-endian 64-bit field as a number, or NaN when it is at least 2^48 (never an address here). */
 export function u64(bytes: Uint8Array, at: number): number {
@@ -189,6 +190,13 @@ export function readElfLayout(bytes: Uint8Array): ElfLayout | undefined {
     count: r.start.length, start: Float64Array.from(r.start), end: Float64Array.from(r.end),
   });
   return { machine: u16(bytes, 18), segments, code: ranges(code), rela: ranges(rela), rel: ranges(rel), addressSize: c.addressSize };
+}
+
+/** Whether file offset `offset` lies in one of the layout's code sections. */
+export function inCode(layout: ElfLayout, offset: number): boolean {
+  const { code } = layout;
+  for (let s = 0; s < code.count; s++) if (offset >= code.start[s]! && offset < code.end[s]!) return true;
+  return false;
 }
 
 /** The virtual address of file offset `offset` (the first segment holding it), or NaN. */

@@ -19,7 +19,7 @@
  * References are sorted by position; one that overlaps the one before it is dropped.
  */
 import { type Architecture, writeI32, writeU64 } from "./architecture";
-import { EM_X86_64, type ElfLayout, i32, isMapped, offsetToVa, u32, u64, vaToOffset } from "./elf-layout";
+import { EM_X86_64, type ElfLayout, i32, inCode, isMapped, offsetToVa, u32, u64, vaToOffset } from "./elf-layout";
 import { ReferenceList, ReferenceScratch, type References } from "./references";
 
 /** A 4-byte field relative to the end of its instruction, which is the field's end. */
@@ -65,13 +65,6 @@ forms(TWO_BYTE_KIND, REL32_IMM8, [0x70, 0xc2, 0xc6]);
 
 const R_X86_64_JUMP_SLOT = 7;
 const R_X86_64_RELATIVE = 8;
-
-/** Whether file offset `offset` lies in one of the code sections. */
-function inCode(layout: ElfLayout, offset: number): boolean {
-  const { code } = layout;
-  for (let s = 0; s < code.count; s++) if (offset >= code.start[s]! && offset < code.end[s]!) return true;
-  return false;
-}
 
 function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
   const { segments } = layout;
