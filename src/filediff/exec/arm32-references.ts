@@ -1,0 +1,181 @@
+/**
+ * The references of a 32-bit ARM ELF file (armhf: Thumb-2 code, ARM-mode PLT), found by a
+ * deterministic scan of the file alone (the device scans the old file exactly as the generator did;
+ * docs/file-delta-format.md, "EXEC", ARM32, spells the rules for a second implementation).
+ *
+ * - Thumb-2 branches: in each code section (SHF_EXECINSTR), from its first byte in steps of 2: at
+ *   position p, the halfwords hw1 = p, hw2 = p + 2 (little-endian) form one of BL (T1), BLX (T2),
+ *   B.W (T4) or B<cond>.W (T3, cond below 14); the instruction must end inside the section and its
+ *   target must be a byte of the file inside a code section. A match is taken and the scan goes on
+ *   at p + 4; otherwise at p + 2. A false match skips the halfword it covers, as on x86-64.
+ * - Relocations: in each SHT_REL section (8-byte entries, whole entries only), per entry with a
+ *   non-zero r_info: r_offset (a virtual address); for R_ARM_GLOB_DAT, R_ARM_JUMP_SLOT and
+ *   R_ARM_RELATIVE, the 4-byte word at r_offset when r_offset has 4 file bytes. Each is a
+ *   reference when its value is an address with file bytes.
+ * References are sorted by position; one that overlaps the one before it is dropped.
+ *
+ * A Thumb branch's field is its whole 4-byte instruction: the offset's bits are spread over both
+ * halfwords, and encode() rewrites only them, keeping the opcode and condition bits.
+ */
+import type { Architecture } from "./architecture";
+import { type ElfLayout, inCode, offsetToVa, u16, u32, vaToOffset } from "./elf-layout";
+import { ReferenceList, ReferenceScratch, type References } from "./references";
+
+export const EM_ARM = 40;
+
+/** Thumb BL (T1): 11110 S imm10 | 11 J1 1 J2 imm11, target = address + 4 + offset (25 bits signed). */
+export const THUMB_BL = 0;
+/** Thumb BLX (T2) to ARM code: 11110 S imm10H | 11 J1 0 J2 imm10L 0, target = align4(address + 4) + offset. */
+export const THUMB_BLX = 1;
+/** Thumb B.W (T4): 11110 S imm10 | 10 J1 1 J2 imm11, as BL. */
+export const THUMB_B = 2;
+/** Thumb B<cond>.W (T3): 11110 S cond imm6 | 10 J1 0 J2 imm11, target = address + 4 + offset (21 bits signed). */
+export const THUMB_BCOND = 3;
+/** A 4-byte absolute address. */
+export const ABS32 = 4;
+/** A reference's field size by kind. */
+export const FIELD_SIZE = Uint8Array.of(4, 4, 4, 4, 4);
+
+const R_ARM_GLOB_DAT = 21;
+const R_ARM_JUMP_SLOT = 22;
+const R_ARM_RELATIVE = 23;
+
+/**
+ * The kind of the Thumb-2 branch whose halfwords are hw1, hw2, or -1. BLX needs hw2's bit 0 clear
+ * (set, the encoding is undefined); B<cond> needs a condition below 14 (14 and 15 are other
+ * instructions).
+ */
+export function thumbBranchKind(hw1: number, hw2: number): number {
+  if ((hw1 & 0xf800) !== 0xf000) return -1;
+  switch (hw2 & 0xd000) {
+    case 0xd000:
+      return THUMB_BL;
+    case 0xc000:
+      return (hw2 & 1) === 0 ? THUMB_BLX : -1;
+    case 0x9000:
+      return THUMB_B;
+    case 0x8000:
+      return ((hw1 >> 6) & 0xf) < 14 ? THUMB_BCOND : -1;
+    default:
+      return -1;
+  }
+}
+
+/** The signed offset of a Thumb branch of kind `kind` (T1, T2, T4: 25 bits; T3: 21 bits). */
+export function thumbOffset(kind: number, hw1: number, hw2: number): number {
+  const s = (hw1 >> 10) & 1;
+  const j1 = (hw2 >> 13) & 1;
+  const j2 = (hw2 >> 11) & 1;
+  if (kind === THUMB_BCOND) {
+    const v = (s << 20) | (j2 << 19) | (j1 << 18) | ((hw1 & 0x3f) << 12) | ((hw2 & 0x7ff) << 1);
+    return (v << 11) >> 11;
+  }
+  // I1 = NOT(J1 XOR S), I2 = NOT(J2 XOR S).
+  const i1 = (j1 ^ s) ^ 1;
+  const i2 = (j2 ^ s) ^ 1;
+  const low = kind === THUMB_BLX ? (hw2 & 0x7fe) << 1 : (hw2 & 0x7ff) << 1;
+  const v = (s << 24) | (i1 << 23) | (i2 << 22) | ((hw1 & 0x3ff) << 12) | low;
+  return (v << 7) >> 7;
+}
+
+/** The address a Thumb branch at `address` counts its offset from: the PC, word-aligned for BLX. */
+const thumbBase = (kind: number, address: number): number => (kind === THUMB_BLX ? address + 4 - ((address + 4) % 4) : address + 4);
+
+/** The Thumb branch of kind `kind` at `address` reaching `target` with `old`'s opcode bits, into `out`; false when it cannot. */
+function encodeThumb(kind: number, old: Uint8Array, at: number, address: number, target: number, out: Uint8Array): boolean {
+  if (address % 2 !== 0) return false;
+  const offset = target - thumbBase(kind, address);
+  const bits = kind === THUMB_BCOND ? 21 : 25;
+  if (offset < -(2 ** (bits - 1)) || offset >= 2 ** (bits - 1) || offset % (kind === THUMB_BLX ? 4 : 2) !== 0) return false;
+  const s = offset < 0 ? 1 : 0;
+  let hw1: number;
+  let hw2: number;
+  if (kind === THUMB_BCOND) {
+    hw1 = (u16(old, at) & 0xfbc0) | (s << 10) | ((offset >> 12) & 0x3f);
+    hw2 = (u16(old, at + 2) & 0xd000) | (((offset >> 18) & 1) << 13) | (((offset >> 19) & 1) << 11) | ((offset >> 1) & 0x7ff);
+  } else {
+    const j1 = ((offset >> 23) & 1) ^ 1 ^ s;
+    const j2 = ((offset >> 22) & 1) ^ 1 ^ s;
+    const low = kind === THUMB_BLX ? (offset >> 1) & 0x7fe : (offset >> 1) & 0x7ff;
+    hw1 = (u16(old, at) & 0xf800) | (s << 10) | ((offset >> 12) & 0x3ff);
+    hw2 = (u16(old, at + 2) & 0xd000) | (j1 << 13) | (j2 << 11) | low;
+  }
+  out[0] = hw1 & 0xff;
+  out[1] = hw1 >> 8;
+  out[2] = hw2 & 0xff;
+  out[3] = hw2 >> 8;
+  return true;
+}
+
+function scanThumb(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
+  // The address of `start`; the code section lies in one segment, so addresses follow offsets.
+  const base = offsetToVa(layout.segments, start);
+  if (Number.isNaN(base)) return;
+  let p = start;
+  while (p + 4 <= end && !list.overflow) {
+    const hw1 = u16(bytes, p);
+    if ((hw1 & 0xf800) === 0xf000) {
+      const hw2 = u16(bytes, p + 2);
+      const kind = thumbBranchKind(hw1, hw2);
+      if (kind >= 0) {
+        const target = thumbBase(kind, base + (p - start)) + thumbOffset(kind, hw1, hw2);
+        if (inCode(layout, vaToOffset(layout.segments, target))) {
+          list.add(p, kind, target);
+          p += 4;
+          continue;
+        }
+      }
+    }
+    p += 2;
+  }
+}
+
+function scanRel(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
+  const { segments } = layout;
+  const isAddress = (va: number): boolean => !Number.isNaN(vaToOffset(segments, va));
+  for (let e = start; e + 8 <= end && !list.overflow; e += 8) {
+    const info = u32(bytes, e + 4);
+    if (info === 0) continue;
+    const where = u32(bytes, e);
+    if (!isAddress(where)) continue;
+    list.add(e, ABS32, where);
+    const type = info & 0xff;
+    if (type === R_ARM_RELATIVE || type === R_ARM_JUMP_SLOT || type === R_ARM_GLOB_DAT) {
+      const at = vaToOffset(segments, where);
+      if (at + 4 <= bytes.length) {
+        const word = u32(bytes, at);
+        if (isAddress(word)) list.add(at, ABS32, word);
+      }
+    }
+  }
+}
+
+/**
+ * The references of a 32-bit ARM ELF file laid out as `layout` says, or undefined when it is not
+ * ELF32 ARM, has no code section or has more than MAX_REFERENCES references.
+ */
+export function findArm32References(bytes: Uint8Array, layout: ElfLayout, scratch = new ReferenceScratch()): References | undefined {
+  if (layout.machine !== EM_ARM || layout.addressSize !== 4 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
+  const list = new ReferenceList(scratch, FIELD_SIZE);
+  for (let s = 0; s < layout.code.count; s++) scanThumb(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
+  for (let s = 0; s < layout.rel.count; s++) scanRel(bytes, layout, layout.rel.start[s]!, layout.rel.end[s]!, list);
+  if (list.overflow) return undefined;
+  return list.sorted();
+}
+
+/** EXEC transform 3: 32-bit ARM ELF files (armhf). */
+export const arm32: Architecture = {
+  name: "ARM32",
+  transform: 3,
+  machine: EM_ARM,
+  fieldSize: FIELD_SIZE,
+  findReferences: findArm32References,
+  encode(kind, old, at, newAddress, newTarget, out) {
+    if (kind === ABS32) {
+      if (newTarget >= 2 ** 32) return false;
+      for (let b = 0; b < 4; b++) out[b] = (newTarget >>> (8 * b)) & 0xff;
+      return true;
+    }
+    return encodeThumb(kind, old, at, newAddress, newTarget, out);
+  },
+};
