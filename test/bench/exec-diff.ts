@@ -1,6 +1,7 @@
 /**
- * What executable-aware prediction saves on a corpus pair's changed x86-64 ELF files (read only;
- * the pair from $CORPUS or ~/.cache/mbd-corpus-u, test/bench/corpus/make-corpus.sh with B_EXTRA=apt):
+ * What executable-aware prediction saves on a corpus pair's changed ELF files of an architecture EXEC
+ * knows (read only; the pair from $CORPUS or ~/.cache/mbd-corpus-u, test/bench/corpus/make-corpus.sh
+ * with B_EXTRA=apt; an armhf pair: CORPUS=~/.cache/mbd-corpus-armhf, F1-armhf-minbase F2-armhf-upgrade):
  *   npx tsx test/bench/exec-diff.ts [FROM TO]        (image names, default A1-minbase B2-upgrade)
  * Per changed ELF file of at least 4 KiB that the planner would diff (paired, changed, not
  * compressed): the fast-xz size of its approximate diff's three streams without and with
@@ -10,6 +11,7 @@
 import os from "node:os";
 import path from "node:path";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
+import { architectureOfMachine } from "../../src/filediff/exec/architectures";
 import { execDiff } from "../../src/filediff/exec/exec-diff";
 import { Ext4FileReader, type Ext4FileList, listExt4Files, pairFiles, readExt4Layout } from "../../src/fs/ext4";
 import { xzSize } from "../../src/generator/mbdf/cost";
@@ -51,7 +53,7 @@ for (let i = 0; i < b.files.count; i++) {
   const size = b.files.size[i]!;
   if (j < 0 || pairs.unchanged[i] || size < 4096 || size > 16 << 20) continue;
   const neu = content(b, i);
-  if (neu[0] !== 0x7f || neu[1] !== 0x45 || neu[18] !== 62) continue;
+  if (neu[0] !== 0x7f || neu[1] !== 0x45 || !architectureOfMachine(neu[18]! | (neu[19]! << 8))) continue;
   const old = content(a, j);
   const t0 = performance.now();
   const diff = approximateDiff(old, neu);
@@ -71,7 +73,7 @@ for (let i = 0; i < b.files.count; i++) {
     `${String(approx).padStart(8)} ${String(predicted).padStart(8)} ${(predicted / approx).toFixed(3).padStart(6)}  ${b.files.paths[i]![0]} (${neu.length} bytes; ${note})`,
   );
 }
-process.stdout.write(`${fromName} -> ${toName}: changed x86-64 ELF files, fast-xz bytes of the three streams\n`);
+process.stdout.write(`${fromName} -> ${toName}: changed ELF files of an EXEC architecture, fast-xz bytes of the three streams\n`);
 process.stdout.write("  approx predicted  ratio  file\n" + rows.join("\n") + "\n");
 process.stdout.write(
   `total: ${files} files, ${bytesTotal} bytes; approx ${approxTotal}, with prediction (the smaller per file) ${predictedTotal} ` +
