@@ -8,7 +8,14 @@
  *   B.W (T4) or B<cond>.W (T3, cond below 14); the instruction must end inside the section and its
  *   target must be a byte of the file inside a code section. A match is taken and the scan goes on
  *   at p + 4; otherwise at p + 2. A false match skips the halfword it covers, as on x86-64.
- * - Relocations: in each SHT_REL section (8-byte entries, whole entries only), per entry with a
+ * - PIC literals: at a position p not taken by a branch, a pc-relative load (LDR literal, T1
+ *   `01001 Rt imm8` or T2 `F85F`/`F8DF` + Rt imm12) names a word at Align(address + 4, 4) + the
+ *   offset; when that word is 4-byte aligned and wholly inside the section, and its own address plus
+ *   its signed value lies in a loadable segment's memory, the word is a reference (self-relative).
+ *   Armhf's position-independent code keeps `target - pc` there (added to pc a few instructions
+ *   later): counted from the word itself instead of that pc, the target is off by the short
+ *   distance from the word to the add, which moves with it, so the prediction still holds.
+ * - Relocations (found after all code sections): in each SHT_REL section (8-byte entries, whole entries only), per entry with a
  *   non-zero r_info: r_offset (a virtual address); for R_ARM_GLOB_DAT, R_ARM_JUMP_SLOT and
  *   R_ARM_RELATIVE, the 4-byte word at r_offset when r_offset has 4 file bytes. Each is a
  *   reference when its value is an address with file bytes.
@@ -17,8 +24,8 @@
  * A Thumb branch's field is its whole 4-byte instruction: the offset's bits are spread over both
  * halfwords, and encode() rewrites only them, keeping the opcode and condition bits.
  */
-import type { Architecture } from "./architecture";
-import { type ElfLayout, inCode, offsetToVa, u16, u32, vaToOffset } from "./elf-layout";
+import { type Architecture, writeI32 } from "./architecture";
+import { type ElfLayout, i32, inCode, isMapped, offsetToVa, u16, u32, vaToOffset } from "./elf-layout";
 import { ReferenceList, ReferenceScratch, type References } from "./references";
 
 export const EM_ARM = 40;
@@ -33,8 +40,10 @@ export const THUMB_B = 2;
 export const THUMB_BCOND = 3;
 /** A 4-byte absolute address. */
 export const ABS32 = 4;
+/** A 4-byte literal word relative to its own address (a PIC literal: target - pc, added to pc later). */
+export const SELF32 = 5;
 /** A reference's field size by kind. */
-export const FIELD_SIZE = Uint8Array.of(4, 4, 4, 4, 4);
+export const FIELD_SIZE = Uint8Array.of(4, 4, 4, 4, 4, 4);
 
 const R_ARM_GLOB_DAT = 21;
 const R_ARM_JUMP_SLOT = 22;
@@ -126,9 +135,24 @@ function scanThumb(bytes: Uint8Array, layout: ElfLayout, start: number, end: num
         }
       }
     }
+    // A literal load (pc-relative LDR, 16-bit T1 or 32-bit T2): its word, when inside the section.
+    let literal = -1;
+    if ((hw1 & 0xf800) === 0x4800) {
+      literal = pcAligned(p, base - start) + (hw1 & 0xff) * 4;
+    } else if ((hw1 & 0xff7f) === 0xf85f) {
+      const imm12 = u16(bytes, p + 2) & 0xfff;
+      literal = pcAligned(p, base - start) + ((hw1 & 0x80) !== 0 ? imm12 : -imm12);
+    }
+    if (literal >= start && literal + 4 <= end && (base + (literal - start)) % 4 === 0) {
+      const target = base + (literal - start) + i32(bytes, literal);
+      if (isMapped(layout.segments, target)) list.add(literal, SELF32, target);
+    }
     p += 2;
   }
 }
+
+/** The file offset of Align(PC, 4) for a Thumb instruction at file offset `p` (address p + `delta`). */
+const pcAligned = (p: number, delta: number): number => p + 4 - ((p + delta + 4) % 4);
 
 function scanRel(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
   const { segments } = layout;
@@ -176,6 +200,7 @@ export const arm32: Architecture = {
       for (let b = 0; b < 4; b++) out[b] = (newTarget >>> (8 * b)) & 0xff;
       return true;
     }
+    if (kind === SELF32) return writeI32(newTarget - newAddress, out);
     return encodeThumb(kind, old, at, newAddress, newTarget, out);
   },
 };
