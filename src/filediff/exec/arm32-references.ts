@@ -71,7 +71,7 @@ export function thumbBranchKind(hw1: number, hw2: number): number {
 }
 
 /** The signed offset of a Thumb branch of kind `kind` (T1, T2, T4: 25 bits; T3: 21 bits). */
-export function thumbOffset(kind: number, hw1: number, hw2: number): number {
+function thumbOffset(kind: number, hw1: number, hw2: number): number {
   const s = (hw1 >> 10) & 1;
   const j1 = (hw2 >> 13) & 1;
   const j2 = (hw2 >> 11) & 1;
@@ -89,6 +89,9 @@ export function thumbOffset(kind: number, hw1: number, hw2: number): number {
 
 /** The address a Thumb branch at `address` counts its offset from: the PC, word-aligned for BLX. */
 const thumbBase = (kind: number, address: number): number => (kind === THUMB_BLX ? address + 4 - ((address + 4) % 4) : address + 4);
+
+/** The target of the Thumb branch of kind `kind` at `address` whose halfwords are hw1, hw2. */
+export const thumbTarget = (kind: number, address: number, hw1: number, hw2: number): number => thumbBase(kind, address) + thumbOffset(kind, hw1, hw2);
 
 /** The Thumb branch of kind `kind` at `address` reaching `target` with `old`'s opcode bits, into `out`; false when it cannot. */
 function encodeThumb(kind: number, old: Uint8Array, at: number, address: number, target: number, out: Uint8Array): boolean {
@@ -127,7 +130,7 @@ function scanThumb(bytes: Uint8Array, layout: ElfLayout, start: number, end: num
       const hw2 = u16(bytes, p + 2);
       const kind = thumbBranchKind(hw1, hw2);
       if (kind >= 0) {
-        const target = thumbBase(kind, base + (p - start)) + thumbOffset(kind, hw1, hw2);
+        const target = thumbTarget(kind, base + (p - start), hw1, hw2);
         if (inCode(layout, vaToOffset(layout.segments, target))) {
           list.add(p, kind, target);
           p += 4;
