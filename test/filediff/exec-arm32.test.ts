@@ -170,6 +170,43 @@ test("scanner: REL entries give r_offset, and the word at it for GLOB_DAT, JUMP_
   ]);
 });
 
+test("scanner: a dynamic symbol's st_value is a reference when it is an address with file bytes, not 0", () => {
+  const code = new Uint8Array(32);
+  for (let i = 0; i < code.length; i += 2) code.set([0x00, 0xbf], i);
+  const bytes = tinyElf32({ code, data: 64 });
+  // The data as a .dynsym of 4 entries, first named by section header 1 (.text turned into it).
+  const dynsymAt = CODE32_AT + code.length;
+  const v = new DataView(bytes.buffer);
+  const shoff = v.getUint32(0x20, true);
+  v.setUint32(shoff + 40 + 4, 11, true); // sh_type SHT_DYNSYM
+  v.setUint32(shoff + 40 + 8, 2, true); // SHF_ALLOC: no code section left
+  v.setUint32(shoff + 40 + 16, dynsymAt, true);
+  v.setUint32(shoff + 40 + 20, 64, true);
+  v.setUint32(shoff + 40 + 36, 16, true);
+  v.setUint32(dynsymAt + 4, BASE32 + CODE32_AT + 5, true); // a Thumb function: its address | 1
+  v.setUint32(dynsymAt + 16 + 4, 0, true); // undefined: 0
+  v.setUint32(dynsymAt + 32 + 4, BASE32 + bytes.length + 8, true); // past the file bytes
+  v.setUint32(dynsymAt + 48 + 4, BASE32 + dynsymAt, true);
+  const layout = readElfLayout(bytes)!;
+  assert.deepEqual([layout.dynsym.count, layout.dynsym.start[0], layout.dynsym.end[0]], [1, dynsymAt, dynsymAt + 64]);
+  // No code section: the file has no references to offer.
+  assert.equal(findArm32References(bytes, layout), undefined);
+  const withCode = tinyElf32({ code, data: 64, rel: [[0, 0]] });
+  const w = new DataView(withCode.buffer);
+  const shoff2 = w.getUint32(0x20, true);
+  // Section 2 (.rel.dyn) becomes the .dynsym over the data.
+  w.setUint32(shoff2 + 80 + 4, 11, true);
+  w.setUint32(shoff2 + 80 + 16, dynsymAt, true);
+  w.setUint32(shoff2 + 80 + 20, 64, true);
+  w.setUint32(shoff2 + 80 + 36, 16, true);
+  withCode.set(bytes.subarray(dynsymAt, dynsymAt + 64), dynsymAt);
+  w.setUint32(dynsymAt + 32 + 4, BASE32 + withCode.length + 8, true);
+  assert.deepEqual(rows(withCode), [
+    [dynsymAt + 4, ABS32, BASE32 + CODE32_AT + 5],
+    [dynsymAt + 52, ABS32, BASE32 + dynsymAt],
+  ]);
+});
+
 test("ELF32 layout: segments, code sections and whole REL entries as the headers say; ELF64 layouts unchanged", () => {
   const code = new Uint8Array(16);
   const bytes = tinyElf32({ code, data: 8, bss: 100, rel: [[BASE32 + CODE32_AT, 23], [BASE32 + CODE32_AT + 4, 23]] });

@@ -19,6 +19,8 @@
  *   non-zero r_info: r_offset (a virtual address); for R_ARM_GLOB_DAT, R_ARM_JUMP_SLOT and
  *   R_ARM_RELATIVE, the 4-byte word at r_offset when r_offset has 4 file bytes. Each is a
  *   reference when its value is an address with file bytes.
+ * - Exported symbols (found last): in each SHT_DYNSYM section (16-byte entries, whole entries only),
+ *   per entry: st_value, when it is not 0 and is an address with file bytes.
  * References are sorted by position; one that overlaps the one before it is dropped.
  *
  * A Thumb branch's field is its whole 4-byte instruction: the offset's bits are spread over both
@@ -177,6 +179,13 @@ function scanRel(bytes: Uint8Array, layout: ElfLayout, start: number, end: numbe
   }
 }
 
+function scanDynsym(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
+  for (let e = start; e + 16 <= end && !list.overflow; e += 16) {
+    const value = u32(bytes, e + 4);
+    if (value !== 0 && !Number.isNaN(vaToOffset(layout.segments, value))) list.add(e + 4, ABS32, value);
+  }
+}
+
 /**
  * The references of a 32-bit ARM ELF file laid out as `layout` says, or undefined when it is not
  * ELF32 ARM, has no code section or has more than MAX_REFERENCES references.
@@ -186,6 +195,7 @@ export function findArm32References(bytes: Uint8Array, layout: ElfLayout, scratc
   const list = new ReferenceList(scratch, FIELD_SIZE);
   for (let s = 0; s < layout.code.count; s++) scanThumb(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
   for (let s = 0; s < layout.rel.count; s++) scanRel(bytes, layout, layout.rel.start[s]!, layout.rel.end[s]!, list);
+  for (let s = 0; s < layout.dynsym.count; s++) scanDynsym(bytes, layout, layout.dynsym.start[s]!, layout.dynsym.end[s]!, list);
   if (list.overflow) return undefined;
   return list.sorted();
 }
