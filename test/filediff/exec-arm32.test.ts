@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
-import { ABS32, arm32, findArm32References, SELF32, THUMB_B, THUMB_BCOND, THUMB_BL, THUMB_BLX, thumbBranchKind, thumbTarget } from "../../src/filediff/exec/arm32-references";
+import { ABS32, arm32, findArm32References, PLT_HIGH, PLT_LOW, SELF32, THUMB_B, THUMB_BCOND, THUMB_BL, THUMB_BLX, thumbBranchKind, thumbTarget } from "../../src/filediff/exec/arm32-references";
 import { architectureOfMachine, architectureOfTransform } from "../../src/filediff/exec/architectures";
 import { readElfLayout } from "../../src/filediff/exec/elf-layout";
 import { execDiff, execPrediction } from "../../src/filediff/exec/exec-diff";
@@ -85,6 +85,42 @@ test("a Thumb-2 field out of range or misaligned is not predicted; absolute and 
   assert.deepEqual(encode(ABS32, [0, 0, 0, 0], at, 0x12345678), [0x78, 0x56, 0x34, 0x12]);
   assert.equal(encode(ABS32, [0, 0, 0, 0], at, 2 ** 32), undefined, "an address past 32 bits");
   assert.deepEqual(encode(SELF32, [0, 0, 0, 0], 0x1000, 0xf00), [0x00, 0xff, 0xff, 0xff], "the target minus the word's own address");
+});
+
+test("an ARM PLT entry's two fields reach its GOT slot as objdump reads them; out of range or misaligned, not predicted", () => {
+  // perl's duplocale@plt (armhf perl-base 5.36.0-7+deb12u3) at 0x25cdc: e28fc602 e28cca99 e5bcf328, slot 0x2bf00c.
+  const entry = [0x02, 0xc6, 0x8f, 0xe2, 0x99, 0xca, 0x8c, 0xe2, 0x28, 0xf3, 0xbc, 0xe5];
+  const at = 0x25cdc;
+  const slot = at + 8 + 0x200000 + 0x99000 + 0x328;
+  // From another entry's bits (all offset bits set), the same words come back.
+  const other = [0xff, 0xc6, 0x8f, 0xe2, 0xff, 0xca, 0x8c, 0xe2, 0xff, 0xff, 0xbc, 0xe5];
+  const high = new Uint8Array(8);
+  assert.ok(arm32.encode(PLT_HIGH, Uint8Array.from(other), 0, at, slot, high));
+  assert.deepEqual(Array.from(high), entry.slice(0, 8));
+  assert.deepEqual(encode(PLT_LOW, other.slice(8), at + 8, slot), entry.slice(8));
+  assert.equal(encode(PLT_LOW, other.slice(8), at + 8, at + 4), undefined, "a slot before the entry");
+  assert.equal(arm32.encode(PLT_HIGH, Uint8Array.from(other), 0, at, at + 8 + 2 ** 28, high), false, "a slot 256 MiB on");
+  assert.equal(arm32.encode(PLT_HIGH, Uint8Array.from(other), 0, at + 2, slot, high), false, "an entry not word-aligned");
+});
+
+test("scanner: a PLT entry at a word-aligned address is two references to its slot; elsewhere, or to no file byte, none", () => {
+  const code = new Uint8Array(48);
+  for (let i = 0; i < code.length; i += 2) code.set([0x00, 0xbf], i);
+  const dataAt = CODE32_AT + code.length;
+  const address = (offset: number): number => BASE32 + CODE32_AT + offset;
+  /** A PLT entry at code offset `offset` reaching `slot`. */
+  const plt = (offset: number, slot: number): void => {
+    const d = slot - (address(offset) + 8);
+    code.set([d >>> 20, 0xc6, 0x8f, 0xe2, (d >>> 12) & 0xff, 0xca, 0x8c, 0xe2, d & 0xff, 0xf0 | ((d >> 8) & 0xf), 0xbc, 0xe5], offset);
+  };
+  plt(0, BASE32 + dataAt + 4);
+  plt(14, BASE32 + dataAt + 8); // address 2 past a word: not a PLT entry
+  plt(28, BASE32 + 0x100000); // a slot past the file
+  const bytes = tinyElf32({ code, data: 16 });
+  assert.deepEqual(rows(bytes), [
+    [CODE32_AT, PLT_HIGH, BASE32 + dataAt + 4],
+    [CODE32_AT + 8, PLT_LOW, BASE32 + dataAt + 4],
+  ]);
 });
 
 /** The references of `bytes` as [position, kind, target] rows. */

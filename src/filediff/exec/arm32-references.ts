@@ -8,6 +8,10 @@
  *   B.W (T4) or B<cond>.W (T3, cond below 14); the instruction must end inside the section and its
  *   target must be a byte of the file inside a code section. A match is taken and the scan goes on
  *   at p + 4; otherwise at p + 2. A false match skips the halfword it covers, as on x86-64.
+ *   Before the branch forms, at a p whose address is a multiple of 4: an ARM-mode PLT entry (three
+ *   words `E28FC6xx E28CCAxx E5BCFxxx`, inside the section) whose GOT slot (address + 8 + xx << 20 +
+ *   xx << 12 + xxx) has file bytes is taken as two references (kinds PLT_HIGH, PLT_LOW) and the scan
+ *   goes on at p + 12: the PLT moves with the code, the GOT with the data.
  * - PIC literals: at a position p not taken by a branch, a pc-relative load (LDR literal, T1
  *   `01001 Rt imm8` or T2 `F85F`/`F8DF` + Rt imm12) names a word at Align(address + 4, 4) + the
  *   offset; when that word is 4-byte aligned and wholly inside the section, and its own address plus
@@ -44,8 +48,16 @@ export const THUMB_BCOND = 3;
 export const ABS32 = 4;
 /** A 4-byte literal word relative to its own address (a PIC literal: target - pc, added to pc later). */
 export const SELF32 = 5;
+/**
+ * An ARM-mode PLT entry, `add ip, pc, #hi8 ror 12; add ip, ip, #mid8 ror 20; ldr pc, [ip, #lo12]!`,
+ * reaching its GOT slot at address + 8 + (hi8 << 20) + (mid8 << 12) + lo12, as two fields: its first
+ * two instructions (the offset's bits 12..27) and its third (bits 0..11), each re-encoded from its own
+ * place (the third sits 8 bytes on, where the pc the offset counts from also is).
+ */
+export const PLT_HIGH = 6;
+export const PLT_LOW = 7;
 /** A reference's field size by kind. */
-export const FIELD_SIZE = Uint8Array.of(4, 4, 4, 4, 4, 4);
+export const FIELD_SIZE = Uint8Array.of(4, 4, 4, 4, 4, 4, 8, 4);
 
 const R_ARM_GLOB_DAT = 21;
 const R_ARM_JUMP_SLOT = 22;
@@ -121,12 +133,40 @@ function encodeThumb(kind: number, old: Uint8Array, at: number, address: number,
   return true;
 }
 
+/** The PLT entry's field of kind `kind` at `address` reaching `target`, into `out`; false when it cannot. */
+function encodePlt(kind: number, old: Uint8Array, at: number, address: number, target: number, out: Uint8Array): boolean {
+  // Both fields count from the entry's address + 8: the high one's own address + 8, the low one's own address.
+  const offset = target - (kind === PLT_HIGH ? address + 8 : address);
+  if (address % 4 !== 0 || offset < 0 || offset >= 2 ** 28) return false;
+  const put = (i: number, word: number): void => {
+    for (let b = 0; b < 4; b++) out[4 * i + b] = (word >>> (8 * b)) & 0xff;
+  };
+  if (kind === PLT_HIGH) {
+    put(0, (u32(old, at) & 0xffffff00) | (offset >>> 20));
+    put(1, (u32(old, at + 4) & 0xffffff00) | ((offset >>> 12) & 0xff));
+  } else {
+    put(0, (u32(old, at) & 0xfffff000) | (offset & 0xfff));
+  }
+  return true;
+}
+
 function scanThumb(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
   // The address of `start`; the code section lies in one segment, so addresses follow offsets.
   const base = offsetToVa(layout.segments, start);
   if (Number.isNaN(base)) return;
   let p = start;
   while (p + 4 <= end && !list.overflow) {
+    // Bytes 1..3 of each instruction (little-endian) are its fixed part: the opcode and registers.
+    if (p + 12 <= end && (base + (p - start)) % 4 === 0 && u32(bytes, p) >>> 8 === 0xe28fc6
+      && u32(bytes, p + 4) >>> 8 === 0xe28cca && u32(bytes, p + 8) >>> 12 === 0xe5bcf) {
+      const target = base + (p - start) + 8 + (bytes[p]! << 20) + (bytes[p + 4]! << 12) + (u32(bytes, p + 8) & 0xfff);
+      if (!Number.isNaN(vaToOffset(layout.segments, target))) {
+        list.add(p, PLT_HIGH, target);
+        list.add(p + 8, PLT_LOW, target);
+        p += 12;
+        continue;
+      }
+    }
     const hw1 = u16(bytes, p);
     if ((hw1 & 0xf800) === 0xf000) {
       const hw2 = u16(bytes, p + 2);
@@ -214,6 +254,7 @@ export const arm32: Architecture = {
       return true;
     }
     if (kind === SELF32) return writeI32(newTarget - newAddress, out);
+    if (kind === PLT_HIGH || kind === PLT_LOW) return encodePlt(kind, old, at, newAddress, newTarget, out);
     return encodeThumb(kind, old, at, newAddress, newTarget, out);
   },
 };
