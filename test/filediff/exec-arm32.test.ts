@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
-import { ABS32, arm32, findArm32References, PLT_HIGH, PLT_LOW, SELF32, THUMB_B, THUMB_BCOND, THUMB_BL, THUMB_BLX, thumbBranchKind, thumbTarget } from "../../src/filediff/exec/arm32-references";
+import { ABS32, arm32, findArm32References, PLT_HIGH, PLT_LOW, PREL31, SELF32, THUMB_B, THUMB_BCOND, THUMB_BL, THUMB_BLX, thumbBranchKind, thumbTarget } from "../../src/filediff/exec/arm32-references";
 import { architectureOfMachine, architectureOfTransform } from "../../src/filediff/exec/architectures";
 import { readElfLayout } from "../../src/filediff/exec/elf-layout";
 import { execDiff, execPrediction } from "../../src/filediff/exec/exec-diff";
@@ -241,6 +241,41 @@ test("scanner: a dynamic symbol's st_value is a reference when it is an address 
     [dynsymAt + 4, ABS32, BASE32 + CODE32_AT + 5],
     [dynsymAt + 52, ABS32, BASE32 + dynsymAt],
   ]);
+});
+
+test("scanner: the exception index's prel31 words to functions, to .ARM.extab entries, and those entries' personality words", () => {
+  const code = new Uint8Array(32);
+  for (let i = 0; i < code.length; i += 2) code.set([0x00, 0xbf], i);
+  const dataAt = CODE32_AT + code.length;
+  const bytes = tinyElf32({ code, data: 32, rel: [[0, 0]] });
+  const v = new DataView(bytes.buffer);
+  // Section 2 (.rel.dyn) becomes a 24-byte .ARM.exidx over the data.
+  const header = v.getUint32(0x20, true) + 80;
+  v.setUint32(header + 4, 0x70000001, true);
+  v.setUint32(header + 16, dataAt, true);
+  v.setUint32(header + 20, 24, true);
+  v.setUint32(header + 36, 0, true);
+  const address = (offset: number): number => BASE32 + offset;
+  const prel31 = (at: number, target: number): void => v.setUint32(at, (target - address(at)) & 0x7fffffff, true);
+  prel31(dataAt, address(CODE32_AT)); // a function, backwards
+  v.setUint32(dataAt + 4, 1, true); // EXIDX_CANTUNWIND
+  prel31(dataAt + 8, address(CODE32_AT + 8));
+  prel31(dataAt + 12, address(dataAt + 24)); // its .ARM.extab entry
+  prel31(dataAt + 16, address(dataAt)); // no function: left
+  v.setUint32(dataAt + 20, 0x80b0b0b0, true); // inline unwind codes: left
+  prel31(dataAt + 24, address(CODE32_AT + 16)); // the entry's personality routine
+  const layout = readElfLayout(bytes)!;
+  assert.deepEqual([layout.exidx.count, layout.exidx.start[0], layout.exidx.end[0]], [1, dataAt, dataAt + 24]);
+  assert.deepEqual(rows(bytes), [
+    [dataAt, PREL31, address(CODE32_AT)],
+    [dataAt + 8, PREL31, address(CODE32_AT + 8)],
+    [dataAt + 12, PREL31, address(dataAt + 24)],
+    [dataAt + 24, PREL31, address(CODE32_AT + 16)],
+  ]);
+  // Encoding keeps bit 31 and writes the 31-bit offset; past +-2^30 it cannot.
+  assert.deepEqual(encode(PREL31, [0, 0, 0, 0], 0x2000, 0x1000), [0x00, 0xf0, 0xff, 0x7f]);
+  assert.deepEqual(encode(PREL31, [0, 0, 0, 0x80], 0x1000, 0x2000), [0x00, 0x10, 0x00, 0x80]);
+  assert.equal(encode(PREL31, [0, 0, 0, 0], 0, 2 ** 30), undefined);
 });
 
 test("ELF32 layout: segments, code sections and whole REL entries as the headers say; ELF64 layouts unchanged", () => {

@@ -23,8 +23,14 @@
  *   non-zero r_info: r_offset (a virtual address); for R_ARM_GLOB_DAT, R_ARM_JUMP_SLOT and
  *   R_ARM_RELATIVE, the 4-byte word at r_offset when r_offset has 4 file bytes. Each is a
  *   reference when its value is an address with file bytes.
- * - Exported symbols (found last): in each SHT_DYNSYM section (16-byte entries, whole entries only),
+ * - Exported symbols (found after the relocations): in each SHT_DYNSYM section (16-byte entries, whole entries only),
  *   per entry: st_value, when it is not 0 and is an address with file bytes.
+ * - Exception index (found last): in each SHT_ARM_EXIDX section (8-byte entries, whole entries
+ *   only), per entry: its first word, when bit 31 is clear and its prel31 target is a byte of a code
+ *   section (the function); its second word, when it is not 1 (EXIDX_CANTUNWIND), bit 31 is clear and
+ *   its prel31 target is an address with file bytes (the .ARM.extab entry); then that entry's first
+ *   word, when all 4 bytes are in the file, bit 31 is clear and its prel31 target is a byte of a code
+ *   section (the personality routine). C++ code has an entry per function, each shifted by a change.
  * References are sorted by position; one that overlaps the one before it is dropped.
  *
  * A Thumb branch's field is its whole 4-byte instruction: the offset's bits are spread over both
@@ -56,8 +62,10 @@ export const SELF32 = 5;
  */
 export const PLT_HIGH = 6;
 export const PLT_LOW = 7;
+/** An ARM EHABI prel31 word: bit 31 kept, bits 0..30 the signed offset of the target from the word. */
+export const PREL31 = 8;
 /** A reference's field size by kind. */
-export const FIELD_SIZE = Uint8Array.of(4, 4, 4, 4, 4, 4, 8, 4);
+export const FIELD_SIZE = Uint8Array.of(4, 4, 4, 4, 4, 4, 8, 4, 4);
 
 const R_ARM_GLOB_DAT = 21;
 const R_ARM_JUMP_SLOT = 22;
@@ -226,6 +234,33 @@ function scanDynsym(bytes: Uint8Array, layout: ElfLayout, start: number, end: nu
   }
 }
 
+/** The target of the prel31 word at file offset `at` (address `address`). */
+const prel31 = (bytes: Uint8Array, at: number, address: number): number => address + ((i32(bytes, at) << 1) >> 1);
+
+function scanExidx(bytes: Uint8Array, layout: ElfLayout, start: number, end: number, list: ReferenceList): void {
+  const { segments } = layout;
+  const base = offsetToVa(segments, start);
+  if (Number.isNaN(base)) return;
+  for (let e = start; e + 8 <= end && !list.overflow; e += 8) {
+    const address = base + (e - start);
+    if ((bytes[e + 3]! & 0x80) === 0) {
+      const fn = prel31(bytes, e, address);
+      if (inCode(layout, vaToOffset(segments, fn))) list.add(e, PREL31, fn);
+    }
+    // The second word: EXIDX_CANTUNWIND (1), inline unwind codes (bit 31 set), or a prel31 to the .ARM.extab entry,
+    // whose first word, when bit 31 is clear, is a prel31 to the personality routine.
+    if ((bytes[e + 7]! & 0x80) !== 0 || u32(bytes, e + 4) === 1) continue;
+    const entry = prel31(bytes, e + 4, address + 4);
+    const at = vaToOffset(segments, entry);
+    if (Number.isNaN(at)) continue;
+    list.add(e + 4, PREL31, entry);
+    if (at + 4 <= bytes.length && (bytes[at + 3]! & 0x80) === 0) {
+      const personality = prel31(bytes, at, entry);
+      if (inCode(layout, vaToOffset(segments, personality))) list.add(at, PREL31, personality);
+    }
+  }
+}
+
 /**
  * The references of a 32-bit ARM ELF file laid out as `layout` says, or undefined when it is not
  * ELF32 ARM, has no code section or has more than MAX_REFERENCES references.
@@ -236,6 +271,7 @@ export function findArm32References(bytes: Uint8Array, layout: ElfLayout, scratc
   for (let s = 0; s < layout.code.count; s++) scanThumb(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
   for (let s = 0; s < layout.rel.count; s++) scanRel(bytes, layout, layout.rel.start[s]!, layout.rel.end[s]!, list);
   for (let s = 0; s < layout.dynsym.count; s++) scanDynsym(bytes, layout, layout.dynsym.start[s]!, layout.dynsym.end[s]!, list);
+  for (let s = 0; s < layout.exidx.count; s++) scanExidx(bytes, layout, layout.exidx.start[s]!, layout.exidx.end[s]!, list);
   if (list.overflow) return undefined;
   return list.sorted();
 }
@@ -254,6 +290,13 @@ export const arm32: Architecture = {
       return true;
     }
     if (kind === SELF32) return writeI32(newTarget - newAddress, out);
+    if (kind === PREL31) {
+      const offset = newTarget - newAddress;
+      if (offset < -(2 ** 30) || offset >= 2 ** 30) return false;
+      const word = (old[at + 3]! & 0x80) << 24 | (offset & 0x7fffffff);
+      for (let b = 0; b < 4; b++) out[b] = (word >>> (8 * b)) & 0xff;
+      return true;
+    }
     if (kind === PLT_HIGH || kind === PLT_LOW) return encodePlt(kind, old, at, newAddress, newTarget, out);
     return encodeThumb(kind, old, at, newAddress, newTarget, out);
   },

@@ -17,6 +17,7 @@ const SHT_RELA = 4;
 const SHT_NOBITS = 8;
 const SHT_REL = 9;
 const SHT_DYNSYM = 11;
+const SHT_ARM_EXIDX = 0x70000001;
 const SHF_EXECINSTR = 0x4;
 /** Addresses and sizes above this are refused: they would not be exact as numbers after arithmetic. */
 export const MAX_ADDRESS = 2 ** 48;
@@ -52,6 +53,8 @@ export interface ElfLayout {
   rel: FileRanges;
   /** SHT_DYNSYM sections with entries of the class's size (16 bytes in ELF32, 24 in ELF64), whole entries. */
   dynsym: FileRanges;
+  /** SHT_ARM_EXIDX sections (ELF32): the ARM exception index, whole 8-byte entries. */
+  exidx: FileRanges;
   /** 8 for ELF64, 4 for ELF32: the size of an address in the file's tables. */
   addressSize: 4 | 8;
 }
@@ -171,6 +174,7 @@ export function readElfLayout(bytes: Uint8Array): ElfLayout | undefined {
   const rel = { start: [] as number[], end: [] as number[] };
   const dynsym = { start: [] as number[], end: [] as number[] };
   const symbolSize = c === ELF64 ? 24 : 16;
+  const exidx = { start: [] as number[], end: [] as number[] };
   // Relocation tables of the file's class: RELA with 24-byte entries (ELF64), REL with 8-byte ones (ELF32).
   const [relocType, relocSize, relocs] = c === ELF64 ? [SHT_RELA, 24, rela] : [SHT_REL, 8, rel];
   for (let i = 0; i < shnum; i++) {
@@ -190,6 +194,10 @@ export function readElfLayout(bytes: Uint8Array): ElfLayout | undefined {
       relocs.start.push(offset);
       relocs.end.push(offset + Math.floor((end - offset) / relocSize) * relocSize);
     }
+    if (type === SHT_ARM_EXIDX && c === ELF32) {
+      exidx.start.push(offset);
+      exidx.end.push(offset + Math.floor((end - offset) / 8) * 8);
+    }
     if (type === SHT_DYNSYM && c.word(bytes, at + c.shEntsize) === symbolSize) {
       dynsym.start.push(offset);
       dynsym.end.push(offset + Math.floor((end - offset) / symbolSize) * symbolSize);
@@ -198,7 +206,7 @@ export function readElfLayout(bytes: Uint8Array): ElfLayout | undefined {
   const ranges = (r: { start: number[]; end: number[] }): FileRanges => ({
     count: r.start.length, start: Float64Array.from(r.start), end: Float64Array.from(r.end),
   });
-  return { machine: u16(bytes, 18), segments, code: ranges(code), rela: ranges(rela), rel: ranges(rel), dynsym: ranges(dynsym), addressSize: c.addressSize };
+  return { machine: u16(bytes, 18), segments, code: ranges(code), rela: ranges(rela), rel: ranges(rel), dynsym: ranges(dynsym), exidx: ranges(exidx), addressSize: c.addressSize };
 }
 
 /** Whether file offset `offset` lies in one of the layout's code sections. */
