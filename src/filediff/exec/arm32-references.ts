@@ -1,36 +1,35 @@
 /**
- * The references of a 32-bit ARM ELF file (armhf: Thumb-2 code, ARM-mode PLT), found by a
+ * The references of a 32-bit ARM ELF file (armhf: Thumb-2 code, an ARM-mode PLT), found by a
  * deterministic scan of the file alone (the device scans the old file exactly as the generator did;
- * docs/file-delta-format.md, "EXEC", ARM32, spells the rules for a second implementation).
+ * docs/file-delta-format.md, "EXEC", ARM32, spells the rules for a second implementation). Found in
+ * this order:
  *
- * - Thumb-2 branches: in each code section (SHF_EXECINSTR), from its first byte in steps of 2: at
- *   position p, the halfwords hw1 = p, hw2 = p + 2 (little-endian) form one of BL (T1), BLX (T2),
- *   B.W (T4) or B<cond>.W (T3, cond below 14); the instruction must end inside the section and its
- *   target must be a byte of the file inside a code section. A match is taken and the scan goes on
- *   at p + 4; otherwise at p + 2. A false match skips the halfword it covers, as on x86-64.
- *   Before the branch forms, at a p whose address is a multiple of 4: an ARM-mode PLT entry (three
- *   words `E28FC6xx E28CCAxx E5BCFxxx`, inside the section) whose GOT slot (address + 8 + xx << 20 +
- *   xx << 12 + xxx) has file bytes is taken as two references (kinds PLT_HIGH, PLT_LOW) and the scan
- *   goes on at p + 12: the PLT moves with the code, the GOT with the data.
- * - PIC literals: at a position p not taken by a branch, a pc-relative load (LDR literal, T1
- *   `01001 Rt imm8` or T2 `F85F`/`F8DF` + Rt imm12) names a word at Align(address + 4, 4) + the
- *   offset; when that word is 4-byte aligned and wholly inside the section, and its own address plus
- *   its signed value lies in a loadable segment's memory, the word is a reference (self-relative).
- *   Armhf's position-independent code keeps `target - pc` there (added to pc a few instructions
- *   later): counted from the word itself instead of that pc, the target is off by the short
- *   distance from the word to the add, which moves with it, so the prediction still holds.
- * - Relocations (found after all code sections): in each SHT_REL section (8-byte entries, whole entries only), per entry with a
- *   non-zero r_info: r_offset (a virtual address); for R_ARM_GLOB_DAT, R_ARM_JUMP_SLOT and
- *   R_ARM_RELATIVE, the 4-byte word at r_offset when r_offset has 4 file bytes. Each is a
- *   reference when its value is an address with file bytes.
- * - Exported symbols (found after the relocations): in each SHT_DYNSYM section (16-byte entries, whole entries only),
- *   per entry: st_value, when it is not 0 and is an address with file bytes.
- * - Exception index (found last): in each SHT_ARM_EXIDX section (8-byte entries, whole entries
- *   only), per entry: its first word, when bit 31 is clear and its prel31 target is a byte of a code
- *   section (the function); its second word, when it is not 1 (EXIDX_CANTUNWIND), bit 31 is clear and
- *   its prel31 target is an address with file bytes (the .ARM.extab entry); then that entry's first
- *   word, when all 4 bytes are in the file, bit 31 is clear and its prel31 target is a byte of a code
- *   section (the personality routine). C++ code has an entry per function, each shifted by a change.
+ * 1. In each code section (SHF_EXECINSTR), positions p from its first byte in steps of 2 (while
+ *    p + 4 is inside the section), the first that matches:
+ *    - at a word-aligned address, an ARM-mode PLT entry (`E28FC6xx E28CCAxx E5BCFxxx` inside the
+ *      section) whose GOT slot has file bytes: two references (PLT_HIGH, PLT_LOW), then p + 12.
+ *      The PLT moves with the code, the GOT with the data, so every entry changes when they part;
+ *    - a Thumb-2 BL (T1), BLX (T2), B.W (T4) or B<cond>.W (T3, cond below 14) whose target is a
+ *      byte of a code section: one reference, the whole instruction, then p + 4;
+ *    - a pc-relative load (LDR literal T1 `01001 Rt imm8`, or T2 `F85F`/`F8DF` Rt imm12) naming a
+ *      word-aligned word wholly inside the section whose own address plus its signed value lies in
+ *      a loadable segment's memory: that word is a reference (SELF32), and the scan goes on at p + 2,
+ *      as after no match. Position-independent code keeps `target - pc` in such words (the pc of an
+ *      `add Rt, pc` a few instructions on): counted from the word instead, the target is off by the
+ *      short distance from the word to that add, which moves with it, so the prediction holds.
+ *    A false match skips the halfwords it covers, as on x86-64.
+ * 2. In each SHT_REL section (whole 8-byte entries), per entry with a non-zero r_info: r_offset;
+ *    for R_ARM_GLOB_DAT, R_ARM_JUMP_SLOT and R_ARM_RELATIVE, the 4-byte word at r_offset when
+ *    r_offset has 4 file bytes. Each is a reference (ABS32) when its value is an address with file
+ *    bytes.
+ * 3. In each SHT_DYNSYM section (whole 16-byte entries): st_value, when it is not 0 and is an
+ *    address with file bytes (ABS32): exported symbols move with their code.
+ * 4. In each SHT_ARM_EXIDX section (whole 8-byte entries): the first word, when bit 31 is clear and
+ *    its prel31 target is a byte of a code section (the function); the second word, when it is not
+ *    1 (EXIDX_CANTUNWIND), bit 31 is clear and its prel31 target has file bytes (the .ARM.extab
+ *    entry); then that entry's first word, when its 4 bytes are in the file, bit 31 is clear and
+ *    its prel31 target is a byte of a code section (the personality routine). C++ code has an
+ *    entry per function, each shifted by a change before it.
  * References are sorted by position; one that overlaps the one before it is dropped.
  *
  * A Thumb branch's field is its whole 4-byte instruction: the offset's bits are spread over both
