@@ -1,7 +1,8 @@
 /**
  * What executable-aware prediction saves on a corpus pair's changed ELF files of an architecture EXEC
  * knows (read only; the pair from $CORPUS or ~/.cache/mbd-corpus-u, test/bench/corpus/make-corpus.sh
- * with B_EXTRA=apt; the arm64 pair: CORPUS=~/.cache/mbd-corpus-arm, F1-arm64-minbase F2-arm64-upgrade):
+ * with B_EXTRA=apt; the arm64 pair: CORPUS=~/.cache/mbd-corpus-arm, F1-arm64-minbase F2-arm64-upgrade;
+ * an armhf pair: CORPUS=~/.cache/mbd-corpus-armhf, F1-armhf-minbase F2-armhf-upgrade):
  *   npx tsx test/bench/exec-diff.ts [FROM TO]        (image names, default A1-minbase B2-upgrade)
  * Per changed ELF file of at least 4 KiB that the planner would diff (paired, changed, not
  * compressed): the fast-xz size of its approximate diff's three streams without and with
@@ -74,7 +75,7 @@ for (let i = 0; i < b.files.count; i++) {
     `${String(approx).padStart(8)} ${String(predicted).padStart(8)} ${(predicted / approx).toFixed(3).padStart(6)}  ${b.files.paths[i]![0]} (${neu.length} bytes; ${note})`,
   );
 }
-process.stdout.write(`${fromName} -> ${toName}: changed ELF files (x86-64, AArch64), fast-xz bytes of the three streams\n`);
+process.stdout.write(`${fromName} -> ${toName}: changed ELF files of an EXEC architecture, fast-xz bytes of the three streams\n`);
 process.stdout.write("  approx predicted  ratio  file\n" + rows.join("\n") + "\n");
 process.stdout.write(
   `total: ${files} files, ${bytesTotal} bytes; approx ${approxTotal}, with prediction (the smaller per file) ${predictedTotal} ` +

@@ -55,32 +55,32 @@ export async function refused(delta: Uint8Array, source: Uint8Array, chunk = 1 <
   assert.fail("the delta was accepted");
 }
 
+export function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
 /**
- * Decodes `count` seeded mutations of `delta` (1 to 3 bytes each, three in four among its first
- * `hotEnd` bytes, where a record's fields are): each must make exactly `expected` or be refused
- * with a MenderDeltaError before anything is written.
+ * Decodes `count` seeded mutations of `delta` (1 to 3 bytes each: a flipped bit or a random byte,
+ * three in four of them in the first `fieldsEnd` bytes, where a record's fields are): each must
+ * make exactly `target` or be refused with a MenderDeltaError before anything is written.
  */
-export async function mutationsMakeOrRefuse(delta: Uint8Array, source: Uint8Array, expected: Uint8Array, hotEnd: number, count: number, seed: number): Promise<void> {
+export async function mutationsMakeExactOrNothing(delta: Uint8Array, source: Uint8Array, target: Uint8Array, fieldsEnd: number, count: number, seed: number): Promise<void> {
   const rng = new Rng(seed);
   for (let i = 0; i < count; i++) {
     const bad = delta.slice();
     for (let k = 1 + (rng.next() % 3); k > 0; k--) {
-      const at = rng.next() % 4 === 0 ? rng.next() % bad.length : rng.next() % hotEnd;
+      const at = rng.next() % 4 === 0 ? rng.next() % bad.length : rng.next() % fieldsEnd;
       bad[at] = rng.next() % 2 === 0 ? bad[at]! ^ (1 << rng.next() % 8) : rng.next() & 0xff;
     }
     const sink = new RecordingSink();
     try {
       await decodeMbdf(inChunks(bad, 4096), new MemorySource(source), sink, {});
-      assert.ok(Buffer.from(sink.bytes()).equals(Buffer.from(expected)), `mutation ${i} was accepted with other bytes`);
+      assert.ok(Buffer.from(sink.bytes()).equals(Buffer.from(target)), `mutation ${i} was accepted with other bytes`);
     } catch (err) {
       if (!(err instanceof MenderDeltaError)) throw err;
       assert.equal(sink.bytesWritten, 0, `mutation ${i}: ${err.message}`);
     }
   }
-}
-
-export function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** Concatenates the pieces a test's records produce. */

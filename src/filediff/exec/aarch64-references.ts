@@ -25,8 +25,8 @@
  */
 import { type Architecture, writeI32, writeU64 } from "./architecture";
 import { EM_AARCH64 } from "../elf-filter";
-import { type ElfLayout, isMapped, offsetToVa, u32, vaToOffset } from "./elf-layout";
-import { inCode, scanEhFrame, scanRela64, scanSymbols64 } from "./table-references";
+import { type ElfLayout, inCode, isMapped, offsetToVa, u32, vaToOffset } from "./elf-layout";
+import { scanEhFrame, scanRela64, scanSymbols64 } from "./table-references";
 import { ReferenceList, ReferenceScratch, type References } from "./references";
 
 /** B, BL: a signed 26-bit word offset in bits 0..25. */
@@ -169,7 +169,7 @@ export function findAarch64References(bytes: Uint8Array, layout: ElfLayout, scra
   const adrpPage = new Float64Array(31);
   for (let s = 0; s < layout.code.count; s++) scanCode(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list, adrpAt, adrpPage);
   for (let s = 0; s < layout.rela.count; s++) scanRela64(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list, ABS64, RELA_TYPES);
-  for (let s = 0; s < layout.symbols.count; s++) scanSymbols64(bytes, layout, layout.symbols.start[s]!, layout.symbols.end[s]!, list, ABS64);
+  for (let s = 0; s < layout.dynsym.count; s++) scanSymbols64(bytes, layout, layout.dynsym.start[s]!, layout.dynsym.end[s]!, list, ABS64);
   for (let s = 0; s < layout.ehFrame.count; s++) scanEhFrame(bytes, layout, layout.ehFrame.start[s]!, layout.ehFrame.end[s]!, list, PCREL32);
   if (list.overflow) return undefined;
   return list.sorted();

@@ -4,9 +4,10 @@
  */
 import { aarch64 } from "./aarch64-references";
 import type { Architecture } from "./architecture";
+import { arm32 } from "./arm32-references";
 import { x86_64 } from "./x86-64-references";
 
-const ARCHITECTURES: readonly Architecture[] = [x86_64, aarch64];
+const ARCHITECTURES: readonly Architecture[] = [x86_64, aarch64, arm32];
 
 /** The architecture an EXEC record's transform byte names, or undefined for an unknown one. */
 export function architectureOfTransform(transform: number): Architecture | undefined {

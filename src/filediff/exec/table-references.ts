@@ -1,22 +1,14 @@
 /**
- * Pieces of a reference scan that do not depend on the instruction set: whether an address lands
- * in code, and the references of ELF64 tables that every 64-bit architecture reads alike: RELA
- * tables (24-byte entries: r_offset, r_info, r_addend; only the relocation numbers differ),
+ * Pieces of a reference scan that do not depend on the instruction set: the references of ELF64
+ * tables that every 64-bit architecture reads alike: RELA tables (24-byte entries: r_offset, r_info, r_addend; only the relocation numbers differ),
  * dynamic symbol tables (24-byte entries whose st_value is an exported function's or object's
  * address) and call frame information (.eh_frame: each function's FDE holds its address).
  */
-import { type ElfLayout, i32, offsetToVa, u32, u64, vaToOffset } from "./elf-layout";
+import { type ElfLayout, i32, inCode, offsetToVa, u32, u64, vaToOffset } from "./elf-layout";
+import type { ReferenceList } from "./references";
 
 /** st_shndx values from here on are not sections (SHN_ABS, SHN_COMMON...): their st_value is no address here. */
 const SHN_LORESERVE = 0xff00;
-import type { ReferenceList } from "./references";
-
-/** Whether file offset `offset` lies in one of the code sections. */
-export function inCode(layout: ElfLayout, offset: number): boolean {
-  const { code } = layout;
-  for (let s = 0; s < code.count; s++) if (offset >= code.start[s]! && offset < code.end[s]!) return true;
-  return false;
-}
 
 /** Which relocation types of a RELA table carry which references (besides r_offset). */
 export interface RelaTypes {

@@ -19,8 +19,8 @@
  * References are sorted by position; one that overlaps the one before it is dropped.
  */
 import { type Architecture, writeI32, writeU64 } from "./architecture";
-import { EM_X86_64, type ElfLayout, i32, isMapped, offsetToVa, vaToOffset } from "./elf-layout";
-import { inCode, scanRela64 } from "./table-references";
+import { EM_X86_64, type ElfLayout, i32, inCode, isMapped, offsetToVa, vaToOffset } from "./elf-layout";
+import { scanRela64 } from "./table-references";
 import { ReferenceList, ReferenceScratch, type References } from "./references";
 
 /** A 4-byte field relative to the end of its instruction, which is the field's end. */
@@ -116,10 +116,11 @@ function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: numb
 
 /**
  * The references of an x86-64 ELF file laid out as `layout` says, or undefined when it is not
- * x86-64, has no code section or has more than MAX_REFERENCES references.
+ * x86-64 ELF64, has no code section or has more than MAX_REFERENCES references.
  */
 export function findX86_64References(bytes: Uint8Array, layout: ElfLayout, scratch = new ReferenceScratch()): References | undefined {
-  if (layout.machine !== EM_X86_64 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
+  // ELF32 files of machine 62 (the x32 ABI) hold 4-byte addresses: not the abs64 fields this scan knows.
+  if (layout.machine !== EM_X86_64 || layout.addressSize !== 8 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
   const list = new ReferenceList(scratch, FIELD_SIZE);
   for (let s = 0; s < layout.code.count; s++) scanCode(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
   for (let s = 0; s < layout.rela.count; s++) scanRela64(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list, ABS64, RELA_TYPES);
