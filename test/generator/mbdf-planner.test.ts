@@ -11,7 +11,8 @@ import path from "node:path";
 import { test } from "node:test";
 import { readArtifactHeaders } from "../../src/artifact";
 import { generate, runCli, sha256File } from "./fixtures";
-import { makeUpdatePair } from "./update-pair";
+import { ext4Image, makeUpdatePair } from "./update-pair";
+import { Rng } from "../vcdiff/helpers";
 import { needTools } from "../helpers/peers";
 import { scratchDir } from "../vcdiff/helpers";
 
@@ -74,6 +75,41 @@ test("--no-executable-diffs: the same delta without its EXEC record (APPROX in i
   assert.equal(quiet.status, 0, quiet.stderr);
   assert.doesNotMatch(quiet.stderr, /debug:/, "no debug lines without --debug");
   const payload = payloadOf(path.join(dir, "no-exec.mender"), path.join(dir, "payload"));
+  assert.equal(sha256File(apply(from, payload, path.join(dir, "applied.img")).target), sha256File(to));
+});
+
+test("a changed file with holes (zero blocks mke2fs -d leaves unallocated, as in arm64 programs): an APPROX record of its data, TO exactly", async (t) => {
+  if (!needTools(t, "mke2fs", "debugfs", "xz", "tar")) return;
+  const dir = scratchDir("mbdf-planner-sparse");
+  // A program-like file: 20 KiB of code, 64 KiB of zero padding (16 blocks: a hole), 12 KB more;
+  // the new build changes a byte every 97 and moves the second part by 8 KiB (a longer hole). Its
+  // 8 data blocks are stored in one run, as a record writes them.
+  const rng = new Rng(41);
+  const code = rng.bytes(32_480);
+  const build = (a: Uint8Array, padding: number, b: Uint8Array): Uint8Array => new Uint8Array(Buffer.concat([a, new Uint8Array(padding), b]));
+  const oldFile = build(code.subarray(0, 20_480), 65_536, code.subarray(20_480));
+  const changed = code.slice();
+  for (let i = 0; i < changed.length; i += 97) changed[i] = changed[i]! ^ 0x40;
+  const newFile = build(changed.subarray(0, 20_480), 73_728, changed.subarray(20_480));
+  const from = ext4Image(dir, "from", 4, (root) => {
+    fs.mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+    fs.writeFileSync(path.join(root, "usr/bin/padded"), oldFile);
+  });
+  const to = ext4Image(dir, "to", 4, (root) => {
+    fs.mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+    fs.writeFileSync(path.join(root, "usr/bin/padded"), newFile);
+  });
+  // The case under test: both versions are stored with a hole.
+  for (const image of [from, to]) {
+    const blocks = execFileSync("debugfs", ["-R", "stat /usr/bin/padded", image], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    assert.match(blocks, /\(0-4\):\d+-\d+, \(2[0-9]-2[0-9]\):\d+-\d+\n/, `a hole after block 4 in ${image}: ${blocks}`);
+  }
+  const out = path.join(dir, "sparse.mender");
+  const r = runCli(["--from-image", from, "--to-image", to, "-n", "release-2", "-t", "test-device", "--root-mount", "ro", "-q", "--json", "--debug", "-o", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /debug: \/usr\/bin\/padded: APPROX ~\d+ B, VCDIFF ~\d+ B$/m);
+  assert.equal(JSON.parse(r.stdout).delta.mbdf.records.approx.count, 1);
+  const payload = payloadOf(out, path.join(dir, "payload"));
   assert.equal(sha256File(apply(from, payload, path.join(dir, "applied.img")).target), sha256File(to));
 });
 

@@ -59,7 +59,7 @@ function gzip9n(root: string, rel: string, data: string): void {
 }
 
 /** `name`.ext4 in `dir` (`sizeMiB`, 4 KiB blocks) holding the tree `fill` writes; fixed UUID and hash seed. */
-function ext4Image(dir: string, name: string, sizeMiB: number, fill: (root: string) => void): string {
+export function ext4Image(dir: string, name: string, sizeMiB: number, fill: (root: string) => void): string {
   const root = path.join(dir, `${name}.d`);
   fs.rmSync(root, { recursive: true, force: true });
   fill(root);

@@ -55,34 +55,53 @@ export interface NewExecutable {
   filter: BcjArch;
 }
 
-/** The one image run holding file i, or undefined (holes, several runs, inline data, empty). */
-function contiguousRun(files: Ext4FileList, i: number): { offset: number; length: number } | undefined {
+/**
+ * The one image run holding file i's data, or undefined (several runs, inline data, empty). A file
+ * with holes (blocks of zeros that mke2fs -d, which builds Yocto's images, leaves unallocated: an
+ * arm64 program's page-alignment padding) is `sparse`: the run holds its data without them.
+ */
+function storedRun(files: Ext4FileList, i: number): { offset: number; length: number; sparse: boolean } | undefined {
   const { pieces, pieceStart } = files;
-  const first = pieceStart[i]!;
-  const end = pieceStart[i + 1]!;
-  if (end === first || files.flags[i]! !== 0) return undefined;
-  const offset = pieces[3 * first + 1]!;
-  let next = offset;
-  for (let p = first; p < end; p++) {
-    if (pieces[3 * p + 1]! !== next || next === HOLE) return undefined;
-    next += pieces[3 * p + 2]!;
-  }
-  return { offset, length: next - offset };
-}
-
-/** File i's pieces as source extents (adjacent pieces merged), or undefined when it has holes or too many. */
-function extentsOf(files: Ext4FileList, i: number): Extent[] | undefined {
-  const { pieces, pieceStart } = files;
-  const out: Extent[] = [];
+  if (files.flags[i]! !== 0) return undefined;
+  let offset = -1;
+  let next = -1;
+  let sparse = false;
   for (let p = pieceStart[i]!; p < pieceStart[i + 1]!; p++) {
     const at = pieces[3 * p + 1]!;
-    const length = pieces[3 * p + 2]!;
-    if (at === HOLE || files.flags[i]! !== 0) return undefined;
-    const last = out[out.length - 1];
-    if (last && last.sourceOffset + last.length === at) last.length += length;
-    else out.push({ sourceOffset: at, length });
+    if (at === HOLE) {
+      sparse = true;
+      continue;
+    }
+    if (offset < 0) offset = next = at;
+    else if (at !== next) return undefined;
+    next += pieces[3 * p + 2]!;
   }
-  return out.length > 0 && out.length <= MAX_EXTENTS ? out : undefined;
+  return offset < 0 ? undefined : { offset, length: next - offset, sparse };
+}
+
+/**
+ * File i's data as source extents (adjacent pieces merged, holes left out), their total length and
+ * whether there were holes; undefined when it has no data or too many extents.
+ */
+function extentsOf(files: Ext4FileList, i: number): { extents: Extent[]; length: number; sparse: boolean } | undefined {
+  const { pieces, pieceStart } = files;
+  if (files.flags[i]! !== 0) return undefined;
+  const extents: Extent[] = [];
+  let length = 0;
+  let sparse = false;
+  for (let p = pieceStart[i]!; p < pieceStart[i + 1]!; p++) {
+    const at = pieces[3 * p + 1]!;
+    const n = pieces[3 * p + 2]!;
+    if (at === HOLE) {
+      sparse = true;
+      continue;
+    }
+    length += n;
+    const last = extents[extents.length - 1];
+    if (last && last.sourceOffset + last.length === at) last.length += n;
+    else extents.push({ sourceOffset: at, length: n });
+  }
+  return extents.length > 0 && extents.length <= MAX_EXTENTS ? { extents, length, sparse } : undefined;
 }
 
 function readExtents(fd: number, extents: Extent[], total: number): Uint8Array {
@@ -147,9 +166,10 @@ export async function planFileRecords(
     };
     for (let i = 0; i < newFiles.count; i++) {
       const j = pairs.old[i]!;
-      const run = contiguousRun(newFiles, i);
+      const run = storedRun(newFiles, i);
       if (!run || run.length < MIN_COMPRESSED_FILE || run.length > MAX_RECORD_BUFFER) continue;
       if (j < 0) {
+        if (run.sparse) continue;
         // A new file: VCDIFF stores its bytes (compressed files and code find nothing in FROM).
         const neu = new Uint8Array(run.length);
         readFullyAt(toFd, neu, run.offset);
@@ -163,13 +183,18 @@ export async function planFileRecords(
       }
       // An identical file, moved or not: VCDIFF's index of all of FROM finds it and copies it for a few bytes.
       if (pairs.unchanged[i]) continue;
-      const extents = extentsOf(oldFiles, j);
-      const oldSize = oldFiles.size[j]!;
-      if (!extents || oldSize < 1 || oldSize > MAX_RECORD_BUFFER) continue;
+      const oldData = extentsOf(oldFiles, j);
+      if (!oldData || oldData.length > MAX_RECORD_BUFFER) continue;
+      const { extents } = oldData;
       const neu = new Uint8Array(run.length);
       readFullyAt(toFd, neu, run.offset);
       if (run.length < MIN_FILE && !looksCompressed(neu)) continue;
-      changed.push({ path: newFiles.paths[i]![0] ?? `(unnamed file ${i})`, run, extents, old: readExtents(fromFd, extents, oldSize), neu });
+      // A file with holes is diffed as its data alone (holes are zeros on both sides: they cost
+      // nothing); the whole-file records (EXEC's ELF layout, REDEFLATE's stream) are not tried.
+      changed.push({
+        path: newFiles.paths[i]![0] ?? `(unnamed file ${i})`, run: { offset: run.offset, length: run.length }, extents,
+        old: readExtents(fromFd, extents, oldData.length), neu, whole: !run.sparse && !oldData.sparse,
+      });
     }
 
     const estimates = estimate(changed.map((c) => c.run));

@@ -56,7 +56,11 @@ function approxOrExec(
   const { run, extents, old, neu } = change;
   const diff = approximateDiff(old, neu);
   const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
-  const tryExec = options.executableDiffs && approx.size >= MIN_EXEC_CANDIDATE && isLittleEndianElf(neu);
+  let tryExec = options.executableDiffs && approx.size >= MIN_EXEC_CANDIDATE && isLittleEndianElf(neu);
+  if (tryExec && !change.whole) {
+    debug.push(`${change.path}: no executable-aware diff: the file has holes (unallocated zero blocks), EXEC needs it whole`);
+    tryExec = false;
+  }
   // One the prediction does not suit: execDiff says why and gives undefined (the debug log has it).
   const exec = tryExec ? execDiff(old, neu, diff, diffSize, (why) => debug.push(`${change.path}: no executable-aware diff: ${why}`)) : undefined;
   if (!exec) return approx;
@@ -130,6 +134,11 @@ export interface Changed {
   extents: Extent[];
   old: Uint8Array;
   neu: Uint8Array;
+  /**
+   * false when either version has holes: `old` and `neu` are then its data without them (what the
+   * extents read and what TO's run holds), not the file, so only an APPROX record fits.
+   */
+  whole: boolean;
 }
 
 /** A changed file's record and estimated size, or none; and its lines for the debug log. */
@@ -143,7 +152,8 @@ export interface PlannedFile {
 export function planChangedFile(change: Changed, options: FilePlanOptions): PlannedFile {
   const debug: string[] = [];
   const { run, extents, old, neu } = change;
-  const redeflate = redeflateOf(old, neu, extents);
+  // A file with holes is its data alone: no gzip member, no ELF layout to rebuild or predict from.
+  const redeflate = change.whole ? redeflateOf(old, neu, extents) : undefined;
   if (redeflate) {
     const control = redeflate.content.kind === "approx" ? redeflate.content.diff.control.length : 0;
     if (control > MAX_RECORD_BUFFER) return { debug };
