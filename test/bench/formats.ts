@@ -157,10 +157,10 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
  * grow) and how to make it.
  */
 const CORPUS_PAIRS: [string, GoalPair | undefined, string, CorpusPairName, string][] = [
-  ["U", "U", CORPUS_U, PAIR_U, `CORPUS=${CORPUS_U} B_EXTRA=apt ${MAKE_CORPUS}`],
-  ["U-arm64", undefined, CORPUS_ARM, PAIR_U_ARM64, `CORPUS=${CORPUS_ARM} ARM_ARCH=arm64 ${MAKE_CORPUS}`],
-  ["A", "A", CORPUS, PAIR_A, `CORPUS=${CORPUS} ${MAKE_CORPUS}`],
-  ["B", "B", CORPUS, PAIR_B, `CORPUS=${CORPUS} ${MAKE_CORPUS}`],
+  ["U", "U", CORPUS_U, PAIR_U, `CORPUS=${CORPUS_U} B_EXTRA=apt ${MAKE_CORPUS} (as root, ~4 min)`],
+  ["U-arm64", undefined, CORPUS_ARM, PAIR_U_ARM64, `CORPUS=${CORPUS_ARM} ARM_ARCH=arm64 ${MAKE_CORPUS} (as root, ~4 min)`],
+  ["A", "A", CORPUS, PAIR_A, `CORPUS=${CORPUS} ${MAKE_CORPUS} (as root, ~5 min)`],
+  ["B", "B", CORPUS, PAIR_B, `CORPUS=${CORPUS} ${MAKE_CORPUS} (as root, ~5 min)`],
 ];
 
 async function main(): Promise<void> {
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
       if (!want(name)) continue;
       const pair = corpusPair(corpus, ...names);
       if (pair) pairs.push([pair, goal]);
-      else process.stdout.write(`corpus ${names[0]}: skipped, its images are not under ${corpus}; make them (as root, ~25 min): ${make}\n`);
+      else process.stdout.write(`corpus ${names[0]}: skipped, its images are not under ${corpus}; make them: ${make}\n`);
     }
     if (want("generated")) pairs.push([generatedPair(work), undefined]);
     for (const [pair, goal] of pairs) {
