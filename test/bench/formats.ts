@@ -159,8 +159,8 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
 const CORPUS_PAIRS: [string, GoalPair | undefined, string, CorpusPairName, string][] = [
   ["U", "U", CORPUS_U, PAIR_U, `CORPUS=${CORPUS_U} B_EXTRA=apt ${MAKE_CORPUS} (as root, ~4 min)`],
   ["U-arm64", undefined, CORPUS_ARM, PAIR_U_ARM64, `CORPUS=${CORPUS_ARM} ARM_ARCH=arm64 ${MAKE_CORPUS} (as root, ~4 min)`],
-  ["A", "A", CORPUS, PAIR_A, `CORPUS=${CORPUS} ${MAKE_CORPUS} (as root, ~5 min)`],
-  ["B", "B", CORPUS, PAIR_B, `CORPUS=${CORPUS} ${MAKE_CORPUS} (as root, ~5 min)`],
+  ["A", "A", CORPUS, PAIR_A, `CORPUS=${CORPUS} ${MAKE_CORPUS} (as root, ~4 min)`],
+  ["B", "B", CORPUS, PAIR_B, `CORPUS=${CORPUS} ${MAKE_CORPUS} (as root, ~4 min)`],
 ];
 
 async function main(): Promise<void> {
