@@ -7,38 +7,17 @@
  * the exact data or nothing.
  */
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
 import { test } from "node:test";
-import { gunzipSync } from "fflate";
 import { MbdfWriter } from "../../src/delta/mbdf/writer";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
 import { execDiff, WITH_HOLES } from "../../src/filediff/exec/exec-diff";
-import { compactInPlace, type FileHoles, type Hole } from "../../src/filediff/holes";
+import type { FileHoles, Hole } from "../../src/filediff/holes";
 import { writeVarint } from "../../src/vcdiff/format/varint";
-import { diffCost } from "../filediff/exec-helpers";
+import { cdromWithHoles, diffCost } from "../filediff/exec-helpers";
 import { concat, decode, mutationsMakeExactOrNothing, refused, sha256 } from "./mbdf-helpers";
 
 const BLOCK = 4096;
-const fixture = (name: string): Uint8Array => new Uint8Array(gunzipSync(fs.readFileSync(path.join(__dirname, "../filediff/fixtures", name))));
-
-/** The holes mke2fs -d leaves in `file`: its all-zero 4 KiB blocks, adjacent ones merged. */
-function zeroBlocks(file: Uint8Array): Hole[] {
-  const holes: Hole[] = [];
-  for (let at = 0; at + BLOCK <= file.length; at += BLOCK) {
-    if (file.subarray(at, at + BLOCK).some((b) => b !== 0)) continue;
-    const last = holes[holes.length - 1];
-    if (last && last.offset + last.length === at) last.length += BLOCK;
-    else holes.push({ offset: at, length: BLOCK });
-  }
-  return holes;
-}
-
-const wholeOld = fixture("cdrom.arm64.old.gz");
-const wholeNew = fixture("cdrom.arm64.new.gz");
-const holes: FileHoles = { old: zeroBlocks(wholeOld), new: zeroBlocks(wholeNew) };
-const oldData = compactInPlace(wholeOld.slice(), holes.old);
-const newData = compactInPlace(wholeNew.slice(), holes.new);
+const { wholeOld, wholeNew, holes, oldData, newData } = cdromWithHoles();
 /** The source image: 4 KiB of zeros, then the old file's data in two extents with a gap of 4 KiB. */
 const OLD_AT = 4096;
 const SPLIT = 20000;
