@@ -2,12 +2,14 @@
  * Small x86-64 (or, with `machine`, AArch64) ELF files for the executable-aware diff tests: one loadable segment mapping the
  * whole file at BASE (plus `bss` zero-filled bytes), a code section and optionally a RELA section.
  * Real binaries: the Socket.so pair in fixtures/ (perl-base 5.36.0-7+deb12u3 and +deb12u4, the
- * pair U's security upgrade changes), its arm64 build (the arm64 pair's) and the machine's libc.
+ * pair U's security upgrade changes), its arm64 build (the arm64 pair's), apt's arm64 cdrom method
+ * as mke2fs -d stores it (with holes) and the machine's libc.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { ApproximateDiff } from "../../src/filediff/approximate-diff";
+import { compactInPlace, type FileHoles, type Hole } from "../../src/filediff/holes";
 import { xzSize } from "../../src/generator/mbdf/cost";
 
 export const BASE = 0x400000;
@@ -107,6 +109,31 @@ export function socketPair(arch: "amd64" | "arm64" = "amd64"): { old: Uint8Array
   const read = (name: string): Uint8Array => new Uint8Array(gunzipSync(fs.readFileSync(path.join(FIXTURES, name))));
   const infix = arch === "arm64" ? ".arm64" : "";
   return { old: read(`Socket.so${infix}.old.gz`), neu: read(`Socket.so${infix}.new.gz`) };
+}
+
+/** The holes mke2fs -d leaves in `file`: its all-zero 4 KiB blocks, adjacent ones merged. */
+export function zeroBlocks(file: Uint8Array): Hole[] {
+  const BLOCK = 4096;
+  const holes: Hole[] = [];
+  for (let at = 0; at + BLOCK <= file.length; at += BLOCK) {
+    if (file.subarray(at, at + BLOCK).some((b) => b !== 0)) continue;
+    const last = holes[holes.length - 1];
+    if (last && last.offset + last.length === at) last.length += BLOCK;
+    else holes.push({ offset: at, length: BLOCK });
+  }
+  return holes;
+}
+
+/**
+ * apt's arm64 cdrom method before and after the arm64 pair's upgrade (62 KB of zero padding each):
+ * the whole files, their holes as mke2fs -d leaves them, and their data (what the extents hold).
+ */
+export function cdromWithHoles(): { wholeOld: Uint8Array; wholeNew: Uint8Array; holes: FileHoles; oldData: Uint8Array; newData: Uint8Array } {
+  const read = (name: string): Uint8Array => new Uint8Array(gunzipSync(fs.readFileSync(path.join(FIXTURES, name))));
+  const wholeOld = read("cdrom.arm64.old.gz");
+  const wholeNew = read("cdrom.arm64.new.gz");
+  const holes: FileHoles = { old: zeroBlocks(wholeOld), new: zeroBlocks(wholeNew) };
+  return { wholeOld, wholeNew, holes, oldData: compactInPlace(wholeOld.slice(), holes.old), newData: compactInPlace(wholeNew.slice(), holes.new) };
 }
 
 /** The planner's yardstick of a diff (cost.ts): fast-xz bytes of its three streams. */

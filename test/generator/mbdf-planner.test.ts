@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { gunzipSync } from "node:zlib";
 import { readArtifactHeaders } from "../../src/artifact";
 import { generate, runCli, sha256File } from "./fixtures";
 import { ext4Image, makeUpdatePair } from "./update-pair";
@@ -111,6 +112,37 @@ test("a changed file with holes (zero blocks mke2fs -d leaves unallocated, as in
   assert.equal(JSON.parse(r.stdout).delta.mbdf.records.approx.count, 1);
   const payload = payloadOf(out, path.join(dir, "payload"));
   assert.equal(sha256File(apply(from, payload, path.join(dir, "applied.img")).target), sha256File(to));
+});
+
+test("a changed arm64 program with holes (apt's cdrom method, 62 KB of padding): an EXEC record with holes, TO exactly", async (t) => {
+  if (!needTools(t, "mke2fs", "debugfs", "xz", "tar")) return;
+  const dir = scratchDir("mbdf-planner-sparse-exec");
+  const fixture = (name: string): Buffer => gunzipSync(fs.readFileSync(path.join(ROOT, "test/filediff/fixtures", name)));
+  const image = (name: string, file: Buffer): string => ext4Image(dir, name, 8, (root) => {
+    fs.mkdirSync(path.join(root, "usr/lib/apt/methods"), { recursive: true });
+    fs.writeFileSync(path.join(root, "usr/lib/apt/methods/cdrom"), file);
+  });
+  const from = image("from", fixture("cdrom.arm64.old.gz"));
+  const to = image("to", fixture("cdrom.arm64.new.gz"));
+  // The case under test: mke2fs -d stores the padding's zero blocks (17 to 30) as a hole; 8 MiB images keep the data in one run.
+  for (const img of [from, to]) {
+    const blocks = execFileSync("debugfs", ["-R", "stat /usr/lib/apt/methods/cdrom", img], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    assert.match(blocks, /EXTENTS:\n\(0-16\):\d+-\d+, \(31-32\):\d+-\d+\n/, `a hole in ${img}: ${blocks}`);
+  }
+  const out = path.join(dir, "sparse-exec.mender");
+  const r = runCli(["--from-image", from, "--to-image", to, "-n", "release-2", "-t", "test-device", "--root-mount", "ro", "-q", "--json", "--debug", "-o", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /debug: \/usr\/lib\/apt\/methods\/cdrom: the executable-aware diff of the whole files \(1 and 1 holes\) \(~\d+ B\) is smaller than the approximate one of the data/);
+  assert.match(r.stderr, /debug: \/usr\/lib\/apt\/methods\/cdrom: EXEC ~\d+ B, VCDIFF ~\d+ B$/m);
+  assert.equal(JSON.parse(r.stdout).delta.mbdf.records.exec.count, 1);
+  const payload = payloadOf(out, path.join(dir, "payload"));
+  assert.equal(sha256File(apply(from, payload, path.join(dir, "applied.img")).target), sha256File(to));
+  // Without EXEC the same file gets an APPROX record of its data: the EXEC Artifact is the smaller.
+  const plain = path.join(dir, "sparse-plain.mender");
+  const p = runCli(["--from-image", from, "--to-image", to, "-n", "release-2", "-t", "test-device", "--root-mount", "ro", "-q", "--json", "--no-executable-diffs", "-o", plain]);
+  assert.equal(p.status, 0, p.stderr);
+  assert.equal(JSON.parse(p.stdout).delta.mbdf.records.exec.count, 0);
+  assert.ok(fs.statSync(out).size <= fs.statSync(plain).size, `${fs.statSync(out).size} B with EXEC, ${fs.statSync(plain).size} B without`);
 });
 
 /** `mender-binary-delta apply` of `delta` onto `source`: its exit status and stderr. */

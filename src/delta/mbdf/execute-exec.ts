@@ -5,11 +5,15 @@
  * output byte is made; the device holds the old buffer, the output, the streams and the old file's
  * references and stretches in typed arrays (at most 34 and 28 bytes each, 2^19 of each at most;
  * the references' arrays are let go when the record ends, so they do not add to later records' peaks).
+ * A record "with holes" (transform bit 0x80) carries both files' holes: the old data is spread over
+ * the whole old file in place, the whole new file is made, and its data (holes left out) written.
  */
 import { ApproximateDiffError } from "../../filediff/approximate-diff";
 import { AddressMapError } from "../../filediff/exec/address-map";
 import { MAX_ADDRESS, MAX_SEGMENTS, type LoadSegments } from "../../filediff/exec/elf-layout";
-import { ExecDiffError, execPrediction, segmentProblem } from "../../filediff/exec/exec-diff";
+import { ExecDiffError, execPrediction, segmentProblem, WITH_HOLES } from "../../filediff/exec/exec-diff";
+import { compactInPlace, expandInPlace, type FileHoles, type Hole, holesProblem, MAX_HOLES, wholeLength } from "../../filediff/holes";
+import { MAX_RECORD_BUFFER } from "./format";
 import type { RecordContext, RecordResult } from "./context";
 import { readStreamLengths, readStreams } from "./execute-approx";
 import { RecordProblem } from "./problems";
@@ -34,18 +38,44 @@ async function readSegments(ctx: RecordContext, length: number): Promise<LoadSeg
   return segments;
 }
 
+/**
+ * Reads and checks one file's hole list (count, then offset and length each) for `dataLength`
+ * bytes of data: sorted, apart, inside the whole file, which is at most 16 MiB.
+ */
+async function readHoles(ctx: RecordContext, dataLength: number, which: "old" | "new"): Promise<Hole[]> {
+  const count = await ctx.input.varint(`the ${which} file's hole count`);
+  if (count > MAX_HOLES) throw new RecordProblem(`the ${which} file has ${count} holes, at most ${MAX_HOLES}`);
+  const holes: Hole[] = [];
+  for (let i = 0; i < count; i++) {
+    const offset = await ctx.input.varint(`the ${which} file's hole ${i} offset`);
+    const length = await ctx.input.varint(`the ${which} file's hole ${i} length`);
+    holes.push({ offset, length });
+  }
+  const problem = holesProblem(holes, dataLength, MAX_RECORD_BUFFER);
+  if (problem) throw new RecordProblem(`the ${which} file's holes: ${problem}`);
+  return holes;
+}
+
 export async function executeExec(ctx: RecordContext, length: number): Promise<RecordResult> {
   const { extents, total } = await readExtents(ctx);
-  const transform = await ctx.input.byte("the transform");
+  const transformByte = await ctx.input.byte("the transform");
+  // With holes, the old buffer and the output are the whole files; the record writes the new data.
+  const holes: FileHoles | undefined = transformByte & WITH_HOLES
+    ? { old: await readHoles(ctx, total, "old"), new: await readHoles(ctx, length, "new") }
+    : undefined;
+  const oldLength = holes ? wholeLength(holes.old, total) : total;
+  const newLength = holes ? wholeLength(holes.new, length) : length;
   const referenceCount = await ctx.input.varint("the reference count");
-  const segments = await readSegments(ctx, length);
-  const lengths = await readStreamLengths(ctx, length);
-  const old = readOldBuffer(ctx, extents, total);
-  const out = ctx.buffers.take("output", length);
+  const segments = await readSegments(ctx, newLength);
+  const lengths = await readStreamLengths(ctx, newLength);
+  const old = readOldBuffer(ctx, extents, total, oldLength);
+  if (holes) expandInPlace(old, holes.old);
+  const out = ctx.buffers.take("output", newLength);
   const diff = await readStreams(ctx, lengths, out);
   try {
-    const prediction = execPrediction(old, transform, segments, referenceCount, diff, length, ctx.buffers.references);
-    ctx.out.whole(prediction.apply(diff, out));
+    const prediction = execPrediction(old, transformByte & ~WITH_HOLES, segments, referenceCount, diff, newLength, ctx.buffers.references);
+    const made = prediction.apply(diff, out);
+    ctx.out.whole(holes ? compactInPlace(made, holes.new) : made);
   } catch (err) {
     if (err instanceof ExecDiffError) throw new RecordProblem(err.message, err.blame);
     if (err instanceof ApproximateDiffError || err instanceof AddressMapError) throw new RecordProblem(err.message);

@@ -65,9 +65,12 @@ export async function readExtents(ctx: RecordContext, minCount = 1): Promise<{ e
   return { extents, total };
 }
 
-/** The old buffer: the extents' source bytes, concatenated. */
-export function readOldBuffer(ctx: RecordContext, extents: Extent[], total: number): Uint8Array {
-  const old = ctx.buffers.take("old", total);
+/**
+ * The old buffer: the extents' source bytes, concatenated; with `capacity` (more than `total`) they
+ * fill its first `total` bytes (a file with holes, spread over the rest next: filediff/holes.ts).
+ */
+export function readOldBuffer(ctx: RecordContext, extents: Extent[], total: number, capacity = total): Uint8Array {
+  const old = ctx.buffers.take("old", capacity);
   let pos = 0;
   for (const e of extents) {
     readSource(ctx, old, pos, e.sourceOffset, e.length);

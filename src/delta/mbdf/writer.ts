@@ -7,7 +7,8 @@
 import { bcjFilter, type BcjArch } from "../../compress/bcj";
 import { crc32, crc32OfZeros } from "../../compress/crc32";
 import type { ApproximateDiff } from "../../filediff/approximate-diff";
-import { type ExecDiff as ExecRecord, segmentProblem } from "../../filediff/exec/exec-diff";
+import { type ExecDiff as ExecRecord, segmentProblem, WITH_HOLES } from "../../filediff/exec/exec-diff";
+import { type FileHoles, holesProblem, wholeLength } from "../../filediff/holes";
 import { writeVarint } from "../../vcdiff/format/varint";
 import {
   FILTERS,
@@ -162,19 +163,40 @@ export class MbdfWriter {
 
   /**
    * `produced` as the executable-aware diff `exec` (filediff/exec/exec-diff.ts) makes it from the
-   * old buffer read through `extents`.
+   * old buffer read through `extents`. With `holes` (either file has some), `exec` is the diff of
+   * the whole files and `produced` the new file's data: what the record writes.
    */
-  exec(extents: Extent[], exec: ExecRecord, produced: Uint8Array): void {
+  exec(extents: Extent[], exec: ExecRecord, produced: Uint8Array, holes?: FileHoles): void {
     if (produced.length > MAX_RECORD_BUFFER) throw new RangeError(`an EXEC record produces at most ${MAX_RECORD_BUFFER} bytes`);
     this.checkExtents(extents);
-    checkApprox(exec.diff, produced.length);
-    if (!Number.isInteger(exec.transform) || exec.transform < 0 || exec.transform > 255) throw new RangeError(`transform must be a byte, got ${exec.transform}`);
-    const problem = segmentProblem(exec.newSegments, produced.length);
+    let newLength = produced.length;
+    if (holes) {
+      const oldData = extents.reduce((sum, e) => sum + e.length, 0);
+      for (const [which, list, data] of [["old", holes.old, oldData], ["new", holes.new, produced.length]] as const) {
+        const problem = holesProblem(list, data, MAX_RECORD_BUFFER);
+        if (problem) throw new RangeError(`the ${which} file's holes: ${problem}`);
+      }
+      newLength = wholeLength(holes.new, produced.length);
+    }
+    checkApprox(exec.diff, newLength);
+    if (!Number.isInteger(exec.transform) || exec.transform < 0 || exec.transform >= WITH_HOLES) {
+      throw new RangeError(`transform must be a byte below ${WITH_HOLES} (the high bit says "with holes"), got ${exec.transform}`);
+    }
+    const problem = segmentProblem(exec.newSegments, newLength);
     if (problem) throw new RangeError(`the new segment table: ${problem}`);
     if (!Number.isSafeInteger(exec.referenceCount) || exec.referenceCount < 0) throw new RangeError(`a reference count, got ${exec.referenceCount}`);
     this.begin(RecordKind.exec, produced.length);
     this.extents(extents);
-    this.emit(Uint8Array.of(exec.transform));
+    this.emit(Uint8Array.of(holes ? exec.transform | WITH_HOLES : exec.transform));
+    if (holes) {
+      for (const list of [holes.old, holes.new]) {
+        this.varint(list.length);
+        for (const h of list) {
+          this.varint(h.offset);
+          this.varint(h.length);
+        }
+      }
+    }
     this.varint(exec.referenceCount);
     const s = exec.newSegments;
     this.varint(s.count);

@@ -14,6 +14,12 @@ import { type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./e
 import { type Prediction, predictionFor } from "./predict";
 import { MAX_REFERENCES, type ReferenceScratch, type References } from "./references";
 
+/**
+ * The transform byte's high bit: the record carries the old and new files' holes (filediff/holes.ts)
+ * and diffs the whole files; the low bits name the architecture.
+ */
+export const WITH_HOLES = 0x80;
+
 export interface ExecDiff {
   transform: number;
   /** The new file's loadable segments, as the record carries them. */

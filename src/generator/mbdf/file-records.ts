@@ -14,6 +14,7 @@ import { readFullyAt } from "../../io/read-fully";
 import { xzSize } from "./cost";
 import type { BcjArch } from "../../compress/bcj";
 import { elfBranchFilter } from "../../filediff/elf-filter";
+import type { Hole } from "../../filediff/holes";
 import { type Changed, type FilePlanOptions, type FileRecord, redeflateOf } from "./plan-file";
 import { planChangedFiles } from "./plan-files";
 
@@ -104,6 +105,21 @@ function extentsOf(files: Ext4FileList, i: number): { extents: Extent[]; length:
   return extents.length > 0 && extents.length <= MAX_EXTENTS ? { extents, length, sparse } : undefined;
 }
 
+/** File i's holes (in file order, adjacent ones merged), as an EXEC record carries them. */
+function holesOf(files: Ext4FileList, i: number): Hole[] {
+  const { pieces, pieceStart } = files;
+  const holes: Hole[] = [];
+  for (let p = pieceStart[i]!; p < pieceStart[i + 1]!; p++) {
+    if (pieces[3 * p + 1]! !== HOLE) continue;
+    const offset = pieces[3 * p]!;
+    const length = pieces[3 * p + 2]!;
+    const last = holes[holes.length - 1];
+    if (last && last.offset + last.length === offset) last.length += length;
+    else holes.push({ offset, length });
+  }
+  return holes;
+}
+
 function readExtents(fd: number, extents: Extent[], total: number): Uint8Array {
   const out = new Uint8Array(total);
   let at = 0;
@@ -190,10 +206,12 @@ export async function planFileRecords(
       readFullyAt(toFd, neu, run.offset);
       if (run.length < MIN_FILE && !looksCompressed(neu)) continue;
       // A file with holes is diffed as its data alone (holes are zeros on both sides: they cost
-      // nothing); the whole-file records (EXEC's ELF layout, REDEFLATE's stream) are not tried.
+      // nothing), or by EXEC as the whole files its hole lists rebuild; REDEFLATE is not tried.
+      const whole = !run.sparse && !oldData.sparse;
       changed.push({
         path: newFiles.paths[i]![0] ?? `(unnamed file ${i})`, run: { offset: run.offset, length: run.length }, extents,
-        old: readExtents(fromFd, extents, oldData.length), neu, whole: !run.sparse && !oldData.sparse,
+        old: readExtents(fromFd, extents, oldData.length), neu, whole,
+        ...(whole ? {} : { holes: { old: holesOf(oldFiles, j), new: holesOf(newFiles, i) } }),
       });
     }
 

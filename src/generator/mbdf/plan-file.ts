@@ -14,6 +14,7 @@ import type { Extent, RedeflateRecord } from "../../delta/mbdf/writer";
 import { approximateDiff, type ApproximateDiff } from "../../filediff/approximate-diff";
 import { isLittleEndianElf } from "../../filediff/elf-filter";
 import { execDiff, type ExecDiff } from "../../filediff/exec/exec-diff";
+import { compactInPlace, expandInPlace, type FileHoles, holesProblem, type Hole, wholeLength } from "../../filediff/holes";
 import { xzSize } from "./cost";
 
 /**
@@ -27,7 +28,7 @@ export const MIN_EXEC_CANDIDATE = 512;
 
 export type FileRecord =
   | { kind: "approx"; targetOffset: number; length: number; extents: Extent[]; diff: ApproximateDiff }
-  | { kind: "exec"; targetOffset: number; length: number; extents: Extent[]; exec: ExecDiff }
+  | { kind: "exec"; targetOffset: number; length: number; extents: Extent[]; exec: ExecDiff; holes?: FileHoles }
   | { kind: "redeflate"; targetOffset: number; length: number; record: RedeflateRecord };
 
 
@@ -35,9 +36,10 @@ function diffSize(d: ApproximateDiff): number {
   return xzSize([d.control, d.differences, d.literals]);
 }
 
-/** Estimated bytes of an EXEC record: its diff, and its segment table next to the extents. */
-function execSize(e: ExecDiff, extents: Extent[]): number {
-  return diffSize(e.diff) + 8 * extents.length + 16 * e.newSegments.count + 8;
+/** Estimated bytes of an EXEC record: its diff, its segment table and holes next to the extents. */
+function execSize(e: ExecDiff, extents: Extent[], holes: FileHoles | undefined): number {
+  const holeCount = holes ? holes.old.length + holes.new.length : 0;
+  return diffSize(e.diff) + 8 * extents.length + 16 * e.newSegments.count + 8 * holeCount + 8;
 }
 
 /** What the planner may use beyond APPROX and REDEFLATE. */
@@ -46,31 +48,67 @@ export interface FilePlanOptions {
   executableDiffs: boolean;
 }
 
+/** The whole file (zeros in `holes`) that `data` is the data of, as the device rebuilds it. */
+function wholeFile(data: Uint8Array, holes: readonly Hole[]): Uint8Array {
+  const whole = new Uint8Array(wholeLength(holes, data.length));
+  whole.set(data);
+  expandInPlace(whole, holes);
+  return whole;
+}
+
+/**
+ * The EXEC diff of `change`'s whole files, or undefined (`no` hears why). A file with holes is
+ * rebuilt whole on both sides as the device does; its data taken back out of the new whole file
+ * must be TO's run, byte for byte (execDiff checks the whole file by applying the record).
+ */
+function execOf(change: Changed, diff: ApproximateDiff, no: (why: string) => void): ExecDiff | undefined {
+  const { old, neu, holes } = change;
+  if (!holes) return execDiff(old, neu, diff, diffSize, no);
+  for (const [which, list, data] of [["old", holes.old, old], ["new", holes.new, neu]] as const) {
+    const problem = holesProblem(list, data.length, MAX_RECORD_BUFFER);
+    if (problem) {
+      no(`the ${which} file's holes: ${problem}`);
+      return undefined;
+    }
+  }
+  const wholeOld = wholeFile(old, holes.old);
+  const wholeNew = wholeFile(neu, holes.new);
+  const exec = execDiff(wholeOld, wholeNew, approximateDiff(wholeOld, wholeNew), diffSize, no);
+  if (exec && Buffer.compare(compactInPlace(wholeNew.slice(), holes.new), neu) !== 0) {
+    no("the new file's data taken out of the whole file is not TO's run (a bug: the APPROX diff is kept)");
+    return undefined;
+  }
+  return exec;
+}
+
 /**
  * The smaller of the APPROX record of `neu` and, for an ELF file of an architecture EXEC knows,
- * its EXEC record (the same diff with predicted differences), with its estimated size.
+ * its EXEC record (the same diff with predicted differences; for a file with holes, the diff of
+ * the whole files), with its estimated size.
  */
 function approxOrExec(
   change: Changed, options: FilePlanOptions, debug: string[],
 ): { record: FileRecord; size: number; control: Uint8Array } {
-  const { run, extents, old, neu } = change;
+  const { run, extents, old, neu, holes } = change;
   const diff = approximateDiff(old, neu);
   const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
   let tryExec = options.executableDiffs && approx.size >= MIN_EXEC_CANDIDATE && isLittleEndianElf(neu);
-  if (tryExec && !change.whole) {
-    debug.push(`${change.path}: no executable-aware diff: the file has holes (unallocated zero blocks), EXEC needs it whole`);
+  if (tryExec && !change.whole && !holes) {
+    debug.push(`${change.path}: no executable-aware diff: the file has holes and no hole list`);
     tryExec = false;
   }
   // One the prediction does not suit: execDiff says why and gives undefined (the debug log has it).
-  const exec = tryExec ? execDiff(old, neu, diff, diffSize, (why) => debug.push(`${change.path}: no executable-aware diff: ${why}`)) : undefined;
+  const exec = tryExec ? execOf(change, diff, (why) => debug.push(`${change.path}: no executable-aware diff: ${why}`)) : undefined;
   if (!exec) return approx;
-  const size = execSize(exec, extents);
+  const size = execSize(exec, extents, holes);
+  const what = holes ? `the executable-aware diff of the whole files (${holes.old.length} and ${holes.new.length} holes)` : "the executable-aware diff";
   if (size >= approx.size) {
-    debug.push(`${change.path}: the executable-aware diff (~${size} B) is not smaller than the approximate one (~${approx.size} B)`);
+    debug.push(`${change.path}: ${what} (~${size} B) is not smaller than the approximate one (~${approx.size} B)`);
     return approx;
   }
+  if (holes) debug.push(`${change.path}: ${what} (~${size} B) is smaller than the approximate one of the data (~${approx.size} B)`);
   // Its control stream may be the second alignment's, not the APPROX diff's: that is the one the format limits.
-  return { record: { kind: "exec", targetOffset: run.offset, length: run.length, extents, exec }, size, control: exec.diff.control };
+  return { record: { kind: "exec", targetOffset: run.offset, length: run.length, extents, exec, ...(holes ? { holes } : {}) }, size, control: exec.diff.control };
 }
 
 /** A REDEFLATE record's fields but its content and old buffer. */
@@ -136,9 +174,12 @@ export interface Changed {
   neu: Uint8Array;
   /**
    * false when either version has holes: `old` and `neu` are then its data without them (what the
-   * extents read and what TO's run holds), not the file, so only an APPROX record fits.
+   * extents read and what TO's run holds), not the file: an APPROX record of the data fits, or an
+   * EXEC record with `holes`, which rebuilds the whole files.
    */
   whole: boolean;
+  /** Where the holes are in each version (absent for a file without holes). */
+  holes?: FileHoles;
 }
 
 /** A changed file's record and estimated size, or none; and its lines for the debug log. */

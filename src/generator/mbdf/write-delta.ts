@@ -255,7 +255,7 @@ async function writeRecords(
           const r = p.record;
           for (const e of recordExtents(r)) reads?.add(e.sourceOffset, e.sourceOffset + e.length);
           if (r.kind === "approx") writer.approx(r.extents, r.diff, produced(p.start, p.length));
-          else if (r.kind === "exec") writer.exec(r.extents, r.exec, produced(p.start, p.length));
+          else if (r.kind === "exec") writer.exec(r.extents, r.exec, produced(p.start, p.length), r.holes);
           else writer.redeflate(r.record, produced(p.start, p.length));
           count(r.kind, p.length, before);
         } else {
