@@ -12,6 +12,7 @@ import { ApproximateDiffError } from "../../filediff/approximate-diff";
 import { AddressMapError } from "../../filediff/exec/address-map";
 import { MAX_ADDRESS, MAX_SEGMENTS, type LoadSegments } from "../../filediff/exec/elf-layout";
 import { ExecDiffError, execPrediction, segmentProblem, WITH_HOLES } from "../../filediff/exec/exec-diff";
+import { architectureOfTransform } from "../../filediff/exec/architectures";
 import { compactInPlace, expandInPlace, type FileHoles, type Hole, holesProblem, MAX_HOLES, wholeLength } from "../../filediff/holes";
 import { MAX_RECORD_BUFFER } from "./format";
 import type { RecordContext, RecordResult } from "./context";
@@ -59,6 +60,10 @@ async function readHoles(ctx: RecordContext, dataLength: number, which: "old" | 
 export async function executeExec(ctx: RecordContext, length: number): Promise<RecordResult> {
   const { extents, total } = await readExtents(ctx);
   const transformByte = await ctx.input.byte("the transform");
+  // Refused before the fields that follow are read: a newer transform may lay them out otherwise.
+  if (!architectureOfTransform(transformByte & ~WITH_HOLES)) {
+    throw new RecordProblem(`unknown transform ${transformByte & ~WITH_HOLES}${transformByte & WITH_HOLES ? " (with holes)" : ""}`);
+  }
   // With holes, the old buffer and the output are the whole files; the record writes the new data.
   const holes: FileHoles | undefined = transformByte & WITH_HOLES
     ? { old: await readHoles(ctx, total, "old"), new: await readHoles(ctx, length, "new") }
