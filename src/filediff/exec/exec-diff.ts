@@ -133,6 +133,8 @@ export function execPrediction(
   if (problem) throw new ExecDiffError(`the new file's segment table: ${problem}`);
   const layout = readElfLayout(old);
   if (!layout || layout.machine !== architecture.machine) throw new ExecDiffError(`the old file is not an ${architecture.name} ELF file`, "source");
+  // The scan finds the declared count, and a few that overlap others and are dropped: room for both.
+  scratch?.reserve(referenceCount + (referenceCount >> 6) + 64);
   const references = architecture.findReferences(old, layout, scratch);
   if (!references || references.count !== referenceCount) {
     throw new ExecDiffError(`the old file has ${references ? references.count : `more than ${MAX_REFERENCES}`} references, the delta expects ${referenceCount}`, "source");
