@@ -57,44 +57,25 @@ export interface NewExecutable {
 }
 
 /**
- * The one image run holding file i's data, or undefined (several runs, inline data, empty). A file
- * with holes (blocks of zeros that mke2fs -d, which builds Yocto's images, leaves unallocated: an
- * arm64 program's page-alignment padding) is `sparse`: the run holds its data without them.
+ * File i's data as source extents (adjacent pieces merged), their total length, and its holes (in
+ * file order, adjacent ones merged): blocks of zeros that mke2fs -d, which builds Yocto's images,
+ * leaves unallocated, such as an arm64 program's page-alignment padding. Undefined for inline data,
+ * no data, or too many extents.
  */
-function storedRun(files: Ext4FileList, i: number): { offset: number; length: number; sparse: boolean } | undefined {
-  const { pieces, pieceStart } = files;
-  if (files.flags[i]! !== 0) return undefined;
-  let offset = -1;
-  let next = -1;
-  let sparse = false;
-  for (let p = pieceStart[i]!; p < pieceStart[i + 1]!; p++) {
-    const at = pieces[3 * p + 1]!;
-    if (at === HOLE) {
-      sparse = true;
-      continue;
-    }
-    if (offset < 0) offset = next = at;
-    else if (at !== next) return undefined;
-    next += pieces[3 * p + 2]!;
-  }
-  return offset < 0 ? undefined : { offset, length: next - offset, sparse };
-}
-
-/**
- * File i's data as source extents (adjacent pieces merged, holes left out), their total length and
- * whether there were holes; undefined when it has no data or too many extents.
- */
-function extentsOf(files: Ext4FileList, i: number): { extents: Extent[]; length: number; sparse: boolean } | undefined {
+function fileData(files: Ext4FileList, i: number): { extents: Extent[]; length: number; holes: Hole[] } | undefined {
   const { pieces, pieceStart } = files;
   if (files.flags[i]! !== 0) return undefined;
   const extents: Extent[] = [];
+  const holes: Hole[] = [];
   let length = 0;
-  let sparse = false;
   for (let p = pieceStart[i]!; p < pieceStart[i + 1]!; p++) {
     const at = pieces[3 * p + 1]!;
     const n = pieces[3 * p + 2]!;
     if (at === HOLE) {
-      sparse = true;
+      const offset = pieces[3 * p]!;
+      const last = holes[holes.length - 1];
+      if (last && last.offset + last.length === offset) last.length += n;
+      else holes.push({ offset, length: n });
       continue;
     }
     length += n;
@@ -102,22 +83,7 @@ function extentsOf(files: Ext4FileList, i: number): { extents: Extent[]; length:
     if (last && last.sourceOffset + last.length === at) last.length += n;
     else extents.push({ sourceOffset: at, length: n });
   }
-  return extents.length > 0 && extents.length <= MAX_EXTENTS ? { extents, length, sparse } : undefined;
-}
-
-/** File i's holes (in file order, adjacent ones merged), as an EXEC record carries them. */
-function holesOf(files: Ext4FileList, i: number): Hole[] {
-  const { pieces, pieceStart } = files;
-  const holes: Hole[] = [];
-  for (let p = pieceStart[i]!; p < pieceStart[i + 1]!; p++) {
-    if (pieces[3 * p + 1]! !== HOLE) continue;
-    const offset = pieces[3 * p]!;
-    const length = pieces[3 * p + 2]!;
-    const last = holes[holes.length - 1];
-    if (last && last.offset + last.length === offset) last.length += length;
-    else holes.push({ offset, length });
-  }
-  return holes;
+  return extents.length > 0 && extents.length <= MAX_EXTENTS ? { extents, length, holes } : undefined;
 }
 
 function readExtents(fd: number, extents: Extent[], total: number): Uint8Array {
@@ -182,10 +148,12 @@ export async function planFileRecords(
     };
     for (let i = 0; i < newFiles.count; i++) {
       const j = pairs.old[i]!;
-      const run = storedRun(newFiles, i);
-      if (!run || run.length < MIN_COMPRESSED_FILE || run.length > MAX_RECORD_BUFFER) continue;
+      // A new file is written by one record: its data must be one run of TO's image.
+      const newData = fileData(newFiles, i);
+      if (!newData || newData.extents.length !== 1 || newData.length < MIN_COMPRESSED_FILE || newData.length > MAX_RECORD_BUFFER) continue;
+      const run = { offset: newData.extents[0]!.sourceOffset, length: newData.length };
       if (j < 0) {
-        if (run.sparse) continue;
+        if (newData.holes.length > 0) continue;
         // A new file: VCDIFF stores its bytes (compressed files and code find nothing in FROM).
         const neu = new Uint8Array(run.length);
         readFullyAt(toFd, neu, run.offset);
@@ -199,7 +167,7 @@ export async function planFileRecords(
       }
       // An identical file, moved or not: VCDIFF's index of all of FROM finds it and copies it for a few bytes.
       if (pairs.unchanged[i]) continue;
-      const oldData = extentsOf(oldFiles, j);
+      const oldData = fileData(oldFiles, j);
       if (!oldData || oldData.length > MAX_RECORD_BUFFER) continue;
       const { extents } = oldData;
       const neu = new Uint8Array(run.length);
@@ -207,11 +175,10 @@ export async function planFileRecords(
       if (run.length < MIN_FILE && !looksCompressed(neu)) continue;
       // A file with holes is diffed as its data alone (holes are zeros on both sides: they cost
       // nothing), or by EXEC as the whole files its hole lists rebuild; REDEFLATE is not tried.
-      const whole = !run.sparse && !oldData.sparse;
+      const sparse = newData.holes.length > 0 || oldData.holes.length > 0;
       changed.push({
-        path: newFiles.paths[i]![0] ?? `(unnamed file ${i})`, run: { offset: run.offset, length: run.length }, extents,
-        old: readExtents(fromFd, extents, oldData.length), neu, whole,
-        ...(whole ? {} : { holes: { old: holesOf(oldFiles, j), new: holesOf(newFiles, i) } }),
+        path: newFiles.paths[i]![0] ?? `(unnamed file ${i})`, run, extents, old: readExtents(fromFd, extents, oldData.length), neu,
+        ...(sparse ? { holes: { old: oldData.holes, new: newData.holes } } : {}),
       });
     }
 

@@ -25,12 +25,10 @@ import { xzSize } from "./cost";
  */
 export const MIN_EXEC_CANDIDATE = 512;
 
-
 export type FileRecord =
   | { kind: "approx"; targetOffset: number; length: number; extents: Extent[]; diff: ApproximateDiff }
   | { kind: "exec"; targetOffset: number; length: number; extents: Extent[]; exec: ExecDiff; holes?: FileHoles }
   | { kind: "redeflate"; targetOffset: number; length: number; record: RedeflateRecord };
-
 
 function diffSize(d: ApproximateDiff): number {
   return xzSize([d.control, d.differences, d.literals]);
@@ -92,11 +90,7 @@ function approxOrExec(
   const { run, extents, old, neu, holes } = change;
   const diff = approximateDiff(old, neu);
   const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
-  let tryExec = options.executableDiffs && approx.size >= MIN_EXEC_CANDIDATE && isLittleEndianElf(neu);
-  if (tryExec && !change.whole && !holes) {
-    debug.push(`${change.path}: no executable-aware diff: the file has holes and no hole list`);
-    tryExec = false;
-  }
+  const tryExec = options.executableDiffs && approx.size >= MIN_EXEC_CANDIDATE && isLittleEndianElf(neu);
   // One the prediction does not suit: execDiff says why and gives undefined (the debug log has it).
   const exec = tryExec ? execOf(change, diff, (why) => debug.push(`${change.path}: no executable-aware diff: ${why}`)) : undefined;
   if (!exec) return approx;
@@ -173,12 +167,10 @@ export interface Changed {
   old: Uint8Array;
   neu: Uint8Array;
   /**
-   * false when either version has holes: `old` and `neu` are then its data without them (what the
-   * extents read and what TO's run holds), not the file: an APPROX record of the data fits, or an
-   * EXEC record with `holes`, which rebuilds the whole files.
+   * Where the holes are in each version, present when either has some: `old` and `neu` are then
+   * its data without them (what the extents read and what TO's run holds), not the file: an
+   * APPROX record of the data fits, or an EXEC record with these holes, which rebuilds the whole files.
    */
-  whole: boolean;
-  /** Where the holes are in each version (absent for a file without holes). */
   holes?: FileHoles;
 }
 
@@ -194,7 +186,7 @@ export function planChangedFile(change: Changed, options: FilePlanOptions): Plan
   const debug: string[] = [];
   const { run, extents, old, neu } = change;
   // A file with holes is its data alone: no gzip member, no ELF layout to rebuild or predict from.
-  const redeflate = change.whole ? redeflateOf(old, neu, extents) : undefined;
+  const redeflate = change.holes ? undefined : redeflateOf(old, neu, extents);
   if (redeflate) {
     const control = redeflate.content.kind === "approx" ? redeflate.content.diff.control.length : 0;
     if (control > MAX_RECORD_BUFFER) return { debug };
