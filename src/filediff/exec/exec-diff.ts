@@ -61,7 +61,8 @@ export function execDiff(
   if (!references) return no(`the old file has no code section or more than ${MAX_REFERENCES} references`);
   const segments = segmentProblem(newLayout.segments, neu.length);
   if (segments) return no(`the new file's segment table: ${segments}`);
-  const along = (diff: ApproximateDiff): ExecDiff | undefined => {
+  // An EXEC diff along `diff`'s alignment, or why there is none.
+  const along = (diff: ApproximateDiff): ExecDiff | string => {
     try {
       const prediction = predictionFor(old, architecture, oldLayout.segments, references, diff, neu.length, newLayout.segments);
       const result: ExecDiff = {
@@ -72,19 +73,23 @@ export function execDiff(
       };
       const check = execPrediction(old, result.transform, result.newSegments, result.referenceCount, result.diff, neu.length);
       const made = check.apply(result.diff, new Uint8Array(neu.length));
-      return Buffer.compare(made, neu) === 0 ? result : no("applying the prediction did not give the new file back (a bug: the APPROX diff is kept)");
+      return Buffer.compare(made, neu) === 0 ? result : "applying the prediction did not give the new file back (a bug: the APPROX diff is kept)";
     } catch (err) {
-      if (err instanceof AddressMapError) return no(err.message);
+      if (err instanceof AddressMapError) return err.message;
       throw err;
     }
   };
   const first = along(approx);
   const newReferences = architecture.findReferences(neu, newLayout);
-  if (!newReferences) return first;
-  const { fieldSize } = architecture;
-  const normalized = approximateDiff(withoutReferences(old, references, fieldSize), withoutReferences(neu, newReferences, fieldSize));
-  const second = along(diffAlong(normalized.control, old, neu));
-  if (!first || !second) return first ?? second;
+  let second: ExecDiff | string = `the new file has no code section or more than ${MAX_REFERENCES} references`;
+  if (newReferences) {
+    const { fieldSize } = architecture;
+    const normalized = approximateDiff(withoutReferences(old, references, fieldSize), withoutReferences(neu, newReferences, fieldSize));
+    second = along(diffAlong(normalized.control, old, neu));
+  }
+  // Only when neither alignment gives one does the log hear why.
+  if (typeof first === "string") return typeof second === "string" ? no(first) : second;
+  if (typeof second === "string") return first;
   return size(second.diff) < size(first.diff) ? second : first;
 }
 
