@@ -23,7 +23,7 @@
  *   pc-relative 32-bit (as GCC and Clang do); x86-64's scan does not read it either.
  * References are sorted by position; one that overlaps the one before it is dropped.
  */
-import { type Architecture, writeI32, writeU64 } from "./architecture";
+import { type Architecture, writeI32, writeU32, writeU64 } from "./architecture";
 import { EM_AARCH64 } from "../elf-filter";
 import { type ElfLayout, inCode, isMapped, offsetToVa, u32, vaToOffset } from "./elf-layout";
 import { scanEhFrame, scanRela64, scanSymbols64 } from "./table-references";
@@ -177,8 +177,7 @@ export function findAarch64References(bytes: Uint8Array, layout: ElfLayout, scra
 
 /** Sets `insn`'s bits under `mask` to `value` (already shifted into place) and writes it little-endian. */
 function writeInstruction(insn: number, mask: number, value: number, out: Uint8Array): true {
-  const word = ((insn & ~mask) | (value & mask)) >>> 0;
-  for (let b = 0; b < 4; b++) out[b] = (word >>> (8 * b)) & 0xff;
+  writeU32((insn & ~mask) | (value & mask), out);
   return true;
 }
 

@@ -32,19 +32,21 @@ export interface Architecture {
   encode(kind: number, old: Uint8Array, at: number, newAddress: number, newTarget: number, out: Uint8Array): boolean;
 }
 
+/** Writes the low 32 bits of `word` as 4 little-endian bytes at `out[at]`: a 32-bit field or instruction. */
+export function writeU32(word: number, out: Uint8Array, at = 0): void {
+  for (let b = 0; b < 4; b++) out[at + b] = (word >>> (8 * b)) & 0xff;
+}
+
 /** Writes `value` (0 <= value < 2^53) as 8 little-endian bytes: an absolute 64-bit address. */
 export function writeU64(value: number, out: Uint8Array): void {
   const lo = value % 2 ** 32;
-  const hi = (value - lo) / 2 ** 32;
-  for (let b = 0; b < 4; b++) {
-    out[b] = (lo >>> (8 * b)) & 0xff;
-    out[4 + b] = (hi >>> (8 * b)) & 0xff;
-  }
+  writeU32(lo, out);
+  writeU32((value - lo) / 2 ** 32, out, 4);
 }
 
 /** Writes `value` as 4 little-endian bytes when it fits a signed 32-bit field; false when not. */
 export function writeI32(value: number, out: Uint8Array): boolean {
   if (value < -(2 ** 31) || value >= 2 ** 31) return false;
-  for (let b = 0; b < 4; b++) out[b] = (value >> (8 * b)) & 0xff;
+  writeU32(value, out);
   return true;
 }

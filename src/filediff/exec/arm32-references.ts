@@ -40,7 +40,7 @@
  * Thumb code cost 7 % more), 16-bit B and B<cond> (0.6 % less for half as many references again),
  * and stepping over whole 32-bit instructions instead of halfwords (0.1 %).
  */
-import { type Architecture, writeI32 } from "./architecture";
+import { type Architecture, writeI32, writeU32 } from "./architecture";
 import { type ElfLayout, i32, inCode, isMapped, offsetToVa, u16, u32, vaToOffset } from "./elf-layout";
 import { ReferenceList, ReferenceScratch, type References } from "./references";
 
@@ -150,14 +150,11 @@ function encodePlt(kind: number, old: Uint8Array, at: number, address: number, t
   // Both fields count from the entry's address + 8: the high one's own address + 8, the low one's own address.
   const offset = target - (kind === PLT_HIGH ? address + 8 : address);
   if (address % 4 !== 0 || offset < 0 || offset >= 2 ** 28) return false;
-  const put = (i: number, word: number): void => {
-    for (let b = 0; b < 4; b++) out[4 * i + b] = (word >>> (8 * b)) & 0xff;
-  };
   if (kind === PLT_HIGH) {
-    put(0, (u32(old, at) & 0xffffff00) | (offset >>> 20));
-    put(1, (u32(old, at + 4) & 0xffffff00) | ((offset >>> 12) & 0xff));
+    writeU32((u32(old, at) & 0xffffff00) | (offset >>> 20), out);
+    writeU32((u32(old, at + 4) & 0xffffff00) | ((offset >>> 12) & 0xff), out, 4);
   } else {
-    put(0, (u32(old, at) & 0xfffff000) | (offset & 0xfff));
+    writeU32((u32(old, at) & 0xfffff000) | (offset & 0xfff), out);
   }
   return true;
 }
@@ -290,15 +287,14 @@ export const arm32: Architecture = {
   encode(kind, old, at, newAddress, newTarget, out) {
     if (kind === ABS32) {
       if (newTarget >= 2 ** 32) return false;
-      for (let b = 0; b < 4; b++) out[b] = (newTarget >>> (8 * b)) & 0xff;
+      writeU32(newTarget, out);
       return true;
     }
     if (kind === SELF32) return writeI32(newTarget - newAddress, out);
     if (kind === PREL31) {
       const offset = newTarget - newAddress;
       if (offset < -(2 ** 30) || offset >= 2 ** 30) return false;
-      const word = (old[at + 3]! & 0x80) << 24 | (offset & 0x7fffffff);
-      for (let b = 0; b < 4; b++) out[b] = (word >>> (8 * b)) & 0xff;
+      writeU32((old[at + 3]! & 0x80) << 24 | (offset & 0x7fffffff), out);
       return true;
     }
     if (kind === PLT_HIGH || kind === PLT_LOW) return encodePlt(kind, old, at, newAddress, newTarget, out);
