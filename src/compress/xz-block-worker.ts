@@ -4,6 +4,7 @@
  */
 import type { MessagePort } from "node:worker_threads";
 import { encodeXzBlock, type XzBlock, type XzBlockSettings } from "./xz-block.js";
+import { serveJobs } from "../workers/task.js";
 
 export interface XzBlockRequest {
   task: "xz-block";
@@ -14,21 +15,9 @@ export type XzBlockJob = { type: "block"; data: Uint8Array } | { type: "close" }
 export type XzBlockReply = ({ type: "block" } & XzBlock) | { type: "error"; message: string };
 
 export function runXzBlockWorker(request: XzBlockRequest, port: MessagePort): Promise<void> {
-  return new Promise<void>((resolve) => {
-    port.on("message", (job: XzBlockJob) => {
-      if (job.type === "close") {
-        port.close();
-        resolve();
-        return;
-      }
-      try {
-        const block = encodeXzBlock(job.data, request.settings);
-        const reply: XzBlockReply = { type: "block", ...block };
-        port.postMessage(reply, [block.bytes.buffer as ArrayBuffer]);
-      } catch (err) {
-        const reply: XzBlockReply = { type: "error", message: err instanceof Error ? err.message : String(err) };
-        port.postMessage(reply);
-      }
-    });
+  return serveJobs<XzBlockJob>(port, (job) => {
+    const block = encodeXzBlock(job.data, request.settings);
+    const reply: XzBlockReply = { type: "block", ...block };
+    return { reply, transfer: [block.bytes.buffer as ArrayBuffer] };
   });
 }

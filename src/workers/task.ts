@@ -32,3 +32,32 @@ export function serveTask<R extends TaskRequest>(registry: TaskRegistry<R>, requ
       port.postMessage({ type: "error", message: err instanceof Error ? err.message : String(err) });
     });
 }
+
+/**
+ * Serves the jobs that arrive on `port`, one at a time, in order, until `{ type: "close" }`: each
+ * answered with what `handle` returns (its `transfer` buffers moved, not copied), a throw with
+ * `{ type: "error", message }` (the lanes then reject, workers/worker-lanes.ts). `onClose` runs
+ * before the port closes. Resolves when closed.
+ */
+export function serveJobs<J extends { type: string }>(
+  port: MessagePort,
+  handle: (job: Exclude<J, { type: "close" }>) => { reply: unknown; transfer?: ArrayBuffer[] },
+  onClose?: () => void,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    port.on("message", (job: J) => {
+      if (job.type === "close") {
+        onClose?.();
+        port.close();
+        resolve();
+        return;
+      }
+      try {
+        const { reply, transfer } = handle(job as Exclude<J, { type: "close" }>);
+        port.postMessage(reply, transfer ?? []);
+      } catch (err) {
+        port.postMessage({ type: "error", message: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  });
+}

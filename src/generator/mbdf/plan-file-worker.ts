@@ -6,6 +6,7 @@
 import type { MessagePort } from "node:worker_threads";
 import { type Changed, type FilePlanOptions, type PlannedFile, planChangedFile } from "./plan-file";
 import type { FileRecord } from "./plan-file";
+import { serveJobs } from "../../workers/task";
 
 export interface PlanFileRequest extends FilePlanOptions {
   task: "plan-file";
@@ -30,21 +31,9 @@ export function recordBuffers(record: FileRecord): ArrayBuffer[] {
 }
 
 export function runPlanFileWorker(request: PlanFileRequest, port: MessagePort): Promise<void> {
-  return new Promise<void>((resolve) => {
-    port.on("message", (job: PlanFileJob) => {
-      if (job.type === "close") {
-        port.close();
-        resolve();
-        return;
-      }
-      try {
-        const planned = planChangedFile(job.change, request);
-        const reply: PlanFileReply = { type: "planned", ...planned };
-        port.postMessage(reply, planned.planned ? recordBuffers(planned.planned.record) : []);
-      } catch (err) {
-        const reply: PlanFileReply = { type: "error", message: err instanceof Error ? err.message : String(err) };
-        port.postMessage(reply);
-      }
-    });
+  return serveJobs<PlanFileJob>(port, (job) => {
+    const planned = planChangedFile(job.change, request);
+    const reply: PlanFileReply = { type: "planned", ...planned };
+    return { reply, transfer: planned.planned ? recordBuffers(planned.planned.record) : [] };
   });
 }

@@ -15,6 +15,7 @@ import {
 } from "./source-index";
 import { blankRanges } from "./source-ranges";
 import { WindowEncoder } from "./window-encoder";
+import { serveJobs } from "../../workers/task";
 
 export interface EncodeWindowsRequest {
   task: "vcdiff-encode";
@@ -116,21 +117,5 @@ function readSource(fd: number, into: Buffer, position: number, file: string): v
 
 export function runEncodeWorker(request: EncodeWindowsRequest, port: MessagePort): Promise<void> {
   const runner = new EncodeJobRunner(request);
-  return new Promise<void>((resolve) => {
-    port.on("message", (job: EncodeJob) => {
-      if (job.type === "close") {
-        runner.close();
-        port.close();
-        resolve();
-        return;
-      }
-      try {
-        const { reply, transfer } = runner.run(job);
-        port.postMessage(reply, transfer);
-      } catch (err) {
-        const reply: EncodeReply = { type: "error", message: err instanceof Error ? err.message : String(err) };
-        port.postMessage(reply);
-      }
-    });
-  });
+  return serveJobs<EncodeJob>(port, (job) => runner.run(job), () => runner.close());
 }
