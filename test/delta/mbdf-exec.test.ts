@@ -86,6 +86,12 @@ function execDelta(f: Fields): Uint8Array {
   ]);
 }
 
+/** The message of a record that needs more than 3 times its window, the claim that went over matching `what`. */
+const memory = (what: RegExp): RegExp => new RegExp(`needs more than 3 times its ${old.length}-byte window in memory \\(\\d+ bytes with ${what.source}\\)`);
+
+/** A control stream of 20-byte difference stretches making the whole new file: a valid diff of many stretches. */
+const shortStretches = concat(Array.from({ length: neu.length / 20 }, () => Uint8Array.of(20, 0, 0)));
+
 test("EXEC lies are refused before anything is written, each with its reason", async () => {
   const good = fieldsOf(exec);
   const seg = (i: number, k: number, value: number): number[][] => good.segments.map((s, j) => (j === i ? s.map((x, m) => (m === k ? value : x)) : s));
@@ -104,6 +110,10 @@ test("EXEC lies are refused before anything is written, each with its reason", a
     ["a stretch reading outside the old file", { control: farSeek }, /reads outside the old file/],
     ["a control stream cut inside a value", { control: Uint8Array.of(0x80) }, /the control stream ends inside a value/],
     ["an extent past the source", { extents: [[source.length - 10, 20]] }, /extent 0 \[\d+, \+20\) reaches past the end/],
+    // The record's memory (3x its window, working-set.ts), from its declared sizes before any buffer, then as it is made.
+    ["a control stream the window's memory cannot hold", { control: new Uint8Array(old.length + 1000) }, memory(/the control stream/)],
+    ["a reference count the window's memory cannot hold", { referenceCount: 200_000 }, memory(/\d+ references/)],
+    ["20-byte stretches the window's memory cannot hold", { control: shortStretches, differencesLength: neu.length, literalsLength: 0 }, memory(/2382 difference stretches/)],
   ];
   for (const [name, change, message, blame] of cases) {
     const delta = execDelta({ ...good, ...change });

@@ -11,12 +11,12 @@ import { approximateDiff } from "../../src/filediff/approximate-diff";
 import { ABS32, arm32, findArm32References, PLT_HIGH, PLT_LOW, PREL31, SELF32, THUMB_B, THUMB_BCOND, THUMB_BL, THUMB_BLX, thumbBranchKind, thumbTarget } from "../../src/filediff/exec/arm32-references";
 import { architectureOfMachine, architectureOfTransform } from "../../src/filediff/exec/architectures";
 import { readElfLayout } from "../../src/filediff/exec/elf-layout";
-import { execDiff, execPrediction } from "../../src/filediff/exec/exec-diff";
+import { execDiff } from "../../src/filediff/exec/exec-diff";
 import { findX86_64References } from "../../src/filediff/exec/x86-64-references";
 import { xzSize } from "../../src/generator/mbdf/cost";
 import { Rng } from "../vcdiff/helpers";
 import { BASE32, CODE32_AT, libzArmhfPair, thumb32, tinyElf32 } from "./arm32-helpers";
-import { diffCost, socketPair, tinyElf } from "./exec-helpers";
+import { deviceApply, diffCost, socketPair, tinyElf } from "./exec-helpers";
 
 /**
  * Thumb-2 branches as GNU as 2.40 (arm-linux-gnueabihf) assembled and objdump shows them, linked
@@ -354,7 +354,7 @@ test("round trip on armhf zlib across a security upgrade: byte for byte through 
   const exec = execDiff(old, neu, approx, diffCost);
   assert.ok(exec, "an executable-aware diff");
   assert.equal(exec.transform, 3);
-  const made = execPrediction(old, exec.transform, exec.newSegments, exec.referenceCount, exec.diff, neu.length).apply(exec.diff, new Uint8Array(neu.length));
+  const made = deviceApply(old, exec, neu.length);
   assert.ok(Buffer.from(made).equals(Buffer.from(neu)), "the device's apply makes the new file");
   const approxBytes = xzSize([approx.control, approx.differences, approx.literals]);
   const execBytes = xzSize([exec.diff.control, exec.diff.differences, exec.diff.literals]);
@@ -377,7 +377,7 @@ test("the generator's execDiff never throws on damaged armhf files; an x86-64 ol
     const exec = execDiff(a, b, approximateDiff(a, b), diffCost);
     if (!exec) continue;
     kept++;
-    const made = execPrediction(a, exec.transform, exec.newSegments, exec.referenceCount, exec.diff, b.length).apply(exec.diff, new Uint8Array(b.length));
+    const made = deviceApply(a, exec, b.length);
     assert.ok(Buffer.from(made).equals(Buffer.from(b)), `case ${i}`);
   }
   assert.ok(kept > 0, "some damage leaves a usable file");

@@ -10,13 +10,13 @@ import { test } from "node:test";
 import { approximateDiff, type ApproximateDiff } from "../../src/filediff/approximate-diff";
 import { AddressMap, readStretches } from "../../src/filediff/exec/address-map";
 import { readElfLayout } from "../../src/filediff/exec/elf-layout";
-import { execDiff, execPrediction } from "../../src/filediff/exec/exec-diff";
+import { execDiff } from "../../src/filediff/exec/exec-diff";
 import { ABS64, findX86_64References, REL32, REL32_IMM16, REL32_IMM32, REL32_IMM8 } from "../../src/filediff/exec/x86-64-references";
 import { xzSize } from "../../src/generator/mbdf/cost";
 import { writeVarint } from "../../src/vcdiff/format/varint";
 import { REQUIRE_PEERS } from "../helpers/peers";
 import { Rng } from "../vcdiff/helpers";
-import { BASE, CODE_AT, diffCost, le32, socketPair, tinyElf } from "./exec-helpers";
+import { BASE, CODE_AT, deviceApply, diffCost, le32, socketPair, tinyElf } from "./exec-helpers";
 
 /** The references of `bytes` as [position, kind, target] rows. */
 function rows(bytes: Uint8Array): [number, number, number][] {
@@ -150,7 +150,7 @@ function roundTrip(old: Uint8Array, neu: Uint8Array): { approx: number; exec: nu
   const approx = approximateDiff(old, neu);
   const exec = execDiff(old, neu, approx, diffCost);
   assert.ok(exec, "an executable-aware diff");
-  const made = execPrediction(old, exec.transform, exec.newSegments, exec.referenceCount, exec.diff, neu.length).apply(exec.diff, new Uint8Array(neu.length));
+  const made = deviceApply(old, exec, neu.length);
   assert.ok(Buffer.from(made).equals(Buffer.from(neu)), "the device's apply makes the new file");
   return { approx: xzSize([approx.control, approx.differences, approx.literals]), exec: xzSize([exec.diff.control, exec.diff.differences, exec.diff.literals]) };
 }
@@ -200,7 +200,7 @@ test("the generator's execDiff never throws on malformed ELF files: it gives und
     const exec = execDiff(a, b, approx, diffCost);
     if (!exec) continue;
     kept++;
-    const made = execPrediction(a, exec.transform, exec.newSegments, exec.referenceCount, exec.diff, b.length).apply(exec.diff, new Uint8Array(b.length));
+    const made = deviceApply(a, exec, b.length);
     assert.ok(Buffer.from(made).equals(Buffer.from(b)), `case ${i}`);
   }
   assert.equal(execDiff(old.subarray(0, 100), neu, approximateDiff(old.subarray(0, 100), neu), diffCost), undefined, "a cut old file");

@@ -9,6 +9,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { ApproximateDiff } from "../../src/filediff/approximate-diff";
+import { type ExecDiff, execPrediction } from "../../src/filediff/exec/exec-diff";
+import type { Prediction } from "../../src/filediff/exec/predict";
+import { execBudget } from "../../src/filediff/exec/working-set";
 import { compactInPlace, type FileHoles, type Hole } from "../../src/filediff/holes";
 import { xzSize } from "../../src/generator/mbdf/cost";
 
@@ -138,3 +141,13 @@ export function cdromWithHoles(): { wholeOld: Uint8Array; wholeNew: Uint8Array; 
 
 /** The planner's yardstick of a diff (cost.ts): fast-xz bytes of its three streams. */
 export const diffCost = (d: ApproximateDiff): number => xzSize([d.control, d.differences, d.literals]);
+
+/** The prediction the device applies `exec` with (execPrediction, under the record's budget). */
+export function devicePrediction(old: Uint8Array, exec: ExecDiff, newLength: number, referenceCount = exec.referenceCount): Prediction {
+  const budget = execBudget(old.length, newLength, exec.diff.control.length, exec.diff.literals.length);
+  return execPrediction(old, exec.transform, exec.newSegments, referenceCount, exec.diff, newLength, budget);
+}
+
+/** The new file the device makes from `old` and `exec`. */
+export const deviceApply = (old: Uint8Array, exec: ExecDiff, newLength: number): Uint8Array =>
+  devicePrediction(old, exec, newLength).apply(exec.diff, new Uint8Array(newLength));

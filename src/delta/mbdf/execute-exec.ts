@@ -3,8 +3,9 @@
  * the old file's references carry their new values (filediff/exec/). The record's fields, the new
  * segment table, the three streams and the old file's own scan are all checked before the first
  * output byte is made; the device holds the old buffer, the output, the streams and the old file's
- * references and stretches in typed arrays (at most 34 and 28 bytes each, 2^19 of each at most;
- * the references' arrays are let go when the record ends, so they do not add to later records' peaks).
+ * references and stretches in typed arrays, at most 3 times the record's window in all
+ * (filediff/exec/working-set.ts: a record that would need more is refused before it is made); the
+ * references' arrays are let go when the record ends, so they do not add to later records' peaks.
  * A record "with holes" (transform bit 0x80) carries both files' holes: the old data is spread over
  * the whole old file in place, the whole new file is made, and its data (holes left out) written.
  */
@@ -13,6 +14,7 @@ import { AddressMapError } from "../../filediff/exec/address-map";
 import { MAX_ADDRESS, MAX_SEGMENTS, type LoadSegments } from "../../filediff/exec/elf-layout";
 import { ExecDiffError, execPrediction, segmentProblem, WITH_HOLES } from "../../filediff/exec/exec-diff";
 import { architectureOfTransform } from "../../filediff/exec/architectures";
+import { execBudget, type MemoryBudget, WorkingSetError } from "../../filediff/exec/working-set";
 import { compactInPlace, expandInPlace, type FileHoles, type Hole, holesProblem, MAX_HOLES, wholeLength } from "../../filediff/holes";
 import { MAX_RECORD_BUFFER } from "./format";
 import type { RecordContext, RecordResult } from "./context";
@@ -57,6 +59,16 @@ async function readHoles(ctx: RecordContext, dataLength: number, which: "old" | 
   return holes;
 }
 
+/** `make()`'s budget, its WorkingSetError as the record's problem. */
+function claimed(make: () => MemoryBudget): MemoryBudget {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof WorkingSetError) throw new RecordProblem(err.message);
+    throw err;
+  }
+}
+
 export async function executeExec(ctx: RecordContext, length: number): Promise<RecordResult> {
   const { extents, total } = await readExtents(ctx);
   const transformByte = await ctx.input.byte("the transform");
@@ -73,17 +85,19 @@ export async function executeExec(ctx: RecordContext, length: number): Promise<R
   const referenceCount = await ctx.input.varint("the reference count");
   const segments = await readSegments(ctx, newLength);
   const lengths = await readStreamLengths(ctx, newLength);
+  // What the record's declared sizes alone would need is refused before a buffer is taken.
+  const budget = claimed(() => execBudget(oldLength, newLength, lengths.control, lengths.literals));
   const old = readOldBuffer(ctx, extents, total, oldLength);
   if (holes) expandInPlace(old, holes.old);
   const out = ctx.buffers.take("output", newLength);
   const diff = await readStreams(ctx, lengths, out);
   try {
-    const prediction = execPrediction(old, transformByte & ~WITH_HOLES, segments, referenceCount, diff, newLength, ctx.buffers.references);
+    const prediction = execPrediction(old, transformByte & ~WITH_HOLES, segments, referenceCount, diff, newLength, budget, ctx.buffers.references);
     const made = prediction.apply(diff, out);
     ctx.out.whole(holes ? compactInPlace(made, holes.new) : made);
   } catch (err) {
     if (err instanceof ExecDiffError) throw new RecordProblem(err.message, err.blame);
-    if (err instanceof ApproximateDiffError || err instanceof AddressMapError) throw new RecordProblem(err.message);
+    if (err instanceof ApproximateDiffError || err instanceof AddressMapError || err instanceof WorkingSetError) throw new RecordProblem(err.message);
     throw err;
   } finally {
     ctx.buffers.references.release();

@@ -163,7 +163,7 @@ function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: numb
  */
 export function findAarch64References(bytes: Uint8Array, layout: ElfLayout, scratch = new ReferenceScratch()): References | undefined {
   if (layout.machine !== EM_AARCH64 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
-  const list = new ReferenceList(scratch, FIELD_SIZE);
+  const list = new ReferenceList(scratch, FIELD_SIZE, layout.segments);
   // Per register, the last ADRP's file offset and page, for the instructions that complete it.
   const adrpAt = new Float64Array(31);
   const adrpPage = new Float64Array(31);

@@ -11,9 +11,14 @@
  */
 import { type ApproximateDiff, StretchReader } from "../approximate-diff";
 import { type LoadSegments, offsetToVa, vaToOffset, zeroFillSegment } from "./elf-layout";
+import type { MemoryBudget } from "./working-set";
 
-/** Most difference stretches a map holds (28 bytes each): bounds the device's memory. */
+/** Most difference stretches a map holds: bounds the device's memory. */
 export const MAX_STRETCHES = 1 << 19;
+/** Bytes per difference stretch: its new start, old start and length. */
+const STRETCH_BYTES = 12;
+/** Bytes per stretch of the map (MIN_MAP_LENGTH or longer): its index and old start, and a sort key while the map is made. */
+const MAP_BYTES = 16;
 /** How many stretches before the nearest one are tried: nested short stretches hide a long one. */
 export const LOOKBACK = 16;
 /**
@@ -32,34 +37,32 @@ export interface Stretches {
   length: Int32Array;
 }
 
-/** The difference stretches of `diff` (checked as StretchReader checks them). */
-export function readStretches(oldLength: number, diff: ApproximateDiff, newLength: number): Stretches {
-  let capacity = 256;
-  let newStart: Int32Array = new Int32Array(capacity);
-  let oldStart: Int32Array = new Int32Array(capacity);
-  let length: Int32Array = new Int32Array(capacity);
+/**
+ * The difference stretches of `diff` (checked as StretchReader checks them), in arrays of exactly
+ * their number (counted in a first pass over the control stream: no arrays grown by doubling),
+ * claimed from `budget` when there is one.
+ */
+export function readStretches(oldLength: number, diff: ApproximateDiff, newLength: number, budget?: MemoryBudget): Stretches {
   let count = 0;
   const s = new StretchReader(oldLength, diff, newLength);
   while (s.next()) {
     if (s.diffLength === 0) continue;
     if (count === MAX_STRETCHES) throw new AddressMapError(`more than ${MAX_STRETCHES} difference stretches`);
-    if (count === capacity) {
-      capacity = Math.min(2 * capacity, MAX_STRETCHES);
-      const grow = (a: Int32Array): Int32Array => {
-        const b = new Int32Array(capacity);
-        b.set(a);
-        return b;
-      };
-      newStart = grow(newStart);
-      oldStart = grow(oldStart);
-      length = grow(length);
-    }
-    newStart[count] = s.outPos;
-    oldStart[count] = s.oldPos;
-    length[count] = s.diffLength;
     count++;
   }
   s.finish();
+  budget?.claim(STRETCH_BYTES * count, `${count} difference stretches`);
+  const newStart = new Int32Array(count);
+  const oldStart = new Int32Array(count);
+  const length = new Int32Array(count);
+  const again = new StretchReader(oldLength, diff, newLength);
+  for (let k = 0; again.next(); ) {
+    if (again.diffLength === 0) continue;
+    newStart[k] = again.outPos;
+    oldStart[k] = again.oldPos;
+    length[k] = again.diffLength;
+    k++;
+  }
   return { count, newStart, oldStart, length };
 }
 
@@ -73,11 +76,13 @@ export class AddressMap {
     readonly stretches: Stretches,
     private readonly oldSegments: LoadSegments,
     private readonly newSegments: LoadSegments,
+    budget?: MemoryBudget,
   ) {
     const { oldStart, length } = stretches;
     // oldStart < 2^31 and index < 2^20: the key is exact, and sorts as the rule says.
     let count = 0;
     for (let k = 0; k < stretches.count; k++) if (length[k]! >= MIN_MAP_LENGTH) count++;
+    budget?.claim(MAP_BYTES * count, `an address map of ${count} stretches`);
     const keys = new Float64Array(count);
     for (let k = 0, j = 0; k < stretches.count; k++) if (length[k]! >= MIN_MAP_LENGTH) keys[j++] = oldStart[k]! * MAX_STRETCHES + k;
     keys.sort();

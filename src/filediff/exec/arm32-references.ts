@@ -268,7 +268,7 @@ function scanExidx(bytes: Uint8Array, layout: ElfLayout, start: number, end: num
  */
 export function findArm32References(bytes: Uint8Array, layout: ElfLayout, scratch = new ReferenceScratch()): References | undefined {
   if (layout.machine !== EM_ARM || layout.addressSize !== 4 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
-  const list = new ReferenceList(scratch, FIELD_SIZE);
+  const list = new ReferenceList(scratch, FIELD_SIZE, layout.segments);
   for (let s = 0; s < layout.code.count; s++) scanThumb(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
   for (let s = 0; s < layout.rel.count; s++) scanRel(bytes, layout, layout.rel.start[s]!, layout.rel.end[s]!, list);
   for (let s = 0; s < layout.dynsym.count; s++) scanDynsym(bytes, layout, layout.dynsym.start[s]!, layout.dynsym.end[s]!, list);

@@ -12,7 +12,8 @@ import type { Architecture } from "./architecture";
 import { architectureOfMachine, architectureOfTransform } from "./architectures";
 import { type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./elf-layout";
 import { type Prediction, predictionFor } from "./predict";
-import { MAX_REFERENCES, type ReferenceScratch, type References } from "./references";
+import { MAX_REFERENCES, ReferenceScratch, type References } from "./references";
+import { execBudget, type MemoryBudget, WorkingSetError } from "./working-set";
 
 /**
  * The transform byte's high bit: the record carries the old and new files' holes (filediff/holes.ts)
@@ -71,11 +72,13 @@ export function execDiff(
         referenceCount: references.count,
         diff: { control: diff.control, differences: prediction.differences(neu), literals: diff.literals },
       };
-      const check = execPrediction(old, result.transform, result.newSegments, result.referenceCount, result.diff, neu.length);
+      const { control, literals } = result.diff;
+      const budget = execBudget(old.length, neu.length, control.length, literals.length);
+      const check = execPrediction(old, result.transform, result.newSegments, result.referenceCount, result.diff, neu.length, budget);
       const made = check.apply(result.diff, new Uint8Array(neu.length));
       return Buffer.compare(made, neu) === 0 ? result : "applying the prediction did not give the new file back (a bug: the APPROX diff is kept)";
     } catch (err) {
-      if (err instanceof AddressMapError) return err.message;
+      if (err instanceof AddressMapError || err instanceof WorkingSetError) return err.message;
       throw err;
     }
   };
@@ -120,8 +123,10 @@ export function segmentProblem(segments: LoadSegments, newLength: number): strin
  * The device side: the prediction an EXEC record's diff is applied with. Throws ExecDiffError when
  * the transform is unknown, the new segments are not sane, or the old file is not an ELF file of
  * the transform's architecture with `referenceCount` references the generator scanned; ApproximateDiffError or
- * AddressMapError when the diff's stretches are out of range or too many. Nothing is written. The
- * references live in `scratch` (a decoder's) until its next use or release().
+ * AddressMapError when the diff's stretches are out of range or too many; WorkingSetError when
+ * the references, stretches and map would not fit the record's `budget` (working-set.ts), before
+ * they are made. Nothing is written. The references live in `scratch` (a decoder's) until its
+ * next use or release(). The generator checks each record it makes through here too.
  */
 export function execPrediction(
   old: Uint8Array,
@@ -130,7 +135,8 @@ export function execPrediction(
   referenceCount: number,
   diff: ApproximateDiff,
   newLength: number,
-  scratch?: ReferenceScratch,
+  budget: MemoryBudget,
+  scratch = new ReferenceScratch(),
 ): Prediction {
   const architecture: Architecture | undefined = architectureOfTransform(transform);
   if (!architecture) throw new ExecDiffError(`unknown transform ${transform}`);
@@ -138,11 +144,13 @@ export function execPrediction(
   if (problem) throw new ExecDiffError(`the new file's segment table: ${problem}`);
   const layout = readElfLayout(old);
   if (!layout || layout.machine !== architecture.machine) throw new ExecDiffError(`the old file is not an ${architecture.name} ELF file`, "source");
-  // The scan finds the declared count, and a few that overlap others and are dropped: room for both.
-  scratch?.reserve(referenceCount + (referenceCount >> 6) + 64);
+  // The scan finds the declared count, and a few that overlap others and are dropped (up to 1.7 %
+  // in Thumb-2 code): room for both, so that the arrays need not grow.
+  scratch.budget = budget;
+  scratch.reserve(referenceCount + (referenceCount >> 4) + 64, layout.segments);
   const references = architecture.findReferences(old, layout, scratch);
   if (!references || references.count !== referenceCount) {
     throw new ExecDiffError(`the old file has ${references ? references.count : `more than ${MAX_REFERENCES}`} references, the delta expects ${referenceCount}`, "source");
   }
-  return predictionFor(old, architecture, layout.segments, references, diff, newLength, newSegments);
+  return predictionFor(old, architecture, layout.segments, references, diff, newLength, newSegments, budget);
 }

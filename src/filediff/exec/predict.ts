@@ -11,12 +11,17 @@ import { AddressMap, readStretches } from "./address-map";
 import type { Architecture } from "./architecture";
 import type { LoadSegments } from "./elf-layout";
 import type { References } from "./references";
+import type { MemoryBudget } from "./working-set";
 
-/** Predicted bytes are made in pieces of this size: the scratch memory whatever a stretch's length. */
-const PIECE = 1 << 16;
+/**
+ * Predicted bytes are made in pieces of this size: the scratch memory whatever a stretch's length.
+ * Small, since it counts against a small file's working set (working-set.ts); the bytes made do
+ * not depend on it.
+ */
+const PIECE = 1 << 12;
 
 export class Prediction {
-  private readonly scratch = new Uint8Array(PIECE);
+  private readonly scratch: Uint8Array;
   private readonly value = new Uint8Array(8);
 
   constructor(
@@ -24,7 +29,14 @@ export class Prediction {
     private readonly architecture: Architecture,
     private readonly references: References,
     readonly map: AddressMap,
-  ) {}
+    newLength: number,
+    budget?: MemoryBudget,
+  ) {
+    // A piece is never longer than a stretch, nor a stretch than the new file.
+    const scratchLength = Math.min(PIECE, newLength);
+    budget?.claim(scratchLength, "the prediction's scratch");
+    this.scratch = new Uint8Array(scratchLength);
+  }
 
   /** Index of the first reference at or after `position`. */
   private firstAt(position: number): number {
@@ -123,7 +135,8 @@ export class Prediction {
 /**
  * The prediction for `diff` from `old` (its references found already) to a new file of
  * `newLength` bytes whose loadable segments are `newSegments`. Throws ApproximateDiffError or
- * AddressMapError when the diff's stretches are out of range or too many.
+ * AddressMapError when the diff's stretches are out of range or too many, WorkingSetError when
+ * `budget` (the record's, working-set.ts) cannot hold them.
  */
 export function predictionFor(
   old: Uint8Array,
@@ -133,7 +146,8 @@ export function predictionFor(
   diff: ApproximateDiff,
   newLength: number,
   newSegments: LoadSegments,
+  budget?: MemoryBudget,
 ): Prediction {
-  const map = new AddressMap(readStretches(old.length, diff, newLength), oldSegments, newSegments);
-  return new Prediction(old, architecture, references, map);
+  const map = new AddressMap(readStretches(old.length, diff, newLength, budget), oldSegments, newSegments, budget);
+  return new Prediction(old, architecture, references, map, newLength, budget);
 }

@@ -121,7 +121,7 @@ function scanCode(bytes: Uint8Array, layout: ElfLayout, start: number, end: numb
 export function findX86_64References(bytes: Uint8Array, layout: ElfLayout, scratch = new ReferenceScratch()): References | undefined {
   // ELF32 files of machine 62 (the x32 ABI) hold 4-byte addresses: not the abs64 fields this scan knows.
   if (layout.machine !== EM_X86_64 || layout.addressSize !== 8 || layout.code.count === 0 || bytes.length >= 2 ** 31) return undefined;
-  const list = new ReferenceList(scratch, FIELD_SIZE);
+  const list = new ReferenceList(scratch, FIELD_SIZE, layout.segments);
   for (let s = 0; s < layout.code.count; s++) scanCode(bytes, layout, layout.code.start[s]!, layout.code.end[s]!, list);
   for (let s = 0; s < layout.rela.count; s++) scanRela64(bytes, layout, layout.rela.start[s]!, layout.rela.end[s]!, list, ABS64, RELA_TYPES);
   if (list.overflow) return undefined;
