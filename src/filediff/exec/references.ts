@@ -44,7 +44,7 @@ export function wideTargets(segments: LoadSegments): boolean {
 }
 
 /** Bytes per reference in found order: position, kind and target. */
-export const referenceBytes = (wide: boolean): number => 5 + (wide ? 8 : 4);
+const referenceBytes = (wide: boolean): number => 5 + (wide ? 8 : 4);
 
 const noArrays = (): ReferenceArrays => ({ position: new Int32Array(0), kind: new Uint8Array(0), target: new Uint32Array(0) });
 
@@ -62,7 +62,7 @@ export class ReferenceScratch {
   /**
    * Lets the arrays go. The device calls it after each EXEC record: EXEC records are few (large
    * changed executables) and the other records' buffers peak elsewhere, so keeping a scan's arrays
-   * (up to 21 bytes per reference) for the rest of the image would only add to the decode's peak.
+   * (9 to 26 bytes per reference) for the rest of the image would only add to the decode's peak.
    */
   release(): void {
     this.found = noArrays();
