@@ -40,7 +40,7 @@ export class BinaryTreeFinder extends MatchFinder {
     // About one head per two dictionary bytes, 2^16 to 2^24 (as liblzma sizes it).
     super(options, Math.min(24, Math.max(16, Math.ceil(Math.log2(options.dictSize)) - 1)));
     this.cyclicSize = options.dictSize + 1;
-    this.son = new Uint32Array(2 * this.cyclicSize);
+    this.son = new Uint32Array(this.table(8 * this.cyclicSize));
     this.offset = this.cyclicSize;
     this.view = new DataView(this.window.buffer, this.window.byteOffset, this.window.byteLength);
   }

@@ -19,6 +19,26 @@ const PLANNED_MAX = 8192;
 /** Input the window takes beyond the history it must keep (larger: fewer, bigger slides). */
 const WINDOW_SLACK = 4 << 20;
 
+/**
+ * Tables of finished finders, one per size, kept for the next finder on this thread: the
+ * generator's size estimates compress hundreds of small inputs one after another, and a finder's
+ * new tables (about 11 MiB, most of it the window) cost more to fault in than compressing a small
+ * input. A reused table is cleared first, so a finder starts exactly as with new ones (stale
+ * entries and window bytes would change the matches: the xz-encoder tests fail without it). Only
+ * tables up to SPARE_MAX are kept: a large encoder's stay its own.
+ */
+const spare = new Map<number, ArrayBuffer>();
+const SPARE_MAX = 8 << 20;
+
+/** `bytes` bytes of zeros: a spare table of that size, cleared, or a new one. */
+function zeroedTable(bytes: number): ArrayBuffer {
+  const reused = spare.get(bytes);
+  if (reused === undefined) return new ArrayBuffer(bytes);
+  spare.delete(bytes);
+  new Uint8Array(reused).fill(0);
+  return reused;
+}
+
 export interface MatchFinderOptions {
   /** Longest distance a match may reach back (the LZMA dictionary size). */
   dictSize: number;
@@ -42,9 +62,11 @@ export abstract class MatchFinder {
   private readonly keep: number;
   protected readonly niceLen: number;
   protected readonly depth: number;
+  /** The tables this finder took (zeroedTable), given back by release(). */
+  private readonly tables: ArrayBuffer[] = [];
   // Newest position (in the finder's stored form) per 2-, 3- and 4-byte prefix hash.
-  private readonly hash2 = new Uint32Array(HASH2_SIZE);
-  private readonly hash3 = new Uint32Array(1 << HASH3_BITS);
+  private readonly hash2 = new Uint32Array(this.table(4 * HASH2_SIZE));
+  private readonly hash3 = new Uint32Array(this.table(4 << HASH3_BITS));
   private readonly hash4: Uint32Array;
   private readonly hash4Shift: number;
   /** What `enterPrefixes` found for the 2- and 3-byte prefixes. */
@@ -52,12 +74,25 @@ export abstract class MatchFinder {
   protected prev3 = 0;
 
   constructor(options: MatchFinderOptions, hash4Bits: number) {
-    this.hash4 = new Uint32Array(1 << hash4Bits);
+    this.hash4 = new Uint32Array(this.table(4 << hash4Bits));
     this.hash4Shift = 32 - hash4Bits;
     this.keep = Math.max(options.dictSize, options.keepExtra) + PLANNED_MAX + MATCH_LEN_MAX + 8;
-    this.window = new Uint8Array(this.keep + WINDOW_SLACK);
+    this.window = new Uint8Array(this.table(this.keep + WINDOW_SLACK));
     this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
     this.depth = options.depth;
+  }
+
+  /** A zeroed table of `bytes` bytes for this finder (subclasses take theirs here too). */
+  protected table(bytes: number): ArrayBuffer {
+    const buffer = zeroedTable(bytes);
+    this.tables.push(buffer);
+    return buffer;
+  }
+
+  /** Gives the tables to the next finder on this thread: this one is not used again. */
+  release(): void {
+    for (const buffer of this.tables) if (buffer.byteLength <= SPARE_MAX) spare.set(buffer.byteLength, buffer);
+    this.tables.length = 0;
   }
 
   /**

@@ -62,6 +62,7 @@ export class Lzma2Encoder {
     this.encode(true);
     if (this.chunkOpen) this.closeChunk();
     this.emit(new Uint8Array([0x00]));
+    this.lzma.mf.release();
   }
 
   private encode(final: boolean): void {
