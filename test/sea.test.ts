@@ -68,7 +68,7 @@ for (const target of TARGETS) {
         assert.equal(report.node, `v${target.nodeVersion}`);
         // Built-in runtime flags (build.mjs RUNTIME_FLAGS): only Node 22 and later honour them.
         const flagged = program === "mender-binary-delta" && Number(target.nodeVersion.split(".")[0]) >= 22;
-        assert.deepEqual(report.flags, flagged ? ["--v8-pool-size=1"] : []);
+        assert.deepEqual(report.flags, flagged ? ["--v8-pool-size=1", "--no-concurrent-recompilation"] : []);
       });
 
       if (program === "mender-binary-delta") {
