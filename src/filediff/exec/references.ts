@@ -46,6 +46,20 @@ export function wideTargets(segments: LoadSegments): boolean {
 /** Bytes per reference in found order: position, kind and target. */
 const referenceBytes = (wide: boolean): number => 5 + (wide ? 8 : 4);
 
+/** Entry i of `src` into slot j of `dst`. */
+function moveEntry(dst: ReferenceArrays, j: number, src: ReferenceArrays, i: number): void {
+  dst.position[j] = src.position[i]!;
+  dst.kind[j] = src.kind[i]!;
+  dst.target[j] = src.target[i]!;
+}
+
+/** Entries [from, to) of `src` into `dst` from its slot 0. */
+function copyEntries(dst: ReferenceArrays, src: ReferenceArrays, from: number, to: number): void {
+  dst.position.set(src.position.subarray(from, to));
+  dst.kind.set(src.kind.subarray(from, to));
+  dst.target.set(src.target.subarray(from, to));
+}
+
 const noArrays = (): ReferenceArrays => ({ position: new Int32Array(0), kind: new Uint8Array(0), target: new Uint32Array(0) });
 
 /**
@@ -85,9 +99,7 @@ export class ReferenceScratch {
     if (a.position.length >= n && (a.target instanceof Float64Array) === wide) return a;
     this.budget?.claim(n * referenceBytes(wide), `${n} references`);
     const b = { position: new Int32Array(n), kind: new Uint8Array(n), target: wide ? new Float64Array(n) : new Uint32Array(n) };
-    b.position.set(a.position.subarray(0, keep));
-    b.kind.set(a.kind.subarray(0, keep));
-    b.target.set(a.target.subarray(0, keep));
+    copyEntries(b, a, 0, keep);
     return b;
   }
 }
@@ -175,43 +187,21 @@ export class ReferenceList {
    * run from the start (a slot written is then never one still to be read).
    */
   private merge(run: number, n: number): void {
-    const { position, kind, target } = this.found;
+    const found = this.found;
+    const { position } = found;
     const tail = n - run;
     const copy = (this.scratch.sorted = this.scratch.ensure(this.scratch.sorted, Math.min(run, tail), 0, this.wide));
     if (tail <= run) {
-      copy.position.set(position.subarray(run, n));
-      copy.kind.set(kind.subarray(run, n));
-      copy.target.set(target.subarray(run, n));
-      for (let a = run, k = tail, w = n; k > 0; ) {
-        w--;
-        if (a > 0 && position[a - 1]! > copy.position[k - 1]!) {
-          a--;
-          position[w] = position[a]!;
-          kind[w] = kind[a]!;
-          target[w] = target[a]!;
-        } else {
-          k--;
-          position[w] = copy.position[k]!;
-          kind[w] = copy.kind[k]!;
-          target[w] = copy.target[k]!;
-        }
+      copyEntries(copy, found, run, n);
+      for (let a = run, k = tail, w = n - 1; k > 0; w--) {
+        if (a > 0 && position[a - 1]! > copy.position[k - 1]!) moveEntry(found, w, found, --a);
+        else moveEntry(found, w, copy, --k);
       }
     } else {
-      copy.position.set(position.subarray(0, run));
-      copy.kind.set(kind.subarray(0, run));
-      copy.target.set(target.subarray(0, run));
+      copyEntries(copy, found, 0, run);
       for (let a = 0, k = run, w = 0; a < run; w++) {
-        if (k < n && position[k]! < copy.position[a]!) {
-          position[w] = position[k]!;
-          kind[w] = kind[k]!;
-          target[w] = target[k]!;
-          k++;
-        } else {
-          position[w] = copy.position[a]!;
-          kind[w] = copy.kind[a]!;
-          target[w] = copy.target[a]!;
-          a++;
-        }
+        if (k < n && position[k]! < copy.position[a]!) moveEntry(found, w, found, k++);
+        else moveEntry(found, w, copy, a++);
       }
     }
   }
@@ -224,7 +214,8 @@ export class ReferenceList {
    * (or 13) bytes per reference of the shorter side.
    */
   sorted(): References {
-    const { position, kind, target } = this.found;
+    const found = this.found;
+    const { position, kind, target } = found;
     const n = this.count;
     let run = 1;
     while (run < n && position[run - 1]! <= position[run]!) run++;
@@ -237,11 +228,8 @@ export class ReferenceList {
     for (let i = 0; i < n; i++) {
       const at = position[i]!;
       if (at < end) continue;
-      position[count] = at;
-      kind[count] = kind[i]!;
-      target[count] = target[i]!;
-      count++;
       end = at + this.fieldSize[kind[i]!]!;
+      moveEntry(found, count++, found, i);
     }
     return { count, position: position.subarray(0, count), kind: kind.subarray(0, count), target: target.subarray(0, count) };
   }
