@@ -17,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { FileTargetSink } from "../io/file-sink";
+import { deferCleanup } from "../pending-cleanup";
 
 export type ApplyTarget =
   | { kind: "file"; path: string; existing?: fs.Stats }
@@ -178,9 +179,11 @@ const CLEANUP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
  * While the temporary file exists, an interrupt removes it and exits 128 + the signal number (what
- * a shell reports for a process killed by that signal). Returns the function that stops watching.
+ * a shell reports for a process killed by that signal), and so does an exit on a closed output
+ * pipe (src/cli/run.ts). Returns the function that stops watching.
  */
 function removeOnSignals(temp: string, target: string): () => void {
+  const release = deferCleanup(() => fs.rmSync(temp, { force: true }));
   const handlers = CLEANUP_SIGNALS.map((signal) => {
     const handler = () => {
       fs.rmSync(temp, { force: true });
@@ -193,6 +196,7 @@ function removeOnSignals(temp: string, target: string): () => void {
     return [signal, handler] as const;
   });
   return () => {
+    release();
     for (const [signal, handler] of handlers) process.off(signal, handler);
   };
 }

@@ -1,4 +1,8 @@
 import { MenderDeltaError, UsageError } from "../errors";
+import { hasPendingCleanup, runPendingCleanups } from "../pending-cleanup";
+
+/** 128 + SIGPIPE: what a shell reports for a process its closed pipe killed. */
+export const BROKEN_PIPE_EXIT = 141;
 
 export interface CliOptions {
   /**
@@ -26,17 +30,29 @@ export function hasFlag(argv: string[], flag: string): boolean {
  * `--help` and exit 2; anything else is a bug and prints its stack.
  */
 export function runCli(program: string, main: (argv: string[]) => Promise<number | void>, options: CliOptions = {}): void {
-  // A closed stdout (`program ... | head`) must not turn into a stack trace.
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
-    throw err;
-  });
+  // A closed stdout or stderr (`program ... | head`, a log reader that went away) must not turn into
+  // a stack trace, nor into success or leftovers when the run is not done: the run's scratch files
+  // are removed and the exit code is a shell's for a process killed by SIGPIPE.
+  let settled = false;
+  const onOutputError = (stream: "stdout" | "stderr") => (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+    if (settled && !hasPendingCleanup()) process.exit(process.exitCode ?? 0);
+    runPendingCleanups();
+    if (stream === "stdout") {
+      process.stderr.write(`${program}: error: standard output was closed before the run finished; stopped here (exit 141) and removed its temporary files\n`);
+    }
+    process.exit(BROKEN_PIPE_EXIT);
+  };
+  process.stdout.on("error", onOutputError("stdout"));
+  process.stderr.on("error", onOutputError("stderr"));
   const argv = process.argv.slice(2);
   main(argv).then(
     (code) => {
+      settled = true;
       if (typeof code === "number") process.exitCode = code;
     },
     (err: unknown) => {
+      settled = true;
       let message: string;
       let exitCode: number;
       if (err instanceof UsageError) {

@@ -17,6 +17,7 @@ import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelea
 import type { GeneratorOptions } from "./options";
 import { checkOutputPath } from "./output-path";
 import { NO_PROGRESS, phase, type Progress } from "../progress";
+import { deferCleanup } from "../pending-cleanup";
 import { planSourceUse } from "./root-mount";
 import { checkScratchSpace } from "./scratch-space";
 import { deltaArtifactSpec, deltaPayloadName } from "./spec";
@@ -71,8 +72,11 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  // And an exit on a closed output pipe (src/cli/run.ts), which skips the `finally` below.
+  let releaseScratch: (() => void) | undefined;
   try {
     const workDir = (scratch = mkdtempSync(path.join(scratchParent, ".mender-delta-work-")));
+    releaseScratch = deferCleanup(() => rmSync(workDir, { recursive: true, force: true }));
     const from = await loadImage(fromInfo, workDir, progress);
     const to = await loadImage(toInfo, workDir, progress);
     if (from.sha256 === to.sha256) {
@@ -163,6 +167,7 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
     if (scratch !== undefined) await fsp.rm(scratch, { recursive: true, force: true });
+    releaseScratch?.();
   }
 }
 

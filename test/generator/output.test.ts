@@ -192,6 +192,19 @@ test("reproducible: the built binary and the source give byte-identical Artifact
   assert.deepEqual(fs.readdirSync(suite.work).filter((f) => f.startsWith(".")), [], "no scratch directories left");
 });
 
+test("stderr closed by its reader (generator ... | head): exit 141, no scratch files or partial output", async (t) => {
+  if (!usable(t)) return;
+  const dir = path.join(suite.work, "closed-stderr");
+  fs.mkdirSync(dir);
+  const loader = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+  const child = spawn(process.execPath, ["--import", loader, path.join(ROOT, "src", "cli", "generator.ts"), "-o", path.join(dir, "d.mender"), suite.rel.r1, suite.rel.r2], { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  // Closed before the first line: that line ("reading FROM") comes after the scratch directory is made.
+  child.stderr!.destroy();
+  assert.deepEqual(await exited, { code: 141, signal: null });
+  assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
+});
+
 test("SIGINT during a run: the process ends by the signal and leaves no scratch files or partial output", async (t) => {
   if (!usable(t)) return;
   const dir = path.join(suite.work, "interrupted");

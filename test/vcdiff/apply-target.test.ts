@@ -233,6 +233,20 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]
   });
 }
 
+test("apply whose stderr reader is gone (apply ... 2>&1 | head): exit 141 at its first progress line, the temporary file removed, the target unchanged", async (t) => {
+  if (!ready(t)) return;
+  const d = sub("closed-stderr");
+  const target = path.join(d, "new.img");
+  fs.writeFileSync(target, "old");
+  const child = spawn(BIN, ["apply", "--source", oldFile, "--delta", deltaFile, "--target", target], { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+  // The first progress line comes with the first window's output, after the temporary file exists.
+  child.stderr.destroy();
+  assert.equal(await exited, 141);
+  assert.deepEqual(temps(d), []);
+  assert.equal(fs.readFileSync(target, "utf8"), "old");
+});
+
 test("in-process applyDeltaCommand: a refused target is refused before the delta is opened", async () => {
   const d = sub("inproc");
   await assert.rejects(applyDeltaCommand({ source: oldFile, delta: path.join(d, "absent"), target: d }), /--target '.*inproc' is a directory/);
