@@ -70,8 +70,8 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
     process.kill(process.pid, signal);
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  // SIGHUP too: a build host's ssh session that drops would otherwise leave two images behind.
+  for (const signal of INTERRUPTS) process.once(signal, onSignal);
   // And an exit on a closed output pipe (src/cli/run.ts), which skips the `finally` below.
   let releaseScratch: (() => void) | undefined;
   try {
@@ -164,12 +164,13 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
       warnings: [...options.notes, ...warnings],
     };
   } finally {
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
+    for (const signal of INTERRUPTS) process.removeListener(signal, onSignal);
     if (scratch !== undefined) await fsp.rm(scratch, { recursive: true, force: true });
     releaseScratch?.();
   }
 }
+
+const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
  * The xz block size for a file-aware payload that fits one block of the writer's 16 MiB: half of

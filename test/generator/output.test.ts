@@ -205,17 +205,19 @@ test("stderr closed by its reader (generator ... | head): exit 141, no scratch f
   assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
 });
 
-test("SIGINT during a run: the process ends by the signal and leaves no scratch files or partial output", async (t) => {
-  if (!usable(t)) return;
-  const dir = path.join(suite.work, "interrupted");
-  fs.mkdirSync(dir);
-  const loader = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
-  const child = spawn(process.execPath, ["--import", loader, path.join(ROOT, "src", "cli", "generator.ts"), "-o", path.join(dir, "d.mender"), "--threads", "1", "-D", "-W65536", suite.rel.r1, suite.rel.r2, "--", "--", "-9"], { stdio: "ignore" });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  // Interrupt as soon as the scratch directory exists (the run is then reading or encoding).
-  for (let i = 0; i < 3000 && child.exitCode === null && fs.readdirSync(dir).length === 0; i++) await new Promise((r) => setTimeout(r, 5));
-  child.kill("SIGINT");
-  const end = await exited;
-  if (end.signal === "SIGINT") assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
-  else assert.deepEqual([end.code, fs.readdirSync(dir)], [0, ["d.mender"]], "finished before the signal: only the complete output");
-});
+for (const signal of ["SIGINT", "SIGHUP"] as const) {
+  test(`${signal} during a run: the process ends by the signal and leaves no scratch files or partial output`, async (t) => {
+    if (!usable(t)) return;
+    const dir = path.join(suite.work, `interrupted-${signal}`);
+    fs.mkdirSync(dir);
+    const loader = pathToFileURL(path.join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
+    const child = spawn(process.execPath, ["--import", loader, path.join(ROOT, "src", "cli", "generator.ts"), "-o", path.join(dir, "d.mender"), "--threads", "1", "-D", "-W65536", suite.rel.r1, suite.rel.r2, "--", "--", "-9"], { stdio: "ignore" });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    // Interrupt as soon as the scratch directory exists (the run is then reading or encoding).
+    for (let i = 0; i < 3000 && child.exitCode === null && fs.readdirSync(dir).length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    child.kill(signal);
+    const end = await exited;
+    if (end.signal === signal) assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
+    else assert.deepEqual([end.code, fs.readdirSync(dir)], [0, ["d.mender"]], "finished before the signal: only the complete output");
+  });
+}
