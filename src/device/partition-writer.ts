@@ -2,12 +2,18 @@
  * The TargetSink that writes the new image onto the inactive partition: in 1 MiB frames, each
  * compared with what the partition already holds and written only if different (less flash
  * wear, as the client's own block writer does), hashed on the way, fsynced periodically and at the end.
+ *
+ * The comparison reads the partition with O_DIRECT (where the kernel allows it), as the source
+ * check and the read-back do: "already holds" then means the storage holds those bytes, not a page
+ * cache that may keep pages whose write-back failed; reading the whole inactive partition does not
+ * push the device's useful cache out; and a hole of a sparse image file reads as zeros without
+ * the kernel first filling a page-cache page for it (0.3-1.3 s of a 512 MiB Download here).
  */
 import { createHash, type Hash } from "node:crypto";
 import fs from "node:fs";
 import { MenderDeltaError } from "../errors";
+import { allocateAligned, openDirectSource, type DirectSource } from "../io/direct-source";
 import { deviceOrFileSize } from "../io/file-size";
-import { readFullyAt } from "../io/read-fully";
 import type { TargetSink } from "../io/interfaces";
 
 export const FRAME_BYTES = 1 << 20;
@@ -31,7 +37,11 @@ export class PartitionWriter implements TargetSink {
   private readonly ownsFd: boolean;
   private readonly capacity: number;
   private readonly frame = Buffer.allocUnsafe(FRAME_BYTES);
-  private readonly existing = Buffer.allocUnsafe(COMPARE_BYTES);
+  /** What the partition holds, read without the page cache (see above). */
+  private readonly existing: DirectSource;
+  /** Page-aligned (O_DIRECT), with a Buffer view of the same bytes for comparing. */
+  private readonly existingBytes = allocateAligned(COMPARE_BYTES);
+  private readonly existingView = Buffer.from(this.existingBytes.buffer, this.existingBytes.byteOffset, COMPARE_BYTES);
   private fill = 0;
   private offset = 0;
   private sinceSync = 0;
@@ -52,6 +62,14 @@ export class PartitionWriter implements TargetSink {
       throw new MenderDeltaError(`cannot open the inactive partition ${path} for writing: ${(err as Error).message}`);
     }
     this.capacity = deviceOrFileSize(path);
+    try {
+      // Without a fallback warning: a target the kernel reads only through the page cache (tmpfs)
+      // is compared that way, as before.
+      this.existing = openDirectSource(path, { blockSize: COMPARE_BYTES });
+    } catch (err) {
+      if (this.ownsFd) fs.closeSync(this.fd);
+      throw err;
+    }
   }
 
   write(data: Uint8Array): void {
@@ -105,8 +123,8 @@ export class PartitionWriter implements TargetSink {
   private holdsAlready(data: Buffer): boolean {
     for (let at = 0, piece = PROBE_BYTES; at < data.length; at += piece, piece = COMPARE_BYTES) {
       const n = Math.min(piece, data.length - at);
-      const old = this.existing.subarray(0, n);
-      if (readFullyAt(this.fd, old, this.offset + at) !== n || !old.equals(data.subarray(at, at + n))) return false;
+      if (this.existing.readAt(this.offset + at, this.existingBytes, n) !== n) return false;
+      if (!this.existingView.subarray(0, n).equals(data.subarray(at, at + n))) return false;
     }
     return true;
   }
@@ -120,6 +138,7 @@ export class PartitionWriter implements TargetSink {
     }
     if (this.ownsFd) fs.closeSync(this.fd);
     this.fd = -1;
+    this.existing.close();
     this.digest = this.hash.digest("hex");
   }
 
@@ -127,6 +146,7 @@ export class PartitionWriter implements TargetSink {
   abort(): void {
     if (this.fd >= 0 && this.ownsFd) fs.closeSync(this.fd);
     this.fd = -1;
+    this.existing.close();
   }
 
   /** Bytes that reached the partition (written, or found to hold the right bytes already); not the frame still being filled. */

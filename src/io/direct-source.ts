@@ -118,25 +118,32 @@ class DirectBlockSource implements BlockSource {
     const offset = index * this.blockSize;
     if (offset >= this.size) return 0;
     const want = Math.min(this.blockSize, this.size - offset);
-    // O_DIRECT lengths must stay aligned: ask for the whole block, the short read at EOF is fine.
-    const ask = this.direct ? this.blockSize : want;
-    let done: number;
+    const done = this.readAt(offset, into, want);
+    if (done < want) {
+      throw new MenderDeltaError(`${this.path} ended at byte ${offset + done}, expected ${this.size} bytes; was it resized?`);
+    }
+    return want;
+  }
+
+  /**
+   * Reads `want` bytes at `offset` (a multiple of 4096) into `into` (page-aligned, at least `want`
+   * rounded up to 4096 bytes long); returns how many arrived (fewer only where the file ends).
+   */
+  readAt(offset: number, into: Uint8Array, want: number): number {
+    // O_DIRECT lengths must stay aligned: ask for whole pages, the short read at EOF is fine.
+    const ask = this.direct ? Math.ceil(want / ALIGNMENT) * ALIGNMENT : want;
     try {
-      done = readFullyAt(this.fd, into.subarray(0, ask), offset, want);
+      return Math.min(want, readFullyAt(this.fd, into.subarray(0, ask), offset, want));
     } catch (err) {
       if (this.direct && (err as NodeJS.ErrnoException).code === "EINVAL") {
         // Some filesystems accept the O_DIRECT open but refuse the read itself.
         this.reopenBuffered(err);
-        return this.readBlock(index, into);
+        return this.readAt(offset, into, want);
       }
       throw new MenderDeltaError(
         `reading ${this.path} at byte ${failedReadAt(err) ?? offset} failed: ${errnoMessage(err)}. The storage may be failing.`,
       );
     }
-    if (done < want) {
-      throw new MenderDeltaError(`${this.path} ended at byte ${offset + done}, expected ${this.size} bytes; was it resized?`);
-    }
-    return want;
   }
 
   private reopenBuffered(err: unknown): void {
@@ -164,7 +171,10 @@ function openError(path: string, err: unknown): MenderDeltaError {
   return new MenderDeltaError(`cannot open ${path} for reading: ${errnoMessage(err)}`);
 }
 
-export type DirectSource = BlockSource & { readonly isDirect: boolean };
+export type DirectSource = BlockSource & {
+  readonly isDirect: boolean;
+  readAt(offset: number, into: Uint8Array, want: number): number;
+};
 
 /** Opens `path` read-only with O_DIRECT (falling back to buffered reads only where the kernel refuses). */
 export function openDirectSource(path: string, options: DirectSourceOptions = {}): DirectSource {

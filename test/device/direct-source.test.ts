@@ -2,7 +2,8 @@
  * Issue 10: the active partition is read as it is on disk, not as the page cache shows it. An ext4
  * image with a journal, on a loop device mounted read-only, reads back differently through the page
  * cache (jbd2 rewrites the journal superblock in memory); with O_DIRECT it matches the image, and a
- * delta made from the image applies byte-exact from the mounted device.
+ * delta made from the image applies byte-exact from the mounted device. The inactive partition's
+ * compare-before-write reads the storage the same way.
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -16,6 +17,7 @@ import { deviceOrFileSize } from "../../src/io/file-size";
 import type { BlockSource } from "../../src/io/interfaces";
 import { FileTargetSink } from "../../src/io/file-sink";
 import { hashDevicePrefix } from "../../src/device/source-check";
+import { FRAME_BYTES, PartitionWriter } from "../../src/device/partition-writer";
 import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
 import { SourceMismatchError } from "../../src/vcdiff/decoder/errors";
 import { makeExt4, sha256, sha256File } from "./fixtures";
@@ -123,4 +125,36 @@ test("read-only mounted ext4 on a loop device: buffered differs, O_DIRECT hash m
   await decodeVcdiff(chunks(deltaFile), direct, new FileTargetSink(out));
   direct.close();
   assert.equal(sha256File(out), sha256File(v2));
+});
+
+test("compare-before-write on the inactive partition reads the storage, not a stale page cache: a frame the cache shows right but the storage does not is written", (t) => {
+  if (!needRoot(t, "loop devices") || !needTools(t, "losetup")) return;
+  const backing = path.join(work, "inactive.img");
+  const image = Buffer.alloc(3 * FRAME_BYTES);
+  for (let i = 0; i < image.length; i += 512) image[i] = (i / 512) % 251;
+  fs.writeFileSync(backing, image);
+  const device = execFileSync("losetup", ["-f", "--show", backing], { encoding: "utf8" }).trim();
+  // Held open throughout: the last close of a block device drops its page cache.
+  const holder = fs.openSync(device, "r");
+  try {
+    // The device's page cache learns the image; then the storage under it changes in frame 1.
+    assert.equal(sha256(fs.readFileSync(device)), sha256(image));
+    const fd = fs.openSync(backing, "r+");
+    fs.writeSync(fd, Buffer.alloc(8192, 0xee), 0, 8192, FRAME_BYTES + 65536);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    // The premise: a buffered read of the device still shows the image, the storage does not.
+    assert.equal(sha256(fs.readFileSync(device)), sha256(image), "the page cache is stale");
+    assert.notEqual(hashDevicePrefix(device, image.length), sha256(image), "the storage differs");
+
+    const w = new PartitionWriter(device);
+    w.write(image);
+    w.finish();
+    const stats = w.stats();
+    assert.deepEqual([stats.framesWritten, stats.framesSkipped], [1, 2], "frame 1 is written, the others are held already");
+    assert.equal(hashDevicePrefix(device, image.length), sha256(image), "the storage holds the image");
+  } finally {
+    fs.closeSync(holder);
+    spawnSync("losetup", ["-d", device]);
+  }
 });
