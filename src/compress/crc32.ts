@@ -83,3 +83,8 @@ export function crc32OfZeros(length: number): number {
   zeroRunCrcs.set(length, crc);
   return crc;
 }
+
+/** A 32-bit checksum (CRC-32, Adler-32) as the 8 hex digits messages show. */
+export function hex32(n: number): string {
+  return (n >>> 0).toString(16).padStart(8, "0");
+}

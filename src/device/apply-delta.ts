@@ -6,9 +6,10 @@
  *      VCDIFF's application header, or MBDF's header) must vouch for every byte the delta reads: checked after the file
  *      header arrived and before anything is written (read-set-check.ts);
  *   2. the delta is decoded as it arrives, reading the source with O_DIRECT and writing the target
- *      through a PartitionWriter (skip-unchanged 1 MiB frames, sha256 on the way, fsync);
- *   3. the written hash must equal the provided rootfs-image.checksum, and a read-back of the
- *      partition with O_DIRECT must hash the same (catches storage that loses writes).
+ *      through a PartitionWriter (skip-unchanged 1 MiB frames, a CRC-32 on the way, fsync);
+ *   3. the partition, read back with O_DIRECT after the fsync, must hash to the provided
+ *      rootfs-image.checksum: one SHA-256 of what the storage holds. When it does not, the
+ *      writer's CRC-32 tells whether the delta made another image or the storage lost writes.
  * Only then is the target recorded as verified (tmp/target.json) for ArtifactInstall to activate.
  */
 import { deltaDecoder } from "../delta/algorithms";
@@ -20,7 +21,8 @@ import { PartitionWriter } from "./partition-writer";
 import { meteredPayload } from "./payload-size";
 import { parseReadSetAppHeader } from "../vcdiff/format/read-set";
 import { verifyReadSet } from "./read-set-check";
-import { compareSource, hashDevicePrefix, sourceMismatchError } from "./source-check";
+import { hex32 } from "../compress/crc32";
+import { compareSource, crc32DevicePrefix, hashDevicePrefix, sourceMismatchError } from "./source-check";
 
 /**
  * Source blocks of the decoder's cache. O_DIRECT gets no kernel readahead, so blocks are large
@@ -156,7 +158,7 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
     ({ sourceBytesRead } = await deltaDecoder(facts.algorithm)(input, source, writer, {
       maxWindowSize: MAX_WINDOW_BYTES,
       sourceCacheBlocks: SOURCE_CACHE_BYTES / SOURCE_BLOCK,
-      // The partition writer hashes what it writes and it is compared with this below.
+      // The image is hashed once, as read back from the partition below: decoders need not hash it.
       targetChecksum: facts.targetChecksum,
       onAppHeader: opts.sourceMismatch ? readSetGate(sourcePath, facts, opts.sourceMismatch) : undefined,
       onWindow(info) {
@@ -188,19 +190,22 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
     `wrote ${stats.bytes} bytes to ${targetPath}: ${stats.framesWritten} MiB frames written, ${stats.framesSkipped} skipped (already held the right bytes); ` +
       `read ${sourceBytesRead} bytes of ${sourcePath} (${(sourceBytesRead / Math.max(1, stats.bytes)).toFixed(2)} per byte written)`,
   );
-  if (stats.sha256 !== facts.targetChecksum) {
+  // The one SHA-256 of the new image: of what the storage holds, read back past the page cache.
+  const onStorage = hashDevicePrefix(targetPath, stats.bytes);
+  if (onStorage !== facts.targetChecksum) {
+    // Which went wrong, the delta or the storage: does the storage hold what was written?
+    const storedCrc = crc32DevicePrefix(targetPath, stats.bytes);
+    if (storedCrc === stats.crc32) {
+      throw new MenderDeltaError(
+        `the image written to ${targetPath} has sha256 ${onStorage}, the Artifact provides rootfs-image.checksum ${facts.targetChecksum}; ` +
+          `the delta does not produce the image it claims (broken generator or tampered Artifact). Not activating it.`,
+      );
+    }
     throw new MenderDeltaError(
-      `the image written to ${targetPath} has sha256 ${stats.sha256}, the Artifact provides rootfs-image.checksum ${facts.targetChecksum}; ` +
-        `the delta does not produce the image it claims (broken generator or tampered Artifact). Not activating it.`,
-    );
-  }
-  const readBack = hashDevicePrefix(targetPath, stats.bytes);
-  if (readBack !== stats.sha256) {
-    throw new MenderDeltaError(
-      `${targetPath} reads back differently from what was written (sha256 ${readBack}, wrote ${stats.sha256}): ` +
+      `${targetPath} reads back differently from what was written (CRC-32 ${hex32(storedCrc)}, wrote ${hex32(stats.crc32)}): ` +
         `the storage is losing writes. Not activating it; check the storage hardware.`,
     );
   }
-  logEvent(`new image verified on ${targetPath} (sha256 ${stats.sha256})`);
-  return { partition: targetPath, sha256: stats.sha256, bytes: stats.bytes };
+  logEvent(`new image verified on ${targetPath} (sha256 ${onStorage})`);
+  return { partition: targetPath, sha256: onStorage, bytes: stats.bytes };
 }

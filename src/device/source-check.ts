@@ -4,6 +4,7 @@
  * the hash sees the disk, not the page cache a mounted ext4 journal rewrites.
  */
 import { createHash } from "node:crypto";
+import { crc32 } from "../compress/crc32";
 import { MenderDeltaError } from "../errors";
 import { openDirectSource } from "../io/direct-source";
 import { logWarning } from "./log";
@@ -12,6 +13,20 @@ const HASH_BLOCK = 1 << 20;
 
 /** sha256 (hex) of the first `size` bytes of `path`, read with O_DIRECT. */
 export function hashDevicePrefix(path: string, size: number): string {
+  const hash = createHash("sha256");
+  readDevicePrefix(path, size, (bytes) => hash.update(bytes));
+  return hash.digest("hex");
+}
+
+/** CRC-32 of the first `size` bytes of `path`, read with O_DIRECT. */
+export function crc32DevicePrefix(path: string, size: number): number {
+  let crc = 0;
+  readDevicePrefix(path, size, (bytes) => (crc = crc32(bytes, crc)));
+  return crc;
+}
+
+/** Hands the first `size` bytes of `path` to `consume`, a block at a time, read with O_DIRECT. */
+function readDevicePrefix(path: string, size: number, consume: (bytes: Uint8Array) => void): void {
   const source = openDirectSource(path, { blockSize: HASH_BLOCK, onFallback: logWarning });
   try {
     if (source.size < size) {
@@ -19,14 +34,12 @@ export function hashDevicePrefix(path: string, size: number): string {
         `${path} holds ${source.size} bytes, less than the ${size}-byte source image the delta was made from; is this the right partition?`,
       );
     }
-    const hash = createHash("sha256");
     const block = source.allocateBlock();
     const blocks = Math.ceil(size / HASH_BLOCK);
     for (let i = 0; i < blocks; i++) {
       const n = source.readBlock(i, block);
-      hash.update(block.subarray(0, Math.min(n, size - i * HASH_BLOCK)));
+      consume(block.subarray(0, Math.min(n, size - i * HASH_BLOCK)));
     }
-    return hash.digest("hex");
   } finally {
     source.close();
   }

@@ -5,7 +5,7 @@
  * checked, and the compressor must be one this program carries, before the old buffer is read.
  */
 import zlib from "node:zlib";
-import { crc32 } from "../../compress/crc32";
+import { crc32, hex32 } from "../../compress/crc32";
 import { adler32 } from "../../vcdiff/format/adler32";
 import type { RecordContext, RecordResult } from "./context";
 import { COMPRESSORS } from "./compressors";
@@ -13,7 +13,6 @@ import { applyDiff, readStreamLengths, readStreams } from "./execute-approx";
 import { readFilter, readLiteralWhole } from "./execute-plain";
 import { MAX_RECORD_BUFFER, OldFormat, RecordKind } from "./format";
 import { RecordProblem } from "./problems";
-import { hex } from "./record-output";
 import { readExtents, readOldBuffer } from "./source-ranges";
 
 const TRAILER_BYTES: Record<number, number> = { [OldFormat.gzip]: 8, [OldFormat.zlib]: 4, [OldFormat.raw]: 0 };
@@ -94,7 +93,7 @@ export async function executeRedeflate(ctx: RecordContext, length: number): Prom
   const actual = crc32(newContent);
   if (actual !== contentCrc) {
     throw new RecordProblem(
-      `the new content has CRC-32 ${hex(actual)}, the delta declares ${hex(contentCrc)}`,
+      `the new content has CRC-32 ${hex32(actual)}, the delta declares ${hex32(contentCrc)}`,
       kind === RecordKind.approx ? "source" : "delta",
     );
   }

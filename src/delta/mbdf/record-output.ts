@@ -7,7 +7,7 @@
  * way the target is only activated after its SHA-256.
  */
 import { createHash, type Hash } from "node:crypto";
-import { crc32, crc32OfZeros } from "../../compress/crc32";
+import { crc32, crc32OfZeros, hex32 } from "../../compress/crc32";
 import type { TargetSink } from "../../io/interfaces";
 import { CHUNK } from "./format";
 import { RecordProblem } from "./problems";
@@ -80,7 +80,7 @@ export class RecordOutput {
       throw new RecordProblem(`the record produced ${this.produced} bytes, it declares ${this.length}`);
     }
     if (this.crc !== declaredCrc) {
-      const what = `the record's bytes have CRC-32 ${hex(this.crc)}, the delta declares ${hex(declaredCrc)}`;
+      const what = `the record's bytes have CRC-32 ${hex32(this.crc)}, the delta declares ${hex32(declaredCrc)}`;
       // Bytes built from the delta alone are wrong only if the delta is; with source bytes in them,
       // the source is the likelier culprit (the delta's own fields were all checked).
       throw new RecordProblem(what, sourceRead ? "source" : "delta");
@@ -100,8 +100,4 @@ export class RecordOutput {
     this.hash?.update(bytes);
     this.written += bytes.length;
   }
-}
-
-export function hex(n: number): string {
-  return n.toString(16).padStart(8, "0");
 }

@@ -8,6 +8,7 @@
  * A window is written only after it was fully decoded and its checksum matched, so a failure leaves
  * the target with whole, verified windows only.
  */
+import { hex32 } from "../../compress/crc32";
 import { XzDecoder } from "../../compress/xz";
 import type { BlockSource, TargetSink } from "../../io/interfaces";
 import { AddressCache } from "../format/address-cache";
@@ -248,7 +249,7 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     if (verify && header.checksum >= 0) {
       const actual = adler32(targetBuffer, 0, targetLength);
       if (actual !== header.checksum) {
-        const what = `target window checksum mismatch (Adler-32 ${hex(actual)}, the delta expects ${hex(header.checksum)})`;
+        const what = `target window checksum mismatch (Adler-32 ${hex32(actual)}, the delta expects ${hex32(header.checksum)})`;
         // A window built from the delta's own bytes alone does not depend on the source: if it
         // comes out wrong, the delta is damaged, whatever the source holds.
         if (copies.sourceBytes === sourceBytesBefore) {
@@ -295,10 +296,6 @@ function tooManySourceReads(
       `for the first ${targetBytes} bytes of output, more than the limit of ${budget.perTargetByte} bytes per output byte plus ${budget.initial}. ` +
       `Deltas made by xdelta3 or mender-binary-delta-generator stay far below this: make the delta again, or use a full rootfs Artifact`,
   );
-}
-
-function hex(n: number): string {
-  return n.toString(16).padStart(8, "0");
 }
 
 /** Turns a header parse failure into an error naming the spot. */
