@@ -79,9 +79,9 @@ export interface SourceMismatch {
  * Step 1, before the stream is opened. Returns undefined when the whole source matches, else what
  * applyDelta needs to check the delta's read set instead (the refusal waits for the delta's header).
  */
-export function verifySource(sourcePath: string, facts: DeltaFacts): SourceMismatch | undefined {
+export async function verifySource(sourcePath: string, facts: DeltaFacts): Promise<SourceMismatch | undefined> {
   logEvent(`checking the active partition ${sourcePath} (${facts.sourceSize} bytes) against the delta's source checksum`);
-  const { matches, actual } = compareSource(sourcePath, facts.sourceSize, facts.sourceChecksums);
+  const { matches, actual } = await compareSource(sourcePath, facts.sourceSize, facts.sourceChecksums);
   if (matches) {
     logEvent("active partition matches the delta's source");
     return undefined;
@@ -191,10 +191,10 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
       `read ${sourceBytesRead} bytes of ${sourcePath} (${(sourceBytesRead / Math.max(1, stats.bytes)).toFixed(2)} per byte written)`,
   );
   // The one SHA-256 of the new image: of what the storage holds, read back past the page cache.
-  const onStorage = hashDevicePrefix(targetPath, stats.bytes);
+  const onStorage = await hashDevicePrefix(targetPath, stats.bytes);
   if (onStorage !== facts.targetChecksum) {
     // Which went wrong, the delta or the storage: does the storage hold what was written?
-    const storedCrc = crc32DevicePrefix(targetPath, stats.bytes);
+    const storedCrc = await crc32DevicePrefix(targetPath, stats.bytes);
     if (storedCrc === stats.crc32) {
       throw new MenderDeltaError(
         `the image written to ${targetPath} has sha256 ${onStorage}, the Artifact provides rootfs-image.checksum ${facts.targetChecksum}; ` +

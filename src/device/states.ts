@@ -77,7 +77,7 @@ async function download(tree: string): Promise<number> {
       logEvent("no stream-next in the file tree: the client will store the payload in files/; applying it in ArtifactInstall");
       return 0;
     }
-    const sourceMismatch = verifySource(roles.active.realPath, facts);
+    const sourceMismatch = await verifySource(roles.active.realPath, facts);
     const entry = await nextStream(tree);
     if (!entry) throw new MenderDeltaError("the payload holds no file; a delta Artifact carries exactly one <image>.delta");
     if (entry.size !== undefined) checkDeclaredSize(entry.name, entry.size, roles.inactive.path, guarded.size);
@@ -124,7 +124,7 @@ async function applyFromFiles(tree: string, roles: PartitionRoles): Promise<Targ
   const guarded = openInactivePartition(roles);
   try {
     checkTargetFits(facts, guarded.size, roles.inactive.path);
-    const sourceMismatch = verifySource(roles.active.realPath, facts);
+    const sourceMismatch = await verifySource(roles.active.realPath, facts);
     const state = await applyPayload(files[0]!, path.basename(files[0]!), roles, facts, guarded, sourceMismatch);
     writeState(tree, TARGET_STATE, state);
     return state;

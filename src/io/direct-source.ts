@@ -12,7 +12,7 @@ import fs from "node:fs";
 import { MenderDeltaError } from "../errors";
 import type { BlockSource } from "./interfaces";
 import { deviceOrFileSize } from "./file-size";
-import { failedReadAt, readFullyAt } from "./read-fully";
+import { failedReadAt, readFullyAt, readFullyAtAsync } from "./read-fully";
 
 const WASM_PAGE = 65536;
 /** The lib settings carry no WebAssembly types; this is the one constructor used here. */
@@ -118,11 +118,39 @@ class DirectBlockSource implements BlockSource {
     const offset = index * this.blockSize;
     if (offset >= this.size) return 0;
     const want = Math.min(this.blockSize, this.size - offset);
-    const done = this.readAt(offset, into, want);
+    return this.checkLength(offset, want, this.readAt(offset, into, want));
+  }
+
+  /**
+   * readBlock on libuv's thread pool, so that the caller can work on the previous block meanwhile.
+   * At most one may be in flight: the fallback to buffered reads reopens the file.
+   */
+  async readBlockAsync(index: number, into: Uint8Array): Promise<number> {
+    const offset = index * this.blockSize;
+    if (offset >= this.size) return 0;
+    const want = Math.min(this.blockSize, this.size - offset);
+    const ask = this.direct ? Math.ceil(want / ALIGNMENT) * ALIGNMENT : want;
+    let done: number;
+    try {
+      done = Math.min(want, await readFullyAtAsync(this.fd, into.subarray(0, ask), offset, want));
+    } catch (err) {
+      if (this.direct && (err as NodeJS.ErrnoException).code === "EINVAL") return this.readBlock(index, into);
+      throw this.readError(err, offset);
+    }
+    return this.checkLength(offset, want, done);
+  }
+
+  private checkLength(offset: number, want: number, done: number): number {
     if (done < want) {
       throw new MenderDeltaError(`${this.path} ended at byte ${offset + done}, expected ${this.size} bytes; was it resized?`);
     }
     return want;
+  }
+
+  private readError(err: unknown, offset: number): MenderDeltaError {
+    return new MenderDeltaError(
+      `reading ${this.path} at byte ${failedReadAt(err) ?? offset} failed: ${errnoMessage(err)}. The storage may be failing.`,
+    );
   }
 
   /**
@@ -140,9 +168,7 @@ class DirectBlockSource implements BlockSource {
         this.reopenBuffered(err);
         return this.readAt(offset, into, want);
       }
-      throw new MenderDeltaError(
-        `reading ${this.path} at byte ${failedReadAt(err) ?? offset} failed: ${errnoMessage(err)}. The storage may be failing.`,
-      );
+      throw this.readError(err, offset);
     }
   }
 
@@ -174,6 +200,7 @@ function openError(path: string, err: unknown): MenderDeltaError {
 export type DirectSource = BlockSource & {
   readonly isDirect: boolean;
   readAt(offset: number, into: Uint8Array, want: number): number;
+  readBlockAsync(index: number, into: Uint8Array): Promise<number>;
 };
 
 /** Opens `path` read-only with O_DIRECT (falling back to buffered reads only where the kernel refuses). */

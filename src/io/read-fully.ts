@@ -29,7 +29,26 @@ export function readFullyAt(fd: number, into: Uint8Array, position: number, enou
   return done;
 }
 
-/** The file offset a read that readFullyAt rethrew was at, or undefined for any other error. */
+/** readFullyAt with read(2) on libuv's thread pool: the calling thread goes on while the bytes arrive. */
+export async function readFullyAtAsync(fd: number, into: Uint8Array, position: number, enough = into.length): Promise<number> {
+  let done = 0;
+  while (done < enough) {
+    const at = done;
+    const n = await new Promise<number>((resolve, reject) =>
+      fs.read(fd, into, at, into.length - at, position + at, (err, bytes) => {
+        if (err) {
+          failedAt.set(err, position + at);
+          reject(err);
+        } else resolve(bytes);
+      }),
+    );
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+/** The file offset a read that readFullyAt or readFullyAtAsync rethrew was at, or undefined for any other error. */
 export function failedReadAt(err: unknown): number | undefined {
   return typeof err === "object" && err !== null ? failedAt.get(err) : undefined;
 }

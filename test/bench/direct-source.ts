@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     console.log(`image ${mib} MiB, delta ${(fs.statSync(delta).size / MIB).toFixed(2)} MiB, O_DIRECT ${direct ? "in use" : "REFUSED by this filesystem (fallback measured)"}`);
 
     const hb = await best(() => bufferedHash(oldImg));
-    const hd = await best(() => void hashDevicePrefix(oldImg, mib * MIB));
+    const hd = await best(async () => void (await hashDevicePrefix(oldImg, mib * MIB)));
     const hp = peer("sha256sum", [oldImg]);
     console.log("hash (ratios against buffered):");
     console.log(line("  buffered (FileBlockSource 1 MiB)", hb));

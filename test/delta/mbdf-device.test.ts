@@ -37,7 +37,7 @@ test("device install of an mbdf1 delta: written, verified, read back; a changed 
   const targetPath = path.join(dir, "b.part");
   const install = async (bytes: Uint8Array) => {
     fs.writeFileSync(targetPath, new Uint8Array(512 * 1024).fill(0xee));
-    const sourceMismatch = verifySource(sourcePath, facts);
+    const sourceMismatch = await verifySource(sourcePath, facts);
     return applyDelta(inChunks(bytes, 4096), { sourcePath, targetPath, facts, deltaName: "rootfs.ext4.delta", sourceMismatch });
   };
 
@@ -72,7 +72,7 @@ test("device install of an mbdf1 delta: written, verified, read back; a changed 
   const otherTarget = { ...facts, targetChecksum: "ab".repeat(32) };
   fs.writeFileSync(targetPath, new Uint8Array(512 * 1024).fill(0xee));
   await assert.rejects(
-    applyDelta(inChunks(delta, 4096), { sourcePath, targetPath, facts: otherTarget, deltaName: "rootfs.ext4.delta", sourceMismatch: verifySource(sourcePath, otherTarget) }),
+    applyDelta(inChunks(delta, 4096), { sourcePath, targetPath, facts: otherTarget, deltaName: "rootfs.ext4.delta", sourceMismatch: await verifySource(sourcePath, otherTarget) }),
     /the delta's header makes an image of SHA-256 [0-9a-f]{64}, the Artifact provides (ab){32}/,
   );
   assert.ok(fs.readFileSync(targetPath).equals(Buffer.from(new Uint8Array(512 * 1024).fill(0xee))), "partition untouched");

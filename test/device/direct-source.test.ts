@@ -58,7 +58,7 @@ async function* chunks(file: string): AsyncIterable<Uint8Array> {
   yield* fs.createReadStream(file, { highWaterMark: 4096 }) as AsyncIterable<Buffer>;
 }
 
-test("aligned memory: O_DIRECT reads of a regular file land in WebAssembly.Memory views", () => {
+test("aligned memory: O_DIRECT reads of a regular file land in WebAssembly.Memory views", async () => {
   const file = path.join(work, "plain.bin");
   const data = Buffer.alloc(3 * 65536 + 1000, 7);
   for (let i = 0; i < data.length; i += 511) data[i] = i & 0xff;
@@ -68,8 +68,12 @@ test("aligned memory: O_DIRECT reads of a regular file land in WebAssembly.Memor
   const parts: Uint8Array[] = [];
   const block = src.allocateBlock();
   for (let i = 0; i * src.blockSize < src.size; i++) parts.push(Buffer.from(block.subarray(0, src.readBlock(i, block))));
+  // The same through the thread pool (the whole-partition passes read ahead so).
+  const asyncParts: Uint8Array[] = [];
+  for (let i = 0; i * src.blockSize < src.size; i++) asyncParts.push(Buffer.from(block.subarray(0, await src.readBlockAsync(i, block))));
   src.close();
   assert.equal(sha256(Buffer.concat(parts)), sha256(data));
+  assert.equal(sha256(Buffer.concat(asyncParts)), sha256(data));
   assert.ok(warnings.length <= 1, "at most one fallback warning");
   assert.equal(allocateAligned(4096).byteOffset % 4096, 0);
 });
@@ -109,7 +113,7 @@ test("read-only mounted ext4 on a loop device: buffered differs, O_DIRECT hash m
   assert.equal(src.isDirect, true);
   assert.equal(src.size, fs.statSync(v1).size);
   src.close();
-  assert.equal(hashDevicePrefix(loop, fs.statSync(v1).size), image, "our source hash (O_DIRECT) matches the image");
+  assert.equal(await hashDevicePrefix(loop, fs.statSync(v1).size), image, "our source hash (O_DIRECT) matches the image");
 
   // A buffered source makes the decoder fail its window checksums, as stock xdelta3 does on devices...
   const buffered = bufferedSource(loop);
@@ -127,7 +131,7 @@ test("read-only mounted ext4 on a loop device: buffered differs, O_DIRECT hash m
   assert.equal(sha256File(out), sha256File(v2));
 });
 
-test("compare-before-write on the inactive partition reads the storage, not a stale page cache: a frame the cache shows right but the storage does not is written", (t) => {
+test("compare-before-write on the inactive partition reads the storage, not a stale page cache: a frame the cache shows right but the storage does not is written", async (t) => {
   if (!needRoot(t, "loop devices") || !needTools(t, "losetup")) return;
   const backing = path.join(work, "inactive.img");
   const image = Buffer.alloc(3 * FRAME_BYTES);
@@ -145,14 +149,14 @@ test("compare-before-write on the inactive partition reads the storage, not a st
     fs.closeSync(fd);
     // The premise: a buffered read of the device still shows the image, the storage does not.
     assert.equal(sha256(fs.readFileSync(device)), sha256(image), "the page cache is stale");
-    assert.notEqual(hashDevicePrefix(device, image.length), sha256(image), "the storage differs");
+    assert.notEqual(await hashDevicePrefix(device, image.length), sha256(image), "the storage differs");
 
     const w = new PartitionWriter(device);
     w.write(image);
     w.finish();
     const stats = w.stats();
     assert.deepEqual([stats.framesWritten, stats.framesSkipped], [1, 2], "frame 1 is written, the others are held already");
-    assert.equal(hashDevicePrefix(device, image.length), sha256(image), "the storage holds the image");
+    assert.equal(await hashDevicePrefix(device, image.length), sha256(image), "the storage holds the image");
   } finally {
     fs.closeSync(holder);
     spawnSync("losetup", ["-d", device]);

@@ -39,7 +39,7 @@ function setUp(name: string) {
 test("the image is verified as the storage holds it: an install returns the read-back SHA-256", async () => {
   const s = setUp("verify-ok");
   await encodeVcdiff(s.sourcePath, s.newFile, s.deltaFile, { threads: 1 });
-  const done = await applyDelta(fileChunks(s.deltaFile), { sourcePath: s.sourcePath, targetPath: s.targetPath, facts: s.facts, deltaName: "d", sourceMismatch: verifySource(s.sourcePath, s.facts) });
+  const done = await applyDelta(fileChunks(s.deltaFile), { sourcePath: s.sourcePath, targetPath: s.targetPath, facts: s.facts, deltaName: "d", sourceMismatch: await verifySource(s.sourcePath, s.facts) });
   assert.deepEqual(done, { partition: s.targetPath, sha256: sha256(s.neu), bytes: s.neu.length });
   assert.equal(sha256(fs.readFileSync(s.targetPath).subarray(0, s.neu.length)), sha256(s.neu));
 });
@@ -49,7 +49,7 @@ test("a delta that makes another image than the Artifact provides: named as the 
   await encodeVcdiff(s.sourcePath, s.newFile, s.deltaFile, { threads: 1 });
   const facts = { ...s.facts, targetChecksum: "ab".repeat(32) };
   await assert.rejects(
-    applyDelta(fileChunks(s.deltaFile), { sourcePath: s.sourcePath, targetPath: s.targetPath, facts, deltaName: "d", sourceMismatch: verifySource(s.sourcePath, facts) }),
+    applyDelta(fileChunks(s.deltaFile), { sourcePath: s.sourcePath, targetPath: s.targetPath, facts, deltaName: "d", sourceMismatch: await verifySource(s.sourcePath, facts) }),
     (err: unknown) =>
       err instanceof MenderDeltaError &&
       err.message ===
@@ -68,7 +68,7 @@ test("storage that does not hold what was written (the writes went elsewhere): n
   const fd = fs.openSync(elsewhere, "r+");
   try {
     await assert.rejects(
-      applyDelta(fileChunks(s.deltaFile), { sourcePath: s.sourcePath, targetPath: s.targetPath, targetFd: fd, facts: s.facts, deltaName: "d", sourceMismatch: verifySource(s.sourcePath, s.facts) }),
+      applyDelta(fileChunks(s.deltaFile), { sourcePath: s.sourcePath, targetPath: s.targetPath, targetFd: fd, facts: s.facts, deltaName: "d", sourceMismatch: await verifySource(s.sourcePath, s.facts) }),
       /^.*reads back differently from what was written \(CRC-32 [0-9a-f]{8}, wrote [0-9a-f]{8}\): the storage is losing writes\. Not activating it; check the storage hardware\.$/,
     );
   } finally {
