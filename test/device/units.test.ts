@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { needTools } from "../helpers/peers";
+import { needRoot, needTools } from "../helpers/peers";
+import { execFileSync } from "node:child_process";
 import { configPaths, loadConfig } from "../../src/device/config";
 import { openBootEnv, parsePrintedVariable } from "../../src/device/bootenv";
 import { crc32 } from "../../src/compress/crc32";
@@ -190,11 +191,45 @@ test("partition writer: frames that already hold the right bytes are not rewritt
   assert.deepEqual([third.framesWritten, third.framesSkipped], [2, 2]);
   assert.equal(sha256(fs.readFileSync(target).subarray(0, image.length)), sha256(image));
 
+  // Many frames, written in pieces that straddle frame boundaries: every byte lands where it belongs.
+  const big = Buffer.alloc(9 * FRAME_BYTES + 77);
+  for (let i = 0; i < big.length; i += 512) big[i] = ((i / 512) % 253) + 1;
+  fs.writeFileSync(target, Buffer.alloc(10 * FRAME_BYTES));
+  const wb = new PartitionWriter(target);
+  for (let i = 0; i < big.length; i += 300_000) wb.write(big.subarray(i, i + 300_000));
+  wb.finish();
+  assert.deepEqual([wb.stats().framesWritten, wb.stats().crc32], [10, crc32(big)]);
+  assert.equal(sha256(fs.readFileSync(target).subarray(0, big.length)), sha256(big));
+
   fs.truncateSync(target, FRAME_BYTES);
   const w = new PartitionWriter(target);
   assert.throws(() => w.write(image), /does not fit/);
   w.abort();
   fs.rmSync(dir, { recursive: true });
+});
+
+test("partition writer: a write that fails (a full file system) is reported with its offset, as the storage's fault", (t) => {
+  if (!needRoot(t, "a small tmpfs")) return;
+  const dir = tmp();
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir]);
+  try {
+    const target = path.join(dir, "p3");
+    fs.writeFileSync(target, "");
+    fs.truncateSync(target, 8 * FRAME_BYTES); // larger than the file system can hold
+    const image = Buffer.alloc(8 * FRAME_BYTES, 0x5a);
+    const w = new PartitionWriter(target);
+    assert.throws(
+      () => {
+        for (let i = 0; i < image.length; i += FRAME_BYTES) w.write(image.subarray(i, i + FRAME_BYTES));
+        w.finish();
+      },
+      (err: unknown) => err instanceof MenderDeltaError && /^writing .*p3 at byte \d+ failed: ENOSPC.*; the storage may be failing$/.test(err.message),
+    );
+    w.abort();
+  } finally {
+    execFileSync("umount", [dir]);
+    fs.rmSync(dir, { recursive: true });
+  }
 });
 
 test("headers: checksums (also the legacy key), source size, decoder -B, algorithm", () => {
