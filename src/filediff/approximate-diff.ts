@@ -98,12 +98,38 @@ function oldSuffixIsLess(old: Uint8Array, oldPos: number, neu: Uint8Array, newPo
 }
 
 /**
+ * Where each two-byte prefix's suffixes start in old's suffix array: starts[k] is the first index
+ * whose suffix begins with bytes >= (k >> 8, k & 255), starts[65536] the array's length. A
+ * one-byte suffix "a" counts as (a - 1, 255): after every suffix below it, before "a" followed by
+ * anything. The binary search of a match then starts inside its prefix's range (a few steps
+ * instead of ~22 on a 4 MiB file) and ends at the same place as a search of the whole array.
+ */
+function prefixStarts(sa: Int32Array, old: Uint8Array): Int32Array {
+  const starts = new Int32Array(65537);
+  let k = 0;
+  // sa[0] is the empty suffix, below every key.
+  for (let i = 1; i < sa.length; i++) {
+    const p = sa[i]!;
+    const key = p + 1 < old.length ? (old[p]! << 8) | old[p + 1]! : (old[p]! << 8) - 1;
+    while (k <= key) starts[k++] = i;
+  }
+  while (k <= 65536) starts[k++] = sa.length;
+  return starts;
+}
+
+/**
  * The longest exact match of neu[newPos..] in old, by binary search over old's suffix array.
  * Returns the length; the position is left in `found[0]`.
  */
-function longestMatch(sa: Int32Array, old: Uint8Array, neu: Uint8Array, newPos: number, found: Int32Array): number {
+function longestMatch(sa: Int32Array, starts: Int32Array, old: Uint8Array, neu: Uint8Array, newPos: number, found: Int32Array): number {
   let lo = 0;
   let hi = sa.length - 1;
+  if (newPos + 1 < neu.length) {
+    // Every suffix before the prefix's range sorts below neu[newPos..], every one after it above.
+    const key = (neu[newPos]! << 8) | neu[newPos + 1]!;
+    lo = starts[key]! - 1;
+    hi = Math.min(starts[key + 1]!, sa.length - 1);
+  }
   while (hi - lo >= 2) {
     const mid = lo + ((hi - lo) >> 1);
     if (oldSuffixIsLess(old, sa[mid]!, neu, newPos)) lo = mid;
@@ -125,6 +151,7 @@ const SWITCH_GAIN = 8;
 /** Differences `neu` against `old`. */
 export function approximateDiff(old: Uint8Array, neu: Uint8Array): ApproximateDiff {
   const sa = suffixArray(old);
+  const starts = prefixStarts(sa, old);
   const control = new ByteBuilder(64);
   const differences = new ByteBuilder(neu.length);
   const literals = new ByteBuilder(neu.length >> 3);
@@ -143,7 +170,7 @@ export function approximateDiff(old: Uint8Array, neu: Uint8Array): ApproximateDi
     scan += matchLen;
     let scored = scan;
     while (scan < neu.length) {
-      matchLen = longestMatch(sa, old, neu, scan, found);
+      matchLen = longestMatch(sa, starts, old, neu, scan, found);
       matchPos = found[0]!;
       for (; scored < scan + matchLen; scored++) {
         const o = scored + lastOffset;
