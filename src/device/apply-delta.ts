@@ -6,10 +6,10 @@
  *      VCDIFF's application header, or MBDF's header) must vouch for every byte the delta reads: checked after the file
  *      header arrived and before anything is written (read-set-check.ts);
  *   2. the delta is decoded as it arrives, reading the source with O_DIRECT and writing the target
- *      through a PartitionWriter (skip-unchanged 1 MiB frames, a CRC-32 on the way, fsync);
+ *      through a PartitionWriter (skip-unchanged 1 MiB frames, a CRC-32 of each frame written, fsync);
  *   3. the partition, read back with O_DIRECT after the fsync, must hash to the provided
  *      rootfs-image.checksum: one SHA-256 of what the storage holds. When it does not, the
- *      writer's CRC-32 tells whether the delta made another image or the storage lost writes.
+ *      written frames' CRC-32s tell whether the storage lost a write or the delta made another image.
  * Only then is the target recorded as verified (tmp/target.json) for ArtifactInstall to activate.
  */
 import { deltaDecoder } from "../delta/algorithms";
@@ -17,12 +17,12 @@ import { MenderDeltaError } from "../errors";
 import { openDirectSource } from "../io/direct-source";
 import type { DeltaFacts } from "./delta-header";
 import { logEvent, logWarning } from "./log";
-import { PartitionWriter } from "./partition-writer";
+import { FRAME_BYTES, PartitionWriter } from "./partition-writer";
 import { meteredPayload } from "./payload-size";
 import { parseReadSetAppHeader } from "../vcdiff/format/read-set";
 import { verifyReadSet } from "./read-set-check";
 import { hex32 } from "../compress/crc32";
-import { compareSource, crc32DevicePrefix, hashDevicePrefix, sourceMismatchError } from "./source-check";
+import { compareSource, firstLostWrite, hashDevicePrefix, sourceMismatchError } from "./source-check";
 
 /**
  * Source blocks of the decoder's cache. O_DIRECT gets no kernel readahead, so blocks are large
@@ -193,16 +193,17 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
   // The one SHA-256 of the new image: of what the storage holds, read back past the page cache.
   const onStorage = await hashDevicePrefix(targetPath, stats.bytes);
   if (onStorage !== facts.targetChecksum) {
-    // Which went wrong, the delta or the storage: does the storage hold what was written?
-    const storedCrc = await crc32DevicePrefix(targetPath, stats.bytes);
-    if (storedCrc === stats.crc32) {
+    // Which went wrong, the delta or the storage: does the storage hold what was written? (Frames
+    // not written held their bytes when compared.)
+    const lost = firstLostWrite(targetPath, stats.bytes, FRAME_BYTES, stats.writtenFrames, stats.writtenCrcs);
+    if (!lost) {
       throw new MenderDeltaError(
         `the image written to ${targetPath} has sha256 ${onStorage}, the Artifact provides rootfs-image.checksum ${facts.targetChecksum}; ` +
           `the delta does not produce the image it claims (broken generator or tampered Artifact). Not activating it.`,
       );
     }
     throw new MenderDeltaError(
-      `${targetPath} reads back differently from what was written (CRC-32 ${hex32(storedCrc)}, wrote ${hex32(stats.crc32)}): ` +
+      `${targetPath} reads back differently from what was written (the MiB at byte ${lost.offset}: CRC-32 ${hex32(lost.stored)}, wrote ${hex32(lost.written)}): ` +
         `the storage is losing writes. Not activating it; check the storage hardware.`,
     );
   }

@@ -1,11 +1,13 @@
 /**
  * The TargetSink that writes the new image onto the inactive partition: in 1 MiB frames, each
  * compared with what the partition already holds and written only if different (less flash
- * wear, as the client's own block writer does), fsynced periodically and at the end. It keeps a
- * CRC-32 of the image it was given, not a SHA-256: the image is checked against the Artifact's
- * SHA-256 once, as the storage holds it (read back with O_DIRECT, device/apply-delta.ts), and the
- * CRC-32 only tells, when that check fails, whether the delta or the storage was wrong. One
- * SHA-256 pass fewer per install: on a device without SHA instructions, seconds per GiB.
+ * wear, as the client's own block writer does), fsynced periodically and at the end. It hashes
+ * nothing of the image: the image is checked against the Artifact's SHA-256 once, as the storage
+ * holds it (read back with O_DIRECT, device/apply-delta.ts). It keeps a CRC-32 of each frame it
+ * wrote (8 bytes per MiB of partition), which tells, only when that check fails, whether the
+ * storage lost a write or the delta made another image; frames the partition already held were
+ * compared byte for byte. No pass over the image beyond the compare and the write: on a device
+ * without SHA or CRC instructions, seconds per GiB.
  *
  * The comparison reads the partition with O_DIRECT (where the kernel allows it), as the source
  * check and the read-back do: "already holds" then means the storage holds those bytes, not a page
@@ -32,8 +34,10 @@ export interface WriteStats {
   bytes: number;
   framesWritten: number;
   framesSkipped: number;
-  /** CRC-32 of the image as it was given to `write` (not as the storage holds it). */
-  crc32: number;
+  /** Index (offset / FRAME_BYTES) of each frame written, in order; frames not listed already held their bytes. */
+  writtenFrames: Uint32Array;
+  /** CRC-32 of each written frame's bytes, as given to `write`. */
+  writtenCrcs: Uint32Array;
 }
 
 export class PartitionWriter implements TargetSink {
@@ -50,7 +54,9 @@ export class PartitionWriter implements TargetSink {
   private fill = 0;
   private offset = 0;
   private sinceSync = 0;
-  private crc = 0;
+  /** Per written frame: its index and the CRC-32 of what was written (see WriteStats). */
+  private readonly writtenFrames: Uint32Array;
+  private readonly writtenCrcs: Uint32Array;
   private framesWritten = 0;
   private framesSkipped = 0;
   private finished = false;
@@ -67,6 +73,9 @@ export class PartitionWriter implements TargetSink {
       throw new MenderDeltaError(`cannot open the inactive partition ${path} for writing: ${(err as Error).message}`);
     }
     this.capacity = deviceOrFileSize(path);
+    const frames = Math.ceil(this.capacity / FRAME_BYTES);
+    this.writtenFrames = new Uint32Array(frames);
+    this.writtenCrcs = new Uint32Array(frames);
     try {
       // Without a fallback warning: a target the kernel reads only through the page cache (tmpfs)
       // is compared that way, as before.
@@ -98,7 +107,6 @@ export class PartitionWriter implements TargetSink {
       );
     }
     const data = this.frame.subarray(0, length);
-    this.crc = crc32(data, this.crc);
     if (this.holdsAlready(data)) {
       this.framesSkipped++;
     } else {
@@ -108,6 +116,8 @@ export class PartitionWriter implements TargetSink {
       } catch (err) {
         throw new MenderDeltaError(`writing ${this.path} at byte ${this.offset + done} failed: ${(err as Error).message}; the storage may be failing`);
       }
+      this.writtenFrames[this.framesWritten] = this.offset / FRAME_BYTES;
+      this.writtenCrcs[this.framesWritten] = crc32(data);
       this.framesWritten++;
       this.sinceSync += length;
     }
@@ -161,6 +171,9 @@ export class PartitionWriter implements TargetSink {
 
   stats(): WriteStats {
     if (!this.finished) throw new Error("PartitionWriter.stats() before finish()");
-    return { bytes: this.offset, framesWritten: this.framesWritten, framesSkipped: this.framesSkipped, crc32: this.crc };
+    return {
+      bytes: this.offset, framesWritten: this.framesWritten, framesSkipped: this.framesSkipped,
+      writtenFrames: this.writtenFrames.subarray(0, this.framesWritten), writtenCrcs: this.writtenCrcs.subarray(0, this.framesWritten),
+    };
   }
 }

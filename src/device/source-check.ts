@@ -18,11 +18,27 @@ export async function hashDevicePrefix(path: string, size: number): Promise<stri
   return hash.digest("hex");
 }
 
-/** CRC-32 of the first `size` bytes of `path`, read with O_DIRECT. */
-export async function crc32DevicePrefix(path: string, size: number): Promise<number> {
-  let crc = 0;
-  await readDevicePrefix(path, size, (bytes) => (crc = crc32(bytes, crc)));
-  return crc;
+/**
+ * The first of the frames written to `path` (indexes `frames`, each `frameBytes` long but for one
+ * that ends at `size`) that the storage does not hold as written: the byte offset of the first
+ * whose CRC-32, read back with O_DIRECT, is not in `crcs`, and the two CRCs; undefined when all hold.
+ */
+export function firstLostWrite(
+  path: string, size: number, frameBytes: number, frames: Uint32Array, crcs: Uint32Array,
+): { offset: number; stored: number; written: number } | undefined {
+  const source = openDirectSource(path, { blockSize: frameBytes, onFallback: logWarning });
+  try {
+    const block = source.allocateBlock();
+    for (let k = 0; k < frames.length; k++) {
+      const offset = frames[k]! * frameBytes;
+      const n = source.readBlock(frames[k]!, block);
+      const stored = crc32(block.subarray(0, Math.min(n, size - offset)));
+      if (stored !== crcs[k]) return { offset, stored, written: crcs[k]! };
+    }
+    return undefined;
+  } finally {
+    source.close();
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The new image's one SHA-256: of what the inactive partition holds after the install, read back
- * with O_DIRECT, against the Artifact's rootfs-image.checksum. When it differs, the partition
- * writer's CRC-32 of the image it was given tells which went wrong: the delta (it made another
+ * with O_DIRECT, against the Artifact's rootfs-image.checksum. When it differs, the CRC-32s the
+ * partition writer kept of the frames it wrote tell which went wrong: the delta (it made another
  * image) or the storage (it holds other bytes than were written). Either way nothing is activated.
  */
 import assert from "node:assert/strict";
@@ -69,7 +69,7 @@ test("storage that does not hold what was written (the writes went elsewhere): n
   try {
     await assert.rejects(
       applyDelta(fileChunks(s.deltaFile), { sourcePath: s.sourcePath, targetPath: s.targetPath, targetFd: fd, facts: s.facts, deltaName: "d", sourceMismatch: await verifySource(s.sourcePath, s.facts) }),
-      /^.*reads back differently from what was written \(CRC-32 [0-9a-f]{8}, wrote [0-9a-f]{8}\): the storage is losing writes\. Not activating it; check the storage hardware\.$/,
+      /^.*reads back differently from what was written \(the MiB at byte 0: CRC-32 [0-9a-f]{8}, wrote [0-9a-f]{8}\): the storage is losing writes\. Not activating it; check the storage hardware\.$/,
     );
   } finally {
     fs.closeSync(fd);
