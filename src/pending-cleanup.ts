@@ -8,6 +8,9 @@
 
 type Cleanup = () => void;
 
+/** The signals that interrupt a run (SIGHUP: a terminal or ssh session that went away). */
+export const INTERRUPT_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
 const pending = new Set<Cleanup>();
 
 /** Registers `cleanup` (synchronous: the process exits right after); returns the release. */

@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { FileTargetSink } from "../io/file-sink";
-import { deferCleanup } from "../pending-cleanup";
+import { deferCleanup, INTERRUPT_SIGNALS } from "../pending-cleanup";
 
 export type ApplyTarget =
   | { kind: "file"; path: string; existing?: fs.Stats }
@@ -175,18 +175,17 @@ function openReplacement(target: string, existing: fs.Stats | undefined): OpenTa
   };
 }
 
-const CLEANUP_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-
 /**
  * While the temporary file exists, an interrupt removes it and exits 128 + the signal number (what
  * a shell reports for a process killed by that signal), and so does an exit on a closed output
  * pipe (src/cli/run.ts). Returns the function that stops watching.
  */
 function removeOnSignals(temp: string, target: string): () => void {
-  const release = deferCleanup(() => fs.rmSync(temp, { force: true }));
-  const handlers = CLEANUP_SIGNALS.map((signal) => {
+  const remove = () => fs.rmSync(temp, { force: true });
+  const release = deferCleanup(remove);
+  const handlers = INTERRUPT_SIGNALS.map((signal) => {
     const handler = () => {
-      fs.rmSync(temp, { force: true });
+      remove();
       process.stderr.write(
         `mender-binary-delta: interrupted by ${signal}: removed the temporary file '${temp}'; --target '${target}' is unchanged\n`,
       );

@@ -2,7 +2,7 @@ import { MenderDeltaError, UsageError } from "../errors";
 import { hasPendingCleanup, runPendingCleanups } from "../pending-cleanup";
 
 /** 128 + SIGPIPE: what a shell reports for a process its closed pipe killed. */
-export const BROKEN_PIPE_EXIT = 141;
+const BROKEN_PIPE_EXIT = 141;
 
 export interface CliOptions {
   /**

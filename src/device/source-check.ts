@@ -11,13 +11,6 @@ import { logWarning } from "./log";
 
 const HASH_BLOCK = 1 << 20;
 
-/** sha256 (hex) of the first `size` bytes of `path`, read with O_DIRECT. */
-export async function hashDevicePrefix(path: string, size: number): Promise<string> {
-  const hash = createHash("sha256");
-  await readDevicePrefix(path, size, (bytes) => hash.update(bytes));
-  return hash.digest("hex");
-}
-
 /**
  * The first of the frames written to `path` (indexes `frames`, each `frameBytes` long but for one
  * that ends at `size`) that the storage does not hold as written: the byte offset of the first
@@ -42,12 +35,12 @@ export function firstLostWrite(
 }
 
 /**
- * Hands the first `size` bytes of `path` to `consume`, a block at a time, read with O_DIRECT. The
- * next block is read on the thread pool while `consume` works on this one: a pass costs about the
- * longer of reading and hashing, not their sum (on a device that hashes in software, seconds per
- * GiB saved twice per install: the source check and the read-back).
+ * sha256 (hex) of the first `size` bytes of `path`, read with O_DIRECT. The next block is read on
+ * the thread pool while this one is hashed: a pass costs about the longer of reading and hashing,
+ * not their sum (on a device that hashes in software, seconds per GiB saved twice per install:
+ * the source check and the read-back).
  */
-async function readDevicePrefix(path: string, size: number, consume: (bytes: Uint8Array) => void): Promise<void> {
+export async function hashDevicePrefix(path: string, size: number): Promise<string> {
   const source = openDirectSource(path, { blockSize: HASH_BLOCK, onFallback: logWarning });
   let reading: Promise<number> | undefined;
   try {
@@ -56,15 +49,17 @@ async function readDevicePrefix(path: string, size: number, consume: (bytes: Uin
         `${path} holds ${source.size} bytes, less than the ${size}-byte source image the delta was made from; is this the right partition?`,
       );
     }
+    const hash = createHash("sha256");
     const blocks = [source.allocateBlock(), source.allocateBlock()];
     const count = Math.ceil(size / HASH_BLOCK);
     if (count > 0) reading = source.readBlockAsync(0, blocks[0]!);
     for (let i = 0; i < count; i++) {
       const n = await reading!;
-      // One read in flight at a time (readBlockAsync's rule), into the block not being consumed.
+      // One read in flight at a time (readBlockAsync's rule), into the block not being hashed.
       reading = i + 1 < count ? source.readBlockAsync(i + 1, blocks[(i + 1) & 1]!) : undefined;
-      consume(blocks[i & 1]!.subarray(0, Math.min(n, size - i * HASH_BLOCK)));
+      hash.update(blocks[i & 1]!.subarray(0, Math.min(n, size - i * HASH_BLOCK)));
     }
+    return hash.digest("hex");
   } finally {
     // Never close the file under a read in flight (its descriptor number could be reused).
     if (reading) await reading.catch(() => undefined);

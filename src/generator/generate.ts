@@ -17,7 +17,7 @@ import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelea
 import type { GeneratorOptions } from "./options";
 import { checkOutputPath } from "./output-path";
 import { NO_PROGRESS, phase, type Progress } from "../progress";
-import { deferCleanup } from "../pending-cleanup";
+import { deferCleanup, INTERRUPT_SIGNALS, runPendingCleanups } from "../pending-cleanup";
 import { planSourceUse } from "./root-mount";
 import { checkScratchSpace } from "./scratch-space";
 import { deltaArtifactSpec, deltaPayloadName } from "./spec";
@@ -62,17 +62,16 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   const scratchParent = path.dirname(path.resolve(options.output));
   await checkScratchSpace(scratchParent, [fromInfo, toInfo]);
 
-  // An interrupted run must not leave images or a partial Artifact behind. The handlers are in place
-  // before the scratch directory exists, and it is made synchronously: a signal is only handled
-  // once `scratch` names it.
+  // An interrupted run (SIGHUP too: a build host's ssh session that drops) or one that stops on a
+  // closed output pipe (src/cli/run.ts) must not leave images or a partial Artifact behind: the
+  // scratch directory's removal is a pending cleanup from the moment it exists (made synchronously,
+  // registered in the same step), which the signal handlers run.
   let scratch: string | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+    runPendingCleanups();
     process.kill(process.pid, signal);
   };
-  // SIGHUP too: a build host's ssh session that drops would otherwise leave two images behind.
-  for (const signal of INTERRUPTS) process.once(signal, onSignal);
-  // And an exit on a closed output pipe (src/cli/run.ts), which skips the `finally` below.
+  for (const signal of INTERRUPT_SIGNALS) process.once(signal, onSignal);
   let releaseScratch: (() => void) | undefined;
   try {
     const workDir = (scratch = mkdtempSync(path.join(scratchParent, ".mender-delta-work-")));
@@ -164,13 +163,11 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
       warnings: [...options.notes, ...warnings],
     };
   } finally {
-    for (const signal of INTERRUPTS) process.removeListener(signal, onSignal);
+    for (const signal of INTERRUPT_SIGNALS) process.removeListener(signal, onSignal);
     if (scratch !== undefined) await fsp.rm(scratch, { recursive: true, force: true });
     releaseScratch?.();
   }
 }
-
-const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /**
  * The xz block size for a file-aware payload that fits one block of the writer's 16 MiB: half of

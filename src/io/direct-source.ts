@@ -129,15 +129,19 @@ class DirectBlockSource implements BlockSource {
     const offset = index * this.blockSize;
     if (offset >= this.size) return 0;
     const want = Math.min(this.blockSize, this.size - offset);
-    const ask = this.direct ? Math.ceil(want / ALIGNMENT) * ALIGNMENT : want;
     let done: number;
     try {
-      done = Math.min(want, await readFullyAtAsync(this.fd, into.subarray(0, ask), offset, want));
+      done = Math.min(want, await readFullyAtAsync(this.fd, into.subarray(0, this.lengthToAsk(want)), offset, want));
     } catch (err) {
       if (this.direct && (err as NodeJS.ErrnoException).code === "EINVAL") return this.readBlock(index, into);
       throw this.readError(err, offset);
     }
     return this.checkLength(offset, want, done);
+  }
+
+  /** O_DIRECT lengths must stay aligned: whole pages are asked for, the short read at EOF is fine. */
+  private lengthToAsk(want: number): number {
+    return this.direct ? Math.ceil(want / ALIGNMENT) * ALIGNMENT : want;
   }
 
   private checkLength(offset: number, want: number, done: number): number {
@@ -158,10 +162,8 @@ class DirectBlockSource implements BlockSource {
    * rounded up to 4096 bytes long); returns how many arrived (fewer only where the file ends).
    */
   readAt(offset: number, into: Uint8Array, want: number): number {
-    // O_DIRECT lengths must stay aligned: ask for whole pages, the short read at EOF is fine.
-    const ask = this.direct ? Math.ceil(want / ALIGNMENT) * ALIGNMENT : want;
     try {
-      return Math.min(want, readFullyAt(this.fd, into.subarray(0, ask), offset, want));
+      return Math.min(want, readFullyAt(this.fd, into.subarray(0, this.lengthToAsk(want)), offset, want));
     } catch (err) {
       if (this.direct && (err as NodeJS.ErrnoException).code === "EINVAL") {
         // Some filesystems accept the O_DIRECT open but refuse the read itself.
