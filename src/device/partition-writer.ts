@@ -18,7 +18,7 @@
 import fs from "node:fs";
 import { crc32 } from "../compress/crc32";
 import { MenderDeltaError } from "../errors";
-import { allocateAligned, openDirectSource, type DirectSource } from "../io/direct-source";
+import { openDirectSource, type DirectSource } from "../io/direct-source";
 import { deviceOrFileSize } from "../io/file-size";
 import type { TargetSink } from "../io/interfaces";
 
@@ -48,9 +48,9 @@ export class PartitionWriter implements TargetSink {
   private readonly frame = Buffer.allocUnsafe(FRAME_BYTES);
   /** What the partition holds, read without the page cache (see above). */
   private readonly existing: DirectSource;
-  /** Page-aligned (O_DIRECT), with a Buffer view of the same bytes for comparing. */
-  private readonly existingBytes = allocateAligned(COMPARE_BYTES);
-  private readonly existingView = Buffer.from(this.existingBytes.buffer, this.existingBytes.byteOffset, COMPARE_BYTES);
+  /** A block of `existing` (page-aligned for O_DIRECT), with a Buffer view of it for comparing. */
+  private readonly existingBytes: Uint8Array;
+  private readonly existingView: Buffer;
   private fill = 0;
   private offset = 0;
   private sinceSync = 0;
@@ -80,6 +80,8 @@ export class PartitionWriter implements TargetSink {
       // Without a fallback warning: a target the kernel reads only through the page cache (tmpfs)
       // is compared that way, as before.
       this.existing = openDirectSource(path, { blockSize: COMPARE_BYTES });
+      this.existingBytes = this.existing.allocateBlock();
+      this.existingView = Buffer.from(this.existingBytes.buffer, this.existingBytes.byteOffset, COMPARE_BYTES);
     } catch (err) {
       if (this.ownsFd) fs.closeSync(this.fd);
       throw err;
