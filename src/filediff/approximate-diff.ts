@@ -83,21 +83,6 @@ function commonPrefix(old: Uint8Array, oldPos: number, neu: Uint8Array, newPos: 
 }
 
 /**
- * Whether old's suffix at `oldPos` sorts before neu's suffix at `newPos`, compared over their
- * first MAX_MATCH bytes at most (equal that far: not less).
- */
-function oldSuffixIsLess(old: Uint8Array, oldPos: number, neu: Uint8Array, newPos: number): boolean {
-  const limit = Math.min(old.length - oldPos, neu.length - newPos);
-  const n = Math.min(limit, MAX_MATCH);
-  for (let i = 0; i < n; i++) {
-    const a = old[oldPos + i]!;
-    const b = neu[newPos + i]!;
-    if (a !== b) return a < b;
-  }
-  return n === limit && old.length - oldPos < neu.length - newPos;
-}
-
-/**
  * Where each two-byte prefix's suffixes start in old's suffix array: starts[k] is the first index
  * whose suffix begins with bytes >= (k >> 8, k & 255), starts[65536] the array's length. A
  * one-byte suffix "a" counts as (a - 1, 255): after every suffix below it, before "a" followed by
@@ -120,6 +105,11 @@ function prefixStarts(sa: Int32Array, old: Uint8Array): Int32Array {
 /**
  * The longest exact match of neu[newPos..] in old, by binary search over old's suffix array.
  * Returns the length; the position is left in `found[0]`.
+ *
+ * Suffixes are compared over their first MAX_MATCH bytes at most (equal that far: not less). Each
+ * comparison starts past the bytes both bounds of the search are known to share with neu[newPos..]
+ * (every suffix between them shares those too, the array being sorted), so a long match is not
+ * compared again from its start at every step; the bounds' common lengths are then the answer.
  */
 function longestMatch(sa: Int32Array, starts: Int32Array, old: Uint8Array, neu: Uint8Array, newPos: number, found: Int32Array): number {
   let lo = 0;
@@ -130,13 +120,28 @@ function longestMatch(sa: Int32Array, starts: Int32Array, old: Uint8Array, neu: 
     lo = starts[key]! - 1;
     hi = Math.min(starts[key + 1]!, sa.length - 1);
   }
+  // Bytes sa[lo]'s and sa[hi]'s suffixes share with neu[newPos..]: -1 until compared.
+  let loCommon = -1;
+  let hiCommon = -1;
+  const newLeft = neu.length - newPos;
   while (hi - lo >= 2) {
     const mid = lo + ((hi - lo) >> 1);
-    if (oldSuffixIsLess(old, sa[mid]!, neu, newPos)) lo = mid;
-    else hi = mid;
+    const p = sa[mid]!;
+    const limit = Math.min(old.length - p, newLeft);
+    const n = Math.min(limit, MAX_MATCH);
+    let i = Math.max(0, Math.min(loCommon, hiCommon));
+    while (i < n && old[p + i] === neu[newPos + i]) i++;
+    const less = i < n ? old[p + i]! < neu[newPos + i]! : n === limit && old.length - p < newLeft;
+    if (less) {
+      lo = mid;
+      loCommon = i;
+    } else {
+      hi = mid;
+      hiCommon = i;
+    }
   }
-  const a = commonPrefix(old, sa[lo]!, neu, newPos);
-  const b = commonPrefix(old, sa[hi]!, neu, newPos);
+  const a = loCommon >= 0 ? loCommon : commonPrefix(old, sa[lo]!, neu, newPos);
+  const b = hiCommon >= 0 ? hiCommon : commonPrefix(old, sa[hi]!, neu, newPos);
   if (a >= b) {
     found[0] = sa[lo]!;
     return a;
