@@ -26,7 +26,7 @@ export interface ApproximateDiff {
 }
 
 /** Grows a byte buffer as bytes are appended (amortised doubling). */
-class ByteBuilder {
+export class ByteBuilder {
   private buf: Uint8Array;
   length = 0;
   constructor(capacity: number) {
@@ -57,7 +57,8 @@ class ByteBuilder {
   }
 }
 
-function zigzag(value: number): number {
+/** A signed seek as the control stream codes it (0, -1, 1, -2, ... as 0, 1, 2, 3, ...). */
+export function zigzag(value: number): number {
   return value < 0 ? -2 * value - 1 : 2 * value;
 }
 

@@ -11,9 +11,10 @@ import { findRebuild, findZlibRebuild, gunzipSingleMember } from "../../deflate/
 import { gzipHeaderBytes } from "../../deflate/gzip-member";
 import { Compressor, MAX_RECORD_BUFFER, OldFormat } from "../../delta/mbdf/format";
 import type { Extent, RedeflateRecord } from "../../delta/mbdf/writer";
-import { approximateDiff, type ApproximateDiff } from "../../filediff/approximate-diff";
+import { approximateDiff, type ApproximateDiff, diffAlong } from "../../filediff/approximate-diff";
 import { isLittleEndianElf } from "../../filediff/elf-filter";
 import { execDiff, type ExecDiff } from "../../filediff/exec/exec-diff";
+import { wholeFileControl } from "../../filediff/whole-file-control";
 import { compactInPlace, expandInPlace, type FileHoles, holesProblem, type Hole, wholeLength } from "../../filediff/holes";
 import { xzSize } from "./cost";
 
@@ -56,8 +57,9 @@ function wholeFile(data: Uint8Array, holes: readonly Hole[]): Uint8Array {
 
 /**
  * The EXEC diff of `change`'s whole files, or undefined (`no` hears why). A file with holes is
- * rebuilt whole on both sides as the device does; its data taken back out of the new whole file
- * must be TO's run, byte for byte (execDiff checks the whole file by applying the record).
+ * rebuilt whole on both sides as the device does, and `diff` (of its data) aligns the whole files
+ * too (whole-file-control.ts); its data taken back out of the new whole file must be TO's run,
+ * byte for byte (execDiff checks the whole file by applying the record).
  */
 function execOf(change: Changed, diff: ApproximateDiff, no: (why: string) => void): ExecDiff | undefined {
   const { old, neu, holes } = change;
@@ -71,7 +73,8 @@ function execOf(change: Changed, diff: ApproximateDiff, no: (why: string) => voi
   }
   const wholeOld = wholeFile(old, holes.old);
   const wholeNew = wholeFile(neu, holes.new);
-  const exec = execDiff(wholeOld, wholeNew, approximateDiff(wholeOld, wholeNew), diffSize, no);
+  const alignment = diffAlong(wholeFileControl(diff.control, old.length, neu.length, holes), wholeOld, wholeNew);
+  const exec = execDiff(wholeOld, wholeNew, alignment, diffSize, no);
   if (exec && Buffer.compare(compactInPlace(wholeNew.slice(), holes.new), neu) !== 0) {
     no("the new file's data taken out of the whole file is not TO's run (a bug: the APPROX diff is kept)");
     return undefined;
