@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { test } from "node:test";
-import { approximateDiff, type ApproximateDiff } from "../../src/filediff/approximate-diff";
+import { applyApproximateDiff, approximateDiff, type ApproximateDiff, diffAlong } from "../../src/filediff/approximate-diff";
 import { AddressMap, readStretches } from "../../src/filediff/exec/address-map";
 import { readElfLayout } from "../../src/filediff/exec/elf-layout";
-import { execDiff } from "../../src/filediff/exec/exec-diff";
+import { execDiff, normalizedAlignment } from "../../src/filediff/exec/exec-diff";
 import { ABS64, findX86_64References, REL32, REL32_IMM16, REL32_IMM32, REL32_IMM8 } from "../../src/filediff/exec/x86-64-references";
 import { xzSize } from "../../src/generator/mbdf/cost";
 import { writeVarint } from "../../src/vcdiff/format/varint";
@@ -159,6 +159,26 @@ test("round trip on perl's Socket.so across a security upgrade: byte for byte, a
   const { old, neu } = socketPair();
   const { approx, exec } = roundTrip(old, neu);
   assert.ok(exec <= 0.6 * approx, `exec ${exec} bytes, approx ${approx}`);
+});
+
+test("one alignment for both records: the diff with references zeroed aligns the APPROX record and the EXEC one, within 5 % of the better of two alignments", () => {
+  const { old, neu } = socketPair();
+  const control = normalizedAlignment(old, neu);
+  assert.ok(control, "an alignment for an x86-64 pair");
+  // The planner's APPROX record along it makes the new file from the old one...
+  const approx = diffAlong(control, old, neu);
+  assert.deepEqual(applyApproximateDiff(old, approx, neu.length), neu);
+  // ...and the EXEC record along it, told that this is the normalized alignment, applies on the device.
+  const one = execDiff(old, neu, approx, diffCost, undefined, true);
+  assert.ok(one, "an executable-aware diff");
+  assert.ok(Buffer.from(deviceApply(old, one, neu.length)).equals(Buffer.from(neu)), "the device's apply makes the new file");
+  assert.deepEqual(one.diff.control, control);
+  // The better of two alignments (the plain diff's and this one) is a little smaller at most.
+  const two = execDiff(old, neu, approximateDiff(old, neu), diffCost)!;
+  assert.ok(diffCost(one.diff) <= 1.05 * diffCost(two.diff), `one alignment ${diffCost(one.diff)} B, two ${diffCost(two.diff)} B`);
+  // Not an EXEC pair: no alignment.
+  assert.equal(normalizedAlignment(old.subarray(64), neu), undefined);
+  assert.equal(normalizedAlignment(new Uint8Array(4096), new Uint8Array(4096)), undefined);
 });
 
 test("libc: thousands of references, the same on every scan; a patched copy round-trips and costs what the approximate diff costs", (t) => {

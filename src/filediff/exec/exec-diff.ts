@@ -43,10 +43,13 @@ function withoutReferences(bytes: Uint8Array, references: References, fieldSize:
  * (tables of pointers, which change all over when code moves, then align as well as code does);
  * the one `size` (the caller's yardstick of a diff's cost) finds smaller is kept. Each is applied once as the device applies it
  * (execPrediction): a file on which the two would disagree is left to the plain approximate diff.
- * `whyNot` hears, for the generator's debug log, why a file gets no EXEC diff.
+ * `whyNot` hears, for the generator's debug log, why a file gets no EXEC diff. With
+ * `approxIsNormalized`, `approx` already follows the second alignment (normalizedAlignment): it
+ * is the only one tried.
  */
 export function execDiff(
   old: Uint8Array, neu: Uint8Array, approx: ApproximateDiff, size: (diff: ApproximateDiff) => number, whyNot: (reason: string) => void = () => {},
+  approxIsNormalized = false,
 ): ExecDiff | undefined {
   const oldLayout = readElfLayout(old);
   const newLayout = readElfLayout(neu);
@@ -83,6 +86,7 @@ export function execDiff(
     }
   };
   const first = along(approx);
+  if (approxIsNormalized) return typeof first === "string" ? no(first) : first;
   const newReferences = architecture.findReferences(neu, newLayout);
   let second: ExecDiff | string = `the new file has no code section or more than ${MAX_REFERENCES} references`;
   if (newReferences) {
@@ -94,6 +98,23 @@ export function execDiff(
   if (typeof first === "string") return typeof second === "string" ? no(first) : second;
   if (typeof second === "string") return first;
   return size(second.diff) < size(first.diff) ? second : first;
+}
+
+/**
+ * The control stream of the approximate diff of `neu` against `old` with every reference's field
+ * zeroed on both sides (EXEC's second alignment, above), or undefined when EXEC cannot diff the
+ * pair (not ELF files of one architecture EXEC knows, or too many references).
+ */
+export function normalizedAlignment(old: Uint8Array, neu: Uint8Array): Uint8Array | undefined {
+  const oldLayout = readElfLayout(old);
+  const newLayout = readElfLayout(neu);
+  if (!oldLayout || !newLayout || oldLayout.machine !== newLayout.machine) return undefined;
+  const architecture = architectureOfMachine(oldLayout.machine);
+  const references = architecture?.findReferences(old, oldLayout);
+  const newReferences = architecture?.findReferences(neu, newLayout);
+  if (!architecture || !references || !newReferences) return undefined;
+  const { fieldSize } = architecture;
+  return approximateDiff(withoutReferences(old, references, fieldSize), withoutReferences(neu, newReferences, fieldSize)).control;
 }
 
 /** An EXEC record's prediction cannot be made: what is wrong, and whether the old file is to blame. */
