@@ -104,19 +104,24 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
 
   const avoid = normalizeRanges(options.avoid ?? []);
   const pieceSize = Math.min(options.windowSize, MAX_PIECE);
-  // FROM indexed once: for the planner's estimates, then for the VCDIFF records.
-  const encoder = await TargetRangeEncoder.open(fromImage, toImage, {
+  // FROM indexed once: for the planner's estimates, then for the VCDIFF records. The index is
+  // built (mostly reading FROM, on the encoder's threads) while the planner lists and reads the
+  // changed files and starts planning them: only the estimates wait for it.
+  const opening = TargetRangeEncoder.open(fromImage, toImage, {
     // No Adler-32 in the nested deltas: each record's CRC-32 already covers its bytes, and the
     // device would otherwise checksum every VCDIFF byte twice.
     windowSize: pieceSize, level: options.level, threads: options.threads, checksum: false,
     avoid, collectReads: options.appHeader !== undefined,
   });
+  // Awaited below; until then a failure must not count as an unhandled rejection (which ends the process).
+  opening.catch(() => undefined);
   let records: FileRecord[];
   let plan: FileRecordPlan;
   try {
-    plan = await planFileRecords(fromImage, toImage, (runs) => estimateRuns(encoder, runs, pieceSize), {
+    plan = await planFileRecords(fromImage, toImage, async (runs) => estimateRuns(await opening, runs, pieceSize), {
       executableDiffs: options.executableDiffs ?? true, threads: options.threads, debug: options.debug,
     });
+    const encoder = await opening;
     // A read-write root rewrites its avoided bytes by itself: no record may rely on them.
     records = plan.records.filter((r) => !recordExtents(r).some((e) => overlapsRanges(avoid, e.sourceOffset, e.sourceOffset + e.length)));
     if (records.length > 0 || plan.newExecutables.length > 0) {
@@ -124,7 +129,8 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
       return { format: "mbdf", summary: { ext4: true, candidates: plan.candidates, records: summary } };
     }
   } finally {
-    encoder.close();
+    // Closed however the plan ended, once the index is built (or failed: nothing to close).
+    await opening.then((encoder) => encoder.close(), () => undefined);
   }
   return vcdiffDelta("no changed file of TO is clearly smaller as a file record than in VCDIFF");
 }
