@@ -14,6 +14,7 @@ import type { Prediction } from "../../src/filediff/exec/predict";
 import { execBudget } from "../../src/filediff/exec/working-set";
 import { compactInPlace, type FileHoles, type Hole } from "../../src/filediff/holes";
 import { xzSize } from "../../src/generator/mbdf/cost";
+import type { Rng } from "../vcdiff/helpers";
 
 export const BASE = 0x400000;
 /** Where the code section starts in the file. */
@@ -151,3 +152,26 @@ export function devicePrediction(old: Uint8Array, exec: ExecDiff, newLength: num
 /** The new file the device makes from `old` and `exec`. */
 export const deviceApply = (old: Uint8Array, exec: ExecDiff, newLength: number): Uint8Array =>
   devicePrediction(old, exec, newLength).apply(exec.diff, new Uint8Array(newLength));
+
+/**
+ * A seeded hole list for a file of `dataLength` data bytes: up to `count` holes of 1 to
+ * `maxLength` bytes, the first at 0 now and then, else after 1 to `maxFirst` data bytes, then 1 to
+ * `maxGap` data bytes between two. Undefined when the data does not fill the runs before the
+ * holes (the caller draws again).
+ */
+export function randomHoles(rng: Rng, dataLength: number, count: number, maxLength: number, maxGap: number, maxFirst: number): Hole[] | undefined {
+  const holes: Hole[] = [];
+  let at = rng.next() % 3 === 0 ? 0 : 1 + (rng.next() % maxFirst);
+  let dataLeft = dataLength;
+  for (let k = rng.next() % count; k > 0; k--) {
+    const length = 1 + (rng.next() % maxLength);
+    holes.push({ offset: at, length });
+    const gap = 1 + (rng.next() % maxGap);
+    if (gap > dataLeft) break;
+    dataLeft -= gap;
+    at += length + gap;
+  }
+  // The data before the first hole and between holes is at most dataLength: what is left follows the last.
+  const before = holes.reduce((sum, h, i) => sum + h.offset - (i === 0 ? 0 : holes[i - 1]!.offset + holes[i - 1]!.length), 0);
+  return before > dataLength ? undefined : holes;
+}

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { compactInPlace, expandInPlace, type Hole, holesProblem, MAX_HOLES, wholeLength } from "../../src/filediff/holes";
 import { Rng } from "../vcdiff/helpers";
+import { randomHoles } from "./exec-helpers";
 
 /** The whole file of `data` with zeros at `holes`, built the slow obvious way. */
 function spreadSlowly(data: Uint8Array, holes: Hole[]): Uint8Array {
@@ -26,20 +27,8 @@ test("expandInPlace and compactInPlace turn data into the whole file and back, f
   const rng = new Rng(23);
   for (let round = 0; round < 200; round++) {
     const dataLength = rng.next() % 300;
-    const holes: Hole[] = [];
-    let at = rng.next() % 3 === 0 ? 0 : 1 + (rng.next() % 20);
-    let dataLeft = dataLength;
-    for (let k = rng.next() % 6; k > 0; k--) {
-      const length = 1 + (rng.next() % 50);
-      holes.push({ offset: at, length });
-      const gap = 1 + (rng.next() % 40);
-      if (gap > dataLeft) break;
-      dataLeft -= gap;
-      at += length + gap;
-    }
-    // The data before the first hole and between holes is at most dataLength: what is left follows the last.
-    const before = holes.reduce((sum, h, i) => sum + h.offset - (i === 0 ? 0 : holes[i - 1]!.offset + holes[i - 1]!.length), 0);
-    if (before > dataLength) continue;
+    const holes = randomHoles(rng, dataLength, 6, 50, 40, 20);
+    if (!holes) continue;
     assert.equal(holesProblem(holes, dataLength, 1 << 24), undefined, JSON.stringify(holes));
     const data = Uint8Array.from({ length: dataLength }, () => 1 + (rng.next() % 255));
     const whole = new Uint8Array(wholeLength(holes, dataLength)).fill(0xee);
