@@ -202,10 +202,11 @@ test("libc: thousands of references, the same on every scan; a patched copy roun
   assert.ok(exec <= approx * 1.02 + 16, `exec ${exec} bytes, approx ${approx}`);
 });
 
-test("the generator's execDiff never throws on malformed ELF files: it gives undefined or a diff the device applies", () => {
+test("the generator's execDiff and normalizedAlignment never throw on malformed ELF files: undefined, or a diff the device applies", () => {
   const { old, neu } = socketPair();
   const rng = new Rng(5);
   let kept = 0;
+  let aligned = 0;
   for (let i = 0; i < 60; i++) {
     const a = old.slice();
     const b = neu.slice();
@@ -216,6 +217,15 @@ test("the generator's execDiff never throws on malformed ELF files: it gives und
         bytes[inHeaders] = rng.next() & 0xff;
       }
     }
+    // The planner's one alignment, as it uses it: the APPROX record along it, EXEC told so.
+    const control = normalizedAlignment(a, b);
+    if (control) {
+      aligned++;
+      const along = diffAlong(control, a, b);
+      assert.deepEqual(applyApproximateDiff(a, along, b.length), b, `case ${i}: the APPROX record along the alignment`);
+      const one = execDiff(a, b, along, diffCost, undefined, true);
+      if (one) assert.ok(Buffer.from(deviceApply(a, one, b.length)).equals(Buffer.from(b)), `case ${i}: EXEC along the alignment`);
+    }
     const approx = approximateDiff(a, b);
     const exec = execDiff(a, b, approx, diffCost);
     if (!exec) continue;
@@ -224,5 +234,6 @@ test("the generator's execDiff never throws on malformed ELF files: it gives und
     assert.ok(Buffer.from(made).equals(Buffer.from(b)), `case ${i}`);
   }
   assert.equal(execDiff(old.subarray(0, 100), neu, approximateDiff(old.subarray(0, 100), neu), diffCost), undefined, "a cut old file");
-  assert.ok(kept > 0, "some damage leaves a usable file");
+  assert.equal(normalizedAlignment(old.subarray(0, 100), neu), undefined, "a cut old file has no alignment");
+  assert.ok(kept > 0 && aligned > 0, `some damage leaves a usable file (${kept} EXEC diffs, ${aligned} alignments)`);
 });
