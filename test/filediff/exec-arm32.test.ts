@@ -7,11 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { approximateDiff } from "../../src/filediff/approximate-diff";
+import { approximateDiff, diffAlong } from "../../src/filediff/approximate-diff";
 import { ABS32, arm32, findArm32References, PLT_HIGH, PLT_LOW, PREL31, SELF32, THUMB_B, THUMB_BCOND, THUMB_BL, THUMB_BLX, thumbBranchKind, thumbTarget } from "../../src/filediff/exec/arm32-references";
 import { architectureOfMachine, architectureOfTransform } from "../../src/filediff/exec/architectures";
 import { readElfLayout } from "../../src/filediff/exec/elf-layout";
-import { execDiff } from "../../src/filediff/exec/exec-diff";
+import { execDiff, normalizedAlignment } from "../../src/filediff/exec/exec-diff";
 import { findX86_64References } from "../../src/filediff/exec/x86-64-references";
 import { xzSize } from "../../src/generator/mbdf/cost";
 import { Rng } from "../vcdiff/helpers";
@@ -374,6 +374,12 @@ test("the generator's execDiff never throws on damaged armhf files; an x86-64 ol
         bytes[inHeaders] = rng.next() & 0xff;
       }
     }
+    // The planner's one alignment (normalizedAlignment), as it uses it.
+    const control = normalizedAlignment(a, b);
+    if (control) {
+      const one = execDiff(a, b, diffAlong(control, a, b), diffCost, undefined, true);
+      if (one) assert.ok(Buffer.from(deviceApply(a, one, b.length)).equals(Buffer.from(b)), `case ${i}: EXEC along the one alignment`);
+    }
     const exec = execDiff(a, b, approximateDiff(a, b), diffCost);
     if (!exec) continue;
     kept++;
@@ -383,4 +389,5 @@ test("the generator's execDiff never throws on damaged armhf files; an x86-64 ol
   assert.ok(kept > 0, "some damage leaves a usable file");
   const x86 = socketPair().old;
   assert.equal(execDiff(x86, neu, approximateDiff(x86, neu), diffCost), undefined);
+  assert.equal(normalizedAlignment(x86, neu), undefined, "no alignment across machines");
 });
