@@ -60,6 +60,9 @@ function records(s: GeneratorSummary): string {
   return kinds.map(([kind, r]) => `${r.count} ${kind}`).join(", ");
 }
 
+/** Wall times of a format's Download runs, in run order ("1.52, 1.48, 1.61 s"), or "none" when all failed. */
+const runs = (walls: number[]): string => (walls.length === 0 ? "none" : `${walls.map((w) => w.toFixed(2)).join(", ")} s`);
+
 /** Measurements that failed (a generator or a Download): the run exits 1 after printing the rest. */
 let failures = 0;
 
@@ -67,7 +70,8 @@ let failures = 0;
  * The Downloads of each Artifact's payload by the module, DOWNLOAD_RUNS rounds, the Artifacts
  * taking turns within a round and the first of a round alternating (so that neither always runs
  * first, after the generators, or in a quieter moment of a shared machine): per Artifact the lowest wall and CPU time and the highest
- * peak RSS, as the module-download bench. Undefined for one that failed (and why, printed).
+ * peak RSS, as the module-download bench (undefined for one that failed, and why, printed), and
+ * every run's wall time.
  */
 async function downloads(
   artifacts: { label: string; artifact: string }[],
@@ -75,8 +79,10 @@ async function downloads(
   target: { checksum: string; bytes: number },
   dir: string,
   module: string[],
-): Promise<(DeviceRun | undefined)[]> {
+): Promise<{ best: (DeviceRun | undefined)[]; walls: number[][] }> {
   const best: (DeviceRun | undefined)[] = artifacts.map(() => undefined);
+  // Every run's wall time, in order: the spread shows what a ratio of the lowest ones can tell.
+  const walls: number[][] = artifacts.map(() => []);
   const failed = artifacts.map(() => false);
   const payloads = await Promise.all(artifacts.map((a) => deltaPayload(a.artifact)));
   for (let i = 0; i < DOWNLOAD_RUNS; i++) {
@@ -92,6 +98,7 @@ async function downloads(
         const r = await verifiedDownload(dir, { image: pair.fromImage, delta, metaData, targetChecksum: target.checksum, targetBytes: target.bytes }, module);
         const b = best[k];
         best[k] = !b ? r : { wall: Math.min(b.wall, r.wall), cpu: Math.min(b.cpu, r.cpu), peakMiB: Math.max(b.peakMiB, r.peakMiB) };
+        walls[k]!.push(r.wall);
       } catch (err) {
         process.stdout.write(`  ${label} Download FAILED: ${(err as Error).message.trim().split("\n").slice(-3).join(" / ")}\n`);
         failures++;
@@ -100,7 +107,7 @@ async function downloads(
       }
     }
   }
-  return best;
+  return { best, walls };
 }
 
 async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, hdiffz: string | null, module: string[]): Promise<Measured> {
@@ -117,7 +124,7 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
     const stock = stockDeltaArtifact(pair, path.join(dir, "stock"));
 
     const target = { checksum: sha256File(pair.toImage), bytes: fs.statSync(pair.toImage).size };
-    const [mbdfDevice, vcdiffDevice] = await downloads(
+    const { best: [mbdfDevice, vcdiffDevice], walls } = await downloads(
       [{ label: "MBDF", artifact: mbdf.artifact }, { label: "VCDIFF", artifact: vcdiff.artifact }],
       pair, target, path.join(dir, "device"), module,
     );
@@ -143,7 +150,8 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
         line("xdelta3 -e -S lzma -A + mender-artifact", figures.xdelta3, stock.time) +
         `  MBDF payload ${mbdf.summary.delta.size.toLocaleString("en-US")} B${records(mbdf.summary) ? `: ${records(mbdf.summary)}` : ""}; ` +
         `VCDIFF payload ${vcdiff.summary.delta.size.toLocaleString("en-US")} B\n` +
-        goalRows(figures).map((r) => `${formatRow(r)}\n`).join(""),
+        goalRows(figures).map((r) => `${formatRow(r)}\n`).join("") +
+        `  Download wall time of each run (the ratio above is of the lowest): MBDF ${runs(walls[0]!)}; VCDIFF ${runs(walls[1]!)}\n`,
     );
     return { name: pair.name, figures };
   } finally {
