@@ -22,7 +22,7 @@ interface RootMountJson {
 
 function generate(pair: Pair, mount: "ro" | "rw", out: string): RootMountJson & { wall: number } {
   // VCDIFF: the figures docs/read-write-root.md gives are the VCDIFF delta's.
-  const r = timed(GENERATOR, ["--json", "--delta-format", "vcdiff", "--root-mount", mount, "-o", out, pair.fromArtifact, pair.toArtifact]);
+  const r = timed(GENERATOR, ["--json", "--delta-format", "vcdiff", "--root-mount", mount, "-o", out, pair.fromArtifact, pair.toArtifact], [pair.fromArtifact, pair.toArtifact]);
   return { ...(JSON.parse(r.stdout) as RootMountJson), wall: r.wall };
 }
 

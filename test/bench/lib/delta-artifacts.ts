@@ -22,7 +22,7 @@ export interface MadeArtifact {
 
 /** Runs our generator on the pair's Artifacts with `args` (e.g. `--delta-format mbdf`) into `out`. */
 export function ourDeltaArtifact(pair: Pair, out: string, args: string[] = []): MadeArtifact & { summary: GeneratorSummary } {
-  const time = timed(GENERATOR, ["--json", ...args, "-o", out, pair.fromArtifact, pair.toArtifact]);
+  const time = timed(GENERATOR, ["--json", ...args, "-o", out, pair.fromArtifact, pair.toArtifact], [pair.fromArtifact, pair.toArtifact]);
   return { artifact: out, time, summary: JSON.parse(time.stdout) as GeneratorSummary };
 }
 
@@ -30,8 +30,8 @@ export function ourDeltaArtifact(pair: Pair, out: string, args: string[] = []): 
 export function stockDeltaArtifact(pair: Pair, dir: string): MadeArtifact & { delta: string } {
   fs.mkdirSync(dir, { recursive: true });
   const delta = path.join(dir, `${path.basename(pair.toImage)}.delta`);
-  const xd = timed("xdelta3", ["-e", "-S", "lzma", "-A", "-f", "-s", pair.fromImage, pair.toImage, delta]);
+  const xd = timed("xdelta3", ["-e", "-S", "lzma", "-A", "-f", "-s", pair.fromImage, pair.toImage, delta], [pair.fromImage, pair.toImage]);
   const artifact = path.join(dir, "stock.mender");
-  const ma = timed("mender-artifact", ["write", "module-image", "-T", "mender-binary-delta", "-t", "qemux86-64", "-n", "stock", "-f", delta, "-o", artifact]);
+  const ma = timed("mender-artifact", ["write", "module-image", "-T", "mender-binary-delta", "-t", "qemux86-64", "-n", "stock", "-f", delta, "-o", artifact], [delta]);
   return { artifact, delta, time: sequence([xd, ma]) };
 }

@@ -55,7 +55,7 @@ export function hdiffzVersion(hdiffz: string): string {
 export function hdiffzNativeXz(hdiffz: string, fromImage: string, toImage: string, dir: string): { file: string; time: Timed } {
   fs.mkdirSync(dir, { recursive: true });
   const diff = path.join(dir, "native.hdiff");
-  const diffTime = timed(hdiffz, ["-m-6", fromImage, toImage, diff]);
-  const xzTime = timed("xz", ["-9", "-f", diff]);
+  const diffTime = timed(hdiffz, ["-m-6", fromImage, toImage, diff], [fromImage, toImage]);
+  const xzTime = timed("xz", ["-9", "-f", diff], [diff]);
   return { file: `${diff}.xz`, time: sequence([diffTime, xzTime]) };
 }
