@@ -6,7 +6,7 @@
  *   npx tsx test/bench/exec-diff.ts [FROM TO]        (image names, default A1-minbase B2-upgrade)
  * Per changed ELF file of at least 4 KiB that the planner would diff (paired, changed, not
  * compressed): the fast-xz size of its approximate diff's three streams without and with
- * prediction (cost.ts; execDiff, which applies each predicted diff again as the device does), the
+ * prediction (compress/xz-size.ts; execDiff, which applies each predicted diff again as the device does), the
  * references found in the old file and the time; then the totals.
  */
 import os from "node:os";
@@ -16,7 +16,7 @@ import { architectureOfMachine } from "../../src/filediff/exec/architectures";
 import { execDiff } from "../../src/filediff/exec/exec-diff";
 import { isLittleEndianElf } from "../../src/filediff/elf-filter";
 import { Ext4FileReader, type Ext4FileList, listExt4Files, pairFiles, readExt4Layout } from "../../src/fs/ext4";
-import { xzSize } from "../../src/generator/mbdf/cost";
+import { xzSize } from "../../src/compress/xz-size";
 import { FileBlockSource } from "../../src/io/file-source";
 
 const [fromName = "A1-minbase", toName = "B2-upgrade"] = process.argv.slice(2);

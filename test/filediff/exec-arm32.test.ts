@@ -13,7 +13,7 @@ import { architectureOfMachine, architectureOfTransform } from "../../src/filedi
 import { readElfLayout } from "../../src/filediff/exec/elf-layout";
 import { execDiff, normalizedAlignment } from "../../src/filediff/exec/exec-diff";
 import { findX86_64References } from "../../src/filediff/exec/x86-64-references";
-import { xzSize } from "../../src/generator/mbdf/cost";
+import { xzSize } from "../../src/compress/xz-size";
 import { Rng } from "../vcdiff/helpers";
 import { BASE32, CODE32_AT, libzArmhfPair, thumb32, tinyElf32 } from "./arm32-helpers";
 import { deviceApply, diffCost, socketPair, tinyElf } from "./exec-helpers";

@@ -12,7 +12,7 @@ import { AddressMap, readStretches } from "../../src/filediff/exec/address-map";
 import { readElfLayout } from "../../src/filediff/exec/elf-layout";
 import { execDiff, normalizedAlignment } from "../../src/filediff/exec/exec-diff";
 import { ABS64, findX86_64References, REL32, REL32_IMM16, REL32_IMM32, REL32_IMM8 } from "../../src/filediff/exec/x86-64-references";
-import { xzSize } from "../../src/generator/mbdf/cost";
+import { xzSize } from "../../src/compress/xz-size";
 import { writeVarint } from "../../src/vcdiff/format/varint";
 import { REQUIRE_PEERS } from "../helpers/peers";
 import { Rng } from "../vcdiff/helpers";

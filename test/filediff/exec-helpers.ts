@@ -13,7 +13,7 @@ import { type ExecDiff, execPrediction } from "../../src/filediff/exec/exec-diff
 import type { Prediction } from "../../src/filediff/exec/predict";
 import { execBudget } from "../../src/filediff/exec/working-set";
 import { compactInPlace, type FileHoles, type Hole } from "../../src/filediff/holes";
-import { xzSize } from "../../src/generator/mbdf/cost";
+import { xzSize } from "../../src/compress/xz-size";
 import type { Rng } from "../vcdiff/helpers";
 
 export const BASE = 0x400000;
@@ -140,7 +140,7 @@ export function cdromWithHoles(): { wholeOld: Uint8Array; wholeNew: Uint8Array; 
   return { wholeOld, wholeNew, holes, oldData: compactInPlace(wholeOld.slice(), holes.old), newData: compactInPlace(wholeNew.slice(), holes.new) };
 }
 
-/** The planner's yardstick of a diff (cost.ts): fast-xz bytes of its three streams. */
+/** The planner's yardstick of a diff (compress/xz-size.ts): fast-xz bytes of its three streams. */
 export const diffCost = (d: ApproximateDiff): number => xzSize([d.control, d.differences, d.literals]);
 
 /** The prediction the device applies `exec` with (execPrediction, under the record's budget). */

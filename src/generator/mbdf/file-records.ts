@@ -2,7 +2,7 @@
  * The file records of an MBDF delta between two ext4 images: each changed file of TO stored in one
  * contiguous run of the image, with a paired old file, gets the record plan-file.ts works out for it
  * (APPROX, EXEC or REDEFLATE; on the planner threads, plan-files.ts), kept only when it is clearly
- * smaller than VCDIFF on the same bytes (KEEP_RATIO, measured as cost.ts says). New compressed
+ * smaller than VCDIFF on the same bytes (KEEP_RATIO, measured as compress/xz-size.ts says). New compressed
  * files and new executables are found here too.
  */
 import fs from "node:fs";
@@ -11,7 +11,7 @@ import type { Extent } from "../../delta/mbdf/writer";
 import { Ext4FileReader, HOLE, listExt4Files, pairFiles, readExt4Layout, type Ext4FileList } from "../../fs/ext4";
 import { FileBlockSource } from "../../io/file-source";
 import { readFullyAt } from "../../io/read-fully";
-import { xzSize } from "./cost";
+import { xzSize } from "../../compress/xz-size";
 import type { BcjArch } from "../../compress/bcj";
 import { elfBranchFilter } from "../../filediff/elf-filter";
 import type { Hole } from "../../filediff/holes";
@@ -103,7 +103,7 @@ export interface PlanOptions extends FilePlanOptions {
   debug?(message: string): void;
 }
 
-/** Estimated bytes (as cost.ts measures) of each of TO's runs as VCDIFF records against all of FROM. */
+/** Estimated bytes (as compress/xz-size.ts measures) of each of TO's runs as VCDIFF records against all of FROM. */
 export type VcdiffEstimator = (runs: readonly { offset: number; length: number }[]) => Promise<number[]>;
 
 /** Whether both images are ext2/3/4 file systems this reader lists the files of. */

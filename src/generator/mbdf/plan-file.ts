@@ -16,7 +16,7 @@ import { isLittleEndianElf } from "../../filediff/elf-filter";
 import { execDiff, type ExecDiff, normalizedAlignment } from "../../filediff/exec/exec-diff";
 import { wholeFileControl } from "../../filediff/whole-file-control";
 import { compactInPlace, expandInPlace, type FileHoles, holesProblem, type Hole, wholeLength } from "../../filediff/holes";
-import { xzSize } from "./cost";
+import { xzSize } from "../../compress/xz-size";
 
 /**
  * An ELF file's APPROX record estimated below this is kept as it is: the file was rebuilt without
@@ -159,7 +159,7 @@ export function redeflateOf(old: Uint8Array | undefined, neu: Uint8Array, extent
   return undefined;
 }
 
-/** Estimated bytes of a REDEFLATE record (its content as cost.ts measures, the fields around it). */
+/** Estimated bytes of a REDEFLATE record (its content as compress/xz-size.ts measures, the fields around it). */
 function redeflateSize(r: RedeflateRecord): number {
   const content = r.content.kind === "approx" ? diffSize(r.content.diff) : xzSize([r.newContent]);
   return content + r.header.length + 16 + 8 * r.extents.length;

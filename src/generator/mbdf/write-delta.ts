@@ -21,7 +21,7 @@ import { readFullyAt } from "../../io/read-fully";
 import { encodeVcdiff, TargetRangeEncoder, type EncodeStats, type TargetRange } from "../../vcdiff/encoder/encode";
 import { RangeBuilder } from "../../vcdiff/encoder/source-ranges";
 import { bcjFilter, type BcjArch } from "../../compress/bcj";
-import { xzSize } from "./cost";
+import { xzSize } from "../../compress/xz-size";
 import { isExt4Pair, planFileRecords, type FileRecord, type FileRecordPlan, type NewExecutable } from "./file-records";
 
 export const RECORD_KINDS = ["zero", "copy", "literal", "vcdiff", "approx", "redeflate", "exec"] as const;
