@@ -30,7 +30,7 @@ export class BinaryTreeFinder extends MatchFinder {
   /** Never written: `insert` asks for matches longer than any the walk can find. */
   private readonly unused = new Int32Array(0);
   /** The window as 32-bit words at any offset, for comparing four bytes at once. */
-  private readonly view: DataView;
+  private view: DataView;
 
   /** `rebaseAt` (tests only) lowers the stored position at which positions are rebased. */
   constructor(
@@ -42,6 +42,10 @@ export class BinaryTreeFinder extends MatchFinder {
     this.cyclicSize = options.dictSize + 1;
     this.son = new Uint32Array(this.table(8 * this.cyclicSize));
     this.offset = this.cyclicSize;
+    this.view = new DataView(this.window.buffer, this.window.byteOffset, this.window.byteLength);
+  }
+
+  protected override windowReplaced(): void {
     this.view = new DataView(this.window.buffer, this.window.byteOffset, this.window.byteLength);
   }
 

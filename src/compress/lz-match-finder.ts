@@ -18,6 +18,8 @@ const GOLDEN = 0x9e3779b1 | 0;
 const PLANNED_MAX = 8192;
 /** Input the window takes beyond the history it must keep (larger: fewer, bigger slides). */
 const WINDOW_SLACK = 4 << 20;
+/** Room after the last input byte that a window sized to its input keeps (the search reads a match's length past a position). */
+const READ_PAST_END = MATCH_LEN_MAX + 8;
 
 /**
  * Tables of finished finders, one per size, kept for the next finder on this thread: the
@@ -27,14 +29,19 @@ const WINDOW_SLACK = 4 << 20;
  * entries and window bytes would change the matches: the xz-encoder tests fail without it). Only
  * tables up to SPARE_MAX are kept: a large encoder's stay its own.
  */
-const spare = new Map<number, ArrayBuffer>();
+const spare = new Map<number, ArrayBuffer[]>();
 const SPARE_MAX = 8 << 20;
+/**
+ * Spare tables kept per size: a finder takes several of one size (the 2- and 3-byte prefix
+ * tables always; the 4-byte one and a fast finder's chain for a 1 MiB dictionary), and keeping one
+ * left the others to be made anew by every finder: 4.25 MiB of garbage per 1 MiB estimate.
+ */
+const SPARE_PER_SIZE = 4;
 
 /** `bytes` bytes of zeros: a spare table of that size, cleared, or a new one. */
 function zeroedTable(bytes: number): ArrayBuffer {
-  const reused = spare.get(bytes);
+  const reused = spare.get(bytes)?.pop();
   if (reused === undefined) return new ArrayBuffer(bytes);
-  spare.delete(bytes);
   new Uint8Array(reused).fill(0);
   return reused;
 }
@@ -48,6 +55,13 @@ export interface MatchFinderOptions {
   niceLen: number;
   /** Candidates examined per position (chain entries, or tree nodes). */
   depth: number;
+  /**
+   * Bytes the caller expects to append in all, if known (a hint). The window then starts that large
+   * (with room for the search to read past the last byte) instead of the history plus
+   * WINDOW_SLACK, which for a 1 MiB input is 6 MiB to clear and fault in; more input than expected
+   * grows it to full size first (see append).
+   */
+  expectedInput?: number;
 }
 
 export abstract class MatchFinder {
@@ -60,6 +74,8 @@ export abstract class MatchFinder {
   pos = 0;
 
   private readonly keep: number;
+  /** The window's full size: the history kept plus WINDOW_SLACK. */
+  private readonly fullWindow: number;
   protected readonly niceLen: number;
   protected readonly depth: number;
   /** The tables this finder took (zeroedTable), given back by release(). */
@@ -77,7 +93,10 @@ export abstract class MatchFinder {
     this.hash4 = new Uint32Array(this.table(4 << hash4Bits));
     this.hash4Shift = 32 - hash4Bits;
     this.keep = Math.max(options.dictSize, options.keepExtra) + PLANNED_MAX + MATCH_LEN_MAX + 8;
-    this.window = new Uint8Array(this.table(this.keep + WINDOW_SLACK));
+    this.fullWindow = this.keep + WINDOW_SLACK;
+    const expected = options.expectedInput;
+    const fitting = expected !== undefined && expected >= 0 ? Math.ceil((expected + READ_PAST_END) / 4096) * 4096 : Infinity;
+    this.window = new Uint8Array(this.table(Math.min(this.fullWindow, fitting)));
     this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
     this.depth = options.depth;
   }
@@ -89,9 +108,17 @@ export abstract class MatchFinder {
     return buffer;
   }
 
+  /** Called when `window` is a new array (it grew): a subclass refreshes what it derived from it. */
+  protected windowReplaced(): void {}
+
   /** Gives the tables to the next finder on this thread: this one is not used again. */
   release(): void {
-    for (const buffer of this.tables) if (buffer.byteLength <= SPARE_MAX) spare.set(buffer.byteLength, buffer);
+    for (const buffer of this.tables) {
+      if (buffer.byteLength > SPARE_MAX) continue;
+      let kept = spare.get(buffer.byteLength);
+      if (kept === undefined) spare.set(buffer.byteLength, (kept = []));
+      if (kept.length < SPARE_PER_SIZE) kept.push(buffer);
+    }
     this.tables.length = 0;
   }
 
@@ -131,7 +158,14 @@ export abstract class MatchFinder {
    * allows); returns how many bytes were taken.
    */
   append(data: Uint8Array, start: number, end: number): number {
-    if (this.end === this.window.length) {
+    if (this.end === this.window.length && this.window.length < this.fullWindow) {
+      // More input than expected: the window grows to the size it would have had from the start
+      // (same bytes, zeros after them), before any slide, so the output is the same either way.
+      const grown = new Uint8Array(this.table(this.fullWindow));
+      grown.set(this.window.subarray(0, this.end));
+      this.window = grown;
+      this.windowReplaced();
+    } else if (this.end === this.window.length) {
       const drop = this.pos - this.base - this.keep;
       if (drop > 0) {
         this.window.copyWithin(0, drop, this.end);

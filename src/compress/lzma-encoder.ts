@@ -28,6 +28,8 @@ export interface LzmaEncoderOptions {
   depth: number;
   /** History kept for the caller besides the dictionary (LZMA2 replays a chunk stored raw). */
   keepExtra: number;
+  /** The input's expected size, if known (MatchFinderOptions). */
+  expectedInput?: number;
 }
 
 export class LzmaEncoder {

@@ -25,6 +25,8 @@ export interface Lzma2EncoderOptions {
   depth?: number;
   /** The parser: "normal" (optimal parsing, default) or "fast" (greedy, about 2x faster, ~6% larger). */
   mode?: "normal" | "fast";
+  /** The input's expected size, if known: the match finder's window starts that large (lz-match-finder.ts). */
+  expectedInput?: number;
 }
 
 export class Lzma2Encoder {
@@ -46,6 +48,7 @@ export class Lzma2Encoder {
       niceLen: options.niceLen ?? 128,
       depth: options.depth ?? 48,
       keepExtra: UNCOMPRESSED_MAX,
+      expectedInput: options.expectedInput,
     });
   }
 

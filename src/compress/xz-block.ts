@@ -28,7 +28,8 @@ export interface XzBlock {
 export function encodeXzBlock(data: Uint8Array, settings: XzBlockSettings): XzBlock {
   const pieces: Uint8Array[] = [];
   let compressed = 0;
-  const lzma2 = new Lzma2Encoder({ dictSize: settings.dictSize, mode: settings.mode, niceLen: settings.niceLen, depth: settings.depth }, (bytes) => {
+  const lzma2Options = { dictSize: settings.dictSize, mode: settings.mode, niceLen: settings.niceLen, depth: settings.depth, expectedInput: data.length };
+  const lzma2 = new Lzma2Encoder(lzma2Options, (bytes) => {
     pieces.push(bytes);
     compressed += bytes.length;
   });

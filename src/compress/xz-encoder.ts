@@ -136,7 +136,8 @@ export class XzEncoder {
   ) {
     const dict = xzDictionary(options);
     this.dictSize = dict.size;
-    this.lzma2 = new Lzma2Encoder({ dictSize: dict.size, mode: options.mode, niceLen: options.niceLen, depth: options.depth }, (bytes) => {
+    const lzma2Options = { dictSize: dict.size, mode: options.mode, niceLen: options.niceLen, depth: options.depth, expectedInput: options.sizeHint };
+    this.lzma2 = new Lzma2Encoder(lzma2Options, (bytes) => {
       this.blockData += bytes.length;
       this.emit(bytes);
     });

@@ -7,10 +7,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BinaryTreeFinder } from "../../src/compress/lz-binary-tree.js";
 import { HashChainFinder } from "../../src/compress/lz-hash-chain.js";
-import type { MatchFinder } from "../../src/compress/lz-match-finder.js";
+import type { MatchFinder, MatchFinderOptions } from "../../src/compress/lz-match-finder.js";
+import { Lzma2Encoder } from "../../src/compress/lzma2-encoder.js";
 import { mixedData } from "./xz-fixtures.js";
 
-const OPTIONS = { dictSize: 128 << 10, keepExtra: 0, niceLen: 64, depth: 32 };
+const OPTIONS: MatchFinderOptions = { dictSize: 128 << 10, keepExtra: 0, niceLen: 64, depth: 32 };
 
 /** Feeds data through the finder, looking up every position; returns a digest of all matches and checks each. */
 function walk(mf: MatchFinder, data: Uint8Array, dictSize: number): { matches: number; digest: number } {
@@ -53,4 +54,31 @@ test("binary tree: rebasing stored positions (every 100 KiB here, every ~4 GiB i
   const rebased = walk(new BinaryTreeFinder(OPTIONS, OPTIONS.dictSize + 1 + (100 << 10)), data, OPTIONS.dictSize);
   assert.equal(rebased.matches, plain.matches);
   assert.equal(rebased.digest, plain.digest);
+});
+
+test("a window sized to the expected input (or grown past it when more comes) finds what a full-size one does", () => {
+  // 4.5 MiB: past the full window (128 KiB of history + 4 MiB), so the full-size one also slides.
+  const data = mixedData(4400 << 10, 29);
+  for (const make of [(o: MatchFinderOptions) => new HashChainFinder(o), (o: MatchFinderOptions) => new BinaryTreeFinder(o)]) {
+    const full = walk(make(OPTIONS), data, OPTIONS.dictSize);
+    for (const expectedInput of [300 << 10, data.length * 2]) {
+      const sized = walk(make({ ...OPTIONS, expectedInput }), data, OPTIONS.dictSize);
+      assert.deepEqual(sized, full, `${make(OPTIONS).constructor.name}, expecting ${expectedInput} bytes`);
+    }
+  }
+});
+
+test("LZMA2 output is the same whatever input size the encoder was told to expect", () => {
+  const data = mixedData(3 << 20, 31);
+  for (const mode of ["fast", "normal"] as const) {
+    const encode = (expectedInput?: number): Buffer => {
+      const parts: Uint8Array[] = [];
+      const lzma2 = new Lzma2Encoder({ dictSize: 1 << 20, mode, expectedInput }, (bytes) => parts.push(bytes));
+      for (let at = 0; at < data.length; at += 100_000) lzma2.write(data.subarray(at, Math.min(data.length, at + 100_000)));
+      lzma2.end();
+      return Buffer.concat(parts);
+    };
+    const reference = encode();
+    for (const expectedInput of [data.length, 1000, 1 << 20]) assert.ok(encode(expectedInput).equals(reference), `${mode}, expecting ${expectedInput} bytes`);
+  }
 });
