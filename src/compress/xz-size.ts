@@ -3,7 +3,7 @@
  * yardstick ("is a file record clearly smaller than VCDIFF on the same bytes", "is a new
  * executable smaller as a filtered literal"). Both sides of a comparison are measured the same way,
  * xz in fast mode, as the Artifact layer's xz ranks them the same (a quick estimate, not the size).
- * It runs on the main thread, planner threads and encoder threads alike, with the same result.
+ * It runs on the main thread and on planner threads alike, with the same result.
  */
 // The encoder module itself, not the xz barrel: this runs on worker threads, whose bundle must
 // not pull in the block writer (its own threads, and their dev-time bundler).
