@@ -20,28 +20,37 @@ const PLANNED_MAX = 8192;
 const WINDOW_SLACK = 4 << 20;
 /** Room after the last input byte that a window sized to its input keeps (the search reads a match's length past a position). */
 const READ_PAST_END = MATCH_LEN_MAX + 8;
+const MIN_SIZED_WINDOW = 64 << 10;
 
 /**
- * Tables of finished finders, one per size, kept for the next finder on this thread: the
- * generator's size estimates compress hundreds of small inputs one after another, and a finder's
- * new tables (about 11 MiB, most of it the window) cost more to fault in than compressing a small
- * input. A reused table is cleared first, so a finder starts exactly as with new ones (stale
- * entries and window bytes would change the matches: the xz-encoder tests fail without it). Only
- * tables up to SPARE_MAX are kept: a large encoder's stay its own.
+ * Tables of finished finders, by size, kept for the next finder on this thread: the generator's
+ * size estimates compress hundreds of small inputs one after another, and a finder's new tables
+ * cost more to fault in than compressing a small input. A reused table is cleared first, so a
+ * finder starts exactly as with new ones (stale entries and window bytes would change the matches:
+ * the xz-encoder tests fail without it). Only tables up to SPARE_MAX are kept (a large encoder's
+ * stay its own), and at most SPARE_TOTAL bytes of them.
  */
 const spare = new Map<number, ArrayBuffer[]>();
 const SPARE_MAX = 8 << 20;
+const SPARE_TOTAL = 32 << 20;
+let spareBytes = 0;
 /**
  * Spare tables kept per size: a finder takes several of one size (the 2- and 3-byte prefix
  * tables always; the 4-byte one and a fast finder's chain for a 1 MiB dictionary), and keeping one
  * left the others to be made anew by every finder: 4.25 MiB of garbage per 1 MiB estimate.
  */
-const SPARE_PER_SIZE = 4;
+const SPARE_PER_SIZE = 3;
+
+/** Bytes of spare tables this thread holds (at most SPARE_TOTAL). */
+export function spareTableBytes(): number {
+  return spareBytes;
+}
 
 /** `bytes` bytes of zeros: a spare table of that size, cleared, or a new one. */
 function zeroedTable(bytes: number): ArrayBuffer {
   const reused = spare.get(bytes)?.pop();
   if (reused === undefined) return new ArrayBuffer(bytes);
+  spareBytes -= bytes;
   new Uint8Array(reused).fill(0);
   return reused;
 }
@@ -95,7 +104,8 @@ export abstract class MatchFinder {
     this.keep = Math.max(options.dictSize, options.keepExtra) + PLANNED_MAX + MATCH_LEN_MAX + 8;
     this.fullWindow = this.keep + WINDOW_SLACK;
     const expected = options.expectedInput;
-    const fitting = expected !== undefined && expected >= 0 ? Math.ceil((expected + READ_PAST_END) / 4096) * 4096 : Infinity;
+    // A power of two (64 KiB at least): a few sizes, so that finished finders' windows are reused.
+    const fitting = expected !== undefined && expected >= 0 ? Math.max(MIN_SIZED_WINDOW, 2 ** Math.ceil(Math.log2(expected + READ_PAST_END))) : Infinity;
     this.window = new Uint8Array(this.table(Math.min(this.fullWindow, fitting)));
     this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
     this.depth = options.depth;
@@ -114,10 +124,13 @@ export abstract class MatchFinder {
   /** Gives the tables to the next finder on this thread: this one is not used again. */
   release(): void {
     for (const buffer of this.tables) {
-      if (buffer.byteLength > SPARE_MAX) continue;
+      if (buffer.byteLength > SPARE_MAX || spareBytes + buffer.byteLength > SPARE_TOTAL) continue;
       let kept = spare.get(buffer.byteLength);
       if (kept === undefined) spare.set(buffer.byteLength, (kept = []));
-      if (kept.length < SPARE_PER_SIZE) kept.push(buffer);
+      if (kept.length < SPARE_PER_SIZE) {
+        kept.push(buffer);
+        spareBytes += buffer.byteLength;
+      }
     }
     this.tables.length = 0;
   }

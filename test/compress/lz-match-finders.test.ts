@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BinaryTreeFinder } from "../../src/compress/lz-binary-tree.js";
 import { HashChainFinder } from "../../src/compress/lz-hash-chain.js";
-import type { MatchFinder, MatchFinderOptions } from "../../src/compress/lz-match-finder.js";
+import { spareTableBytes, type MatchFinder, type MatchFinderOptions } from "../../src/compress/lz-match-finder.js";
+import { xzSize } from "../../src/compress/xz-size.js";
 import { Lzma2Encoder } from "../../src/compress/lzma2-encoder.js";
 import { mixedData } from "./xz-fixtures.js";
 
@@ -81,4 +82,12 @@ test("LZMA2 output is the same whatever input size the encoder was told to expec
     const reference = encode();
     for (const expectedInput of [data.length, 1000, 1 << 20]) assert.ok(encode(expectedInput).equals(reference), `${mode}, expecting ${expectedInput} bytes`);
   }
+});
+
+test("finished finders' spare tables stay bounded however many input sizes the estimates see", () => {
+  // 24 sizes up to 9 MiB (of zeros, quick to compress): windows of many sizes, dictionaries up to 12 MiB.
+  const data = new Uint8Array(9 << 20);
+  for (let k = 1; k <= 24; k++) xzSize([data.subarray(0, Math.floor((data.length * k * k) / 576))]);
+  assert.ok(spareTableBytes() > 0, "tables are kept for reuse");
+  assert.ok(spareTableBytes() <= 32 << 20, `${spareTableBytes()} bytes of spare tables kept`);
 });
