@@ -1,7 +1,8 @@
 /**
  * The planner threads (src/generator/mbdf/plan-files.ts): the records of changed files planned on
  * worker threads are the records planned here, in the caller's order, whatever the thread count;
- * --no-executable-diffs reaches the threads; the files' versions are moved, not copied.
+ * --no-executable-diffs reaches the threads; the files' versions are moved, not copied; new
+ * executables' LITERAL estimates come back the same from the threads, next to the files' records.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -9,6 +10,8 @@ import { execFileSync } from "node:child_process";
 import type { Changed } from "../../src/generator/mbdf/plan-file";
 import { planChangedFiles } from "../../src/generator/mbdf/plan-files";
 import { socketPair } from "../filediff/exec-helpers";
+import { bcjFilter } from "../../src/compress/bcj";
+import { xzSize } from "../../src/compress/xz-size";
 
 /** Four changed files: the Socket.so pair (EXEC), a changelog as gzip -9 (REDEFLATE), a text file (APPROX) and a tiny one. */
 /** `gzip -9n` of `bytes`, as Debian packages compress changelogs. */
@@ -30,21 +33,21 @@ function changes(): Changed[] {
 }
 
 test("planned on 1, 2 and 3 threads: the same records in the same order (EXEC, REDEFLATE, APPROX)", async () => {
-  const local = await planChangedFiles(changes(), { executableDiffs: true }, 1);
+  const local = (await planChangedFiles(changes(), { executableDiffs: true }, 1)).planned;
   assert.deepEqual(local.map((p) => p.planned?.record.kind), ["exec", "redeflate", "approx", "approx"]);
   for (const threads of [2, 3]) {
-    const inThreads = await planChangedFiles(changes(), { executableDiffs: true }, threads);
+    const inThreads = (await planChangedFiles(changes(), { executableDiffs: true }, threads)).planned;
     assert.deepEqual(inThreads, local, `${threads} threads`);
   }
 });
 
 test("the threads plan without EXEC when told so, and say why in the debug lines", async () => {
-  const planned = await planChangedFiles(changes(), { executableDiffs: false }, 2);
+  const { planned } = await planChangedFiles(changes(), { executableDiffs: false }, 2);
   assert.equal(planned[0]!.planned?.record.kind, "approx");
-  const withExec = await planChangedFiles(changes().slice(0, 1), { executableDiffs: true }, 2);
+  const withExec = (await planChangedFiles(changes().slice(0, 1), { executableDiffs: true }, 2)).planned;
   assert.equal(withExec[0]!.planned?.record.kind, "exec");
   assert.deepEqual(withExec[0]!.debug, [], "an EXEC record that was kept needs no excuse");
-  const notElf = await planChangedFiles(changes().slice(2, 3), { executableDiffs: true }, 2);
+  const notElf = (await planChangedFiles(changes().slice(2, 3), { executableDiffs: true }, 2)).planned;
   assert.deepEqual(notElf[0]!.debug, [], "a text file is not tried");
 });
 
@@ -53,4 +56,32 @@ test("the caller's file versions are moved to the threads (no second copy of the
   await planChangedFiles(list, { executableDiffs: true }, 2);
   assert.equal(list[0]!.old.length, 0, "detached: moved to a worker");
   assert.equal(list[0]!.neu.length, 0);
+});
+
+test("new executables' pieces are estimated as filtered LITERAL records on the threads, as here, in order", async () => {
+  const { neu } = socketPair();
+  const pieceSize = 16 << 10;
+  // What the writer compared before the estimates moved to the planner: fast xz of each filtered piece, plus 8.
+  const expected = (bytes: Uint8Array, filter: "x86" | "arm64"): number[] => {
+    const sizes: number[] = [];
+    for (let at = 0; at < bytes.length; at += pieceSize) {
+      const piece = bytes.slice(at, at + pieceSize);
+      bcjFilter(filter, piece, true, at);
+      sizes.push(xzSize([piece]) + 8);
+    }
+    return sizes;
+  };
+  const jobs = [
+    { filter: "x86" as const, read: () => neu.slice() },
+    { filter: "arm64" as const, read: () => neu.slice(0, 40_000) },
+  ];
+  const want = [expected(neu, "x86"), expected(neu.slice(0, 40_000), "arm64")];
+  assert.ok(want[0]!.length >= 3 && want[1]!.length === 3, "several pieces, the last one shorter");
+  for (const threads of [1, 2, 3]) {
+    const result = await planChangedFiles(changes().slice(1, 3), { executableDiffs: true }, threads, jobs, pieceSize);
+    assert.deepEqual(result.literalSizes, want, `${threads} threads`);
+    assert.deepEqual(result.planned.map((p) => p.planned?.record.kind), ["redeflate", "approx"]);
+  }
+  // Only executables, no changed file: still estimated (on threads when asked for).
+  assert.deepEqual((await planChangedFiles([], { executableDiffs: true }, 2, jobs, pieceSize)).literalSizes, want);
 });

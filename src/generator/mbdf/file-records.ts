@@ -54,6 +54,8 @@ export interface NewExecutable {
   targetOffset: number;
   length: number;
   filter: BcjArch;
+  /** Per piece of PlanOptions.pieceSize bytes: its estimated size as a filtered LITERAL record. */
+  literalSizes: number[];
 }
 
 /**
@@ -99,6 +101,8 @@ function readExtents(fd: number, extents: Extent[], total: number): Uint8Array {
 export interface PlanOptions extends FilePlanOptions {
   /** Planner threads (undefined: the CPUs, at most 8; plan-files.ts caps them further). */
   threads?: number;
+  /** The pieces new executables are written in (the writer's VCDIFF window): their LITERAL estimates are per piece. */
+  pieceSize: number;
   /** A line for the generator's debug log. */
   debug?(message: string): void;
 }
@@ -121,7 +125,7 @@ export function isExt4Pair(fromImage: string, toImage: string): boolean {
  * changed files run (in the encoder's worker threads) while their records are worked out here.
  */
 export async function planFileRecords(
-  fromImage: string, toImage: string, estimate: VcdiffEstimator, options: PlanOptions = { executableDiffs: true },
+  fromImage: string, toImage: string, estimate: VcdiffEstimator, options: PlanOptions = { executableDiffs: true, pieceSize: 1 << 20 },
 ): Promise<FileRecordPlan> {
   const fromSrc = new FileBlockSource(fromImage);
   const toSrc = new FileBlockSource(toImage);
@@ -158,7 +162,7 @@ export async function planFileRecords(
         const neu = new Uint8Array(run.length);
         readFullyAt(toFd, neu, run.offset);
         const filter = run.length >= MIN_FILE ? elfBranchFilter(neu) : null;
-        if (filter) newExecutables.push({ targetOffset: run.offset, length: run.length, filter });
+        if (filter) newExecutables.push({ targetOffset: run.offset, length: run.length, filter, literalSizes: [] });
         const redeflate = looksCompressed(neu) ? redeflateOf(undefined, neu, []) : undefined;
         if (!redeflate) continue;
         newCompressed.push({ kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate });
@@ -187,7 +191,18 @@ export async function planFileRecords(
     estimates.catch(() => undefined);
     // Per changed file, its record and estimated size (none when a stream would pass the format's
     // 16 MiB: only for pathological pairs, left to VCDIFF), worked out on the planner threads.
-    const planned = await planChangedFiles(changed, options, options.threads);
+    // The new executables' LITERAL estimates run on the same threads, their bytes read again when a
+    // thread takes them (rather than all of them held from the listing on).
+    const literals = newExecutables.map((x) => ({
+      filter: x.filter,
+      read: () => {
+        const bytes = new Uint8Array(x.length);
+        readFullyAt(toFd, bytes, x.targetOffset);
+        return bytes;
+      },
+    }));
+    const { planned, literalSizes } = await planChangedFiles(changed, options, options.threads, literals, options.pieceSize);
+    newExecutables.forEach((x, k) => (x.literalSizes = literalSizes[k]!));
     const vcdiff = await estimates;
     planned.forEach(({ planned: p, debug }, k) => {
       for (const line of debug) options.debug?.(line);

@@ -1,19 +1,28 @@
 /**
- * The planner's worker task: plans the changed files it is sent (plan-file.ts), one at a time, in
+ * The planner's worker task: plans the changed files it is sent (plan-file.ts), and estimates the
+ * pieces of new executables as filtered LITERAL records (literal-size.ts), one job at a time, in
  * the order they come. Each file's two versions are moved to the worker, not copied; the record
  * comes back with its buffers moved too.
  */
 import type { MessagePort } from "node:worker_threads";
 import { type Changed, type FilePlanOptions, type PlannedFile, planChangedFile } from "./plan-file";
 import type { FileRecord } from "./plan-file";
+import { filteredPieceSizes } from "./literal-size";
+import type { BcjArch } from "../../compress/bcj";
 import { serveJobs } from "../../workers/task";
 
 export interface PlanFileRequest extends FilePlanOptions {
   task: "plan-file";
 }
 
-export type PlanFileJob = { type: "plan"; change: Changed } | { type: "close" };
-export type PlanFileReply = ({ type: "planned" } & PlannedFile) | { type: "error"; message: string };
+export type PlanFileJob =
+  | { type: "plan"; change: Changed }
+  | { type: "literal-sizes"; bytes: Uint8Array; filter: BcjArch; pieceSize: number }
+  | { type: "close" };
+export type PlanFileReply =
+  | ({ type: "planned" } & PlannedFile)
+  | { type: "literal-sizes"; sizes: number[] }
+  | { type: "error"; message: string };
 
 /** The buffers of `record` that can be moved (each its own ArrayBuffer, listed once). */
 export function recordBuffers(record: FileRecord): ArrayBuffer[] {
@@ -32,6 +41,7 @@ export function recordBuffers(record: FileRecord): ArrayBuffer[] {
 
 export function runPlanFileWorker(request: PlanFileRequest, port: MessagePort): Promise<void> {
   return serveJobs<PlanFileJob>(port, (job) => {
+    if (job.type === "literal-sizes") return { reply: { type: "literal-sizes", sizes: filteredPieceSizes(job.bytes, job.filter, job.pieceSize) } };
     const planned = planChangedFile(job.change, request);
     const reply: PlanFileReply = { type: "planned", ...planned };
     return { reply, transfer: planned.planned ? recordBuffers(planned.planned.record) : [] };

@@ -20,7 +20,7 @@ import { normalizeRanges, overlapsRanges, type ByteRange } from "../../io/byte-r
 import { readFullyAt } from "../../io/read-fully";
 import { encodeVcdiff, TargetRangeEncoder, type EncodeStats, type TargetRange } from "../../vcdiff/encoder/encode";
 import { RangeBuilder } from "../../vcdiff/encoder/source-ranges";
-import { bcjFilter, type BcjArch } from "../../compress/bcj";
+import type { BcjArch } from "../../compress/bcj";
 import { xzSize } from "../../compress/xz-size";
 import { isExt4Pair, planFileRecords, type FileRecord, type FileRecordPlan, type NewExecutable } from "./file-records";
 
@@ -77,11 +77,12 @@ function isZero(bytes: Uint8Array): boolean {
 
 /**
  * One record of the delta, in target order. A VCDIFF piece with a `filter` is (part of) a new
- * executable: it becomes a LITERAL record with that branch filter when that codes smaller.
+ * executable: it becomes a LITERAL record with that branch filter when that codes smaller (its
+ * `literalSize`, estimated by the planner, literal-size.ts, against its VCDIFF record's).
  */
 type Piece =
   | { kind: "zero" | "copy"; start: number; length: number }
-  | { kind: "vcdiff"; start: number; length: number; filter?: BcjArch; filterStart?: number }
+  | { kind: "vcdiff"; start: number; length: number; filter?: BcjArch; filterStart?: number; literalSize?: number }
   | { kind: "file"; start: number; length: number; record: FileRecord };
 
 function recordExtents(r: FileRecord): { sourceOffset: number; length: number }[] {
@@ -119,7 +120,7 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
   let plan: FileRecordPlan;
   try {
     plan = await planFileRecords(fromImage, toImage, async (runs) => estimateRuns(await opening, runs, pieceSize), {
-      executableDiffs: options.executableDiffs ?? true, threads: options.threads, debug: options.debug,
+      executableDiffs: options.executableDiffs ?? true, threads: options.threads, debug: options.debug, pieceSize,
     });
     const encoder = await opening;
     // A read-write root rewrites its avoided bytes by itself: no record may rely on them.
@@ -187,7 +188,7 @@ function planPieces(
       if (x.targetOffset < at || x.targetOffset + x.length > end) continue;
       plain(at, x.targetOffset);
       for (let k = 0; k < x.length; k += windowSize) {
-        pieces.push({ kind: "vcdiff", start: x.targetOffset + k, length: Math.min(windowSize, x.length - k), filter: x.filter, filterStart: k });
+        pieces.push({ kind: "vcdiff", start: x.targetOffset + k, length: Math.min(windowSize, x.length - k), filter: x.filter, filterStart: k, literalSize: x.literalSizes[k / windowSize]! });
       }
       at = x.targetOffset + x.length;
     }
@@ -203,12 +204,6 @@ function planPieces(
   return pieces;
 }
 
-/** Estimated bytes of `bytes` as a LITERAL record with `filter` (as cost.ts measures). */
-function filteredSize(bytes: Uint8Array, filter: BcjArch, filterStart: number): number {
-  const encoded = bytes.slice();
-  bcjFilter(filter, encoded, true, filterStart);
-  return xzSize([encoded]) + 8;
-}
 
 async function writeRecords(
   fromImage: string, toImage: string, deltaPath: string, records: FileRecord[], executables: NewExecutable[], avoid: Float64Array,
@@ -278,7 +273,7 @@ async function writeRecords(
       const p = pieces[i]! as Extract<Piece, { kind: "vcdiff" }>;
       const before = written;
       const bytes = produced(p.start, p.length);
-      if (p.filter && filteredSize(bytes, p.filter, p.filterStart!) < xzSize([delta])) {
+      if (p.filter && p.literalSize! < xzSize([delta])) {
         writer.literal(bytes, p.filter, p.filterStart);
         count("literal", p.length, before);
       } else {
