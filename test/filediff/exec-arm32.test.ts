@@ -375,9 +375,9 @@ test("the generator's execDiff never throws on damaged armhf files; an x86-64 ol
       }
     }
     // The planner's one alignment (normalizedAlignment), as it uses it.
-    const control = normalizedAlignment(a, b);
-    if (control) {
-      const one = execDiff(a, b, diffAlong(control, a, b), diffCost, undefined, true);
+    const alignment = normalizedAlignment(a, b);
+    if (alignment) {
+      const one = execDiff(a, b, diffAlong(alignment.control, a, b), diffCost, undefined, alignment);
       if (one) assert.ok(Buffer.from(deviceApply(a, one, b.length)).equals(Buffer.from(b)), `case ${i}: EXEC along the one alignment`);
     }
     const exec = execDiff(a, b, approximateDiff(a, b), diffCost);

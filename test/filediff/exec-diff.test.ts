@@ -163,13 +163,14 @@ test("round trip on perl's Socket.so across a security upgrade: byte for byte, a
 
 test("one alignment for both records: the diff with references zeroed aligns the APPROX record and the EXEC one, within 5 % of the better of two alignments", () => {
   const { old, neu } = socketPair();
-  const control = normalizedAlignment(old, neu);
-  assert.ok(control, "an alignment for an x86-64 pair");
+  const aligned = normalizedAlignment(old, neu);
+  assert.ok(aligned, "an alignment for an x86-64 pair");
+  const { control } = aligned;
   // The planner's APPROX record along it makes the new file from the old one...
   const approx = diffAlong(control, old, neu);
   assert.deepEqual(applyApproximateDiff(old, approx, neu.length), neu);
   // ...and the EXEC record along it, told that this is the normalized alignment, applies on the device.
-  const one = execDiff(old, neu, approx, diffCost, undefined, true);
+  const one = execDiff(old, neu, approx, diffCost, undefined, aligned);
   assert.ok(one, "an executable-aware diff");
   assert.ok(Buffer.from(deviceApply(old, one, neu.length)).equals(Buffer.from(neu)), "the device's apply makes the new file");
   assert.deepEqual(one.diff.control, control);
@@ -218,12 +219,12 @@ test("the generator's execDiff and normalizedAlignment never throw on malformed 
       }
     }
     // The planner's one alignment, as it uses it: the APPROX record along it, EXEC told so.
-    const control = normalizedAlignment(a, b);
-    if (control) {
+    const alignment = normalizedAlignment(a, b);
+    if (alignment) {
       aligned++;
-      const along = diffAlong(control, a, b);
+      const along = diffAlong(alignment.control, a, b);
       assert.deepEqual(applyApproximateDiff(a, along, b.length), b, `case ${i}: the APPROX record along the alignment`);
-      const one = execDiff(a, b, along, diffCost, undefined, true);
+      const one = execDiff(a, b, along, diffCost, undefined, alignment);
       if (one) assert.ok(Buffer.from(deviceApply(a, one, b.length)).equals(Buffer.from(b)), `case ${i}: EXEC along the alignment`);
     }
     const approx = approximateDiff(a, b);

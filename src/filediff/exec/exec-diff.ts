@@ -10,7 +10,7 @@ import { approximateDiff, type ApproximateDiff, diffAlong } from "../approximate
 import { AddressMapError } from "./address-map";
 import type { Architecture } from "./architecture";
 import { architectureOfMachine, architectureOfTransform } from "./architectures";
-import { type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./elf-layout";
+import { type ElfLayout, type LoadSegments, MAX_ADDRESS, MAX_SEGMENTS, readElfLayout } from "./elf-layout";
 import { type Prediction, predictionFor } from "./predict";
 import { MAX_REFERENCES, ReferenceScratch, type References } from "./references";
 import { execBudget, type MemoryBudget, WorkingSetError } from "./working-set";
@@ -37,32 +37,58 @@ function withoutReferences(bytes: Uint8Array, references: References, fieldSize:
   return out;
 }
 
+/** What EXEC reads of a pair of files before diffing them (scanPair). */
+export interface PairScan {
+  oldLayout: ElfLayout;
+  newLayout: ElfLayout;
+  architecture: Architecture;
+  /** The old file's references. */
+  references: References;
+}
+
+/** The pair's layouts, architecture and the old file's references, or why EXEC cannot diff it. */
+function scanPair(old: Uint8Array, neu: Uint8Array): PairScan | string {
+  const oldLayout = readElfLayout(old);
+  const newLayout = readElfLayout(neu);
+  if (!oldLayout || !newLayout) return `the ${oldLayout ? "new" : "old"} file is not a readable little-endian ELF file`;
+  if (oldLayout.machine !== newLayout.machine) return `the ELF machine changed (${oldLayout.machine} to ${newLayout.machine})`;
+  const architecture = architectureOfMachine(oldLayout.machine);
+  if (!architecture) return `no executable-aware diff for ELF machine ${oldLayout.machine}`;
+  const references = architecture.findReferences(old, oldLayout);
+  if (!references) return `the old file has no code section or more than ${MAX_REFERENCES} references`;
+  return { oldLayout, newLayout, architecture, references };
+}
+
+/** The control stream of EXEC's second alignment (below), or undefined when the new file's references cannot be found. */
+function normalizedControl(old: Uint8Array, neu: Uint8Array, scan: PairScan): Uint8Array | undefined {
+  const { architecture, references } = scan;
+  const newReferences = architecture.findReferences(neu, scan.newLayout);
+  if (!newReferences) return undefined;
+  const { fieldSize } = architecture;
+  return approximateDiff(withoutReferences(old, references, fieldSize), withoutReferences(neu, newReferences, fieldSize)).control;
+}
+
 /**
  * `approx` (the approximate diff of `neu` against `old`) with predicted differences, or undefined.
  * Two alignments are tried: `approx`'s, and one found on both files with their references zeroed
  * (tables of pointers, which change all over when code moves, then align as well as code does);
  * the one `size` (the caller's yardstick of a diff's cost) finds smaller is kept. Each is applied once as the device applies it
  * (execPrediction): a file on which the two would disagree is left to the plain approximate diff.
- * `whyNot` hears, for the generator's debug log, why a file gets no EXEC diff. With
- * `approxIsNormalized`, `approx` already follows the second alignment (normalizedAlignment): it
- * is the only one tried.
+ * `whyNot` hears, for the generator's debug log, why a file gets no EXEC diff. Given `normalized`
+ * (what normalizedAlignment found for this pair), `approx` already follows the second alignment:
+ * it is the only one tried, and the pair is not scanned again.
  */
 export function execDiff(
   old: Uint8Array, neu: Uint8Array, approx: ApproximateDiff, size: (diff: ApproximateDiff) => number, whyNot: (reason: string) => void = () => {},
-  approxIsNormalized = false,
+  normalized?: NormalizedAlignment,
 ): ExecDiff | undefined {
-  const oldLayout = readElfLayout(old);
-  const newLayout = readElfLayout(neu);
   const no = (reason: string): undefined => {
     whyNot(reason);
     return undefined;
   };
-  if (!oldLayout || !newLayout) return no(`the ${oldLayout ? "new" : "old"} file is not a readable little-endian ELF file`);
-  if (oldLayout.machine !== newLayout.machine) return no(`the ELF machine changed (${oldLayout.machine} to ${newLayout.machine})`);
-  const architecture = architectureOfMachine(oldLayout.machine);
-  if (!architecture) return no(`no executable-aware diff for ELF machine ${oldLayout.machine}`);
-  const references = architecture.findReferences(old, oldLayout);
-  if (!references) return no(`the old file has no code section or more than ${MAX_REFERENCES} references`);
+  const scan = normalized?.scan ?? scanPair(old, neu);
+  if (typeof scan === "string") return no(scan);
+  const { oldLayout, newLayout, architecture, references } = scan;
   const segments = segmentProblem(newLayout.segments, neu.length);
   if (segments) return no(`the new file's segment table: ${segments}`);
   // An EXEC diff along `diff`'s alignment, or why there is none.
@@ -86,35 +112,31 @@ export function execDiff(
     }
   };
   const first = along(approx);
-  if (approxIsNormalized) return typeof first === "string" ? no(first) : first;
-  const newReferences = architecture.findReferences(neu, newLayout);
-  let second: ExecDiff | string = `the new file has no code section or more than ${MAX_REFERENCES} references`;
-  if (newReferences) {
-    const { fieldSize } = architecture;
-    const normalized = approximateDiff(withoutReferences(old, references, fieldSize), withoutReferences(neu, newReferences, fieldSize));
-    second = along(diffAlong(normalized.control, old, neu));
-  }
+  if (normalized) return typeof first === "string" ? no(first) : first;
+  const control = normalizedControl(old, neu, scan);
+  const second = control ? along(diffAlong(control, old, neu)) : `the new file has no code section or more than ${MAX_REFERENCES} references`;
   // Only when neither alignment gives one does the log hear why.
   if (typeof first === "string") return typeof second === "string" ? no(first) : second;
   if (typeof second === "string") return first;
   return size(second.diff) < size(first.diff) ? second : first;
 }
 
+/** EXEC's second alignment of a pair, and what was read of the pair to find it (for execDiff). */
+export interface NormalizedAlignment {
+  /** The control stream of the approximate diff with every reference's field zeroed on both sides. */
+  control: Uint8Array;
+  scan: PairScan;
+}
+
 /**
- * The control stream of the approximate diff of `neu` against `old` with every reference's field
- * zeroed on both sides (EXEC's second alignment, above), or undefined when EXEC cannot diff the
+ * EXEC's second alignment (above) of `neu` against `old`, or undefined when EXEC cannot diff the
  * pair (not ELF files of one architecture EXEC knows, or too many references).
  */
-export function normalizedAlignment(old: Uint8Array, neu: Uint8Array): Uint8Array | undefined {
-  const oldLayout = readElfLayout(old);
-  const newLayout = readElfLayout(neu);
-  if (!oldLayout || !newLayout || oldLayout.machine !== newLayout.machine) return undefined;
-  const architecture = architectureOfMachine(oldLayout.machine);
-  const references = architecture?.findReferences(old, oldLayout);
-  const newReferences = architecture?.findReferences(neu, newLayout);
-  if (!architecture || !references || !newReferences) return undefined;
-  const { fieldSize } = architecture;
-  return approximateDiff(withoutReferences(old, references, fieldSize), withoutReferences(neu, newReferences, fieldSize)).control;
+export function normalizedAlignment(old: Uint8Array, neu: Uint8Array): NormalizedAlignment | undefined {
+  const scan = scanPair(old, neu);
+  if (typeof scan === "string") return undefined;
+  const control = normalizedControl(old, neu, scan);
+  return control && { control, scan };
 }
 
 /** An EXEC record's prediction cannot be made: what is wrong, and whether the old file is to blame. */

@@ -13,7 +13,7 @@ import { Compressor, MAX_RECORD_BUFFER, OldFormat } from "../../delta/mbdf/forma
 import type { Extent, RedeflateRecord } from "../../delta/mbdf/writer";
 import { approximateDiff, type ApproximateDiff, diffAlong } from "../../filediff/approximate-diff";
 import { isLittleEndianElf } from "../../filediff/elf-filter";
-import { execDiff, type ExecDiff, normalizedAlignment } from "../../filediff/exec/exec-diff";
+import { execDiff, type ExecDiff, normalizedAlignment, type NormalizedAlignment } from "../../filediff/exec/exec-diff";
 import { wholeFileControl } from "../../filediff/whole-file-control";
 import { compactInPlace, expandInPlace, type FileHoles, holesProblem, type Hole, wholeLength } from "../../filediff/holes";
 import { xzSize } from "../../compress/xz-size";
@@ -61,7 +61,7 @@ function wholeFile(data: Uint8Array, holes: readonly Hole[]): Uint8Array {
  * too (whole-file-control.ts); its data taken back out of the new whole file must be TO's run,
  * byte for byte (execDiff checks the whole file by applying the record).
  */
-function execOf(change: Changed, diff: ApproximateDiff, normalized: boolean, no: (why: string) => void): ExecDiff | undefined {
+function execOf(change: Changed, diff: ApproximateDiff, normalized: NormalizedAlignment | undefined, no: (why: string) => void): ExecDiff | undefined {
   const { old, neu, holes } = change;
   if (!holes) return execDiff(old, neu, diff, diffSize, no, normalized);
   for (const [which, list, data] of [["old", holes.old, old], ["new", holes.new, neu]] as const) {
@@ -96,11 +96,11 @@ function approxOrExec(
   const { run, extents, old, neu, holes } = change;
   const elf = options.executableDiffs && isLittleEndianElf(neu);
   const normalized = elf && !holes ? normalizedAlignment(old, neu) : undefined;
-  const diff = normalized ? diffAlong(normalized, old, neu) : approximateDiff(old, neu);
+  const diff = normalized ? diffAlong(normalized.control, old, neu) : approximateDiff(old, neu);
   const approx = { record: { kind: "approx", targetOffset: run.offset, length: run.length, extents, diff } as const, size: diffSize(diff) + 8 * extents.length, control: diff.control };
   const tryExec = elf && approx.size >= MIN_EXEC_CANDIDATE;
   // One the prediction does not suit: execDiff says why and gives undefined (the debug log has it).
-  const exec = tryExec ? execOf(change, diff, normalized !== undefined, (why) => debug.push(`${change.path}: no executable-aware diff: ${why}`)) : undefined;
+  const exec = tryExec ? execOf(change, diff, normalized, (why) => debug.push(`${change.path}: no executable-aware diff: ${why}`)) : undefined;
   if (!exec) return approx;
   const size = execSize(exec, extents, holes);
   const what = holes ? `the executable-aware diff of the whole files (${holes.old.length} and ${holes.new.length} holes)` : "the executable-aware diff";

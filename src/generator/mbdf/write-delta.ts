@@ -204,7 +204,6 @@ function planPieces(
   return pieces;
 }
 
-
 async function writeRecords(
   fromImage: string, toImage: string, deltaPath: string, records: FileRecord[], executables: NewExecutable[], avoid: Float64Array,
   encoder: TargetRangeEncoder, pieceSize: number, options: MbdfWriteOptions,
