@@ -28,6 +28,8 @@ import { SourcePrefix } from "./source-view";
 export interface MbdfDecodeResult extends DeltaDecodeResult {
   /** Records decoded, END not counted. */
   records: number;
+  /** REDEFLATE records whose deflate stream an earlier record had made (the same content and settings). */
+  streamsReused: number;
 }
 
 /** Source blocks cached when the caller names no number. */
@@ -173,5 +175,6 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
     targetBytes: targetOffset,
     sourceBytesRead: ctx.sourceCache.bytesRead,
     records: index,
+    streamsReused: ctx.buffers.rebuilt.reused,
   };
 }

@@ -97,7 +97,14 @@ export async function executeRedeflate(ctx: RecordContext, length: number): Prom
       kind === RecordKind.approx ? "source" : "delta",
     );
   }
-  const deflated = compress(newContent, level, ctx.buffers.deflate);
+  // The same content at the same settings makes the same stream: a file shipped under several names is compressed once.
+  const rebuilt = ctx.buffers.rebuilt;
+  const key = rebuilt.keyOf(compressor, level, newContent);
+  let deflated = key === undefined ? undefined : rebuilt.find(key);
+  if (!deflated) {
+    deflated = compress(newContent, level, ctx.buffers.deflate);
+    if (key !== undefined) rebuilt.keep(key, deflated, newContent.length);
+  }
   const produced = headerLength + deflated.length + TRAILER_BYTES[format]!;
   if (produced !== length) {
     throw new RecordProblem(`the re-compressed file is ${produced} bytes, the record declares ${length}`, "unsupported");

@@ -8,6 +8,7 @@
  */
 import { DeflateScratch } from "../../deflate/deflate-window";
 import { ReferenceScratch } from "../../filediff/exec/references";
+import { RebuiltStreams } from "./rebuilt-streams";
 
 export const BUFFER_ROLES = ["old", "control", "literals", "content", "output"] as const;
 export type BufferRole = (typeof BUFFER_ROLES)[number];
@@ -16,6 +17,8 @@ export class RecordBuffers {
   private readonly buffers = new Map<BufferRole, Uint8Array>();
   /** REDEFLATE's compressor state. */
   readonly deflate = new DeflateScratch();
+  /** REDEFLATE's deflate streams made so far, for a content met again (rebuilt-streams.ts). */
+  readonly rebuilt = new RebuiltStreams();
   /** EXEC's references of the old file. */
   readonly references = new ReferenceScratch();
 
