@@ -74,4 +74,10 @@ test("RebuiltStreams: keys only contents worth keeping, holds at most its capaci
   assert.equal(streams.find(key(4)), undefined, "a stream over half the capacity is not kept");
   assert.equal(streams.heldBytes, 800);
   assert.equal(streams.reused, 2);
+
+  // However small the streams, at most `maxEntries` are kept (a lookup stays short).
+  const few = new RebuiltStreams(1 << 20, 3);
+  for (let fill = 1; fill <= 5; fill++) few.keep(key(fill), new Uint8Array(10), fill * 1000);
+  assert.equal(few.heldBytes, 30);
+  assert.deepEqual([1, 2, 3, 4, 5].map((fill) => few.find(key(fill)) !== undefined), [false, false, true, true, true], "the three costliest");
 });
