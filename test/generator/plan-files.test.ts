@@ -2,12 +2,13 @@
  * The planner threads (src/generator/mbdf/plan-files.ts): the records of changed files planned on
  * worker threads are the records planned here, in the caller's order, whatever the thread count;
  * --no-executable-diffs reaches the threads; the files' versions are moved, not copied; new
- * executables' LITERAL estimates come back the same from the threads, next to the files' records.
+ * executables' LITERAL estimates and new compressed files' rebuild checks come back the same from the
+ * threads, next to the files' records.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { execFileSync } from "node:child_process";
-import type { Changed } from "../../src/generator/mbdf/plan-file";
+import { type Changed, redeflateOf } from "../../src/generator/mbdf/plan-file";
 import { planChangedFiles } from "../../src/generator/mbdf/plan-files";
 import { socketPair } from "../filediff/exec-helpers";
 import { bcjFilter } from "../../src/compress/bcj";
@@ -78,10 +79,29 @@ test("new executables' pieces are estimated as filtered LITERAL records on the t
   const want = [expected(neu, "x86"), expected(neu.slice(0, 40_000), "arm64")];
   assert.ok(want[0]!.length >= 3 && want[1]!.length === 3, "several pieces, the last one shorter");
   for (const threads of [1, 2, 3]) {
-    const result = await planChangedFiles(changes().slice(1, 3), { executableDiffs: true }, threads, jobs, pieceSize);
+    const result = await planChangedFiles(changes().slice(1, 3), { executableDiffs: true }, threads, { literals: jobs, pieceSize });
     assert.deepEqual(result.literalSizes, want, `${threads} threads`);
     assert.deepEqual(result.planned.map((p) => p.planned?.record.kind), ["redeflate", "approx"]);
   }
   // Only executables, no changed file: still estimated (on threads when asked for).
-  assert.deepEqual((await planChangedFiles([], { executableDiffs: true }, 2, jobs, pieceSize)).literalSizes, want);
+  assert.deepEqual((await planChangedFiles([], { executableDiffs: true }, 2, { literals: jobs, pieceSize })).literalSizes, want);
+});
+
+test("new compressed files are checked for their rebuild on the threads: the records redeflateOf makes here, in order, none for a file no compressor rebuilds", async () => {
+  const text = (n: number, seed: number): Uint8Array =>
+    Buffer.from(Array.from({ length: n }, (_, i) => `entry ${i}: ${(i * seed) % 89} fixes\n`).join(""));
+  const made = gzip9(text(2000, 3));
+  // A member with one bit of its deflate body flipped: it no longer inflates to its CRC, so no record.
+  const odd = gzip9(text(500, 11));
+  odd[odd.length - 20] = odd[odd.length - 20]! ^ 1;
+  const files = [made, odd, gzip9(text(3000, 5))];
+  const jobs = files.map((f) => ({ read: () => f.slice() }));
+  const want = files.map((f) => redeflateOf(undefined, f.slice(), []));
+  assert.ok(want[0] && want[2] && !want[1], "the damaged member is not rebuilt");
+  for (const threads of [1, 2, 3]) {
+    const result = await planChangedFiles(changes().slice(2, 3), { executableDiffs: true }, threads, { rebuilds: jobs });
+    assert.deepEqual(result.rebuilt, want, `${threads} threads`);
+    assert.deepEqual(result.planned.map((p) => p.planned?.record.kind), ["approx"]);
+  }
+  assert.deepEqual((await planChangedFiles([], { executableDiffs: true }, 2, { rebuilds: jobs })).rebuilt, want, "rebuild checks alone");
 });

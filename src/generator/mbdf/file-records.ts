@@ -15,7 +15,7 @@ import { xzSize } from "../../compress/xz-size";
 import type { BcjArch } from "../../compress/bcj";
 import { elfBranchFilter } from "../../filediff/elf-filter";
 import type { Hole } from "../../filediff/holes";
-import { type Changed, type FilePlanOptions, type FileRecord, redeflateOf } from "./plan-file";
+import { type Changed, type FilePlanOptions, type FileRecord } from "./plan-file";
 import { planChangedFiles } from "./plan-files";
 
 export { type FileRecord, MIN_EXEC_CANDIDATE } from "./plan-file";
@@ -143,8 +143,8 @@ export async function planFileRecords(
 
     const records: FileRecord[] = [];
     const newExecutables: NewExecutable[] = [];
-    const newCompressed: Extract<FileRecord, { kind: "redeflate" }>[] = [];
-    const newCompressedBytes: Uint8Array[] = [];
+    /** New compressed files (runs of TO), checked for an exact rebuild on the planner threads. */
+    const compressedRuns: { offset: number; length: number }[] = [];
     const changed: Changed[] = [];
     /** Keeps `record` when it is clearly smaller than VCDIFF's `vcdiff` estimated bytes. */
     const keep = (record: FileRecord, size: number, vcdiff: number): void => {
@@ -163,10 +163,7 @@ export async function planFileRecords(
         readFullyAt(toFd, neu, run.offset);
         const filter = run.length >= MIN_FILE ? elfBranchFilter(neu) : null;
         if (filter) newExecutables.push({ targetOffset: run.offset, length: run.length, filter, literalSizes: [] });
-        const redeflate = looksCompressed(neu) ? redeflateOf(undefined, neu, []) : undefined;
-        if (!redeflate) continue;
-        newCompressed.push({ kind: "redeflate", targetOffset: run.offset, length: run.length, record: redeflate });
-        newCompressedBytes.push(neu);
+        if (looksCompressed(neu)) compressedRuns.push(run);
         continue;
       }
       // An identical file, moved or not: VCDIFF's index of all of FROM finds it and copies it for a few bytes.
@@ -193,15 +190,14 @@ export async function planFileRecords(
     // 16 MiB: only for pathological pairs, left to VCDIFF), worked out on the planner threads.
     // The new executables' LITERAL estimates run on the same threads, their bytes read again when a
     // thread takes them (rather than all of them held from the listing on).
-    const literals = newExecutables.map((x) => ({
-      filter: x.filter,
-      read: () => {
-        const bytes = new Uint8Array(x.length);
-        readFullyAt(toFd, bytes, x.targetOffset);
-        return bytes;
-      },
-    }));
-    const { planned, literalSizes } = await planChangedFiles(changed, options, options.threads, literals, options.pieceSize);
+    const readTo = (offset: number, length: number) => (): Uint8Array => {
+      const bytes = new Uint8Array(length);
+      readFullyAt(toFd, bytes, offset);
+      return bytes;
+    };
+    const literals = newExecutables.map((x) => ({ filter: x.filter, read: readTo(x.targetOffset, x.length) }));
+    const rebuilds = compressedRuns.map((run) => ({ read: readTo(run.offset, run.length) }));
+    const { planned, literalSizes, rebuilt } = await planChangedFiles(changed, options, options.threads, { literals, pieceSize: options.pieceSize, rebuilds });
     newExecutables.forEach((x, k) => (x.literalSizes = literalSizes[k]!));
     const vcdiff = await estimates;
     planned.forEach(({ planned: p, debug }, k) => {
@@ -218,6 +214,14 @@ export async function planFileRecords(
 
     // New compressed files are judged together: their contents compress well against each other
     // (man pages, changelogs), which no one file's estimate sees. As VCDIFF, their bytes are stored.
+    const newCompressed: Extract<FileRecord, { kind: "redeflate" }>[] = [];
+    const newCompressedBytes: Uint8Array[] = [];
+    rebuilt.forEach((record, k) => {
+      if (!record) return;
+      const run = compressedRuns[k]!;
+      newCompressed.push({ kind: "redeflate", targetOffset: run.offset, length: run.length, record });
+      newCompressedBytes.push(readTo(run.offset, run.length)());
+    });
     if (newCompressed.length > 0) {
       const size = xzSize(newCompressed.map((r) => r.record.newContent)) + newCompressed.reduce((sum, r) => sum + r.record.header.length + 16, 0);
       const asVcdiff = xzSize(newCompressedBytes);

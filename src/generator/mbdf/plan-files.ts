@@ -1,6 +1,7 @@
 /**
  * Plans every changed file (plan-file.ts) on worker threads, each file on the first free one, or
- * here when one thread is asked for. Planning is most of a file-aware delta's time (suffix arrays,
+ * here when one thread is asked for; the new executables' LITERAL estimates and the new compressed
+ * files' rebuild checks run on the same threads after the files. Planning is most of a file-aware delta's time (suffix arrays,
  * approximate and executable-aware diffs of each changed file) and the files are independent, so
  * it scales with the cores; the results do not depend on the thread count.
  */
@@ -8,7 +9,8 @@ import os from "node:os";
 import { WorkerLanes } from "../../workers/worker-lanes";
 import type { BcjArch } from "../../compress/bcj";
 import { filteredPieceSizes } from "./literal-size";
-import { type Changed, type FilePlanOptions, type PlannedFile, planChangedFile } from "./plan-file";
+import { type Changed, type FilePlanOptions, type PlannedFile, planChangedFile, redeflateOf } from "./plan-file";
+import type { RedeflateRecord } from "../../delta/mbdf/writer";
 import type { PlanFileJob, PlanFileReply, PlanFileRequest } from "./plan-file-worker";
 
 /**
@@ -27,25 +29,46 @@ export interface LiteralJob {
   read(): Uint8Array;
 }
 
+/** A new compressed file (no old version), to be checked for an exact rebuild (plan-file.ts redeflateOf). */
+export interface RebuildJob {
+  /** Reads its bytes (when a thread is free for it). */
+  read(): Uint8Array;
+}
+
+/** What beside the changed files the planner threads work out. */
+export interface PlanExtras {
+  /** New executables, estimated in pieces of `pieceSize` (default 1 MiB). */
+  literals?: readonly LiteralJob[];
+  pieceSize?: number;
+  /**
+   * New compressed files: GNU gzip's -9 run over each to check its rebuild (pair B: 239 files,
+   * 0.7 s, which held the main thread before the planner threads started).
+   */
+  rebuilds?: readonly RebuildJob[];
+}
+
 export interface PlannedFiles {
   /** The planned record of each changed file (same order). */
   planned: PlannedFile[];
   /** Per LiteralJob (same order): each piece's estimated LITERAL record size. */
   literalSizes: number[][];
+  /** Per RebuildJob (same order): its REDEFLATE record (a LITERAL content), or undefined when it is not rebuilt exactly. */
+  rebuilt: (RedeflateRecord | undefined)[];
 }
 
 /**
- * The planned record of each of `changed`, and the LITERAL estimates of each of `literals` in
- * pieces of `pieceSize`. Each file's two versions are moved to the thread that plans it:
- * `changed`'s `old` and `neu` are unusable afterwards.
+ * The planned record of each of `changed`, and what `extras` asks for. Each file's two versions
+ * are moved to the thread that plans it: `changed`'s `old` and `neu` are unusable afterwards.
  */
 export async function planChangedFiles(
-  changed: Changed[], options: FilePlanOptions, threads?: number, literals: readonly LiteralJob[] = [], pieceSize = 1 << 20,
+  changed: Changed[], options: FilePlanOptions, threads?: number, extras: PlanExtras = {},
 ): Promise<PlannedFiles> {
+  const { literals = [], pieceSize = 1 << 20, rebuilds = [] } = extras;
   const wanted = threads ?? Math.min(8, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
-  const lanes = Math.min(wanted, MAX_PLANNERS, changed.length + literals.length);
+  const lanes = Math.min(wanted, MAX_PLANNERS, changed.length + literals.length + rebuilds.length);
   const results: PlannedFile[] = new Array<PlannedFile>(changed.length);
   const literalSizes: number[][] = new Array<number[]>(literals.length);
+  const rebuilt: (RedeflateRecord | undefined)[] = new Array<RedeflateRecord | undefined>(rebuilds.length);
   if (lanes <= 1) {
     for (let k = 0; k < changed.length; k++) {
       results[k] = planChangedFile(changed[k]!, options);
@@ -55,19 +78,29 @@ export async function planChangedFiles(
       literalSizes[k] = filteredPieceSizes(literals[k]!.read(), literals[k]!.filter, pieceSize);
       await yieldToOthers();
     }
-    return { planned: results, literalSizes };
+    for (let k = 0; k < rebuilds.length; k++) {
+      rebuilt[k] = redeflateOf(undefined, rebuilds[k]!.read(), []);
+      await yieldToOthers();
+    }
+    return { planned: results, literalSizes, rebuilt };
   }
   // The largest files first: the last ones to finish are then small, and the threads end together.
-  // The new executables' estimates come after the files (indices from changed.length on): each is
-  // quick next to a large file's plan, so they fill the threads' ends.
+  // The new executables' estimates and the rebuild checks come after the files (indices from
+  // changed.length on): each is quick next to a large file's plan, so they fill the threads' ends.
   const order = changed.map((_, k) => k).sort((a, b) => weight(changed[b]!) - weight(changed[a]!));
-  for (let k = 0; k < literals.length; k++) order.push(changed.length + k);
+  for (let k = 0; k < literals.length + rebuilds.length; k++) order.push(changed.length + k);
   const request: PlanFileRequest = { task: "plan-file", executableDiffs: options.executableDiffs };
   const workers = new WorkerLanes<PlanFileJob, PlanFileReply>(request, lanes, "planner worker");
   let next = 0;
   const lane = async (l: number): Promise<void> => {
     while (next < order.length) {
       const k = order[next++]!;
+      if (k >= changed.length + literals.length) {
+        const bytes = rebuilds[k - changed.length - literals.length]!.read();
+        const reply = await workers.call(l, { type: "rebuild", bytes }, ownBuffers(bytes));
+        if (reply.type === "rebuilt") rebuilt[k - changed.length - literals.length] = reply.record;
+        continue;
+      }
       if (k >= changed.length) {
         const job = literals[k - changed.length]!;
         const bytes = job.read();
@@ -85,7 +118,7 @@ export async function planChangedFiles(
   } finally {
     workers.close();
   }
-  return { planned: results, literalSizes };
+  return { planned: results, literalSizes, rebuilt };
 }
 
 const weight = (c: Changed): number => c.old.length + c.neu.length;
