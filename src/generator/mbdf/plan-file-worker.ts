@@ -1,8 +1,9 @@
 /**
  * The planner's worker task: plans the changed files it is sent (plan-file.ts), estimates the
  * pieces of new executables as filtered LITERAL records (literal-size.ts), and finds how new
- * compressed files are rebuilt (plan-file.ts redeflateOf), one job at a time, in the order they come. Each file's two versions are moved to the worker, not copied; the record
- * comes back with its buffers moved too.
+ * compressed files are rebuilt (plan-file.ts redeflateOf), one job at a time, in the order they
+ * come. Each file's bytes are moved to the worker, not copied; the record comes back with its
+ * buffers moved too.
  */
 import type { MessagePort } from "node:worker_threads";
 import { type Changed, type FilePlanOptions, type PlannedFile, planChangedFile, redeflateOf } from "./plan-file";

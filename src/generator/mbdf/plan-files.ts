@@ -1,9 +1,10 @@
 /**
  * Plans every changed file (plan-file.ts) on worker threads, each file on the first free one, or
- * here when one thread is asked for; the new executables' LITERAL estimates and the new compressed
- * files' rebuild checks run on the same threads after the files. Planning is most of a file-aware delta's time (suffix arrays,
- * approximate and executable-aware diffs of each changed file) and the files are independent, so
- * it scales with the cores; the results do not depend on the thread count.
+ * here when one thread is asked for; the new executables' LITERAL estimates and the new
+ * compressed files' rebuild checks run on the same threads after the files. Planning is most of
+ * a file-aware delta's time (suffix arrays, approximate and executable-aware diffs of each
+ * changed file) and the files are independent, so it scales with the cores; the results do not
+ * depend on the thread count.
  */
 import os from "node:os";
 import { WorkerLanes } from "../../workers/worker-lanes";
