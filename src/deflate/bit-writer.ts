@@ -3,7 +3,7 @@ export class BitWriter {
   buf: Uint8Array;
   pos = 0;
   private bitBuf = 0;
-  private bitCount = 0;
+  private bitCount_ = 0;
 
   constructor(capacity: number) {
     this.buf = new Uint8Array(Math.max(64, capacity));
@@ -14,13 +14,33 @@ export class BitWriter {
     if (this.buf.length < capacity) this.buf = new Uint8Array(capacity);
     this.pos = 0;
     this.bitBuf = 0;
-    this.bitCount = 0;
+    this.bitCount_ = 0;
+  }
+
+  /** Bits not yet written (fewer than 8), for a caller that packs bits itself (then setBits). */
+  get bits(): number {
+    return this.bitBuf;
+  }
+
+  get bitCount(): number {
+    return this.bitCount_;
+  }
+
+  /** Takes back the bits a caller packed itself (fewer than 8 left). */
+  setBits(bits: number, count: number): void {
+    this.bitBuf = bits;
+    this.bitCount_ = count;
+  }
+
+  /** Room for `bytes` more bytes at `pos` (the buffer may be replaced). */
+  reserve(bytes: number): void {
+    if (this.pos + bytes > this.buf.length) this.grow(bytes);
   }
 
   /** Appends the low `length` (<= 16) bits of `value`. */
   send(value: number, length: number): void {
-    let bb = this.bitBuf | (value << this.bitCount);
-    let bc = this.bitCount + length;
+    let bb = this.bitBuf | (value << this.bitCount_);
+    let bc = this.bitCount_ + length;
     if (bc >= 8) {
       if (this.pos + 4 > this.buf.length) this.grow(4);
       const buf = this.buf;
@@ -31,17 +51,17 @@ export class BitWriter {
       } while (bc >= 8);
     }
     this.bitBuf = bb;
-    this.bitCount = bc;
+    this.bitCount_ = bc;
   }
 
   /** Pads to a byte boundary with zero bits. */
   alignToByte(): void {
-    if (this.bitCount > 0) {
+    if (this.bitCount_ > 0) {
       if (this.pos + 1 > this.buf.length) this.grow(1);
       this.buf[this.pos++] = this.bitBuf;
     }
     this.bitBuf = 0;
-    this.bitCount = 0;
+    this.bitCount_ = 0;
   }
 
   /** Appends bytes; the writer must be byte-aligned. */

@@ -183,28 +183,67 @@ export class DeflateBlocks {
     this.sendTree(this.dtree);
   }
 
-  private compressBlock(lcode: Uint16Array, llen: ArrayLike<number>, dcode: Uint16Array, dlen: ArrayLike<number>): void {
+  /**
+   * Writes the block's symbols. The bit buffer is kept in locals here rather than sent through
+   * the writer a code at a time: this loop runs once per symbol of every rebuilt file.
+   */
+  private compressBlock(lcode: Uint16Array, llen: Uint16Array, dcode: Uint16Array, dlen: Uint16Array): void {
     const out = this.out;
     const symLc = this.symLc;
     const symDist = this.symDist;
-    for (let i = 0, n = this.lastLit; i < n; i++) {
-      let lc = symLc[i]!;
+    const n = this.lastLit;
+    // At most 48 bits per symbol (15 + 5 + 15 + 13), flushed whole bytes at a time: 6 bytes each, and the end of block.
+    out.reserve(6 * n + 4);
+    const buf = out.buf;
+    let pos = out.pos;
+    let bb = out.bits;
+    let bc = out.bitCount;
+    for (let i = 0; i < n; i++) {
+      const lc = symLc[i]!;
       let dist = symDist[i]!;
-      if (dist === 0) out.send(lcode[lc]!, llen[lc]!);
-      else {
+      if (dist === 0) {
+        bb |= lcode[lc]! << bc;
+        bc += llen[lc]!;
+      } else {
         let code = LENGTH_CODE[lc]!;
-        out.send(lcode[code + LITERALS + 1]!, llen[code + LITERALS + 1]!);
+        bb |= lcode[code + LITERALS + 1]! << bc;
+        bc += llen[code + LITERALS + 1]!;
         let extra = EXTRA_LBITS[code]!;
-        if (extra !== 0) out.send(lc - BASE_LENGTH[code]!, extra);
+        if (extra !== 0) {
+          bb |= (lc - BASE_LENGTH[code]!) << bc;
+          bc += extra;
+        }
+        while (bc >= 8) {
+          buf[pos++] = bb;
+          bb >>>= 8;
+          bc -= 8;
+        }
         dist--;
         code = dist < 256 ? DIST_CODE[dist]! : DIST_CODE[256 + (dist >> 7)]!;
-        out.send(dcode[code]!, dlen[code]!);
+        bb |= dcode[code]! << bc;
+        bc += dlen[code]!;
         extra = EXTRA_DBITS[code]!;
-        if (extra !== 0) out.send(dist - BASE_DIST[code]!, extra);
+        if (extra !== 0) {
+          while (bc >= 8) {
+            buf[pos++] = bb;
+            bb >>>= 8;
+            bc -= 8;
+          }
+          bb |= (dist - BASE_DIST[code]!) << bc;
+          bc += extra;
+        }
+      }
+      while (bc >= 8) {
+        buf[pos++] = bb;
+        bb >>>= 8;
+        bc -= 8;
       }
     }
+    out.pos = pos;
+    out.setBits(bb, bc);
     out.send(lcode[END_BLOCK]!, llen[END_BLOCK]!);
   }
+
 }
 
 /**

@@ -28,7 +28,7 @@ export class HuffmanTree {
     readonly maxLength: number,
     readonly extraBits: Uint8Array,
     readonly extraBase: number,
-    readonly staticLen: Uint8Array | null,
+    readonly staticLen: Uint16Array | null,
   ) {
     this.freq = new Uint32Array(2 * elems + 1);
     this.len = new Uint16Array(2 * elems + 1);

@@ -83,9 +83,9 @@ export function assignCodes(len: Uint16Array | Uint8Array, code: Uint16Array, ma
 }
 
 /** Code lengths and codes of the static trees (block type 1). */
-export const STATIC_LTREE_LEN = new Uint8Array(L_CODES + 2);
+export const STATIC_LTREE_LEN = new Uint16Array(L_CODES + 2);
 export const STATIC_LTREE_CODE = new Uint16Array(L_CODES + 2);
-export const STATIC_DTREE_LEN = new Uint8Array(D_CODES).fill(5);
+export const STATIC_DTREE_LEN = new Uint16Array(D_CODES).fill(5);
 export const STATIC_DTREE_CODE = new Uint16Array(D_CODES);
 
 {
