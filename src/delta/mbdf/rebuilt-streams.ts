@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 
 /** Bytes of deflate streams kept at most. */
-export const REBUILT_CAPACITY = 2 << 20;
+export const REBUILT_CAPACITY = 1 << 20;
 /** Streams kept at most. */
 export const REBUILT_ENTRIES = 64;
 /** Contents shorter than this are compressed again: their stream costs less to make than to look up. */
