@@ -3,7 +3,7 @@ export class BitWriter {
   buf: Uint8Array;
   pos = 0;
   private bitBuf = 0;
-  private bitCount_ = 0;
+  private bitLen = 0;
 
   constructor(capacity: number) {
     this.buf = new Uint8Array(Math.max(64, capacity));
@@ -14,7 +14,7 @@ export class BitWriter {
     if (this.buf.length < capacity) this.buf = new Uint8Array(capacity);
     this.pos = 0;
     this.bitBuf = 0;
-    this.bitCount_ = 0;
+    this.bitLen = 0;
   }
 
   /** Bits not yet written (fewer than 8), for a caller that packs bits itself (then setBits). */
@@ -22,14 +22,15 @@ export class BitWriter {
     return this.bitBuf;
   }
 
+  /** How many bits `bits` holds. */
   get bitCount(): number {
-    return this.bitCount_;
+    return this.bitLen;
   }
 
   /** Takes back the bits a caller packed itself (fewer than 8 left). */
   setBits(bits: number, count: number): void {
     this.bitBuf = bits;
-    this.bitCount_ = count;
+    this.bitLen = count;
   }
 
   /** Room for `bytes` more bytes at `pos` (the buffer may be replaced). */
@@ -39,8 +40,8 @@ export class BitWriter {
 
   /** Appends the low `length` (<= 16) bits of `value`. */
   send(value: number, length: number): void {
-    let bb = this.bitBuf | (value << this.bitCount_);
-    let bc = this.bitCount_ + length;
+    let bb = this.bitBuf | (value << this.bitLen);
+    let bc = this.bitLen + length;
     if (bc >= 8) {
       if (this.pos + 4 > this.buf.length) this.grow(4);
       const buf = this.buf;
@@ -51,17 +52,17 @@ export class BitWriter {
       } while (bc >= 8);
     }
     this.bitBuf = bb;
-    this.bitCount_ = bc;
+    this.bitLen = bc;
   }
 
   /** Pads to a byte boundary with zero bits. */
   alignToByte(): void {
-    if (this.bitCount_ > 0) {
+    if (this.bitLen > 0) {
       if (this.pos + 1 > this.buf.length) this.grow(1);
       this.buf[this.pos++] = this.bitBuf;
     }
     this.bitBuf = 0;
-    this.bitCount_ = 0;
+    this.bitLen = 0;
   }
 
   /** Appends bytes; the writer must be byte-aligned. */

@@ -192,7 +192,7 @@ export class DeflateBlocks {
     const symLc = this.symLc;
     const symDist = this.symDist;
     const n = this.lastLit;
-    // At most 48 bits per symbol (15 + 5 + 15 + 13), flushed whole bytes at a time: 6 bytes each, and the end of block.
+    // At most 48 bits a symbol (15 + 5 + 15 + 13), flushed a byte at a time: 6 bytes each.
     out.reserve(6 * n + 4);
     const buf = out.buf;
     let pos = out.pos;
@@ -243,7 +243,6 @@ export class DeflateBlocks {
     out.setBits(bb, bc);
     out.send(lcode[END_BLOCK]!, llen[END_BLOCK]!);
   }
-
 }
 
 /**

@@ -159,7 +159,6 @@ export class DeflateWindow {
     }
   }
 
-
   /** Copies up to `max` input bytes into the window at `at`. */
   read(at: number, max: number): number {
     const n = Math.min(max, this.input.length - this.inPos);
