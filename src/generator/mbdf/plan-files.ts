@@ -93,13 +93,15 @@ export async function planChangedFiles(
   const request: PlanFileRequest = { task: "plan-file", executableDiffs: options.executableDiffs };
   const workers = new WorkerLanes<PlanFileJob, PlanFileReply>(request, lanes, "planner worker");
   let next = 0;
+  /** The first rebuild check's job index (after the files and the new executables). */
+  const firstRebuild = changed.length + literals.length;
   const lane = async (l: number): Promise<void> => {
     while (next < order.length) {
       const k = order[next++]!;
-      if (k >= changed.length + literals.length) {
-        const bytes = rebuilds[k - changed.length - literals.length]!.read();
+      if (k >= firstRebuild) {
+        const bytes = rebuilds[k - firstRebuild]!.read();
         const reply = await workers.call(l, { type: "rebuild", bytes }, ownBuffers(bytes));
-        if (reply.type === "rebuilt") rebuilt[k - changed.length - literals.length] = reply.record;
+        if (reply.type === "rebuilt") rebuilt[k - firstRebuild] = reply.record;
         continue;
       }
       if (k >= changed.length) {
