@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { encodeVcdiff } from "../../src/vcdiff/encoder/encode";
 import { normalizeRanges, type ByteRange } from "../../src/io/byte-ranges";
-import { avoidCopies } from "../../src/vcdiff/encoder/source-ranges";
+import { avoidCopies, zeroStretches } from "../../src/vcdiff/encoder/source-ranges";
 import { InstructionList, KIND_COPY_SOURCE, KIND_RUN } from "../../src/vcdiff/encoder/instruction-list";
 import { needTools } from "../helpers/peers";
 import { assertOurDecoderDecodes, assertXdelta3Decodes, tempDir } from "./encode-oracles";
@@ -114,4 +114,43 @@ test("avoidCopies: a copy crossing avoided ranges becomes copy, zero RUN, copy (
   const out = avoidCopies(list, normalizeRanges([[1020, 1030], [1090, 2000]]), new InstructionList(4));
   const got = Array.from({ length: out.count }, (_, i) => [out.kind[i], out.size[i], out.pos[i]]);
   assert.deepEqual(got, [[1, 10, 0], [KIND_COPY_SOURCE, 20, 1000], [KIND_RUN, 10, 30], [KIND_COPY_SOURCE, 60, 1030], [KIND_RUN, 10, 100]]);
+});
+
+test("a copy over a long stretch of zero source blocks is a RUN there: a decoder reads none of it", async (t) => {
+  if (!needTools(t, "xdelta3")) return;
+  const dir = tempDir(t);
+  const rnd = crypto.randomBytes(3 << 20);
+  // Identical regions continue through free space: one long stretch (256 KiB) and one short (16 KiB).
+  const longZeros: ByteRange = [1 << 20, (1 << 20) + (256 << 10)];
+  const shortZeros: ByteRange = [(2 << 20) + (256 << 10), (2 << 20) + (272 << 10)];
+  const v1Bytes = Buffer.concat([rnd.subarray(0, 1 << 20), Buffer.alloc(256 << 10), rnd.subarray(1 << 20, 2 << 20), Buffer.alloc(16 << 10), rnd.subarray(2 << 20)]);
+  const v2Bytes = Buffer.from(v1Bytes);
+  v2Bytes.write("an edit near the end", v2Bytes.length - 4000);
+  const v1 = path.join(dir, "v1"), v2 = path.join(dir, "v2");
+  fs.writeFileSync(v1, v1Bytes);
+  fs.writeFileSync(v2, v2Bytes);
+  let reads: Float64Array | undefined;
+  for (const threads of [1, 2]) {
+    const delta = path.join(dir, `d${threads}.vcdiff`);
+    const stats = await encodeVcdiff(v1, v2, delta, { threads, windowSize: 1 << 20, appHeader: (r) => { reads = r; return Buffer.from("h"); } });
+    assert.equal(stats.runBytes, 256 << 10, "the long zero stretch is one RUN, the short one stays a copy");
+    assert.equal(stats.sourceBytesRead, v1Bytes.length - (256 << 10) - 20, "all but the RUN and the edit");
+    assert.deepEqual([...reads!], [0, longZeros[0], longZeros[1], v1Bytes.length - 4000, v1Bytes.length - 3980, v1Bytes.length]);
+    const damaged = path.join(dir, `v1-damaged-${threads}`);
+    fs.copyFileSync(v1, damaged);
+    scrambleInside(damaged, normalizeRanges([longZeros]));
+    assertXdelta3Decodes(damaged, delta, v2, path.join(dir, "out"));
+    await assertOurDecoderDecodes(damaged, delta, v2, path.join(dir, "out"));
+    // The short stretch is still read: scrambling it breaks the delta.
+    scrambleInside(damaged, normalizeRanges([shortZeros]));
+    const r = spawnSync("xdelta3", ["-d", "-f", "-s", damaged, delta, path.join(dir, "out")], { encoding: "utf8" });
+    assert.notEqual(r.status, 0, "the short zero stretch was not read");
+  }
+});
+
+test("zeroStretches: runs of zero blocks of at least the minimum, clipped to the source size", () => {
+  const zero = Uint8Array.from([1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1]);
+  assert.deepEqual([...zeroStretches(zero, 4096, 11 * 4096 - 100, 2 * 4096)], [2 * 4096, 4 * 4096, 5 * 4096, 8 * 4096, 9 * 4096, 11 * 4096 - 100]);
+  assert.deepEqual([...zeroStretches(zero, 4096, 11 * 4096, 3 * 4096)], [5 * 4096, 8 * 4096]);
+  assert.deepEqual([...zeroStretches(zero, 4096, 11 * 4096, 1)], [0, 4096, 2 * 4096, 4 * 4096, 5 * 4096, 8 * 4096, 9 * 4096, 11 * 4096]);
 });

