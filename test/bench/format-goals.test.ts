@@ -95,3 +95,22 @@ test("EXEC records: the bytes they save, MBDF no larger than without them, the g
   const unmeasured = figures({ mbdfWithoutExec: undefined });
   for (const key of ["execSaved", "execSize", "execGeneratorTime"] as const) assert.equal(verdict(row(unmeasured, key)), "not measured", key);
 });
+
+test("the link speed below which MBDF's Download ends sooner: transfer plus local Download, no goal", () => {
+  // B's figures of 2026-12-05: 1,674,240 bytes smaller, 0.58 s slower locally -> 23 Mbit/s.
+  const b = figures({
+    goalPair: "B",
+    mbdf: { size: 8_967_680, generatorWall: 30.9, device: { wall: 2.2, peakMiB: 94.3 } },
+    vcdiff: { size: 10_641_920, generatorWall: 19.8, device: { wall: 1.62, peakMiB: 95.5 } },
+    mbdfWithoutExec: { size: 9_091_584, generatorWall: 30.3 },
+    hdiffpatch: 10_241_988,
+  });
+  const r = row(b, "breakEvenLink");
+  assert.ok(Math.abs(r.value! - (1_674_240 * 8) / 1e6 / 0.58) < 1e-9);
+  assert.match(formatRow(r), /MBDF Download sooner below a link of\s+23 Mbit\/s\s+-$/);
+  // Smaller and no slower: sooner on any link; not smaller, or a Download missing: no figure.
+  assert.match(formatRow(row(figures(), "breakEvenLink")), /\s+any\s+-$/);
+  assert.equal(row(figures({ mbdf: { ...figures().mbdf, size: 1_170_944 } }), "breakEvenLink").value, undefined);
+  assert.equal(verdict(row(figures({ mbdf: { size: 400_000, generatorWall: 90 } }), "breakEvenLink")), "not measured");
+  assert.deepEqual(missed(goalRows(b)), ["MBDF / VCDIFF Download wall time"]);
+});

@@ -47,19 +47,33 @@ export interface PairFigures {
 
 export type RowKey =
   | "mbdfHdiff" | "mbdfVcdiff" | "mbdfXdelta3" | "vcdiffHdiff" | "mbdfPeak" | "vcdiffPeak" | "downloadTime" | "generatorTime"
-  | "execSaved" | "execSize" | "execGeneratorTime";
+  | "execSaved" | "execSize" | "execGeneratorTime" | "breakEvenLink";
 
 export interface Row {
   key: RowKey;
   what: string;
   /** Undefined: not measured. */
   value: number | undefined;
-  unit: "x" | "MiB" | "B";
+  unit: "x" | "MiB" | "B" | "Mbit/s";
   /** The largest value that passes; undefined: no goal, the figure is shown for information. */
   goal?: number;
 }
 
 const ratio = (a: number | undefined, b: number | undefined): number | undefined => (a === undefined || b === undefined ? undefined : a / b);
+
+/**
+ * The link speed (Mbit/s) below which MBDF's Download ends sooner than VCDIFF's once the payload
+ * must come over a link as well: each Download taken as its transfer at that speed plus its local
+ * wall time (no overlap: the module decodes while the payload arrives, which only favours the
+ * smaller payload more). Infinity when MBDF is smaller and no slower; undefined when MBDF is not
+ * smaller (then VCDIFF is sooner at any speed at which it is not slower) or a Download is missing.
+ */
+export function breakEvenLink(p: PairFigures): number | undefined {
+  const m = p.mbdf.device, v = p.vcdiff.device;
+  if (!m || !v || p.mbdf.size >= p.vcdiff.size) return undefined;
+  if (m.wall <= v.wall) return Infinity;
+  return ((p.vcdiff.size - p.mbdf.size) * 8) / 1e6 / (m.wall - v.wall);
+}
 
 /** The rows of one pair, in the order they are printed. */
 export function goalRows(p: PairFigures): Row[] {
@@ -71,6 +85,7 @@ export function goalRows(p: PairFigures): Row[] {
     { key: "mbdfPeak", what: "MBDF Download peak RSS", value: p.mbdf.device?.peakMiB, unit: "MiB", goal: DEVICE_PEAK_GOAL_MIB },
     { key: "vcdiffPeak", what: "VCDIFF Download peak RSS", value: p.vcdiff.device?.peakMiB, unit: "MiB", goal: DEVICE_PEAK_GOAL_MIB },
     { key: "downloadTime", what: "MBDF / VCDIFF Download wall time", value: ratio(p.mbdf.device?.wall, p.vcdiff.device?.wall), unit: "x", goal: 1 },
+    { key: "breakEvenLink", what: "MBDF Download sooner below a link of", value: breakEvenLink(p), unit: "Mbit/s" },
     { key: "generatorTime", what: "MBDF / VCDIFF generator wall time", value: ratio(p.mbdf.generatorWall, p.vcdiff.generatorWall), unit: "x", goal: GENERATOR_TIME_GOAL },
     // Issue #23: what the executable-aware records save (all of it on changed ELF files), and their price.
     { key: "execSaved", what: "bytes EXEC records save", value: p.mbdfWithoutExec && p.mbdfWithoutExec.size - p.mbdf.size, unit: "B" },
@@ -92,6 +107,7 @@ export function verdict(r: Row): "PASS" | "MISS" | "-" | "not measured" {
 function figure(value: number | undefined, unit: Row["unit"]): string {
   if (value === undefined) return "-";
   if (unit === "B") return `${value.toLocaleString("en-US")} B`;
+  if (unit === "Mbit/s") return value === Infinity ? "any" : `${value.toFixed(0)} Mbit/s`;
   return unit === "x" ? `${value.toFixed(3)}x` : `${value.toFixed(1)} MiB`;
 }
 
