@@ -49,9 +49,10 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
   -t, --device-type TYPE
                          device type for a raw TO image (repeatable)
   --threads N            encoder and xz threads (default: CPUs, at most 8)
-  --xz-block-size BYTES  tuning: input bytes per xz block, each compressed
-                         on its own thread (default 16 MiB; smaller: more
-                         parallel, larger output)
+  --xz-block-size BYTES  tuning: input bytes per part of the xz block, the
+                         parts compressed on all threads at once (default:
+                         two equal parts per 64 MiB of payload, at least
+                         4 MiB; smaller: more parallel, slower to prime)
   --root-mount rw|ro     how the devices mount their root filesystem.
                          rw (default): for an ext4 FROM the delta never
                          reads what a mounted ext4 rewrites (metadata,

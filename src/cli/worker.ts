@@ -4,18 +4,18 @@
  * source text: `new Worker(code, { eval: true })`). A new kind of task is added here.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { runXzBlockWorker, type XzBlockRequest } from "../compress/xz-block-worker";
+import { runXzPartWorker, type XzPartRequest } from "../compress/xz-part-worker";
 import { runEncodeWorker, type EncodeWindowsRequest } from "../vcdiff/encoder/encode-worker";
 import { runPlanFileWorker, type PlanFileRequest } from "../generator/mbdf/plan-file-worker";
 import { runSelfTestTask, type SelfTestRequest } from "../workers/selftest-task";
 import { serveTask, type TaskRegistry } from "../workers/task";
 
-type WorkerRequest = SelfTestRequest | EncodeWindowsRequest | XzBlockRequest | PlanFileRequest;
+type WorkerRequest = SelfTestRequest | EncodeWindowsRequest | XzPartRequest | PlanFileRequest;
 
 const TASKS: TaskRegistry<WorkerRequest> = {
   selftest: runSelfTestTask,
   "vcdiff-encode": runEncodeWorker,
-  "xz-block": runXzBlockWorker,
+  "xz-part": runXzPartWorker,
   "plan-file": runPlanFileWorker,
 };
 

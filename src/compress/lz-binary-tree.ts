@@ -99,11 +99,11 @@ export class BinaryTreeFinder extends MatchFinder {
     return count;
   }
 
-  override skip(n: number): void {
+  override skip(n: number, stride = 1): void {
     for (; n > 0; n--) {
       const i = this.pos - this.base;
       const avail = Math.min(this.end - i, MATCH_LEN_MAX);
-      if (avail >= 4) {
+      if (avail >= 4 && (stride === 1 || this.pos % stride === 0)) {
         const cur = this.pos + this.offset;
         const head = this.enterPrefixes(i, cur);
         this.insert(Math.min(this.niceLen, avail), cur, head, i);

@@ -96,10 +96,10 @@ export class HashChainFinder extends MatchFinder {
     return count;
   }
 
-  override skip(n: number): void {
+  override skip(n: number, stride = 1): void {
     for (; n > 0; n--) {
       const i = this.pos - this.base;
-      if (this.end - i >= 4) {
+      if (this.end - i >= 4 && (stride === 1 || this.pos % stride === 0)) {
         const cur = this.pos >>> 0;
         this.chain[cur & this.chainMask] = this.enterPrefixes(i, cur);
       }

@@ -198,8 +198,12 @@ export abstract class MatchFinder {
    */
   abstract find(lens: Int32Array, dists: Int32Array): number;
 
-  /** Enters the next n positions into the finder's tables without reporting matches. */
-  abstract skip(n: number): void;
+  /**
+   * Enters the next n positions into the finder's tables without reporting matches; with a
+   * `stride` above 1 only the positions that are a multiple of it (a primed history, cheaper:
+   * a match into it is still found at most stride - 1 bytes after it starts).
+   */
+  abstract skip(n: number, stride?: number): void;
 }
 
 /**

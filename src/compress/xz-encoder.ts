@@ -8,7 +8,7 @@
  * mender-artifact's lzma), so a small payload never makes a device reserve 64 MiB.
  *
  * The pieces of the container (stream header, block header, index and footer) are exported for
- * the multi-block writer (xz-blocks.ts), so both write the same framing.
+ * the parallel writer (xz-parallel-stream.ts), so both write the same framing.
  */
 import { Transform, type TransformCallback } from "node:stream";
 import { crc32 } from "./crc32.js";

@@ -8,5 +8,5 @@ export { createXzDecompressStream } from "./xz-stream.js";
 export { XzError, type XzErrorKind } from "./xz-error.js";
 // Encoding: `createXzCompressStream` (a Transform) or `XzEncoder` (push-style).
 export { createXzCompressStream, XzEncoder, XZ_DEFAULT_DICT, type XzEncoderOptions } from "./xz-encoder.js";
-export { createXzBlocksStream, XZ_DEFAULT_BLOCK_SIZE, type XzBlocksOptions } from "./xz-blocks-stream.js";
+export { createXzParallelStream, xzPartSizeFor, type XzParallelOptions } from "./xz-parallel-stream.js";
 export { xzPreset, XZ_MAX_PRESET, XZ_MIN_PRESET } from "./xz-presets.js";

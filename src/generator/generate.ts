@@ -8,7 +8,6 @@ import { mkdtempSync, promises as fsp, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { signManifest, writeArtifact, type FileSpec } from "../artifact";
-import { XZ_DEFAULT_BLOCK_SIZE } from "../compress/xz";
 import { encodeVcdiff } from "../vcdiff/encoder/encode";
 import { DEFAULT_LEVEL } from "../vcdiff/encoder/levels";
 import { ALGORITHM_IDS } from "../delta/contract";
@@ -121,11 +120,10 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
 
     const scripts = await writeScripts(to, workDir);
     const payloadSize = (await fsp.stat(deltaPath)).size;
-    const xzBlockSize = options.xzBlockSize ?? (mbdf ? fileAwareXzBlockSize(payloadSize) : undefined);
     const spec = deltaArtifactSpec({
       from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
       decoderArguments: options.decoderArguments, deltaPath, scripts, algorithm: mbdf ? ALGORITHM_IDS.mbdf1 : undefined, compression: options.compression, compressionLevel: options.compressionLevel,
-      compressionTuning: { threads: options.threads, blockSize: xzBlockSize }, signingKey,
+      compressionTuning: { threads: options.threads, partSize: options.xzBlockSize }, signingKey,
     });
     // Compressing the delta is most of the writing: its size is the phase's 100 %.
     const written = await phase(progress, "writing", payloadSize, async () => {
@@ -167,19 +165,6 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     if (scratch !== undefined) await fsp.rm(scratch, { recursive: true, force: true });
     releaseScratch?.();
   }
-}
-
-/**
- * The xz block size for a file-aware payload that fits one block of the writer's 16 MiB: half of
- * it, at least 4 MiB (two blocks, compressed in parallel). Such payloads are mostly an approximate
- * diff's zero bytes, so a security update's is often under 16 MiB, and one block left the second
- * core idle while xz took a third of the run; two cost 0.3 % in size on corpus pair U. A larger
- * payload keeps 16 MiB blocks (halves of pair A's 21 MiB payload cost 4 %). It depends on the
- * payload alone, never on the thread count: the Artifact's bytes stay the same on any machine.
- */
-export function fileAwareXzBlockSize(payloadSize: number): number {
-  if (payloadSize > XZ_DEFAULT_BLOCK_SIZE) return XZ_DEFAULT_BLOCK_SIZE;
-  return Math.max(4 << 20, Math.ceil(payloadSize / 2 / 4096) * 4096);
 }
 
 function releaseSummary(r: LoadedRelease): ReleaseSummary {

@@ -76,13 +76,13 @@ test("xz Artifact signed with RSA: mender-artifact validate -k verifies it", asy
 
 test("xz writer without the memory for its dictionary: a clear error that names the way out, not a crash", async (t) => {
   // Run under a virtual-memory limit that Node itself fits in but the 64 MiB dictionary's tables do
-  // not (one 64 MiB block: the default 16 MiB blocks would fit) (tsx reserves too much for such a limit, so the check runs as a small esbuild bundle).
+  // not (one 64 MiB part: the default's two parts of 32 MiB share a 16 MiB one, which would fit) (tsx reserves too much for such a limit, so the check runs as a small esbuild bundle).
   const dir = tempDir(t);
   const script = path.join(dir, "alloc.ts");
   writeFileSync(
     script,
     `import { createCompressor } from ${JSON.stringify(path.resolve(__dirname, "../../src/artifact/compression"))};\n` +
-      `try { createCompressor("xz", 9, 64 << 20, { blockSize: 64 << 20 }); console.log("allocated"); } catch (e) { console.log(String((e as Error).name), (e as Error).message); }\n`,
+      `try { createCompressor("xz", 9, 64 << 20, { partSize: 64 << 20 }); console.log("allocated"); } catch (e) { console.log(String((e as Error).name), (e as Error).message); }\n`,
   );
   const bundle = path.join(dir, "alloc.js");
   await build({ entryPoints: [script], bundle: true, platform: "node", outfile: bundle, logLevel: "error" });

@@ -95,3 +95,25 @@ export function decodeChunked(data: Uint8Array, chunk: () => number, pull: () =>
 export function decodeWhole(data: Uint8Array, options?: XzDecoderOptions): Buffer {
   return decodeChunked(data, () => data.length, () => 1 << 20, options);
 }
+
+/**
+ * In a .xz file of one LZMA2 block: how many chunks continue the stream with a new coder state and
+ * properties but the same dictionary, which is how each part after the first of a parallel xz
+ * block starts (xz-parallel-stream.ts; a single encoder writes none).
+ */
+export function lzma2PartStarts(xz: Uint8Array): number {
+  let at = 12 + (xz[12]! + 1) * 4; // stream header, then the block header
+  let starts = 0;
+  for (;;) {
+    const control = xz[at]!;
+    if (control === 0x00) return starts;
+    if (control === 0x01 || control === 0x02) {
+      at += 3 + ((xz[at + 1]! << 8) | xz[at + 2]!) + 1;
+      continue;
+    }
+    if (control < 0x80) throw new Error(`bad LZMA2 control byte ${control} at ${at}`);
+    const reset = (control >> 5) & 3;
+    if (reset === 2) starts++;
+    at += (reset >= 2 ? 6 : 5) + ((xz[at + 3]! << 8) | xz[at + 4]!) + 1;
+  }
+}

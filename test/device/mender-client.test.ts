@@ -8,6 +8,7 @@
  * CLIENT_STATES (client-sandbox.ts) is what each client calls, in order; every scenario checks it,
  * and docs/device.md's compatibility table is tied to these tests.
  */
+import { spawnSync } from "node:child_process";
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
@@ -15,6 +16,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { needRoot, needTools } from "../helpers/peers";
+import { lzma2PartStarts } from "../compress/xz-fixtures";
 import { generate, makeKeys, makeReleaseChain, providesOf } from "../generator/fixtures";
 import { CLIENTS, CLIENT_STATES, ClientSandbox, INITIAL_ENV, SWITCHED_TO_B, installRebootCommit, sandboxOnImages } from "./client-sandbox";
 import { MULTI_LINE_SCRIPT, addAwkwardVariables, makeDelta, moduleCommand, sha256Direct } from "./fixtures";
@@ -56,7 +58,12 @@ before(async () => {
   const rootfs = chain.rootfs as [string, string, string];
   const keys = { ec: makeKeys(work, "ec"), other: makeKeys(fs.mkdtempSync(path.join(work, "other-")), "ec") };
   const out = (name: string) => path.join(work, `${name}.mender`);
-  await generate({ output: out("gen12") }, rootfs[0], rootfs[1]);
+  // In xz parts of 4 KiB on 2 threads: each client reads one block whose LZMA2 stream runs on
+  // from part to part (a state reset that keeps the dictionary at each), as large payloads are written.
+  await generate({ output: out("gen12"), xzBlockSize: "4096", threads: "2" }, rootfs[0], rootfs[1]);
+  const payload = spawnSync("tar", ["-xOf", out("gen12"), "data/0000.tar.xz"], { maxBuffer: 1 << 30 });
+  assert.equal(payload.status, 0, String(payload.stderr));
+  assert.ok(lzma2PartStarts(payload.stdout) > 1, "gen12's payload is not a parallel xz");
   await generate({ output: out("gen23") }, rootfs[1], rootfs[2]);
   await generate({ output: out("gen12-signed"), key: keys.ec.key }, rootfs[0], rootfs[1]);
   await generate({ output: out("gen12-other-key"), key: keys.other.key }, rootfs[0], rootfs[1]);

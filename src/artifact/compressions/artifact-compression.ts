@@ -41,10 +41,10 @@ export interface ArtifactCompression<Id extends string = string> {
   createWriter(level: number | undefined, sizeHint?: number, tuning?: CompressionTuning): Transform;
 }
 
-/** Knobs that change speed (threads) or the output's bytes (blockSize), for compressions having them. */
+/** Knobs that change speed (threads) or the output's bytes (partSize), for compressions having them. */
 export interface CompressionTuning {
   /** Threads compressing in parallel. Default: CPUs, at most 8. The output does not depend on it. */
   threads?: number;
-  /** Input bytes per independently compressed block (xz). Default: the compression's own. */
-  blockSize?: number;
+  /** Input bytes per part compressed in parallel (xz). Default: the compression's own. */
+  partSize?: number;
 }

@@ -2,7 +2,7 @@
  * xz: the project's own codec both ways (src/compress). Every Mender client reads it, and on a
  * delta payload it is the smallest (docs/xz.md).
  */
-import { createXzBlocksStream, createXzDecompressStream, xzPreset, XZ_MAX_PRESET, XZ_MIN_PRESET } from "../../compress/xz";
+import { createXzParallelStream, createXzDecompressStream, xzPreset, XZ_MAX_PRESET, XZ_MIN_PRESET } from "../../compress/xz";
 import { MenderDeltaError } from "../../errors";
 import type { ArtifactCompression, CompressionTuning, LevelRange } from "./artifact-compression";
 
@@ -28,8 +28,8 @@ export const xz: ArtifactCompression<"xz"> = {
     }
     const preset = xzPreset(l);
     try {
-      // Blocks compressed in parallel; a payload of one block is written as a single-block xz.
-      return createXzBlocksStream({ ...preset, sizeHint, threads: tuning?.threads, blockSize: tuning?.blockSize });
+      // Parts of one block compressed in parallel; a payload of one part is written by one encoder.
+      return createXzParallelStream({ ...preset, sizeHint, threads: tuning?.threads, partSize: tuning?.partSize });
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
       // The match finder's tables take about 10 bytes per dictionary byte.
