@@ -73,7 +73,7 @@ export class Lzma2Encoder {
    * Makes `history` the bytes before this encoder's input, as if an earlier part of the same LZMA2
    * stream had held them: they enter the dictionary (matches may reach back into them) but are not
    * coded, and the first chunk resets the state and properties, not the dictionary. Parts of one
-   * stream can so be coded in parallel, each primed with the input before it (xz-segments.ts).
+   * stream can so be coded in parallel, each primed with the input before it (xz-parallel-stream.ts).
    * Only before the first write. The decoder's position at the first coded byte must be a
    * multiple of 4, as `history.length` is (pb = 2: the model's position bits).
    */

@@ -31,7 +31,7 @@ const MIN_PART = 4 << 20;
  * The largest dictionary a parallel stream declares: every decoder of the payload (the Mender
  * client on the device) allocates it, and each encoder thread holds about 10 bytes per byte of it.
  */
-export const XZ_PART_MAX_DICT = 16 << 20;
+const XZ_PART_MAX_DICT = 16 << 20;
 
 /**
  * The part size for an input of `sizeHint` bytes: two parts per 64 MiB, of equal size (rounded up
