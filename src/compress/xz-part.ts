@@ -1,10 +1,10 @@
 /**
  * One part of a parallel xz block (xz-parallel-stream.ts): the LZMA2 chunks of `input[history..]`,
- * coded as a continuation of the block's stream. The `history` bytes before it (the end of the
- * part before) enter the dictionary first without being coded, so matches reach back across the
- * cut as one encoder's would; the first chunk resets the coder's state, not the dictionary. Parts
- * made this way on any thread, concatenated in order and followed by an end marker, are one LZMA2
- * stream that any xz decoder reads with one dictionary.
+ * coded as a continuation of the block's stream. The `history` bytes before it (the input just
+ * before the part, up to a dictionary's worth) enter the dictionary first without being coded,
+ * so matches reach back across the cut as one encoder's would; the first chunk resets the coder's
+ * state, not the dictionary. Parts made this way on any thread, concatenated in order and
+ * followed by an end marker, are one LZMA2 stream that any xz decoder reads with one dictionary.
  */
 import { Lzma2Encoder } from "./lzma2-encoder.js";
 
