@@ -11,8 +11,9 @@
  * for any number of threads (1 compresses on the calling thread). An input expected to fit one
  * part (or of unknown size) is streamed exactly as XzEncoder writes it, nothing held back.
  *
- * Memory stays bounded: at most threads + 1 parts (with their history) are in flight; the writer
- * is held back (the Transform's callback waits) until the oldest is written.
+ * Memory stays bounded: at most lanes + 1 parts (with their history) are in flight, a lane per
+ * thread but no more lanes than the input's expected parts; the writer is held back (the
+ * Transform's callback waits) until the oldest is written.
  */
 import os from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
@@ -100,6 +101,9 @@ export function createXzParallelStream(options: XzParallelOptions = {}): Transfo
   // Parts start at multiples of 4, as their histories end (the model's position bits, xz-part.ts).
   const partSize = Math.ceil((asked ?? xzPartSizeFor(options.sizeHint)) / 4) * 4;
   if (options.sizeHint <= partSize) return createXzCompressStream(options);
+  // No more lanes than the expected parts: an idle worker thread costs its runtime's memory (pair A's
+  // two parts with --threads 8 started six more for nothing). More input than hinted still works.
+  const laneCount = Math.min(threads, Math.ceil(options.sizeHint / partSize));
   const dict = xzDictionary({ ...options, dictSize: Math.min(options.dictSize ?? Infinity, XZ_PART_MAX_DICT) });
   const settings: XzPartSettings = { dictSize: dict.size, dictByte: dict.byte, mode: options.mode, niceLen: options.niceLen, depth: options.depth };
   // Less history than the dictionary loses matches: pair A's payload with 4 MiB of it is 3.4 %
@@ -151,7 +155,7 @@ export function createXzParallelStream(options: XzParallelOptions = {}): Transfo
     if (lanes === undefined) {
       stream.push(xzStreamHeader());
       stream.push(blockHeader);
-      lanes = threads <= 1 ? new LocalLanes(settings) : new WorkerPartLanes(settings, threads);
+      lanes = laneCount <= 1 ? new LocalLanes(settings) : new WorkerPartLanes(settings, laneCount);
     }
     const pending = lanes.compress(part.input, part.history);
     pending.catch(() => undefined); // awaited in order by writeOldest
@@ -168,7 +172,7 @@ export function createXzParallelStream(options: XzParallelOptions = {}): Transfo
       (async () => {
         while (heldBytes >= partSize) {
           dispatch(take(partSize));
-          while (inFlight.length > threads) await writeOldest();
+          while (inFlight.length > laneCount) await writeOldest();
         }
       })().then(() => done(), (err: Error) => done(err));
     },

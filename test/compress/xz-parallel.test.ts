@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
+import fs from "node:fs";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { test } from "node:test";
@@ -107,4 +108,39 @@ test("Lzma2Encoder.prime: only before the first write, and only a history of a m
   const written = fresh();
   written.write(new Uint8Array(10));
   assert.throws(() => written.prime(new Uint8Array(8)), /prime\(\) after write\(\)/);
+});
+
+/** Threads of this process now (Linux: a worker thread is one more task). */
+function processThreads(): number {
+  return fs.readdirSync("/proc/self/task").length;
+}
+
+/**
+ * Compresses `data` while sampling the process's thread count; returns the output and the most
+ * threads seen above the count before it started, once the workers have exited again.
+ */
+async function compressCountingThreads(data: Uint8Array, options: XzParallelOptions): Promise<{ xz: Buffer; extraThreads: number }> {
+  const before = processThreads();
+  let most = before;
+  const sampler = setInterval(() => (most = Math.max(most, processThreads())), 2);
+  let xz: Buffer;
+  try {
+    xz = await compress(data, options);
+  } finally {
+    clearInterval(sampler);
+  }
+  for (let waited = 0; processThreads() > before && waited < 5000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  return { xz, extraThreads: most - before };
+}
+
+test("parallel xz: no more worker threads than the input has parts (more threads asked: the same bytes, no idle workers)", async (t) => {
+  if (!fs.existsSync("/proc/self/task")) return t.skip("needs Linux /proc to count threads");
+  // Two parts: two lanes whatever the thread count asked for.
+  const data = mixedData(PART * 2, 11);
+  const options = { dictSize: 1 << 20, sizeHint: data.length, partSize: PART };
+  const two = await compressCountingThreads(data, { ...options, threads: 2 });
+  const eight = await compressCountingThreads(data, { ...options, threads: 8 });
+  assert.ok(two.xz.equals(eight.xz), "8 threads asked wrote other bytes than 2");
+  assert.ok(two.extraThreads >= 2, `${two.extraThreads} worker threads seen while 2 lanes compressed`);
+  assert.ok(eight.extraThreads <= two.extraThreads, `asking for 8 threads ran ${eight.extraThreads} threads, 2 lanes need ${two.extraThreads}`);
 });
