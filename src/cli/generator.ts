@@ -9,6 +9,7 @@ import { selfTest } from "./selftest";
 import { helpTopic, wantsVersion } from "./help";
 import { addGeneratorOptions } from "./generator-options";
 import { compressionHelp } from "./compression-help";
+import { hugePagesState, restartWithHugePages } from "./huge-pages";
 import {
   createProgress, DEFAULT_DELTA_COMPRESSION, formatSummaryJson, formatSummaryText, generateDelta, protectValues, resolveOptions, type RawOptions,
 } from "../generator";
@@ -136,6 +137,9 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
   for (const [k, v] of Object.entries(parsed)) raw[k] = restore(v);
   const positional = (restore(inputs) as string[] | undefined) ?? [];
   const options = resolveOptions(raw as RawOptions, positional.map(String));
+  // Once the command line is known to be good: a usage error is reported by this process.
+  restartWithHugePages();
+  if (options.debug) process.stderr.write(`${PROGRAM}: debug: ${hugePagesState()}\n`);
   const summary = await generateDelta(options, {
     // With --json too: progress goes to stderr, stdout holds only the JSON.
     progress: createProgress(process.stderr, !options.quiet),
