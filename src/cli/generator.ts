@@ -80,7 +80,8 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          7" before writing); larger on rebuilt programs
                          and libraries
   --debug                say on stderr why each changed file got the
-                         record it got (e.g. why no executable-aware diff)
+                         record it got (e.g. why no executable-aware diff),
+                         and whether huge pages were asked for
   --json                 print a machine-readable summary (sizes,
                          checksums, ratio, time) on stdout; a failure
                          as {"error": MESSAGE, "exitCode": N}

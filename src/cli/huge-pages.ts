@@ -25,11 +25,19 @@ export interface HugePagesHost {
   env: NodeJS.ProcessEnv;
   /** The selected mode in THP_MODE ("always", "madvise", "never"), or undefined. */
   thpMode: string | undefined;
+  /** The C library's glibc version ("2.36"), undefined for another C library. */
+  glibc: string | undefined;
+}
+
+/** glibc 2.35 brought the tunable; older ones ignore it (a restart would only cost time). */
+function hasHugetlbTunable(glibc: string | undefined): boolean {
+  const [major, minor] = (glibc ?? "").split(".").map(Number);
+  return major !== undefined && minor !== undefined && (major > 2 || (major === 2 && minor >= 35));
 }
 
 /** The environment to start again with, or undefined when nothing would change. */
 export function hugePagesEnvironment(host: HugePagesHost): NodeJS.ProcessEnv | undefined {
-  if (host.platform !== "linux" || !host.builtProgram || !host.canExec || host.thpMode !== "madvise") return undefined;
+  if (host.platform !== "linux" || !host.builtProgram || !host.canExec || host.thpMode !== "madvise" || !hasHugetlbTunable(host.glibc)) return undefined;
   const tunables = host.env.GLIBC_TUNABLES ?? "";
   if (tunables.split(":").some((t) => t.split("=")[0] === TUNABLE)) return undefined;
   return { ...host.env, GLIBC_TUNABLES: tunables === "" ? `${TUNABLE}=1` : `${tunables}:${TUNABLE}=1` };
@@ -44,6 +52,15 @@ export function hugePagesState(env: NodeJS.ProcessEnv = process.env): string {
 function readThpMode(): string | undefined {
   try {
     return /\[(\w+)\]/.exec(fs.readFileSync(THP_MODE, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function glibcVersion(): string | undefined {
+  try {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+    return report?.header?.glibcVersionRuntime;
   } catch {
     return undefined;
   }
@@ -66,6 +83,7 @@ export function restartWithHugePages(): void {
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
   const env = hugePagesEnvironment({
     platform: process.platform, builtProgram: isBuiltProgram(), canExec: typeof execve === "function", env: process.env, thpMode: readThpMode(),
+    glibc: glibcVersion(),
   });
   if (env === undefined || execve === undefined) return;
   try {

@@ -14,7 +14,7 @@ import { binaryPath, HOST_TARGET, runBinary } from "../helpers/targets";
 import { needBuilt } from "../helpers/peers";
 
 const PROGRAM = "mender-binary-delta-generator";
-const HOST: HugePagesHost = { platform: "linux", builtProgram: true, canExec: true, env: { PATH: "/bin" }, thpMode: "madvise" };
+const HOST: HugePagesHost = { platform: "linux", builtProgram: true, canExec: true, env: { PATH: "/bin" }, thpMode: "madvise", glibc: "2.36" };
 
 test("huge pages: the tunable is added where THP is 'madvise' and nothing set it; otherwise no restart", () => {
   assert.deepEqual(hugePagesEnvironment(HOST), { PATH: "/bin", GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" });
@@ -27,6 +27,9 @@ test("huge pages: the tunable is added where THP is 'madvise' and nothing set it
   assert.ok(hugePagesEnvironment({ ...HOST, env: { GLIBC_TUNABLES: "glibc.malloc.hugetlbx=1" } }));
   for (const thpMode of ["always", "never", undefined]) assert.equal(hugePagesEnvironment({ ...HOST, thpMode }), undefined, `THP ${thpMode}`);
   assert.equal(hugePagesEnvironment({ ...HOST, platform: "darwin" }), undefined);
+  assert.ok(hugePagesEnvironment({ ...HOST, glibc: "2.35" }));
+  assert.ok(hugePagesEnvironment({ ...HOST, glibc: "3.0" }));
+  for (const glibc of ["2.34", "2.31", undefined, "unknown"]) assert.equal(hugePagesEnvironment({ ...HOST, glibc }), undefined, `glibc ${glibc}: no tunable to set`);
   assert.equal(hugePagesEnvironment({ ...HOST, builtProgram: false }), undefined, "a source run keeps its Node flags: not restarted");
   assert.equal(hugePagesEnvironment({ ...HOST, canExec: false }), undefined, "Node 20 (armhf) has no process.execve");
 });
