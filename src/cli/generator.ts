@@ -9,7 +9,6 @@ import { selfTest } from "./selftest";
 import { helpTopic, wantsVersion } from "./help";
 import { addGeneratorOptions } from "./generator-options";
 import { compressionHelp } from "./compression-help";
-import { hugePagesState, restartWithHugePages } from "./huge-pages";
 import {
   createProgress, DEFAULT_DELTA_COMPRESSION, formatSummaryJson, formatSummaryText, generateDelta, protectValues, resolveOptions, type RawOptions,
 } from "../generator";
@@ -80,8 +79,7 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          7" before writing); larger on rebuilt programs
                          and libraries
   --debug                say on stderr why each changed file got the
-                         record it got (e.g. why no executable-aware diff),
-                         and whether huge pages were asked for
+                         record it got (e.g. why no executable-aware diff)
   --json                 print a machine-readable summary (sizes,
                          checksums, ratio, time) on stdout; a failure
                          as {"error": MESSAGE, "exitCode": N}
@@ -138,9 +136,6 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
   for (const [k, v] of Object.entries(parsed)) raw[k] = restore(v);
   const positional = (restore(inputs) as string[] | undefined) ?? [];
   const options = resolveOptions(raw as RawOptions, positional.map(String));
-  // Once the command line is known to be good: a usage error is reported by this process.
-  restartWithHugePages();
-  if (options.debug) process.stderr.write(`${PROGRAM}: debug: ${hugePagesState()}\n`);
   const summary = await generateDelta(options, {
     // With --json too: progress goes to stderr, stdout holds only the JSON.
     progress: createProgress(process.stderr, !options.quiet),
