@@ -1,6 +1,6 @@
 /**
- * The compressed bytes pushed into a decoder and not yet consumed: a FIFO of the caller's
- * arrays (kept by reference, never concatenated) with a read position in the first one.
+ * The bytes pushed into a decoder (or the parallel xz writer) and not yet consumed: a FIFO of the
+ * caller's arrays (kept by reference, never concatenated) with a read position in the first one.
  */
 export class InputQueue {
   private parts: Uint8Array[] = [];

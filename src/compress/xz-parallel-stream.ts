@@ -19,6 +19,7 @@ import os from "node:os";
 import { Transform, type TransformCallback } from "node:stream";
 import { WorkerLanes } from "../workers/worker-lanes.js";
 import { Crc64 } from "./crc64.js";
+import { InputQueue } from "./input-queue.js";
 import { Lzma2Encoder } from "./lzma2-encoder.js";
 import { encodeXzPart, type XzPartSettings } from "./xz-part.js";
 import type { XzPartJob, XzPartReply, XzPartRequest } from "./xz-part-worker.js";
@@ -114,8 +115,8 @@ export function createXzParallelStream(options: XzParallelOptions = {}): Transfo
   // RangeError at creation (callers turn it into advice), not a worker failing mid-way.
   new Lzma2Encoder(settings, () => undefined);
 
-  const held: Uint8Array[] = [];
-  let heldBytes = 0;
+  /** Input not yet cut into a part. */
+  const held = new InputQueue();
   /** The last historyLength input bytes taken so far (fewer at the start): the next part's history. */
   let tail = new Uint8Array(0);
   let uncompressed = 0;
@@ -133,16 +134,7 @@ export function createXzParallelStream(options: XzParallelOptions = {}): Transfo
     const history = tail.length;
     const input = new Uint8Array(history + size);
     input.set(tail);
-    let at = history;
-    while (at < input.length) {
-      const piece = held[0]!;
-      const n = Math.min(piece.length, input.length - at);
-      input.set(piece.subarray(0, n), at);
-      at += n;
-      if (n === piece.length) held.shift();
-      else held[0] = piece.subarray(n);
-    }
-    heldBytes -= size;
+    held.readInto(input, history, size);
     tail = last ? new Uint8Array(0) : input.slice(Math.max(0, input.length - historyLength));
     return { input, history };
   };
@@ -166,11 +158,10 @@ export function createXzParallelStream(options: XzParallelOptions = {}): Transfo
     transform(chunk: Uint8Array, _encoding: BufferEncoding, done: TransformCallback): void {
       // A copy: the writer may reuse its buffer once the callback ran.
       held.push(Uint8Array.from(chunk));
-      heldBytes += chunk.length;
       uncompressed += chunk.length;
       check.update(chunk);
       (async () => {
-        while (heldBytes >= partSize) {
+        while (held.length >= partSize) {
           dispatch(take(partSize));
           while (inFlight.length > laneCount) await writeOldest();
         }
@@ -184,7 +175,7 @@ export function createXzParallelStream(options: XzParallelOptions = {}): Transfo
           stream.push(xzStreamEnd([]));
           return;
         }
-        if (heldBytes > 0) dispatch(take(heldBytes, true));
+        if (held.length > 0) dispatch(take(held.length, true));
         while (inFlight.length > 0) await writeOldest();
         // The LZMA2 end marker, the block's padding and its check (CRC64 of all the input).
         const padding = (4 - ((compressed + 1) % 4)) % 4;
