@@ -11,6 +11,7 @@ import { Lzma2Decoder } from "./lzma2-decoder.js";
 import { crc32 } from "./crc32.js";
 import { BlockCheck, checkName, checkSize, isSupportedCheck } from "./xz-check.js";
 import { XzError } from "./xz-error.js";
+import { warmUpLzmaDecoder } from "./lzma-warm-up.js";
 
 export interface XzDecoderOptions {
   /** Largest LZMA2 dictionary accepted (default 64 MiB); a larger declared dictionary is an error. */
@@ -113,6 +114,8 @@ export class XzDecoder {
 
   constructor(options: XzDecoderOptions = {}) {
     this.maxDict = options.maxDictionarySize ?? DEFAULT_MAX_DICTIONARY;
+    // The first decoder of a thread runs the warm-up stream through one of its own (lzma-warm-up.ts).
+    warmUpLzmaDecoder(() => new XzDecoder());
   }
 
   /** Appends compressed input (the decoder may keep a reference until it is consumed). */
