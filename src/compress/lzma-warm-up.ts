@@ -8,8 +8,8 @@
  * distance. Each of them, met later, discards the optimized code, and the function is compiled
  * again (about 45 ms each). Measured on pair A's stock delta (`xdelta3 -e -S lzma`, whose three
  * LZMA section streams are fed window by window): 9 compilations of that function, 379 ms of
- * compiler CPU, and the decode 1.29-1.42 s of CPU; after this warm-up (about 40 ms) one
- * compilation and 1.07-1.10 s. The stream decodes to `warmUpContent()` (test/compress), a 4 KiB
+ * compiler CPU; after this warm-up (about 40 ms) one, and the decode takes 0.14-0.23 s less CPU
+ * (docs/xz.md, "Warm-up"). The stream decodes to `warmUpContent()` (test/compress), a 4 KiB
  * dictionary that wraps eight times, read back in pieces of 1 to 3000 bytes.
  */
 import { WARM_UP_STREAM_BASE64 } from "./lzma-warm-up-stream.js";
@@ -24,9 +24,24 @@ let warmedUp = false;
  * decoder to warm (the real class, so the feedback is the real one's). Never throws: a warm-up
  * that fails only costs its speed-up.
  */
-export function warmUpLzmaDecoder(decoder: () => { push(input: Uint8Array): void; readInto(out: Uint8Array, offset: number, length: number): number }): void {
+export function warmUpLzmaDecoder(decoder: () => WarmUpDecoder): void {
   if (warmedUp) return;
   warmedUp = true;
+  decodeWarmUpStream(decoder);
+}
+
+/** The slice of XzDecoder the warm-up uses. */
+export interface WarmUpDecoder {
+  push(input: Uint8Array): void;
+  readInto(out: Uint8Array, offset: number, length: number): number;
+}
+
+/**
+ * Decodes the built-in stream with a decoder from `decoder`, in pieces of 1 to 3000 bytes (so
+ * that matches are cut by the end of the output asked for). Returns what it decoded, or
+ * undefined when the decoder threw (never rethrown).
+ */
+export function decodeWarmUpStream(decoder: () => WarmUpDecoder): Uint8Array | undefined {
   try {
     const d = decoder();
     d.push(new Uint8Array(Buffer.from(WARM_UP_STREAM_BASE64, "base64")));
@@ -39,8 +54,10 @@ export function warmUpLzmaDecoder(decoder: () => { push(input: Uint8Array): void
       at += n;
       step = ((step * 7 + 13) % 3000) + 1;
     }
+    return out.subarray(0, at);
   } catch {
     // Nothing to do: the real stream is decoded (and checked) by a decoder of its own.
+    return undefined;
   }
 }
 
