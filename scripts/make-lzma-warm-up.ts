@@ -7,7 +7,67 @@
 import fs from "node:fs";
 import path from "node:path";
 import { XzEncoder } from "../src/compress/xz-encoder";
-import { warmUpContent } from "../src/compress/lzma-warm-up";
+import { WARM_UP_SIZE } from "../src/compress/lzma-warm-up";
+
+/**
+ * The content of the warm-up stream: every kind of LZMA symbol, in pieces that a 4 KiB dictionary
+ * sees again (text, repeated records, runs, copies from up to 4 KiB back) and some that it cannot
+ * compress (random bytes, also at the start of every 4 KiB, repeated with the bytes before them
+ * half-way to the next 4 KiB), from a fixed seed.
+ */
+export function warmUpContent(): Uint8Array {
+  const out = new Uint8Array(WARM_UP_SIZE);
+  let seed = 0x2545f491;
+  const next = (below: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % below;
+  };
+  const words = ["mender", "binary", "delta", "rootfs", "partition", "image", "artifact", "update", "module", "the", "of", "a"];
+  let n = 0;
+  /** Where the current piece must stop: the next 4 KiB boundary. */
+  let end = 0;
+  /** The last 4 KiB boundary whose bytes were repeated. */
+  let crossed = 0;
+  const put = (b: number): void => {
+    if (n < end) out[n++] = b;
+  };
+  while (n < out.length) {
+    end = Math.min(out.length, (Math.floor(n / 4096) + 1) * 4096);
+    // Each 4 KiB starts with bytes no match covers: a literal at the ring's first byte after it wrapped.
+    if (n % 4096 < 48) {
+      while (n % 4096 < 48) put(next(256));
+      continue;
+    }
+    // Half-way through, those bytes and the ones before them again: a match whose source
+    // crosses the end of the ring.
+    const boundary = Math.floor(n / 4096) * 4096;
+    if (boundary > crossed && n % 4096 >= 2048) {
+      for (let p = boundary - 24; p < boundary + 24; p++) put(out[p]!);
+      crossed = boundary;
+      continue;
+    }
+    switch (next(6)) {
+      case 0: // incompressible: literals without a match byte to lean on
+        for (let k = 40 + next(200); k > 0; k--) put(next(256));
+        break;
+      case 1: // text: short and medium matches, near distances
+        for (let k = 10 + next(30); k > 0; k--) for (const c of `${words[next(words.length)]} `) put(c.charCodeAt(0));
+        break;
+      case 2: // records that differ in one field: repeated distances (rep0..rep3)
+        for (let k = 3 + next(8); k > 0; k--) for (const c of `id=${1000 + next(9000)};state=${next(4)};size=${next(100000)}\n`) put(c.charCodeAt(0));
+        break;
+      case 3: // a run: the longest lengths
+        for (let k = 100 + next(700), b = next(3) * 0x7f; k > 0; k--) put(b);
+        break;
+      default: // a copy from up to 4 KiB back: far distance slots, across the ring's wrap
+        if (n > 64) {
+          const from = Math.max(0, n - 1 - next(Math.min(n, 4000)));
+          for (let k = 2 + next(300), p = from; k > 0; k--) put(out[p++]!);
+        }
+    }
+  }
+  return out;
+}
 
 /** The warm-up stream as this script makes it. */
 export function makeWarmUpStream(): Buffer {

@@ -10,10 +10,10 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { XzDecoder } from "../../src/compress/xz-decoder";
-import { decodeWarmUpStream, WARM_UP_SIZE, warmUpContent, warmUpLzmaDecoder } from "../../src/compress/lzma-warm-up";
+import { decodeWarmUpStream, WARM_UP_SIZE, warmUpLzmaDecoder } from "../../src/compress/lzma-warm-up";
 import { WARM_UP_STREAM_BASE64 } from "../../src/compress/lzma-warm-up-stream";
 import { needTools } from "../helpers/peers";
-import { makeWarmUpStream } from "../../scripts/make-lzma-warm-up";
+import { makeWarmUpStream, warmUpContent } from "../../scripts/make-lzma-warm-up";
 
 const stream = Buffer.from(WARM_UP_STREAM_BASE64, "base64");
 
