@@ -1,8 +1,10 @@
 /**
  * Decoder throughput and peak memory next to `xdelta3 -d` on the same delta, as ratios.
- *   npx tsx test/bench/decode.ts [SIZE_MIB ...]        (default: 64 512)
- * Uses the corpus pair (A1-minbase.ext4 -> A2-ssh.ext4 from test/bench/corpus/make-corpus.sh,
- * found through $CORPUS or ~/.cache/mbd-corpus) when it exists; otherwise generates sparse-ish image
+ *   npx tsx test/bench/decode.ts [A] [B] [SIZE_MIB ...]
+ * Uses issue #18's corpus pairs, A (A1-minbase.ext4 -> A2-ssh.ext4) and B (A1-minbase.ext4 ->
+ * B2-upgrade.ext4) from test/bench/corpus/make-corpus.sh, found through $CORPUS or
+ * ~/.cache/mbd-corpus: those named, or, with no argument, each that exists. Otherwise (or with
+ * sizes given: default 64 512) it generates sparse-ish image
  * pairs of each size: zero blocks (free space), text-like and random blocks, and a new release with
  * rewritten blocks and moved/duplicated extents. Each pair is encoded with stock `xdelta3 -e` (LZMA
  * secondary, as Mender's tooling does), with `-S none`, and by this project's encoder (what
@@ -163,14 +165,21 @@ function generatePair(dir: string, mib: number): [string, string] {
   return [oldFile, newFile];
 }
 
-function corpusPair(): [string, string] | null {
+/** The corpus pairs of issue #18 (A1-minbase -> A2-ssh, -> B2-upgrade) whose images exist, by name. */
+function corpusPairs(): Map<string, [string, string, string]> {
   const dir = process.env.CORPUS ?? path.join(os.homedir(), ".cache", "mbd-corpus");
-  for (const sub of ["", "images"]) {
-    const a = path.join(dir, sub, "A1-minbase.ext4");
-    const b = path.join(dir, sub, "A2-ssh.ext4");
-    if (fs.existsSync(a) && fs.existsSync(b)) return [a, b];
+  const pairs = new Map<string, [string, string, string]>();
+  for (const [name, to] of [["A", "A2-ssh"], ["B", "B2-upgrade"]] as const) {
+    for (const sub of ["", "images"]) {
+      const a = path.join(dir, sub, "A1-minbase.ext4");
+      const b = path.join(dir, sub, `${to}.ext4`);
+      if (fs.existsSync(a) && fs.existsSync(b)) {
+        pairs.set(name, [`corpus ${name} (A1-minbase -> ${to})`, a, b]);
+        break;
+      }
+    }
   }
-  return null;
+  return pairs;
 }
 
 async function encode(oldFile: string, newFile: string, deltaFile: string, flags: string[] | "ours"): Promise<void> {
@@ -189,7 +198,9 @@ async function encode(oldFile: string, newFile: string, deltaFile: string, flags
 const APPLY_GOALS: Record<string, number | undefined> = { "stock (LZMA)": 1.0, ours: 0.8 };
 
 async function main(): Promise<void> {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const args = process.argv.slice(2);
+  const sizes = args.map(Number).filter((n) => n > 0);
+  const named = args.filter((a) => !(Number(a) > 0));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mbd-bench-decode-"));
   try {
     childBundle = path.join(dir, "decode-child.cjs");
@@ -197,9 +208,14 @@ async function main(): Promise<void> {
     const { buildSync } = await import("esbuild");
     buildSync({ entryPoints: [__filename], bundle: true, platform: "node", format: "cjs", outfile: childBundle, logLevel: "error", external: ["esbuild"] });
     const pairs: [string, string, string][] = [];
-    const corpus = corpusPair();
-    if (corpus) pairs.push(["corpus A1-minbase -> A2-ssh", ...corpus]);
-    else for (const mib of sizes.length > 0 ? sizes : [64, 512]) pairs.push([`generated ${mib} MiB`, ...generatePair(dir, mib)]);
+    const corpus = corpusPairs();
+    for (const name of named) {
+      const pair = corpus.get(name);
+      if (!pair) throw new Error(`no corpus pair ${name} (pairs: A, B; images from test/bench/corpus/make-corpus.sh in $CORPUS or ~/.cache/mbd-corpus)`);
+      pairs.push(pair);
+    }
+    if (named.length === 0 && sizes.length === 0) pairs.push(...corpus.values());
+    if (pairs.length === 0) for (const mib of sizes.length > 0 ? sizes : [64, 512]) pairs.push([`generated ${mib} MiB`, ...generatePair(dir, mib)]);
     const idle = runOurs(HOST_RUNTIME, ["--idle"]);
     const module = await moduleRuntime();
     console.log(`node ${process.version}, xdelta3 3.0.11; best of ${RUNS}, CPU time; idle RSS of our process ${(idle.maxRssKiB / 1024).toFixed(1)} MiB`);
