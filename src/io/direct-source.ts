@@ -201,7 +201,6 @@ function openError(path: string, err: unknown): MenderDeltaError {
 
 export type DirectSource = BlockSource & {
   readonly isDirect: boolean;
-  readAt(offset: number, into: Uint8Array, want: number): number;
   readBlockAsync(index: number, into: Uint8Array): Promise<number>;
 };
 

@@ -43,12 +43,15 @@ export class FileBlockSource implements BlockSource {
 
   readBlock(index: number, into: Uint8Array): number {
     const position = index * this.blockSize;
-    const want = Math.max(0, Math.min(this.blockSize, this.size - position));
+    return this.readAt(position, into, Math.max(0, Math.min(this.blockSize, this.size - position)));
+  }
+
+  readAt(offset: number, into: Uint8Array, want: number): number {
     try {
-      // Short only when the file shrank under us; the caller reports a short source.
-      return readFullyAt(this.fd, into.subarray(0, want), position);
+      // Short only when the file ends (or shrank under us); the caller reports a short source.
+      return readFullyAt(this.fd, into.subarray(0, want), offset);
     } catch (err) {
-      throw new MenderDeltaError(`cannot read source '${this.path}' at byte ${failedReadAt(err) ?? position}: ${(err as Error).message}`);
+      throw new MenderDeltaError(`cannot read source '${this.path}' at byte ${failedReadAt(err) ?? offset}: ${(err as Error).message}`);
     }
   }
 

@@ -8,7 +8,10 @@
  * promise per instruction. The delta itself arrives asynchronously (a stream, a FIFO).
  */
 
-/** Whole-block positional reads of a file or block device. */
+/** The alignment of `readAt` offsets: the largest logical block size Linux uses (O_DIRECT). */
+export const SOURCE_PAGE = 4096;
+
+/** Whole-block and page-aligned positional reads of a file or block device. */
 export interface BlockSource {
   /** Bytes in the source. */
   readonly size: number;
@@ -21,6 +24,12 @@ export interface BlockSource {
    * number of bytes read: blockSize, or less for the last block. Throws on an I/O error.
    */
   readBlock(index: number, into: Uint8Array): number;
+  /**
+   * Reads `want` bytes (at most blockSize) at byte `offset`, a multiple of SOURCE_PAGE, into `into`
+   * (from `allocateBlock`). Returns how many arrived: fewer only where the source ends. Throws on an
+   * I/O error. For readers that know which bytes they need (a window's sorted copies).
+   */
+  readAt(offset: number, into: Uint8Array, want: number): number;
   close(): void;
 }
 

@@ -26,8 +26,11 @@ class ComputedSource implements BlockSource {
     return new Uint8Array(this.blockSize);
   }
   readBlock(index: number, into: Uint8Array): number {
-    const n = Math.min(this.blockSize, this.size - index * this.blockSize);
-    fillSource(into, index * this.blockSize, n);
+    return this.readAt(index * this.blockSize, into, this.blockSize);
+  }
+  readAt(offset: number, into: Uint8Array, want: number): number {
+    const n = Math.max(0, Math.min(want, this.size - offset));
+    fillSource(into, offset, n);
     return n;
   }
   close(): void {}

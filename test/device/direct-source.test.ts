@@ -45,10 +45,13 @@ function bufferedSource(device: string, blockSize = 65536): BlockSource {
     blockSize,
     allocateBlock: () => new Uint8Array(blockSize),
     readBlock(index, into) {
-      const want = Math.min(blockSize, size - index * blockSize);
+      return this.readAt(index * blockSize, into, blockSize);
+    },
+    readAt(offset, into, want) {
+      const n = Math.max(0, Math.min(want, size - offset));
       let done = 0;
-      while (done < want) done += fs.readSync(fd, into, done, want - done, index * blockSize + done);
-      return want;
+      while (done < n) done += fs.readSync(fd, into, done, n - done, offset + done);
+      return n;
     },
     close: () => fs.closeSync(fd),
   };

@@ -49,6 +49,10 @@ class RecordingSource implements BlockSource {
     this.blocks.add(index);
     return this.inner.readBlock(index, into);
   }
+  readAt(offset: number, into: Uint8Array, want: number) {
+    for (let b = Math.floor(offset / this.blockSize); b * this.blockSize < offset + want; b++) this.blocks.add(b);
+    return this.inner.readAt(offset, into, want);
+  }
   close() {
     this.inner.close();
   }

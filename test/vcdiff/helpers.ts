@@ -127,7 +127,7 @@ export function xdelta3Encode(dir: string, source: Uint8Array | null, target: Ui
   return new Uint8Array(delta);
 }
 
-/** An in-memory BlockSource (4 KiB blocks by default). Counts block reads. */
+/** An in-memory BlockSource (4 KiB blocks by default). Counts reads. */
 export class MemorySource implements BlockSource {
   readonly size: number;
   reads = 0;
@@ -141,9 +141,11 @@ export class MemorySource implements BlockSource {
     return new Uint8Array(this.blockSize);
   }
   readBlock(index: number, into: Uint8Array): number {
+    return this.readAt(index * this.blockSize, into, this.blockSize);
+  }
+  readAt(offset: number, into: Uint8Array, want: number): number {
     this.reads++;
-    const start = index * this.blockSize;
-    const part = this.data.subarray(start, Math.min(this.size, start + this.blockSize));
+    const part = this.data.subarray(offset, Math.min(this.size, offset + want));
     into.set(part);
     return part.length;
   }

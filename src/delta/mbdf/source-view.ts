@@ -20,6 +20,10 @@ export class SourcePrefix implements BlockSource {
     if (start >= this.size) return 0;
     return Math.min(this.source.readBlock(index, into), this.size - start);
   }
+  readAt(offset: number, into: Uint8Array, want: number): number {
+    if (offset >= this.size) return 0;
+    return this.source.readAt(offset, into, Math.min(want, this.size - offset));
+  }
   close(): void {
     // The underlying source belongs to the caller.
   }

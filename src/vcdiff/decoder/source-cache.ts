@@ -3,7 +3,8 @@
  * arbitrary byte ranges of the source; the cache turns them into aligned block reads (the device's
  * O_DIRECT source allows nothing else) and keeps memory at `blocks * blockSize`. It also keeps the
  * decoder's read budget: past `readAllowance` bytes it refuses to read (ReadBudgetExceeded), which
- * bounds the time any delta can take.
+ * bounds the time any delta can take. `readRun` reads page-aligned ranges past the cached blocks,
+ * under the same budget, for a caller that knows which bytes it needs.
  */
 import type { BlockSource } from "../../io/interfaces";
 
@@ -43,6 +44,8 @@ export class SourceCache {
   bytesRead = 0;
   /** Bytes the cache may still read; the decoder raises it as windows begin. */
   readAllowance = Infinity;
+  /** The buffer of `readRun`: one block, allocated on first use. */
+  private run: Uint8Array | undefined;
 
   constructor(
     private readonly source: BlockSource,
@@ -109,6 +112,23 @@ export class SourceCache {
     this.lastBlock = block;
     this.lastSlot = slot;
     return slot;
+  }
+
+  /**
+   * Reads source[offset, offset + want) (offset a multiple of SOURCE_PAGE, want at most blockSize)
+   * into the run buffer, past the cached blocks, and returns those bytes: for a caller that knows
+   * which bytes it needs (CopyBatch). The buffer is overwritten by the next call. Throws
+   * SourceTooShort when the source ends first, ReadBudgetExceeded as `load` does.
+   */
+  readRun(offset: number, want: number): Uint8Array {
+    const run = (this.run ??= this.source.allocateBlock());
+    if (this.readAllowance < want) throw new ReadBudgetExceeded(this.bytesRead);
+    const got = this.source.readAt(offset, run, want);
+    this.reads++;
+    this.bytesRead += got;
+    this.readAllowance -= got;
+    if (got < want) throw new SourceTooShort(offset + got, this.source.size);
+    return run.subarray(0, got);
   }
 
   private victim(): number {
