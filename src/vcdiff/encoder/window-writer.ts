@@ -4,12 +4,12 @@
  * cheapest address mode per copy under the per-window near/same caches, double opcodes of the
  * default code table, and minimal integers everywhere.
  */
-import { AddressCache } from "../format/address-cache";
+import { AddressCache, sameSlot } from "../format/address-cache";
 import { adler32 } from "../format/adler32";
 import { ByteSink } from "./byte-sink";
 import {
   addCopyOpcode, addOpcode, addSizeImplied, copyAddOpcode, copyOpcode, copySizeImplied,
-  MODE_HERE, MODE_NEAR0, MODE_SAME0, MODE_SELF, NEAR_SLOTS, OPCODE_RUN, SAME_CACHE_SIZE,
+  MODE_HERE, MODE_NEAR0, MODE_SAME0, MODE_SELF, NEAR_SLOTS, OPCODE_RUN,
 } from "../format/code-table";
 import { InstructionList, KIND_ADD, KIND_COPY_SOURCE, KIND_COPY_TARGET, KIND_RUN } from "./instruction-list";
 import { varintLength, writeVarint } from "../format/varint";
@@ -126,7 +126,7 @@ export class WindowWriter {
       }
     }
     if (cost > 1) {
-      const slot = addr % SAME_CACHE_SIZE;
+      const slot = sameSlot(addr);
       if (this.cache.same[slot] === addr) { mode = MODE_SAME0 + Math.floor(slot / 256); value = slot % 256; }
     }
     this.mode = mode;
