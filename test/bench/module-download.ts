@@ -17,7 +17,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sha256File } from "../device/fixtures";
-import { largestWindow, memoryBomb, MiB, noSourceChecksumMismatch, pseudoRandom, scatteredCopies, type CraftedPair } from "../reliability/hostile-deltas";
+import { largestWindow, memoryBomb, MiB, noSourceChecksumMismatch, pageScatteredCopies, pseudoRandom, scatteredCopies, type CraftedPair } from "../reliability/hostile-deltas";
 import { measuredDownload, splitMaxrss, TIME_FORMAT } from "../reliability/measured-download";
 import { moduleUnderTest, verifiedDownload } from "./lib/device-download";
 import { encodeVcdiff } from "../../src/vcdiff/encoder/encode";
@@ -106,7 +106,7 @@ async function hostileDeltas(dir: string, module: string[]): Promise<void> {
     ["DJW bomb, 16 MiB window", { source: pseudoRandom(MiB, 3), delta: memoryBomb("djw", 16 * MiB), target: null }],
     ["largest window within the budget", largestWindow(), "-B16777216"],
     ["scattered 64-byte copies, 64 MiB", scatteredCopies(64, 300, 64)],
-    ["scattered 4-byte copies, 64 MiB", scatteredCopies(4, 300, 64)],
+    ["page-scattered 4-byte copies, 16 MiB", pageScatteredCopies(19_200)],
     ["no-source window, wrong checksum", noSourceChecksumMismatch()],
   ];
   console.log("hostile deltas (test/reliability/hostile-deltas.ts), one Download each:");

@@ -31,6 +31,7 @@ const ADD1 = 2;
 const COPY_SIZE0 = 19; // + 16 * mode: COPY with an explicit size
 const COPY_SIZE4 = 20; // + 16 * mode: COPY of 4 bytes
 const MODE_SELF = 0;
+const MODE_NEAR0 = 2;
 const MODE_SAME0 = 6;
 
 /** Deterministic pseudo-random bytes (AES-CTR keystream). */
@@ -157,7 +158,36 @@ export function scatteredCopies(copySize: number, blocks: number, targetMiB: num
     const spec: WindowSpec = { source: [source.length, 0], targetLength: windowBytes, inst, addr };
     windows.push(Buffer.from(window(spec)));
   }
-  return { source, delta: vcdiff(0, windows), target: copySize === 4 ? null : target };
+  return { source, delta: vcdiff(0, windows), target };
+}
+
+/**
+ * One 16 MiB window of 4-byte copies, each from the next 4 KiB page of a `pages`-page source,
+ * cycling: every batch of copies the decoder sorts needs every page of the source again (the
+ * pages of neighbouring copies, 4 KiB apart, come in whole runs), about 4096 / 4 times the
+ * window's bytes in all. Addresses are NEAR (the previous copy's plus 4096: three bytes a copy).
+ * Its target is not computed: the read budget refuses it.
+ */
+export function pageScatteredCopies(pages: number): CraftedPair {
+  const page = 4096;
+  const source = pseudoRandom(pages * page, 19);
+  const windowBytes = 16 * MiB;
+  const copies = windowBytes / 4;
+  const inst = new Array<number>(copies);
+  const addr: number[] = [];
+  for (let i = 0; i < copies; i++) {
+    const j = i % pages;
+    if (j === 0) {
+      inst[i] = COPY_SIZE4 + 16 * MODE_SELF;
+      addr.push(...varint(0));
+    } else {
+      // The near cache is a ring of four filled in order: the previous copy's address is in slot (i - 1) % 4.
+      inst[i] = COPY_SIZE4 + 16 * (MODE_NEAR0 + ((i - 1) % 4));
+      addr.push(...varint(page));
+    }
+  }
+  const spec: WindowSpec = { source: [source.length, 0], targetLength: windowBytes, inst, addr };
+  return { source, delta: vcdiff(0, [Buffer.from(window(spec))]), target: null };
 }
 
 /**
