@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { SOURCE_PAGE } from "../../src/io/interfaces";
 import { CopyBatch } from "../../src/vcdiff/decoder/copy-batch";
 import { ReadBudgetExceeded, SourceCache, SourceTooShort } from "../../src/vcdiff/decoder/source-cache";
+import type { BlockSource } from "../../src/io/interfaces";
 import { MemorySource } from "./helpers";
 
 /** A MemorySource that records each readAt and readBlock as [offset, length]. */
@@ -162,4 +163,53 @@ test("the read budget and a source that ends early refuse a batch", () => {
   assert.throws(() => batch2.flush(target), SourceTooShort);
   // A copy past the source's end is refused when it is queued.
   assert.throws(() => batch2.addSource(target, 0, 199_990, 20), SourceTooShort);
+});
+
+/** A source of `size` bytes computed from their positions (no memory), recording its reads. */
+class ComputedSource implements BlockSource {
+  readonly blockSize = 65536;
+  readonly log: number[] = [];
+  constructor(readonly size: number) {}
+  static byteAt(position: number): number {
+    return (Math.imul(position % 1_000_003, 2654435761) ^ Math.floor(position / 1_000_003)) & 0xff;
+  }
+  allocateBlock(): Uint8Array {
+    return new Uint8Array(this.blockSize);
+  }
+  readBlock(index: number, into: Uint8Array): number {
+    return this.readAt(index * this.blockSize, into, this.blockSize);
+  }
+  readAt(offset: number, into: Uint8Array, want: number): number {
+    this.log.push(offset);
+    const n = Math.max(0, Math.min(want, this.size - offset));
+    for (let i = 0; i < n; i++) into[i] = ComputedSource.byteAt(offset + i);
+    return n;
+  }
+  close(): void {}
+}
+
+test("copies spread over a 1 TiB source (three radix passes) are done in source order, each right", () => {
+  for (const seed of [11, 12, 13]) {
+    const next = random(seed);
+    const source = new ComputedSource(2 ** 40 + 12345);
+    const batch = new CopyBatch(new SourceCache(source, 4));
+    const copies: Copy[] = [];
+    let to = 0;
+    for (let k = 0; k < 3000; k++) {
+      const size = 1 + next(100);
+      // Positions above 2^32 and 2^36 too: pages beyond 2^22 and 2^33 need every pass.
+      const position = Math.min(source.size - size, next(2 ** 30) * 1024 + next(1024) + (k % 3 === 0 ? 2 ** 39 : 0));
+      copies.push({ to, position, size });
+      to += size;
+    }
+    copies.push({ to, position: source.size - 7, size: 7 });
+    to += 7;
+    const target = new Uint8Array(to);
+    for (const c of copies) batch.addSource(target, c.to, c.position, c.size);
+    batch.flush(target);
+    for (const c of copies) {
+      for (let i = 0; i < c.size; i++) assert.equal(target[c.to + i], ComputedSource.byteAt(c.position + i), `copy from ${c.position}, byte ${i}`);
+    }
+    for (let i = 1; i < source.log.length; i++) assert.ok(source.log[i]! > source.log[i - 1]!, `read at ${source.log[i]} after ${source.log[i - 1]}`);
+  }
 });
