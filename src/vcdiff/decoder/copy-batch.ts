@@ -19,7 +19,7 @@
  * more copies is done in several batches (each still reads its pages once).
  */
 import { SOURCE_PAGE } from "../../io/interfaces";
-import { type SourceCache, SourceTooShort } from "./source-cache";
+import { copyBytes, type SourceCache, SourceTooShort } from "./source-cache";
 
 /** Copies per batch: 2^17 source and 2^17 target copies take 4.5 MiB, allocated as windows need them. */
 export const BATCH_COPIES = 1 << 17;
@@ -191,13 +191,8 @@ export class CopyBatch {
           run = cache.readRun(runStart, this.runLength(order, n, k, runStart, position + length) - runStart);
           runEnd = runStart + run.length;
         }
-        const from = position - runStart;
         const m = length < runEnd - position ? length : runEnd - position;
-        if (m <= SHORT_COPY) {
-          for (let j = 0; j < m; j++) target[dest + j] = run[from + j]!;
-        } else {
-          target.set(run.subarray(from, from + m), dest);
-        }
+        copyBytes(target, dest, run, position - runStart, m);
         position += m;
         dest += m;
         length -= m;
