@@ -5,11 +5,11 @@
  * source it needs once.
  *
  * It reads only the pages its copies need, in runs of at most one source block: a run takes in
- * the next copies while they start at most RUN_GAP bytes past it. Whole blocks (the cache's)
- * read 1.46 GB of source for pair B's 537 MB image from a stock `xdelta3 -e` delta, whose copies
- * of a window lie scattered over its 64 MiB source window: each window touches about 235 blocks
- * of 64 KiB for 5 MB of copies, and the next window's blocks are others. On the device every
- * such byte is an O_DIRECT read from the storage.
+ * the next copies while they start within an eighth of a block past it. Whole blocks (the
+ * cache's) read 1.46 GB of source for pair B's 537 MB image from a stock `xdelta3 -e` delta,
+ * whose copies of a window lie scattered over its 64 MiB source window: a window's 5 MB of copies
+ * touch hundreds of 64 KiB blocks, and the next window's blocks are mostly others. On the device
+ * every such byte is an O_DIRECT read from the storage.
  *
  * Order matters only where a COPY reads the target itself: such a copy reads bytes that earlier
  * instructions wrote, so target copies are deferred too and run, in their order, after the source
