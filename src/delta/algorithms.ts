@@ -12,8 +12,6 @@ import { decodeMbdf } from "./mbdf/decode";
 export interface DeltaDecodeOptions {
   /** Largest target window (or the algorithm's unit of output held in memory) accepted. */
   maxWindowSize?: number;
-  /** Source blocks kept in the decoder's cache. */
-  sourceCacheBlocks?: number;
   /**
    * Called once before anything is written, with the delta's application header (for VCDIFF: a
    * read set, read-set.ts; for MBDF: its header's read_set, the same bytes), or undefined when it

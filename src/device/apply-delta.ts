@@ -25,19 +25,14 @@ import { hex32 } from "../compress/crc32";
 import { compareSource, firstLostWrite, hashDevicePrefix, sourceMismatchError } from "./source-check";
 
 /**
- * Source blocks of the decoder's cache. O_DIRECT gets no kernel readahead, so blocks are large
- * enough to keep the storage streaming: 256 KiB measured as fast as a warm page cache
- * (test/bench/direct-source.ts), 64 KiB only as fast as a cold one.
+ * The decoder's longest source read (its run buffer). O_DIRECT gets no kernel readahead, so runs
+ * are long enough to keep the storage streaming: 256 KiB measured as fast as a warm page cache
+ * (test/bench/direct-source.ts), 64 KiB only as fast as a cold one. The decoder keeps no cache of
+ * source blocks: it reads each window's copies in source order, the pages they need, each once per
+ * batch of copies (src/vcdiff/decoder/copy-batch.ts). A delta's `-B` (decoder_arguments) is
+ * accepted but changes nothing: the Artifact must not be able to raise the device's memory use.
  */
 const SOURCE_BLOCK = 256 * 1024;
-/**
- * The source cache: 4 MiB. The decoder reads each window's source blocks in source order, each once
- * per batch of copies, so a cache only saves re-reads between windows, and little: 4 MiB read 2 %
- * more than 8 MiB for a stock `xdelta3 -e -S lzma` delta of an ext4 image (docs/reliability.md). A
- * delta's `-B` (decoder_arguments) is accepted but does not change it: the Artifact must not be
- * able to raise the device's memory use.
- */
-const SOURCE_CACHE_BYTES = 4 << 20;
 /**
  * Largest target window accepted: what xdelta3 3.0 (`-W` at most 16 MiB) and our generator make.
  * Together with the sections' budget (twice the window plus 1 MiB) it bounds a window's memory.
@@ -157,7 +152,6 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
     // partition, in whole aligned blocks.
     ({ sourceBytesRead } = await deltaDecoder(facts.algorithm)(input, source, writer, {
       maxWindowSize: MAX_WINDOW_BYTES,
-      sourceCacheBlocks: SOURCE_CACHE_BYTES / SOURCE_BLOCK,
       // The image is hashed once, as read back from the partition below: decoders need not hash it.
       targetChecksum: facts.targetChecksum,
       onAppHeader: opts.sourceMismatch ? readSetGate(sourcePath, facts, opts.sourceMismatch) : undefined,

@@ -81,7 +81,6 @@ async function runVcdiff(input: Uint8Array, index: number, ctx: TargetContext): 
   };
   const result = await decodeVcdiff(pieces(input, new Rng(index + 1)), new MemorySource(ctx.source ?? new Uint8Array(0)), sink, {
     maxWindowSize: FUZZ_MAX_WINDOW,
-    sourceCacheBlocks: 4,
     // Without the Adler-32 check a damaged window is written and decoding goes on: later windows
     // (and the output bound) get exercised too.
     verifyChecksums: index % 2 === 0,

@@ -6,20 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SOURCE_PAGE } from "../../src/io/interfaces";
+import { type BlockSource, SOURCE_PAGE } from "../../src/io/interfaces";
 import { CopyBatch } from "../../src/vcdiff/decoder/copy-batch";
 import { ReadBudgetExceeded, SourceCache, SourceTooShort } from "../../src/vcdiff/decoder/source-cache";
-import type { BlockSource } from "../../src/io/interfaces";
-import { MemorySource } from "./helpers";
-
-/** A MemorySource that records each readAt and readBlock as [offset, length]. */
-class RecordingMemorySource extends MemorySource {
-  readonly log: [number, number][] = [];
-  override readAt(offset: number, into: Uint8Array, want: number): number {
-    this.log.push([offset, want]);
-    return super.readAt(offset, into, want);
-  }
-}
+import { RecordingMemorySource } from "./helpers";
 
 /** Deterministic pseudo-random integers (xorshift32). */
 function random(seed: number): (below: number) => number {
@@ -48,7 +38,7 @@ interface Copy {
 
 /** Queues `copies`, flushes, and returns the target; checks it against the copies made directly. */
 function runBatch(source: RecordingMemorySource, data: Uint8Array, copies: Copy[], targetSize: number): Uint8Array {
-  const cache = new SourceCache(source, 4);
+  const cache = new SourceCache(source);
   const batch = new CopyBatch(cache);
   const target = new Uint8Array(targetSize);
   for (const c of copies) batch.addSource(target, c.to, c.position, c.size);
@@ -147,7 +137,7 @@ test("many batches of random copies (some long) equal the copies made one by one
 test("the read budget and a source that ends early refuse a batch", () => {
   const data = sourceBytes(200_000);
   const source = new RecordingMemorySource(data, 65536);
-  const cache = new SourceCache(source, 4);
+  const cache = new SourceCache(source);
   const batch = new CopyBatch(cache);
   const target = new Uint8Array(200_000);
   cache.readAllowance = 6000; // one page, not two
@@ -158,7 +148,7 @@ test("the read budget and a source that ends early refuse a batch", () => {
   // The source file shrank after it was opened: fewer bytes arrive than its size promised.
   const shrunk = new RecordingMemorySource(data.subarray(0, 100_000), 65536);
   Object.defineProperty(shrunk, "size", { value: 200_000 });
-  const batch2 = new CopyBatch(new SourceCache(shrunk, 4));
+  const batch2 = new CopyBatch(new SourceCache(shrunk));
   batch2.addSource(target, 0, 150_000, 100);
   assert.throws(() => batch2.flush(target), SourceTooShort);
   // A copy past the source's end is refused when it is queued.
@@ -192,7 +182,7 @@ test("copies spread over a 1 TiB source (three radix passes) are done in source 
   for (const seed of [11, 12, 13]) {
     const next = random(seed);
     const source = new ComputedSource(2 ** 40 + 12345);
-    const batch = new CopyBatch(new SourceCache(source, 4));
+    const batch = new CopyBatch(new SourceCache(source));
     const copies: Copy[] = [];
     let to = 0;
     for (let k = 0; k < 3000; k++) {

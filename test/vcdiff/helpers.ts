@@ -152,6 +152,15 @@ export class MemorySource implements BlockSource {
   close(): void {}
 }
 
+/** A MemorySource that records each read as [offset, bytes asked for]. */
+export class RecordingMemorySource extends MemorySource {
+  readonly log: [number, number][] = [];
+  override readAt(offset: number, into: Uint8Array, want: number): number {
+    this.log.push([offset, want]);
+    return super.readAt(offset, into, want);
+  }
+}
+
 /** Collects what the decoder writes. */
 export class MemorySink implements TargetSink {
   private parts: Uint8Array[] = [];

@@ -19,7 +19,7 @@ export interface RecordContext {
   /** The records' shared buffers (record-buffers.ts). */
   buffers: RecordBuffers;
   /** Options for a nested VCDIFF decoder. */
-  vcdiff: { maxWindowSize?: number; sourceCacheBlocks?: number; scratch: DecodeScratch };
+  vcdiff: { maxWindowSize?: number; scratch: DecodeScratch };
   /** Source bytes the current record may still read (the decoder's read budget, decode.ts). */
   readAllowance: number;
 }

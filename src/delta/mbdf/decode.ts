@@ -32,9 +32,6 @@ export interface MbdfDecodeResult extends DeltaDecodeResult {
   streamsReused: number;
 }
 
-/** Source blocks cached when the caller names no number. */
-const DEFAULT_SOURCE_CACHE_BLOCKS = 64;
-
 type Executor = (ctx: RecordContext, length: number) => Promise<RecordResult>;
 
 const EXECUTORS: Partial<Record<number, Executor>> = {
@@ -118,17 +115,16 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
   const limited = new SourcePrefix(source, header.sourceSize);
   const out = new RecordOutput(sink, options.targetChecksum === undefined);
   const scratch = new DecodeScratch();
-  const cacheBlocks = options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS;
   const ctx: RecordContext = {
     input,
     source: limited,
-    // One source cache for the records' own reads and the nested VCDIFF decodes' (the scratch's).
-    sourceCache: scratch.sourceCache(limited, cacheBlocks),
+    // One source reader for the records' own reads and the nested VCDIFF decodes' (the scratch's).
+    sourceCache: scratch.sourceCache(limited),
     sourceSize: header.sourceSize,
     out,
     chunk: new Uint8Array(CHUNK),
     buffers: new RecordBuffers(),
-    vcdiff: { maxWindowSize: options.maxWindowSize, sourceCacheBlocks: cacheBlocks, scratch },
+    vcdiff: { maxWindowSize: options.maxWindowSize, scratch },
     readAllowance: 0,
   };
   let index = 0;

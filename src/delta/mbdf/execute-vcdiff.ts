@@ -18,7 +18,6 @@ export async function executeVcdiff(ctx: RecordContext, length: number): Promise
   try {
     const result = await decodeVcdiff(ctx.input.substream(deltaLength, CHUNK / 4), ctx.source, sink, {
       maxWindowSize: ctx.vcdiff.maxWindowSize,
-      sourceCacheBlocks: ctx.vcdiff.sourceCacheBlocks,
       scratch: ctx.vcdiff.scratch,
       // What is left of the whole delta's read budget, not a budget of its own per record.
       readBudget: { initial: ctx.readAllowance, perTargetByte: 0 },

@@ -1,15 +1,14 @@
 /**
  * Source COPYs of a window, collected and then done in source order. Done in instruction order, a
- * window of short copies scattered over more source blocks than the cache holds reads a block per
- * copy (a 64 MiB window of 4-byte copies: 16 million block reads). Sorted, each batch reads the
- * source it needs once.
+ * window of short copies scattered over the source reads a run per copy (a 64 MiB window of
+ * 4-byte copies: 16 million reads). Sorted, each batch reads the source it needs once.
  *
  * It reads only the pages its copies need, in runs of at most one source block: a run takes in
- * the next copies while they start within an eighth of a block past it. Whole blocks (the
- * cache's) read 1.46 GB of source for pair B's 537 MB image from a stock `xdelta3 -e` delta,
- * whose copies of a window lie scattered over its 64 MiB source window: a window's 5 MB of copies
- * touch hundreds of 64 KiB blocks, and the next window's blocks are mostly others. On the device
- * every such byte is an O_DIRECT read from the storage.
+ * the next copies while they start within an eighth of a block past it. Whole blocks (what the
+ * decoder read before) took 1.46 GB of source for pair B's 537 MB image from a stock `xdelta3 -e`
+ * delta, whose copies of a window lie scattered over its 64 MiB source window: a window's 5 MB of
+ * copies touch hundreds of 64 KiB blocks, and the next window's blocks are mostly others. On the
+ * device every such byte is an O_DIRECT read from the storage.
  *
  * Order matters only where a COPY reads the target itself: such a copy reads bytes that earlier
  * instructions wrote, so target copies are deferred too and run, in their order, after the source

@@ -36,8 +36,6 @@ export interface DecodeOptions {
   maxWindowSize?: number;
   /** Verify VCD_ADLER32 window checksums, default true. */
   verifyChecksums?: boolean;
-  /** Source blocks kept in the cache, default 64. */
-  sourceCacheBlocks?: number;
   /**
    * Source bytes the decoder may read: `initial` plus `perTargetByte` for each target byte of the
    * windows begun so far (default 256 MiB + 16 per byte). Bounds the time a delta can take; a delta
@@ -58,7 +56,7 @@ export interface DecodeOptions {
 }
 
 /**
- * What one caller's successive decodes share: the window and section buffers and the source cache.
+ * What one caller's successive decodes share: the window and section buffers and the source reader.
  * The file-aware format nests a VCDIFF delta in each of its VCDIFF records, hundreds per image;
  * fresh buffers for each would pile up as garbage faster than it is collected, so the device's
  * memory would be that of many decodes instead of one.
@@ -69,10 +67,10 @@ export class DecodeScratch {
   private cache: SourceCache | undefined;
   private cacheSource: BlockSource | undefined;
 
-  /** The cache over `source` (the one kept when the source and size are the same). */
-  sourceCache(source: BlockSource, blocks: number): SourceCache {
-    if (!this.cache || this.cacheSource !== source || this.cache.capacity !== blocks) {
-      this.cache = new SourceCache(source, blocks);
+  /** The reader of `source` (the one kept while the source is the same). */
+  sourceCache(source: BlockSource): SourceCache {
+    if (!this.cache || this.cacheSource !== source) {
+      this.cache = new SourceCache(source);
       this.cacheSource = source;
     }
     return this.cache;
@@ -82,12 +80,11 @@ export class DecodeScratch {
 export interface DecodeResult {
   windows: number;
   targetBytes: number;
-  /** Bytes read from the source (whole cache blocks). */
+  /** Bytes read from the source (the pages of its runs). */
   sourceBytesRead: number;
 }
 
 export const DEFAULT_MAX_WINDOW_SIZE = 64 * 1024 * 1024;
-export const DEFAULT_SOURCE_CACHE_BLOCKS = 64;
 export const DEFAULT_READ_BUDGET = { initial: 256 * 1024 * 1024, perTargetByte: 16 };
 /** Largest application header read into memory for onAppHeader (a read set of a huge image is a few MiB). */
 export const MAX_APP_HEADER = 64 * 1024 * 1024;
@@ -147,8 +144,7 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
       : new SecondaryDecoders(fileHeader.secondaryId, createLzma);
   const limits = { hasSecondary: secondary !== null, maxWindowSize };
   const scratch = options.scratch;
-  const cacheBlocks = options.sourceCacheBlocks ?? DEFAULT_SOURCE_CACHE_BLOCKS;
-  const sourceCache = scratch ? scratch.sourceCache(source, cacheBlocks) : new SourceCache(source, cacheBlocks);
+  const sourceCache = scratch ? scratch.sourceCache(source) : new SourceCache(source);
   const sourceBytesAtStart = sourceCache.bytesRead;
   sourceCache.readAllowance = readBudget.initial;
   const copies = new CopyBatch(sourceCache);
