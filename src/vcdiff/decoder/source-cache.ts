@@ -45,8 +45,6 @@ export function copyBytes(dest: Uint8Array, to: number, src: Uint8Array, from: n
 
 export class SourceCache {
   readonly blockSize: number;
-  /** Runs (statistics). */
-  reads = 0;
   /** Source bytes read so far. */
   bytesRead = 0;
   /** Bytes the reader may still read; the decoder raises it as windows begin. */
@@ -94,7 +92,6 @@ export class SourceCache {
     if (this.readAllowance < want) throw new ReadBudgetExceeded(this.bytesRead);
     this.runEnd = 0; // holds nothing if the read throws
     const got = this.source.readAt(offset, run, want);
-    this.reads++;
     this.bytesRead += got;
     this.readAllowance -= got;
     if (got < want) throw new SourceTooShort(offset + got, this.source.size);
