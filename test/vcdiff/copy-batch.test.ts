@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type BlockSource, SOURCE_PAGE } from "../../src/io/interfaces";
 import { CopyBatch } from "../../src/vcdiff/decoder/copy-batch";
-import { ReadBudgetExceeded, SourceCache, SourceTooShort } from "../../src/vcdiff/decoder/source-cache";
+import { ReadBudgetExceeded, SourceReader, SourceTooShort } from "../../src/vcdiff/decoder/source-reader";
 import { RecordingMemorySource } from "./helpers";
 
 /** Deterministic pseudo-random integers (xorshift32). */
@@ -38,15 +38,15 @@ interface Copy {
 
 /** Queues `copies`, flushes, and returns the target; checks it against the copies made directly. */
 function runBatch(source: RecordingMemorySource, data: Uint8Array, copies: Copy[], targetSize: number): Uint8Array {
-  const cache = new SourceCache(source);
-  const batch = new CopyBatch(cache);
+  const reader = new SourceReader(source);
+  const batch = new CopyBatch(reader);
   const target = new Uint8Array(targetSize);
   for (const c of copies) batch.addSource(target, c.to, c.position, c.size);
   batch.flush(target);
   const expected = new Uint8Array(targetSize);
   for (const c of copies) expected.set(data.subarray(c.position, c.position + c.size), c.to);
   assert.ok(Buffer.from(target).equals(Buffer.from(expected)), "the target differs from the copies made one by one");
-  assert.equal(cache.bytesRead, source.log.reduce((sum, [offset, want]) => sum + Math.min(want, data.length - offset), 0));
+  assert.equal(reader.bytesRead, source.log.reduce((sum, [offset, want]) => sum + Math.min(want, data.length - offset), 0));
   for (const [offset, want] of source.log) {
     assert.equal(offset % SOURCE_PAGE, 0, `read at ${offset} is not page-aligned`);
     assert.ok(want > 0 && want <= source.blockSize, `read of ${want} bytes`);
@@ -137,10 +137,10 @@ test("many batches of random copies (some long) equal the copies made one by one
 test("the read budget and a source that ends early refuse a batch", () => {
   const data = sourceBytes(200_000);
   const source = new RecordingMemorySource(data, 65536);
-  const cache = new SourceCache(source);
-  const batch = new CopyBatch(cache);
+  const reader = new SourceReader(source);
+  const batch = new CopyBatch(reader);
   const target = new Uint8Array(200_000);
-  cache.readAllowance = 6000; // one page, not two
+  reader.readAllowance = 6000; // one page, not two
   batch.addSource(target, 0, 0, 10);
   batch.addSource(target, 10, 150_000, 10);
   assert.throws(() => batch.flush(target), ReadBudgetExceeded);
@@ -148,7 +148,7 @@ test("the read budget and a source that ends early refuse a batch", () => {
   // The source file shrank after it was opened: fewer bytes arrive than its size promised.
   const shrunk = new RecordingMemorySource(data.subarray(0, 100_000), 65536);
   Object.defineProperty(shrunk, "size", { value: 200_000 });
-  const batch2 = new CopyBatch(new SourceCache(shrunk));
+  const batch2 = new CopyBatch(new SourceReader(shrunk));
   batch2.addSource(target, 0, 150_000, 100);
   assert.throws(() => batch2.flush(target), SourceTooShort);
   // A copy past the source's end is refused when it is queued.
@@ -182,7 +182,7 @@ test("copies spread over a 1 TiB source (three radix passes) are done in source 
   for (const seed of [11, 12, 13]) {
     const next = random(seed);
     const source = new ComputedSource(2 ** 40 + 12345);
-    const batch = new CopyBatch(new SourceCache(source));
+    const batch = new CopyBatch(new SourceReader(source));
     const copies: Copy[] = [];
     let to = 0;
     for (let k = 0; k < 3000; k++) {

@@ -1,6 +1,6 @@
 /** What every record executor works with: the delta, the source, the record's output and the limits. */
 import type { BlockSource } from "../../io/interfaces";
-import type { SourceCache } from "../../vcdiff/decoder/source-cache";
+import type { SourceReader } from "../../vcdiff/decoder/source-reader";
 import type { DecodeScratch } from "../../vcdiff/decoder/decode";
 import type { RecordBuffers } from "./record-buffers";
 import type { MbdfInput } from "./input";
@@ -11,7 +11,7 @@ export interface RecordContext {
   /** The source's first source_size bytes, for nested decoders. */
   source: BlockSource;
   /** Cached byte-range reads of `source` (the decoder's own reads). */
-  sourceCache: SourceCache;
+  sourceReader: SourceReader;
   sourceSize: number;
   out: RecordOutput;
   /** A CHUNK-sized scratch buffer, reused by every record. */

@@ -7,7 +7,7 @@
  * byte; the SHA-256 of everything written must be the header's.
  *
  * Memory: one record's buffers (an old buffer, an old and a new content, each at most 16 MiB), a
- * 1 MiB chunk and the source cache, whatever the image size.
+ * 1 MiB chunk and the source reader's one block, whatever the image size.
  */
 import type { DeltaDecodeOptions, DeltaDecodeResult } from "../algorithms";
 import type { BlockSource, TargetSink } from "../../io/interfaces";
@@ -119,7 +119,7 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
     input,
     source: limited,
     // One source reader for the records' own reads and the nested VCDIFF decodes' (the scratch's).
-    sourceCache: scratch.sourceCache(limited),
+    sourceReader: scratch.sourceReader(limited),
     sourceSize: header.sourceSize,
     out,
     chunk: new Uint8Array(CHUNK),
@@ -154,9 +154,9 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
     }
     out.begin(length);
     // The read budget up to this record's end, less what was read: the cache stops there.
-    const bytesRead = ctx.sourceCache.bytesRead;
+    const bytesRead = ctx.sourceReader.bytesRead;
     ctx.readAllowance = READ_BUDGET.initial + READ_BUDGET.perTargetByte * (targetOffset + length) - bytesRead;
-    ctx.sourceCache.readAllowance = ctx.readAllowance;
+    ctx.sourceReader.readAllowance = ctx.readAllowance;
     const { sourceRead } = await execute(ctx, length);
     out.finish(await input.u32le("the record's crc32"), sourceRead);
     options.onWindow?.({ index, targetOffset, targetLength: length });
@@ -169,7 +169,7 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
   }
   return {
     targetBytes: targetOffset,
-    sourceBytesRead: ctx.sourceCache.bytesRead,
+    sourceBytesRead: ctx.sourceReader.bytesRead,
     records: index,
     streamsReused: ctx.buffers.rebuilt.reused,
   };

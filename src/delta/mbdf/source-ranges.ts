@@ -2,7 +2,7 @@
  * Source ranges a record declares: checked against source_size before anything is produced, and
  * read through the decoder's block cache.
  */
-import { ReadBudgetExceeded, SourceTooShort } from "../../vcdiff/decoder/source-cache";
+import { ReadBudgetExceeded, SourceTooShort } from "../../vcdiff/decoder/source-reader";
 import type { RecordContext } from "./context";
 import { MAX_EXTENTS, MAX_RECORD_BUFFER, READ_BUDGET } from "./format";
 import { RecordProblem } from "./problems";
@@ -32,7 +32,7 @@ export function readBudgetProblem(bytesRead: number): RecordProblem {
 /** Reads source[offset, +length) into dest[pos..]. */
 export function readSource(ctx: RecordContext, dest: Uint8Array, pos: number, offset: number, length: number): void {
   try {
-    ctx.sourceCache.copy(dest, pos, offset, length);
+    ctx.sourceReader.copy(dest, pos, offset, length);
   } catch (err) {
     if (err instanceof SourceTooShort) {
       throw new RecordProblem(`the source ends at byte ${err.sourceSize}, before byte ${err.position} the record reads`, "source");

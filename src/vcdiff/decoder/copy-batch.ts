@@ -18,7 +18,7 @@
  * more copies is done in several batches (each still reads its pages once).
  */
 import { SOURCE_PAGE } from "../../io/interfaces";
-import { copyBytes, type SourceCache, SourceTooShort } from "./source-cache";
+import { copyBytes, type SourceReader, SourceTooShort } from "./source-reader";
 
 /** Copies per batch: 2^17 source and 2^17 target copies take 4.5 MiB, allocated as windows need them. */
 export const BATCH_COPIES = 1 << 17;
@@ -76,7 +76,7 @@ export class CopyBatch {
   /** Source bytes queued so far (the decoder tells windows that copy nothing from the source). */
   sourceBytes = 0;
 
-  constructor(private readonly cache: SourceCache) {}
+  constructor(private readonly reader: SourceReader) {}
 
   /** True while source copies wait: a target copy must then be deferred with `addTarget`. */
   get pending(): boolean {
@@ -92,7 +92,7 @@ export class CopyBatch {
       if (this.sources === BATCH_COPIES) this.flush(target);
       else this.growSources();
     }
-    const sourceSize = this.cache.sourceSize;
+    const sourceSize = this.reader.sourceSize;
     if (position + size > sourceSize) throw new SourceTooShort(Math.max(position, sourceSize), sourceSize);
     const i = this.sources++;
     this.sourceBytes += size;
@@ -171,7 +171,7 @@ export class CopyBatch {
 
   /** The source copies in `order` (n of them), each from the run that holds its bytes, read when needed. */
   private copySorted(target: Uint8Array, order: Uint32Array, n: number): void {
-    const cache = this.cache;
+    const reader = this.reader;
     const positions = this.sourcePosition;
     const destinations = this.sourceTo;
     const sizes = this.sourceSize;
@@ -187,7 +187,7 @@ export class CopyBatch {
         if (position < runStart || position >= runEnd) {
           // A copy longer than a run continues in the next one.
           runStart = position - (position % SOURCE_PAGE);
-          run = cache.readRun(runStart, this.runLength(order, n, k, runStart, position + length) - runStart);
+          run = reader.readRun(runStart, this.runLength(order, n, k, runStart, position + length) - runStart);
           runEnd = runStart + run.length;
         }
         const m = length < runEnd - position ? length : runEnd - position;
@@ -205,9 +205,9 @@ export class CopyBatch {
    * block after `start` and at the source's end.
    */
   private runLength(order: Uint32Array, n: number, k: number, start: number, need: number): number {
-    const cache = this.cache;
-    const cap = Math.min(start + cache.blockSize, cache.sourceSize);
-    const gap = cache.blockSize >>> RUN_GAP_SHIFT;
+    const reader = this.reader;
+    const cap = Math.min(start + reader.blockSize, reader.sourceSize);
+    const gap = reader.blockSize >>> RUN_GAP_SHIFT;
     let end = Math.min(cap, pageEnd(need));
     for (let j = k + 1; j < n && end < cap; j++) {
       const i = order[j]!;

@@ -1,8 +1,8 @@
 /**
- * The streaming VCDIFF decoder: delta bytes in (any chunking), source read through a bounded block
- * cache, target windows written in order. Accepts everything stock `xdelta3 -e` (3.0.x) produces:
- * application header, VCD_ADLER32, LZMA and DJW secondary compression. Memory is one target window,
- * one window's sections (within sectionBudget), the source cache, the queue of source copies and
+ * The streaming VCDIFF decoder: delta bytes in (any chunking), source read in page-aligned runs of
+ * at most one block, target windows written in order. Accepts everything stock `xdelta3 -e` (3.0.x)
+ * produces: application header, VCD_ADLER32, LZMA and DJW secondary compression. Memory is one
+ * target window, one window's sections (within sectionBudget), one block of source pages, the queue of source copies and
  * (with LZMA) three xz dictionaries; never the image. Source reads are bounded too (readBudget).
  *
  * A window is written only after it was fully decoded and its checksum matched, so a failure leaves
@@ -28,7 +28,7 @@ import {
 import { VCD_ADDRCOMP, VCD_DATACOMP, VCD_INSTCOMP } from "../format/constants";
 import { SecondaryDecoders, SecondaryProblem, SECTION_ADDR, SECTION_DATA, SECTION_INST, type StreamDecompressor } from "./secondary";
 import { CopyBatch } from "./copy-batch";
-import { ReadBudgetExceeded, SourceCache, SourceTooShort } from "./source-cache";
+import { ReadBudgetExceeded, SourceReader, SourceTooShort } from "./source-reader";
 import { ByteCursor, VarintProblem } from "../format/varint-reader";
 
 export interface DecodeOptions {
@@ -51,7 +51,7 @@ export interface DecodeOptions {
   onAppHeader?: (appHeader: Uint8Array | undefined) => void | Promise<void>;
   /** Called after each window was verified and written. */
   onWindow?(info: { index: number; targetOffset: number; targetLength: number }): void;
-  /** Buffers and source cache kept from the caller's previous decodes (DecodeScratch). */
+  /** Buffers and the source reader kept from the caller's previous decodes (DecodeScratch). */
   scratch?: DecodeScratch;
 }
 
@@ -64,16 +64,16 @@ export interface DecodeOptions {
 export class DecodeScratch {
   target = new Uint8Array(0);
   section = new Uint8Array(0);
-  private cache: SourceCache | undefined;
-  private cacheSource: BlockSource | undefined;
+  private reader: SourceReader | undefined;
+  private readerSource: BlockSource | undefined;
 
   /** The reader of `source` (the one kept while the source is the same). */
-  sourceCache(source: BlockSource): SourceCache {
-    if (!this.cache || this.cacheSource !== source) {
-      this.cache = new SourceCache(source);
-      this.cacheSource = source;
+  sourceReader(source: BlockSource): SourceReader {
+    if (!this.reader || this.readerSource !== source) {
+      this.reader = new SourceReader(source);
+      this.readerSource = source;
     }
-    return this.cache;
+    return this.reader;
   }
 }
 
@@ -144,10 +144,10 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
       : new SecondaryDecoders(fileHeader.secondaryId, createLzma);
   const limits = { hasSecondary: secondary !== null, maxWindowSize };
   const scratch = options.scratch;
-  const sourceCache = scratch ? scratch.sourceCache(source) : new SourceCache(source);
-  const sourceBytesAtStart = sourceCache.bytesRead;
-  sourceCache.readAllowance = readBudget.initial;
-  const copies = new CopyBatch(sourceCache);
+  const sourceReader = scratch ? scratch.sourceReader(source) : new SourceReader(source);
+  const sourceBytesAtStart = sourceReader.bytesRead;
+  sourceReader.readAllowance = readBudget.initial;
+  const copies = new CopyBatch(sourceReader);
   const addressCache = new AddressCache();
   let targetBuffer = scratch?.target ?? new Uint8Array(0);
   let sectionBuffer = scratch?.section ?? new Uint8Array(0);
@@ -213,7 +213,7 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
       targetBuffer = new Uint8Array(Math.max(targetLength, Math.min(maxWindowSize, targetBuffer.length * 2)));
       if (scratch) scratch.target = targetBuffer;
     }
-    sourceCache.readAllowance += readBudget.perTargetByte * targetLength;
+    sourceReader.readAllowance += readBudget.perTargetByte * targetLength;
     const sourceBytesBefore = copies.sourceBytes;
     try {
       executeWindow(header, targetBuffer, data, inst, addr, addressCache, header.sourceLength > 0 ? copies : null);
@@ -262,7 +262,7 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
   if (index === 0) {
     throw corruptDelta(`delta byte ${input.offset}`, "the delta has a header but no window (nothing to output; truncated?)");
   }
-  return { windows: index, targetBytes: targetOffset, sourceBytesRead: sourceCache.bytesRead - sourceBytesAtStart };
+  return { windows: index, targetBytes: targetOffset, sourceBytesRead: sourceReader.bytesRead - sourceBytesAtStart };
 }
 
 /** The application header's bytes (undefined when there is none), within MAX_APP_HEADER. */

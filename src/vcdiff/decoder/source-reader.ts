@@ -43,7 +43,7 @@ export function copyBytes(dest: Uint8Array, to: number, src: Uint8Array, from: n
   }
 }
 
-export class SourceCache {
+export class SourceReader {
   readonly blockSize: number;
   /** Source bytes read so far. */
   bytesRead = 0;
