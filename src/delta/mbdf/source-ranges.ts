@@ -1,6 +1,6 @@
 /**
  * Source ranges a record declares: checked against source_size before anything is produced, and
- * read through the decoder's block cache.
+ * read through the decoder's source reader (page runs).
  */
 import { ReadBudgetExceeded, SourceTooShort } from "../../vcdiff/decoder/source-reader";
 import type { RecordContext } from "./context";
