@@ -10,7 +10,7 @@ export interface RecordContext {
   input: MbdfInput;
   /** The source's first source_size bytes, for nested decoders. */
   source: BlockSource;
-  /** Cached byte-range reads of `source` (the decoder's own reads). */
+  /** Byte-range reads of `source` in page runs (the decoder's own reads). */
   sourceReader: SourceReader;
   sourceSize: number;
   out: RecordOutput;

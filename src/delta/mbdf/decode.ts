@@ -153,7 +153,7 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
       throw new RecordProblem(`a ${KIND_NAMES[kind]} record of ${length} bytes; it must be 1 to the ${left} bytes of target left`);
     }
     out.begin(length);
-    // The read budget up to this record's end, less what was read: the cache stops there.
+    // The read budget up to this record's end, less what was read: the reader stops there.
     const bytesRead = ctx.sourceReader.bytesRead;
     ctx.readAllowance = READ_BUDGET.initial + READ_BUDGET.perTargetByte * (targetOffset + length) - bytesRead;
     ctx.sourceReader.readAllowance = ctx.readAllowance;
