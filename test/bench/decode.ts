@@ -215,7 +215,9 @@ async function main(): Promise<void> {
       pairs.push(pair);
     }
     if (named.length === 0 && sizes.length === 0) pairs.push(...corpus.values());
-    if (pairs.length === 0) for (const mib of sizes.length > 0 ? sizes : [64, 512]) pairs.push([`generated ${mib} MiB`, ...generatePair(dir, mib)]);
+    if (sizes.length > 0 || pairs.length === 0) {
+      for (const mib of sizes.length > 0 ? sizes : [64, 512]) pairs.push([`generated ${mib} MiB`, ...generatePair(dir, mib)]);
+    }
     const idle = runOurs(HOST_RUNTIME, ["--idle"]);
     const module = await moduleRuntime();
     console.log(`node ${process.version}, xdelta3 3.0.11; best of ${RUNS}, CPU time; idle RSS of our process ${(idle.maxRssKiB / 1024).toFixed(1)} MiB`);
