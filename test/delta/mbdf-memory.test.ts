@@ -121,7 +121,7 @@ test("a 256 MiB target from 64 MiB ZERO, COPY and LITERAL records: peak RSS grow
   global.gc?.();
   const baseline = process.memoryUsage().rss;
   peak = baseline;
-  const result = await decodeMbdf(delta(), new ComputedSource(sourceSize), sink, {});
+  const result = await decodeMbdf(delta(), new ComputedSource(sourceSize), sink);
   assert.equal(result.targetBytes, 4 * RECORD);
   assert.equal(written, 4 * RECORD);
   assert.equal(result.records, 4);
