@@ -9,19 +9,12 @@ import { test } from "node:test";
 import { type BlockSource, SOURCE_PAGE } from "../../src/io/interfaces";
 import { CopyBatch } from "../../src/vcdiff/decoder/copy-batch";
 import { ReadBudgetExceeded, SourceReader, SourceTooShort } from "../../src/vcdiff/decoder/source-reader";
-import { RecordingMemorySource } from "./helpers";
+import { RecordingMemorySource, Rng } from "./helpers";
 
-/** Deterministic pseudo-random integers (xorshift32). */
+/** Deterministic pseudo-random integers below a bound (the tests' xorshift32). */
 function random(seed: number): (below: number) => number {
-  let x = seed >>> 0 || 1;
-  return (below) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % below;
-  };
+  const rng = new Rng(seed);
+  return (below) => rng.below(below);
 }
 
 function sourceBytes(size: number): Uint8Array {
