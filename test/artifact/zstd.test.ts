@@ -14,11 +14,11 @@ import { readArtifact, writeArtifact, type ArtifactSpec } from "../../src/artifa
 import { createDecompressor } from "../../src/artifact/compression";
 import { MenderDeltaError } from "../../src/errors";
 import { needTools } from "../helpers/peers";
-import { cachedNodePath, ROOT, TARGETS } from "../helpers/targets";
+import { cachedNodePath, HOST_TARGET, ROOT } from "../helpers/targets";
 import { makeFile, ok, tempDir } from "./fixtures";
 
 const HAS_ZSTD = typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === "function";
-const NODE_WITH_ZSTD = cachedNodePath(TARGETS.find((t) => t.arch === "x86_64")!);
+const NODE_WITH_ZSTD = cachedNodePath(HOST_TARGET);
 
 function spec(dir: string): ArtifactSpec {
   return {
