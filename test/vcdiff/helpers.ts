@@ -127,10 +127,9 @@ export function xdelta3Encode(dir: string, source: Uint8Array | null, target: Ui
   return new Uint8Array(delta);
 }
 
-/** An in-memory BlockSource (4 KiB blocks by default). Counts reads. */
+/** An in-memory BlockSource (4 KiB blocks by default). */
 export class MemorySource implements BlockSource {
   readonly size: number;
-  reads = 0;
   constructor(
     private readonly data: Uint8Array,
     readonly blockSize = 4096,
@@ -144,7 +143,6 @@ export class MemorySource implements BlockSource {
     return this.readAt(index * this.blockSize, into, this.blockSize);
   }
   readAt(offset: number, into: Uint8Array, want: number): number {
-    this.reads++;
     const part = this.data.subarray(offset, Math.min(this.size, offset + want));
     into.set(part);
     return part.length;
