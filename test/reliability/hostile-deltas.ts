@@ -16,6 +16,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createCipheriv } from "node:crypto";
+import { SOURCE_PAGE } from "../../src/io/interfaces";
 import { varint, window, type WindowSpec } from "../vcdiff/vectors";
 
 export const MiB = 1 << 20;
@@ -169,7 +170,7 @@ export function scatteredCopies(copySize: number, blocks: number, targetMiB: num
  * Its target is not computed: the read budget refuses it.
  */
 export function pageScatteredCopies(pages: number): CraftedPair {
-  const page = 4096;
+  const page = SOURCE_PAGE;
   const source = pseudoRandom(pages * page, 19);
   const windowBytes = 16 * MiB;
   const copies = windowBytes / 4;
