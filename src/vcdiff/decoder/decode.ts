@@ -2,8 +2,9 @@
  * The streaming VCDIFF decoder: delta bytes in (any chunking), source read in page-aligned runs of
  * at most one block, target windows written in order. Accepts everything stock `xdelta3 -e` (3.0.x)
  * produces: application header, VCD_ADLER32, LZMA and DJW secondary compression. Memory is one
- * target window, one window's sections (within sectionBudget), one block of source pages, the queue of source copies and
- * (with LZMA) three xz dictionaries; never the image. Source reads are bounded too (readBudget).
+ * target window, one window's sections (within sectionBudget), one block of source pages, the
+ * queue of source copies and (with LZMA) three xz dictionaries; never the image. Source reads are
+ * bounded too (readBudget).
  *
  * A window is written only after it was fully decoded and its checksum matched, so a failure leaves
  * the target with whole, verified windows only.
