@@ -84,96 +84,105 @@ export function executeWindow(
   let ap = 0;
   let tp = 0;
 
-  while (ip < instEnd) {
-    const opAt = ip;
-    const op = inst[ip++]!;
-    for (let half = op * 2, last = half + 2; half < last; half++) {
-      const type = CODE_TYPE[half]!;
-      if (type === NOOP) continue;
-      let size = CODE_SIZE[half]!;
-      if (size === 0) {
-        const sizeAt = ip;
+  // One loop over instruction halves (not a loop over opcodes around one over their two halves):
+  // V8 compiled the inner loop alone on stack replacement and left that code at every opcode
+  // (thousands of deoptimizations in one Download).
+  let opAt = 0;
+  let half = 0;
+  let halvesEnd = 0;
+  for (;;) {
+    if (half === halvesEnd) {
+      if (ip >= instEnd) break;
+      opAt = ip;
+      half = inst[ip++]! * 2;
+      halvesEnd = half + 2;
+    }
+    const h = half++;
+    const type = CODE_TYPE[h]!;
+    if (type === NOOP) continue;
+    let size = CODE_SIZE[h]!;
+    if (size === 0) {
+      const sizeAt = ip;
+      for (;;) {
+        if (ip >= instEnd) throw new ExecuteProblem("instruction section ends inside an instruction size", "instruction", sizeAt, tp);
+        const b = inst[ip++]!;
+        if (size >= SIZE_SHIFT_LIMIT) throw new ExecuteProblem("instruction size overflows 32 bits", "instruction", sizeAt, tp);
+        size = size * 128 + (b & 0x7f);
+        if (b < 0x80) break;
+      }
+    }
+    if (size > targetLength - tp) {
+      throw new ExecuteProblem(
+        `instruction of ${size} bytes writes past the end of the ${targetLength}-byte target window`,
+        "instruction",
+        opAt,
+        tp,
+      );
+    }
+    if (type === ADD) {
+      if (size > dataEnd - dp) {
+        throw new ExecuteProblem(`ADD of ${size} bytes runs past the end of the data section`, "data", dp, tp);
+      }
+      if (size <= SHORT_COPY) {
+        for (let i = 0; i < size; i++) target[tp + i] = data[dp + i]!;
+      } else {
+        target.set(data.subarray(dp, dp + size), tp);
+      }
+      dp += size;
+      tp += size;
+    } else if (type === RUN) {
+      if (dp >= dataEnd) throw new ExecuteProblem("RUN byte missing: the data section is exhausted", "data", dp, tp);
+      const value = data[dp++]!;
+      if (size <= SHORT_COPY) {
+        for (let i = 0; i < size; i++) target[tp + i] = value;
+      } else {
+        target.fill(value, tp, tp + size);
+      }
+      tp += size;
+    } else {
+      const mode = CODE_MODE[h]!;
+      const here = s + tp;
+      const addrAt = ap;
+      let a: number;
+      if (mode >= MODE_SAME0) {
+        if (ap >= addrEnd) throw new ExecuteProblem("address section exhausted", "address", ap, tp);
+        a = same[(mode - MODE_SAME0) * 256 + addr[ap++]!]!;
+      } else {
+        let v = 0;
         for (;;) {
-          if (ip >= instEnd) throw new ExecuteProblem("instruction section ends inside an instruction size", "instruction", sizeAt, tp);
-          const b = inst[ip++]!;
-          if (size >= SIZE_SHIFT_LIMIT) throw new ExecuteProblem("instruction size overflows 32 bits", "instruction", sizeAt, tp);
-          size = size * 128 + (b & 0x7f);
+          if (ap >= addrEnd) throw new ExecuteProblem("address section ends inside an address", "address", addrAt, tp);
+          const b = addr[ap++]!;
+          if (v >= SIZE_SHIFT_LIMIT) throw new ExecuteProblem("address overflows 32 bits", "address", addrAt, tp);
+          v = v * 128 + (b & 0x7f);
           if (b < 0x80) break;
         }
+        a = mode === MODE_SELF ? v : mode === MODE_HERE ? here - v : near[mode - 2]! + v;
       }
-      if (size > targetLength - tp) {
+      if (a >= here || a < 0) {
         throw new ExecuteProblem(
-          `instruction of ${size} bytes writes past the end of the ${targetLength}-byte target window`,
-          "instruction",
-          opAt,
+          `COPY address ${a} (mode ${mode}) is not before the current position ${here}`,
+          "address",
+          addrAt,
           tp,
         );
       }
-      if (type === ADD) {
-        if (size > dataEnd - dp) {
-          throw new ExecuteProblem(`ADD of ${size} bytes runs past the end of the data section`, "data", dp, tp);
-        }
-        if (size <= SHORT_COPY) {
-          for (let i = 0; i < size; i++) target[tp + i] = data[dp + i]!;
-        } else {
-          target.set(data.subarray(dp, dp + size), tp);
-        }
-        dp += size;
-        tp += size;
-      } else if (type === RUN) {
-        if (dp >= dataEnd) throw new ExecuteProblem("RUN byte missing: the data section is exhausted", "data", dp, tp);
-        const value = data[dp++]!;
-        if (size <= SHORT_COPY) {
-          for (let i = 0; i < size; i++) target[tp + i] = value;
-        } else {
-          target.fill(value, tp, tp + size);
-        }
-        tp += size;
-      } else {
-        const mode = CODE_MODE[half]!;
-        const here = s + tp;
-        const addrAt = ap;
-        let a: number;
-        if (mode >= MODE_SAME0) {
-          if (ap >= addrEnd) throw new ExecuteProblem("address section exhausted", "address", ap, tp);
-          a = same[(mode - MODE_SAME0) * 256 + addr[ap++]!]!;
-        } else {
-          let v = 0;
-          for (;;) {
-            if (ap >= addrEnd) throw new ExecuteProblem("address section ends inside an address", "address", addrAt, tp);
-            const b = addr[ap++]!;
-            if (v >= SIZE_SHIFT_LIMIT) throw new ExecuteProblem("address overflows 32 bits", "address", addrAt, tp);
-            v = v * 128 + (b & 0x7f);
-            if (b < 0x80) break;
-          }
-          a = mode === MODE_SELF ? v : mode === MODE_HERE ? here - v : near[mode - 2]! + v;
-        }
-        if (a >= here || a < 0) {
+      cache.update(a);
+      if (a < s) {
+        if (size > s - a) {
           throw new ExecuteProblem(
-            `COPY address ${a} (mode ${mode}) is not before the current position ${here}`,
+            `COPY of ${size} bytes from source segment offset ${a} straddles the end of the ${s}-byte segment`,
             "address",
             addrAt,
             tp,
           );
         }
-        cache.update(a);
-        if (a < s) {
-          if (size > s - a) {
-            throw new ExecuteProblem(
-              `COPY of ${size} bytes from source segment offset ${a} straddles the end of the ${s}-byte segment`,
-              "address",
-              addrAt,
-              tp,
-            );
-          }
-          copies!.addSource(target, tp, sourcePosition + a, size);
-        } else if (copies !== null && copies.pending) {
-          copies.addTarget(target, tp, a - s, size);
-        } else {
-          copyWithinTarget(target, tp, a - s, size);
-        }
-        tp += size;
+        copies!.addSource(target, tp, sourcePosition + a, size);
+      } else if (copies !== null && copies.pending) {
+        copies.addTarget(target, tp, a - s, size);
+      } else {
+        copyWithinTarget(target, tp, a - s, size);
       }
+      tp += size;
     }
   }
   if (tp !== targetLength) {
