@@ -4,6 +4,7 @@
  */
 import { VERSION } from "../version";
 import { hasFlag, runCli } from "./run";
+import { restartWithFixedMmapThreshold } from "./allocator-tuning";
 import { createParser, dispatch } from "./parse";
 import { selfTest } from "./selftest";
 import { helpTopic, wantsVersion } from "./help";
@@ -79,7 +80,11 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          7" before writing); larger on rebuilt programs
                          and libraries
   --debug                say on stderr why each changed file got the
-                         record it got (e.g. why no executable-aware diff)
+                         record it got (e.g. why no executable-aware diff),
+                         and the GLIBC_TUNABLES the run has (the program
+                         fixes glibc's mmap threshold for less memory:
+                         set glibc.malloc.mmap_threshold yourself to
+                         choose another)
   --json                 print a machine-readable summary (sizes,
                          checksums, ratio, time) on stdout; a failure
                          as {"error": MESSAGE, "exitCode": N}
@@ -136,6 +141,9 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
   for (const [k, v] of Object.entries(parsed)) raw[k] = restore(v);
   const positional = (restore(inputs) as string[] | undefined) ?? [];
   const options = resolveOptions(raw as RawOptions, positional.map(String));
+  // After the command line is known to be good (its errors come from this process), before any work.
+  restartWithFixedMmapThreshold();
+  if (options.debug) process.stderr.write(`${PROGRAM}: debug: runs with GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? "(unset)"}\n`);
   const summary = await generateDelta(options, {
     // With --json too: progress goes to stderr, stdout holds only the JSON.
     progress: createProgress(process.stderr, !options.quiet),

@@ -1,0 +1,52 @@
+/**
+ * The generator's memory on a glibc host: glibc raises its mmap threshold each time a block it
+ * had mapped is freed (up to 32 MiB), after which buffers of up to that size come from its heaps,
+ * and the heaps of worker threads that have ended keep what was freed in them (docs/encoder.md,
+ * "Memory (A)": pair A's generator peaked at 656-709 MiB, 580-594 MiB with the threshold fixed).
+ * The threshold can only be fixed before the process starts (GLIBC_TUNABLES), so the generator
+ * starts itself once more with it, in place (execve: the same process id, the same standard
+ * streams), before any work. It does so only as the built program and only when a trial start of
+ * its own binary with that environment succeeds: the Node it embeds aborts on a failed execve
+ * (as under qemu-user without binfmt), and a failed trial leaves the run as it is. A
+ * GLIBC_TUNABLES that already sets the threshold is left alone (that is also how the second
+ * start knows it is one); other tunables in it are kept. Other C libraries ignore the variable.
+ */
+import { spawnSync } from "node:child_process";
+
+const TUNABLE = "glibc.malloc.mmap_threshold";
+/** glibc's own initial threshold, kept from rising. */
+export const MMAP_THRESHOLD = 128 * 1024;
+
+/** `env` with the threshold added to GLIBC_TUNABLES, or undefined when it sets one already. */
+export function tunedEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | undefined {
+  const current = env.GLIBC_TUNABLES ?? "";
+  if (current.split(":").some((t) => t.startsWith(`${TUNABLE}=`))) return undefined;
+  const setting = `${TUNABLE}=${MMAP_THRESHOLD}`;
+  return { ...env, GLIBC_TUNABLES: current === "" ? setting : `${current}:${setting}` };
+}
+
+/** True when this is the built single-file program (not node running a script, as in the tests). */
+function isBuiltProgram(): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require("node:sea") as { isSea(): boolean }).isSea();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Replaces this process with the same program and arguments under the tuned environment, when
+ * that is possible and safe (above); returns (doing nothing) otherwise.
+ */
+export function restartWithFixedMmapThreshold(): void {
+  // Node 22.15 and later (the built programs embed 24); the typings of the oldest supported Node lack it.
+  const { execve } = process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never };
+  if (process.platform !== "linux" || execve === undefined || !isBuiltProgram()) return;
+  const env = tunedEnvironment(process.env);
+  if (env === undefined) return;
+  const trial = spawnSync(process.execPath, ["--version"], { env, stdio: "ignore", timeout: 60_000 });
+  if (trial.status !== 0) return;
+  // A built program's process.argv is [program, program, ...arguments].
+  execve.call(process, process.execPath, [process.argv[0]!, ...process.argv.slice(2)], env);
+}
