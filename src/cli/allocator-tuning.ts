@@ -2,7 +2,7 @@
  * The generator's memory on a glibc host: glibc raises its mmap threshold each time a block it
  * had mapped is freed (up to 32 MiB), after which buffers of up to that size come from its heaps,
  * and the heaps of worker threads that have ended keep what was freed in them (docs/encoder.md,
- * "Memory (A)": pair A's generator peaked at 656-709 MiB, 580-594 MiB with the threshold fixed).
+ * "Memory (A)": pair A's generator peaked at 656-709 MiB, 555-599 MiB with the threshold fixed).
  * The threshold can only be fixed before the process starts (GLIBC_TUNABLES), so the generator
  * starts itself once more with it, in place (execve: the same process id, the same standard
  * streams), before any work. It does so only as the built program and only when a trial start of
