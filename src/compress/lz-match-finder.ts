@@ -20,6 +20,8 @@ const PLANNED_MAX = 8192;
 const WINDOW_SLACK = 4 << 20;
 /** Room after the last input byte that a window sized to its input keeps (the search reads a match's length past a position). */
 const READ_PAST_END = MATCH_LEN_MAX + 8;
+/** Zero bytes an input given in place (MatchFinderOptions.inPlace) must have after it in its buffer. */
+export const IN_PLACE_PADDING = READ_PAST_END;
 const MIN_SIZED_WINDOW = 64 << 10;
 
 /**
@@ -71,6 +73,21 @@ export interface MatchFinderOptions {
    * grows it to full size first (see append).
    */
   expectedInput?: number;
+  /**
+   * All of the input, when the caller has it in one array followed in its buffer by at least
+   * IN_PLACE_PADDING zero bytes, and appends exactly its subarrays in order: that array is then
+   * the window (nothing is copied into one of the finder's own: an xz part's worker holds its input
+   * once instead of twice). The matches, and so the output, are the same as with a window of its own.
+   */
+  inPlace?: Uint8Array;
+}
+
+/** `input` with its padding as a window, or undefined when its buffer does not end in IN_PLACE_PADDING zero bytes. */
+function inPlaceWindow(input: Uint8Array): Uint8Array | undefined {
+  if (input.buffer.byteLength - input.byteOffset < input.length + IN_PLACE_PADDING) return undefined;
+  const window = new Uint8Array(input.buffer, input.byteOffset, input.length + IN_PLACE_PADDING);
+  for (let k = input.length; k < window.length; k++) if (window[k] !== 0) return undefined;
+  return window;
 }
 
 export abstract class MatchFinder {
@@ -106,7 +123,8 @@ export abstract class MatchFinder {
     const expected = options.expectedInput;
     // A power of two (64 KiB at least): a few sizes, so that finished finders' windows are reused.
     const fitting = expected !== undefined && expected >= 0 ? Math.max(MIN_SIZED_WINDOW, 2 ** Math.ceil(Math.log2(expected + READ_PAST_END))) : Infinity;
-    this.window = new Uint8Array(this.table(Math.min(this.fullWindow, fitting)));
+    const inPlace = options.inPlace === undefined ? undefined : inPlaceWindow(options.inPlace);
+    this.window = inPlace ?? new Uint8Array(this.table(Math.min(this.fullWindow, fitting)));
     this.niceLen = Math.min(options.niceLen, MATCH_LEN_MAX);
     this.depth = options.depth;
   }
@@ -187,7 +205,9 @@ export abstract class MatchFinder {
       }
     }
     const n = Math.min(end - start, this.window.length - this.end);
-    this.window.set(data.subarray(start, start + n), this.end);
+    // An input given in place is already where it goes.
+    const there = data.buffer === this.window.buffer && data.byteOffset + start === this.window.byteOffset + this.end;
+    if (!there) this.window.set(data.subarray(start, start + n), this.end);
     this.end += n;
     return n;
   }

@@ -30,6 +30,8 @@ export interface LzmaEncoderOptions {
   keepExtra: number;
   /** The input's expected size, if known (MatchFinderOptions). */
   expectedInput?: number;
+  /** All of the input in place (MatchFinderOptions.inPlace). */
+  inPlace?: Uint8Array;
 }
 
 export class LzmaEncoder {

@@ -34,6 +34,8 @@ export interface Lzma2EncoderOptions {
   mode?: "normal" | "fast";
   /** The input's expected size, if known: the match finder's window starts that large (lz-match-finder.ts). */
   expectedInput?: number;
+  /** All of the input (history included) in place, with zero padding after it (MatchFinderOptions.inPlace). */
+  inPlace?: Uint8Array;
 }
 
 export class Lzma2Encoder {
@@ -58,6 +60,7 @@ export class Lzma2Encoder {
       depth: options.depth ?? 48,
       keepExtra: UNCOMPRESSED_MAX,
       expectedInput: options.expectedInput,
+      inPlace: options.inPlace,
     });
   }
 

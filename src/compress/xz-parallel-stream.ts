@@ -20,6 +20,7 @@ import { Transform, type TransformCallback } from "node:stream";
 import { WorkerLanes } from "../workers/worker-lanes.js";
 import { Crc64 } from "./crc64.js";
 import { InputQueue } from "./input-queue.js";
+import { IN_PLACE_PADDING } from "./lz-match-finder.js";
 import { Lzma2Encoder } from "./lzma2-encoder.js";
 import { encodeXzPart, type XzPartSettings } from "./xz-part.js";
 import type { XzPartJob, XzPartReply, XzPartRequest } from "./xz-part-worker.js";
@@ -132,7 +133,8 @@ export function createXzParallelStream(options: XzParallelOptions = {}): Transfo
    */
   const take = (size: number, last = false): { input: Uint8Array; history: number } => {
     const history = tail.length;
-    const input = new Uint8Array(history + size);
+    // Zeros after it in its buffer: the worker's match finder uses it as its window in place.
+    const input = new Uint8Array(new ArrayBuffer(history + size + IN_PLACE_PADDING), 0, history + size);
     input.set(tail);
     held.readInto(input, history, size);
     tail = last ? new Uint8Array(0) : input.slice(Math.max(0, input.length - historyLength));

@@ -27,7 +27,8 @@ export function encodeXzPart(input: Uint8Array, history: number, settings: XzPar
   const pieces: Uint8Array[] = [];
   let size = 0;
   const lzma2 = new Lzma2Encoder(
-    { dictSize: settings.dictSize, mode: settings.mode, niceLen: settings.niceLen, depth: settings.depth, expectedInput: input.length },
+    // The input is the match finder's window when its buffer has the padding after it (xz-parallel-stream.ts makes it so).
+    { dictSize: settings.dictSize, mode: settings.mode, niceLen: settings.niceLen, depth: settings.depth, expectedInput: input.length, inPlace: input },
     (bytes) => {
       pieces.push(bytes);
       size += bytes.length;

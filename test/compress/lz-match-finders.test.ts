@@ -7,9 +7,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BinaryTreeFinder } from "../../src/compress/lz-binary-tree.js";
 import { HashChainFinder } from "../../src/compress/lz-hash-chain.js";
-import { spareTableBytes, type MatchFinder, type MatchFinderOptions } from "../../src/compress/lz-match-finder.js";
+import { IN_PLACE_PADDING, spareTableBytes, type MatchFinder, type MatchFinderOptions } from "../../src/compress/lz-match-finder.js";
 import { xzSize } from "../../src/compress/xz-size.js";
 import { Lzma2Encoder } from "../../src/compress/lzma2-encoder.js";
+import { encodeXzPart } from "../../src/compress/xz-part.js";
 import { mixedData } from "./xz-fixtures.js";
 
 const OPTIONS: MatchFinderOptions = { dictSize: 128 << 10, keepExtra: 0, niceLen: 64, depth: 32 };
@@ -90,4 +91,38 @@ test("finished finders' spare tables stay bounded however many input sizes the e
   for (let k = 1; k <= 24; k++) xzSize([data.subarray(0, Math.floor((data.length * k * k) / 576))]);
   assert.ok(spareTableBytes() > 0, "tables are kept for reuse");
   assert.ok(spareTableBytes() <= 32 << 20, `${spareTableBytes()} bytes of spare tables kept`);
+});
+
+test("an input given in place is the finder's window (nothing copied) and the finder reports the same matches; bad padding falls back to a window of its own", () => {
+  const data = mixedData(200_000, 5);
+  const padded = (fill: number): Uint8Array => {
+    const input = new Uint8Array(new ArrayBuffer(data.length + IN_PLACE_PADDING), 0, data.length);
+    input.set(data);
+    new Uint8Array(input.buffer).fill(fill, data.length);
+    return input;
+  };
+  const options = { ...OPTIONS, expectedInput: data.length };
+  const reference = walk(new BinaryTreeFinder(options), data, OPTIONS.dictSize);
+  const input = padded(0);
+  const inPlace = new BinaryTreeFinder({ ...options, inPlace: input });
+  assert.equal(inPlace.window.buffer, input.buffer, "the input is the window");
+  assert.deepEqual(walk(inPlace, input, OPTIONS.dictSize), reference);
+  assert.deepEqual(walk(new HashChainFinder({ ...options, inPlace: padded(0) }), data, OPTIONS.dictSize), walk(new HashChainFinder(options), data, OPTIONS.dictSize));
+  // Not zeros after it, or no room for them: the finder copies into its own window, as without.
+  const dirty = padded(7);
+  const fallback = new BinaryTreeFinder({ ...options, inPlace: dirty });
+  assert.notEqual(fallback.window.buffer, dirty.buffer);
+  assert.deepEqual(walk(fallback, dirty, OPTIONS.dictSize), reference);
+  assert.notEqual(new BinaryTreeFinder({ ...options, inPlace: data }).window.buffer, data.buffer);
+});
+
+test("encodeXzPart: the same LZMA2 bytes whether its input (history and part) is used in place or copied", () => {
+  const data = mixedData(600_000, 6);
+  const history = 200_000;
+  const settings = { dictSize: 256 << 10, dictByte: 0 };
+  const copied = encodeXzPart(data.slice(), history, settings);
+  const input = new Uint8Array(new ArrayBuffer(data.length + IN_PLACE_PADDING), 0, data.length);
+  input.set(data);
+  assert.deepEqual(encodeXzPart(input, history, settings), copied);
+  assert.deepEqual(input, data, "the input is left as it was");
 });
