@@ -18,7 +18,7 @@
  * more copies is done in several batches (each still reads its pages once).
  */
 import { SOURCE_PAGE } from "../../io/interfaces";
-import { copyBytes, type SourceReader, SourceTooShort } from "./source-reader";
+import { copyBytes, pageEnd, pageStart, type SourceReader, SourceTooShort } from "./source-reader";
 
 /** Copies per batch: 2^17 source and 2^17 target copies take 4.5 MiB, allocated as windows need them. */
 export const BATCH_COPIES = 1 << 17;
@@ -186,7 +186,7 @@ export class CopyBatch {
       while (length > 0) {
         if (position < runStart || position >= runEnd) {
           // A copy longer than a run continues in the next one.
-          runStart = position - (position % SOURCE_PAGE);
+          runStart = pageStart(position);
           run = reader.readRun(runStart, this.runLength(order, n, k, runStart, position + length) - runStart);
           runEnd = runStart + run.length;
         }
@@ -240,11 +240,6 @@ export class CopyBatch {
     this.targetTo = grow(this.targetTo, new Uint32Array(size));
     this.targetSize = grow(this.targetSize, new Uint32Array(size));
   }
-}
-
-/** `position` rounded up to a page boundary. */
-function pageEnd(position: number): number {
-  return Math.ceil(position / SOURCE_PAGE) * SOURCE_PAGE;
 }
 
 function grow<T extends Float64Array | Uint32Array>(old: T, bigger: T): T {

@@ -31,6 +31,16 @@ export class ReadBudgetExceeded extends Error {
   }
 }
 
+/** `position` rounded down to a page boundary: where a read that covers it starts. */
+export function pageStart(position: number): number {
+  return position - (position % SOURCE_PAGE);
+}
+
+/** `position` rounded up to a page boundary: where a read that covers the bytes before it ends. */
+export function pageEnd(position: number): number {
+  return Math.ceil(position / SOURCE_PAGE) * SOURCE_PAGE;
+}
+
 /**
  * Copies src[from, from + n) to dest[to..]: a byte loop up to 32 bytes, which costs less than
  * the subarray and the call into the typed-array builtin that longer copies take.
@@ -69,8 +79,8 @@ export class SourceReader {
     if (position + length > this.source.size) throw new SourceTooShort(Math.max(position, this.source.size), this.source.size);
     while (length > 0) {
       if (position < this.runStart || position >= this.runEnd) {
-        const start = position - (position % SOURCE_PAGE);
-        const end = Math.min(start + this.blockSize, Math.ceil((position + length) / SOURCE_PAGE) * SOURCE_PAGE, this.source.size);
+        const start = pageStart(position);
+        const end = Math.min(start + this.blockSize, pageEnd(position + length), this.source.size);
         this.readRun(start, end - start);
       }
       const n = length < this.runEnd - position ? length : this.runEnd - position;
