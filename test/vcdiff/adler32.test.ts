@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { adler32, scalarAdler32 } from "../../src/vcdiff/format/adler32";
+import { adler32, allocateChecksummed, scalarAdler32 } from "../../src/vcdiff/format/adler32";
 import { createSimdAdler32, SIMD_CHUNK } from "../../src/vcdiff/format/adler32-simd";
 import { Rng } from "./helpers";
 
@@ -32,14 +32,49 @@ test("adler32 matches the definition at every alignment and length, incl. all-0x
 });
 
 test("SIMD Adler-32: available on this runtime, exact at block, NMAX and chunk boundaries, continues a sum", () => {
-  const simd = createSimdAdler32();
-  assert.ok(simd, "Node 20+ on x86_64 has wasm SIMD");
+  const created = createSimdAdler32();
+  assert.ok(created, "Node 20+ on x86_64 has wasm SIMD");
+  const simd = created.checksum;
   const rng = new Rng(78);
   for (const data of [rng.bytes(3 * SIMD_CHUNK + 100), new Uint8Array(3 * SIMD_CHUNK + 100).fill(0xff)]) {
-    for (const n of [0, 1, 15, 16, 17, 5551, 5552, 5553, SIMD_CHUNK - 1, SIMD_CHUNK, SIMD_CHUNK + 1, data.length]) {
+    for (const n of [0, 1, 15, 16, 17, 31, 32, 33, 63, 5535, 5536, 5537, 5551, 5552, 5553, SIMD_CHUNK - 1, SIMD_CHUNK, SIMD_CHUNK + 1, data.length]) {
       assert.equal(simd(data, 0, n, 1), naive(data, 0, n), `length ${n}`);
     }
     const half = 100_001;
     assert.equal(simd(data, half, data.length, simd(data, 0, half, 1)), naive(data, 0, data.length));
   }
+});
+
+test("a checksummed buffer is summed in place: exact at every offset and length, and apart from other buffers", () => {
+  const simd = createSimdAdler32();
+  assert.ok(simd);
+  const rng = new Rng(79);
+  const size = 3 * SIMD_CHUNK + 1000;
+  const first = simd.allocate(size);
+  const second = simd.allocate(size);
+  assert.ok(first && second);
+  assert.equal(first.length, size);
+  assert.ok(first.every((b) => b === 0), "zeroed");
+  assert.notEqual(first.buffer, second.buffer, "each buffer has a memory of its own");
+  const content = rng.bytes(size);
+  first.set(content);
+  second.set(content.slice(0, 5000).reverse()); // another buffer written: the first one keeps its bytes
+  for (let t = 0; t < 100; t++) {
+    const start = rng.below(size);
+    const end = start + rng.below(size - start + 1);
+    assert.equal(simd.checksum(first, start, end, 1), naive(content, start, end), `range ${start}..${end}`);
+    // A view starting inside the memory (byteOffset) is summed at its own offset.
+    const view = first.subarray(start, end);
+    assert.equal(simd.checksum(view, 0, view.length, 1), naive(content, start, end));
+  }
+  const whole = naive(content, 0, size);
+  assert.equal(simd.checksum(first, 0, size, 1), whole);
+  first.fill(0xff);
+  const ff = new Uint8Array(size).fill(0xff);
+  assert.equal(simd.checksum(first, 0, size, 1), naive(ff, 0, size), "worst-case bytes, in place");
+  // The same memory through adler32's entry, and its fallback shape.
+  const buffer = allocateChecksummed(70_000);
+  buffer.set(ff.subarray(0, 70_000));
+  assert.equal(adler32(buffer), naive(ff, 0, 70_000));
+  assert.equal(allocateChecksummed(0).length, 0);
 });

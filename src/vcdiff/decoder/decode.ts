@@ -13,7 +13,7 @@ import { hex32 } from "../../compress/crc32";
 import { XzDecoder } from "../../compress/xz";
 import type { BlockSource, TargetSink } from "../../io/interfaces";
 import { AddressCache } from "../format/address-cache";
-import { adler32 } from "../format/adler32";
+import { adler32, allocateChecksummed } from "../format/adler32";
 import { DeltaInput } from "./delta-input";
 import { corruptDelta, DeltaFormatError, sourceMismatch, unsupportedDelta } from "./errors";
 import { ExecuteProblem, executeWindow } from "./execute";
@@ -211,7 +211,8 @@ async function decodeFrom(input: DeltaInput, source: BlockSource, target: Target
     }
 
     if (targetBuffer.length < targetLength) {
-      targetBuffer = new Uint8Array(Math.max(targetLength, Math.min(maxWindowSize, targetBuffer.length * 2)));
+      // Summed whole after every window: in place, not copied into the checksum's wasm memory.
+      targetBuffer = allocateChecksummed(Math.max(targetLength, Math.min(maxWindowSize, targetBuffer.length * 2)));
       if (scratch) scratch.target = targetBuffer;
     }
     sourceReader.readAllowance += readBudget.perTargetByte * targetLength;

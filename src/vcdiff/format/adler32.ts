@@ -35,8 +35,17 @@ function bytesLoop(data: Uint8Array, start: number, end: number, a: number, b: n
 }
 
 export function adler32(data: Uint8Array, start = 0, end = data.length, initial = 1): number {
-  if (simdAdler32 !== null && end - start >= SIMD_MIN_LENGTH) return simdAdler32(data, start, end, initial);
+  if (simdAdler32 !== null && end - start >= SIMD_MIN_LENGTH) return simdAdler32.checksum(data, start, end, initial);
   return scalarAdler32(data, start, end, initial);
+}
+
+/**
+ * A zeroed buffer of `size` bytes that adler32 sums where it is (in a wasm memory of its own when
+ * the runtime has SIMD; otherwise a plain array). For the decoder's target window: it is summed
+ * whole after every window.
+ */
+export function allocateChecksummed(size: number): Uint8Array<ArrayBuffer> {
+  return simdAdler32?.allocate(size) ?? new Uint8Array(size);
 }
 
 /** The portable version (also the reference the SIMD one is tested against). */
