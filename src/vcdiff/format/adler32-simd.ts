@@ -1,7 +1,7 @@
 /**
  * Adler-32 in WebAssembly SIMD: the decoder checksums every byte it writes, and a 32-byte vector
  * step is several times faster than V8's best scalar loop (the device's hot path). The module is
- * 400 bytes, assembled here from readable mnemonics so no build step or binary blob is needed.
+ * 480 bytes, assembled here from readable mnemonics so no build step or binary blob is needed.
  * When the runtime lacks wasm SIMD (`WebAssembly.validate` fails), callers use the scalar code.
  *
  * wasm code reads only its own memory, so bytes elsewhere are copied in, a chunk at a time. The
