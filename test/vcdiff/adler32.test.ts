@@ -78,3 +78,23 @@ test("a checksummed buffer is summed in place: exact at every offset and length,
   assert.equal(adler32(buffer), naive(ff, 0, 70_000));
   assert.equal(allocateChecksummed(0).length, 0);
 });
+
+test("a runtime that cannot reserve another wasm memory gets null from allocate (callers use a plain array), and sums as before", () => {
+  const wasm = (globalThis as unknown as { WebAssembly: { Memory: unknown } }).WebAssembly;
+  const RealMemory = wasm.Memory as new (d: { initial: number }) => unknown;
+  let calls = 0;
+  // The staging memory is created with the instance; later ones fail as on an exhausted address space.
+  wasm.Memory = function (descriptor: { initial: number }) {
+    if (calls++ > 0) throw new RangeError("WebAssembly.Memory(): could not allocate memory");
+    return new RealMemory(descriptor);
+  };
+  try {
+    const simd = createSimdAdler32();
+    assert.ok(simd);
+    assert.equal(simd.allocate(100_000), null);
+    const data = new Rng(80).bytes(100_000);
+    assert.equal(simd.checksum(data, 0, data.length, 1), naive(data, 0, data.length));
+  } finally {
+    wasm.Memory = RealMemory;
+  }
+});
