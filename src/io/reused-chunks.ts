@@ -6,7 +6,7 @@
  * the device's peak memory then grew with the payload. The chunk a consumer got stays intact until
  * the one after next is read.
  */
-import fsp from "node:fs/promises";
+import fsp, { type FileHandle } from "node:fs/promises";
 
 export const REUSED_CHUNK = 1 << 20;
 
@@ -30,8 +30,12 @@ export class AlternatingBuffers {
   }
 }
 
-export async function* readInReusedChunks(file: string, chunkSize = REUSED_CHUNK): AsyncGenerator<Uint8Array> {
-  const handle = await fsp.open(file, "r");
+/**
+ * The chunks of `file` (a path, or a handle this takes over and closes): a FIFO or pipe is read
+ * through the one open it was given, so a writer never sees its reader go away and come back.
+ */
+export async function* readInReusedChunks(file: string | FileHandle, chunkSize = REUSED_CHUNK): AsyncGenerator<Uint8Array> {
+  const handle = typeof file === "string" ? await fsp.open(file, "r") : file;
   const buffers = new AlternatingBuffers(chunkSize);
   let atEnd = false;
   try {

@@ -48,6 +48,15 @@ test("apply: success, stdin, wrong source, truncated delta, usage errors", async
   assert.equal(r.status, 0, r.stderr);
   assert.ok(fs.readFileSync(target).equals(Buffer.from(neu)));
 
+  // A named pipe (as `--delta <(...)` gives): opened once and read through (a second open would
+  // wait for a writer that has gone).
+  fs.rmSync(target);
+  const fifo = path.join(dir, "delta.fifo");
+  assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+  const piped = spawnSync("sh", ["-c", `cat '${deltaFile}' > '${fifo}' & exec "$@"`, "sh", process.execPath, "--import", "tsx", "src/cli/device.ts", "apply", "--source", oldFile, "--delta", fifo, "--target", target], { cwd: ROOT, encoding: "utf8" });
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.ok(fs.readFileSync(target).equals(Buffer.from(neu)));
+
   // A wrong source (one byte changed): exit 3, the existing NEW is left as it was, no temp file.
   fs.writeFileSync(target, "previous content");
   const wrong = Buffer.from(old);
