@@ -14,8 +14,9 @@
  * Throughput is output bytes per CPU second (user + system, best of 3; the machine is shared, so
  * wall time is noise): the decode call for ours (the runtime's ~0.05 s start-up excluded), the whole
  * process for xdelta3. Ours reads the delta file as the Update Module reads its payload (two
- * buffers in turn); xdelta3 reads it into its own buffers. Memory is the peak RSS of the decoding process; ours is also shown above the
- * runtime's idle RSS (same process setup, decoder loaded, nothing decoded). Output goes to /dev/null.
+ * buffers in turn); xdelta3 reads it into its own buffers. Memory is the peak RSS of the decoding
+ * process; ours is also shown above the runtime's idle RSS (same process setup, decoder loaded,
+ * nothing decoded). Output goes to /dev/null.
  * The child runs on this node, and, for issue #18's ratios, also on the built Update Module's own
  * runtime and flags when the programs are built (the device's decoder is that one).
  */

@@ -53,7 +53,7 @@ test("apply: success, stdin, wrong source, truncated delta, usage errors", async
   fs.rmSync(target);
   const fifo = path.join(dir, "delta.fifo");
   assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
-  const piped = spawnSync("sh", ["-c", `cat '${deltaFile}' > '${fifo}' & exec "$@"`, "sh", process.execPath, "--import", "tsx", "src/cli/device.ts", "apply", "--source", oldFile, "--delta", fifo, "--target", target], { cwd: ROOT, encoding: "utf8" });
+  const piped = spawnSync("sh", ["-c", `timeout 60 cat '${deltaFile}' > '${fifo}' 2>/dev/null < /dev/null & exec "$@"`, "sh", process.execPath, "--import", "tsx", "src/cli/device.ts", "apply", "--source", oldFile, "--delta", fifo, "--target", target], { cwd: ROOT, encoding: "utf8" });
   assert.equal(piped.status, 0, piped.stderr);
   assert.ok(fs.readFileSync(target).equals(Buffer.from(neu)));
 
