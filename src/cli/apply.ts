@@ -121,9 +121,8 @@ export async function applyDeltaCommand(options: ApplyCommandOptions): Promise<s
       await deltaFile?.close();
       throw err;
     }
-    // Read as the device reads its payload, into two buffers in turn (the reader closes the file):
-    // a fresh 1 MiB buffer per read, as an fs stream makes, is memory the kernel maps anew each
-    // time, a tenth or more of a decode's CPU.
+    // Read as the device reads its payload, into two buffers in turn (io/reused-chunks.ts says
+    // why); the reader closes the file.
     const stream = deltaFile ? readInReusedChunks(deltaFile) : process.stdin;
     let decoded: string;
     let targetBytes: number;

@@ -3,8 +3,10 @@
  * in two buffers used in turn, instead of a fresh buffer per read as fs streams allocate. A delta
  * decoder holds one chunk at a time (vcdiff/decoder/delta-input.ts copies what it keeps), so with
  * fresh buffers every payload byte became garbage, collected only once tens of MiB had piled up:
- * the device's peak memory then grew with the payload. The chunk a consumer got stays intact until
- * the one after next is read.
+ * the device's peak memory then grew with the payload. A fresh buffer is also memory the kernel
+ * maps anew, page by page, on every read: hashing a 512 MiB image took 0.87-0.94 s of CPU that
+ * way and 0.52-0.61 s through two reused buffers; decoding a delta, a tenth or more of its CPU.
+ * The chunk a consumer got stays intact until the one after next is read.
  */
 import fsp, { type FileHandle } from "node:fs/promises";
 
