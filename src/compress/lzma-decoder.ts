@@ -12,7 +12,9 @@
  *   range = bit ? range - bound : bound       ->  bound + ((range - 2 * bound) & mask)
  *   code  = bit ? code - bound : code         ->  code - (bound & mask)
  *   prob += bit ? -(prob >> 5) : (2048 - prob) >> 5   ->  prob - ((prob - (2017 & ~mask)) >> 5)
- * (2017 = 2048 - 31 makes the arithmetic shift round like the unsigned one.) Inside those trees
+ * (2017 = 2048 - 31 makes the arithmetic shift round like the unsigned one; mask is `0 - bit`,
+ * not `-bit`, which V8 may compute as a double, -0 being one: the literal loop then converted it
+ * back to an integer every bit.) Inside those trees
  * the range is renormalized without a branch too (after a bit, 2^17 <= range, so clz32(range) is
  * 8..14 exactly when the top byte is zero):
  *   sh = clz32(range) & 8;  range <<= sh;  code = (code << sh) | (input[ip] >>> (8 - sh));  ip += sh >>> 3
@@ -242,7 +244,7 @@ export class LzmaDecoder {
             p = probs[i]!;
             bound = Math.imul(range >>> 11, p);
             const bit = +(code >>> 0 >= bound >>> 0);
-            const mask = -bit;
+            const mask = 0 - bit;
             range = (bound + ((range - bound - bound) & mask)) | 0;
             code = (code - (bound & mask)) | 0;
             probs[i] = p - ((p - (2017 & ~mask)) >> 5);
@@ -266,7 +268,7 @@ export class LzmaDecoder {
             p = probs[i]!;
             bound = Math.imul(range >>> 11, p);
             const bit = +(code >>> 0 >= bound >>> 0);
-            const mask = -bit;
+            const mask = 0 - bit;
             range = (bound + ((range - bound - bound) & mask)) | 0;
             code = (code - (bound & mask)) | 0;
             probs[i] = p - ((p - (2017 & ~mask)) >> 5);
@@ -432,7 +434,7 @@ export class LzmaDecoder {
         p = probs[i]!;
         bound = Math.imul(range >>> 11, p);
         const bit = +(code >>> 0 >= bound >>> 0);
-        const mask = -bit;
+        const mask = 0 - bit;
         range = (bound + ((range - bound - bound) & mask)) | 0;
         code = (code - (bound & mask)) | 0;
         probs[i] = p - ((p - (2017 & ~mask)) >> 5);
@@ -461,7 +463,7 @@ export class LzmaDecoder {
           p = probs[i]!;
           bound = Math.imul(range >>> 11, p);
           const bit = +(code >>> 0 >= bound >>> 0);
-          const mask = -bit;
+          const mask = 0 - bit;
           range = (bound + ((range - bound - bound) & mask)) | 0;
           code = (code - (bound & mask)) | 0;
           probs[i] = p - ((p - (2017 & ~mask)) >> 5);
@@ -508,7 +510,7 @@ export class LzmaDecoder {
             p = probs[i]!;
             bound = Math.imul(range >>> 11, p);
             const bit = +(code >>> 0 >= bound >>> 0);
-            const mask = -bit;
+            const mask = 0 - bit;
             range = (bound + ((range - bound - bound) & mask)) | 0;
             code = (code - (bound & mask)) | 0;
             probs[i] = p - ((p - (2017 & ~mask)) >> 5);
