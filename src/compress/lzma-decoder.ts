@@ -12,15 +12,14 @@
  *   range = bit ? range - bound : bound       ->  bound + ((range - 2 * bound) & mask)
  *   code  = bit ? code - bound : code         ->  code - (bound & mask)
  *   prob += bit ? -(prob >> 5) : (2048 - prob) >> 5   ->  prob - ((prob - (2017 & ~mask)) >> 5)
- * (2017 = 2048 - 31 makes the arithmetic shift round like the unsigned one; mask is `0 - bit`,
- * not `-bit`, which V8 may compute as a double, -0 being one: the literal loop then converted it
- * back to an integer every bit.) Inside those trees
- * the range is renormalized without a branch too (after a bit, 2^17 <= range, so clz32(range) is
- * 8..14 exactly when the top byte is zero):
+ * (2017 = 2048 - 31 makes the arithmetic shift round like the unsigned one.) The mask is written
+ * `0 - bit`: V8 may compute `-bit` as a double (-0 is one) and convert it back on every bit.
+ * Inside the trees the range is renormalized without a branch too: after any bit (or direct
+ * bit) 2^17 <= range, so clz32(range) is 8..14 exactly when its top byte is zero, and
  *   sh = clz32(range) & 8;  range <<= sh;  code = (code << sh) | (input[ip] >>> (8 - sh));  ip += sh >>> 3
- * a byte is needed about once per 8 near-random bits, too irregularly to predict (5-10 % less CPU
- * on literal-heavy xz data, none lost on compressible data). The decisions that
- * choose a code path (is_match, is_rep...) stay branches. Probabilities live in one Uint16Array at the offsets below.
+ * A byte is needed about once per 8 near-random bits, too irregularly to predict: 5-10 % less CPU
+ * on literal-heavy xz data, none lost on compressible data. The decisions that choose a code
+ * path (is_match, is_rep...) stay branches. Probabilities live in one Uint16Array at the offsets below.
  */
 import { XzError } from "./xz-error.js";
 
@@ -232,7 +231,7 @@ export class LzmaDecoder {
         const base = LITERAL + 0x300 * (((pos & lpMask) << lc) + (prev >>> (8 - lc)));
         m = 1;
         if (state < 7) {
-          // Literal bits are close to random: decode them without branches (see bitMask below).
+          // Literal bits are close to random: decode them without branches (see the module comment).
           do {
             i = base + m;
             {
@@ -427,9 +426,11 @@ export class LzmaDecoder {
       m = 1;
       do {
         i = treeBase + m;
-        if ((range & 0xff000000) === 0) {
-          range <<= 8;
-          code = (code << 8) | inp[ip++]!;
+        {
+          const sh = Math.clz32(range) & 8;
+          range <<= sh;
+          code = (code << sh) | (inp[ip]! >>> (8 - sh));
+          ip += sh >>> 3;
         }
         p = probs[i]!;
         bound = Math.imul(range >>> 11, p);
