@@ -23,11 +23,11 @@ export class HashChainFinder extends MatchFinder {
   constructor(options: MatchFinderOptions) {
     super(options, HASH4_BITS);
     let ring = 1;
-    while (ring < options.dictSize) ring *= 2;
+    while (ring < this.dictSize) ring *= 2;
     this.chain = new Uint32Array(this.table(4 * ring));
     this.chainMask = ring - 1;
     // Strictly less than the ring: the slot of a position `ring` back is the current one.
-    this.maxDistance = Math.min(options.dictSize, ring - 1);
+    this.maxDistance = Math.min(this.dictSize, ring - 1);
   }
 
   override find(lens: Int32Array, dists: Int32Array): number {
