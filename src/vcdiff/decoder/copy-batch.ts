@@ -139,13 +139,15 @@ export class CopyBatch {
   private sortSources(n: number): Uint32Array {
     const positions = this.sourcePosition;
     const keys = this.keys;
-    let low = Infinity;
-    let high = 0;
+    let lowest = Infinity;
+    let highest = 0;
     for (let i = 0; i < n; i++) {
-      const page = Math.floor(positions[i]! / SOURCE_PAGE);
-      if (page < low) low = page;
-      if (page > high) high = page;
+      const position = positions[i]!;
+      if (position < lowest) lowest = position;
+      if (position > highest) highest = position;
     }
+    const low = Math.floor(lowest / SOURCE_PAGE);
+    const high = Math.floor(highest / SOURCE_PAGE);
     // Computed once (a float64 division each), not again in every pass. Relative pages fit 32 bits
     // for any batch under 16 TiB of source; were they not, the order would only be less sorted
     // (copySorted reads whatever run a copy needs), never wrong.
