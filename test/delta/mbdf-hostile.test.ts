@@ -35,16 +35,31 @@ test("a delta cut at every byte is refused, and what was written is whole record
   assert.equal(before, target.length, "cut only before END, every record was written");
 });
 
-test("a flipped bit anywhere (every field of every record, the header, the CRCs) is refused; only whole good records are written", async () => {
+test("a flipped bit anywhere (every field of every record, the header, the CRCs) is refused, writing only whole good records, or changes nothing", async () => {
   const { delta, source, target, recordEnds } = smallDelta();
+  let unchanged = 0;
   for (let byte = 0; byte < delta.length; byte++) {
     for (let bit = 0; bit < 8; bit++) {
-      const bad = delta.slice();
+      // Each flip alone, on a copy (a Buffer's slice() would be a view of the delta).
+      const bad = Uint8Array.from(delta);
       bad[byte] = bad[byte]! ^ (1 << bit);
-      const { sink } = await refused(bad, source);
-      assert.ok(wholeRecordsOnly(sink, target, recordEnds), `byte ${byte} bit ${bit}: ${sink.bytesWritten} bytes written`);
+      const sink = new RecordingSink();
+      try {
+        await decodeMbdf(inChunks(bad, bad.length), new MemorySource(source), sink, {});
+      } catch (err) {
+        if (!(err instanceof MenderDeltaError)) throw err;
+        assert.equal(err.message.split("\n").length, 1, "one line");
+        assert.ok(wholeRecordsOnly(sink, target, recordEnds), `byte ${byte} bit ${bit}: ${sink.bytesWritten} bytes written`);
+        continue;
+      }
+      // Accepted: a field with more than one spelling of the same output (a filter or filter_start
+      // that converts nothing in these bytes, a source_size above every read, an extent boundary
+      // moved inside the old buffer). The records' CRC-32s and the image's SHA-256 vouch for it.
+      assert.ok(Buffer.from(sink.bytes()).equals(Buffer.from(target)), `byte ${byte} bit ${bit} was accepted with other bytes`);
+      unchanged++;
     }
   }
+  assert.ok(unchanged < (delta.length * 8) / 100, `${unchanged} of ${delta.length * 8} flips accepted`);
 });
 
 // Hand-made deltas for the lies a damaged or crafted delta can tell.
@@ -146,12 +161,12 @@ function mutate(delta: Uint8Array, rng: Rng): Uint8Array {
   const at = rng.below(delta.length);
   switch (rng.below(6)) {
     case 0: {
-      const d = delta.slice();
+      const d = Uint8Array.from(delta);
       d[at] = d[at]! ^ (1 << rng.below(8));
       return d;
     }
     case 1: {
-      const d = delta.slice();
+      const d = Uint8Array.from(delta);
       d[at] = rng.below(256);
       return d;
     }

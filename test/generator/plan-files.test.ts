@@ -24,7 +24,7 @@ function changes(): Changed[] {
     Buffer.from(Array.from({ length: n }, (_, i) => `line ${i} of the changelog, entry ${(i * seed) % 97}\n`).join(""));
   const extents = (length: number) => [{ sourceOffset: 0, length }];
   const file = (path: string, o: Uint8Array, n: Uint8Array, offset: number): Changed =>
-    ({ path, run: { offset, length: n.length }, extents: extents(o.length), old: o.slice(), neu: n.slice() });
+    ({ path, run: { offset, length: n.length }, extents: extents(o.length), old: Uint8Array.from(o), neu: Uint8Array.from(n) });
   return [
     file("/usr/lib/Socket.so", old, neu, 0),
     file("/usr/share/doc/x/changelog.gz", gzip9(text(3000, 7)), gzip9(text(3100, 7)), 1 << 20),

@@ -248,7 +248,10 @@ export class MbdfWriter {
   /** The whole delta (after end(), without an `out` callback). */
   bytes(): Uint8Array {
     if (!this.ended) throw new Error("bytes() before end()");
-    return Buffer.concat(this.parts);
+    // A plain Uint8Array over the joined bytes, not the Buffer itself: Buffer's slice() is a view,
+    // so a caller that copies with slice() before changing bytes would change the delta instead.
+    const joined = Buffer.concat(this.parts);
+    return new Uint8Array(joined.buffer, joined.byteOffset, joined.length);
   }
 
   private begin(kind: number, length: number): void {
