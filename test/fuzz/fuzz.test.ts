@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { needTools } from "../helpers/peers";
 import { describe, fuzz, loadRegressions, type FuzzReport } from "./harness";
+import { mutatedInput } from "./mutate";
 import { makeSeeds, SEED_TOOLS, vcdiffSource } from "./seeds";
 import type { TargetName } from "./targets";
 
@@ -33,6 +34,17 @@ test("fuzz harness: a hang, a foreign exception and an over-long output are each
     [[1, "hang"], [3, "crash"], [4, "violation"]],
   );
   assert.match(report.findings.find((f) => f.kind === "crash")!.message, /TypeError/);
+});
+
+test("fuzz inputs: input (seed, index) is the same bytes every time, and building it leaves the seeds as they were (Buffer seeds too)", () => {
+  const seeds = [Buffer.from("a seed that xz's stdout could be, as a Buffer"), new Uint8Array(300).fill(7), Buffer.alloc(0)];
+  const before = seeds.map((s) => Buffer.from(s));
+  for (let index = 0; index < 500; index++) {
+    const first = mutatedInput(seeds, 99, index, { varints: index % 2 === 0 });
+    const again = mutatedInput(seeds, 99, index, { varints: index % 2 === 0 });
+    assert.ok(Buffer.from(first).equals(Buffer.from(again)), `input ${index} differs when built again`);
+  }
+  seeds.forEach((s, k) => assert.ok(Buffer.from(s).equals(before[k]!), `seed ${k} changed`));
 });
 
 for (const target of ["vcdiff", "xz", "artifact"] as const) {

@@ -34,7 +34,9 @@ export function inputRng(seed: number, index: number): Rng {
 /** Builds input `index` of the run with `seed` from the valid `seeds`. */
 export function mutatedInput(seeds: readonly Uint8Array[], seed: number, index: number, options: MutateOptions = {}): Uint8Array {
   const rng = inputRng(seed, index);
-  let data: Uint8Array = seeds[rng.below(seeds.length)]!.slice();
+  // Uint8Array.from, not slice(): a seed may be a Buffer (xz's stdout), whose slice() is a view, and
+  // the mutations below work in place.
+  let data: Uint8Array = Uint8Array.from(seeds[rng.below(seeds.length)]!);
   // 1..4 stacked mutations, most inputs get one or two: close enough to valid to get past the
   // first checks, far enough to reach the error paths.
   const rounds = 1 + (rng.below(8) === 0 ? 3 : rng.below(2));
@@ -44,7 +46,7 @@ export function mutatedInput(seeds: readonly Uint8Array[], seed: number, index: 
 }
 
 function mutateOnce(data: Uint8Array, seeds: readonly Uint8Array[], rng: Rng, options: MutateOptions): Uint8Array {
-  if (data.length === 0) return seeds[rng.below(seeds.length)]!.slice(0, 1 + rng.below(64));
+  if (data.length === 0) return Uint8Array.from(seeds[rng.below(seeds.length)]!.subarray(0, 1 + rng.below(64)));
   const kinds = options.varints ? 9 : 8;
   switch (rng.below(kinds)) {
     case 0:
