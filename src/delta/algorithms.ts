@@ -27,6 +27,12 @@ export interface DeltaDecodeOptions {
    * the image a second time.
    */
   targetChecksum?: string;
+  /**
+   * The bytes of the source the caller checked (the device: the prefix of the active partition it
+   * hashed against the Artifact's depends). A decoder whose delta declares its source's size
+   * refuses a different one before writing anything: a larger one could read bytes nobody checked.
+   */
+  sourceSize?: number;
 }
 
 export interface DeltaDecodeResult {

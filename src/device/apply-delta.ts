@@ -154,6 +154,8 @@ export async function applyDelta(delta: AsyncIterable<Uint8Array>, opts: ApplyOp
       maxWindowSize: MAX_WINDOW_BYTES,
       // The image is hashed once, as read back from the partition below: decoders need not hash it.
       targetChecksum: facts.targetChecksum,
+      // The prefix the source check hashed: a delta that declares another source size is refused.
+      sourceSize: facts.sourceSize,
       onAppHeader: opts.sourceMismatch ? readSetGate(sourcePath, facts, opts.sourceMismatch) : undefined,
       onWindow(info) {
         if (!expected) return;

@@ -76,4 +76,21 @@ test("device install of an mbdf1 delta: written, verified, read back; a changed 
     /the delta's header makes an image of SHA-256 [0-9a-f]{64}, the Artifact provides (ab){32}/,
   );
   assert.ok(fs.readFileSync(targetPath).equals(Buffer.from(new Uint8Array(512 * 1024).fill(0xee))), "partition untouched");
+
+  // A header that declares a larger source than the Artifact's (the partition is larger than the
+  // image, as on a device): its reads could go past the prefix the source check hashed. Refused
+  // before a byte is written, even though this delta reads nothing there.
+  fs.writeFileSync(sourcePath, concat([old, new Uint8Array(8192).fill(0x5a)]));
+  const wider = new MbdfWriter({ targetSize: neu.length, sourceSize: old.length + 4096, targetSha256: sha256(neu), readSet });
+  wider.copy(0, neu.subarray(0, 200_000));
+  wider.approx([{ sourceOffset: 200_000, length: 60_000 }], approximateDiff(old.subarray(200_000, 260_000), edited), edited);
+  wider.zero(140_000);
+  wider.end();
+  await assert.rejects(
+    install(wider.bytes()),
+    new RegExp(`the delta's header was made from a ${old.length + 4096}-byte source image, the Artifact's is ${old.length} bytes \\(source_rootfs_file_size\\): they belong together`),
+  );
+  assert.ok(fs.readFileSync(targetPath).equals(Buffer.from(new Uint8Array(512 * 1024).fill(0xee))), "partition untouched");
+  // The same records with the Artifact's source size install.
+  assert.equal((await install(delta)).sha256, sha256(neu));
 });

@@ -10,6 +10,7 @@
  * 1 MiB chunk and the source reader's one block, whatever the image size.
  */
 import type { DeltaDecodeOptions, DeltaDecodeResult } from "../algorithms";
+import { META } from "../contract";
 import type { BlockSource, TargetSink } from "../../io/interfaces";
 import { DecodeScratch } from "../../vcdiff/decoder/decode";
 import { RecordBuffers } from "./record-buffers";
@@ -109,6 +110,11 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
   // The caller checks the written image against this hash itself: the delta must be making that image.
   if (options.targetChecksum !== undefined && options.targetChecksum.toLowerCase() !== header.targetSha256) {
     throw new RecordProblem(`the delta's header makes an image of SHA-256 ${header.targetSha256}, the Artifact provides ${options.targetChecksum}: they belong together`);
+  }
+  if (options.sourceSize !== undefined && options.sourceSize !== header.sourceSize) {
+    throw new RecordProblem(
+      `the delta's header was made from a ${header.sourceSize}-byte source image, the Artifact's is ${options.sourceSize} bytes (${META.sourceSize}): they belong together`,
+    );
   }
   await options.onAppHeader?.(header.readSet);
 
