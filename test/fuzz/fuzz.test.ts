@@ -10,11 +10,12 @@ import { test } from "node:test";
 import { needTools } from "../helpers/peers";
 import { describe, fuzz, loadRegressions, type FuzzReport } from "./harness";
 import { mutatedInput } from "./mutate";
+import { mbdfSource } from "./mbdf-seeds";
 import { makeSeeds, SEED_TOOLS, vcdiffSource } from "./seeds";
 import type { TargetName } from "./targets";
 
 /** Inputs per target: tens of thousands in total, about a minute on a busy 2-core machine. */
-const BUDGET: Record<Exclude<TargetName, "harness-check">, number> = { vcdiff: 12000, xz: 8000, artifact: 4000 };
+const BUDGET: Record<Exclude<TargetName, "harness-check">, number> = { vcdiff: 12000, xz: 8000, artifact: 4000, mbdf: 6000 };
 const SEED = 20261125;
 /** Generous: inputs take milliseconds; only a real hang gets near this on a loaded machine. */
 const TIMEOUT_MS = 10_000;
@@ -47,7 +48,7 @@ test("fuzz inputs: input (seed, index) is the same bytes every time, and buildin
   seeds.forEach((s, k) => assert.ok(Buffer.from(s).equals(before[k]!), `seed ${k} changed`));
 });
 
-for (const target of ["vcdiff", "xz", "artifact"] as const) {
+for (const target of ["vcdiff", "xz", "artifact", "mbdf"] as const) {
   test(`fuzz ${target}: saved regression inputs replay cleanly`, async () => {
     const regressions = loadRegressions(target);
     const report = await fuzz({
@@ -56,7 +57,7 @@ for (const target of ["vcdiff", "xz", "artifact"] as const) {
       seed: 0,
       count: 0,
       inputs: regressions.map((r) => r.input),
-      source: target === "vcdiff" ? vcdiffSource() : undefined,
+      source: target === "vcdiff" ? vcdiffSource() : target === "mbdf" ? mbdfSource() : undefined,
       timeoutMs: TIMEOUT_MS,
     });
     process.stdout.write(`regressions ${target}: ${regressions.length} replayed, ${report.accepted} accepted, typed errors ${JSON.stringify(report.typed)}, max ${report.maxMs} ms\n`);

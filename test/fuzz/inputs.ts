@@ -12,7 +12,7 @@ import type { TargetName } from "./targets";
 const MAX_INPUT = 256 << 10;
 
 export function fuzzInput(target: TargetName, seeds: readonly Uint8Array[], seed: number, index: number): Uint8Array {
-  const input = mutatedInput(seeds, seed, index, { varints: target === "vcdiff", maxLength: MAX_INPUT });
+  const input = mutatedInput(seeds, seed, index, { varints: target === "vcdiff" || target === "mbdf", maxLength: MAX_INPUT });
   // Every other Artifact gets checksums that match the mutation: otherwise nearly all mutations
   // stop at the manifest check and the parsers behind it are never reached.
   if (target === "artifact" && index % 2 === 1) return resealArtifact(input);

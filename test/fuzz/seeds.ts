@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { makeKeys, makeFile, ok } from "../artifact/fixtures";
 import { mixedData, xz } from "../compress/xz-fixtures";
+import { mbdfSeeds, mbdfSource } from "./mbdf-seeds";
 import { makeImage, mutateImage, xdelta3Encode } from "../vcdiff/helpers";
 import type { TargetName } from "./targets";
 
@@ -19,6 +20,7 @@ export const SEED_TOOLS: Record<TargetName, string[]> = {
   vcdiff: ["xdelta3"],
   xz: ["xz"],
   artifact: ["mender-artifact", "openssl"],
+  mbdf: ["xdelta3"],
 };
 
 /** The source image every VCDIFF seed (and regression file) is decoded against. */
@@ -49,6 +51,8 @@ export function makeSeeds(target: TargetName): Seeds {
       return { seeds: xzSeeds() };
     case "artifact":
       return withScratch(artifactSeeds);
+    case "mbdf":
+      return withScratch((dir) => ({ seeds: mbdfSeeds(dir), source: mbdfSource() }));
     case "harness-check":
       return { seeds: [new Uint8Array([0])] };
   }

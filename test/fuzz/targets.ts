@@ -1,5 +1,5 @@
 /**
- * The three untrusted parsers as fuzz targets. Each runs one input and returns how much output it
+ * The untrusted parsers as fuzz targets (VCDIFF, xz, Artifacts, MBDF). Each runs one input and returns how much output it
  * produced; it throws a PropertyViolation when the target broke a property the harness checks
  * besides "only typed errors": output beyond what the input declared, or (xz) an accepted input
  * that the reference tool decodes differently.
@@ -9,11 +9,12 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { readArtifact } from "../../src/artifact/reader";
 import { XzDecoder } from "../../src/compress/xz";
+import { decodeMbdf } from "../../src/delta/mbdf/decode";
 import type { TargetSink } from "../../src/io/interfaces";
 import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
 import { MemorySource, Rng } from "../vcdiff/helpers";
 
-export const TARGET_NAMES = ["vcdiff", "xz", "artifact"] as const;
+export const TARGET_NAMES = ["vcdiff", "xz", "artifact", "mbdf"] as const;
 /** "harness-check" misbehaves on purpose (first byte 1: hang, 2: TypeError, 3: over-long output) to prove the harness sees it. */
 export type TargetName = (typeof TARGET_NAMES)[number] | "harness-check";
 
@@ -24,7 +25,7 @@ export const FUZZ_MAX_WINDOW = 4 << 20;
 export class PropertyViolation extends Error {}
 
 export interface TargetContext {
-  /** The VCDIFF source image all VCDIFF seeds were made against. */
+  /** The source image all VCDIFF (or MBDF) seeds were made against. */
   source?: Uint8Array;
   /** A private scratch directory (the Artifact reader reads files). */
   scratch: string;
@@ -47,6 +48,8 @@ export function runTarget(name: TargetName, input: Uint8Array, index: number, ct
       return Promise.resolve(runXz(input, index, ctx));
     case "artifact":
       return runArtifact(input, index, ctx);
+    case "mbdf":
+      return runMbdf(input, index, ctx);
     case "harness-check":
       return Promise.resolve(misbehave(input));
   }
@@ -92,6 +95,37 @@ async function runVcdiff(input: Uint8Array, index: number, ctx: TargetContext): 
     },
   });
   if (lastWrite !== -1) throw new PropertyViolation("the last write was not reported as a window");
+  if (result.targetBytes !== total) throw new PropertyViolation(`decoder reports ${result.targetBytes} target bytes, wrote ${total}`);
+  return { output: total };
+}
+
+/** The target_size an MBDF header declares (after magic, version and flags), or -1 when it has none. */
+function declaredTargetSize(input: Uint8Array): number {
+  let value = 0;
+  for (let i = 6; i < Math.min(input.length, 16); i++) {
+    value = value * 128 + (input[i]! & 0x7f);
+    if (input[i]! < 0x80) return value;
+  }
+  return -1;
+}
+
+/**
+ * An MBDF decoder never writes more than its header's target_size (whatever the records claim),
+ * and reports as many target bytes as it wrote.
+ */
+async function runMbdf(input: Uint8Array, index: number, ctx: TargetContext): Promise<Outcome> {
+  const declared = declaredTargetSize(input);
+  let total = 0;
+  const sink: TargetSink = {
+    write(data) {
+      total += data.length;
+      if (total > declared) throw new PropertyViolation(`decoder wrote ${total} bytes, the header declares ${declared}`);
+    },
+    finish() {},
+  };
+  const result = await decodeMbdf(pieces(input, new Rng(index + 1)), new MemorySource(ctx.source ?? new Uint8Array(0)), sink, {
+    maxWindowSize: FUZZ_MAX_WINDOW,
+  });
   if (result.targetBytes !== total) throw new PropertyViolation(`decoder reports ${result.targetBytes} target bytes, wrote ${total}`);
   return { output: total };
 }
