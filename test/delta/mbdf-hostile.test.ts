@@ -13,6 +13,7 @@ import { decodeMbdf } from "../../src/delta/mbdf/decode";
 import { MbdfWriter } from "../../src/delta/mbdf/writer";
 import { MenderDeltaError } from "../../src/errors";
 import { writeVarint } from "../../src/vcdiff/format/varint";
+import { buildReadSet, encodeReadSetAppHeader } from "../../src/vcdiff/format/read-set";
 import { SourceMismatchError } from "../../src/vcdiff/decoder/errors";
 import { concat, inChunks, MemorySource, RecordingSink, refused, Rng, sha256, smallDelta } from "./mbdf-helpers";
 
@@ -76,6 +77,10 @@ function header(targetSize: number, sourceSize: number, o: { magic?: string; ver
     v(targetSize), v(sourceSize), o.sha ?? new Uint8Array(32), v(0),
   ]);
 }
+/** A read set of the first 100 bytes of a `sourceSize`-byte source of 7s, as the generator writes it. */
+function readSetOf(sourceSize: number): Uint8Array {
+  return encodeReadSetAppHeader(buildReadSet([[0, 100]], new MemorySource(new Uint8Array(sourceSize).fill(7))));
+}
 /** A ZERO record of n bytes, whole. */
 const zero = (n: number): Uint8Array => concat([Uint8Array.of(1), v(n), zeroCrc(n)]);
 
@@ -109,6 +114,10 @@ test("lies and unknowns are refused before the record writes anything, with one 
     ["CRC mismatch", concat([header(100, 0), zero(50), Uint8Array.of(1), v(50), u32(crc32(new Uint8Array(50)) ^ 1)]), /record 1 \(target byte 50\).*the record's bytes have CRC-32 [0-9a-f]{8}, the delta declares [0-9a-f]{8}/, 50],
     ["a whole-image SHA-256 that does not match", concat([header(100, 0), zero(100), Uint8Array.of(0)]), /the new image has SHA-256 [0-9a-f]{64}, the delta's header declares 0{64}/, 100],
     ["read set longer than allowed", concat([new Uint8Array(Buffer.from("MBDF")), Uint8Array.of(1, 0), v(100), v(0), new Uint8Array(32), v(65 << 20)]), /a read set of 68157440 bytes/, 0],
+    // read_set_length damaged from 0: the bytes it takes (here the first record) are no read set.
+    ["read_set_length that swallows a record", concat([header(100, 0).subarray(0, -1), v(6), zero(50), zero(50), Uint8Array.of(0)]), /^invalid MBDF delta at the MBDF header, delta byte \d+: the header's 6-byte read_set is not a read set/, 0],
+    ["a damaged read set", concat([header(100, 3000).subarray(0, -1), v(readSetOf(3000).length), readSetOf(3000).map((b, i) => (i === readSetOf(3000).length - 3 ? 0x2e : b)), zero(100), Uint8Array.of(0)]), /the delta's read set \(application header\) is damaged: byte \d+ is not base64url/, 0, src],
+    ["a read set of another source size", concat([header(100, 3000).subarray(0, -1), v(readSetOf(2999).length), readSetOf(2999), zero(100), Uint8Array.of(0)]), /the header's read set describes a 2999-byte source, its source_size is 3000/, 0, src],
     ["a varint longer than 2^53 - 1", concat([header(100, 0).subarray(0, 6), new Uint8Array(10).fill(0xff)]), /target_size is an integer larger than 2\^53 - 1/, 0],
   ];
   for (const [name, delta, message, written, source] of cases) {

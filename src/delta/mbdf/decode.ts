@@ -11,6 +11,8 @@
  */
 import type { DeltaDecodeOptions, DeltaDecodeResult } from "../algorithms";
 import { META } from "../contract";
+import { MenderDeltaError } from "../../errors";
+import { parseReadSetAppHeader } from "../../vcdiff/format/read-set";
 import type { BlockSource, TargetSink } from "../../io/interfaces";
 import { DecodeScratch } from "../../vcdiff/decoder/decode";
 import { RecordBuffers } from "./record-buffers";
@@ -84,6 +86,26 @@ async function readHeader(input: MbdfInput): Promise<MbdfHeaderFields> {
   return { targetSize, sourceSize, targetSha256: Buffer.from(sha).toString("hex"), readSet };
 }
 
+/**
+ * A header's read_set must be a read set (docs/read-write-root.md) of a source_size-byte source,
+ * whether or not this decode needs it: a read_set_length damaged from 0 to n would otherwise take
+ * the first n bytes of records as the read set and write the records after them at the wrong
+ * place (each passes its own CRC-32; only the whole image's SHA-256 would find it, after the write).
+ */
+function checkReadSet(readSet: Uint8Array, sourceSize: number): void {
+  let set;
+  try {
+    set = parseReadSetAppHeader(readSet);
+  } catch (err) {
+    if (err instanceof MenderDeltaError) throw new RecordProblem(err.message.replace(/; fetch or generate the delta again$/, ""));
+    throw err;
+  }
+  if (set === undefined) throw new RecordProblem(`the header's ${readSet.length}-byte read_set is not a read set`);
+  if (set.sourceSize !== sourceSize) {
+    throw new RecordProblem(`the header's read set describes a ${set.sourceSize}-byte source, its source_size is ${sourceSize}`);
+  }
+}
+
 export async function decodeMbdf(
   delta: AsyncIterable<Uint8Array>,
   source: BlockSource,
@@ -116,6 +138,7 @@ async function decodeFrom(input: MbdfInput, source: BlockSource, sink: TargetSin
       `the delta's header was made from a ${header.sourceSize}-byte source image, the Artifact's is ${options.sourceSize} bytes (${META.sourceSize}): they belong together`,
     );
   }
+  if (header.readSet !== undefined) checkReadSet(header.readSet, header.sourceSize);
   await options.onAppHeader?.(header.readSet);
 
   const limited = new SourcePrefix(source, header.sourceSize);
