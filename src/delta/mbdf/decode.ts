@@ -97,7 +97,9 @@ function checkReadSet(readSet: Uint8Array, sourceSize: number): void {
   try {
     set = parseReadSetAppHeader(readSet);
   } catch (err) {
-    if (err instanceof MenderDeltaError) throw new RecordProblem(err.message.replace(/; fetch or generate the delta again$/, ""));
+    // The read set's own message, without VCDIFF's name for where it sits and the advice the
+    // MBDF error adds itself.
+    if (err instanceof MenderDeltaError) throw new RecordProblem(err.message.replace(" (application header)", "").replace(/; fetch or generate the delta again$/, ""));
     throw err;
   }
   if (set === undefined) throw new RecordProblem(`the header's ${readSet.length}-byte read_set is not a read set`);
