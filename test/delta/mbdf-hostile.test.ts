@@ -87,6 +87,9 @@ const zero = (n: number): Uint8Array => concat([Uint8Array.of(1), v(n), zeroCrc(
 test("lies and unknowns are refused before the record writes anything, with one line naming record and offset", async () => {
   const src = new Uint8Array(3000).fill(7);
   const sha100 = new Uint8Array(Buffer.from(sha256(new Uint8Array(100)), "hex"));
+  const readSet = readSetOf(3000);
+  // A '.' in its base64url text, three bytes from the end.
+  const damagedReadSet = readSet.map((b, i) => (i === readSet.length - 3 ? 0x2e : b));
   const cases: [name: string, delta: Uint8Array, message: RegExp, written: number, source?: Uint8Array][] = [
     ["not MBDF", concat([Uint8Array.of(0xd6, 0xc3, 0xc4, 0), new Uint8Array(50)]), /^invalid MBDF delta at the MBDF header, delta byte 0: the delta starts d6c3c400, not "MBDF"/, 0],
     ["version 2", header(100, 0, { version: 2 }), /^unsupported MBDF delta at the MBDF header, .*format version 2; this program reads version 1 \(a delta made by a newer generator\?\)/, 0],
@@ -116,7 +119,7 @@ test("lies and unknowns are refused before the record writes anything, with one 
     ["read set longer than allowed", concat([new Uint8Array(Buffer.from("MBDF")), Uint8Array.of(1, 0), v(100), v(0), new Uint8Array(32), v(65 << 20)]), /a read set of 68157440 bytes/, 0],
     // read_set_length damaged from 0: the bytes it takes (here the first record) are no read set.
     ["read_set_length that swallows a record", concat([header(100, 0).subarray(0, -1), v(6), zero(50), zero(50), Uint8Array.of(0)]), /^invalid MBDF delta at the MBDF header, delta byte \d+: the header's 6-byte read_set is not a read set/, 0],
-    ["a damaged read set", concat([header(100, 3000).subarray(0, -1), v(readSetOf(3000).length), readSetOf(3000).map((b, i) => (i === readSetOf(3000).length - 3 ? 0x2e : b)), zero(100), Uint8Array.of(0)]), /the MBDF header, delta byte \d+: the delta's read set is damaged: byte \d+ is not base64url/, 0, src],
+    ["a damaged read set", concat([header(100, 3000).subarray(0, -1), v(readSet.length), damagedReadSet, zero(100), Uint8Array.of(0)]), /the MBDF header, delta byte \d+: the delta's read set is damaged: byte \d+ is not base64url/, 0, src],
     ["a read set of another source size", concat([header(100, 3000).subarray(0, -1), v(readSetOf(2999).length), readSetOf(2999), zero(100), Uint8Array.of(0)]), /the header's read set describes a 2999-byte source, its source_size is 3000/, 0, src],
     ["a varint longer than 2^53 - 1", concat([header(100, 0).subarray(0, 6), new Uint8Array(10).fill(0xff)]), /target_size is an integer larger than 2\^53 - 1/, 0],
   ];
