@@ -4,8 +4,8 @@
  * bytes for COPY, APPROX and the nested VCDIFF delta), and one delta per record kind against it.
  * The source is a fixed function of this file, so a saved regression delta replays against it.
  */
-import { crc32 } from "../../src/compress/crc32";
 import { gzipDeflate } from "../../src/deflate/gzip-deflate";
+import { gzipHeaderBytes, gzipNoNameHeader, gzipWrap } from "../../src/deflate/gzip-member";
 import { MbdfWriter } from "../../src/delta/mbdf/writer";
 import { approximateDiff } from "../../src/filediff/approximate-diff";
 import { execDiff } from "../../src/filediff/exec/exec-diff";
@@ -15,10 +15,10 @@ import { mutateImage, Rng, xdelta3Encode } from "../vcdiff/helpers";
 
 const PAGE = 4096;
 const pad = (b: Uint8Array): Uint8Array => concat([b, new Uint8Array((PAGE - (b.length % PAGE)) % PAGE)]);
-const u32 = (n: number): Uint8Array => Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
 /** A gzip member as GNU gzip -9n writes it (our device's compressor 1 at level 9 rebuilds it). */
-const GZIP_HEADER = Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3);
-const gzip9 = (content: Uint8Array): Uint8Array => concat([GZIP_HEADER, gzipDeflate(content, 9), u32(crc32(content)), u32(content.length)]);
+const GZIP_9N = gzipNoNameHeader(9);
+const GZIP_HEADER = gzipHeaderBytes(GZIP_9N);
+const gzip9 = (content: Uint8Array): Uint8Array => gzipWrap(GZIP_9N, gzipDeflate(content, 9), content);
 
 function changelog(lines: number, seed: number): Uint8Array {
   const rng = new Rng(seed);
