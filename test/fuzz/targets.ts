@@ -12,6 +12,7 @@ import { XzDecoder } from "../../src/compress/xz";
 import { decodeMbdf } from "../../src/delta/mbdf/decode";
 import type { TargetSink } from "../../src/io/interfaces";
 import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
+import { ByteCursor, VarintProblem } from "../../src/vcdiff/format/varint-reader";
 import { MemorySource, Rng } from "../vcdiff/helpers";
 
 export const TARGET_NAMES = ["vcdiff", "xz", "artifact", "mbdf"] as const;
@@ -101,12 +102,12 @@ async function runVcdiff(input: Uint8Array, index: number, ctx: TargetContext): 
 
 /** The target_size an MBDF header declares (after magic, version and flags), or -1 when it has none. */
 function declaredTargetSize(input: Uint8Array): number {
-  let value = 0;
-  for (let i = 6; i < Math.min(input.length, 16); i++) {
-    value = value * 128 + (input[i]! & 0x7f);
-    if (input[i]! < 0x80) return value;
+  try {
+    return new ByteCursor(input, 6, input.length).offset();
+  } catch (err) {
+    if (err instanceof VarintProblem) return -1;
+    throw err;
   }
-  return -1;
 }
 
 /**
