@@ -108,11 +108,9 @@ export function mbdfSeeds(scratch: string): Uint8Array[] {
   one(brandNewGz, (w) =>
     w.redeflate({ extents: [], oldFormat: 1, oldContentLength: 0, compressor: 1, level: 9, header: GZIP_HEADER, content: { kind: "literal" }, newContent: brandNew }, brandNewGz));
 
-  // VCDIFF: stock xdelta3's delta of a changed random region, with the whole source as its source;
-  // no application header (xdelta3's default holds the scratch files' random names), so the seed
-  // is the same bytes in every run, as input (seed, index) must be.
+  // VCDIFF: stock xdelta3's delta of a changed random region, with the whole source as its source.
   const region = mutateImage(r.bytes.subarray(8192, 40960), 9, 12);
-  const vcdiff = xdelta3Encode(scratch, source, region, ["-W", "16384", "-A="]);
+  const vcdiff = xdelta3Encode(scratch, source, region, ["-W", "16384"]);
   one(region, (w) => w.vcdiff(vcdiff, region));
   return seeds;
 }

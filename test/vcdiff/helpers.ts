@@ -109,22 +109,29 @@ export function xdelta3(args: string[]): void {
   if (r.status !== 0) throw new Error(`xdelta3 ${args.join(" ")} failed: ${r.stderr}`);
 }
 
-/** Encodes `target` against `source` (null = no source) with stock `xdelta3 -e` and `flags`. */
+/**
+ * Encodes `target` against `source` (null = no source) with stock `xdelta3 -e` and `flags`. The
+ * files have fixed names in a directory of their own inside `dir`: xdelta3's default application
+ * header holds their names, so the same inputs and flags give the same delta in every run (the
+ * fuzzer's input (seed, index) depends on it) and concurrent calls do not collide.
+ */
 export function xdelta3Encode(dir: string, source: Uint8Array | null, target: Uint8Array, flags: string[]): Uint8Array {
-  const tag = Math.random().toString(36).slice(2);
-  const src = path.join(dir, `src-${tag}`);
-  const tgt = path.join(dir, `tgt-${tag}`);
-  const out = path.join(dir, `delta-${tag}`);
-  fs.writeFileSync(tgt, target);
-  const args = ["-e", "-f", ...flags];
-  if (source) {
-    fs.writeFileSync(src, source);
-    args.push("-s", src);
+  const own = fs.mkdtempSync(path.join(dir, "xdelta3-"));
+  try {
+    const src = path.join(own, "source");
+    const tgt = path.join(own, "target");
+    const out = path.join(own, "delta");
+    fs.writeFileSync(tgt, target);
+    const args = ["-e", "-f", ...flags];
+    if (source) {
+      fs.writeFileSync(src, source);
+      args.push("-s", src);
+    }
+    xdelta3([...args, tgt, out]);
+    return new Uint8Array(fs.readFileSync(out));
+  } finally {
+    fs.rmSync(own, { recursive: true, force: true });
   }
-  xdelta3([...args, tgt, out]);
-  const delta = fs.readFileSync(out);
-  for (const f of [src, tgt, out]) fs.rmSync(f, { force: true });
-  return new Uint8Array(delta);
 }
 
 /** An in-memory BlockSource (4 KiB blocks by default). */
