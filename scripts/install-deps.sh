@@ -5,6 +5,8 @@
 #   scripts/install-deps.sh demo    what `npm run demo` needs (build for this machine, simulated device)
 #   scripts/install-deps.sh test    what `npm test` needs to run every test with no skip
 #   scripts/install-deps.sh ci      the test profile and debootstrap (.ci/run's test/fresh-machine.sh)
+#   scripts/install-deps.sh bench   the ci profile and a C/C++ toolchain: `npm run bench` (the corpus
+#                                   script's debootstrap, HDiffPatch built from the peer kit)
 #   scripts/install-deps.sh --list PROFILE   print the profile's packages, install nothing
 #
 # As root it runs apt-get; otherwise it uses sudo when that works without a question it cannot ask.
@@ -25,9 +27,11 @@ TEST="$DEMO
   libboost-thread1.74.0|libboost-thread1.74.0t64 liblmdb0 libssl3|libssl3t64"
 # (the last line: the runtime libraries of the Mender 5 client the tests also run against)
 CI="$TEST debootstrap"
+# (HDiffPatch's build.sh in ../shared/peers needs the compiler and the zlib and bzip2 headers)
+BENCH="$CI build-essential zlib1g-dev libbz2-dev"
 
 usage() {
-	echo "usage: scripts/install-deps.sh [--list] demo|test|ci" >&2
+	echo "usage: scripts/install-deps.sh [--list] demo|test|ci|bench" >&2
 	exit 2
 }
 
@@ -37,6 +41,7 @@ case "${1:-}" in
 demo) entries=$DEMO ;;
 test) entries=$TEST ;;
 ci) entries=$CI ;;
+bench) entries=$BENCH ;;
 *) usage ;;
 esac
 
