@@ -210,6 +210,46 @@ test("images that are not ext4: the delta is VCDIFF, with a warning that says wh
   assert.equal(sha256File(decoded), sha256File(to), "stock xdelta3 decodes it");
 });
 
+test("ext4 images this reader refuses (bigalloc; a corrupt extent tree in TO): the delta is VCDIFF, with a warning naming the image and why", async (t) => {
+  if (!needTools(t, "mke2fs", "gzip", "xdelta3", "tar", "xz")) return;
+  const dir = scratchDir("mbdf-planner-unreadable");
+  const { from, to } = makeUpdatePair(dir);
+  const { readExt4Layout } = await import("../../src/fs/ext4.js");
+  const { FileBlockSource } = await import("../../src/io/file-source.js");
+  const vcdiffOf = async (fromImage: string, toImage: string, name: string): Promise<string[]> => {
+    const out = path.join(dir, `${name}.mender`);
+    const summary = await generate({ fromImage, toImage, name: "release-2", deviceType: "test-device", quiet: true, rootMount: "ro", output: out });
+    assert.equal(summary.delta.format, undefined, `${name}: a VCDIFF delta`);
+    assert.equal((await readArtifactHeaders(out)).payloads[0]!.metaData?.delta_algorithm, "xdelta3");
+    const decoded = path.join(dir, `${name}.decoded`);
+    execFileSync("xdelta3", ["-d", "-f", "-s", fromImage, payloadOf(out, path.join(dir, `${name}.payload`)), decoded]);
+    assert.equal(sha256File(decoded), sha256File(toImage), `${name}: stock xdelta3 decodes it to TO`);
+    return summary.warnings;
+  };
+
+  // A valid file system with a feature the reader refuses: clusters of 4 blocks.
+  const bigalloc = (n: number): string => {
+    const file = path.join(dir, `bigalloc-${n}.ext4`);
+    execFileSync("truncate", ["-s", "8M", file]);
+    execFileSync("mke2fs", ["-q", "-t", "ext4", "-O", "bigalloc", "-C", "16384", "-F", "-d", path.join(ROOT, n === 1 ? "src/vcdiff" : "src/compress"), file]);
+    return file;
+  };
+  const warnings = await vcdiffOf(bigalloc(1), bigalloc(2), "bigalloc");
+  assert.match(warnings.join("\n"), /FROM's ext4 file system cannot be read here \(ext4: bigalloc[^\n]*\), so the delta cannot follow its files; the delta is VCDIFF/);
+
+  // TO's superblock reads, one of its inodes does not: the listing fails after the pair was accepted.
+  const corrupt = path.join(dir, "corrupt-to.ext4");
+  const bytes = fs.readFileSync(to);
+  const src = new FileBlockSource(to);
+  const layout = readExt4Layout(src)!;
+  src.close();
+  // Inode 12's extent header magic (the first inode table, 0x28 into the inode).
+  bytes.writeUInt16LE(0x1234, layout.groups.inodeTable[0]! * layout.blockSize + 11 * layout.inodeSize + 0x28);
+  fs.writeFileSync(corrupt, bytes);
+  const corruptWarnings = await vcdiffOf(from, corrupt, "corrupt");
+  assert.match(corruptWarnings.join("\n"), /TO's ext4 file system cannot be read here \(ext4: inode 12[^\n]*\), so the delta cannot follow its files; the delta is VCDIFF/);
+});
+
 test("--delta-format: mbdf is the default, vcdiff is accepted, others are refused; both work with either --root-mount", async () => {
   const { resolveOptions } = await import("../../src/generator/index.js");
   const base = { fromImage: "a", toImage: "b", name: "n", deviceType: "t", output: "/tmp/x.mender" };

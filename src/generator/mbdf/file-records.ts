@@ -6,10 +6,12 @@
  * files and new executables are found here too.
  */
 import fs from "node:fs";
+import { MenderDeltaError } from "../../errors";
 import { MAX_EXTENTS, MAX_RECORD_BUFFER } from "../../delta/mbdf/format";
 import type { Extent } from "../../delta/mbdf/writer";
-import { Ext4FileReader, HOLE, listExt4Files, pairFiles, readExt4Layout, type Ext4FileList } from "../../fs/ext4";
+import { Ext4FileReader, HOLE, listExt4Files, pairFiles, readExt4Layout, type Ext4FileList, type Ext4Layout } from "../../fs/ext4";
 import { FileBlockSource } from "../../io/file-source";
+import type { BlockSource } from "../../io/interfaces";
 import { readFullyAt } from "../../io/read-fully";
 import { xzSize } from "../../compress/xz-size";
 import type { BcjArch } from "../../compress/bcj";
@@ -41,6 +43,8 @@ export interface FileRecordPlan {
   records: FileRecord[];
   /** false when FROM or TO is not ext4 (no file records: the delta is VCDIFF records only). */
   ext4: boolean;
+  /** Why not, when `ext4` is false: which image, and what its reader refused. */
+  unreadable?: string;
   /** New files looked at (contiguous, paired, within the size limits) and how many were kept. */
   candidates: number;
   /**
@@ -110,11 +114,37 @@ export interface PlanOptions extends FilePlanOptions {
 /** Estimated bytes (as compress/xz-size.ts measures) of each of TO's runs as VCDIFF records against all of FROM. */
 export type VcdiffEstimator = (runs: readonly { offset: number; length: number }[]) => Promise<number[]>;
 
-/** Whether both images are ext2/3/4 file systems this reader lists the files of. */
-export function isExt4Pair(fromImage: string, toImage: string): boolean {
-  const sources = [new FileBlockSource(fromImage), new FileBlockSource(toImage)];
+/**
+ * `read` of FROM's and of TO's file system, or why one of them cannot be read: it is not ext2/3/4,
+ * or it is one this reader refuses (bigalloc, an unknown incompatible feature, a corrupt extent
+ * tree...). Such a pair is still a valid one: its delta is VCDIFF records only, so it is said, not
+ * thrown.
+ */
+function readPair<T>(fromSrc: BlockSource, toSrc: BlockSource, read: (src: BlockSource, layout: Ext4Layout) => T): [T, T] | string {
+  const read1 = (side: string, src: BlockSource): T | string => {
+    try {
+      const layout = readExt4Layout(src);
+      return layout ? read(src, layout) : `${side} is not an ext4 image`;
+    } catch (err) {
+      if (!(err instanceof MenderDeltaError)) throw err;
+      return `${side}'s ext4 file system cannot be read here (${err.message})`;
+    }
+  };
+  const from = read1("FROM", fromSrc);
+  if (typeof from === "string") return from;
+  const to = read1("TO", toSrc);
+  return typeof to === "string" ? to : [from, to];
+}
+
+/**
+ * Why the delta cannot follow the files of FROM and TO (one is not an ext2/3/4 file system this
+ * reader can read), or undefined when it can: the superblocks and group descriptors only.
+ */
+export function ext4PairProblem(fromImage: string, toImage: string): string | undefined {
+  const sources = [new FileBlockSource(fromImage), new FileBlockSource(toImage)] as const;
   try {
-    return sources.every((src) => readExt4Layout(src) !== undefined);
+    const layouts = readPair(sources[0], sources[1], () => true);
+    return typeof layouts === "string" ? layouts : undefined;
   } finally {
     for (const src of sources) src.close();
   }
@@ -132,11 +162,9 @@ export async function planFileRecords(
   const fromFd = fs.openSync(fromImage, "r");
   const toFd = fs.openSync(toImage, "r");
   try {
-    const fromLayout = readExt4Layout(fromSrc);
-    const toLayout = readExt4Layout(toSrc);
-    if (!fromLayout || !toLayout) return { records: [], ext4: false, candidates: 0, newExecutables: [] };
-    const oldFiles = listExt4Files(fromSrc, fromLayout);
-    const newFiles = listExt4Files(toSrc, toLayout);
+    const lists = readPair(fromSrc, toSrc, listExt4Files);
+    if (typeof lists === "string") return { records: [], ext4: false, unreadable: lists, candidates: 0, newExecutables: [] };
+    const [oldFiles, newFiles] = lists;
     const oldReader = new Ext4FileReader(fromSrc, oldFiles);
     const newReader = new Ext4FileReader(toSrc, newFiles);
     const pairs = pairFiles(oldFiles, newFiles, (side, i) => (side === "old" ? oldReader : newReader).sha256(i));

@@ -22,7 +22,7 @@ import { encodeVcdiff, TargetRangeEncoder, type EncodeStats, type TargetRange } 
 import { RangeBuilder } from "../../vcdiff/encoder/source-ranges";
 import type { BcjArch } from "../../compress/bcj";
 import { xzSize } from "../../compress/xz-size";
-import { isExt4Pair, planFileRecords, type FileRecord, type FileRecordPlan, type NewExecutable } from "./file-records";
+import { ext4PairProblem, planFileRecords, type FileRecord, type FileRecordPlan, type NewExecutable } from "./file-records";
 
 export const RECORD_KINDS = ["zero", "copy", "literal", "vcdiff", "approx", "redeflate", "exec"] as const;
 export type RecordKindName = (typeof RECORD_KINDS)[number];
@@ -101,7 +101,8 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
     });
     return { format: "vcdiff", stats, reason };
   };
-  if (!isExt4Pair(fromImage, toImage)) return vcdiffDelta("FROM or TO is not an ext4 image, so the delta cannot follow its files");
+  const unreadable = ext4PairProblem(fromImage, toImage);
+  if (unreadable) return vcdiffDelta(`${unreadable}, so the delta cannot follow its files`);
 
   const avoid = normalizeRanges(options.avoid ?? []);
   const pieceSize = Math.min(options.windowSize, MAX_PIECE);
@@ -133,6 +134,9 @@ export async function writeFileAwareDelta(fromImage: string, toImage: string, de
     // Closed however the plan ended, once the index is built (or failed: nothing to close).
     await opening.then((encoder) => encoder.close(), () => undefined);
   }
+  // A file system whose superblock reads but whose files do not (a corrupt extent tree, a feature
+  // of an inode this reader refuses) is left to VCDIFF as a foreign image is.
+  if (plan.unreadable) return vcdiffDelta(`${plan.unreadable}, so the delta cannot follow its files`);
   return vcdiffDelta("no changed file of TO is clearly smaller as a file record than in VCDIFF");
 }
 
