@@ -9,8 +9,8 @@
  */
 import { Rng } from "../vcdiff/helpers";
 
-const INTERESTING_8 = [0x00, 0x01, 0x02, 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x10, 0x20, 0x40];
-const INTERESTING_32 = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe];
+export const INTERESTING_8 = [0x00, 0x01, 0x02, 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x10, 0x20, 0x40];
+export const INTERESTING_32 = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe];
 /** Values a VCDIFF varint may be set to: boundaries of sizes, offsets and 32/53/64-bit ranges. */
 const INTERESTING_VARINT = [0, 1, 2, 3, 4, 0x7f, 0x80, 0x3fff, 0x4000, 0xffff, 0x10000, 1 << 24, 0x7fffffff, 0x80000000, 0xffffffff, 2 ** 32, 2 ** 53 - 1, 2 ** 53];
 
@@ -93,6 +93,25 @@ function mutateOnce(data: Uint8Array, seeds: readonly Uint8Array[], rng: Rng, op
     }
     default:
       return mutateVarint(data, rng);
+  }
+}
+
+/**
+ * One in-place mutation at `at`, for formats whose structures lie at known places (ext4's
+ * metadata blocks): a flipped bit, an interesting byte, or an interesting 16- or 32-bit value of
+ * either byte order starting there (cut at the end of `data`).
+ */
+export function mutateAt(data: Uint8Array, at: number, rng: Rng): void {
+  const kind = rng.below(4);
+  if (kind <= 1) data[at] = data[at]! ^ (1 << rng.below(8));
+  else if (kind === 2) data[at] = INTERESTING_8[rng.below(INTERESTING_8.length)]!;
+  else {
+    const value = INTERESTING_32[rng.below(INTERESTING_32.length)]! >>> 0;
+    const width = rng.below(2) === 0 ? 2 : 4;
+    const littleEndian = rng.below(2) === 0;
+    for (let b = 0; b < width && at + b < data.length; b++) {
+      data[at + b] = (value >>> (8 * (littleEndian ? b : width - 1 - b))) & 0xff;
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- [--seconds N] [--target vcdiff|xz|artifact|mbdf] [--seed S] [--timeout MS]`:
+ * `npm run fuzz -- [--seconds N] [--target vcdiff|xz|artifact|mbdf|ext4] [--seed S] [--timeout MS]`:
  * fuzzes the untrusted parsers for a while (default 60 s per target, all targets), in batches of
  * inputs with a fresh seed per batch unless --seed is given. Every finding is saved as a regression
  * file under test/fuzz/regressions/<target>/, which the test suite replays. Exit code 1 when

@@ -2,7 +2,8 @@
  * Valid inputs the mutations start from, made at run time by the real tools from small generated
  * data: VCDIFF deltas by stock `xdelta3 -e` (plain, DJW and LZMA secondary compression, one and
  * several windows, with and without a source), .xz files by the `xz` CLI (presets, checks, block
- * sizes, concatenated streams), Artifacts by `mender-artifact write` (compressions, a signed one).
+ * sizes, concatenated streams), Artifacts by `mender-artifact write` (compressions, a signed one),
+ * MBDF deltas by our writer (mbdf-seeds.ts), ext4 images by `mke2fs -d` (ext4-seeds.ts).
  * The VCDIFF source is a fixed function of a seed, so a saved regression delta replays against it.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { makeKeys, makeFile, ok } from "../artifact/fixtures";
 import { mixedData, xz } from "../compress/xz-fixtures";
+import { ext4Seeds } from "./ext4-seeds";
 import { mbdfSeeds, mbdfSource } from "./mbdf-seeds";
 import { makeImage, mutateImage, xdelta3Encode } from "../vcdiff/helpers";
 import type { TargetName } from "./targets";
@@ -21,6 +23,7 @@ export const SEED_TOOLS: Record<TargetName, string[]> = {
   xz: ["xz"],
   artifact: ["mender-artifact", "openssl"],
   mbdf: ["xdelta3"],
+  ext4: ["mke2fs", "debugfs", "e2fsck"],
 };
 
 /** The source image every VCDIFF seed (and regression file) is decoded against. */
@@ -53,6 +56,8 @@ export function makeSeeds(target: TargetName): Seeds {
       return withScratch(artifactSeeds);
     case "mbdf":
       return withScratch((dir) => ({ seeds: mbdfSeeds(dir), source: mbdfSource() }));
+    case "ext4":
+      return withScratch((dir) => ({ seeds: ext4Seeds(dir) }));
     case "harness-check":
       return { seeds: [new Uint8Array([0])] };
   }

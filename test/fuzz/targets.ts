@@ -1,5 +1,5 @@
 /**
- * The untrusted parsers as fuzz targets (VCDIFF, xz, Artifacts, MBDF). Each runs one input and returns how much output it
+ * The untrusted parsers as fuzz targets (VCDIFF, xz, Artifacts, MBDF, ext4 images). Each runs one input and returns how much output it
  * produced; it throws a PropertyViolation when the target broke a property the harness checks
  * besides "only typed errors": output beyond what the input declared, or (xz) an accepted input
  * that the reference tool decodes differently.
@@ -10,12 +10,13 @@ import path from "node:path";
 import { readArtifact } from "../../src/artifact/reader";
 import { XzDecoder } from "../../src/compress/xz";
 import { decodeMbdf } from "../../src/delta/mbdf/decode";
+import { Ext4FileReader, filesOwning, HOLE, listExt4Files, readExt4Layout, volatileRanges } from "../../src/fs/ext4";
 import type { TargetSink } from "../../src/io/interfaces";
 import { decodeVcdiff } from "../../src/vcdiff/decoder/decode";
 import { ByteCursor, VarintProblem } from "../../src/vcdiff/format/varint-reader";
 import { MemorySource, Rng } from "../vcdiff/helpers";
 
-export const TARGET_NAMES = ["vcdiff", "xz", "artifact", "mbdf"] as const;
+export const TARGET_NAMES = ["vcdiff", "xz", "artifact", "mbdf", "ext4"] as const;
 /** "harness-check" misbehaves on purpose (first byte 1: hang, 2: TypeError, 3: over-long output) to prove the harness sees it. */
 export type TargetName = (typeof TARGET_NAMES)[number] | "harness-check";
 
@@ -51,6 +52,8 @@ export function runTarget(name: TargetName, input: Uint8Array, index: number, ct
       return runArtifact(input, index, ctx);
     case "mbdf":
       return runMbdf(input, index, ctx);
+    case "ext4":
+      return Promise.resolve(runExt4(input));
     case "harness-check":
       return Promise.resolve(misbehave(input));
   }
@@ -128,6 +131,43 @@ async function runMbdf(input: Uint8Array, index: number, ctx: TargetContext): Pr
     maxWindowSize: FUZZ_MAX_WINDOW,
   });
   if (result.targetBytes !== total) throw new PropertyViolation(`decoder reports ${result.targetBytes} target bytes, wrote ${total}`);
+  return { output: total };
+}
+
+/** Files larger than this are listed but not read (the planner reads none above 16 MiB either). */
+const EXT4_READ_LIMIT = 1 << 20;
+
+/**
+ * An image as the generator reads FROM and TO (the superblock and group descriptors, every file's
+ * names and pieces, the content of each file, the ranges a read-write root rewrites) and as the
+ * device names the owners of changed blocks. Each file's pieces must cover exactly [0, size) in
+ * order, and its content must arrive as exactly `size` bytes.
+ */
+function runExt4(input: Uint8Array): Outcome {
+  const src = new MemorySource(input);
+  const layout = readExt4Layout(src);
+  if (!layout) return { output: 0 };
+  volatileRanges(src, layout);
+  filesOwning(src, layout, [[0, input.length]], 8);
+  const files = listExt4Files(src, layout);
+  const reader = new Ext4FileReader(src, files);
+  let total = 0;
+  for (let i = 0; i < files.count; i++) {
+    const size = files.size[i]!;
+    let end = 0;
+    for (let p = files.pieceStart[i]!; p < files.pieceStart[i + 1]!; p++) {
+      const [at, image, length] = [files.pieces[3 * p]!, files.pieces[3 * p + 1]!, files.pieces[3 * p + 2]!];
+      if (at !== end || length <= 0) throw new PropertyViolation(`file ${i}: piece ${p} covers [${at}, +${length}), the file so far ends at ${end}`);
+      if (image !== HOLE && (image < 0 || image + length > input.length)) throw new PropertyViolation(`file ${i}: piece ${p} lies at [${image}, +${length}), outside the ${input.length}-byte image`);
+      end = at + length;
+    }
+    if (end !== size) throw new PropertyViolation(`file ${i}: its pieces end at ${end}, its size is ${size}`);
+    if (size > EXT4_READ_LIMIT) continue;
+    let got = 0;
+    reader.forEachChunk(i, (chunk) => void (got += chunk.length));
+    if (got !== size) throw new PropertyViolation(`file ${i}: ${got} bytes read, its size is ${size}`);
+    total += got;
+  }
   return { output: total };
 }
 
