@@ -71,7 +71,8 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          recompressed on the device; about 0.3-0.9x the
                          VCDIFF delta; needs this project's Update Module
                          on the device. Where it cannot be smaller (not
-                         ext4, nothing to gain) the delta is VCDIFF.
+                         ext4, an ext4 it cannot list such as bigalloc,
+                         nothing to gain) the delta is VCDIFF.
                          vcdiff: one VCDIFF delta, which stock 'xdelta3
                          -d' and Mender's own closed-source module apply
   --no-executable-diffs  mbdf without executable-aware (EXEC) records,
