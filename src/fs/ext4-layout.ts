@@ -91,6 +91,17 @@ function notReadable(message: string): never {
   throw new MenderDeltaError(`ext4: ${message}`);
 }
 
+/**
+ * A valid file system with a feature this reader does not read (bigalloc, an external journal,
+ * an incompatible feature it does not know), as opposed to a damaged one: `e2fsck` finds nothing
+ * wrong with it, so an error message must not send its user there.
+ */
+export class UnsupportedExt4Error extends MenderDeltaError {}
+
+function unsupported(message: string): never {
+  throw new UnsupportedExt4Error(`ext4: ${message}`);
+}
+
 /** The layout of an ext2/3/4 image, or undefined when `src` holds no ext2/3/4 superblock. */
 export function readExt4Layout(src: BlockSource): Ext4Layout | undefined {
   if (src.size < SUPERBLOCK_OFFSET + 1024) return undefined;
@@ -108,10 +119,10 @@ export function readExt4Layout(src: BlockSource): Ext4Layout | undefined {
   const compat = u32(0x5c);
   const incompat = u32(0x60);
   const roCompat = u32(0x64);
-  if (incompat & INCOMPAT_JOURNAL_DEV) notReadable("the image is an external journal device, not a filesystem");
-  if (incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)) notReadable(`unsupported incompatible features 0x${(incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)).toString(16)}`);
-  if (incompat & ~INCOMPAT_KNOWN) notReadable(`unknown incompatible features 0x${((incompat & ~INCOMPAT_KNOWN) >>> 0).toString(16)}`);
-  if (roCompat & RO_COMPAT_BIGALLOC) notReadable("bigalloc filesystems (clusters of blocks) are not supported");
+  if (incompat & INCOMPAT_JOURNAL_DEV) unsupported("the image is an external journal device, not a filesystem");
+  if (incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)) unsupported(`unsupported incompatible features 0x${(incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)).toString(16)}`);
+  if (incompat & ~INCOMPAT_KNOWN) unsupported(`unknown incompatible features 0x${((incompat & ~INCOMPAT_KNOWN) >>> 0).toString(16)}`);
+  if (roCompat & RO_COMPAT_BIGALLOC) unsupported("bigalloc filesystems (clusters of blocks) are not supported");
   const is64bit = (incompat & INCOMPAT_64BIT) !== 0;
 
   const blocksCount = u32(0x4) + (is64bit ? u32(0x150) * 2 ** 32 : 0);

@@ -6,7 +6,7 @@
  * diffs a changed file against its old version).
  */
 export type { ByteRange } from "../io/byte-ranges";
-export { type Ext4Layout, readExt4Layout } from "./ext4-layout";
+export { type Ext4Layout, readExt4Layout, UnsupportedExt4Error } from "./ext4-layout";
 export { type Ext4Owners, filesOwning } from "./ext4-owners";
 export { volatileRanges } from "./ext4-volatile";
 export { type Ext4FileList, Ext4FileReader, FILE_INLINE, HOLE, listExt4Files } from "./ext4-files";

@@ -10,7 +10,7 @@
  * volatile, so the delta is made as for a read-only root, with a note saying so.
  */
 import { MenderDeltaError } from "../errors";
-import { readExt4Layout, volatileRanges, type Ext4Layout } from "../fs/ext4";
+import { readExt4Layout, UnsupportedExt4Error, volatileRanges, type Ext4Layout } from "../fs/ext4";
 import { FileBlockSource } from "../io/file-source";
 import { buildReadSet, encodeReadSetAppHeader, rangeBytes } from "../vcdiff/format/read-set";
 import type { ByteRange } from "../io/byte-ranges";
@@ -52,6 +52,12 @@ export function planSourceUse(fromImage: string, mount: RootMount, note: (m: str
   } catch (err) {
     source.close();
     if (!(err instanceof MenderDeltaError)) throw err;
+    if (err instanceof UnsupportedExt4Error) {
+      throw new MenderDeltaError(
+        `--root-mount rw: FROM's ext4 has a feature this generator does not read (${err.message}), so it cannot tell which of its blocks a mounted root rewrites; ` +
+          "if the devices mount their root read-only, make the delta with --root-mount ro; else update them with the full rootfs-image Artifact",
+      );
+    }
     throw new MenderDeltaError(
       `--root-mount rw: cannot read FROM's ext4 metadata (${err.message}); check the image with 'e2fsck -fn', or make the delta with --root-mount ro`,
     );

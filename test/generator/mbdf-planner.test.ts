@@ -210,7 +210,7 @@ test("images that are not ext4: the delta is VCDIFF, with a warning that says wh
   assert.equal(sha256File(decoded), sha256File(to), "stock xdelta3 decodes it");
 });
 
-test("ext4 images this reader refuses (bigalloc; a corrupt extent tree in TO): the delta is VCDIFF, with a warning naming the image and why", async (t) => {
+test("ext4 images this reader refuses (bigalloc; a corrupt extent tree in TO): the delta is VCDIFF, with a warning naming the image and why; rw refuses bigalloc with what to do", async (t) => {
   if (!needTools(t, "mke2fs", "gzip", "xdelta3", "tar", "xz")) return;
   const dir = scratchDir("mbdf-planner-unreadable");
   const { from, to } = makeUpdatePair(dir);
@@ -234,8 +234,15 @@ test("ext4 images this reader refuses (bigalloc; a corrupt extent tree in TO): t
     execFileSync("mke2fs", ["-q", "-t", "ext4", "-O", "bigalloc", "-C", "16384", "-F", "-d", path.join(ROOT, n === 1 ? "src/vcdiff" : "src/compress"), file]);
     return file;
   };
-  const warnings = await vcdiffOf(bigalloc(1), bigalloc(2), "bigalloc");
+  const [bigFrom, bigTo] = [bigalloc(1), bigalloc(2)];
+  const warnings = await vcdiffOf(bigFrom, bigTo, "bigalloc");
   assert.match(warnings.join("\n"), /FROM's ext4 file system cannot be read here \(ext4: bigalloc[^\n]*\), so the delta cannot follow its files; the delta is VCDIFF/);
+  // A read-write root's delta must know what the running system rewrites: refused, saying what to do (not e2fsck: nothing is wrong).
+  await assert.rejects(
+    generate({ fromImage: bigFrom, toImage: bigTo, name: "release-2", deviceType: "test-device", quiet: true, rootMount: "rw", output: path.join(dir, "rw.mender") }),
+    (err: Error) => /^--root-mount rw: FROM's ext4 has a feature this generator does not read \(ext4: bigalloc[^\n]*--root-mount ro; else update them with the full rootfs-image Artifact$/.test(err.message),
+  );
+  assert.equal(fs.existsSync(path.join(dir, "rw.mender")), false, "no Artifact written");
 
   // TO's superblock reads, one of its inodes does not: the listing fails after the pair was accepted.
   const corrupt = path.join(dir, "corrupt-to.ext4");
