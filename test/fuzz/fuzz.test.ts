@@ -6,9 +6,11 @@
  * consumer receives more bytes than the input declared. `npm run fuzz` runs longer.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { needTools } from "../helpers/peers";
 import { describe, fuzz, loadRegressions, type FuzzReport } from "./harness";
+import { fuzzInput } from "./inputs";
 import { mutatedInput } from "./mutate";
 import { mbdfSource } from "./mbdf-seeds";
 import { makeSeeds, SEED_TOOLS, vcdiffSource } from "./seeds";
@@ -52,6 +54,20 @@ test("fuzz inputs: input (seed, index) is the same bytes every time, and buildin
     assert.ok(Buffer.from(first).equals(Buffer.from(again)), `input ${index} differs when built again`);
   }
   seeds.forEach((s, k) => assert.ok(Buffer.from(s).equals(before[k]!), `seed ${k} changed`));
+});
+
+test("fuzz inputs: the ext4 seeds are the same bytes every run, and so is each input built from them", async (t) => {
+  if (!needTools(t, ...SEED_TOOLS.ext4)) return;
+  const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
+  const seeds = makeSeeds("ext4").seeds;
+  // The clock's second changes between the two builds: times taken from it would show.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  assert.deepEqual(makeSeeds("ext4").seeds.map(sha), seeds.map(sha), "seeds differ between two builds");
+  const before = seeds.map(sha);
+  for (let index = 0; index < 200; index++) {
+    assert.equal(sha(fuzzInput("ext4", seeds, 99, index)), sha(fuzzInput("ext4", seeds, 99, index)), `input ${index} differs when built again`);
+  }
+  assert.deepEqual(seeds.map(sha), before, "a seed changed");
 });
 
 for (const target of ["vcdiff", "xz", "artifact", "mbdf", "ext4"] as const) {
