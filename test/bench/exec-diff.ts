@@ -42,7 +42,7 @@ function content(side: { files: Ext4FileList; reader: Ext4FileReader }, i: numbe
 
 const a = open(fromName);
 const b = open(toName);
-const pairs = pairFiles(a.files, b.files, (side, i) => (side === "old" ? a : b).reader.sha256(i));
+const pairs = pairFiles(a.files, b.files, (side, i) => (side === "old" ? a : b).reader.contentDigest(i));
 let files = 0;
 let approxTotal = 0;
 let predictedTotal = 0;

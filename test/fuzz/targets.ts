@@ -165,6 +165,7 @@ function runExt4(input: Uint8Array): Outcome {
     if (size > EXT4_READ_LIMIT) continue;
     let got = 0;
     reader.forEachChunk(i, (chunk) => void (got += chunk.length));
+    reader.contentDigest(i);
     if (got !== size) throw new PropertyViolation(`file ${i}: ${got} bytes read, its size is ${size}`);
     total += got;
   }

@@ -167,7 +167,7 @@ export async function planFileRecords(
     const [oldFiles, newFiles] = lists;
     const oldReader = new Ext4FileReader(fromSrc, oldFiles);
     const newReader = new Ext4FileReader(toSrc, newFiles);
-    const pairs = pairFiles(oldFiles, newFiles, (side, i) => (side === "old" ? oldReader : newReader).sha256(i));
+    const pairs = pairFiles(oldFiles, newFiles, (side, i) => (side === "old" ? oldReader : newReader).contentDigest(i));
 
     const records: FileRecord[] = [];
     const newExecutables: NewExecutable[] = [];
