@@ -296,6 +296,20 @@ describe("listExt4Files", () => {
 });
 
 describe("pairFiles", () => {
+  /** The images of `oldRoot` and `newRoot` (as `name`-old.img, `name`-new.img), listed. */
+  const imagesOf = (name: string, oldRoot: string, newRoot: string): [Listed, Listed] => {
+    const file = (side: string): string => path.join(dir, `${name}-${side}.img`);
+    mkfs(file("old"), oldRoot, 8, ["-t", "ext4"]);
+    mkfs(file("new"), newRoot, 8, ["-t", "ext4"]);
+    return [list(file("old")), list(file("new"))];
+  };
+  /** For a path of the new image: its pairing rule, its old file's first name and whether it is unchanged. */
+  const pairingOf = (a: Listed, b: Listed, pairs: ReturnType<typeof pairFiles>) => (rel: string) => {
+    const n = b.byPath.get(rel)!;
+    const o = pairs.old[n]!;
+    return { rule: pairs.rule[n], old: o < 0 ? undefined : a.files.paths[o]![0], unchanged: pairs.unchanged[n] === 1 };
+  };
+
   test("same path, renamed (same content), version bumped, new; unchanged pairs are known", (t: TestContext) => {
     if (!needTools(t, "mke2fs", "debugfs")) return;
     const oldRoot = path.join(dir, "pair-old.root");
@@ -316,20 +330,8 @@ describe("pairFiles", () => {
     put(newRoot, "new-file", bytes(4000, 27));
     put(oldRoot, "old-empty", "");
     put(newRoot, "new-empty", "");
-    for (const [name, root] of [
-      ["pair-old.img", oldRoot],
-      ["pair-new.img", newRoot],
-    ] as const) {
-      mkfs(path.join(dir, name), root, 8, ["-t", "ext4"]);
-    }
-    const a = list(path.join(dir, "pair-old.img"));
-    const b = list(path.join(dir, "pair-new.img"));
-    const pairs = pairFiles(a.files, b.files, (side, i) => (side === "old" ? a : b).content.contentDigest(i));
-    const got = (rel: string) => {
-      const n = b.byPath.get(rel)!;
-      const o = pairs.old[n]!;
-      return { rule: pairs.rule[n], old: o < 0 ? undefined : a.files.paths[o]![0], unchanged: pairs.unchanged[n] === 1 };
-    };
+    const [a, b] = imagesOf("pair", oldRoot, newRoot);
+    const got = pairingOf(a, b, pairFiles(a.files, b.files, (side, i) => (side === "old" ? a : b).content.contentDigest(i)));
     assert.deepEqual(got("/etc/same"), { rule: PAIR_PATH, old: "/etc/same", unchanged: true });
     assert.deepEqual(got("/etc/changed"), { rule: PAIR_PATH, old: "/etc/changed", unchanged: false });
     assert.deepEqual(got("/usr/local/bin/tool-renamed"), { rule: PAIR_CONTENT, old: "/usr/bin/tool", unchanged: true });
@@ -355,14 +357,7 @@ describe("pairFiles", () => {
     putSparse(newRoot, "srv/renamed.img", GIB, tail("moved"));
     putSparse(oldRoot, "var/changed.img", GIB, tail("old"));
     putSparse(newRoot, "var/changed.img", GIB, tail("new"));
-    for (const [name, root] of [
-      ["sparse-old.img", oldRoot],
-      ["sparse-new.img", newRoot],
-    ] as const) {
-      mkfs(path.join(dir, name), root, 8, ["-t", "ext4"]);
-    }
-    const a = list(path.join(dir, "sparse-old.img"));
-    const b = list(path.join(dir, "sparse-new.img"));
+    const [a, b] = imagesOf("sparse", oldRoot, newRoot);
     // Bytes the digests hash: the data blocks, not the holes' zeros (which made a sparse file of
     // a TiB cost 12 minutes a side).
     const hashProto = Object.getPrototypeOf(createHash("sha256")) as { update(data: Uint8Array): unknown };
@@ -378,11 +373,7 @@ describe("pairFiles", () => {
     } finally {
       hashProto.update = update;
     }
-    const got = (rel: string) => {
-      const n = b.byPath.get(rel)!;
-      const o = pairs.old[n]!;
-      return { rule: pairs.rule[n], old: o < 0 ? undefined : a.files.paths[o]![0], unchanged: pairs.unchanged[n] === 1 };
-    };
+    const got = pairingOf(a, b, pairs);
     assert.equal(b.files.size[b.byPath.get("/var/same.img")!], GIB);
     assert.deepEqual(got("/var/same.img"), { rule: PAIR_PATH, old: "/var/same.img", unchanged: true });
     assert.deepEqual(got("/srv/renamed.img"), { rule: PAIR_CONTENT, old: "/var/moved.img", unchanged: true });
