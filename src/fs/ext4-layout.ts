@@ -92,9 +92,9 @@ function notReadable(message: string): never {
 }
 
 /**
- * A valid file system with a feature this reader does not read (bigalloc, an external journal,
- * an incompatible feature it does not know), as opposed to a damaged one: `e2fsck` finds nothing
- * wrong with it, so an error message must not send its user there.
+ * A valid file system with a feature this reader does not read (bigalloc, an incompatible feature
+ * it does not know), as opposed to a damaged one: `e2fsck` finds nothing wrong with it, so an
+ * error message must not send its user there.
  */
 export class UnsupportedExt4Error extends MenderDeltaError {}
 
@@ -119,7 +119,7 @@ export function readExt4Layout(src: BlockSource): Ext4Layout | undefined {
   const compat = u32(0x5c);
   const incompat = u32(0x60);
   const roCompat = u32(0x64);
-  if (incompat & INCOMPAT_JOURNAL_DEV) unsupported("the image is an external journal device, not a filesystem");
+  if (incompat & INCOMPAT_JOURNAL_DEV) notReadable("the image is an external journal device, not a filesystem");
   if (incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)) unsupported(`unsupported incompatible features 0x${(incompat & (INCOMPAT_COMPRESSION | INCOMPAT_DIRDATA)).toString(16)}`);
   if (incompat & ~INCOMPAT_KNOWN) unsupported(`unknown incompatible features 0x${((incompat & ~INCOMPAT_KNOWN) >>> 0).toString(16)}`);
   if (roCompat & RO_COMPAT_BIGALLOC) unsupported("bigalloc filesystems (clusters of blocks) are not supported");
