@@ -41,9 +41,10 @@ function looksCompressed(bytes: Uint8Array): boolean {
 export interface FileRecordPlan {
   /** Kept records, in target order, never overlapping. */
   records: FileRecord[];
-  /** false when FROM or TO is not ext4 (no file records: the delta is VCDIFF records only). */
-  ext4: boolean;
-  /** Why not, when `ext4` is false: which image, and what its reader refused. */
+  /**
+   * Set when the files of FROM or TO cannot be listed (not ext4, or an ext4 its reader refuses):
+   * which image, and why. There are no file records then: the delta is VCDIFF records only.
+   */
   unreadable?: string;
   /** New files looked at (contiguous, paired, within the size limits) and how many were kept. */
   candidates: number;
@@ -163,7 +164,7 @@ export async function planFileRecords(
   const toFd = fs.openSync(toImage, "r");
   try {
     const lists = readPair(fromSrc, toSrc, listExt4Files);
-    if (typeof lists === "string") return { records: [], ext4: false, unreadable: lists, candidates: 0, newExecutables: [] };
+    if (typeof lists === "string") return { records: [], unreadable: lists, candidates: 0, newExecutables: [] };
     const [oldFiles, newFiles] = lists;
     const oldReader = new Ext4FileReader(fromSrc, oldFiles);
     const newReader = new Ext4FileReader(toSrc, newFiles);
@@ -257,7 +258,7 @@ export async function planFileRecords(
     }
     records.sort((a, b) => a.targetOffset - b.targetOffset);
     newExecutables.sort((a, b) => a.targetOffset - b.targetOffset);
-    return { records, ext4: true, candidates: changed.length + newCompressed.length, newExecutables };
+    return { records, candidates: changed.length + newCompressed.length, newExecutables };
   } finally {
     fs.closeSync(fromFd);
     fs.closeSync(toFd);
