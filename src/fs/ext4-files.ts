@@ -211,11 +211,12 @@ export class Ext4FileReader {
    */
   contentDigest(i: number): string {
     const hash = createHash("sha256");
-    const tag = new DataView(new ArrayBuffer(9));
+    const tag = new Uint8Array(9);
+    const view = new DataView(tag.buffer);
     const piece = (kind: number, length: number): void => {
-      tag.setUint8(0, kind);
-      tag.setFloat64(1, length);
-      hash.update(new Uint8Array(tag.buffer));
+      view.setUint8(0, kind);
+      view.setFloat64(1, length);
+      hash.update(tag);
     };
     this.forEachPiece(i, (length) => piece(0, length), (chunk) => hash.update(chunk), (length) => piece(1, length));
     return hash.digest("hex");
