@@ -36,17 +36,23 @@ function isBuiltProgram(): boolean {
 }
 
 /**
- * Replaces this process with the same program and arguments under the tuned environment, when
- * that is possible and safe (above); returns (doing nothing) otherwise.
+ * Replaces this process with the same program and arguments under `env`, when that is possible and
+ * safe (the built program on Linux, and a trial start of its binary with `env` succeeds); returns,
+ * doing nothing, otherwise. Also how the generator hands its writing to a fresh process
+ * (write-handoff.ts).
  */
-export function restartWithFixedMmapThreshold(): void {
+export function restartInPlace(env: NodeJS.ProcessEnv): void {
   // Node 22.15 and later (the built programs embed 24); the typings of the oldest supported Node lack it.
   const { execve } = process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never };
   if (process.platform !== "linux" || execve === undefined || !isBuiltProgram()) return;
-  const env = tunedEnvironment(process.env);
-  if (env === undefined) return;
   const trial = spawnSync(process.execPath, ["--version"], { env, stdio: "ignore", timeout: 60_000 });
   if (trial.status !== 0) return;
   // A built program's process.argv is [program, program, ...arguments].
   execve.call(process, process.execPath, [process.argv[0]!, ...process.argv.slice(2)], env);
+}
+
+/** Starts this process again in place under the tuned environment (above), unless it runs under it already. */
+export function restartWithFixedMmapThreshold(): void {
+  const env = tunedEnvironment(process.env);
+  if (env !== undefined) restartInPlace(env);
 }

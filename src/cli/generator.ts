@@ -5,13 +5,15 @@
 import { VERSION } from "../version";
 import { hasFlag, runCli } from "./run";
 import { restartWithFixedMmapThreshold } from "./allocator-tuning";
+import { handOffWriting, takeHandOff } from "./write-handoff";
 import { createParser, dispatch } from "./parse";
 import { selfTest } from "./selftest";
 import { helpTopic, wantsVersion } from "./help";
 import { addGeneratorOptions } from "./generator-options";
 import { compressionHelp } from "./compression-help";
 import {
-  createProgress, DEFAULT_DELTA_COMPRESSION, formatSummaryJson, formatSummaryText, generateDelta, protectValues, resolveOptions, type RawOptions,
+  createProgress, DEFAULT_DELTA_COMPRESSION, formatSummaryJson, formatSummaryText, generateDelta, protectValues, resolveOptions, resumeWriting,
+  type GenerateHooks, type GenerationSummary, type RawOptions,
 } from "../generator";
 
 const PROGRAM = "mender-binary-delta-generator";
@@ -144,13 +146,22 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
   const options = resolveOptions(raw as RawOptions, positional.map(String));
   // After the command line is known to be good (its errors come from this process), before any work.
   restartWithFixedMmapThreshold();
-  if (options.debug) process.stderr.write(`${PROGRAM}: debug: runs with GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? "(unset)"}\n`);
-  const summary = await generateDelta(options, {
+  // The second start of a run whose delta is encoded: it writes the Artifact (write-handoff.ts).
+  const handedOver = takeHandOff(process.env, options.output);
+  const hooks: GenerateHooks = {
     // With --json too: progress goes to stderr, stdout holds only the JSON.
     progress: createProgress(process.stderr, !options.quiet),
     warn: (m) => process.stderr.write(`${PROGRAM}: warning: ${m}\n`),
     debug: (m) => process.stderr.write(`${PROGRAM}: debug: ${m}\n`),
-  });
+  };
+  let summary: GenerationSummary;
+  if (handedOver === undefined) {
+    if (options.debug) hooks.debug!(`runs with GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? "(unset)"}`);
+    summary = await generateDelta(options, { ...hooks, handOff: handOffWriting });
+  } else {
+    if (options.debug) hooks.debug!("the delta is encoded; the Artifact is written by a fresh start of the program");
+    summary = await resumeWriting(handedOver, hooks);
+  }
   process.stdout.write(options.json ? formatSummaryJson(summary) : formatSummaryText(summary));
   return 0;
 }

@@ -7,7 +7,7 @@
 import { mkdtempSync, promises as fsp, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
-import { signManifest, writeArtifact, type FileSpec } from "../artifact";
+import { signManifest, writeArtifact, type ArtifactSpec, type FileSpec } from "../artifact";
 import { encodeVcdiff } from "../vcdiff/encoder/encode";
 import { DEFAULT_LEVEL } from "../vcdiff/encoder/levels";
 import { ALGORITHM_IDS } from "../delta/contract";
@@ -28,6 +28,27 @@ export interface GenerateHooks {
   warn?(message: string): void;
   /** With --debug: why each changed file got the record it got. */
   debug?(message: string): void;
+  /**
+   * Called once the delta is encoded, before the writing: may hand the writing to a fresh process
+   * (src/cli/write-handoff.ts), in which case it never returns.
+   */
+  handOff?(encoded: EncodedDelta): void;
+}
+
+/**
+ * What the writing phase needs, as plain data (a fresh process can take it over): the scratch
+ * directory holding the payload and scripts, the Artifact's spec, and the summary so far.
+ */
+export interface EncodedDelta {
+  workDir: string;
+  output: string;
+  spec: ArtifactSpec;
+  payloadSize: number;
+  summary: Pick<GenerationSummary, "output" | "compression" | "signed" | "from" | "to" | "decoderArguments" | "rootMount" | "warnings"> & {
+    delta: Omit<GenerationSummary["delta"], "payload" | "size" | "sha256">;
+  };
+  /** Date.now() as the run, the encoding and the writing started. */
+  startedAt: { run: number; encoding: number; writing: number };
 }
 
 function readPem(file: string, what: string): Buffer {
@@ -61,20 +82,8 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   const scratchParent = path.dirname(path.resolve(options.output));
   await checkScratchSpace(scratchParent, [fromInfo, toInfo]);
 
-  // An interrupted run (SIGHUP too: a build host's ssh session that drops) or one that stops on a
-  // closed output pipe (src/cli/run.ts) must not leave images or a partial Artifact behind: the
-  // scratch directory's removal is a pending cleanup from the moment it exists (made synchronously,
-  // registered in the same step), which the signal handlers run.
-  let scratch: string | undefined;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    runPendingCleanups();
-    process.kill(process.pid, signal);
-  };
-  for (const signal of INTERRUPT_SIGNALS) process.once(signal, onSignal);
-  let releaseScratch: (() => void) | undefined;
-  try {
-    const workDir = (scratch = mkdtempSync(path.join(scratchParent, ".mender-delta-work-")));
-    releaseScratch = deferCleanup(() => rmSync(workDir, { recursive: true, force: true }));
+  const makeScratch = (): string => mkdtempSync(path.join(scratchParent, ".mender-delta-work-"));
+  return withScratch(makeScratch, async (workDir) => {
     const from = await loadImage(fromInfo, workDir, progress);
     const to = await loadImage(toInfo, workDir, progress);
     if (from.sha256 === to.sha256) {
@@ -119,47 +128,103 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     const t2 = Date.now();
 
     const scripts = await writeScripts(to, workDir);
-    const payloadSize = (await fsp.stat(deltaPath)).size;
-    const spec = deltaArtifactSpec({
-      from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
-      decoderArguments: options.decoderArguments, deltaPath, scripts, algorithm: mbdf ? ALGORITHM_IDS.mbdf1 : undefined, compression: options.compression, compressionLevel: options.compressionLevel,
-      compressionTuning: { threads: options.threads, partSize: options.xzBlockSize }, signingKey,
-    });
-    // Compressing the delta is most of the writing: its size is the phase's 100 %.
-    const written = await phase(progress, "writing", payloadSize, async () => {
-      // Written inside the scratch directory (same file system as the output), then renamed: an
-      // interrupted run leaves nothing behind, a finished one replaces the output atomically.
-      const staged = path.join(workDir, "delta.mender");
-      const result = await writeArtifact(staged, spec, { onPayloadProgress: (bytes) => progress.advance(bytes) });
-      await fsp.rename(staged, options.output).catch((err: NodeJS.ErrnoException) => {
-        throw new MenderDeltaError(`cannot write the output ${options.output}: ${err.message}; give a file path in a writable directory`);
-      });
-      return result;
-    });
-    const t3 = Date.now();
-    const payload = written.payloadFiles[0]!;
-    return {
+    const encoded: EncodedDelta = {
+      workDir,
       output: options.output,
-      artifactName: spec.artifactName,
-      artifactSize: written.size,
-      compression: options.compression,
-      signed: signingKey !== undefined,
-      deviceTypes: spec.deviceTypes,
-      from: releaseSummary(from),
-      to: releaseSummary(to),
-      delta: {
-        payload: payload.name, size: payload.size, sha256: payload.sha256,
-        windows: stats?.windows ?? 0, windowSize: stats?.windowSize ?? options.windowSize,
-        level: stats?.level ?? options.level ?? DEFAULT_LEVEL, threads: stats?.threads ?? options.threads ?? 1, checksum: options.checksum,
-        // Only for --delta-format mbdf, so a VCDIFF run's summary stays as it was.
-        ...(mbdf ? { format: "mbdf" as const, mbdf } : {}),
+      spec: deltaArtifactSpec({
+        from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
+        decoderArguments: options.decoderArguments, deltaPath, scripts, algorithm: mbdf ? ALGORITHM_IDS.mbdf1 : undefined, compression: options.compression, compressionLevel: options.compressionLevel,
+        compressionTuning: { threads: options.threads, partSize: options.xzBlockSize }, signingKey,
+      }),
+      payloadSize: (await fsp.stat(deltaPath)).size,
+      summary: {
+        output: options.output,
+        compression: options.compression,
+        signed: signingKey !== undefined,
+        from: releaseSummary(from),
+        to: releaseSummary(to),
+        delta: {
+          windows: stats?.windows ?? 0, windowSize: stats?.windowSize ?? options.windowSize,
+          level: stats?.level ?? options.level ?? DEFAULT_LEVEL, threads: stats?.threads ?? options.threads ?? 1, checksum: options.checksum,
+          // Only for --delta-format mbdf, so a VCDIFF run's summary stays as it was.
+          ...(mbdf ? { format: "mbdf" as const, mbdf } : {}),
+        },
+        decoderArguments: options.decoderArguments,
+        rootMount: plan.report(),
+        warnings: [...options.notes, ...warnings],
       },
-      decoderArguments: options.decoderArguments,
-      rootMount: plan.report(),
-      ratio: written.size / to.inputSize,
-      timeMs: { total: t3 - t0, read: t1 - t0, encode: t2 - t1, write: t3 - t2 },
-      warnings: [...options.notes, ...warnings],
+      startedAt: { run: t0, encoding: t1, writing: t2 },
     };
+    // The writing's memory is mostly the compressor's: in a fresh process it does not come on top
+    // of what the encoding leaves allocated (docs/encoder.md, "Memory (B)"). A hook that replaces
+    // the process never returns; one that cannot, does, and the writing goes on here.
+    hooks.handOff?.(encoded);
+    return writeEncodedDelta(encoded, progress);
+  });
+}
+
+/**
+ * The writing in a process that took over an encoded delta (src/cli/write-handoff.ts): from here on
+ * it owns the scratch directory, which is removed whatever happens, as in generateDelta.
+ */
+export function resumeWriting(encoded: EncodedDelta, hooks: GenerateHooks = {}): Promise<GenerationSummary> {
+  return withScratch(() => encoded.workDir, () => writeEncodedDelta(encoded, hooks.progress ?? NO_PROGRESS));
+}
+
+/** The writing phase: the delta Artifact, written beside the output and renamed over it, and the summary. */
+async function writeEncodedDelta(encoded: EncodedDelta, progress: Progress): Promise<GenerationSummary> {
+  const { spec, summary } = encoded;
+  // Compressing the delta is most of the writing: its size is the phase's 100 %.
+  const written = await phase(progress, "writing", encoded.payloadSize, async () => {
+    // Written inside the scratch directory (same file system as the output), then renamed: an
+    // interrupted run leaves nothing behind, a finished one replaces the output atomically.
+    const staged = path.join(encoded.workDir, "delta.mender");
+    const result = await writeArtifact(staged, spec, { onPayloadProgress: (bytes) => progress.advance(bytes) });
+    await fsp.rename(staged, encoded.output).catch((err: NodeJS.ErrnoException) => {
+      throw new MenderDeltaError(`cannot write the output ${encoded.output}: ${err.message}; give a file path in a writable directory`);
+    });
+    return result;
+  });
+  const t3 = Date.now();
+  const payload = written.payloadFiles[0]!;
+  const { run, encoding, writing } = encoded.startedAt;
+  return {
+    output: summary.output,
+    artifactName: spec.artifactName,
+    artifactSize: written.size,
+    compression: summary.compression,
+    signed: summary.signed,
+    deviceTypes: spec.deviceTypes,
+    from: summary.from,
+    to: summary.to,
+    delta: { payload: payload.name, size: payload.size, sha256: payload.sha256, ...summary.delta },
+    decoderArguments: summary.decoderArguments,
+    rootMount: summary.rootMount,
+    ratio: written.size / summary.to.inputSize,
+    timeMs: { total: t3 - run, read: encoding - run, encode: writing - encoding, write: t3 - writing },
+    warnings: summary.warnings,
+  };
+}
+
+/**
+ * Runs `work` in the scratch directory `makeDir` creates (or names), and removes it afterwards
+ * whatever happens. An interrupted run (SIGHUP too: a build host's ssh session that drops) or one
+ * that stops on a closed output pipe (src/cli/run.ts) must not leave images or a partial Artifact
+ * behind: the removal is a pending cleanup from the moment the directory exists (made
+ * synchronously, registered in the same step), which the signal handlers run.
+ */
+async function withScratch<T>(makeDir: () => string, work: (dir: string) => Promise<T>): Promise<T> {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    runPendingCleanups();
+    process.kill(process.pid, signal);
+  };
+  for (const signal of INTERRUPT_SIGNALS) process.once(signal, onSignal);
+  let scratch: string | undefined;
+  let releaseScratch: (() => void) | undefined;
+  try {
+    const dir = (scratch = makeDir());
+    releaseScratch = deferCleanup(() => rmSync(dir, { recursive: true, force: true }));
+    return await work(dir);
   } finally {
     for (const signal of INTERRUPT_SIGNALS) process.removeListener(signal, onSignal);
     if (scratch !== undefined) await fsp.rm(scratch, { recursive: true, force: true });

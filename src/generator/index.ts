@@ -4,8 +4,8 @@
  */
 export { DEFAULT_DELTA_COMPRESSION, protectValues, resolveOptions, parseDecoderArguments, parseEncoderArguments, VALUE_OPTIONS } from "./options";
 export type { GeneratorOptions, InputSource, RawOptions } from "./options";
-export { generateDelta } from "./generate";
-export type { GenerateHooks } from "./generate";
+export { generateDelta, resumeWriting } from "./generate";
+export type { EncodedDelta, GenerateHooks } from "./generate";
 export { createProgress, NO_PROGRESS, phase, progressLine } from "../progress";
 export type { Progress } from "../progress";
 export { formatSummaryJson, formatSummaryText } from "./summary";

@@ -1,0 +1,138 @@
+/**
+ * The built generator writes its Artifact in a fresh start of itself (src/cli/write-handoff.ts):
+ * the hand-off's own checks, that the built program really hands over (its --debug lines), that
+ * the Artifact and summary are those of a run in one process, signed too, and that an interrupt
+ * during the handed-over writing still leaves nothing behind.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { MenderDeltaError } from "../../src/errors";
+import type { EncodedDelta } from "../../src/generator";
+import { serializeHandOff, takeHandOff } from "../../src/cli/write-handoff";
+import { HOST_TARGET, binaryPath, runBinary } from "../helpers/targets";
+import { needBuilt } from "../helpers/peers";
+import { makeKeys, mender, releaseSuite, runCli, sha256File } from "./fixtures";
+
+const PROGRAM = "mender-binary-delta-generator";
+const VARIABLE = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF";
+const suite = releaseSuite("mbd-gen-handoff-", ["mender-artifact", "mke2fs", "openssl"]);
+
+function encodedIn(workDir: string, signingKey?: Buffer): EncodedDelta {
+  const release = { input: "artifact" as const, path: "/r.mender", image: "rootfs.ext4", imageSize: 4096, sha256: "ab".repeat(32), inputSize: 5000 };
+  return {
+    workDir,
+    output: "/out/d.mender",
+    spec: {
+      artifactName: "release-2", deviceTypes: ["test-device"], signingKey, compression: "xz",
+      payload: { type: "mender-binary-delta", depends: {}, provides: {}, metaData: { delta_algorithm: "mbdf1" }, files: [{ path: path.join(workDir, "d"), name: "d", mode: 0o644 }] },
+    },
+    payloadSize: 123,
+    summary: {
+      output: "/out/d.mender", compression: "xz", signed: signingKey !== undefined, from: release, to: release,
+      delta: { windows: 0, windowSize: 1 << 23, level: 9, threads: 2, checksum: true },
+      decoderArguments: [], rootMount: { rootMount: "ro", avoidedBytes: 0 }, warnings: ["a warning"],
+    },
+    startedAt: { run: 1, encoding: 2, writing: 3 },
+  } as EncodedDelta;
+}
+
+test("hand-off: the encoded delta and its signing key come through the variable, which is then gone; anything else is refused and nothing removed", () => {
+  const work = fs.mkdtempSync(path.join(suite.work, ".mender-delta-work-"));
+  const key = crypto.randomBytes(300);
+  const encoded = encodedIn(work, key);
+  const env: NodeJS.ProcessEnv = { [VARIABLE]: serializeHandOff(encoded), PATH: "/bin" };
+  assert.doesNotMatch(env[VARIABLE]!, /"signingKey":\{/, "the key as base64, not a JSON byte list");
+  assert.deepEqual(takeHandOff(env, "/out/d.mender"), encoded);
+  assert.deepEqual(env, { PATH: "/bin" });
+  assert.equal(takeHandOff({}, "/out/d.mender"), undefined);
+  assert.equal(takeHandOff({ [VARIABLE]: serializeHandOff(encodedIn(work)) }, "/out/d.mender")?.spec.signingKey, undefined);
+
+  const other = fs.mkdtempSync(path.join(suite.work, "not-scratch-"));
+  const open = fs.mkdtempSync(path.join(suite.work, ".mender-delta-work-"));
+  fs.chmodSync(open, 0o755);
+  const refusals: [string, RegExp][] = [
+    ["{not json", /not JSON/],
+    [serializeHandOff(encodedIn(other)), /not a generator's scratch directory/],
+    [serializeHandOff(encodedIn("relative/.mender-delta-work-x")), /not a generator's scratch directory/],
+    [serializeHandOff(encodedIn(path.join(suite.work, ".mender-delta-work-gone"))), /does not exist/],
+    [serializeHandOff(encodedIn(open)), /not a scratch directory of this user's/],
+  ];
+  for (const [value, why] of refusals) {
+    assert.throws(() => takeHandOff({ [VARIABLE]: value }, "/out/d.mender"), (err: unknown) => {
+      assert.ok(err instanceof MenderDeltaError);
+      assert.match(err.message, why);
+      assert.match(err.message, new RegExp(`^${VARIABLE} is set \\(.*\\): .*unset it and run again$`));
+      return true;
+    });
+  }
+  assert.throws(() => takeHandOff({ [VARIABLE]: serializeHandOff(encoded) }, "/elsewhere.mender"), /it writes \/out\/d\.mender, this command line \/elsewhere\.mender/);
+  for (const dir of [work, other, open]) assert.ok(fs.statSync(dir).isDirectory(), `${dir} kept`);
+});
+
+test("the built generator hands its writing to a fresh start: the same Artifact and summary as one process, signed too", { timeout: 300_000 }, async (t) => {
+  if (!suite.usable(t)) return;
+  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
+  const dir = path.join(suite.work, "same");
+  fs.mkdirSync(dir);
+  const { key, pub } = makeKeys(dir, "rsa");
+  const built = path.join(dir, "built.mender");
+  const r = runBinary(HOST_TARGET, PROGRAM, ["--debug", "--json", "-k", key, "-o", built, suite.rel.r1, suite.rel.r2]);
+  assert.equal(r.status, 0, r.stderr);
+  const debug = (m: string): RegExp => new RegExp(`^${PROGRAM}: debug: ${m}`, "gm");
+  assert.equal(r.stderr.match(debug("runs with GLIBC_TUNABLES="))?.length, 1, r.stderr);
+  assert.equal(r.stderr.match(debug("the delta is encoded; the Artifact is written by a fresh start of the program$"))?.length, 1, r.stderr);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["built.mender", "rsa.key", "rsa.pub"], "no scratch directory left");
+  const validated = mender(["validate", "-k", pub, built]);
+  assert.equal(validated.status, 0, validated.stderr);
+
+  const single = path.join(dir, "single.mender");
+  const s = runCli(["--json", "-k", key, "-o", single, suite.rel.r1, suite.rel.r2]);
+  assert.equal(s.status, 0, s.stderr);
+  const [a, b] = [JSON.parse(r.stdout), JSON.parse(s.stdout)];
+  assert.equal(a.artifactSize, fs.statSync(built).size);
+  assert.equal(a.signed, true);
+  for (const phase of ["read", "encode", "write"]) assert.ok(a.timeMs[phase] >= 0 && a.timeMs[phase] <= a.timeMs.total, `timeMs.${phase}`);
+  for (const summary of [a, b]) {
+    delete summary.timeMs;
+    delete summary.output;
+    delete summary.delta.threads;
+  }
+  assert.deepEqual(a, b);
+  // RSA signatures (PKCS#1 v1.5) are deterministic: the whole Artifact is the same bytes.
+  assert.equal(sha256File(built), sha256File(single));
+});
+
+test("SIGINT during the handed-over writing: the process ends by the signal and leaves no scratch files or output", { timeout: 300_000 }, async (t) => {
+  if (!suite.usable(t)) return;
+  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
+  const dir = path.join(suite.work, "interrupted");
+  const images = path.join(suite.work, "images");
+  fs.mkdirSync(dir);
+  fs.mkdirSync(images);
+  // 24 MiB of new random bytes: a payload xz takes seconds over, so the signal lands in the writing.
+  const from = path.join(images, "from.img");
+  const to = path.join(images, "to.img");
+  fs.writeFileSync(from, Buffer.alloc(24 << 20));
+  fs.writeFileSync(to, crypto.randomBytes(24 << 20));
+  const child = spawn(binaryPath(HOST_TARGET, PROGRAM), [
+    "--from-image", from, "--to-image", to, "-n", "r2", "-t", "test-device", "-o", path.join(dir, "d.mender"),
+  ], { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  let stderr = "";
+  await new Promise<void>((resolve) => {
+    child.stderr!.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      // The fresh start prints the writing's first line once its signal handlers are in place.
+      if (/^writing +0%$/m.test(stderr)) resolve();
+    });
+    child.on("exit", () => resolve());
+  });
+  assert.match(stderr, /^writing +0%$/m, stderr);
+  child.kill("SIGINT");
+  assert.deepEqual(await exited, { code: null, signal: "SIGINT" }, stderr);
+  assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
+});
