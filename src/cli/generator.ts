@@ -87,7 +87,8 @@ ${compressionHelp(DEFAULT_DELTA_COMPRESSION)}
                          and the GLIBC_TUNABLES the run has (the program
                          fixes glibc's mmap threshold for less memory:
                          set glibc.malloc.mmap_threshold yourself to
-                         choose another)
+                         choose another), and when a fresh start of the
+                         program writes the Artifact (less memory too)
   --json                 print a machine-readable summary (sizes,
                          checksums, ratio, time) on stdout; a failure
                          as {"error": MESSAGE, "exitCode": N}

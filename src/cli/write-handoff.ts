@@ -33,12 +33,27 @@ export function serializeHandOff(encoded: EncodedDelta): string {
 
 /**
  * Hands the writing to a fresh process (never returns) when this is the built program on Linux and
- * it can start itself again; returns, for the writing to go on in this process, otherwise.
+ * it can start itself again; returns, for the writing to go on in this process, otherwise (also
+ * when the scratch directory would not pass the second start's check: a file system without
+ * owners and modes, as a Windows drive under WSL).
  */
 export function handOffWriting(encoded: EncodedDelta): void {
   const value = serializeHandOff(encoded);
-  if (value.length > MAX_HANDOFF_CHARS) return;
+  if (value.length > MAX_HANDOFF_CHARS || scratchProblem(encoded.workDir) !== undefined) return;
   restartInPlace({ ...process.env, [VARIABLE]: value });
+}
+
+/** Why `workDir` is not a scratch directory of this user's that only this user can read; undefined when it is. */
+function scratchProblem(workDir: string): string | undefined {
+  if (!path.isAbsolute(workDir) || !path.basename(workDir).startsWith(SCRATCH_PREFIX)) return "not a generator's scratch directory";
+  let stats;
+  try {
+    stats = lstatSync(workDir);
+  } catch {
+    return `its scratch directory ${workDir} does not exist`;
+  }
+  if (!stats.isDirectory() || stats.uid !== process.getuid?.() || (stats.mode & 0o077) !== 0) return `${workDir} is not a scratch directory of this user's`;
+  return undefined;
 }
 
 /**
@@ -57,18 +72,9 @@ export function takeHandOff(env: NodeJS.ProcessEnv, output: string): EncodedDelt
   } catch {
     throw refuse("not JSON");
   }
-  const workDir = typeof parsed?.workDir === "string" ? parsed.workDir : "";
-  if (!path.isAbsolute(workDir) || !path.basename(workDir).startsWith(SCRATCH_PREFIX)) throw refuse("not a generator's scratch directory");
-  let owner;
-  try {
-    owner = lstatSync(workDir);
-  } catch {
-    throw refuse(`its scratch directory ${workDir} does not exist`);
-  }
-  if (!owner.isDirectory() || owner.uid !== process.getuid?.() || (owner.mode & 0o077) !== 0) {
-    throw refuse(`${workDir} is not a scratch directory of this user's`);
-  }
-  if (parsed.output !== output) throw refuse(`it writes ${String(parsed.output)}, this command line ${output}`);
+  const problem = scratchProblem(typeof parsed?.workDir === "string" ? parsed.workDir : "");
+  if (problem !== undefined) throw refuse(problem);
+  if (parsed.summary?.output !== output) throw refuse(`it writes ${String(parsed.summary?.output)}, this command line ${output}`);
   const { signingKey, ...encoded } = parsed;
   return { ...encoded, spec: { ...encoded.spec, ...(signingKey === undefined ? {} : { signingKey: Buffer.from(signingKey, "base64") }) } };
 }

@@ -41,7 +41,6 @@ export interface GenerateHooks {
  */
 export interface EncodedDelta {
   workDir: string;
-  output: string;
   spec: ArtifactSpec;
   payloadSize: number;
   summary: Pick<GenerationSummary, "output" | "compression" | "signed" | "from" | "to" | "decoderArguments" | "rootMount" | "warnings"> & {
@@ -130,7 +129,6 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     const scripts = await writeScripts(to, workDir);
     const encoded: EncodedDelta = {
       workDir,
-      output: options.output,
       spec: deltaArtifactSpec({
         from, to, artifactName: options.artifactName, deviceTypes: options.deviceTypes,
         decoderArguments: options.decoderArguments, deltaPath, scripts, algorithm: mbdf ? ALGORITHM_IDS.mbdf1 : undefined, compression: options.compression, compressionLevel: options.compressionLevel,
@@ -180,8 +178,8 @@ async function writeEncodedDelta(encoded: EncodedDelta, progress: Progress): Pro
     // interrupted run leaves nothing behind, a finished one replaces the output atomically.
     const staged = path.join(encoded.workDir, "delta.mender");
     const result = await writeArtifact(staged, spec, { onPayloadProgress: (bytes) => progress.advance(bytes) });
-    await fsp.rename(staged, encoded.output).catch((err: NodeJS.ErrnoException) => {
-      throw new MenderDeltaError(`cannot write the output ${encoded.output}: ${err.message}; give a file path in a writable directory`);
+    await fsp.rename(staged, summary.output).catch((err: NodeJS.ErrnoException) => {
+      throw new MenderDeltaError(`cannot write the output ${summary.output}: ${err.message}; give a file path in a writable directory`);
     });
     return result;
   });

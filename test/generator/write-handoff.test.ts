@@ -25,7 +25,6 @@ function encodedIn(workDir: string, signingKey?: Buffer): EncodedDelta {
   const release = { input: "artifact" as const, path: "/r.mender", image: "rootfs.ext4", imageSize: 4096, sha256: "ab".repeat(32), inputSize: 5000 };
   return {
     workDir,
-    output: "/out/d.mender",
     spec: {
       artifactName: "release-2", deviceTypes: ["test-device"], signingKey, compression: "xz",
       payload: { type: "mender-binary-delta", depends: {}, provides: {}, metaData: { delta_algorithm: "mbdf1" }, files: [{ path: path.join(workDir, "d"), name: "d", mode: 0o644 }] },
