@@ -12,7 +12,7 @@
  * and removed from the environment as the new process reads it. A value that does not describe
  * this run's own scratch directory is refused, and nothing is removed on its word.
  */
-import { lstatSync } from "node:fs";
+import { lstatSync, statSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import type { EncodedDelta } from "../generator";
@@ -24,6 +24,21 @@ const MAX_HANDOFF_CHARS = 100_000;
 /** generateDelta's scratch directories (mkdtemp: owner-only). */
 const SCRATCH_PREFIX = ".mender-delta-work-";
 
+/**
+ * The program's file as this start found it: a binary replaced during the run (a package upgrade)
+ * must not write this run's Artifact, so the writing then stays in this process.
+ */
+const startedFrom = fileIdentity(process.execPath);
+
+function fileIdentity(file: string): string | undefined {
+  try {
+    const s = statSync(file);
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The variable's value: the encoded delta, its signing key as base64. */
 export function serializeHandOff(encoded: EncodedDelta): string {
   const { signingKey, ...spec } = encoded.spec;
@@ -34,12 +49,13 @@ export function serializeHandOff(encoded: EncodedDelta): string {
 /**
  * Hands the writing to a fresh process (never returns) when this is the built program on Linux and
  * it can start itself again; returns, for the writing to go on in this process, otherwise (also
- * when the scratch directory would not pass the second start's check: a file system without
- * owners and modes, as a Windows drive under WSL).
+ * when the scratch directory would not pass the second start's check, as on a file system without
+ * owners and modes (a Windows drive under WSL), and when the program's file changed since it started).
  */
 export function handOffWriting(encoded: EncodedDelta): void {
   const value = serializeHandOff(encoded);
   if (value.length > MAX_HANDOFF_CHARS || scratchProblem(encoded.workDir) !== undefined) return;
+  if (startedFrom === undefined || fileIdentity(process.execPath) !== startedFrom) return;
   restartInPlace({ ...process.env, [VARIABLE]: value });
 }
 

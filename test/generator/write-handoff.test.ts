@@ -105,33 +105,65 @@ test("the built generator hands its writing to a fresh start: the same Artifact 
   assert.equal(sha256File(built), sha256File(single));
 });
 
+/** FROM zeros, TO 24 MiB of random bytes: a payload xz takes seconds over (made once). */
+function randomPair(): { from: string; to: string } {
+  const images = path.join(suite.work, "images");
+  const from = path.join(images, "from.img");
+  const to = path.join(images, "to.img");
+  if (!fs.existsSync(images)) {
+    fs.mkdirSync(images);
+    fs.writeFileSync(from, Buffer.alloc(24 << 20));
+    fs.writeFileSync(to, crypto.randomBytes(24 << 20));
+  }
+  return { from, to };
+}
+
+/** Starts `program` on the random pair writing `out`; resolves `seen` once stderr matches `line`. */
+function startOn(program: string, out: string, extra: string[], line: RegExp) {
+  const { from, to } = randomPair();
+  const child = spawn(program, [...extra, "--from-image", from, "--to-image", to, "-n", "r2", "-t", "test-device", "-o", out], { stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const output = { stderr: "" };
+  const seen = new Promise<void>((resolve) => {
+    child.stderr!.on("data", (chunk: Buffer) => {
+      output.stderr += chunk.toString();
+      if (line.test(output.stderr)) resolve();
+    });
+    child.on("exit", () => resolve());
+  });
+  return { child, exited, seen, output };
+}
+
 test("SIGINT during the handed-over writing: the process ends by the signal and leaves no scratch files or output", { timeout: 300_000 }, async (t) => {
   if (!suite.usable(t)) return;
   if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
   const dir = path.join(suite.work, "interrupted");
-  const images = path.join(suite.work, "images");
   fs.mkdirSync(dir);
-  fs.mkdirSync(images);
-  // 24 MiB of new random bytes: a payload xz takes seconds over, so the signal lands in the writing.
-  const from = path.join(images, "from.img");
-  const to = path.join(images, "to.img");
-  fs.writeFileSync(from, Buffer.alloc(24 << 20));
-  fs.writeFileSync(to, crypto.randomBytes(24 << 20));
-  const child = spawn(binaryPath(HOST_TARGET, PROGRAM), [
-    "--from-image", from, "--to-image", to, "-n", "r2", "-t", "test-device", "-o", path.join(dir, "d.mender"),
-  ], { stdio: ["ignore", "ignore", "pipe"] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  let stderr = "";
-  await new Promise<void>((resolve) => {
-    child.stderr!.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      // The fresh start prints the writing's first line once its signal handlers are in place.
-      if (/^writing +0%$/m.test(stderr)) resolve();
-    });
-    child.on("exit", () => resolve());
-  });
-  assert.match(stderr, /^writing +0%$/m, stderr);
-  child.kill("SIGINT");
-  assert.deepEqual(await exited, { code: null, signal: "SIGINT" }, stderr);
+  // The fresh start prints the writing's first line once its signal handlers are in place.
+  const run = startOn(binaryPath(HOST_TARGET, PROGRAM), path.join(dir, "d.mender"), [], /^writing +0%$/m);
+  await run.seen;
+  assert.match(run.output.stderr, /^writing +0%$/m, run.output.stderr);
+  run.child.kill("SIGINT");
+  assert.deepEqual(await run.exited, { code: null, signal: "SIGINT" }, run.output.stderr);
   assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
+});
+
+test("a program file replaced during the run (an upgrade) does not write its Artifact: the writing stays in the first start", { timeout: 300_000 }, async (t) => {
+  if (!suite.usable(t)) return;
+  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
+  const dir = path.join(suite.work, "replaced");
+  fs.mkdirSync(dir);
+  const program = path.join(dir, PROGRAM);
+  fs.copyFileSync(binaryPath(HOST_TARGET, PROGRAM), program);
+  fs.copyFileSync(binaryPath(HOST_TARGET, PROGRAM), `${program}.new`);
+  fs.chmodSync(program, 0o755);
+  fs.chmodSync(`${program}.new`, 0o755);
+  const run = startOn(program, path.join(dir, "d.mender"), ["--debug"], /^reading TO +0%$/m);
+  await run.seen;
+  fs.renameSync(`${program}.new`, program);
+  assert.deepEqual(await run.exited, { code: 0, signal: null }, run.output.stderr);
+  assert.match(run.output.stderr, /^writing +100%$/m);
+  assert.doesNotMatch(run.output.stderr, /written by a fresh start/, "no hand-off to the replaced file");
+  const validated = mender(["validate", path.join(dir, "d.mender")]);
+  assert.equal(validated.status, 0, validated.stderr);
 });
