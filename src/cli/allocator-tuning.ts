@@ -36,23 +36,41 @@ function isBuiltProgram(): boolean {
 }
 
 /**
- * Replaces this process with the same program and arguments under `env`, when that is possible and
- * safe (the built program on Linux, and a trial start of its binary with `env` succeeds); returns,
- * doing nothing, otherwise. Also how the generator hands its writing to a fresh process
- * (write-handoff.ts).
+ * Linux takes at most 2 MiB of arguments and environment together (a quarter of the default
+ * stack), each string at most 128 KiB; a start that would not fit is not attempted (the embedded
+ * Node aborts on a failed execve), with room to spare.
  */
-export function restartInPlace(env: NodeJS.ProcessEnv): void {
+const EXEC_BYTES = 1 << 20;
+
+/** The bytes execve copies for `args` and `env`: each string, its NUL and its pointer. */
+function execBytes(args: string[], env: NodeJS.ProcessEnv): number {
+  let bytes = 0;
+  for (const a of args) bytes += Buffer.byteLength(a) + 9;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) bytes += Buffer.byteLength(k) + Buffer.byteLength(v) + 10;
+  return bytes;
+}
+
+/**
+ * How this process starts itself again in place (execve: the same program, arguments, process id
+ * and standard streams) under `env`: a function that does it (and never returns), or undefined
+ * when that is not possible or not safe: not the built program on Linux, too much to pass, or a
+ * trial start of its binary with `env` fails. Also how the generator hands its writing to a fresh
+ * process (write-handoff.ts).
+ */
+export function inPlaceRestart(env: NodeJS.ProcessEnv): (() => never) | undefined {
   // Node 22.15 and later (the built programs embed 24); the typings of the oldest supported Node lack it.
   const { execve } = process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never };
-  if (process.platform !== "linux" || execve === undefined || !isBuiltProgram()) return;
-  const trial = spawnSync(process.execPath, ["--version"], { env, stdio: "ignore", timeout: 60_000 });
-  if (trial.status !== 0) return;
+  if (process.platform !== "linux" || execve === undefined || !isBuiltProgram()) return undefined;
   // A built program's process.argv is [program, program, ...arguments].
-  execve.call(process, process.execPath, [process.argv[0]!, ...process.argv.slice(2)], env);
+  const args = [process.argv[0]!, ...process.argv.slice(2)];
+  if (execBytes(args, env) > EXEC_BYTES) return undefined;
+  const trial = spawnSync(process.execPath, ["--version"], { env, stdio: "ignore", timeout: 60_000 });
+  if (trial.status !== 0) return undefined;
+  return () => execve.call(process, process.execPath, args, env);
 }
 
 /** Starts this process again in place under the tuned environment (above), unless it runs under it already. */
 export function restartWithFixedMmapThreshold(): void {
   const env = tunedEnvironment(process.env);
-  if (env !== undefined) restartInPlace(env);
+  if (env !== undefined) inPlaceRestart(env)?.();
 }

@@ -158,10 +158,10 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
   let summary: GenerationSummary;
   if (handedOver === undefined) {
     if (options.debug) hooks.debug!(`runs with GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? "(unset)"}`);
-    summary = await generateDelta(options, { ...hooks, handOff: handOffWriting });
+    summary = await generateDelta(options, { ...hooks, handOff: (encoded) => handOffWriting(encoded, options.signingKey) });
   } else {
     if (options.debug) hooks.debug!("the delta is encoded; the Artifact is written by a fresh start of the program");
-    summary = await resumeWriting(handedOver, hooks);
+    summary = await resumeWriting(handedOver.encoded, () => handedOver.readSigningKey(), hooks);
   }
   process.stdout.write(options.json ? formatSummaryJson(summary) : formatSummaryText(summary));
   return 0;

@@ -8,21 +8,44 @@
  * RSS of the process spans both) with what the writing needs in one environment variable, and the
  * new process writes. The Artifact is the same bytes either way.
  *
- * The variable holds the signing key, if any (base64): passed in memory, never written to disk,
- * and removed from the environment as the new process reads it. A value that does not describe
- * this run's own scratch directory is refused, and nothing is removed on its word.
+ * The variable is readable by this user's processes and root for the life of the process (as
+ * /proc/PID/environ), so it never holds the signing key: the second start reads the key file
+ * again and checks it is the one the first start read (its SHA-256). A value that is not this
+ * process's own hand-off (another process id, a scratch directory that is not this user's
+ * owner-only one beside the output, files outside it) is refused, and nothing is removed on its
+ * word.
  */
-import { lstatSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { lstatSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import type { EncodedDelta } from "../generator";
-import { restartInPlace } from "./allocator-tuning";
+import { inPlaceRestart } from "./allocator-tuning";
 
 const VARIABLE = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF";
 /** Linux takes environment strings up to 128 KiB; a larger hand-off is not attempted. */
-const MAX_HANDOFF_CHARS = 100_000;
+const MAX_HANDOFF_BYTES = 100_000;
 /** generateDelta's scratch directories (mkdtemp: owner-only). */
 const SCRATCH_PREFIX = ".mender-delta-work-";
+
+/** The signing key as the second start finds it again: the file, and the SHA-256 its bytes had. */
+interface KeyReference {
+  path: string;
+  sha256: string;
+}
+
+/** What the variable holds: the encoded delta without its key, the key's reference, whose it is. */
+interface HandOffValue extends EncodedDelta {
+  pid: number;
+  signingKey?: KeyReference;
+}
+
+/** What a second start takes over: the encoded delta, and how to read its signing key again. */
+export interface HandedOver {
+  encoded: EncodedDelta;
+  /** The signing key, read again and checked (throws a MenderDeltaError if it changed); undefined: unsigned. */
+  readSigningKey(): Buffer | undefined;
+}
 
 /**
  * The program's file as this start found it: a binary replaced during the run (a package upgrade)
@@ -39,29 +62,54 @@ function fileIdentity(file: string): string | undefined {
   }
 }
 
-/** The variable's value: the encoded delta, its signing key as base64. */
-export function serializeHandOff(encoded: EncodedDelta): string {
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+/** The variable's value for `encoded`, signed with the key read from `keyFile`. */
+export function serializeHandOff(encoded: EncodedDelta, keyFile?: string): string {
   const { signingKey, ...spec } = encoded.spec;
-  const key = signingKey === undefined ? undefined : Buffer.from(signingKey).toString("base64");
-  return JSON.stringify({ ...encoded, spec, signingKey: key });
+  const key = signingKey === undefined || keyFile === undefined ? undefined : { path: path.resolve(keyFile), sha256: sha256(Buffer.from(signingKey)) };
+  const value: HandOffValue = { ...encoded, spec, pid: process.pid, signingKey: key };
+  return JSON.stringify(value);
 }
 
 /**
- * Hands the writing to a fresh process (never returns) when this is the built program on Linux and
- * it can start itself again; returns, for the writing to go on in this process, otherwise (also
- * when the scratch directory would not pass the second start's check, as on a file system without
- * owners and modes (a Windows drive under WSL), and when the program's file changed since it started).
+ * Hands the writing to a fresh process (never resolves) when this is the built program on Linux and
+ * it can start itself again; resolves, for the writing to go on in this process, otherwise: also
+ * when the second start would refuse the scratch directory (a file system without owners and
+ * modes, as a Windows drive under WSL), when the signing key came from something that cannot be
+ * read twice (a pipe, `-k <(…)`), and when the program's file changed since it started.
  */
-export function handOffWriting(encoded: EncodedDelta): void {
-  const value = serializeHandOff(encoded);
-  if (value.length > MAX_HANDOFF_CHARS || scratchProblem(encoded.workDir) !== undefined) return;
+export async function handOffWriting(encoded: EncodedDelta, keyFile: string | undefined): Promise<void> {
+  if (encoded.spec.signingKey !== undefined && (keyFile === undefined || !isRegularFile(keyFile))) return;
+  const value = serializeHandOff(encoded, keyFile);
+  if (Buffer.byteLength(value) > MAX_HANDOFF_BYTES || scratchProblem(encoded.workDir, encoded.summary.output) !== undefined) return;
+  const restart = inPlaceRestart({ ...process.env, [VARIABLE]: value });
+  if (restart === undefined) return;
+  // A signal that came during the trial start waits in the event loop's signal pipe, read in a poll
+  // phase: its handler (which ends the run and removes the scratch directory) must run before the
+  // execve, which would drop it. The first immediate can come in this turn's check phase, after a
+  // poll that ran before the trial; the second comes after the next turn's poll.
+  for (let turn = 0; turn < 2; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
   if (startedFrom === undefined || fileIdentity(process.execPath) !== startedFrom) return;
-  restartInPlace({ ...process.env, [VARIABLE]: value });
+  restart();
 }
 
-/** Why `workDir` is not a scratch directory of this user's that only this user can read; undefined when it is. */
-function scratchProblem(workDir: string): string | undefined {
-  if (!path.isAbsolute(workDir) || !path.basename(workDir).startsWith(SCRATCH_PREFIX)) return "not a generator's scratch directory";
+function isRegularFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why `workDir` is not a scratch directory of this user's that only this user can read, beside
+ * `output`; undefined when it is.
+ */
+function scratchProblem(workDir: string, output: string): string | undefined {
+  if (!path.isAbsolute(workDir) || !path.basename(workDir).startsWith(SCRATCH_PREFIX) || path.dirname(workDir) !== path.dirname(path.resolve(output))) {
+    return "not this run's scratch directory";
+  }
   let stats;
   try {
     stats = lstatSync(workDir);
@@ -72,25 +120,47 @@ function scratchProblem(workDir: string): string | undefined {
   return undefined;
 }
 
+const inside = (dir: string, file: unknown): boolean =>
+  typeof file === "string" && path.isAbsolute(file) && !path.relative(dir, file).startsWith("..");
+
 /**
- * The encoded delta a previous start of this program handed over (removed from `env`), or
- * undefined when there is none. `output` is this command line's: a hand-off is for the same run.
+ * The encoded delta a previous start of this process handed over (the variable removed from `env`),
+ * or undefined when there is none. `output` is this command line's: a hand-off is for the same run.
  */
-export function takeHandOff(env: NodeJS.ProcessEnv, output: string): EncodedDelta | undefined {
+export function takeHandOff(env: NodeJS.ProcessEnv, output: string): HandedOver | undefined {
   const value = env[VARIABLE];
   if (value === undefined) return undefined;
   delete env[VARIABLE];
   const refuse = (why: string): MenderDeltaError =>
     new MenderDeltaError(`${VARIABLE} is set (${why}): it is the generator's own, for the second half of a run; unset it and run again`);
-  let parsed: EncodedDelta & { signingKey?: string };
+  let parsed: HandOffValue;
   try {
-    parsed = JSON.parse(value) as EncodedDelta & { signingKey?: string };
+    parsed = JSON.parse(value) as HandOffValue;
   } catch {
     throw refuse("not JSON");
   }
-  const problem = scratchProblem(typeof parsed?.workDir === "string" ? parsed.workDir : "");
-  if (problem !== undefined) throw refuse(problem);
+  if (parsed?.pid !== process.pid) throw refuse(`it is process ${String(parsed?.pid)}'s, this is ${process.pid}`);
   if (parsed.summary?.output !== output) throw refuse(`it writes ${String(parsed.summary?.output)}, this command line ${output}`);
-  const { signingKey, ...encoded } = parsed;
-  return { ...encoded, spec: { ...encoded.spec, ...(signingKey === undefined ? {} : { signingKey: Buffer.from(signingKey, "base64") }) } };
+  const workDir = typeof parsed.workDir === "string" ? parsed.workDir : "";
+  const problem = scratchProblem(workDir, output);
+  if (problem !== undefined) throw refuse(problem);
+  const files = [...(parsed.spec?.payload?.files ?? []), ...(parsed.spec?.scripts ?? [])];
+  if (!files.every((f) => inside(workDir, f?.path))) throw refuse(`it names files outside ${workDir}`);
+  const { signingKey: key, pid: _pid, ...encoded } = parsed;
+  return {
+    encoded,
+    readSigningKey() {
+      if (key === undefined) return undefined;
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(key.path);
+      } catch (err) {
+        throw new MenderDeltaError(`cannot read the signing key ${key.path} again to sign the Artifact: ${(err as Error).message}; keep it in place until the run ends`);
+      }
+      if (sha256(bytes) !== key.sha256) {
+        throw new MenderDeltaError(`the signing key ${key.path} changed while the delta was encoded; keep it in place until the run ends, and run again`);
+      }
+      return bytes;
+    },
+  };
 }

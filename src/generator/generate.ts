@@ -30,9 +30,9 @@ export interface GenerateHooks {
   debug?(message: string): void;
   /**
    * Called once the delta is encoded, before the writing: may hand the writing to a fresh process
-   * (src/cli/write-handoff.ts), in which case it never returns.
+   * (src/cli/write-handoff.ts), in which case it never resolves.
    */
-  handOff?(encoded: EncodedDelta): void;
+  handOff?(encoded: EncodedDelta): Promise<void>;
 }
 
 /**
@@ -155,8 +155,8 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     };
     // The writing's memory is mostly the compressor's: in a fresh process it does not come on top
     // of what the encoding leaves allocated (docs/encoder.md, "Memory (B)"). A hook that replaces
-    // the process never returns; one that cannot, does, and the writing goes on here.
-    hooks.handOff?.(encoded);
+    // the process never resolves; one that cannot, does, and the writing goes on here.
+    await hooks.handOff?.(encoded);
     return writeEncodedDelta(encoded, progress);
   });
 }
@@ -164,9 +164,14 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
 /**
  * The writing in a process that took over an encoded delta (src/cli/write-handoff.ts): from here on
  * it owns the scratch directory, which is removed whatever happens, as in generateDelta.
+ * `readSigningKey` gives the key the encoded delta was made to be signed with (it does not carry it).
  */
-export function resumeWriting(encoded: EncodedDelta, hooks: GenerateHooks = {}): Promise<GenerationSummary> {
-  return withScratch(() => encoded.workDir, () => writeEncodedDelta(encoded, hooks.progress ?? NO_PROGRESS));
+export function resumeWriting(encoded: EncodedDelta, readSigningKey: () => Buffer | undefined, hooks: GenerateHooks = {}): Promise<GenerationSummary> {
+  return withScratch(() => encoded.workDir, () => {
+    const signingKey = readSigningKey();
+    const spec = signingKey === undefined ? encoded.spec : { ...encoded.spec, signingKey };
+    return writeEncodedDelta({ ...encoded, spec }, hooks.progress ?? NO_PROGRESS);
+  });
 }
 
 /** The writing phase: the delta Artifact, written beside the output and renamed over it, and the summary. */

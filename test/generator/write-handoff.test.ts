@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -21,17 +21,18 @@ const PROGRAM = "mender-binary-delta-generator";
 const VARIABLE = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF";
 const suite = releaseSuite("mbd-gen-handoff-", ["mender-artifact", "mke2fs", "openssl"]);
 
-function encodedIn(workDir: string, signingKey?: Buffer): EncodedDelta {
+function encodedIn(workDir: string, signingKey?: Buffer, output = path.join(path.dirname(workDir), "d.mender")): EncodedDelta {
   const release = { input: "artifact" as const, path: "/r.mender", image: "rootfs.ext4", imageSize: 4096, sha256: "ab".repeat(32), inputSize: 5000 };
   return {
     workDir,
     spec: {
       artifactName: "release-2", deviceTypes: ["test-device"], signingKey, compression: "xz",
-      payload: { type: "mender-binary-delta", depends: {}, provides: {}, metaData: { delta_algorithm: "mbdf1" }, files: [{ path: path.join(workDir, "d"), name: "d", mode: 0o644 }] },
+      payload: { type: "mender-binary-delta", depends: {}, provides: {}, metaData: { delta_algorithm: "mbdf1" }, files: [{ path: path.join(workDir, "delta", "d"), name: "d", mode: 0o644 }] },
+      scripts: [{ path: path.join(workDir, "scripts", "ArtifactInstall_Enter_00"), name: "ArtifactInstall_Enter_00", mode: 0o755 }],
     },
     payloadSize: 123,
     summary: {
-      output: "/out/d.mender", compression: "xz", signed: signingKey !== undefined, from: release, to: release,
+      output, compression: "xz", signed: signingKey !== undefined, from: release, to: release,
       delta: { windows: 0, windowSize: 1 << 23, level: 9, threads: 2, checksum: true },
       decoderArguments: [], rootMount: { rootMount: "ro", avoidedBytes: 0 }, warnings: ["a warning"],
     },
@@ -39,37 +40,58 @@ function encodedIn(workDir: string, signingKey?: Buffer): EncodedDelta {
   } as EncodedDelta;
 }
 
-test("hand-off: the encoded delta and its signing key come through the variable, which is then gone; anything else is refused and nothing removed", () => {
-  const work = fs.mkdtempSync(path.join(suite.work, ".mender-delta-work-"));
+test("hand-off: this process's encoded delta comes through the variable, which is then gone, its key read again and checked; anything else is refused and nothing removed", () => {
+  const dir = fs.mkdtempSync(path.join(suite.work, "unit-"));
+  const work = fs.mkdtempSync(path.join(dir, ".mender-delta-work-"));
+  const output = path.join(dir, "d.mender");
+  const keyFile = path.join(dir, "key.pem");
   const key = crypto.randomBytes(300);
+  fs.writeFileSync(keyFile, key);
   const encoded = encodedIn(work, key);
-  const env: NodeJS.ProcessEnv = { [VARIABLE]: serializeHandOff(encoded), PATH: "/bin" };
-  assert.doesNotMatch(env[VARIABLE]!, /"signingKey":\{/, "the key as base64, not a JSON byte list");
-  assert.deepEqual(takeHandOff(env, "/out/d.mender"), encoded);
+  const env: NodeJS.ProcessEnv = { [VARIABLE]: serializeHandOff(encoded, keyFile), PATH: "/bin" };
+  assert.ok(!env[VARIABLE]!.includes(key.toString("base64")), "the key itself is not in the environment");
+  const taken = takeHandOff(env, output);
   assert.deepEqual(env, { PATH: "/bin" });
-  assert.equal(takeHandOff({}, "/out/d.mender"), undefined);
-  assert.equal(takeHandOff({ [VARIABLE]: serializeHandOff(encodedIn(work)) }, "/out/d.mender")?.spec.signingKey, undefined);
+  const { signingKey: _key, ...unsignedSpec } = encoded.spec;
+  assert.deepEqual(taken?.encoded, { ...encoded, spec: unsignedSpec });
+  assert.deepEqual(taken?.readSigningKey(), key);
+  fs.writeFileSync(keyFile, crypto.randomBytes(300));
+  assert.throws(() => taken!.readSigningKey(), /^MenderDeltaError: the signing key .*key\.pem changed while the delta was encoded; keep it in place until the run ends, and run again$/);
+  fs.rmSync(keyFile);
+  assert.throws(() => taken!.readSigningKey(), /cannot read the signing key .*key\.pem again to sign the Artifact: .*; keep it in place until the run ends$/);
+  assert.equal(takeHandOff({}, output), undefined);
+  assert.equal(takeHandOff({ [VARIABLE]: serializeHandOff(encodedIn(work)) }, output)?.readSigningKey(), undefined);
 
-  const other = fs.mkdtempSync(path.join(suite.work, "not-scratch-"));
-  const open = fs.mkdtempSync(path.join(suite.work, ".mender-delta-work-"));
+  const other = fs.mkdtempSync(path.join(dir, "not-scratch-"));
+  const open = fs.mkdtempSync(path.join(dir, ".mender-delta-work-"));
   fs.chmodSync(open, 0o755);
+  const elsewhere = fs.mkdtempSync(path.join(suite.work, ".mender-delta-work-"));
+  const withPid = (pid: number): string => JSON.stringify({ ...JSON.parse(serializeHandOff(encodedIn(work))), pid });
+  const outside = encodedIn(work);
+  outside.spec.payload.files[0]!.path = "/etc/shadow";
+  const climbing = encodedIn(work);
+  climbing.spec.scripts![0]!.path = path.join(work, "..", "key.pem");
   const refusals: [string, RegExp][] = [
     ["{not json", /not JSON/],
-    [serializeHandOff(encodedIn(other)), /not a generator's scratch directory/],
-    [serializeHandOff(encodedIn("relative/.mender-delta-work-x")), /not a generator's scratch directory/],
-    [serializeHandOff(encodedIn(path.join(suite.work, ".mender-delta-work-gone"))), /does not exist/],
+    [withPid(process.pid + 1), new RegExp(`it is process ${process.pid + 1}'s, this is ${process.pid}`)],
+    [serializeHandOff(encodedIn(other)), /not this run's scratch directory/],
+    [serializeHandOff(encodedIn("relative/.mender-delta-work-x", undefined, output)), /not this run's scratch directory/],
+    [serializeHandOff(encodedIn(elsewhere, undefined, output)), /not this run's scratch directory/],
+    [serializeHandOff(encodedIn(path.join(dir, ".mender-delta-work-gone"))), /does not exist/],
     [serializeHandOff(encodedIn(open)), /not a scratch directory of this user's/],
+    [serializeHandOff(outside), /it names files outside/],
+    [serializeHandOff(climbing), /it names files outside/],
   ];
   for (const [value, why] of refusals) {
-    assert.throws(() => takeHandOff({ [VARIABLE]: value }, "/out/d.mender"), (err: unknown) => {
+    assert.throws(() => takeHandOff({ [VARIABLE]: value }, output), (err: unknown) => {
       assert.ok(err instanceof MenderDeltaError);
       assert.match(err.message, why);
       assert.match(err.message, new RegExp(`^${VARIABLE} is set \\(.*\\): .*unset it and run again$`));
       return true;
     });
   }
-  assert.throws(() => takeHandOff({ [VARIABLE]: serializeHandOff(encoded) }, "/elsewhere.mender"), /it writes \/out\/d\.mender, this command line \/elsewhere\.mender/);
-  for (const dir of [work, other, open]) assert.ok(fs.statSync(dir).isDirectory(), `${dir} kept`);
+  assert.throws(() => takeHandOff({ [VARIABLE]: serializeHandOff(encoded, keyFile) }, "/elsewhere.mender"), /it writes .*d\.mender, this command line \/elsewhere\.mender/);
+  for (const d of [work, other, open, elsewhere]) assert.ok(fs.statSync(d).isDirectory(), `${d} kept`);
 });
 
 test("the built generator hands its writing to a fresh start: the same Artifact and summary as one process, signed too", { timeout: 300_000 }, async (t) => {
@@ -166,4 +188,67 @@ test("a program file replaced during the run (an upgrade) does not write its Art
   assert.doesNotMatch(run.output.stderr, /written by a fresh start/, "no hand-off to the replaced file");
   const validated = mender(["validate", path.join(dir, "d.mender")]);
   assert.equal(validated.status, 0, validated.stderr);
+});
+
+/** The pid of a child of `parent` whose command line holds `arg`, or undefined (a scan of /proc). */
+function childWith(parent: number, arg: string): number | undefined {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent pid is the 4th field of stat, after the command name in parentheses.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) !== parent) continue;
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(arg)) return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
+test("SIGTERM while the first start tries its second (the trial start): the run ends by the signal, nothing left, nothing written", { timeout: 300_000 }, async (t) => {
+  if (!suite.usable(t)) return;
+  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
+  const dir = path.join(suite.work, "trial");
+  fs.mkdirSync(dir);
+  const run = startOn(binaryPath(HOST_TARGET, PROGRAM), path.join(dir, "d.mender"), [], /^encoding +100%$/m);
+  await run.seen;
+  // The hand-off's trial is a child running the program with --version, after the encoding ends.
+  let trial: number | undefined;
+  while (trial === undefined && run.child.exitCode === null) {
+    trial = childWith(run.child.pid!, "--version");
+    if (trial === undefined) await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(trial !== undefined, `no trial start seen: ${run.output.stderr}`);
+  run.child.kill("SIGTERM");
+  assert.deepEqual(await run.exited, { code: null, signal: "SIGTERM" }, run.output.stderr);
+  assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
+});
+
+test("a signing key read from a pipe (-k <(…)), or an environment too large for another start: the writing stays in one process", { timeout: 300_000 }, async (t) => {
+  if (!suite.usable(t)) return;
+  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
+  const dir = path.join(suite.work, "one-process");
+  fs.mkdirSync(dir);
+  const { key, pub } = makeKeys(dir, "rsa");
+  const piped = path.join(dir, "piped.mender");
+  // bash's process substitution: the key arrives through a pipe, which cannot be read twice.
+  const p = spawnSync("bash", ["-c", 'exec "$0" --debug -k <(cat "$1") -o "$2" "$3" "$4"', binaryPath(HOST_TARGET, PROGRAM), key, piped, suite.rel.r1, suite.rel.r2], { encoding: "utf8", timeout: 180_000 });
+  const stderr = p.stderr;
+  assert.equal(p.status, 0, stderr);
+  assert.match(stderr, /debug: runs with GLIBC_TUNABLES=/, "the built program, started again for the threshold");
+  assert.doesNotMatch(stderr, /written by a fresh start/);
+  const validated = mender(["validate", "-k", pub, piped]);
+  assert.equal(validated.status, 0, validated.stderr);
+
+  // 1.2 MB of variables: more than this program passes to another start (1 MiB), less than Linux takes.
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.GLIBC_TUNABLES;
+  for (let i = 0; i < 12; i++) env[`MBD_TEST_FILLER_${i}`] = "x".repeat(100_000);
+  const big = path.join(dir, "big-env.mender");
+  const r = runBinary(HOST_TARGET, PROGRAM, ["--debug", "-o", big, suite.rel.r1, suite.rel.r2], { env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /debug: runs with GLIBC_TUNABLES=\(unset\)$/m, "not started again for the threshold either");
+  assert.doesNotMatch(r.stderr, /written by a fresh start/);
+  assert.equal(mender(["validate", big]).status, 0);
 });
