@@ -4,7 +4,7 @@
  * the Artifact and summary are those of a run in one process, signed too, and that an interrupt
  * during the handed-over writing still leaves nothing behind.
  */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
@@ -20,6 +20,14 @@ import { makeKeys, mender, releaseSuite, runCli, sha256File } from "./fixtures";
 const PROGRAM = "mender-binary-delta-generator";
 const VARIABLE = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF";
 const suite = releaseSuite("mbd-gen-handoff-", ["mender-artifact", "mke2fs", "openssl"]);
+
+/** A directory of its own for a test of the built generator; undefined (skipped) without it or the tools. */
+function builtCase(t: TestContext, name: string): string | undefined {
+  if (!suite.usable(t) || !needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return undefined;
+  const dir = path.join(suite.work, name);
+  fs.mkdirSync(dir);
+  return dir;
+}
 
 function encodedIn(workDir: string, signingKey?: Buffer, output = path.join(path.dirname(workDir), "d.mender")): EncodedDelta {
   const release = { input: "artifact" as const, path: "/r.mender", image: "rootfs.ext4", imageSize: 4096, sha256: "ab".repeat(32), inputSize: 5000 };
@@ -95,10 +103,8 @@ test("hand-off: this process's encoded delta comes through the variable, which i
 });
 
 test("the built generator hands its writing to a fresh start: the same Artifact and summary as one process, signed too", { timeout: 300_000 }, async (t) => {
-  if (!suite.usable(t)) return;
-  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
-  const dir = path.join(suite.work, "same");
-  fs.mkdirSync(dir);
+  const dir = builtCase(t, "same");
+  if (dir === undefined) return;
   const { key, pub } = makeKeys(dir, "rsa");
   const built = path.join(dir, "built.mender");
   const r = runBinary(HOST_TARGET, PROGRAM, ["--debug", "--json", "-k", key, "-o", built, suite.rel.r1, suite.rel.r2]);
@@ -156,25 +162,26 @@ function startOn(program: string, out: string, extra: string[], line: RegExp) {
   return { child, exited, seen, output };
 }
 
+/** Sends `signal` to the run: it must end by it, with nothing left in `dir`. */
+async function endsBy(run: ReturnType<typeof startOn>, signal: NodeJS.Signals, dir: string): Promise<void> {
+  run.child.kill(signal);
+  assert.deepEqual(await run.exited, { code: null, signal }, run.output.stderr);
+  assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
+}
+
 test("SIGINT during the handed-over writing: the process ends by the signal and leaves no scratch files or output", { timeout: 300_000 }, async (t) => {
-  if (!suite.usable(t)) return;
-  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
-  const dir = path.join(suite.work, "interrupted");
-  fs.mkdirSync(dir);
+  const dir = builtCase(t, "interrupted");
+  if (dir === undefined) return;
   // The fresh start prints the writing's first line once its signal handlers are in place.
   const run = startOn(binaryPath(HOST_TARGET, PROGRAM), path.join(dir, "d.mender"), [], /^writing +0%$/m);
   await run.seen;
   assert.match(run.output.stderr, /^writing +0%$/m, run.output.stderr);
-  run.child.kill("SIGINT");
-  assert.deepEqual(await run.exited, { code: null, signal: "SIGINT" }, run.output.stderr);
-  assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
+  await endsBy(run, "SIGINT", dir);
 });
 
 test("a program file replaced during the run (an upgrade) does not write its Artifact: the writing stays in the first start", { timeout: 300_000 }, async (t) => {
-  if (!suite.usable(t)) return;
-  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
-  const dir = path.join(suite.work, "replaced");
-  fs.mkdirSync(dir);
+  const dir = builtCase(t, "replaced");
+  if (dir === undefined) return;
   const program = path.join(dir, PROGRAM);
   fs.copyFileSync(binaryPath(HOST_TARGET, PROGRAM), program);
   fs.copyFileSync(binaryPath(HOST_TARGET, PROGRAM), `${program}.new`);
@@ -207,10 +214,8 @@ function childWith(parent: number, arg: string): number | undefined {
 }
 
 test("SIGTERM while the first start tries its second (the trial start): the run ends by the signal, nothing left, nothing written", { timeout: 300_000 }, async (t) => {
-  if (!suite.usable(t)) return;
-  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
-  const dir = path.join(suite.work, "trial");
-  fs.mkdirSync(dir);
+  const dir = builtCase(t, "trial");
+  if (dir === undefined) return;
   const run = startOn(binaryPath(HOST_TARGET, PROGRAM), path.join(dir, "d.mender"), [], /^encoding +100%$/m);
   await run.seen;
   // The hand-off's trial is a child running the program with --version, after the encoding ends.
@@ -220,16 +225,12 @@ test("SIGTERM while the first start tries its second (the trial start): the run 
     if (trial === undefined) await new Promise((r) => setImmediate(r));
   }
   assert.ok(trial !== undefined, `no trial start seen: ${run.output.stderr}`);
-  run.child.kill("SIGTERM");
-  assert.deepEqual(await run.exited, { code: null, signal: "SIGTERM" }, run.output.stderr);
-  assert.deepEqual(fs.readdirSync(dir), [], "nothing left behind");
+  await endsBy(run, "SIGTERM", dir);
 });
 
 test("a signing key read from a pipe (-k <(…)), or an environment too large for another start: the writing stays in one process", { timeout: 300_000 }, async (t) => {
-  if (!suite.usable(t)) return;
-  if (!needBuilt(t, binaryPath(HOST_TARGET, PROGRAM))) return;
-  const dir = path.join(suite.work, "one-process");
-  fs.mkdirSync(dir);
+  const dir = builtCase(t, "one-process");
+  if (dir === undefined) return;
   const { key, pub } = makeKeys(dir, "rsa");
   const piped = path.join(dir, "piped.mender");
   // bash's process substitution: the key arrives through a pipe, which cannot be read twice.
