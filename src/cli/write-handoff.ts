@@ -64,10 +64,11 @@ function fileIdentity(file: string): string | undefined {
 
 const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
 
-/** The variable's value for `encoded`, signed with the key read from `keyFile`. */
+/** The variable's value for `encoded`; its signing key, if any, by the file it was read from, `keyFile`. */
 export function serializeHandOff(encoded: EncodedDelta, keyFile?: string): string {
   const { signingKey, ...spec } = encoded.spec;
-  const key = signingKey === undefined || keyFile === undefined ? undefined : { path: path.resolve(keyFile), sha256: sha256(Buffer.from(signingKey)) };
+  if (signingKey !== undefined && keyFile === undefined) throw new Error("serializeHandOff: a signed delta needs its key's file");
+  const key = signingKey === undefined ? undefined : { path: path.resolve(keyFile!), sha256: sha256(Buffer.from(signingKey)) };
   const value: HandOffValue = { ...encoded, spec, pid: process.pid, signingKey: key };
   return JSON.stringify(value);
 }
