@@ -38,7 +38,8 @@ function isBuiltProgram(): boolean {
 /**
  * Linux takes at most 2 MiB of arguments and environment together (a quarter of the default
  * stack), each string at most 128 KiB; a start that would not fit is not attempted (the embedded
- * Node aborts on a failed execve), with room to spare.
+ * Node aborts on a failed execve), with room to spare. The strings this process started with fit
+ * one by one; the one a restart adds is kept under 100 KB (write-handoff.ts).
  */
 const EXEC_BYTES = 1 << 20;
 
