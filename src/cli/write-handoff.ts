@@ -19,14 +19,12 @@ import { createHash } from "node:crypto";
 import { lstatSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
-import type { EncodedDelta } from "../generator";
+import { SCRATCH_PREFIX, type EncodedDelta } from "../generator";
 import { inPlaceRestart } from "./allocator-tuning";
 
 const VARIABLE = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF";
 /** Linux takes environment strings up to 128 KiB; a larger hand-off is not attempted. */
 const MAX_HANDOFF_BYTES = 100_000;
-/** generateDelta's scratch directories (mkdtemp: owner-only). */
-const SCRATCH_PREFIX = ".mender-delta-work-";
 
 /** The signing key as the second start finds it again: the file, and the SHA-256 its bytes had. */
 interface KeyReference {

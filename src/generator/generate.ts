@@ -50,6 +50,9 @@ export interface EncodedDelta {
   startedAt: { run: number; encoding: number; writing: number };
 }
 
+/** The start of a run's scratch directory's name (mkdtemp adds the rest; owner-only), beside the output. */
+export const SCRATCH_PREFIX = ".mender-delta-work-";
+
 function readPem(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
@@ -81,7 +84,7 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   const scratchParent = path.dirname(path.resolve(options.output));
   await checkScratchSpace(scratchParent, [fromInfo, toInfo]);
 
-  const makeScratch = (): string => mkdtempSync(path.join(scratchParent, ".mender-delta-work-"));
+  const makeScratch = (): string => mkdtempSync(path.join(scratchParent, SCRATCH_PREFIX));
   return withScratch(makeScratch, async (workDir) => {
     const from = await loadImage(fromInfo, workDir, progress);
     const to = await loadImage(toInfo, workDir, progress);
