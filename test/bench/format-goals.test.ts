@@ -114,3 +114,27 @@ test("the link speed below which MBDF's Download ends sooner: transfer plus loca
   assert.equal(verdict(row(figures({ mbdf: { size: 400_000, generatorWall: 90 } }), "breakEvenLink")), "not measured");
   assert.deepEqual(missed(goalRows(b)), ["MBDF / VCDIFF Download wall time"]);
 });
+
+test("issue #22's time goals are against release 0.1.0 where it was measured; this build's VCDIFF is then shown without a goal", () => {
+  // MBDF slower than this build's VCDIFF (12.5 against 12 s) and over 2x its generator time, but
+  // faster than 0.1.0's Download and within 2x its generator: no miss.
+  const release = { size: 1_170_944, generatorWall: 55, device: { wall: 14, peakMiB: 104 } };
+  const f = figures({ mbdf: { size: 400_000, generatorWall: 110, device: { wall: 12.5, peakMiB: 80 } }, baseline: release });
+  assert.equal(row(f, "baselineDownloadTime").value, 12.5 / 14);
+  assert.equal(verdict(row(f, "baselineDownloadTime")), "PASS");
+  assert.equal(verdict(row(f, "baselineGeneratorTime")), "PASS");
+  assert.equal(verdict(row(f, "downloadTime")), "-");
+  assert.equal(verdict(row(f, "generatorTime")), "-");
+  assert.deepEqual(missed(goalRows(f)), []);
+  assert.match(formatRow(row(f, "baselineDownloadTime")), /MBDF \/ 0\.1\.0 Download wall time\s+0\.893x {2}goal <= 1\.00x\s+PASS$/);
+  // Slower than 0.1.0, or over 2x its generator: a MISS.
+  const slower = figures({ mbdf: { size: 400_000, generatorWall: 115, device: { wall: 14.5, peakMiB: 80 } }, baseline: release });
+  assert.deepEqual(missed(goalRows(slower)), ["MBDF / 0.1.0 Download wall time", "MBDF / 0.1.0 generator wall time"]);
+  // 0.1.0's Download failed: the Download goal falls back to this build's VCDIFF; its generator still counts.
+  const noDownload = figures({ mbdf: { size: 400_000, generatorWall: 110, device: { wall: 12.5, peakMiB: 80 } }, baseline: { size: 1_170_944, generatorWall: 60 } });
+  assert.equal(verdict(row(noDownload, "baselineDownloadTime")), "not measured");
+  assert.deepEqual(missed(goalRows(noDownload)), ["MBDF / VCDIFF Download wall time"]);
+  // Not measured at all (the default figures): both rows say so, the goals are this build's VCDIFF's.
+  assert.equal(verdict(row(figures(), "baselineDownloadTime")), "not measured");
+  assert.equal(row(figures(), "generatorTime").goal, 2);
+});

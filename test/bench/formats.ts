@@ -20,13 +20,17 @@
  *            file, as issue #22's table measured it (lib/hdiffpatch.ts finds or builds hdiffz)
  *   xdelta3  `xdelta3 -e -S lzma -A` wrapped by `mender-artifact write module-image`, as Mender's
  *            tooling does (lib/delta-artifacts.ts)
+ *   0.1.0    release 0.1.0's own generator (commit 71d2de1, "today's" when issue #22 was filed,
+ *            lib/baseline-release.ts finds or builds it; BASELINE_DIST=none skips it): its VCDIFF
+ *            Artifact, which its own module installs; the issue's time goals are against it
  * Both of ours are made with --root-mount ro, the device contract the peers' deltas have (the whole
  * active partition equals FROM); the default, rw, adds a read set (docs/read-write-root.md).
  * Times are wall and CPU seconds (user + system) from /usr/bin/time, peak RSS its maxrss, one run
  * each on a shared machine. Then the built Update Module installs each of our two payloads with the
  * Artifact's meta-data on a simulated device (test/reliability/measured-download.ts, the
- * module-download bench's Download), three rounds with the two formats taking turns (who goes first alternates): the lowest
- * wall time, the highest peak RSS; partition B must hold TO's image each time.
+ * module-download bench's Download), and 0.1.0's module its Artifact, three rounds with the
+ * Artifacts taking turns (who goes first alternates): the lowest wall time, the highest peak RSS;
+ * partition B must hold TO's image each time.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -34,6 +38,7 @@ import os from "node:os";
 import path from "node:path";
 import { sha256File } from "../device/fixtures";
 import { ourDeltaArtifact, stockDeltaArtifact, type GeneratorSummary, type MadeArtifact } from "./lib/delta-artifacts";
+import { BASELINE_LABEL, findBaseline, type Baseline } from "./lib/baseline-release";
 import { deltaPayload, moduleUnderTest, verifiedDownload, type DeviceRun } from "./lib/device-download";
 import { formatRow, goalRows, summaryTable, type FormatFigures, type GoalPair, type PairFigures } from "./lib/format-goals";
 import { findHdiffz, hdiffzNativeXz, hdiffzVersion } from "./lib/hdiffpatch";
@@ -74,11 +79,10 @@ let failures = 0;
  * every run's wall time.
  */
 async function downloads(
-  artifacts: { label: string; artifact: string }[],
+  artifacts: { label: string; artifact: string; module: string[] }[],
   pair: Pair,
   target: { checksum: string; bytes: number },
   dir: string,
-  module: string[],
 ): Promise<{ best: (DeviceRun | undefined)[]; walls: number[][] }> {
   const best: (DeviceRun | undefined)[] = artifacts.map(() => undefined);
   // Every run's wall time, in order: the spread shows what a ratio of the lowest ones can tell.
@@ -91,7 +95,7 @@ async function downloads(
     const order = artifacts.map((_, k) => k);
     if (i % 2 === 1) order.reverse();
     for (const k of order) {
-      const { label } = artifacts[k]!;
+      const { label, module } = artifacts[k]!;
       if (failed[k]) continue;
       try {
         const { delta, metaData } = payloads[k]!;
@@ -110,7 +114,13 @@ async function downloads(
   return { best, walls };
 }
 
-async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, hdiffz: string | null, module: string[]): Promise<Measured> {
+/** The baseline release's generator, and its module as the Downloads run it; absent when not measured. */
+interface BaselinePrograms {
+  generator: string;
+  module: string[];
+}
+
+async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, hdiffz: string | null, module: string[], baseline?: BaselinePrograms): Promise<Measured> {
   const dir = fs.mkdtempSync(path.join(work, "pair-"));
   try {
     process.stdout.write(
@@ -122,11 +132,16 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
     const withoutExec = ourDeltaArtifact(pair, path.join(dir, "mbdf-without-exec.mender"), ["--delta-format", "mbdf", "--no-executable-diffs", ...ROOT_MOUNT]);
     const hdp = hdiffz ? hdiffzNativeXz(hdiffz, pair.fromImage, pair.toImage, path.join(dir, "hdiffpatch")) : undefined;
     const stock = stockDeltaArtifact(pair, path.join(dir, "stock"));
+    const release = baseline && ourDeltaArtifact(pair, path.join(dir, "release.mender"), ROOT_MOUNT, baseline.generator);
 
     const target = { checksum: sha256File(pair.toImage), bytes: fs.statSync(pair.toImage).size };
-    const { best: [mbdfDevice, vcdiffDevice], walls } = await downloads(
-      [{ label: "MBDF", artifact: mbdf.artifact }, { label: "VCDIFF", artifact: vcdiff.artifact }],
-      pair, target, path.join(dir, "device"), module,
+    const { best: [mbdfDevice, vcdiffDevice, releaseDevice], walls } = await downloads(
+      [
+        { label: "MBDF", artifact: mbdf.artifact, module },
+        { label: "VCDIFF", artifact: vcdiff.artifact, module },
+        ...(release ? [{ label: "0.1.0", artifact: release.artifact, module: baseline!.module }] : []),
+      ],
+      pair, target, path.join(dir, "device"),
     );
 
     const size = (f: string): number => fs.statSync(f).size;
@@ -138,6 +153,7 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
       mbdfWithoutExec: ours(withoutExec, undefined),
       hdiffpatch: hdp && size(hdp.file),
       xdelta3: size(stock.artifact),
+      baseline: release && ours(release, releaseDevice),
     };
     const line = (what: string, n: number | undefined, t: Timed | undefined, d?: DeviceRun): string =>
       `  ${what.padEnd(40)} ${n === undefined ? "not measured".padStart(13) : bytes(n)}  ${t ? made(t) : "".padEnd(33)}  ${device(d)}\n`;
@@ -148,10 +164,12 @@ async function bench(pair: Pair, goalPair: GoalPair | undefined, work: string, h
         line("ours, MBDF without EXEC records", figures.mbdfWithoutExec?.size, withoutExec.time) +
         line("HDiffPatch hdiffz -m-6 + xz -9 (bare)", figures.hdiffpatch, hdp?.time) +
         line("xdelta3 -e -S lzma -A + mender-artifact", figures.xdelta3, stock.time) +
+        (release ? line("0.1.0's VCDIFF Artifact, its module", figures.baseline?.size, release.time, releaseDevice) : "") +
         `  MBDF payload ${mbdf.summary.delta.size.toLocaleString("en-US")} B${records(mbdf.summary) ? `: ${records(mbdf.summary)}` : ""}; ` +
         `VCDIFF payload ${vcdiff.summary.delta.size.toLocaleString("en-US")} B\n` +
         goalRows(figures).map((r) => `${formatRow(r)}\n`).join("") +
-        `  Download wall time of each run (the ratio above is of the lowest): MBDF ${runs(walls[0]!)}; VCDIFF ${runs(walls[1]!)}\n`,
+        `  Download wall time of each run (the ratios above are of the lowest): MBDF ${runs(walls[0]!)}; VCDIFF ${runs(walls[1]!)}` +
+        `${release ? `; 0.1.0 ${runs(walls[2]!)}` : ""}\n`,
     );
     return { name: pair.name, figures };
   } finally {
@@ -197,8 +215,15 @@ async function main(): Promise<void> {
     process.stdout.write(
       hdiffz.path ? `HDiffPatch: ${hdiffzVersion(hdiffz.path)}, ${hdiffz.path} (${hdiffz.how})\n` : `HDiffPatch: not measured: ${hdiffz.how}\n`,
     );
+    const found: Baseline = findBaseline();
+    const baseline = found.generator && found.module ? { generator: found.generator, module: moduleUnderTest(work, found.module) } : undefined;
+    process.stdout.write(
+      baseline
+        ? `${BASELINE_LABEL}: ${found.generator} and its module (${found.how}); issue #22's time goals are against it\n`
+        : `${BASELINE_LABEL}: not measured: ${found.how}; issue #22's time goals are judged against this build's VCDIFF instead\n`,
+    );
     const module = moduleUnderTest(work);
-    process.stdout.write(`generator: ${GENERATOR} ${ROOT_MOUNT.join(" ")}; module: ${module.join(" ")}; each made once, each Download run ${DOWNLOAD_RUNS} times, the formats taking turns\n`);
+    process.stdout.write(`generator: ${GENERATOR} ${ROOT_MOUNT.join(" ")}; module: ${module.join(" ")}; each made once, each Download run ${DOWNLOAD_RUNS} times, the Artifacts taking turns\n`);
     const pairs: [Pair, GoalPair | undefined][] = [];
     for (const [name, goal, corpus, names, make] of CORPUS_PAIRS) {
       if (!want(name)) continue;
@@ -209,7 +234,7 @@ async function main(): Promise<void> {
     if (want("generated")) pairs.push([generatedPair(work), undefined]);
     for (const [pair, goal] of pairs) {
       try {
-        results.push(await bench(pair, goal, work, hdiffz.path, module));
+        results.push(await bench(pair, goal, work, hdiffz.path, module, baseline));
       } catch (err) {
         process.stdout.write(`  FAILED: ${(err as Error).message.trim()}\n`);
         failures++;

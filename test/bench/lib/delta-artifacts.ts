@@ -20,9 +20,12 @@ export interface MadeArtifact {
   time: Timed;
 }
 
-/** Runs our generator on the pair's Artifacts with `args` (e.g. `--delta-format mbdf`) into `out`. */
-export function ourDeltaArtifact(pair: Pair, out: string, args: string[] = []): MadeArtifact & { summary: GeneratorSummary } {
-  const time = timed(GENERATOR, ["--json", ...args, "-o", out, pair.fromArtifact, pair.toArtifact], [pair.fromArtifact, pair.toArtifact]);
+/**
+ * Runs our generator (the built one, or `generator`: another build's, the formats bench's baseline
+ * release) on the pair's Artifacts with `args` (e.g. `--delta-format mbdf`) into `out`.
+ */
+export function ourDeltaArtifact(pair: Pair, out: string, args: string[] = [], generator = GENERATOR): MadeArtifact & { summary: GeneratorSummary } {
+  const time = timed(generator, ["--json", ...args, "-o", out, pair.fromArtifact, pair.toArtifact], [pair.fromArtifact, pair.toArtifact]);
   return { artifact: out, time, summary: JSON.parse(time.stdout) as GeneratorSummary };
 }
 

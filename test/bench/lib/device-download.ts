@@ -11,13 +11,13 @@ import { dropCached, measuredDownload, sourceReadsPerByte, type DownloadCase } f
 
 /**
  * The module: $DIST (default dist)/x86_64/mender-binary-delta when built, else the bundled
- * source. The binary is copied into `dir`: its cached pages are dropped before each run (as on a
+ * source; or `built`, another build's module (the formats bench's baseline release). The binary is
+ * copied into a new directory in `dir`: its cached pages are dropped before each run (as on a
  * device after boot) without touching dist/.
  */
-export function moduleUnderTest(dir: string): string[] {
-  const built = path.join(process.env.DIST ?? path.join(__dirname, "..", "..", "..", "dist"), "x86_64", "mender-binary-delta");
+export function moduleUnderTest(dir: string, built = path.join(process.env.DIST ?? path.join(__dirname, "..", "..", "..", "dist"), "x86_64", "mender-binary-delta")): string[] {
   if (!fs.existsSync(built)) return moduleCommand();
-  const copy = path.join(dir, "mender-binary-delta");
+  const copy = path.join(fs.mkdtempSync(path.join(dir, "module-")), "mender-binary-delta");
   fs.copyFileSync(built, copy);
   fs.chmodSync(copy, 0o755);
   dropCached(copy);
