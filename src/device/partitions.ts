@@ -75,10 +75,15 @@ export function configuredPartitions(config: ModuleConfig): [Partition, Partitio
   return [a, b];
 }
 
-/** The `root=` value of a kernel command line, or undefined. */
+/**
+ * The `root=` value of a kernel command line, or undefined. The last one: the kernel takes each in
+ * turn and mounts what the last names (a bootloader that puts Mender's `root=` before another one,
+ * e.g. a firmware's cmdline.txt, boots the other).
+ */
 export function rootFromCmdline(cmdline: string): string | undefined {
-  for (const word of cmdline.trim().split(/\s+/)) if (word.startsWith("root=")) return word.slice(5);
-  return undefined;
+  let root: string | undefined;
+  for (const word of cmdline.trim().split(/\s+/)) if (word.startsWith("root=")) root = word.slice(5);
+  return root;
 }
 
 /** Resolves root= forms (/dev/..., PARTUUID=, PARTLABEL=, UUID=, LABEL=) to a real path, if it exists. */
@@ -170,10 +175,13 @@ export function detectRoles(config: ModuleConfig, env: Map<string, string>, proc
   const inactive = active === a ? b : a;
   const root = mountedRoot(processEnv);
   if (!isMountedRoot(active, root)) {
+    // The command line only speaks where the mounted root is on neither partition (an overlay, a
+    // root the kernel names by another device): a root that is the other partition settles it.
+    const onInactive = isMountedRoot(inactive, root);
     const spec = cmdlineRoot(root.cmdlinePath);
-    const resolved = spec === undefined ? undefined : resolveRootSpec(spec);
+    const resolved = spec === undefined || onInactive ? undefined : resolveRootSpec(spec);
     if (resolved !== active.realPath) {
-      const other = isMountedRoot(inactive, root) ? ` The mounted root is ${inactive.path} instead.` : "";
+      const other = onInactive ? ` The mounted root is ${inactive.path} instead.` : "";
       throw new MenderDeltaError(
         `mounted root (${root.describe}${spec ? `, root=${spec} on ${root.cmdlinePath}` : ""}) does not match the boot environment ` +
           `(mender_boot_part=${n} -> ${active.path}).${other} Refusing to guess which partition is running: ` +

@@ -273,10 +273,23 @@ test("boot environment and mounted root disagreeing is an error; root= on the co
   assert.match(dl.stderr, /does not match the boot environment.*mounted root is .*mmcblk0p3/);
   assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "the running partition was not written");
 
+  // A root= that names the boot environment's partition does not outweigh a mounted root that is
+  // the other one; and of two root= the kernel takes the last.
+  for (const line of [`root=${d.partA} rootwait`, `root=${d.partB} rootwait root=${d.partA}`]) {
+    const f = device();
+    f.boot(3);
+    const cmdlines = path.join(f.dir, "cmdline");
+    fs.writeFileSync(cmdlines, `console=ttyS0 ${line.replaceAll(d.dir, f.dir)}\n`);
+    const again = await downloadStreaming(f.tree, { ...f.env, MENDER_BINARY_DELTA_TEST_CMDLINE: cmdlines }, { name: "v2.ext4.delta", data: delta });
+    assert.equal(again.status, 1, line);
+    assert.match(again.stderr, /does not match the boot environment.*mounted root is .*mmcblk0p3 instead/, line);
+    assert.ok(fs.readFileSync(f.partB).every((b) => b === 0), "the running partition was not written");
+  }
+
   // The root filesystem is on another device, but root= names the active partition.
   const e = device();
   const cmdline = path.join(e.dir, "cmdline");
-  fs.writeFileSync(cmdline, `console=ttyS0 root=${e.partA} ro rootwait\n`);
+  fs.writeFileSync(cmdline, `console=ttyS0 root=${e.partB} ro rootwait root=${e.partA}\n`);
   e.env.MENDER_BINARY_DELTA_TEST_ROOT = e.dir;
   e.env.MENDER_BINARY_DELTA_TEST_CMDLINE = cmdline;
   const ok = await downloadStreaming(e.tree, e.env, { name: "v2.ext4.delta", data: delta });

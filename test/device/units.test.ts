@@ -259,6 +259,7 @@ test("partitions: numbers, hex as the 3.4 client writes it, root= parsing, A and
   assert.equal(hexNumber(10), "A");
   assert.equal(rootFromCmdline("console=ttyS0 root=PARTUUID=abc-02 rootwait"), "PARTUUID=abc-02");
   assert.equal(rootFromCmdline("quiet"), undefined);
+  assert.equal(rootFromCmdline("root=/dev/mmcblk0p3 rootwait root=/dev/mmcblk0p2"), "/dev/mmcblk0p2", "the kernel mounts the last root=");
   const dir = tmp();
   fs.writeFileSync(path.join(dir, "p2"), "");
   fs.symlinkSync(path.join(dir, "p2"), path.join(dir, "p3"));
