@@ -13,6 +13,29 @@ export interface CliOptions {
   jsonOutput?(argv: string[]): boolean;
 }
 
+/**
+ * What to do about a system call's error that is the machine's condition, not a bug (a full or
+ * read-only file system, a permission, failing storage): such an error that no check turned into a
+ * MenderDeltaError is still one line, with this advice, and exit 1.
+ */
+const SYSTEM_CONDITIONS: Record<string, string> = {
+  ENOSPC: "the file system is full: free some space and run again",
+  EDQUOT: "the disk quota is used up: free some space and run again",
+  EROFS: "the file system is read-only: make it writable or use another directory",
+  EACCES: "permission denied: run as a user who may do this (the Update Module runs as root)",
+  EPERM: "operation not permitted: run as a user who may do this (the Update Module runs as root)",
+  EIO: "the storage reported an I/O error: it may be failing",
+  EMFILE: "too many open files: raise the limit (ulimit -n) and run again",
+  ENFILE: "too many open files on the system: run again when fewer are open",
+};
+
+/** The one-line message for a system error of SYSTEM_CONDITIONS, or undefined for anything else. */
+export function systemConditionMessage(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (!(err instanceof Error) || typeof code !== "string" || !Object.hasOwn(SYSTEM_CONDITIONS, code)) return undefined;
+  return `${err.message.replace(/\s+/g, " ")}; ${SYSTEM_CONDITIONS[code]}`;
+}
+
 /** The JSON a failure is reported as on stdout when the output is machine-readable. */
 export function formatErrorJson(message: string, exitCode: number): string {
   return `${JSON.stringify({ error: message, exitCode }, null, 2)}\n`;
@@ -27,7 +50,8 @@ export function hasFlag(argv: string[], flag: string): boolean {
 /**
  * Runs a CLI main function and turns its outcome into an exit code and at most one line on stderr:
  * expected failures (MenderDeltaError) print `<program>: <message>`; usage errors add a hint to
- * `--help` and exit 2; anything else is a bug and prints its stack.
+ * `--help` and exit 2; a system error that is the machine's condition (SYSTEM_CONDITIONS) prints
+ * its message and what to do, exit 1; anything else is a bug and prints its stack.
  */
 export function runCli(program: string, main: (argv: string[]) => Promise<number | void>, options: CliOptions = {}): void {
   // A closed stdout or stderr (`program ... | head`, a log reader that went away) must not turn into
@@ -62,6 +86,10 @@ export function runCli(program: string, main: (argv: string[]) => Promise<number
       } else if (err instanceof MenderDeltaError) {
         message = err.message;
         exitCode = err.exitCode;
+        process.stderr.write(`${program}: error: ${message}\n`);
+      } else if (systemConditionMessage(err) !== undefined) {
+        message = systemConditionMessage(err)!;
+        exitCode = 1;
         process.stderr.write(`${program}: error: ${message}\n`);
       } else {
         message = `internal error (please report it): ${err instanceof Error ? err.message : String(err)}`;

@@ -63,8 +63,19 @@ export function readPayloadHeader(tree: string): PayloadHeader {
 /** The module's private directory in the tree; it lives until Cleanup, across install/commit/rollback. */
 export function tmpDir(tree: string): string {
   const dir = path.join(tree, "tmp");
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw stateWriteError(tree, "tmp/", err);
+  }
   return dir;
+}
+
+function stateWriteError(tree: string, what: string, err: unknown): MenderDeltaError {
+  return new MenderDeltaError(
+    `cannot write the module's state ${what} in its file tree ${tree}: ${(err as Error).message}; ` +
+      `the client's data directory (/var/lib/mender) must be writable and have free space`,
+  );
 }
 
 /** Reads a JSON state file of ours from tmp/, or undefined. */
@@ -77,19 +88,34 @@ export function readState<T>(tree: string, name: string): T | undefined {
   }
 }
 
-/** Writes a JSON state file to tmp/ durably (temp file, fsync, rename). */
+/** Writes a JSON state file to tmp/ durably (temp file, fsync, rename); nothing half-written is left. */
 export function writeState(tree: string, name: string, value: unknown): void {
   const dir = tmpDir(tree);
   const final = path.join(dir, name);
   const temp = `${final}.new`;
-  const fd = fs.openSync(temp, "w", 0o600);
   try {
-    fs.writeSync(fd, JSON.stringify(value));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(temp, "w", 0o600);
+    try {
+      const text = Buffer.from(JSON.stringify(value));
+      for (let done = 0; done < text.length; ) done += fs.writeSync(fd, text, done);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, final);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw stateWriteError(tree, `file tmp/${name}`, err);
   }
-  fs.renameSync(temp, final);
+}
+
+/**
+ * Fails, as writeState would, when the tree cannot take a state file: checked before a Download
+ * reads its stream, so that a full or read-only data directory costs no download and no write.
+ */
+export function checkStateWritable(tree: string): void {
+  writeState(tree, "write-check", {});
+  removeState(tree, "write-check");
 }
 
 export function removeState(tree: string, name: string): void {

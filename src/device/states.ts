@@ -5,6 +5,7 @@
  * same variables and checks as Mender's own rootfs-image handling (docs/device.md).
  */
 import fs from "node:fs";
+import fsp, { type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { readInReusedChunks } from "../io/reused-chunks";
@@ -12,7 +13,7 @@ import { applyDelta, verifySource, type SourceMismatch, type VerifiedTarget } fr
 import { openBootEnv, type BootEnv } from "./bootenv";
 import { loadConfig, type ModuleConfig } from "./config";
 import { checkDeviceType, checkTargetFits, deltaFacts, type DeltaFacts } from "./delta-header";
-import { hasStreamNext, listPayloadFiles, nextStream, readPayloadHeader, readState, removeState, writeState } from "./file-tree";
+import { checkStateWritable, hasStreamNext, listPayloadFiles, nextStream, readPayloadHeader, readState, removeState, writeState } from "./file-tree";
 import { logEvent } from "./log";
 import { configuredPartitions, detectRoles, hexNumber, openInactivePartition, type PartitionRoles } from "./partitions";
 import { checkDeclaredSize } from "./payload-size";
@@ -67,8 +68,10 @@ async function download(tree: string): Promise<number> {
   const { config, vars } = openDevice();
   requireNoPendingUpdate(vars);
   const roles = detectRoles(config, vars);
-  // Before the first byte of the stream is read: wrong storage, a target that cannot fit or a wrong
-  // source must cost no download, and nothing is written.
+  // Before the first byte of the stream is read: wrong storage, a target that cannot fit, a wrong
+  // source or a data directory that cannot take the result's state must cost no download, and
+  // nothing is written.
+  checkStateWritable(tree);
   const guarded = openInactivePartition(roles);
   try {
     checkTargetFits(facts, guarded.size, roles.inactive.path);
@@ -101,7 +104,13 @@ async function applyPayload(
   sourceMismatch: SourceMismatch | undefined,
   payloadBytes?: number,
 ): Promise<TargetState> {
-  const target = await applyDelta(readInReusedChunks(file), {
+  let payload: FileHandle;
+  try {
+    payload = await fsp.open(file, "r");
+  } catch (err) {
+    throw new MenderDeltaError(`cannot open the payload file ${name} the client named: ${(err as Error).message}`);
+  }
+  const target = await applyDelta(readInReusedChunks(payload), {
     sourcePath: roles.active.realPath,
     targetPath: roles.inactive.realPath,
     targetFd: guarded.fd,
@@ -121,6 +130,7 @@ async function applyFromFiles(tree: string, roles: PartitionRoles): Promise<Targ
   }
   if (files.length > 1) throw new MenderDeltaError(`the payload holds ${files.length} files; a delta Artifact carries exactly one`);
   const facts = deltaFacts(readPayloadHeader(tree));
+  checkStateWritable(tree);
   const guarded = openInactivePartition(roles);
   try {
     checkTargetFits(facts, guarded.size, roles.inactive.path);

@@ -8,7 +8,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { needTools } from "../helpers/peers";
+import { spawnSync } from "node:child_process";
+import { needRoot, needTools } from "../helpers/peers";
 import {
   INITIAL_BOOT_ENV,
   downloadStreaming,
@@ -17,6 +18,7 @@ import {
   makeReleasePair,
   runModuleSync,
   sha256File,
+  startModule,
   type FileDevice,
   type TreeOptions,
 } from "./fixtures";
@@ -262,6 +264,57 @@ test("a delta for another device type, or a pending update, is refused", async (
   const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta });
   assert.equal(dl.status, 1);
   assert.match(dl.stderr, /upgrade_available=1/);
+});
+
+test("a data directory that cannot take the module's state (full, read-only, not a directory): one line before the stream is read, nothing written", async (t) => {
+  if (!tools(t)) return;
+  const refused = async (d: Device, why: RegExp): Promise<void> => {
+    const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta });
+    assert.equal(dl.status, 1, dl.stderr);
+    const errors = dl.stderr.split("\n").filter((l) => / error: | internal error/.test(l));
+    assert.equal(errors.length, 1, dl.stderr);
+    assert.match(errors[0]!, /cannot write the module's state (file tmp\/write-check|tmp\/) in its file tree .*must be writable and have free space$/);
+    assert.match(errors[0]!, why);
+    assert.doesNotMatch(dl.stderr, /checking the active partition|applying/, "refused before the source check and the stream");
+    assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "the inactive partition was not written");
+    assert.deepEqual(envOf(d), INITIAL_ENV);
+  };
+  // tmp/ is a file: no state directory can be made.
+  const file = device();
+  fs.rmSync(path.join(file.tree, "tmp"), { recursive: true, force: true });
+  fs.writeFileSync(path.join(file.tree, "tmp"), "");
+  await refused(file, /EEXIST|ENOTDIR/);
+  if (!needRoot(t, "mounts a full and a read-only tmpfs as the tree's tmp/")) return;
+  for (const [options, why] of [["size=4k", /ENOSPC/], ["ro,size=4k", /EROFS/]] as const) {
+    const d = device();
+    const tmp = path.join(d.tree, "tmp");
+    fs.mkdirSync(tmp, { recursive: true });
+    assert.equal(spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", tmp]).status, 0, `mount -o ${options}`);
+    try {
+      // Full: one page taken by a file, nothing left for another.
+      if (!options.startsWith("ro")) fs.writeFileSync(path.join(tmp, "filler"), Buffer.alloc(4096));
+      await refused(d, why);
+      assert.deepEqual(fs.readdirSync(tmp).filter((f) => f !== "filler"), [], "nothing half-written is left");
+    } finally {
+      spawnSync("umount", [tmp]);
+    }
+  }
+});
+
+test("stream-next naming a payload file the client did not make: one line, nothing written", async (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  const next = path.join(d.tree, "stream-next");
+  assert.equal(spawnSync("mkfifo", [next]).status, 0);
+  const mod = startModule("Download", d.tree, d.env);
+  const told = fs.promises.writeFile(next, "streams/nothere.delta\n");
+  const r = await mod.done;
+  await told;
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /error: cannot open the payload file nothere\.delta the client named: ENOENT/);
+  assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+  assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "the inactive partition was not written");
+  assert.deepEqual(envOf(d), INITIAL_ENV);
 });
 
 test("boot environment and mounted root disagreeing is an error; root= on the command line is the fallback", async (t) => {
