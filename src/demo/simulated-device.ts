@@ -169,6 +169,8 @@ export interface ModuleResult {
   status: number | null;
   stdout: string;
   stderr: string;
+  /** The signal that ended the module, when one did (then status is null). */
+  signal?: NodeJS.Signals | null;
 }
 
 export function runModuleSync(state: string, tree: string, env: NodeJS.ProcessEnv, command: string[]): ModuleResult {
@@ -190,7 +192,7 @@ export function startModule(
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<ModuleResult>((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
+  const done = new Promise<ModuleResult>((resolve) => child.on("close", (status, signal) => resolve({ status, stdout, stderr, signal })));
   return { done, pid: child.pid! };
 }
 

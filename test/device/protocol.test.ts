@@ -317,6 +317,45 @@ test("stream-next naming a payload file the client did not make: one line, nothi
   assert.deepEqual(envOf(d), INITIAL_ENV);
 });
 
+test("a signal ends a state between its steps: one line, nothing half-done, no fw_setenv left running", async (t) => {
+  if (!tools(t)) return;
+  // Download waiting for its stream: ended by the signal itself, with one line; nothing written.
+  const d = device();
+  assert.equal(spawnSync("mkfifo", [path.join(d.tree, "stream-next")]).status, 0);
+  const dl = startModule("Download", d.tree, d.env);
+  await new Promise((r) => setTimeout(r, 1500));
+  process.kill(dl.pid, "SIGTERM");
+  const stopped = await dl.done;
+  assert.equal(stopped.signal, "SIGTERM", stopped.stderr);
+  const errors = stopped.stderr.split("\n").filter((l) => / error: | internal error/.test(l));
+  assert.equal(errors.length, 1, stopped.stderr);
+  assert.match(errors[0]!, /error: Download was stopped by SIGTERM before it finished; no step was left half-done/);
+  assert.ok(fs.readFileSync(d.partB).every((b) => b === 0), "the inactive partition was not written");
+  assert.deepEqual(envOf(d), INITIAL_ENV);
+
+  // ArtifactInstall signalled (its process alone) while fw_setenv writes: the write is waited for,
+  // so when the module has ended the environment is what it will stay, and a rollback restores it.
+  const e = device();
+  assert.equal((await downloadStreaming(e.tree, e.env, { name: "v2.ext4.delta", data: delta })).status, 0);
+  const slow = path.join(e.dir, "slow-bin");
+  const started = path.join(e.dir, "fw_setenv-started");
+  fs.mkdirSync(slow);
+  fs.writeFileSync(path.join(slow, "fw_setenv"), `#!/bin/sh\ntouch "${started}"\nsleep 1\nexec "${e.bootEnv.binDir}/fw_setenv" "$@"\n`, { mode: 0o755 });
+  const install = startModule("ArtifactInstall", e.tree, { ...e.env, PATH: `${slow}:${e.env.PATH}` });
+  while (!fs.existsSync(started)) await new Promise((r) => setTimeout(r, 20));
+  process.kill(install.pid, "SIGTERM");
+  const ended = await install.done;
+  const atEnd = envOf(e);
+  assert.deepEqual(atEnd, { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1", bootcount: "0" }, ended.stderr);
+  // The signal came while the state's last step ran: the state is done, as that step left it.
+  assert.equal(ended.status, 0, ended.stderr);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual(envOf(e), atEnd, "nothing wrote the environment after the module ended");
+  const rollback = runModuleSync("ArtifactRollback", e.tree, e.env);
+  assert.equal(rollback.status, 0, rollback.stderr);
+  assert.deepEqual(envOf(e), { ...atEnd, mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0" });
+});
+
 test("boot environment and mounted root disagreeing is an error; root= on the command line is the fallback", async (t) => {
   if (!tools(t)) return;
   const d = device();
