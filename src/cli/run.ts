@@ -84,7 +84,8 @@ export function runCli(program: string, main: (argv: string[]) => Promise<number
         exitCode = err.exitCode;
         process.stderr.write(`${program}: ${message}\nRun '${program} --help' for usage.\n`);
       } else if (err instanceof MenderDeltaError) {
-        message = err.message;
+        // One line, also when the message quotes a tool's several lines (fw_printenv's stderr).
+        message = err.message.trim().replace(/\s*\n\s*/g, " / ");
         exitCode = err.exitCode;
         process.stderr.write(`${program}: error: ${message}\n`);
       } else if (systemConditionMessage(err) !== undefined) {

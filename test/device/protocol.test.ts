@@ -356,6 +356,23 @@ test("a signal ends a state between its steps: one line, nothing half-done, no f
   assert.deepEqual(envOf(e), { ...atEnd, mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0" });
 });
 
+test("a tool's message of several lines is still one error line (a corrupt U-Boot environment without a default)", (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  const bin = path.join(d.dir, "failing-bin");
+  fs.mkdirSync(bin);
+  fs.writeFileSync(
+    path.join(bin, "fw_printenv"),
+    "#!/bin/sh\necho 'Cannot read environment, using default' >&2\necho 'Cannot read default environment from file' >&2\nexit 243\n",
+    { mode: 0o755 },
+  );
+  const r = runModuleSync("ArtifactCommit", d.tree, { ...d.env, PATH: `${bin}:${d.env.PATH}` });
+  assert.equal(r.status, 1, r.stderr);
+  const lines = r.stderr.trim().split("\n").filter((l) => !/test overrides in effect/.test(l));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^mender-binary-delta: error: .*fw_printenv .* failed \(exit 243\): Cannot read environment, using default \/ Cannot read default environment from file; cannot read the boot environment$/);
+});
+
 test("boot environment and mounted root disagreeing is an error; root= on the command line is the fallback", async (t) => {
   if (!tools(t)) return;
   const d = device();
