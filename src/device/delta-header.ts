@@ -37,7 +37,8 @@ function firstKey(objs: JsonObject[], keys: readonly string[]): unknown {
 
 function sizeValue(v: unknown, key: string): number | undefined {
   if (v === undefined || v === null) return undefined;
-  const n = typeof v === "string" ? Number(v) : v;
+  // A string must be decimal digits: Number() would also take "0x800000", " 8 " and "1e3".
+  const n = typeof v === "string" ? (/^\d+$/.test(v) ? Number(v) : NaN) : v;
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n <= 0) {
     throw new MenderDeltaError(`meta-data ${key} must be a positive integer (bytes, at most ${Number.MAX_SAFE_INTEGER}), got ${JSON.stringify(v)}`);
   }

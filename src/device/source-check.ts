@@ -90,7 +90,7 @@ export function sourceMismatchError(path: string, size: number, actual: string, 
       `is bit-identical to the installed image; usual causes: the root was mounted read-write at some point (fstab "defaults", ` +
       `"rw" on the kernel command line, a state script), or fstrim ran on it. Install a full rootfs-image Artifact instead.` +
       (noReadSet
-        ? ` This delta carries no read set (made without one: by xdelta3, or by a generator older than read sets), so the bytes it reads ` +
+        ? ` This delta carries no read set (made with the generator's --root-mount ro, by xdelta3, or by a generator older than read sets), so the bytes it reads ` +
           `cannot be checked on their own; see docs/read-write-root.md`
         : ""),
   );

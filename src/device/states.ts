@@ -15,10 +15,12 @@ import { loadConfig, type ModuleConfig } from "./config";
 import { checkDeviceType, checkTargetFits, deltaFacts, type DeltaFacts } from "./delta-header";
 import { checkStateWritable, hasStreamNext, listPayloadFiles, nextStream, readPayloadHeader, readState, removeState, writeState } from "./file-tree";
 import { logEvent } from "./log";
-import { configuredPartitions, detectRoles, hexNumber, openInactivePartition, type PartitionRoles } from "./partitions";
+import { configuredPartitions, detectRoles, hexNumber, openInactivePartition, type Partition, type PartitionRoles } from "./partitions";
 import { checkDeclaredSize } from "./payload-size";
 import type { GuardedTarget } from "./storage-guard";
 
+/** Where the module is installed on a device (the client's Update Module directory). */
+const INSTALLED_PATH = "/usr/share/mender/modules/v3/mender-binary-delta";
 const TARGET_STATE = "target.json";
 const ORIG_PART_STATE = "orig-part.json";
 
@@ -45,8 +47,14 @@ function openDevice(): Device {
 
 function requireNoPendingUpdate(vars: Map<string, string>): void {
   if (vars.get("upgrade_available") === "1") {
+    // Mender 3.4 in standalone mode starts a second `mender install` over a pending one and, once
+    // this refuses it, forgets the first: its `mender commit` and `mender rollback` then find
+    // nothing. The module's own rollback needs no client state (it goes back to the partition the
+    // environment does not point at), so the message names it.
     throw new MenderDeltaError(
-      "the boot environment has upgrade_available=1: another update is waiting for commit or rollback; finish it first",
+      `the boot environment has upgrade_available=1 (mender_boot_part=${vars.get("mender_boot_part") ?? "unset"}): another update is waiting ` +
+        `for commit or rollback; finish it first (\`mender commit\` after its reboot, or \`mender rollback\`). If the client no longer knows of it ` +
+        `(Mender 3.4 says there is nothing to commit), roll it back with: ${INSTALLED_PATH} ArtifactRollback "$(mktemp -d)"`,
     );
   }
 }
@@ -163,37 +171,55 @@ async function artifactInstall(tree: string): Promise<number> {
 }
 
 /** The bootloader booted the new partition and has not fallen back. */
-function checkBootedNew(state: string): Device {
+function checkBootedNew(state: string, tree: string): Device {
   const device = openDevice();
   if (device.vars.get("upgrade_available") !== "1") {
+    if (readState<OrigPartState>(tree, ORIG_PART_STATE) === undefined) {
+      throw new MenderDeltaError(`${state}: nothing was installed by this update (it switched no partition, and upgrade_available is not 1)`);
+    }
     throw new MenderDeltaError(
-      `${state}: upgrade_available is not 1: the new partition failed to boot and the bootloader rolled back. Refusing to commit.`,
+      `${state}: upgrade_available is not 1: the new partition failed to boot and the bootloader rolled back; the update cannot be committed`,
     );
   }
   try {
     detectRoles(device.config, device.vars);
   } catch (err) {
     if (!(err instanceof MenderDeltaError)) throw err;
-    throw new MenderDeltaError(`${state}: the device is not running the new partition yet (reboot first): ${err.message}`);
+    throw new MenderDeltaError(
+      `${state}: the device is not running the new partition (it was not rebooted into it); the client now rolls this update back: ` +
+        `deploy it again and let the device reboot before the commit. Detail: ${err.message}`,
+    );
   }
   return device;
 }
 
-async function artifactCommit(): Promise<number> {
-  const { bootEnv } = checkBootedNew("ArtifactCommit");
+async function artifactCommit(tree: string): Promise<number> {
+  const { bootEnv } = checkBootedNew("ArtifactCommit", tree);
   bootEnv.write({ upgrade_available: "0" });
   logEvent("update committed (upgrade_available=0)");
   return 0;
 }
 
+/** The configured partition that is not `current`; refused when `current` is neither of them. */
+function otherPartition([a, b]: [Partition, Partition], current: number): number {
+  if (current === a.number) return b.number;
+  if (current === b.number) return a.number;
+  throw new MenderDeltaError(
+    `cannot tell which partition to roll back to: mender_boot_part=${current} is neither RootfsPartA (${a.path}) nor RootfsPartB (${b.path}), ` +
+      `and this update recorded no partition of its own; set mender_boot_part to the partition that holds the release to run`,
+  );
+}
+
 async function artifactRollback(tree: string): Promise<number> {
-  const { config, bootEnv, vars } = openDevice();
+  const bootEnv = openBootEnv();
+  const vars = bootEnv.read();
   const orig = readState<OrigPartState>(tree, ORIG_PART_STATE);
-  const [a, b] = configuredPartitions(config);
   const current = Number(vars.get("mender_boot_part"));
   let back: number | undefined;
+  // The partition ArtifactInstall switched away from, as it recorded it: that needs no
+  // configuration, so a configuration broken since (or by) the update cannot stop the way back.
   if (orig) back = orig.number;
-  else if (vars.get("upgrade_available") === "1") back = current === a.number ? b.number : a.number;
+  else if (vars.get("upgrade_available") === "1") back = otherPartition(configuredPartitions(loadConfig()), current);
   if (back === undefined) {
     logEvent("nothing to roll back: the boot environment was never switched");
     return 0;
@@ -227,8 +253,8 @@ export const STATE_HANDLERS: Record<string, StateHandler> = {
   ArtifactInstall: artifactInstall,
   // NeedsArtifactReboot=Automatic: the client reboots itself; nothing to do here.
   ArtifactReboot: async () => 0,
-  ArtifactVerifyReboot: async () => {
-    checkBootedNew("ArtifactVerifyReboot");
+  ArtifactVerifyReboot: async (tree) => {
+    checkBootedNew("ArtifactVerifyReboot", tree);
     return 0;
   },
   ArtifactCommit: artifactCommit,
@@ -236,7 +262,7 @@ export const STATE_HANDLERS: Record<string, StateHandler> = {
   ArtifactRollbackReboot: async () => 0,
   ArtifactVerifyRollbackReboot: artifactVerifyRollbackReboot,
   ArtifactFailure: async () => {
-    logEvent("update failed; the running partition was never written");
+    logEvent("update failed; the device keeps (or returns to) its previous release, whose partition this update never wrote");
     return 0;
   },
   // The client removes the tree (with our tmp/ state) after Cleanup.

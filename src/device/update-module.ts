@@ -6,9 +6,12 @@
 import { INTERRUPT_SIGNALS } from "../pending-cleanup";
 import { STATE_HANDLERS, type StateHandler } from "./states";
 
-/** A word that can be a protocol state: `Download`, `ArtifactInstall`, `ProvidePayloadFileSizes`, ... */
+/**
+ * A word that can be a protocol state: `Download`, `ArtifactInstall`, `ProvidePayloadFileSizes`, ...
+ * and any state a later client may add (digits and underscores too): the subcommands are lower case.
+ */
 export function isStateName(word: string): boolean {
-  return /^[A-Z][A-Za-z]+$/.test(word);
+  return /^[A-Z][A-Za-z0-9_]*$/.test(word);
 }
 
 /** Handlers of the states this module implements. */

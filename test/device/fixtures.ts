@@ -120,7 +120,8 @@ function bundledSource(): string {
 export function moduleCommand(): string[] {
   const built = process.env.MBD_MODULE;
   if (built && built.startsWith("[")) return JSON.parse(built) as string[];
-  if (built) return [built];
+  // Resolved here: the clients run the module from their own working directories.
+  if (built) return [path.resolve(built)];
   return [process.execPath, bundledSource()];
 }
 

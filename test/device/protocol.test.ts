@@ -68,8 +68,10 @@ test("queries: rollback Yes, reboot Automatic, file sizes Yes; unknown states pr
   assert.equal(runModuleSync("SupportsRollback", d.tree, d.env).stdout, "Yes\n");
   assert.equal(runModuleSync("NeedsArtifactReboot", d.tree, d.env).stdout, "Automatic\n");
   assert.equal(runModuleSync("ProvidePayloadFileSizes", d.tree, d.env).stdout, "Yes\n");
-  const unknown = runModuleSync("SomeFutureState", d.tree, d.env);
-  assert.deepEqual([unknown.status, unknown.stdout, unknown.stderr], [0, "", ""]);
+  for (const state of ["SomeFutureState", "Future_State2"]) {
+    const unknown = runModuleSync(state, d.tree, d.env);
+    assert.deepEqual([unknown.status, unknown.stdout, unknown.stderr], [0, "", ""], state);
+  }
 });
 
 test("streaming Download applies the delta into the inactive partition; install, reboot, commit", async (t) => {
@@ -92,7 +94,7 @@ test("streaming Download applies the delta into the inactive partition; install,
   // Commit before the reboot is refused: the new partition has not proven it boots.
   const early = runModuleSync("ArtifactCommit", d.tree, d.env);
   assert.equal(early.status, 1);
-  assert.match(early.stderr, /not running the new partition yet/);
+  assert.match(early.stderr, /ArtifactCommit: the device is not running the new partition \(it was not rebooted into it\); the client now rolls this update back/);
 
   d.boot(3);
   assert.equal(runModuleSync("ArtifactVerifyReboot", d.tree, d.env).status, 0);
@@ -264,6 +266,47 @@ test("a delta for another device type, or a pending update, is refused", async (
   const dl = await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta });
   assert.equal(dl.status, 1);
   assert.match(dl.stderr, /upgrade_available=1/);
+});
+
+test("a pending update the client forgot (Mender 3.4 after a second install) is rolled back by the command the refusal names", async (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  assert.equal((await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta })).status, 0);
+  assert.equal(runModuleSync("ArtifactInstall", d.tree, d.env).status, 0);
+  // The client's second install: a new tree, refused; the client then forgets the first one (its tree goes).
+  const again = device();
+  again.bootEnv.set({ mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1" });
+  const refused = await downloadStreaming(again.tree, again.env, { name: "v2.ext4.delta", data: delta });
+  assert.equal(refused.status, 1);
+  const m = /roll it back with: \/usr\/share\/mender\/modules\/v3\/mender-binary-delta ArtifactRollback "\$\(mktemp -d\)"$/m.exec(refused.stderr);
+  assert.ok(m, refused.stderr);
+  assert.match(refused.stderr, /upgrade_available=1 \(mender_boot_part=3\): another update is waiting/);
+  fs.rmSync(d.tree, { recursive: true });
+  const empty = fs.mkdtempSync(path.join(d.dir, "empty-"));
+  const rollback = runModuleSync("ArtifactRollback", empty, d.env);
+  assert.equal(rollback.status, 0, rollback.stderr);
+  assert.deepEqual(envOf(d), { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" });
+  // Without the update's record, an environment naming neither partition is not guessed at.
+  d.bootEnv.set({ mender_boot_part: "7", upgrade_available: "1" });
+  const unsure = runModuleSync("ArtifactRollback", empty, d.env);
+  assert.equal(unsure.status, 1);
+  assert.match(unsure.stderr, /cannot tell which partition to roll back to: mender_boot_part=7 is neither/);
+  assert.equal(envOf(d).mender_boot_part, "7");
+});
+
+test("rollback after the install needs no configuration (the install recorded the way back); commit with nothing installed says so", async (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  const nothing = runModuleSync("ArtifactCommit", d.tree, d.env);
+  assert.equal(nothing.status, 1);
+  assert.match(nothing.stderr, /ArtifactCommit: nothing was installed by this update/);
+  assert.equal((await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta })).status, 0);
+  assert.equal(runModuleSync("ArtifactInstall", d.tree, d.env).status, 0);
+  d.boot(3);
+  fs.writeFileSync(d.conf, "{}");
+  const rollback = runModuleSync("ArtifactRollback", d.tree, d.env);
+  assert.equal(rollback.status, 0, rollback.stderr);
+  assert.deepEqual(envOf(d), { mender_boot_part: "2", mender_boot_part_hex: "2", upgrade_available: "0", bootcount: "0" });
 });
 
 test("a data directory that cannot take the module's state (full, read-only, not a directory): one line before the stream is read, nothing written", async (t) => {

@@ -249,6 +249,9 @@ test("headers: checksums (also the legacy key), source size, decoder -B, algorit
   assert.equal(f.sourceSize, 1000);
   assert.equal(f.sourceBufferBytes, 524288000);
   assert.equal(deltaFacts({ ...base, metaData: { rootfs_file_size: 1000, source_rootfs_file_size: "900" } }).sourceSize, 900);
+  for (const loose of ["0x384", " 900 ", "9e2", "900.0", ""]) {
+    assert.throws(() => deltaFacts({ ...base, metaData: { rootfs_file_size: 1000, source_rootfs_file_size: loose } }), /must be a positive integer/, JSON.stringify(loose));
+  }
   assert.equal(sourceBufferFromArguments(["-B1048576"]), 1048576);
   assert.throws(() => deltaFacts({ ...base, metaData: { delta_algorithm: "bsdiff", rootfs_file_size: 1 } }), /only "xdelta3"/);
   assert.throws(() => deltaFacts({ ...base, metaData: {} }), /size of the source image/);
