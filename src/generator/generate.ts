@@ -130,6 +130,11 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
     const t2 = Date.now();
 
     const scripts = await writeScripts(to, workDir);
+    // The images extracted into the scratch directory are not read again: the writing needs only
+    // the delta. Removed now, they are not left behind by a run that ends where no handler can
+    // remove the directory (a signal while the hand-off's second start starts), and they free
+    // their space for the writing. Raw images given as inputs are the user's and stay.
+    for (const release of [from, to]) if (path.dirname(release.imagePath) === workDir) await fsp.rm(release.imagePath, { force: true });
     const encoded: EncodedDelta = {
       workDir,
       spec: deltaArtifactSpec({

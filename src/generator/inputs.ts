@@ -4,7 +4,7 @@
  * their checksums verified, or raw images hashed).
  */
 import { createHash } from "node:crypto";
-import { createWriteStream, promises as fsp, realpathSync } from "node:fs";
+import { createWriteStream, promises as fsp, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
 import { NotAnArtifactError, readArtifact, readArtifactHeaders, type StateScript } from "../artifact";
@@ -146,8 +146,18 @@ export function checkPair(from: InputRelease, to: InputRelease, toDeviceTypes: s
   if (same(from.source.path, to.source.path)) {
     throw new MenderDeltaError(`FROM and TO are the same file (${from.source.path}); give the release running on the devices first and the new release second`);
   }
+  // The same file by any name (a symlinked directory on the way, a hard link): the Artifact would be
+  // renamed over the input it is made from.
+  const sameFile = (a: string, b: string): boolean => {
+    try {
+      const [x, y] = [statSync(a), statSync(b)];
+      return x.dev === y.dev && x.ino === y.ino;
+    } catch {
+      return false;
+    }
+  };
   for (const input of [from, to]) {
-    if (path.resolve(output) === path.resolve(input.source.path)) {
+    if (path.resolve(output) === path.resolve(input.source.path) || sameFile(output, input.source.path)) {
       throw new MenderDeltaError(`the output ${output} is the ${input.side} input; write the delta Artifact to a new file`);
     }
   }

@@ -177,6 +177,9 @@ export interface DecoderArguments {
  * -B (source buffer, >= 16 KiB), -W (input window, 16 KiB..16 MiB), -P (duplicates window, a power
  * of two), -I (instruction buffer, 0 = unlimited).
  */
+/** xdelta3 -B's largest value (2 GiB): `xdelta3 -d -B` refuses a larger one. */
+const MAX_SOURCE_BUFFER = 2 ** 31;
+
 export function parseDecoderArguments(text: string | undefined): DecoderArguments {
   if (text === undefined) return { words: [] };
   const words = text.split(/\s+/).filter(Boolean);
@@ -193,7 +196,9 @@ export function parseDecoderArguments(text: string | undefined): DecoderArgument
     i = next;
   }
   const B = seen["-B"], W = seen["-W"], P = seen["-P"], I = seen["-I"];
-  if (B !== undefined && B < 16384) throw new UsageError(`-D -B${B}: the source buffer must be at least 16384 bytes (xdelta3's minimum)`);
+  if (B !== undefined && (B < 16384 || B > MAX_SOURCE_BUFFER)) {
+    throw new UsageError(`-D -B${B}: the source buffer must be between 16384 and ${MAX_SOURCE_BUFFER} bytes (xdelta3's limits: it refuses the flag otherwise)`);
+  }
   if (W !== undefined && (W < 16384 || W > MAX_WINDOW_SIZE)) {
     throw new UsageError(`-D -W${W}: the input window must be between 16384 and ${MAX_WINDOW_SIZE} bytes (xdelta3's limits)`);
   }

@@ -10,6 +10,10 @@ export async function checkOutputPath(output: string): Promise<void> {
   const cannot = (why: string): MenderDeltaError => new MenderDeltaError(`cannot write the output ${output}: ${why}`);
   // lstat: a symbolic link at the output is replaced like a file (the rename does not follow it).
   const existing = await fsp.lstat(output).catch(() => undefined);
+  // A trailing "/" names a directory: the rename at the end would fail (ENOTDIR), after all the work.
+  if (output.endsWith("/") && !existing?.isDirectory()) {
+    throw cannot(`it ends in "/", which names a directory; give the delta Artifact's file name, e.g. ${path.join(output, "delta.mender")}`);
+  }
   if (existing?.isDirectory()) {
     throw cannot(`it is a directory; give the delta Artifact's file name, e.g. ${path.join(output, "delta.mender")}`);
   }

@@ -125,7 +125,17 @@ test("missing inputs, an output that is an input, an output directory that does 
   await refused(/cannot read the FROM Artifact .*nope\.mender: no such file/, {}, path.join(suite.work, "nope.mender"), suite.rel.r2);
   await refused(/cannot read the TO image .*nope\.ext4: no such file/, { toImage: path.join(suite.work, "nope.ext4"), artifactName: "x", deviceType: "d" }, suite.rel.r1);
   await assert.rejects(generate({ output: suite.rel.r2 }, suite.rel.r1, suite.rel.r2), /the output .* is the TO input/);
+  // The same file by another name: through a symlinked directory, and a hard link; FROM unchanged.
+  const alias = fs.mkdtempSync(path.join(suite.work, "alias-"));
+  fs.symlinkSync(path.dirname(path.resolve(suite.rel.r1)), path.join(alias, "self"));
+  fs.linkSync(suite.rel.r1, path.join(alias, "hard.mender"));
+  const before = fs.readFileSync(suite.rel.r1);
+  for (const output of [path.join(alias, "self", path.basename(suite.rel.r1)), path.join(alias, "hard.mender")]) {
+    await assert.rejects(generate({ output }, suite.rel.r1, suite.rel.r2), /the output .* is the FROM input; write the delta Artifact to a new file/, output);
+  }
+  assert.ok(fs.readFileSync(suite.rel.r1).equals(before), "FROM is unchanged");
   await assert.rejects(generate({ output: path.join(suite.work, "no", "such", "dir", "d.mender") }, suite.rel.r1, suite.rel.r2), /the directory .* does not exist; create it first/);
+  await assert.rejects(generate({ output: `${path.join(suite.work, "d.mender")}/` }, suite.rel.r1, suite.rel.r2), /cannot write the output .*d\.mender\/: it ends in "\/", which names a directory/);
   const notArtifact = path.join(suite.work, "not-an-artifact.mender");
   fs.writeFileSync(notArtifact, Buffer.alloc(4096, 7));
   await refused(/not-an-artifact\.mender/, {}, notArtifact, suite.rel.r2);

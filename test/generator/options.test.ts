@@ -25,7 +25,9 @@ test("decoder arguments: -B -W -P -I in every spelling; anything else is refused
   assert.deepEqual(parseDecoderArguments(undefined), { words: [] });
   assert.throws(() => parseDecoderArguments("-9"), /not a decoder memory option/);
   assert.throws(() => parseDecoderArguments("-Bmany"), /whole number/);
-  assert.throws(() => parseDecoderArguments("-B1024"), /at least 16384/);
+  assert.throws(() => parseDecoderArguments("-B1024"), /-B1024: the source buffer must be between 16384 and 2147483648 bytes/);
+  assert.equal(parseDecoderArguments("-B2147483648").sourceBuffer, 2147483648);
+  for (const big of ["-B2147483649", "-B4294967296", "-B99999999999999999999999"]) assert.throws(() => parseDecoderArguments(big), /between 16384 and 2147483648 bytes \(xdelta3's limits/, big);
   assert.throws(() => parseDecoderArguments("-W33554432"), /between 16384 and 16777216/);
   assert.throws(() => parseDecoderArguments("-P3000"), /power of two/);
   assert.throws(() => parseDecoderArguments("-B"), /needs a number/);

@@ -11,7 +11,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../../src/errors";
-import type { EncodedDelta } from "../../src/generator";
+import { generateDelta, resolveOptions, type EncodedDelta } from "../../src/generator";
 import { serializeHandOff, takeHandOff } from "../../src/cli/write-handoff";
 import { HOST_TARGET, binaryPath, runBinary } from "../helpers/targets";
 import { needBuilt } from "../helpers/peers";
@@ -252,4 +252,23 @@ test("a signing key read from a pipe (-k <(…)), or an environment too large fo
   assert.match(r.stderr, /debug: runs with GLIBC_TUNABLES=\(unset\)$/m, "not started again for the threshold either");
   assert.doesNotMatch(r.stderr, /written by a fresh start/);
   assert.equal(mender(["validate", big]).status, 0);
+});
+
+test("what is handed over: the scratch directory holds the delta and scripts, not the extracted images (a run that ends before the second start can remove it leaves little); raw input images stay", async (t) => {
+  if (!suite.usable(t)) return;
+  for (const [name, positional, extra] of [
+    ["artifacts", [suite.rel.r1, suite.rel.r2], {}],
+    ["raw", [], { fromImage: suite.rel.v1, toImage: suite.rel.v2, artifactName: "raw-2", deviceType: "test-device" }],
+  ] as const) {
+    const dir = fs.mkdtempSync(path.join(suite.work, `kept-${name}-`));
+    let handed: string[] | undefined;
+    await generateDelta(resolveOptions({ output: path.join(dir, "d.mender"), ...extra }, [...positional]), {
+      handOff: async (encoded) => {
+        handed = fs.readdirSync(encoded.workDir).sort();
+      },
+    });
+    assert.deepEqual(handed, ["delta"], name);
+    assert.ok(fs.existsSync(path.join(dir, "d.mender")), name);
+    if (name === "raw") for (const img of [suite.rel.v1, suite.rel.v2]) assert.ok(fs.statSync(img).size > 0, `${img} is still there`);
+  }
 });
