@@ -19,6 +19,7 @@ import { NO_PROGRESS, phase, type Progress } from "../progress";
 import { deferCleanup, INTERRUPT_SIGNALS, runPendingCleanups } from "../pending-cleanup";
 import { planSourceUse } from "./root-mount";
 import { checkScratchSpace } from "./scratch-space";
+import { recordScratchOwner, removeStaleScratch } from "./scratch-owner";
 import { deltaArtifactSpec, deltaPayloadName } from "./spec";
 import type { GenerationSummary, ReleaseSummary } from "./summary";
 
@@ -82,9 +83,14 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
   const toDeviceTypes = toInfo.deviceTypes.length > 0 ? toInfo.deviceTypes : options.deviceTypes;
   for (const w of checkPair(fromInfo, toInfo, toDeviceTypes, options.output)) warn(w);
   const scratchParent = path.dirname(path.resolve(options.output));
+  removeStaleScratch(scratchParent, SCRATCH_PREFIX, warn);
   await checkScratchSpace(scratchParent, [fromInfo, toInfo]);
 
-  const makeScratch = (): string => mkdtempSync(path.join(scratchParent, SCRATCH_PREFIX));
+  const makeScratch = (): string => {
+    const dir = mkdtempSync(path.join(scratchParent, SCRATCH_PREFIX));
+    recordScratchOwner(dir);
+    return dir;
+  };
   return withScratch(makeScratch, async (workDir) => {
     const from = await loadImage(fromInfo, workDir, progress);
     const to = await loadImage(toInfo, workDir, progress);

@@ -12,6 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../../src/errors";
 import { generateDelta, resolveOptions, type EncodedDelta } from "../../src/generator";
+import { recordScratchOwner } from "../../src/generator/scratch-owner";
 import { serializeHandOff, takeHandOff } from "../../src/cli/write-handoff";
 import { HOST_TARGET, binaryPath, runBinary } from "../helpers/targets";
 import { needBuilt } from "../helpers/peers";
@@ -267,8 +268,35 @@ test("what is handed over: the scratch directory holds the delta and scripts, no
         handed = fs.readdirSync(encoded.workDir).sort();
       },
     });
-    assert.deepEqual(handed, ["delta"], name);
+    assert.deepEqual(handed, ["delta", "owner.json"], name);
     assert.ok(fs.existsSync(path.join(dir, "d.mender")), name);
     if (name === "raw") for (const img of [suite.rel.v1, suite.rel.v2]) assert.ok(fs.statSync(img).size > 0, `${img} is still there`);
   }
+});
+
+test("a scratch directory an earlier run left behind (its process gone) is removed by the next run beside it; a live run's, an unrecorded or a shared one stays", async (t) => {
+  if (!suite.usable(t)) return;
+  const dir = fs.mkdtempSync(path.join(suite.work, "stale-"));
+  const scratch = (name: string, owner: object | undefined, mode = 0o700): string => {
+    const d = path.join(dir, `.mender-delta-work-${name}`);
+    fs.mkdirSync(d, { mode });
+    fs.chmodSync(d, mode);
+    fs.writeFileSync(path.join(d, "delta"), Buffer.alloc(4096));
+    if (owner) fs.writeFileSync(path.join(d, "owner.json"), JSON.stringify(owner));
+    return d;
+  };
+  const gone = spawnSync("true").pid!;
+  const stale = scratch("gone", { pid: gone, start: "1" });
+  const reused = scratch("reused", { pid: process.pid, start: "1" }); // this id, another start: a later process
+  const live = scratch("live", undefined);
+  recordScratchOwner(live);
+  const unrecorded = scratch("unrecorded", undefined);
+  const shared = scratch("shared", { pid: gone, start: "1" }, 0o755);
+  const summary = await generateDelta(resolveOptions({ output: path.join(dir, "d.mender") }, [suite.rel.r1, suite.rel.r2]));
+  for (const d of [stale, reused]) {
+    assert.ok(!fs.existsSync(d), `${d} removed`);
+    assert.ok(summary.warnings.some((w) => w.startsWith(`removed ${d}, the scratch directory an earlier run left behind`)), summary.warnings.join("\n"));
+  }
+  for (const d of [live, unrecorded, shared]) assert.ok(fs.existsSync(path.join(d, "delta")), `${d} stays`);
+  assert.equal(summary.warnings.filter((w) => w.startsWith("removed ")).length, 2);
 });
