@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { MenderDeltaError } from "../errors";
 import type { BlockSource } from "./interfaces";
+import { deviceOrFileSize } from "./file-size";
 import { failedReadAt, readFullyAt } from "./read-fully";
 
 export const DEFAULT_FILE_BLOCK_SIZE = 64 * 1024;
@@ -34,7 +35,13 @@ export class FileBlockSource implements BlockSource {
       fs.closeSync(this.fd);
       throw new MenderDeltaError(`source '${path}' is a directory, not an image file`);
     }
-    this.size = stat.size;
+    // A block device (an image on a loop device, a partition) has no size in fstat.
+    try {
+      this.size = stat.isBlockDevice() ? deviceOrFileSize(path) : stat.size;
+    } catch (err) {
+      fs.closeSync(this.fd);
+      throw err;
+    }
   }
 
   allocateBlock(): Uint8Array {

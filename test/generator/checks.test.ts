@@ -9,6 +9,7 @@ import path from "node:path";
 import { writeArtifact } from "../../src/artifact";
 import { MenderDeltaError } from "../../src/errors";
 import { DEVICE_TYPE, generate, makeKeys, rootfsArtifact, runCli, sha256File, releaseSuite } from "./fixtures";
+import { needRoot } from "../helpers/peers";
 import { execFileSync } from "node:child_process";
 
 const suite = releaseSuite("mbd-gen-checks-", ["mender-artifact", "mke2fs", "openssl"]);
@@ -153,4 +154,25 @@ test("an empty TO (or FROM) image is refused: raw, and inside a rootfs-image Art
   });
   const emptyArtifact = rootfsArtifact(path.join(suite.work, "empty.mender"), empty, "release-empty");
   await refused(/the TO Artifact .*empty\.mender holds an empty image \(empty\.ext4, 0 bytes\)/, {}, suite.rel.r1, emptyArtifact);
+});
+
+test("images given as block devices (a loop device) are read as the ext4 images they hold: the same delta and read set as from the files", async (t) => {
+  if (!usable(t) || !needRoot(t, "attaches loop devices")) return;
+  const attach = (image: string): string => execFileSync("losetup", ["--read-only", "--find", "--show", image], { encoding: "utf8" }).trim();
+  const [fromDev, toDev] = [attach(suite.rel.v1), attach(suite.rel.v2)];
+  try {
+    const dir = fs.mkdtempSync(path.join(suite.work, "blockdev-"));
+    const named = { artifactName: "release-2", deviceType: DEVICE_TYPE };
+    const files = await generate({ output: path.join(dir, "files.mender"), fromImage: suite.rel.v1, toImage: suite.rel.v2, ...named });
+    const devices = await generate({ output: path.join(dir, "devices.mender"), fromImage: fromDev, toImage: toDev, ...named });
+    assert.ok(!devices.warnings.some((w) => /not an ext/.test(w)), devices.warnings.join("\n"));
+    assert.deepEqual(devices.rootMount, files.rootMount);
+    // The same delta bytes; only its file's name, made from the image's, differs.
+    assert.deepEqual({ ...devices.delta, payload: "" }, { ...files.delta, payload: "" });
+    assert.equal(devices.delta.payload, `${path.basename(toDev)}.delta`);
+    assert.equal(devices.rootMount.filesystem, "ext4", JSON.stringify(devices.rootMount));
+    assert.ok(devices.rootMount.avoidedBytes > 0 && (devices.rootMount.readSetBytes ?? 0) > 0, JSON.stringify(devices.rootMount));
+  } finally {
+    execFileSync("losetup", ["-d", fromDev, toDev]);
+  }
 });

@@ -17,6 +17,7 @@
 import fs from "node:fs";
 import { MbdfWriter } from "../../delta/mbdf/writer";
 import { normalizeRanges, overlapsRanges, type ByteRange } from "../../io/byte-ranges";
+import { deviceOrFileSize } from "../../io/file-size";
 import { readFullyAt } from "../../io/read-fully";
 import { encodeVcdiff, TargetRangeEncoder, type EncodeStats, type TargetRange } from "../../vcdiff/encoder/encode";
 import { RangeBuilder } from "../../vcdiff/encoder/source-ranges";
@@ -212,8 +213,8 @@ async function writeRecords(
   fromImage: string, toImage: string, deltaPath: string, records: FileRecord[], executables: NewExecutable[], avoid: Float64Array,
   encoder: TargetRangeEncoder, pieceSize: number, options: MbdfWriteOptions,
 ): Promise<MbdfPlanSummary["records"]> {
-  const sourceSize = fs.statSync(fromImage).size;
-  const targetSize = fs.statSync(toImage).size;
+  const sourceSize = deviceOrFileSize(fromImage);
+  const targetSize = deviceOrFileSize(toImage);
   const counts = Object.fromEntries(RECORD_KINDS.map((k) => [k, { count: 0, targetBytes: 0, deltaBytes: 0 }])) as MbdfPlanSummary["records"];
   const header = { targetSize, sourceSize, targetSha256: options.targetSha256 };
   const reads = options.appHeader ? new RangeBuilder() : undefined;
