@@ -5,7 +5,7 @@
 export { readArtifact, readArtifactHeaders } from "./reader";
 export { NotAnArtifactError } from "./artifact-start";
 export type { ArtifactHeaders, ArtifactInfo, PayloadFileInfo, PayloadHeader, PayloadSink, ReadArtifactOptions, StateScript } from "./reader";
-export { writeArtifact } from "./writer";
+export { stateScriptNameProblem, writeArtifact } from "./writer";
 export type { ArtifactSpec, FileSpec, PayloadSpec, WriteOptions, WrittenArtifact } from "./writer";
 export type { HeaderInfo, MetaData, TypeInfo } from "./headers";
 export { COMPRESSIONS, compressionById, compressionsDefaultFirst, DEFAULT_ARTIFACT_COMPRESSION, isCompression } from "./compressions";

@@ -106,6 +106,12 @@ const VERSION_JSON = new TextEncoder().encode('{"format":"mender","version":3}')
 const SMALL_MEMBER: Omit<TarEntryHeader, "name" | "size"> = { mode: 0o600, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" };
 
 /** Writes the Artifact described by `spec` to `outPath` (atomically: temp file + rename). */
+/** Why an Artifact cannot carry a state script of this name, or undefined when it can. */
+export function stateScriptNameProblem(name: string): string | undefined {
+  if (SCRIPT_NAME.test(name)) return undefined;
+  return `state script name '${name}' is not <ArtifactInstall|ArtifactReboot|ArtifactCommit|ArtifactRollback|ArtifactRollbackReboot|ArtifactFailure>_<Enter|Leave|Error>_<NN>[_<description>]`;
+}
+
 export async function writeArtifact(outPath: string, spec: ArtifactSpec, options: WriteOptions = {}): Promise<WrittenArtifact> {
   const compression = spec.compression ?? DEFAULT_ARTIFACT_COMPRESSION;
   checkSpec(spec, compression);
@@ -265,9 +271,8 @@ function checkSpec(spec: ArtifactSpec, compression: Compression): void {
     names.add(name);
   }
   for (const s of spec.scripts ?? []) {
-    if (!SCRIPT_NAME.test(scriptName(s))) {
-      bad(`state script name '${scriptName(s)}' is not <ArtifactInstall|ArtifactReboot|ArtifactCommit|ArtifactRollback|ArtifactRollbackReboot|ArtifactFailure>_<Enter|Leave|Error>_<NN>[_<description>]`);
-    }
+    const problem = stateScriptNameProblem(scriptName(s));
+    if (problem !== undefined) bad(problem);
   }
   // Fails early (before reading gigabytes) when the runtime lacks the compressor.
   createCompressor(compression, spec.compressionLevel).destroy();

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createWriteStream, promises as fsp, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
-import { NotAnArtifactError, readArtifact, readArtifactHeaders, type StateScript } from "../artifact";
+import { NotAnArtifactError, readArtifact, readArtifactHeaders, stateScriptNameProblem, type StateScript } from "../artifact";
 import { CHECKSUM_KEYS, DEFAULT_CHECKSUM_KEY, DELTA_PAYLOAD_TYPE, ROOTFS_IMAGE_PAYLOAD_TYPE } from "../delta/contract";
 import { deviceOrFileSize } from "../io/file-size";
 import { readInReusedChunks } from "../io/reused-chunks";
@@ -83,6 +83,11 @@ export async function inspectInput(side: Side, source: InputSource, verifyKey?: 
   }
   if (payload.files.length !== 1) {
     throw new MenderDeltaError(`${where}: its rootfs-image payload has ${payload.files.length} files; a rootfs-image Artifact holds exactly one filesystem image`);
+  }
+  // TO's state scripts go into the delta Artifact: one it could not carry fails here, not after the encoding.
+  for (const script of side === "TO" ? headers.scripts : []) {
+    const problem = stateScriptNameProblem(script.name);
+    if (problem !== undefined) throw new MenderDeltaError(`${where}: its ${problem}; the delta Artifact carries TO's state scripts, and Mender runs only those so named`);
   }
   const provides = payload.typeInfo.provides;
   const checksumKey = CHECKSUM_KEYS.find((k) => provides[k] !== undefined) ?? DEFAULT_CHECKSUM_KEY;

@@ -10,6 +10,7 @@ import { writeArtifact } from "../../src/artifact";
 import { MenderDeltaError } from "../../src/errors";
 import { DEVICE_TYPE, generate, makeKeys, rootfsArtifact, runCli, sha256File, releaseSuite } from "./fixtures";
 import { needRoot } from "../helpers/peers";
+import { buildArtifact } from "../reliability/hostile-artifacts";
 import { execFileSync } from "node:child_process";
 
 const suite = releaseSuite("mbd-gen-checks-", ["mender-artifact", "mke2fs", "openssl"]);
@@ -137,6 +138,10 @@ test("missing inputs, an output that is an input, an output directory that does 
   assert.ok(fs.readFileSync(suite.rel.r1).equals(before), "FROM is unchanged");
   await assert.rejects(generate({ output: path.join(suite.work, "no", "such", "dir", "d.mender") }, suite.rel.r1, suite.rel.r2), /the directory .* does not exist; create it first/);
   await assert.rejects(generate({ output: `${path.join(suite.work, "d.mender")}/` }, suite.rel.r1, suite.rel.r2), /cannot write the output .*d\.mender\/: it ends in "\/", which names a directory/);
+  // A TO whose state script the delta Artifact could not carry: refused when TO is inspected, not after the encoding.
+  const oddScript = path.join(suite.work, "odd-script.mender");
+  fs.writeFileSync(oddScript, buildArtifact({ headerScripts: [{ name: "scripts/foo bar", data: new TextEncoder().encode("#!/bin/sh\n") }] }));
+  await refused(/TO Artifact .*odd-script\.mender: its state script name 'foo bar' is not <ArtifactInstall\|.*; the delta Artifact carries TO's state scripts/, {}, suite.rel.r1, oddScript);
   const notArtifact = path.join(suite.work, "not-an-artifact.mender");
   fs.writeFileSync(notArtifact, Buffer.alloc(4096, 7));
   await refused(/not-an-artifact\.mender/, {}, notArtifact, suite.rel.r2);
