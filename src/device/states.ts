@@ -153,6 +153,14 @@ async function applyFromFiles(tree: string, roles: PartitionRoles): Promise<Targ
 
 async function artifactInstall(tree: string): Promise<number> {
   const { config, bootEnv, vars } = openDevice();
+  // Run again after its switch (the module ended before it could report it: a crash, a signal):
+  // the switch this update recorded is in place, so it is done, not "another update" pending.
+  const recorded = readState<OrigPartState>(tree, ORIG_PART_STATE);
+  const verified = readState<TargetState>(tree, TARGET_STATE);
+  if (recorded && verified && vars.get("upgrade_available") === "1" && vars.get("mender_boot_part") === String(verified.number) && recorded.number !== verified.number) {
+    logEvent(`boot environment already switched to partition ${verified.number} by this update (mender_boot_part=${verified.number}); reboot to run the new image`);
+    return 0;
+  }
   requireNoPendingUpdate(vars);
   const roles = detectRoles(config, vars);
   const facts = deltaFacts(readPayloadHeader(tree));

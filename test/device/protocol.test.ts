@@ -294,6 +294,27 @@ test("a pending update the client forgot (Mender 3.4 after a second install) is 
   assert.equal(envOf(d).mender_boot_part, "7");
 });
 
+test("ArtifactInstall run again after its switch (a crash before it reported it) is done, not another pending update", async (t) => {
+  if (!tools(t)) return;
+  const d = device();
+  assert.equal((await downloadStreaming(d.tree, d.env, { name: "v2.ext4.delta", data: delta })).status, 0);
+  assert.equal(runModuleSync("ArtifactInstall", d.tree, d.env).status, 0);
+  d.bootEnv.takeSetBatches();
+  const again = runModuleSync("ArtifactInstall", d.tree, d.env);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /boot environment already switched to partition 3 by this update/);
+  assert.deepEqual(d.bootEnv.takeSetBatches(), [], "nothing written again");
+  d.boot(3);
+  assert.equal(runModuleSync("ArtifactCommit", d.tree, d.env).status, 0);
+  assert.deepEqual(envOf(d), { mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "0", bootcount: "0" });
+  // Another update's tree, with the environment switched by this one: still "another update".
+  const other = device();
+  other.bootEnv.set({ mender_boot_part: "3", mender_boot_part_hex: "3", upgrade_available: "1" });
+  const refused = runModuleSync("ArtifactInstall", other.tree, other.env);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /another update is waiting for commit or rollback/);
+});
+
 test("rollback after the install needs no configuration (the install recorded the way back); commit with nothing installed says so", async (t) => {
   if (!tools(t)) return;
   const d = device();
