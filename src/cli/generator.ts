@@ -5,7 +5,7 @@
 import { VERSION } from "../version";
 import { hasFlag, runCli } from "./run";
 import { restartWithFixedMmapThreshold } from "./allocator-tuning";
-import { handOffWriting, takeHandOff } from "./write-handoff";
+import { handOffFromBytes, handOffWriting, takeHandOff } from "./write-handoff";
 import { createParser, dispatch } from "./parse";
 import { selfTest } from "./selftest";
 import { helpTopic, wantsVersion } from "./help";
@@ -145,6 +145,7 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
   for (const [k, v] of Object.entries(parsed)) raw[k] = restore(v);
   const positional = (restore(inputs) as string[] | undefined) ?? [];
   const options = resolveOptions(raw as RawOptions, positional.map(String));
+  const handOffFrom = handOffFromBytes();
   // After the command line is known to be good (its errors come from this process), before any work.
   restartWithFixedMmapThreshold();
   // The second start of a run whose delta is encoded: it writes the Artifact (write-handoff.ts).
@@ -158,7 +159,7 @@ async function generate(restore: (v: unknown) => unknown, inputs: unknown, parse
   let summary: GenerationSummary;
   if (handedOver === undefined) {
     if (options.debug) hooks.debug!(`runs with GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? "(unset)"}`);
-    summary = await generateDelta(options, { ...hooks, handOff: (encoded) => handOffWriting(encoded, options.signingKey) });
+    summary = await generateDelta(options, { ...hooks, handOff: (encoded) => handOffWriting(encoded, options.signingKey, handOffFrom) });
   } else {
     if (options.debug) hooks.debug!("the delta is encoded; the Artifact is written by a fresh start of the program");
     summary = await resumeWriting(handedOver.encoded, () => handedOver.readSigningKey(), hooks);

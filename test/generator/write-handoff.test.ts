@@ -13,13 +13,17 @@ import path from "node:path";
 import { MenderDeltaError } from "../../src/errors";
 import { generateDelta, resolveOptions, type EncodedDelta } from "../../src/generator";
 import { recordScratchOwner } from "../../src/generator/scratch-owner";
-import { serializeHandOff, takeHandOff } from "../../src/cli/write-handoff";
+import { HANDOFF_FROM_BYTES, serializeHandOff, takeHandOff } from "../../src/cli/write-handoff";
 import { HOST_TARGET, binaryPath, runBinary } from "../helpers/targets";
 import { needBuilt } from "../helpers/peers";
 import { makeKeys, mender, releaseSuite, runCli, sha256File } from "./fixtures";
 
 const PROGRAM = "mender-binary-delta-generator";
 const VARIABLE = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF";
+// These images are small: the built generator's runs started here hand their writing over whatever
+// the images' size (the default hands over from HANDOFF_FROM_BYTES; a test below runs with it).
+const HANDOFF_FROM = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF_FROM";
+process.env[HANDOFF_FROM] = "0";
 const suite = releaseSuite("mbd-gen-handoff-", ["mender-artifact", "mke2fs", "openssl"]);
 
 /** A directory of its own for a test of the built generator; undefined (skipped) without it or the tools. */
@@ -299,4 +303,20 @@ test("a scratch directory an earlier run left behind (its process gone) is remov
   }
   for (const d of [live, unrecorded, shared]) assert.ok(fs.existsSync(path.join(d, "delta")), `${d} stays`);
   assert.equal(summary.warnings.filter((w) => w.startsWith("removed ")).length, 2);
+});
+
+test("below HANDOFF_FROM_BYTES (by default 128 MiB of the larger image) the writing stays in the first start; the variable that sets it must be a number", { timeout: 300_000 }, (t) => {
+  const dir = builtCase(t, "small");
+  if (dir === undefined) return;
+  assert.equal(HANDOFF_FROM_BYTES, 128 << 20);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env[HANDOFF_FROM];
+  const r = runBinary(HOST_TARGET, PROGRAM, ["--debug", "-o", path.join(dir, "d.mender"), suite.rel.r1, suite.rel.r2], { env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /written by a fresh start/);
+  assert.equal(mender(["validate", path.join(dir, "d.mender")]).status, 0);
+  const bad = runBinary(HOST_TARGET, PROGRAM, ["-o", path.join(dir, "e.mender"), suite.rel.r1, suite.rel.r2], { env: { ...env, [HANDOFF_FROM]: "128M" } });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr, `${PROGRAM}: error: ${HANDOFF_FROM} must be a number of bytes (0: always), got '128M'\n`);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["d.mender"]);
 });
