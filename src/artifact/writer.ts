@@ -105,13 +105,13 @@ const VERSION_JSON = new TextEncoder().encode('{"format":"mender","version":3}')
 /** Header fields of version, manifest, manifest.sig and the JSON members of header.tar (as Go writes them). */
 const SMALL_MEMBER: Omit<TarEntryHeader, "name" | "size"> = { mode: 0o600, uid: 0, gid: 0, mtime: 0, uname: "", gname: "" };
 
-/** Writes the Artifact described by `spec` to `outPath` (atomically: temp file + rename). */
 /** Why an Artifact cannot carry a state script of this name, or undefined when it can. */
 export function stateScriptNameProblem(name: string): string | undefined {
   if (SCRIPT_NAME.test(name)) return undefined;
   return `state script name '${name}' is not <ArtifactInstall|ArtifactReboot|ArtifactCommit|ArtifactRollback|ArtifactRollbackReboot|ArtifactFailure>_<Enter|Leave|Error>_<NN>[_<description>]`;
 }
 
+/** Writes the Artifact described by `spec` to `outPath` (atomically: temp file + rename). */
 export async function writeArtifact(outPath: string, spec: ArtifactSpec, options: WriteOptions = {}): Promise<WrittenArtifact> {
   const compression = spec.compression ?? DEFAULT_ARTIFACT_COMPRESSION;
   checkSpec(spec, compression);

@@ -26,8 +26,8 @@ const VARIABLE = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF";
 /**
  * The writing is handed over only when the larger image is at least this large: below it the
  * encoding leaves too little allocated for a fresh start to pay for itself (the trial and the
- * second start cost about 0.4 s; a 64 MiB pair's whole run peaks at about 250 MiB either way). The variable
- * HANDOFF_FROM_VARIABLE sets another size in bytes (0: always).
+ * second start cost about 0.4 s; a 64 MiB pair's whole run peaks at about 250 MiB either way).
+ * The variable HANDOFF_FROM_VARIABLE sets another size in bytes (0: always).
  */
 export const HANDOFF_FROM_BYTES = 128 << 20;
 const HANDOFF_FROM_VARIABLE = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF_FROM";

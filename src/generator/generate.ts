@@ -88,7 +88,12 @@ export async function generateDelta(options: GeneratorOptions, hooks: GenerateHo
 
   const makeScratch = (): string => {
     const dir = mkdtempSync(path.join(scratchParent, SCRATCH_PREFIX));
-    recordScratchOwner(dir);
+    try {
+      recordScratchOwner(dir);
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
     return dir;
   };
   return withScratch(makeScratch, async (workDir) => {
