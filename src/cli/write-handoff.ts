@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import { lstatSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { MenderDeltaError } from "../errors";
-import { SCRATCH_PREFIX, type EncodedDelta } from "../generator";
+import { isPrivateDirectory, SCRATCH_PREFIX, type EncodedDelta } from "../generator";
 import { inPlaceRestart } from "./allocator-tuning";
 
 const VARIABLE = "MENDER_BINARY_DELTA_GENERATOR_HANDOFF";
@@ -133,7 +133,7 @@ function scratchProblem(workDir: string, output: string): string | undefined {
   } catch {
     return `its scratch directory ${workDir} does not exist`;
   }
-  if (!stats.isDirectory() || stats.uid !== process.getuid?.() || (stats.mode & 0o077) !== 0) return `${workDir} is not a scratch directory of this user's`;
+  if (!isPrivateDirectory(stats)) return `${workDir} is not a scratch directory of this user's`;
   return undefined;
 }
 

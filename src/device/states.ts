@@ -164,7 +164,7 @@ async function artifactInstall(tree: string): Promise<number> {
   requireNoPendingUpdate(vars);
   const roles = detectRoles(config, vars);
   const facts = deltaFacts(readPayloadHeader(tree));
-  const target = readState<TargetState>(tree, TARGET_STATE) ?? (await applyFromFiles(tree, roles));
+  const target = verified ?? (await applyFromFiles(tree, roles));
   if (target.number !== roles.inactive.number || target.sha256 !== facts.targetChecksum) {
     throw new MenderDeltaError(
       `the verified image (partition ${target.number}, sha256 ${target.sha256}) does not match what is to be activated ` +

@@ -3,7 +3,7 @@
  * The protocol requires a module to ignore states it does not know (exit 0, no output), so that
  * newer clients can add states.
  */
-import { INTERRUPT_SIGNALS } from "../pending-cleanup";
+import { endOnInterrupt } from "../pending-cleanup";
 import { STATE_HANDLERS, type StateHandler } from "./states";
 
 /**
@@ -24,23 +24,16 @@ export async function runUpdateModuleState(state: string, fileTree: string): Pro
   // steps, never inside one: the boot environment's writes and the state files are synchronous, so
   // a tool writing the environment (fw_setenv) is waited for, not orphaned to finish after the
   // client has already gone on to ArtifactRollback. The state then fails with one line and ends by
-  // the signal itself, its default action restored: process.exit would wait for the thread pool,
-  // whose thread may be blocked opening a FIFO the client no longer writes.
-  const restore = (): void => {
-    for (const signal of INTERRUPT_SIGNALS) process.off(signal, stop);
-  };
-  const stop = (signal: NodeJS.Signals): void => {
-    restore();
+  // the signal itself.
+  const stopWatching = endOnInterrupt((signal) => {
     process.stderr.write(
       `mender-binary-delta: error: ${state} was stopped by ${signal} before it finished; no step was left half-done ` +
         `(the boot environment is as its last complete write left it) and the Mender client goes on with its failure states\n`,
     );
-    process.kill(process.pid, signal);
-  };
-  for (const signal of INTERRUPT_SIGNALS) process.on(signal, stop);
+  });
   try {
     return await handler(fileTree);
   } finally {
-    restore();
+    stopWatching();
   }
 }

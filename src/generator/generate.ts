@@ -16,7 +16,7 @@ import { checkPair, inspectInput, loadImage, type InputRelease, type LoadedRelea
 import type { GeneratorOptions } from "./options";
 import { checkOutputPath } from "./output-path";
 import { NO_PROGRESS, phase, type Progress } from "../progress";
-import { deferCleanup, INTERRUPT_SIGNALS, runPendingCleanups } from "../pending-cleanup";
+import { deferCleanup, endOnInterrupt, runPendingCleanups } from "../pending-cleanup";
 import { planSourceUse } from "./root-mount";
 import { checkScratchSpace } from "./scratch-space";
 import { recordScratchOwner, removeStaleScratch } from "./scratch-owner";
@@ -236,11 +236,7 @@ async function writeEncodedDelta(encoded: EncodedDelta, progress: Progress): Pro
  * synchronously, registered in the same step), which the signal handlers run.
  */
 async function withScratch<T>(makeDir: () => string, work: (dir: string) => Promise<T>): Promise<T> {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    runPendingCleanups();
-    process.kill(process.pid, signal);
-  };
-  for (const signal of INTERRUPT_SIGNALS) process.once(signal, onSignal);
+  const stopWatching = endOnInterrupt(runPendingCleanups);
   let scratch: string | undefined;
   let releaseScratch: (() => void) | undefined;
   try {
@@ -248,7 +244,7 @@ async function withScratch<T>(makeDir: () => string, work: (dir: string) => Prom
     releaseScratch = deferCleanup(() => rmSync(dir, { recursive: true, force: true }));
     return await work(dir);
   } finally {
-    for (const signal of INTERRUPT_SIGNALS) process.removeListener(signal, onSignal);
+    stopWatching();
     if (scratch !== undefined) await fsp.rm(scratch, { recursive: true, force: true });
     releaseScratch?.();
   }

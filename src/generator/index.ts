@@ -5,6 +5,7 @@
 export { DEFAULT_DELTA_COMPRESSION, protectValues, resolveOptions, parseDecoderArguments, parseEncoderArguments, VALUE_OPTIONS } from "./options";
 export type { GeneratorOptions, InputSource, RawOptions } from "./options";
 export { generateDelta, resumeWriting, SCRATCH_PREFIX } from "./generate";
+export { isPrivateDirectory } from "./scratch-owner";
 export type { EncodedDelta, GenerateHooks } from "./generate";
 export { createProgress, NO_PROGRESS, phase, progressLine } from "../progress";
 export type { Progress } from "../progress";

@@ -5,7 +5,7 @@
  * hand-off's second start starts) leaves it beside the output; the next run writing there removes
  * it, and only such a one: this user's, owner-only, with an owner record whose process is gone.
  */
-import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, rmSync, writeFileSync, type Stats } from "node:fs";
 import path from "node:path";
 
 const OWNER_FILE = "owner.json";
@@ -24,6 +24,11 @@ function startTime(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether `stats` are of a directory of this user's that no one else may read (as mkdtemp makes them). */
+export function isPrivateDirectory(stats: Stats): boolean {
+  return stats.isDirectory() && stats.uid === process.getuid?.() && (stats.mode & 0o077) === 0;
 }
 
 /** Records this process as the owner of `dir`, a scratch directory it has just made. */
@@ -60,7 +65,7 @@ export function removeStaleScratch(parent: string, prefix: string, warn: (messag
     const dir = path.join(parent, name);
     try {
       const st = lstatSync(dir);
-      if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0 || ownerMayRun(dir)) continue;
+      if (!isPrivateDirectory(st) || ownerMayRun(dir)) continue;
       rmSync(dir, { recursive: true, force: true });
       warn(`removed ${dir}, the scratch directory an earlier run left behind when it was stopped before it could remove it`);
     } catch {
